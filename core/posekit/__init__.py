@@ -1,0 +1,59 @@
+"""posekit: pose estimation with a small core and pip-installable plugins.
+
+``import posekit`` is cheap: it imports neither torch nor any plugin. Heavy names
+(``Inferencer``, ``init_model``, ...) are resolved on first attribute access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from posekit.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    DuplicateComponentError,
+    PluginLoadError,
+    PosekitError,
+    UnknownComponentError,
+)
+from posekit.registry import build, list_components
+
+__version__ = "0.1.0"
+
+# name -> module that defines it (imported on first access)
+_LAZY: dict[str, str] = {
+    "hookimpl": "posekit.hookspecs",
+    "load_config": "posekit.config",
+    "init_model": "posekit.apis",
+    "inference_topdown": "posekit.apis",
+    "inference_bottomup": "posekit.apis",
+    "Inferencer": "posekit.inference",
+}
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "DuplicateComponentError",
+    "PluginLoadError",
+    "PosekitError",
+    "UnknownComponentError",
+    "__version__",
+    "build",
+    "list_components",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'posekit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

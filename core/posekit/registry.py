@@ -1,0 +1,333 @@
+"""The component registry: entry points in, built components out.
+
+Listing reads installed distributions' entry-point metadata only; a plugin's module
+is imported the first time one of its components is built. A config is validated
+against the component's typed constructor (a pydantic model derived from the
+signature) before the component is constructed. Components are found only by their
+registered name, never by a dotted import path written in a config.
+
+Environment switches:
+
+- ``POSEKIT_LOAD_PLUGINS=dist-a,dist-b``: load only these distributions (and the core);
+- ``POSEKIT_DISABLE_PLUGINS=dist-a``: never load these;
+- ``POSEKIT_STRICT_PLUGINS=1``: any plugin failure is an error instead of a report.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from posekit.errors import ConfigError, DuplicateComponentError, PluginLoadError, UnknownComponentError
+
+#: kind -> entry-point group
+GROUPS: dict[str, str] = {
+    "backbone": "posekit.backbones",
+    "neck": "posekit.necks",
+    "head": "posekit.heads",
+    "codec": "posekit.codecs",
+    "loss": "posekit.losses",
+    "data_preprocessor": "posekit.data_preprocessors",
+    "estimator": "posekit.estimators",
+    "dataset": "posekit.datasets",
+    "transform": "posekit.transforms",
+    "metric": "posekit.metrics",
+    "metainfo": "posekit.metainfo",
+    "detector": "posekit.detectors",
+}
+HOOKS_GROUP = "posekit.hooks"
+CORE_DIST = "posekit"
+#: config keys that MMPose writes and posekit ignores
+IGNORED_KEYS = frozenset({"_scope_"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component: where it lives and who ships it."""
+
+    kind: str
+    name: str
+    value: str  # "module:attr"
+    dist: str
+    version: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.dist}:{self.name}"
+
+    def load(self) -> Any:
+        """Import the component's module and return the object; errors name the plugin."""
+        module_name, _, attr = self.value.partition(":")
+        try:
+            import importlib
+
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split(".") if attr else ():
+                obj = getattr(obj, part)
+        except Exception as e:
+            raise PluginLoadError(
+                f"plugin {self.dist} {self.version}: entry point {self.name} = {self.value} "
+                f"(group {GROUPS.get(self.kind, self.kind)}) failed to load: {type(e).__name__}: {e}"
+            ) from e
+        return obj
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A distribution or entry point that was skipped, for ``posekit plugins``."""
+
+    dist: str
+    version: str
+    kind: str
+    name: str
+    error: str
+
+
+def _env_set(var: str) -> set[str] | None:
+    raw = os.environ.get(var, "").strip()
+    return {_norm(x) for x in raw.split(",") if x.strip()} if raw else None
+
+
+def _norm(dist: str) -> str:
+    return dist.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def strict() -> bool:
+    return os.environ.get("POSEKIT_STRICT_PLUGINS", "") not in ("", "0")
+
+
+def _dist_allowed(dist: str) -> bool:
+    d = _norm(dist)
+    deny = _env_set("POSEKIT_DISABLE_PLUGINS")
+    if deny and d in deny:
+        return False
+    allow = _env_set("POSEKIT_LOAD_PLUGINS")
+    return allow is None or d in allow or d == CORE_DIST
+
+
+def _incompatible(dist: Any, core_version: str | None) -> str | None:
+    """Why ``dist`` cannot run with the installed core, or None."""
+    if core_version is None or _norm(dist.metadata["Name"]) == CORE_DIST:
+        return None
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for line in dist.requires or ():
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if _norm(req.name) == CORE_DIST and (req.marker is None or req.marker.evaluate({"extra": ""})):
+            if req.specifier and not req.specifier.contains(core_version, prereleases=True):
+                return f"requires posekit{req.specifier} but posekit {core_version} is installed"
+    return None
+
+
+@functools.cache
+def _scan() -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
+    """Read every installed distribution's posekit entry points (metadata only)."""
+    from importlib import metadata
+
+    groups = {g: k for k, g in GROUPS.items()}
+    groups[HOOKS_GROUP] = "hook"
+    try:
+        core_version: str | None = metadata.version(CORE_DIST)
+    except metadata.PackageNotFoundError:
+        core_version = None
+    entries: list[Entry] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name or _norm(name) in seen:
+            continue
+        eps = [ep for ep in dist.entry_points if ep.group in groups]
+        if not eps:
+            continue
+        seen.add(_norm(name))
+        if not _dist_allowed(name):
+            continue
+        version = dist.version
+        why = _incompatible(dist, core_version)
+        if why:
+            problems.append(Problem(name, version, "*", "*", f"skipped: {why}"))
+            continue
+        entries.extend(Entry(groups[ep.group], ep.name, ep.value, name, version) for ep in eps)
+    return tuple(entries), tuple(problems)
+
+
+def refresh() -> None:
+    """Forget what was read (after installing or removing a plugin in this process)."""
+    _scan.cache_clear()
+    _load.cache_clear()
+    _signature_model.cache_clear()
+    from importlib import invalidate_caches
+
+    invalidate_caches()
+
+
+def entries(kind: str | None = None) -> list[Entry]:
+    """Registered entries, optionally of one kind (``"hook"`` for hook plugins)."""
+    if kind is not None and kind not in GROUPS and kind != "hook":
+        raise UnknownComponentError(f"unknown component kind {kind!r}; kinds are: {', '.join(GROUPS)}")
+    return [e for e in _scan()[0] if kind is None or e.kind == kind]
+
+
+def problems() -> list[Problem]:
+    """Distributions skipped while scanning, plus entry points that failed to load so far."""
+    return list(_scan()[1]) + list(_failures.values())
+
+
+_failures: dict[tuple[str, str, str], Problem] = {}
+
+
+def list_components(kind: str | None = None) -> dict[str, list[str]]:
+    """``{kind: [name, ...]}`` of every registered component (reads metadata only)."""
+    kinds = [kind] if kind is not None else list(GROUPS)
+    out: dict[str, list[str]] = {}
+    for k in kinds:
+        out[k] = sorted({e.name for e in entries(k)})
+    return out
+
+
+def resolve(kind: str, name: str) -> Entry:
+    """The entry for ``name`` (or ``dist-name:Name``) of ``kind``; errors list alternatives."""
+    if not isinstance(name, str):
+        raise ConfigError(f"{kind} 'type' must be a registered name (a string), got {type(name).__name__}")
+    dist, sep, short = name.rpartition(":")
+    pool = entries(kind)
+    matches = [e for e in pool if e.name == short and (not sep or _norm(e.dist) == _norm(dist))]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        dists = ", ".join(f"{e.dist} {e.version} ({e.value})" for e in matches)
+        raise DuplicateComponentError(
+            f"{kind} {short!r} is registered by more than one distribution: {dists}. "
+            f"Pick one explicitly, e.g. type: '{matches[0].dist}:{short}', or uninstall one."
+        )
+    if "." in name and not sep:
+        hint = " Components are built by registered name only, never by import path."
+    else:
+        hint = ""
+    names = sorted({e.name for e in pool})
+    close = difflib.get_close_matches(short, names, n=3, cutoff=0.6)
+    msg = f"unknown {kind} {name!r}.{hint}"
+    if close:
+        msg += f" Did you mean: {', '.join(close)}?"
+    msg += f" Installed {kind} names: {', '.join(names) if names else '(none)'}."
+    msg += f" A plugin registers one under the entry-point group {GROUPS[kind]!r}; `posekit plugins` lists them."
+    raise UnknownComponentError(msg)
+
+
+@functools.cache
+def _load(entry: Entry) -> Any:
+    try:
+        return entry.load()
+    except PluginLoadError as e:
+        _failures[(entry.kind, entry.name, entry.dist)] = Problem(
+            entry.dist, entry.version, entry.kind, entry.name, str(e)
+        )
+        raise
+
+
+def get(kind: str, name: str) -> Any:
+    """The registered class (or object) for ``name``; imports its module on first use."""
+    return _load(resolve(kind, name))
+
+
+def _split(kind: str, cfg: Mapping[str, Any] | str) -> tuple[str, dict[str, Any]]:
+    if isinstance(cfg, str):
+        return cfg, {}
+    if not isinstance(cfg, Mapping):
+        raise ConfigError(f"a {kind} config must be a mapping with a 'type' key, got {type(cfg).__name__}")
+    if "type" not in cfg:
+        raise ConfigError(f"a {kind} config needs a 'type' key naming a registered {kind}; got keys {sorted(cfg)}")
+    args = {k: v for k, v in cfg.items() if k != "type" and k not in IGNORED_KEYS}
+    return cfg["type"], args
+
+
+@functools.cache
+def _signature_model(obj: Any) -> Any:
+    """A pydantic model of ``obj``'s keyword constructor, or None when it takes anything."""
+    from pydantic import ConfigDict, create_model
+
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    sig = inspect.signature(target)
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except Exception:
+        hints = {}
+    fields: dict[str, Any] = {}
+    extra = "forbid"
+    for i, (pname, p) in enumerate(sig.parameters.items()):
+        if i == 0 and inspect.isclass(obj) and pname == "self":
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            extra = "allow"
+            continue
+        if p.kind is p.VAR_POSITIONAL:
+            continue
+        ann = hints.get(pname, Any)
+        default = ... if p.default is p.empty else p.default
+        fields[pname] = (ann, default)
+    name = getattr(obj, "__name__", "Component")
+    cfg = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=())
+    return create_model(f"{name}Config", __config__=cfg, **fields)
+
+
+def _format_errors(kind: str, name: str, exc: Any, where: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        path = f"{where}.{loc}" if where else loc
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {path}: unexpected argument of {kind} {name}")
+        elif err["type"] == "missing":
+            lines.append(f"  {path}: required argument of {kind} {name} is missing")
+        else:
+            got = err.get("input")
+            lines.append(f"  {path}: {err['msg']} (got {got!r})"[:400])
+    return "\n".join(lines)
+
+
+def validate(kind: str, cfg: Mapping[str, Any] | str, where: str = "") -> dict[str, Any]:
+    """Check ``cfg`` against the component's typed constructor; return the validated kwargs.
+
+    Raises :class:`ConfigError` naming the component, the field path and the expectation.
+    Imports the component's module (but builds nothing).
+    """
+    from pydantic import ValidationError
+
+    name, args = _split(kind, cfg)
+    obj = get(kind, name)
+    model = _signature_model(obj)
+    try:
+        validated = model.model_validate(args)
+    except ValidationError as e:
+        accepted = ", ".join(n for n in model.model_fields) or "(none)"
+        raise ConfigError(
+            f"invalid arguments for {kind} {name}{f' at {where}' if where else ''}:\n"
+            f"{_format_errors(kind, name, e, where)}\n  {name} accepts: {accepted}"
+        ) from e
+    return {k: getattr(validated, k) for k in args}
+
+
+def build(kind: str, cfg: Mapping[str, Any] | str | Any, where: str = "") -> Any:
+    """Build a component of ``kind`` from ``{"type": Name, **kwargs}`` (validated first).
+
+    An object that is already built (not a mapping or a name) is returned unchanged,
+    so a constructor may accept either a config or an instance.
+    """
+    if not isinstance(cfg, (Mapping, str)):
+        return cfg
+    args = validate(kind, cfg, where)
+    obj = get(kind, cfg if isinstance(cfg, str) else cfg["type"])
+    if not callable(obj):
+        return obj
+    return obj(**args)
+

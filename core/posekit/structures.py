@@ -1,0 +1,168 @@
+"""Typed structures that flow between pipeline, model and metrics.
+
+Dimensions: N instances, K keypoints, D coordinate dims (2 or 3), B batch size.
+Image-space values are in original image pixels; ``input``-space values are in the
+model input's pixels (after ``TopdownAffine`` / ``BottomupResize``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor
+
+
+def _empty(*shape: int) -> np.ndarray:
+    return np.zeros(shape, dtype=np.float32)
+
+
+@dataclass
+class PoseSample:
+    """One sample as the data pipeline builds it (a person crop, an image, or a 2D sequence).
+
+    Datasets fill the annotation fields; transforms update them in place; ``GenerateTarget``
+    fills ``targets`` with the codec's ``encode`` output; ``PackPoseInputs`` sets ``inputs``.
+    """
+
+    img_id: int = -1
+    id: int = -1  # annotation id (top-down) or -1 (bottom-up, lifting)
+    img_path: str = ""
+    img: np.ndarray | None = None  # (H, W, 3) uint8, BGR; dropped after packing
+    ori_shape: tuple[int, int] = (0, 0)  # (h, w) of the image on disk
+    img_shape: tuple[int, int] = (0, 0)  # (h, w) of ``img`` now
+    category_id: int = 1
+    bbox: np.ndarray = field(default_factory=lambda: _empty(0, 4))  # (N, 4) xyxy, image space
+    bbox_score: np.ndarray = field(default_factory=lambda: _empty(0))  # (N,)
+    bbox_center: np.ndarray = field(default_factory=lambda: _empty(0, 2))  # (N, 2)
+    bbox_scale: np.ndarray = field(default_factory=lambda: _empty(0, 2))  # (N, 2) w, h
+    bbox_rotation: np.ndarray = field(default_factory=lambda: _empty(0))  # (N,) degrees
+    keypoints: np.ndarray = field(default_factory=lambda: _empty(0, 0, 2))  # (N, K, D)
+    keypoints_visible: np.ndarray = field(default_factory=lambda: _empty(0, 0))  # (N, K) in [0, 1]
+    area: np.ndarray = field(default_factory=lambda: _empty(0))  # (N,)
+    iscrowd: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (N,)
+    num_keypoints: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (N,)
+    crowd_index: float | None = None  # CrowdPose's per-image crowd index
+    invalid_segs: list[Any] = field(default_factory=list)  # crowd/ignore polygons (bottom-up)
+    flip_indices: list[int] = field(default_factory=list)  # keypoint index after a horizontal flip
+    flip: bool = False
+    flip_direction: str | None = None
+    input_size: tuple[int, int] = (0, 0)  # (w, h) of the model input
+    input_center: np.ndarray = field(default_factory=lambda: _empty(2))  # (2,) image space
+    input_scale: np.ndarray = field(default_factory=lambda: _empty(2))  # (2,) image space w, h
+    warp_mat: np.ndarray | None = None  # (2, 3) image -> input
+    # lifting
+    lifting_target: np.ndarray | None = None  # (N, K, 3) 3D target frame(s)
+    lifting_target_visible: np.ndarray | None = None  # (N, K)
+    camera_param: dict[str, Any] | None = None
+    target_root: np.ndarray | None = None  # (N, 3) root removed by the codec
+    # produced by GenerateTarget / PackPoseInputs
+    targets: dict[str, np.ndarray] = field(default_factory=dict)
+    inputs: Tensor | None = None  # (C, H, W) uint8 / float, or (C, T) for lifting
+    extra: dict[str, Any] = field(default_factory=dict)  # dataset-specific values, read by metrics
+
+    @property
+    def num_instances(self) -> int:
+        return int(self.keypoints.shape[0])
+
+
+@dataclass
+class PoseBatch:
+    """A collated batch: stacked inputs and targets, and the samples' metadata.
+
+    ``inputs`` is ``(B, C, H, W)`` (``(B, C, T)`` for lifting) after the data
+    preprocessor. ``targets[key]`` is a stacked tensor when every sample's target has
+    the same shape (``heatmaps (B, K, H, W)``, ``keypoint_weights (B, N, K)``), else a
+    list of per-sample tensors. ``samples`` keep metadata (images dropped).
+    """
+
+    inputs: Tensor
+    targets: dict[str, Tensor | list[Tensor]]
+    samples: list[PoseSample]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def to(self, device: torch.device | str) -> PoseBatch:
+        """Move inputs and targets to ``device`` (non-blocking where possible)."""
+
+        def move(t: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
+            if isinstance(t, list):
+                return [x.to(device, non_blocking=True) for x in t]
+            return t.to(device, non_blocking=True)
+
+        return PoseBatch(
+            inputs=self.inputs.to(device, non_blocking=True),
+            targets={k: move(v) for k, v in self.targets.items()},
+            samples=self.samples,
+        )
+
+
+@dataclass
+class InstanceData:
+    """Decoded instances of one sample in the model's input space.
+
+    ``keypoints`` (N, K, D), ``keypoint_scores`` (N, K); optional ``keypoints_visible``
+    (N, K), per-instance ``instance_scores`` (N,) (bottom-up), raw ``heatmaps``.
+    """
+
+    keypoints: np.ndarray
+    keypoint_scores: np.ndarray
+    keypoints_visible: np.ndarray | None = None
+    instance_scores: np.ndarray | None = None
+    heatmaps: np.ndarray | None = None
+
+
+@dataclass
+class PoseResult:
+    """The prediction for one sample, in original image space.
+
+    ``keypoints`` (N, K, D), ``keypoint_scores`` (N, K), ``bboxes`` (N, 4) xyxy,
+    ``bbox_scores`` (N,). ``sample`` is the input sample (metadata only).
+    """
+
+    keypoints: np.ndarray
+    keypoint_scores: np.ndarray
+    bboxes: np.ndarray
+    bbox_scores: np.ndarray
+    sample: PoseSample
+    keypoints_visible: np.ndarray | None = None
+    heatmaps: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+
+class TrainCfg(BaseModel):
+    """Training switches of a head's ``loss``."""
+
+    model_config = ConfigDict(extra="forbid")
+    compute_acc: bool = True
+
+
+class TestCfg(BaseModel):
+    """Test-time switches of an estimator, as MMPose's ``test_cfg`` keys.
+
+    - ``flip_test``: average with the horizontally flipped input;
+    - ``flip_mode``: how heatmap heads flip back (``heatmap``, ``udp_combined``, ``offset``);
+    - ``shift_heatmap``: shift flipped heatmaps one pixel right (MSRA heatmaps);
+    - ``output_heatmaps``: keep raw heatmaps in the result;
+    - ``output_keypoint_indices``: keep only these keypoints in the result.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    flip_test: bool = False
+    flip_mode: Literal["heatmap", "udp_combined", "offset"] = "heatmap"
+    shift_heatmap: bool = False
+    shift_coords: bool = True
+    output_heatmaps: bool = False
+    output_keypoint_indices: tuple[int, ...] | None = None
+    multiscale_test: bool = False
+    restore_heatmap_size: bool = False
+    align_corners: bool = False
+    use_nms: bool = False
+    nms_dist_thr: float = 0.05
+    nms_joints_thr: float | None = None

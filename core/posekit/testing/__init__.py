@@ -1,0 +1,29 @@
+"""Conformance kit for plugin authors: one-line protocol checks per component kind.
+
+Use the functions directly, or through the pytest fixture ``posekit_check`` that the
+``posekit`` pytest plugin (registered under ``pytest11``) provides::
+
+    def test_my_head(posekit_check):
+        posekit_check.head({"type": "TinyHead", "in_channels": 32, "out_channels": 17,
+                            "decoder": {"type": "MSRAHeatmap", ...}}, feat_shapes=[(32, 8, 6)])
+"""
+
+from posekit.testing.conformance import (
+    check_backbone,
+    check_codec,
+    check_estimator,
+    check_head,
+    check_loss,
+    check_neck,
+    shared_dir,
+)
+
+__all__ = [
+    "check_backbone",
+    "check_codec",
+    "check_estimator",
+    "check_head",
+    "check_loss",
+    "check_neck",
+    "shared_dir",
+]
