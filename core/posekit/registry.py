@@ -208,7 +208,7 @@ def resolve(kind: str, name: str) -> Entry:
         dists = ", ".join(f"{e.dist} {e.version} ({e.value})" for e in matches)
         raise DuplicateComponentError(
             f"{kind} {short!r} is registered by more than one distribution: {dists}. "
-            f"Pick one explicitly, e.g. type: '{matches[0].dist}:{short}', or uninstall one."
+            f"Pick one explicitly with type: {' or '.join(repr(e.qualified) for e in matches)}, or uninstall one."
         )
     if "." in name and not sep:
         hint = " Components are built by registered name only, never by import path."
@@ -224,14 +224,19 @@ def resolve(kind: str, name: str) -> Entry:
     raise UnknownComponentError(msg)
 
 
+def record_failure(entry: Entry, message: str) -> None:
+    """Remember a failed entry point so ``posekit plugins`` can show it."""
+    _failures[(entry.kind, entry.name, entry.dist)] = Problem(
+        entry.dist, entry.version, entry.kind, entry.name, message
+    )
+
+
 @functools.cache
 def _load(entry: Entry) -> Any:
     try:
         return entry.load()
     except PluginLoadError as e:
-        _failures[(entry.kind, entry.name, entry.dist)] = Problem(
-            entry.dist, entry.version, entry.kind, entry.name, str(e)
-        )
+        record_failure(entry, str(e))
         raise
 
 
@@ -330,4 +335,3 @@ def build(kind: str, cfg: Mapping[str, Any] | str | Any, where: str = "") -> Any
     if not callable(obj):
         return obj
     return obj(**args)
-

@@ -48,12 +48,17 @@ class PoseSample:
     crowd_index: float | None = None  # CrowdPose's per-image crowd index
     invalid_segs: list[Any] = field(default_factory=list)  # crowd/ignore polygons (bottom-up)
     flip_indices: list[int] = field(default_factory=list)  # keypoint index after a horizontal flip
+    upper_body_ids: list[int] = field(default_factory=list)  # from the keypoint definition (RandomHalfBody)
+    lower_body_ids: list[int] = field(default_factory=list)  # from the keypoint definition (RandomHalfBody)
+    dataset_keypoint_weights: np.ndarray | None = None  # (K,) from the keypoint definition (GenerateTarget)
+    rng: np.random.Generator | None = None  # per-sample generator seeded by the dataset (see posekit.transforms)
     flip: bool = False
     flip_direction: str | None = None
     input_size: tuple[int, int] = (0, 0)  # (w, h) of the model input
     input_center: np.ndarray = field(default_factory=lambda: _empty(2))  # (2,) image space
     input_scale: np.ndarray = field(default_factory=lambda: _empty(2))  # (2,) image space w, h
     warp_mat: np.ndarray | None = None  # (2, 3) image -> input
+    transformed_keypoints: np.ndarray | None = None  # (N, K, D) input space (TopdownAffine); keypoints stay image space
     # lifting
     lifting_target: np.ndarray | None = None  # (N, K, 3) 3D target frame(s)
     lifting_target_visible: np.ndarray | None = None  # (N, K)

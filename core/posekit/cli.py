@@ -1,0 +1,50 @@
+"""The ``posekit`` command line (also ``python -m posekit``).
+
+Each subcommand lives in ``posekit.commands.<name>`` with ``add_parser(subparsers)``
+(cheap: argument definitions only) and a ``run(args) -> int`` that imports what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from posekit.errors import PosekitError
+
+COMMANDS = ("plugins", "config", "data", "train", "test", "infer", "export", "convert", "new_plugin")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from posekit import __version__
+
+    parser = argparse.ArgumentParser(prog="posekit", description="Pose estimation with pip-installable plugins.")
+    parser.add_argument("--version", action="version", version=f"posekit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"posekit.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"posekit.commands.{name}":
+                continue  # not shipped (yet)
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PosekitError as e:
+        print(f"posekit {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

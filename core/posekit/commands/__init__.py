@@ -1,0 +1,1 @@
+"""Subcommands of the ``posekit`` command line, one module each."""

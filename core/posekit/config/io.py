@@ -1,0 +1,127 @@
+"""Reading config files (YAML, TOML, JSON), ``--set a.b=c`` overrides, validation with context."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from posekit.config.schema import Experiment
+from posekit.errors import ConfigError
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """The raw mapping in a ``.yaml``/``.yml``, ``.toml`` or ``.json`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        elif suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigError(f"{path}: unknown config format {suffix!r}; use .yaml, .toml or .json")
+    except ConfigError:
+        raise
+    except Exception as e:  # the parsers' own messages carry line and column
+        raise ConfigError(f"{path}: cannot parse: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides (values parsed as YAML; list items by index)."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r}: expected KEY.PATH=VALUE")
+        parts = key.strip().split(".")
+        node: Any = data
+        for depth, part in enumerate(parts[:-1]):
+            where = ".".join(parts[: depth + 1])
+            if isinstance(node, list):
+                node = node[_index(node, part, where, item)]
+            elif isinstance(node, dict):
+                node = node.setdefault(part, {})
+            else:
+                raise ConfigError(f"override {item!r}: {where} is a {type(node).__name__}, not a mapping")
+        last = parts[-1]
+        value = _parse_value(raw)
+        if isinstance(node, list):
+            node[_index(node, last, key, item)] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise ConfigError(f"override {item!r}: cannot set {last!r} inside a {type(node).__name__}")
+    return data
+
+
+def _index(node: list[Any], part: str, where: str, item: str) -> int:
+    try:
+        i = int(part)
+        node[i]
+    except (ValueError, IndexError) as e:
+        raise ConfigError(f"override {item!r}: {where} is a list of {len(node)}; {part!r} is not an index") from e
+    return i
+
+
+def validate_experiment(data: Mapping[str, Any], source: str = "<config>") -> Experiment:
+    """Validate a raw mapping; errors name the source, the field path and the problem."""
+    from pydantic import ValidationError
+
+    try:
+        return Experiment.model_validate(dict(data))
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            lines.append(f"  {loc}: {msg}")
+        raise ConfigError(f"{source}: invalid config:\n" + "\n".join(lines)) from e
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from e
+
+
+def load_config(path: str | Path | Mapping[str, Any] | Experiment, overrides: Iterable[str] = ()) -> Experiment:
+    """A validated :class:`Experiment` from a file path, a mapping or an Experiment."""
+    if isinstance(path, Experiment):
+        if not overrides:
+            return path
+        data, source = path.model_dump(mode="json"), "<config>"
+    elif isinstance(path, Mapping):
+        import copy
+
+        data, source = copy.deepcopy(dict(path)), "<config>"
+    else:
+        data, source = read_file(path), str(path)
+    apply_overrides(data, overrides)
+    return validate_experiment(data, source)
+
+
+def dump_config(cfg: Experiment) -> str:
+    """The resolved config (defaults included) as YAML."""
+    import yaml
+
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,126 @@
+"""The experiment config: pydantic models with ``extra="forbid"`` at every level.
+
+Component configs (``model``, datasets, transforms, metrics) are ``{"type": Name, ...}``
+mappings validated against the registered component's typed constructor.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from posekit.types import DatasetConfig, MetricConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class DataSplit(_Strict):
+    """One split: the dataset (with its pipeline) and how it is loaded."""
+
+    dataset: DatasetConfig
+    batch_size: int = Field(32, ge=1)
+    num_workers: int = Field(2, ge=0)
+    shuffle: bool | None = None  # default: True for train, False otherwise
+    drop_last: bool = False
+    persistent_workers: bool = True
+
+
+class DataSection(_Strict):
+    train: DataSplit | None = None
+    val: DataSplit | None = None
+    test: DataSplit | None = None
+
+
+class OptimizerCfg(_Strict):
+    """Optimizer and per-parameter-group options."""
+
+    type: Literal["SGD", "Adam", "AdamW"] = "AdamW"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = 0.9  # SGD
+    nesterov: bool = False  # SGD
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam(W)
+    norm_decay_mult: float = 1.0  # weight decay multiplier on normalisation layers
+    bias_decay_mult: float = 1.0  # weight decay multiplier on biases
+
+
+class SchedulerCfg(_Strict):
+    """Linear warmup, then a step / multistep / cosine / constant schedule (per iteration)."""
+
+    policy: Literal["constant", "step", "multistep", "cosine"] = "constant"
+    warmup_iters: int = Field(0, ge=0)
+    warmup_ratio: float = Field(0.001, gt=0, le=1)
+    step: int = 30  # epochs between decays (step)
+    milestones: tuple[int, ...] = ()  # epochs (multistep)
+    gamma: float = 0.1
+    min_lr_ratio: float = 0.0  # cosine floor as a fraction of lr
+
+
+class OptimSection(_Strict):
+    optimizer: OptimizerCfg = OptimizerCfg()
+    scheduler: SchedulerCfg = SchedulerCfg()
+    clip_grad: float | None = Field(None, gt=0)  # max grad norm
+    accumulate: int = Field(1, ge=1)  # gradient accumulation steps
+    amp: bool = False  # autocast where the device supports it (bf16 on CPU, fp16 on CUDA)
+
+
+class EmaCfg(_Strict):
+    enabled: bool = False
+    momentum: float = Field(0.0002, gt=0, lt=1)  # weight of the new value, as MMPose's ExpMomentumEMA
+    gamma: int = 2000  # momentum warmup (iterations)
+
+
+class TrainSection(_Strict):
+    epochs: int = Field(10, ge=1)
+    max_iters: int | None = Field(None, ge=1)  # stop after this many iterations (tests, smoke runs)
+    val_interval: int = Field(1, ge=1)  # epochs
+    seed: int = 0
+    deterministic: bool = True
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    save_best: str | None = None  # metric name, e.g. "coco/AP"
+    save_best_rule: Literal["greater", "less"] = "greater"
+    checkpoint_interval: int = Field(1, ge=1)  # epochs
+    checkpoint_every_iters: int | None = Field(None, ge=1)  # also save "latest" every N iterations
+    keep_last: int = Field(2, ge=1)
+    log_interval: int = Field(10, ge=1)  # iterations
+    nan_policy: Literal["stop", "skip"] = "stop"
+    sync_bn: bool = False
+    ema: EmaCfg = EmaCfg()
+    progress: bool = True
+
+
+class HooksSection(_Strict):
+    """Switch hook plugins (``posekit.hooks`` entry-point names) on and off."""
+
+    enable: tuple[str, ...] | None = None  # only these (None: all installed)
+    disable: tuple[str, ...] = ()
+
+
+class Experiment(_Strict):
+    """A whole experiment: what to build, on which data, how to optimise and where to write."""
+
+    model: dict[str, Any]
+    data: DataSection = DataSection()
+    evaluator: tuple[MetricConfig, ...] = ()
+    optim: OptimSection = OptimSection()
+    train: TrainSection = TrainSection()
+    hooks: HooksSection = HooksSection()
+    work_dir: str = "work_dirs/run"
+    metainfo: str | None = None  # keypoint definition name or file, shared by data and metrics
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from posekit.registry import validate
+
+        validate("estimator", v)
+        return v
+
+    @model_validator(mode="after")
+    def _check_best(self) -> Experiment:
+        if self.train.save_best is not None and not self.evaluator:
+            raise ValueError("train.save_best names a metric but no evaluator is configured")
+        return self

@@ -1,0 +1,1 @@
+"""The core's algorithm paradigms (top-down, bottom-up, lifting) and the data preprocessor."""

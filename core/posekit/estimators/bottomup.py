@@ -1,0 +1,35 @@
+"""BottomupPoseEstimator: whole images in, every person's keypoints out."""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import Tensor
+
+from posekit.estimators.base import PoseEstimator, input_to_image, to_result
+from posekit.structures import PoseBatch, PoseResult
+
+
+class BottomupPoseEstimator(PoseEstimator):
+    """Bottom-up paradigm: the head finds and groups keypoints of all people in an image.
+
+    ``predict`` returns one :class:`PoseResult` per image with ``keypoints (M, K, 2)`` in
+    original image pixels, boxes spanning each person's keypoints and the instance scores.
+    """
+
+    def predict(self, inputs: Tensor, batch: PoseBatch) -> list[PoseResult]:
+        if self.test_cfg.multiscale_test:
+            raise NotImplementedError("multiscale_test is not supported yet; set test_cfg.multiscale_test=False")
+        preds = self.head.predict(self._flip_feats(inputs), batch, self.test_cfg)
+        results = []
+        for pred, sample in zip(preds, batch.samples, strict=True):
+            pred.keypoints = input_to_image(pred.keypoints[..., :2], sample)
+            kpts = pred.keypoints
+            if len(kpts):
+                bboxes = np.concatenate([kpts.min(axis=1), kpts.max(axis=1)], axis=1).astype(np.float32)
+            else:
+                bboxes = np.zeros((0, 4), np.float32)
+            scores = pred.instance_scores
+            if scores is None:
+                scores = pred.keypoint_scores.mean(axis=1) if len(kpts) else np.zeros(0, np.float32)
+            results.append(to_result(self._select(pred), sample, bboxes, scores))
+        return results

@@ -1,0 +1,26 @@
+"""PoseLifter: 2D keypoint sequences in, 3D keypoints out (root restored by the codec)."""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import Tensor
+
+from posekit.estimators.base import PoseEstimator, to_result
+from posekit.structures import PoseBatch, PoseResult
+
+
+class PoseLifter(PoseEstimator):
+    """2D-to-3D lifting paradigm (VideoPose3D, SimpleBaseline3D).
+
+    ``inputs`` are ``(B, K*2, T)`` encoded 2D sequences. The head's decoder restores the
+    root (``sample.target_root``) and de-normalises; ``predict`` returns one
+    :class:`PoseResult` per sample with ``keypoints (1, K, 3)``.
+    """
+
+    def predict(self, inputs: Tensor, batch: PoseBatch) -> list[PoseResult]:
+        preds = self.head.predict(self.extract_feat(inputs), batch, self.test_cfg)
+        results = []
+        for pred, sample in zip(preds, batch.samples, strict=True):
+            n = len(pred.keypoints)
+            results.append(to_result(self._select(pred), sample, np.zeros((n, 4), np.float32), np.ones(n, np.float32)))
+        return results

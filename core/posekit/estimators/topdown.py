@@ -1,0 +1,28 @@
+"""TopdownPoseEstimator: one person crop per sample, keypoints mapped back to the image."""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import Tensor
+
+from posekit.estimators.base import PoseEstimator, input_to_image, to_result
+from posekit.structures import PoseBatch, PoseResult
+
+
+class TopdownPoseEstimator(PoseEstimator):
+    """Top-down paradigm: person boxes are cropped by the pipeline, the head decodes each crop.
+
+    ``predict`` returns one :class:`PoseResult` per sample with ``keypoints (1, K, 2)`` in
+    original image pixels (``input / input_size * input_scale + input_center - input_scale / 2``),
+    and the sample's box and box score.
+    """
+
+    def predict(self, inputs: Tensor, batch: PoseBatch) -> list[PoseResult]:
+        preds = self.head.predict(self._flip_feats(inputs), batch, self.test_cfg)
+        results = []
+        for pred, sample in zip(preds, batch.samples, strict=True):
+            pred.keypoints = pred.keypoints.copy()
+            pred.keypoints[..., :2] = input_to_image(pred.keypoints[..., :2], sample)
+            bbox_scores = sample.bbox_score if len(sample.bbox_score) else np.ones(len(sample.bbox), np.float32)
+            results.append(to_result(self._select(pred), sample, sample.bbox, bbox_scores))
+        return results

@@ -1,0 +1,144 @@
+"""The trainer's lifecycle as pluggy hookspecs.
+
+Implementations are found through the entry-point group ``posekit.hooks`` (the core's
+own checkpointing, logging, evaluation and EMA are registered that way too). Hooks
+receive named arguments; an implementation may accept any subset of them::
+
+    from posekit import hookimpl
+
+    @hookimpl
+    def after_train_iter(trainer, outputs):
+        print(trainer.iteration, float(outputs["loss"]))
+
+Ordering uses ``tryfirst``/``trylast`` (EMA swaps weights in before the checkpoint hook
+saves). Unless stated, every implementation is called and return values are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from posekit.engine.trainer import Trainer
+    from posekit.structures import PoseBatch
+
+hookspec = pluggy.HookspecMarker("posekit")
+hookimpl = pluggy.HookimplMarker("posekit")
+
+
+# --------------------------------------------------------------------------- run
+
+
+@hookspec
+def before_run(trainer: Trainer) -> None:
+    """Called once before the first epoch (after a resume has restored state).
+
+    :param trainer: the running trainer; hooks may add attributes and read ``trainer.cfg``.
+    """
+
+
+@hookspec
+def after_run(trainer: Trainer) -> None:
+    """Called once after the last epoch, also when the run stops early (e.g. a NaN loss).
+
+    :param trainer: the trainer.
+    """
+
+
+# --------------------------------------------------------------------------- epoch
+
+
+@hookspec
+def before_train_epoch(trainer: Trainer, epoch: int) -> None:
+    """Called at the start of each training epoch.
+
+    :param trainer: the trainer.
+    :param epoch: the epoch about to run (0-based).
+    """
+
+
+@hookspec
+def after_train_epoch(trainer: Trainer, epoch: int) -> None:
+    """Called at the end of each training epoch, before validation and checkpointing.
+
+    :param trainer: the trainer.
+    :param epoch: the epoch that finished (0-based).
+    """
+
+
+# --------------------------------------------------------------------------- iteration
+
+
+@hookspec
+def before_train_iter(trainer: Trainer, batch_idx: int, batch: PoseBatch) -> None:
+    """Called before each optimisation step.
+
+    :param trainer: the trainer.
+    :param batch_idx: index of the batch in the epoch.
+    :param batch: the batch (may be inspected, not replaced).
+    """
+
+
+@hookspec
+def after_train_iter(trainer: Trainer, batch_idx: int, batch: PoseBatch, outputs: dict[str, float]) -> None:
+    """Called after each optimisation step.
+
+    :param trainer: the trainer (``trainer.iteration`` already counts this step).
+    :param batch_idx: index of the batch in the epoch.
+    :param batch: the batch.
+    :param outputs: the step's scalars (``loss``, each ``loss_*``, ``acc_*``, ``lr``, ``grad_norm``).
+    """
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@hookspec
+def before_val(trainer: Trainer, epoch: int) -> None:
+    """Called before a validation pass (EMA swaps its averaged weights in here).
+
+    :param trainer: the trainer.
+    :param epoch: the epoch just trained.
+    """
+
+
+@hookspec
+def after_val(trainer: Trainer, epoch: int, metrics: dict[str, float]) -> None:
+    """Called after a validation pass with its metrics (EMA swaps weights back here).
+
+    :param trainer: the trainer.
+    :param epoch: the epoch just trained.
+    :param metrics: metric name -> value, e.g. ``{"coco/AP": 0.71}``.
+    """
+
+
+@hookspec(firstresult=True)
+def run_validation(trainer: Trainer, epoch: int) -> dict[str, float] | None:
+    """Run the validation pass and return its metrics; the first non-None result wins.
+
+    :param trainer: the trainer.
+    :param epoch: the epoch just trained.
+    """
+
+
+# --------------------------------------------------------------------------- checkpoint
+
+
+@hookspec
+def on_save_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
+    """Called before a checkpoint dict is written; hooks may add their own state to it.
+
+    :param trainer: the trainer.
+    :param checkpoint: the dict about to be saved (mutable).
+    """
+
+
+@hookspec
+def on_load_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
+    """Called after a checkpoint is loaded for a resume; hooks restore their own state.
+
+    :param trainer: the trainer.
+    :param checkpoint: the loaded dict.
+    """

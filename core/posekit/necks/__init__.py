@@ -1,0 +1,1 @@
+"""The core's necks: generic feature-map adaptors between backbone and head."""

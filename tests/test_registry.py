@@ -1,0 +1,74 @@
+"""The registry on the normal path: real installed distributions, as a user has them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import posekit
+from posekit.registry import GROUPS, entries, resolve
+
+
+def test_list_components_has_every_kind() -> None:
+    comps = posekit.list_components()
+    assert set(comps) == set(GROUPS)
+    assert "ResNet" in comps["backbone"]
+    assert "FeatureMapProcessor" in comps["neck"]
+    assert posekit.list_components("codec") == {"codec": comps["codec"]}
+
+
+def test_every_design_group_has_a_component() -> None:
+    empty = [kind for kind, names in posekit.list_components().items() if not names and kind != "detector"]
+    assert not empty, f"entry-point groups with no installed component: {empty}"
+
+
+def test_entries_name_their_distribution() -> None:
+    resnet = resolve("backbone", "ResNet")
+    assert resnet.dist == "posekit-resnet"
+    assert resnet.value == "posekit_resnet.resnet:ResNet"
+    core = resolve("neck", "FeatureMapProcessor")
+    assert core.dist == "posekit"
+
+
+def test_dist_qualified_name_resolves() -> None:
+    assert resolve("backbone", "posekit-resnet:ResNet").name == "ResNet"
+
+
+def test_import_posekit_is_light() -> None:
+    code = (
+        "import sys, posekit; posekit.list_components(); "
+        "heavy = [m for m in ('torch', 'numpy', 'pydantic', 'posekit_resnet', 'posekit_heatmap') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"import posekit + listing imported {out.strip()}"
+
+
+def test_build_imports_plugin_on_first_use() -> None:
+    code = (
+        "import sys, posekit; assert 'posekit_resnet' not in sys.modules; "
+        "m = posekit.build('backbone', {'type': 'ResNet', 'depth': 18}); "
+        "print('posekit_resnet.resnet' in sys.modules, type(m).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "ResNet"]
+
+
+def test_build_validates_and_coerces() -> None:
+    codec = posekit.build(
+        "codec", {"type": "MSRAHeatmap", "input_size": [192, 256], "heatmap_size": [48, 64], "sigma": 2}
+    )
+    assert tuple(codec.input_size) == (192, 256)
+
+
+def test_build_passes_through_built_objects() -> None:
+    obj = object()
+    assert posekit.build("codec", obj) is obj
+
+
+@pytest.mark.parametrize("kind", list(GROUPS))
+def test_entries_are_module_attr_paths(kind: str) -> None:
+    for e in entries(kind):
+        assert ":" in e.value, f"{e.dist}: entry point {e.name} = {e.value} is not 'module:attr'"
