@@ -70,7 +70,7 @@ def test_override_list_index() -> None:
     assert apply_overrides(data, ["a.1.b=5"]) == {"a": [{"b": 1}, {"b": 5}]}
     with pytest.raises(ConfigError, match="a is a list of 2; '7' is not an index"):
         apply_overrides(data, ["a.7.b=1"])
-    with pytest.raises(ConfigError, match="expected KEY.PATH=VALUE"):
+    with pytest.raises(ConfigError, match=r"expected KEY\.PATH=VALUE"):
         apply_overrides(data, ["novalue"])
 
 
@@ -103,7 +103,7 @@ def test_unparsable_and_missing_files(tmp_path: Path) -> None:
         load_config(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "none.yaml")
-    with pytest.raises(ConfigError, match="unknown config format '.ini'"):
+    with pytest.raises(ConfigError, match=r"unknown config format '\.ini'"):
         (tmp_path / "x.ini").write_text("")
         load_config(tmp_path / "x.ini")
 
