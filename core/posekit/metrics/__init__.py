@@ -1,0 +1,36 @@
+"""Evaluation metrics: COCO keypoint AP/AR, PCK / AUC / EPE / NME, MPJPE.
+
+The metric classes (registered under ``posekit.metrics``) follow MMPose's names, arguments
+and numbers; :mod:`posekit.metrics.functional` holds the pure numpy functions they use.
+Names are imported on first access, so ``import posekit.metrics`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    "BaseMetric": "posekit.metrics.base",
+    "CocoMetric": "posekit.metrics.coco_metric",
+    "evaluate_results_file": "posekit.metrics.coco_metric",
+    "PCKAccuracy": "posekit.metrics.keypoint_metrics",
+    "AUC": "posekit.metrics.keypoint_metrics",
+    "EPE": "posekit.metrics.keypoint_metrics",
+    "NME": "posekit.metrics.keypoint_metrics",
+    "MPJPE": "posekit.metrics.mpjpe",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'posekit.metrics' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,318 @@
+"""Pure, vectorized evaluation functions (numpy in, numbers out).
+
+Dimension legend: N instances, K keypoints, D coordinate dims (2 or 3), T thresholds.
+
+The numbers follow ``mmpose.evaluation.functional`` (1.3.2), dtypes included: distances are
+kept in float32 as MMPose keeps them, so a float32 input gives MMPose's result to rounding.
+Coordinates may be in any space as long as ``pred``, ``gt`` and the normalisation factors
+share it (image pixels for top-down results, millimetres for lifting).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from posekit.errors import DataError
+
+__all__ = [
+    "keypoint_auc",
+    "keypoint_epe",
+    "keypoint_mpjpe",
+    "keypoint_nme",
+    "keypoint_pck_accuracy",
+    "oks_matrix",
+    "oks_nms",
+    "soft_oks_nms",
+]
+
+
+def _check_keypoints(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, dims: tuple[int, ...] = (2, 3)) -> None:
+    """Raise a :class:`DataError` naming the argument whose shape does not fit ``pred (N, K, D)``."""
+    if pred.ndim != 3 or pred.shape[-1] not in dims:
+        raise DataError(f"pred must have shape (N, K, D) with D in {dims}, got {pred.shape}")
+    if gt.shape != pred.shape:
+        raise DataError(f"gt must have the shape of pred {pred.shape}, got {gt.shape}")
+    if mask.shape != pred.shape[:2]:
+        raise DataError(f"mask must have shape (N, K) = {pred.shape[:2]}, got {mask.shape}")
+
+
+def _check_norm(name: str, norm: np.ndarray, n: int) -> None:
+    if norm.shape != (n, 2):
+        raise DataError(f"{name} must have shape (N, 2) = ({n}, 2), got {norm.shape}")
+
+
+def _distances(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm_factor: np.ndarray) -> np.ndarray:
+    """Normalised distances ``(K, N)`` float32; -1 marks an invalid pair.
+
+    A pair is invalid when its mask is False or when its instance has a zero normalisation
+    factor; a negative factor is replaced by 1e6 (MMPose's ``_calc_distances``).
+    """
+    valid = mask.astype(bool) & ~(norm_factor == 0).any(axis=1)[:, None]
+    norm = np.where(norm_factor <= 0, np.asarray(1e6, norm_factor.dtype), norm_factor)
+    distances = np.full(pred.shape[:2], -1, dtype=np.float32)
+    distances[valid] = np.linalg.norm(((pred - gt) / norm[:, None, :])[valid], axis=-1)
+    return distances.T
+
+
+def _mean_valid(distances: np.ndarray) -> float:
+    """Mean of the valid entries of ``distances`` (float32 sum, as MMPose), 0 when none."""
+    valid = distances[distances != -1]
+    return float(valid.sum()) / max(1, valid.size)
+
+
+def _pck_per_keypoint(distances: np.ndarray, thrs: np.ndarray) -> np.ndarray:
+    """Per-threshold, per-keypoint accuracy ``(T, K)``; -1 for a keypoint with no valid pair."""
+    valid = distances != -1
+    num_valid = valid.sum(axis=1)
+    hits = ((distances[None] < thrs.astype(distances.dtype)[:, None, None]) & valid[None]).sum(axis=2)
+    return np.where(num_valid > 0, hits / np.maximum(num_valid, 1), -1.0)
+
+
+def _average_valid(acc: np.ndarray) -> tuple[float, int]:
+    valid = acc[acc >= 0]
+    return (float(valid.mean()) if valid.size else 0.0), int(valid.size)
+
+
+def keypoint_pck_accuracy(
+    pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, thr: float, norm_factor: np.ndarray
+) -> tuple[np.ndarray, float, int]:
+    """PCK: the fraction of keypoints whose normalised distance to the ground truth is below ``thr``.
+
+    Args:
+        pred: (N, K, D) predicted keypoints.
+        gt: (N, K, D) ground-truth keypoints, same space as ``pred``.
+        mask: (N, K) bool, which keypoints count.
+        thr: threshold on the normalised distance (e.g. 0.05 of the bbox size, 0.5 of the head size).
+        norm_factor: (N, 2) per-instance normalisation of x and y; an instance with a zero factor is skipped.
+
+    Returns:
+        ``(acc (K,), avg_acc, cnt)``: per-keypoint accuracy (-1 for a keypoint with no valid
+        instance), the mean over the valid keypoints (0 when none) and their number.
+    """
+    pred, gt, mask, norm_factor = map(np.asarray, (pred, gt, mask, norm_factor))
+    _check_keypoints(pred, gt, mask)
+    _check_norm("norm_factor", norm_factor, pred.shape[0])
+    acc = _pck_per_keypoint(_distances(pred, gt, mask, norm_factor), np.asarray([thr]))[0]
+    avg_acc, cnt = _average_valid(acc)
+    return acc, avg_acc, cnt
+
+
+def keypoint_auc(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm_factor: float, num_thrs: int = 20) -> float:
+    """Area under the PCK curve over thresholds ``0, 1/num_thrs, ..., (num_thrs-1)/num_thrs``.
+
+    Args:
+        pred: (N, K, D) predicted keypoints.
+        gt: (N, K, D) ground-truth keypoints.
+        mask: (N, K) bool, which keypoints count.
+        norm_factor: one normalisation factor (pixels) for every instance and axis (MMPose: 30).
+        num_thrs: number of thresholds; default 20.
+    """
+    pred, gt, mask = map(np.asarray, (pred, gt, mask))
+    _check_keypoints(pred, gt, mask)
+    norm = np.full((pred.shape[0], 2), norm_factor, dtype=np.float64)
+    thrs = np.arange(num_thrs) / num_thrs
+    acc = _pck_per_keypoint(_distances(pred, gt, mask, norm), thrs)
+    avg_accs = np.array([_average_valid(a)[0] for a in acc])
+    return float(np.sum(1.0 / num_thrs * avg_accs))
+
+
+def keypoint_epe(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
+    """End-point error: the mean Euclidean distance over the masked keypoints (input units).
+
+    Args:
+        pred: (N, K, D) predicted keypoints.
+        gt: (N, K, D) ground-truth keypoints.
+        mask: (N, K) bool, which keypoints count.
+    """
+    pred, gt, mask = map(np.asarray, (pred, gt, mask))
+    _check_keypoints(pred, gt, mask)
+    ones = np.ones((pred.shape[0], pred.shape[2]), dtype=np.float32)
+    return _mean_valid(_distances(pred, gt, mask, ones))
+
+
+def keypoint_nme(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, normalize_factor: np.ndarray) -> float:
+    """Normalised mean error: the mean distance divided by a per-instance factor.
+
+    Args:
+        pred: (N, K, D) predicted keypoints.
+        gt: (N, K, D) ground-truth keypoints.
+        mask: (N, K) bool, which keypoints count.
+        normalize_factor: (N, 2) per-instance factor (e.g. the inter-ocular distance, twice);
+            an instance with a zero factor is skipped.
+    """
+    pred, gt, mask, normalize_factor = map(np.asarray, (pred, gt, mask, normalize_factor))
+    _check_keypoints(pred, gt, mask)
+    _check_norm("normalize_factor", normalize_factor, pred.shape[0])
+    return _mean_valid(_distances(pred, gt, mask, normalize_factor))
+
+
+def _rigid_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Similarity-transform (rotation, scale, translation) each ``pred[n]`` onto ``gt[n]`` (Procrustes).
+
+    Shapes (N, K, 3) in, (N, K, 3) out; all keypoints take part, as in MMPose.
+    """
+    source = pred.transpose(0, 2, 1)
+    target = gt.transpose(0, 2, 1)
+    mu1 = source.mean(axis=2, keepdims=True)
+    mu2 = target.mean(axis=2, keepdims=True)
+    x1 = source - mu1
+    x2 = target - mu2
+    var1 = np.sum(x1**2, axis=(1, 2))
+    k = x1 @ x2.transpose(0, 2, 1)
+    u, _, vh = np.linalg.svd(k)
+    v = vh.transpose(0, 2, 1)
+    z = np.tile(np.eye(3), (len(pred), 1, 1))
+    z[:, -1, -1] *= np.sign(np.linalg.det(u @ v.transpose(0, 2, 1)))
+    r = v @ (z @ u.transpose(0, 2, 1))
+    scale = np.trace(r @ k, axis1=1, axis2=2) / var1
+    t = mu2 - scale[:, None, None] * (r @ mu1)
+    return (scale[:, None, None] * (r @ source) + t).transpose(0, 2, 1)
+
+
+def keypoint_mpjpe(
+    pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, alignment: Literal["none", "scale", "procrustes"] = "none"
+) -> float:
+    """Mean per-joint position error (input units, usually millimetres).
+
+    Args:
+        pred: (N, K, C) predicted keypoints (C = 3 for Procrustes alignment).
+        gt: (N, K, C) ground-truth keypoints.
+        mask: (N, K) bool, which keypoints count; at least one must be True.
+        alignment: ``'none'`` (MPJPE), ``'scale'`` (N-MPJPE: least-squares scale of ``pred``
+            onto ``gt``) or ``'procrustes'`` (P-MPJPE: similarity transform); default ``'none'``.
+    """
+    pred, gt, mask = map(np.asarray, (pred, gt, mask))
+    _check_keypoints(pred, gt, mask, dims=(2, 3) if alignment != "procrustes" else (3,))
+    mask = mask.astype(bool)
+    if not mask.any():
+        raise DataError("mask selects no keypoint: MPJPE needs at least one valid keypoint")
+    if alignment == "procrustes":
+        pred = _rigid_align(pred, gt)
+    elif alignment == "scale":
+        scale = np.einsum("nkc,nkc->n", pred, gt) / np.einsum("nkc,nkc->n", pred, pred)
+        pred = pred * scale[:, None, None]
+    elif alignment != "none":
+        raise DataError(f"alignment must be one of 'none', 'scale', 'procrustes', got {alignment!r}")
+    return float(np.linalg.norm(pred - gt, ord=2, axis=-1)[mask].mean())
+
+
+def oks_matrix(
+    keypoints: np.ndarray, areas: np.ndarray, sigmas: Sequence[float] | np.ndarray, vis_thr: float | None = None
+) -> np.ndarray:
+    """Pairwise object keypoint similarity ``(N, N)`` float32 between instances of one image.
+
+    The scale of a pair is the mean of its two areas (MMPose's ``oks_iou``).
+
+    Args:
+        keypoints: (N, K, 2) keypoints, or (N, K, 3) with keypoint scores in the last column.
+        areas: (N,) instance areas (pixels squared).
+        sigmas: (K,) per-keypoint OKS sigmas.
+        vis_thr: when set, only keypoints scored above it in both instances count (needs
+            the score column); default None (all keypoints).
+    """
+    keypoints = np.asarray(keypoints)
+    areas = np.asarray(areas)
+    sigmas = np.asarray(sigmas)
+    if keypoints.ndim != 3 or keypoints.shape[-1] not in (2, 3):
+        raise DataError(f"keypoints must have shape (N, K, 2) or (N, K, 3), got {keypoints.shape}")
+    n, k = keypoints.shape[:2]
+    if areas.shape != (n,):
+        raise DataError(f"areas must have shape (N,) = ({n},), got {areas.shape}")
+    if sigmas.shape != (k,):
+        raise DataError(f"sigmas must have shape (K,) = ({k},) to match the keypoints, got {sigmas.shape}")
+    variances = (sigmas * 2) ** 2
+    delta = keypoints[:, None, :, :2] - keypoints[None, :, :, :2]
+    scale = (areas[:, None] + areas[None, :]) / 2 + np.spacing(1)
+    e = (delta[..., 0] ** 2 + delta[..., 1] ** 2) / variances / scale[..., None] / 2
+    if vis_thr is None:
+        return (np.sum(np.exp(-e), axis=-1) / k).astype(np.float32)
+    if keypoints.shape[-1] != 3:
+        raise DataError("vis_thr needs keypoint scores: pass keypoints of shape (N, K, 3)")
+    visible = keypoints[..., 2] > vis_thr
+    both = visible[:, None, :] & visible[None, :, :]
+    count = both.sum(axis=-1)
+    total = np.sum(np.exp(-e) * both, axis=-1)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
+
+
+def _check_scores(scores: np.ndarray, n: int) -> None:
+    if scores.shape != (n,):
+        raise DataError(f"scores must have shape (N,) = ({n},), got {scores.shape}")
+
+
+def oks_nms(
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    areas: np.ndarray,
+    thr: float,
+    sigmas: Sequence[float] | np.ndarray,
+    vis_thr: float | None = None,
+) -> np.ndarray:
+    """Greedy OKS non-maximum suppression within one image.
+
+    Keeps the best-scored instance, drops every other whose OKS with it exceeds ``thr``, repeats.
+
+    Args:
+        keypoints: (N, K, 2), or (N, K, 3) with keypoint scores (needed with ``vis_thr``).
+        scores: (N,) instance scores.
+        areas: (N,) instance areas.
+        thr: OKS above which an instance is suppressed (MMPose's ``nms_thr``, 0.9).
+        sigmas: (K,) OKS sigmas.
+        vis_thr: keypoint-score threshold for the OKS; default None.
+
+    Returns:
+        Indices of the kept instances, best score first.
+    """
+    scores = np.asarray(scores)
+    oks = oks_matrix(keypoints, areas, sigmas, vis_thr)
+    _check_scores(scores, len(oks))
+    order = scores.argsort()[::-1]
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        order = order[1:][oks[i, order[1:]] <= thr]
+    return np.asarray(keep, dtype=np.intp)
+
+
+def soft_oks_nms(
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    areas: np.ndarray,
+    thr: float,
+    sigmas: Sequence[float] | np.ndarray,
+    max_dets: int = 20,
+    vis_thr: float | None = None,
+) -> np.ndarray:
+    """Soft OKS-NMS: instead of dropping overlaps, decay their scores by ``exp(-oks**2 / thr)``.
+
+    Args:
+        keypoints: (N, K, 2), or (N, K, 3) with keypoint scores (needed with ``vis_thr``).
+        scores: (N,) instance scores.
+        areas: (N,) instance areas.
+        thr: Gaussian decay parameter.
+        sigmas: (K,) OKS sigmas.
+        max_dets: keep at most this many instances; default 20.
+        vis_thr: keypoint-score threshold for the OKS; default None.
+
+    Returns:
+        Indices of the kept instances in the order they were selected. The caller's scores
+        are not changed (as in MMPose, the decayed scores only order the selection).
+    """
+    scores = np.asarray(scores)
+    oks = oks_matrix(keypoints, areas, sigmas, vis_thr)
+    _check_scores(scores, len(oks))
+    order = scores.argsort()[::-1]
+    scores = scores[order]
+    keep = []
+    while order.size and len(keep) < max_dets:
+        i = order[0]
+        decayed = scores[1:] * np.exp(-(oks[i, order[1:]] ** 2) / thr)
+        resort = decayed.argsort()[::-1]
+        order = order[1:][resort]
+        scores = decayed[resort]
+        keep.append(i)
+    return np.asarray(keep, dtype=np.intp)
