@@ -99,7 +99,7 @@ def test_errors_name_file_and_field(tmp_path: Path, override: str, expected: lis
 def test_unparsable_and_missing_files(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml: cannot parse.*line 2"):
+    with pytest.raises(ConfigError, match=r"(?s)bad.yaml: cannot parse.*line 2"):
         load_config(bad)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "none.yaml")

@@ -259,7 +259,9 @@ def _split(kind: str, cfg: Mapping[str, Any] | str) -> tuple[str, dict[str, Any]
 @functools.cache
 def _signature_model(obj: Any) -> Any:
     """A pydantic model of ``obj``'s keyword constructor, or None when it takes anything."""
-    from pydantic import ConfigDict, create_model
+    from types import MappingProxyType
+
+    from pydantic import ConfigDict, Field, create_model
 
     target = obj.__init__ if inspect.isclass(obj) else obj
     sig = inspect.signature(target)
@@ -278,8 +280,12 @@ def _signature_model(obj: Any) -> Any:
         if p.kind is p.VAR_POSITIONAL:
             continue
         ann = hints.get(pname, Any)
-        default = ... if p.default is p.empty else p.default
-        fields[pname] = (ann, default)
+        if p.default is p.empty:
+            fields[pname] = (ann, ...)
+        elif isinstance(p.default, MappingProxyType):  # an immutable mapping default: copy it per build
+            fields[pname] = (ann, Field(default_factory=functools.partial(dict, p.default)))
+        else:
+            fields[pname] = (ann, p.default)
     name = getattr(obj, "__name__", "Component")
     cfg = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=())
     return create_model(f"{name}Config", __config__=cfg, **fields)
@@ -320,6 +326,22 @@ def validate(kind: str, cfg: Mapping[str, Any] | str, where: str = "") -> dict[s
             f"{_format_errors(kind, name, e, where)}\n  {name} accepts: {accepted}"
         ) from e
     return {k: getattr(validated, k) for k in args}
+
+
+def validate_nested(kind: str, cfg: Mapping[str, Any] | str) -> None:
+    """:func:`validate` for use inside a pydantic validator: every failure is a ``ConfigError``.
+
+    pydantic reports a ``ValueError`` with the field path it occurred at; an unknown name
+    (a ``LookupError``) or a broken plugin (an ``ImportError``) is re-raised as one.
+    """
+    from posekit.errors import PosekitError
+
+    try:
+        validate(kind, cfg)
+    except ConfigError:
+        raise
+    except PosekitError as e:
+        raise ConfigError(str(e)) from e
 
 
 def build(kind: str, cfg: Mapping[str, Any] | str | Any, where: str = "") -> Any:

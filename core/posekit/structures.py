@@ -91,6 +91,14 @@ class PoseBatch:
     def __len__(self) -> int:
         return len(self.samples)
 
+    def pin_memory(self) -> PoseBatch:
+        """Page-locked copies of inputs and targets (called by DataLoader(pin_memory=True))."""
+
+        def pin(t: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
+            return [x.pin_memory() for x in t] if isinstance(t, list) else t.pin_memory()
+
+        return PoseBatch(self.inputs.pin_memory(), {k: pin(v) for k, v in self.targets.items()}, self.samples)
+
     def to(self, device: torch.device | str) -> PoseBatch:
         """Move inputs and targets to ``device`` (non-blocking where possible)."""
 

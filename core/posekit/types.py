@@ -16,9 +16,9 @@ from pydantic import AfterValidator
 
 def _nested(kind: str) -> AfterValidator:
     def check(value: dict[str, Any]) -> dict[str, Any]:
-        from posekit.registry import validate
+        from posekit.registry import validate_nested
 
-        validate(kind, value)
+        validate_nested(kind, value)
         return value
 
     return AfterValidator(check)

@@ -60,7 +60,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         for depth, part in enumerate(parts[:-1]):
             where = ".".join(parts[: depth + 1])
             if isinstance(node, list):
-                node = node[_index(node, part, where, item)]
+                node = node[_index(node, part, ".".join(parts[:depth]), item)]
             elif isinstance(node, dict):
                 node = node.setdefault(part, {})
             else:
@@ -68,7 +68,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         last = parts[-1]
         value = _parse_value(raw)
         if isinstance(node, list):
-            node[_index(node, last, key, item)] = value
+            node[_index(node, last, ".".join(parts[:-1]), item)] = value
         elif isinstance(node, dict):
             node[last] = value
         else:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from posekit.types import DatasetConfig, MetricConfig
+from posekit.types import DatasetConfig, DetectorConfig, MetricConfig
 
 
 class _Strict(BaseModel):
@@ -57,6 +57,7 @@ class SchedulerCfg(_Strict):
     milestones: tuple[int, ...] = ()  # epochs (multistep)
     gamma: float = 0.1
     min_lr_ratio: float = 0.0  # cosine floor as a fraction of lr
+    cosine_begin: int = Field(0, ge=0)  # epoch the cosine decay starts (RTMPose: epochs // 2); flat before
 
 
 class OptimSection(_Strict):
@@ -71,6 +72,7 @@ class EmaCfg(_Strict):
     enabled: bool = False
     momentum: float = Field(0.0002, gt=0, lt=1)  # weight of the new value, as MMPose's ExpMomentumEMA
     gamma: int = 2000  # momentum warmup (iterations)
+    update_buffers: bool = False  # average buffers (BN statistics) too, instead of copying them
 
 
 class TrainSection(_Strict):
@@ -88,6 +90,7 @@ class TrainSection(_Strict):
     log_interval: int = Field(10, ge=1)  # iterations
     nan_policy: Literal["stop", "skip"] = "stop"
     sync_bn: bool = False
+    find_unused_parameters: bool = False  # DistributedDataParallel's option (heads with unused branches)
     ema: EmaCfg = EmaCfg()
     progress: bool = True
 
@@ -97,6 +100,24 @@ class HooksSection(_Strict):
 
     enable: tuple[str, ...] | None = None  # only these (None: all installed)
     disable: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_names(self) -> HooksSection:
+        import difflib
+
+        from posekit.registry import entries
+
+        installed = sorted({e.name for e in entries("hook")})
+        for field, names in (("enable", self.enable or ()), ("disable", self.disable)):
+            for name in names:
+                if name not in installed:
+                    close = difflib.get_close_matches(name, installed, n=3, cutoff=0.6)
+                    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+                    raise ValueError(
+                        f"{field}: unknown hook {name!r}.{hint} Installed hooks (entry-point group "
+                        f"'posekit.hooks'): {', '.join(installed) or '(none)'}"
+                    )
+        return self
 
 
 class Experiment(_Strict):
@@ -110,13 +131,14 @@ class Experiment(_Strict):
     hooks: HooksSection = HooksSection()
     work_dir: str = "work_dirs/run"
     metainfo: str | None = None  # keypoint definition name or file, shared by data and metrics
+    detector: DetectorConfig | None = None  # person detector for top-down inference (posekit.detectors)
 
     @field_validator("model")
     @classmethod
     def _check_model(cls, v: dict[str, Any]) -> dict[str, Any]:
-        from posekit.registry import validate
+        from posekit.registry import validate_nested
 
-        validate("estimator", v)
+        validate_nested("estimator", v)
         return v
 
     @model_validator(mode="after")

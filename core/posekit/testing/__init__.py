@@ -15,6 +15,7 @@ from posekit.testing.conformance import (
     check_head,
     check_loss,
     check_neck,
+    random_topdown_batch,
     shared_dir,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "check_head",
     "check_loss",
     "check_neck",
+    "random_topdown_batch",
     "shared_dir",
 ]

@@ -177,28 +177,41 @@ def check_loss(cfg: Mapping[str, Any], pred: Any, target: Any, target_weight: An
     return loss_fn
 
 
-def _topdown_batch(head: Any, batch_size: int, seed: int) -> Any:
-    """A batch of random top-down targets encoded by the head's own codec."""
+def random_topdown_batch(codec: Any, batch_size: int = 2, num_keypoints: int = 17, seed: int = 0) -> Any:
+    """A collated top-down :class:`PoseBatch` of random crops, targets encoded by ``codec``.
+
+    Inputs are ``(B, 3, h, w)`` uint8 noise at the codec's ``input_size``; each sample holds
+    one instance with ``num_keypoints`` visible keypoints and identity crop geometry.
+    """
     import torch
 
-    from posekit.data.collate import collate
+    from posekit.data import pose_collate
     from posekit.structures import PoseSample
 
-    codec = head.decoder
-    assert codec is not None, "check_head needs a head with a decoder, or an explicit batch"
     rng = np.random.default_rng(seed)
     size = tuple(getattr(codec, "input_size", (192, 256)))
-    k = int(getattr(head, "out_channels", 17))
+    k = num_keypoints
     samples = []
     for i in range(batch_size):
         kpts = _random_keypoints(rng, 1, k, size, margin=0.1)
         vis = np.ones((1, k), np.float32)
-        s = PoseSample(img_id=i, id=i, keypoints=kpts, keypoints_visible=vis, input_size=size)  # type: ignore[arg-type]
-        s.flip_indices = list(range(k))
+        w, h = float(size[0]), float(size[1])
+        s = PoseSample(
+            img_id=i,
+            id=i,
+            keypoints=kpts,
+            keypoints_visible=vis,
+            input_size=(int(w), int(h)),
+            input_center=np.array([w / 2, h / 2], np.float32),
+            input_scale=np.array([w, h], np.float32),
+            bbox=np.array([[0, 0, w, h]], np.float32),
+            bbox_score=np.ones(1, np.float32),
+            flip_indices=list(range(k)),
+        )
         s.targets = codec.encode(kpts, vis)
-        s.inputs = torch.zeros(3, size[1], size[0], dtype=torch.uint8)
+        s.inputs = torch.from_numpy(rng.integers(0, 256, (3, int(h), int(w)), dtype=np.uint8))
         samples.append(s)
-    return collate(samples)
+    return pose_collate(samples)
 
 
 def check_head(
@@ -222,7 +235,8 @@ def check_head(
     head = build("head", copy.deepcopy(dict(cfg)))
     assert isinstance(head, BaseHead), f"{cfg['type']} must subclass posekit.protocols.BaseHead"
     if batch is None:
-        batch = _topdown_batch(head, batch_size, seed)
+        assert head.decoder is not None, "check_head needs a head with a decoder, or an explicit batch"
+        batch = random_topdown_batch(head.decoder, batch_size, int(getattr(head, "out_channels", 17)), seed)
     n = len(batch)
     torch.manual_seed(seed)
     feats = tuple(torch.randn(n, *s) for s in feat_shapes)

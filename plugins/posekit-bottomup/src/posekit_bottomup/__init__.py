@@ -1,3 +1,6 @@
-"""posekit-bottomup: Bottom-up family: AssociativeEmbedding and SPR codecs, AssociativeEmbeddingHead and its loss."""
+"""posekit-bottomup: the bottom-up family.
+
+AssociativeEmbedding and SPR codecs, AssociativeEmbeddingHead and AssociativeEmbeddingLoss.
+"""
 
 __version__ = "0.1.0"

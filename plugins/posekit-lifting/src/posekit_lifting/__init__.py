@@ -1,3 +1,7 @@
-"""posekit-lifting: 2D-to-3D lifting family: ImagePoseLifting/VideoPoseLifting codecs, TCN backbone, temporal/trajectory regression heads, MPJPELoss."""
+"""posekit-lifting: the 2D-to-3D lifting family.
+
+ImagePoseLifting / VideoPoseLifting codecs, the TCN backbone, the temporal and trajectory
+regression heads and MPJPELoss.
+"""
 
 __version__ = "0.1.0"

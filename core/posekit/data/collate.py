@@ -1,0 +1,60 @@
+"""Collating pipeline samples into a :class:`~posekit.structures.PoseBatch`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+
+from posekit.errors import DataError
+from posekit.structures import PoseBatch, PoseSample
+
+
+def pose_collate(samples: Sequence[PoseSample]) -> PoseBatch:
+    """Stack B packed samples into a batch.
+
+    - ``inputs``: the samples' ``inputs`` stacked, ``(B, C, H, W)`` (``(B, C, T)`` for lifting);
+    - ``targets[key]``: one tensor ``(B, ...)`` when every sample's array has the same shape
+      (``heatmaps (B, K, H, W)``, ``keypoint_weights (B, N, K)``), else a list of B tensors
+      (bottom-up targets with different numbers of instances);
+    - ``samples``: the samples' metadata, with ``img``, ``inputs``, ``targets`` and ``rng``
+      dropped (the first three live in the batch, once).
+
+    Args:
+        samples: pipeline outputs, each with ``inputs`` set (by ``PackPoseInputs``) and the
+            same ``targets`` keys.
+
+    Raises:
+        DataError: no samples, a sample without inputs, inputs of different shapes, or
+            samples whose targets have different keys.
+    """
+    if not samples:
+        raise DataError("pose_collate: got no samples to collate")
+    missing = [i for i, s in enumerate(samples) if s.inputs is None]
+    if missing:
+        raise DataError(
+            f"pose_collate: samples {missing} (img_id {samples[missing[0]].img_id}) have no inputs; "
+            "end the pipeline with PackPoseInputs"
+        )
+    inputs = [torch.as_tensor(s.inputs) for s in samples]
+    shapes = sorted({tuple(t.shape) for t in inputs})
+    if len(shapes) > 1:
+        raise DataError(
+            f"pose_collate: inputs of shapes {shapes} cannot be stacked into one batch; "
+            "resize every sample to one input size, or use batch_size=1"
+        )
+    keys = list(samples[0].targets)
+    for i, s in enumerate(samples):
+        if set(s.targets) != set(keys):
+            raise DataError(
+                f"pose_collate: sample {i} (img_id {s.img_id}) has targets {sorted(s.targets)}, "
+                f"sample 0 has {sorted(keys)}"
+            )
+    targets: dict[str, torch.Tensor | list[torch.Tensor]] = {}
+    for key in keys:
+        values = [torch.as_tensor(s.targets[key]) for s in samples]
+        same = len({(v.shape, v.dtype) for v in values}) == 1
+        targets[key] = torch.stack(values) if same else values
+    kept = [dataclasses.replace(s, img=None, inputs=None, targets={}, rng=None) for s in samples]
+    return PoseBatch(inputs=torch.stack(inputs), targets=targets, samples=kept)

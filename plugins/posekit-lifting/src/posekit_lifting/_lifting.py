@@ -1,0 +1,95 @@
+"""Shared steps of the lifting codecs: input checks, root handling, keypoint packing.
+
+Dimensions: N 2D instances (frames for video lifting), T target frames, K keypoints,
+D 2D coordinate dims, C target dims (3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from posekit.codec_utils import check_array
+
+
+def check_inputs(
+    num_keypoints: int,
+    keypoints: np.ndarray,
+    keypoints_visible: np.ndarray | None,
+    lifting_target: np.ndarray | None,
+    lifting_target_visible: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Validated ``(keypoints, keypoints_visible, lifting_target, lifting_target_visible)``.
+
+    A missing ``keypoints_visible`` is all ones; a missing ``lifting_target`` is the first
+    2D frame ``keypoints[:1]`` (as MMPose).
+    """
+    k = num_keypoints
+    keypoints = check_array("keypoints", keypoints, ("N", k, "D"))
+    n = keypoints.shape[0]
+    if keypoints_visible is None:
+        keypoints_visible = np.ones((n, k), dtype=np.float32)
+    keypoints_visible = check_array("keypoints_visible", keypoints_visible, (n, k))
+    if lifting_target is None:
+        lifting_target = keypoints[:1]
+    lifting_target = check_array("lifting_target", lifting_target, ("T", k, "C"))
+    if lifting_target_visible is not None:
+        lifting_target_visible = check_array("lifting_target_visible", lifting_target_visible, lifting_target.shape[:2])
+    return keypoints, keypoints_visible, lifting_target, lifting_target_visible
+
+
+def target_weights(
+    lifting_target: np.ndarray, lifting_target_visible: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(lifting_target_weight, trajectory_weights)``, both ``(T, K)``.
+
+    With a visibility: 1 where it exceeds 0.5, else 0 (both outputs). Without: weights of
+    ones and trajectory weights ``1 / depth`` (ones for 2D targets).
+    """
+    if lifting_target_visible is not None:
+        weight = np.where(lifting_target_visible > 0.5, 1.0, 0.0).astype(np.float32)
+        return weight, weight
+    weight = np.ones(lifting_target.shape[:-1], dtype=np.float32)
+    if lifting_target.shape[-1] > 2:
+        return weight, 1 / lifting_target[..., 2]
+    return weight, weight
+
+
+def remove_root_joint(label: np.ndarray, weight: np.ndarray, root_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Drop keypoint ``root_index`` from ``label (T, K, C)`` and ``weight (T, K)``."""
+    return np.delete(label, root_index, axis=-2), np.delete(weight, root_index, axis=-1)
+
+
+def pack_keypoints(labels: np.ndarray, visible: np.ndarray, concat_vis: bool, reshape: bool) -> np.ndarray:
+    """Append visibility (``concat_vis``) and reshape ``(N, K, D') -> (K * D', N)`` (``reshape``)."""
+    if concat_vis:
+        labels = np.concatenate((labels, visible[..., None]), axis=2)
+    if reshape:
+        n = labels.shape[0]
+        labels = labels.transpose(1, 2, 0).reshape(-1, n)
+    return labels
+
+
+def restore_root(
+    keypoints: np.ndarray, target_root: np.ndarray | None, root_index: Sequence[int], removed: bool
+) -> np.ndarray:
+    """Add ``target_root (N, C)`` back to root-relative ``keypoints (N, K', C)``.
+
+    When the root was removed (``removed`` with one root index), it is re-inserted at its index.
+    """
+    if target_root is None:
+        return keypoints
+    target_root = np.asarray(target_root)
+    if target_root.size == 0:
+        return keypoints
+    c = keypoints.shape[-1]
+    if target_root.shape[-1] != c:
+        raise ValueError(f"target_root must have shape (N, C) with C = {c}, got {target_root.shape}")
+    root = target_root.reshape(-1, 1, c)
+    keypoints = keypoints + root
+    if removed and len(root_index) == 1:
+        r = root_index[0]
+        root = np.broadcast_to(root, (keypoints.shape[0], 1, c)).astype(keypoints.dtype)
+        keypoints = np.concatenate((keypoints[:, :r], root, keypoints[:, r:]), axis=1)
+    return keypoints

@@ -1,0 +1,160 @@
+"""VideoPoseLifting: a 2D keypoint sequence -> camera-normalized lifter inputs and 3D targets.
+
+Dimensions: N 2D frames, T target frames, K keypoints, D 2D coordinate dims, C target dims
+(3), K' = K - 1 when the root is removed, else K.
+
+The 2D keypoints (image pixels) are normalized by the camera image: ``(x - c) / (w / 2)``
+with ``c = (w / 2, h / 2)``, so x spans [-1, 1].
+
+Encoded (``encode``):
+
+- ``keypoint_labels``: ``(K * D, N)`` (``reshape_keypoints``) or ``(N, K, D)``; channel
+  ``d + D * k`` holds coordinate ``d`` of keypoint ``k``; ``concat_vis`` appends visibility;
+- ``keypoints_visible``: ``(N, K)``;
+- ``lifting_target_label``: ``(T, K', C)``, root-relative with ``zero_center``;
+- ``lifting_target_weight``: ``(T, K')``; ``trajectory_weights``: ``(T, K)``;
+- with ``zero_center``: ``target_root (T, C)``, and with ``remove_root`` ``target_root_removed``
+  (and ``target_root_index`` with ``save_index``);
+- with ``normalize_camera``: ``camera_param``, the camera with ``f`` and ``c`` normalized as the keypoints.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from posekit.codec_utils import check_array
+from posekit.protocols import BaseKeypointCodec
+from posekit_lifting._lifting import check_inputs, pack_keypoints, remove_root_joint, restore_root, target_weights
+
+
+class VideoPoseLifting(BaseKeypointCodec):
+    """Encode a 2D keypoint sequence and a 3D target for a temporal lifter (MMPose's ``VideoPoseLifting``).
+
+    Args:
+        num_keypoints: K, the number of keypoints of the dataset.
+        zero_center: make the target relative to the root keypoint. Default True.
+        root_index: the root keypoint index (or indices, averaged). Default 0.
+        remove_root: with ``zero_center``, drop the root from the target (single root index only). Default False.
+        save_index: with ``remove_root``, also return ``target_root_index``. Default False.
+        reshape_keypoints: reshape ``keypoint_labels`` to ``(K * D, N)``. Default True.
+        concat_vis: append keypoint visibility to ``keypoint_labels``. Default False.
+        normalize_camera: also normalize the camera's ``f`` and ``c`` and return ``camera_param``. Default False.
+    """
+
+    auxiliary_encode_keys: ClassVar[frozenset[str]] = frozenset(
+        {"lifting_target", "lifting_target_visible", "camera_param"}
+    )
+    instance_mapping_table: ClassVar[dict[str, str]] = {
+        "lifting_target": "lifting_target",
+        "lifting_target_visible": "lifting_target_visible",
+    }
+    label_mapping_table: ClassVar[dict[str, str]] = {
+        "trajectory_weights": "trajectory_weights",
+        "lifting_target_label": "lifting_target_label",
+        "lifting_target_weight": "lifting_target_weight",
+    }
+
+    def __init__(
+        self,
+        num_keypoints: int,
+        zero_center: bool = True,
+        root_index: int | tuple[int, ...] = 0,
+        remove_root: bool = False,
+        save_index: bool = False,
+        reshape_keypoints: bool = True,
+        concat_vis: bool = False,
+        normalize_camera: bool = False,
+    ) -> None:
+        self.num_keypoints = num_keypoints
+        self.zero_center = zero_center
+        self.root_index = (root_index,) if isinstance(root_index, int) else tuple(root_index)
+        self.remove_root = remove_root
+        self.save_index = save_index
+        self.reshape_keypoints = reshape_keypoints
+        self.concat_vis = concat_vis
+        self.normalize_camera = normalize_camera
+
+    def encode(
+        self,
+        keypoints: np.ndarray,
+        keypoints_visible: np.ndarray | None = None,
+        lifting_target: np.ndarray | None = None,
+        lifting_target_visible: np.ndarray | None = None,
+        camera_param: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Normalize the 2D sequence by the camera image and make the (root-relative) 3D target.
+
+        Args:
+            keypoints: 2D keypoints ``(N, K, D)`` in image pixels, one row per frame.
+            keypoints_visible: ``(N, K)``; None: all visible.
+            lifting_target: 3D target ``(T, K, C)``; None: ``keypoints[:1]``.
+            lifting_target_visible: ``(T, K)``; None: all valid, trajectory weights ``1 / depth``.
+            camera_param: the camera, with image size ``w``, ``h`` (and ``f``, ``c`` ``(2, 1)`` for
+                ``normalize_camera``); None: the keypoints are taken as already normalized.
+
+        Returns:
+            The dict described in the module docstring.
+        """
+        keypoints, keypoints_visible, lifting_target, lifting_target_visible = check_inputs(
+            self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        )
+        weight, trajectory_weights = target_weights(lifting_target, lifting_target_visible)
+        encoded: dict[str, Any] = {}
+        label = lifting_target.copy()
+        if self.zero_center:
+            root = np.mean(lifting_target[..., list(self.root_index), :], axis=-2)
+            label -= root[..., None, :]
+            encoded["target_root"] = root
+            if self.remove_root and len(self.root_index) == 1:
+                label, weight = remove_root_joint(label, weight, self.root_index[0])
+                encoded["target_root_removed"] = True
+                if self.save_index:
+                    encoded["target_root_index"] = self.root_index[0]
+
+        keypoint_labels = keypoints
+        if camera_param is not None:
+            camera = copy.deepcopy(dict(camera_param))
+            if "w" not in camera or "h" not in camera:
+                raise ValueError(f"camera_param needs the image size 'w' and 'h', got keys {sorted(camera)}")
+            center = np.array([0.5 * camera["w"], 0.5 * camera["h"]], dtype=np.float32)
+            scale = np.array(0.5 * camera["w"], dtype=np.float32)
+            keypoint_labels = (keypoints - center) / scale
+            if self.normalize_camera:
+                if "f" not in camera or "c" not in camera:
+                    raise ValueError(f"normalize_camera needs camera_param 'f' and 'c', got keys {sorted(camera)}")
+                camera["f"] = np.asarray(camera["f"]) / scale
+                camera["c"] = (np.asarray(camera["c"]) - center[:, None]) / scale
+                encoded["camera_param"] = camera
+        elif self.normalize_camera:
+            raise ValueError("normalize_camera needs camera_param with 'w', 'h', 'f' and 'c', got None")
+
+        encoded["keypoint_labels"] = pack_keypoints(
+            keypoint_labels, keypoints_visible, self.concat_vis, self.reshape_keypoints
+        )
+        encoded["keypoints_visible"] = keypoints_visible
+        encoded["lifting_target_label"] = label
+        encoded["lifting_target_weight"] = weight
+        encoded["trajectory_weights"] = trajectory_weights
+        return encoded
+
+    def decode(self, encoded: np.ndarray, target_root: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Add the root back to root-relative 3D keypoints.
+
+        Args:
+            encoded: predicted 3D keypoints ``(N, K', C)`` in target space.
+            target_root: the root ``(N, C)`` (or ``(C,)``); None or empty: stay root-relative.
+
+        Returns:
+            ``keypoints (N, K, C)`` (K' when no root is given) and ``scores (N, K)`` of ones.
+        """
+        keypoints = check_array("encoded", encoded, ("N", "K'", "C")).copy()
+        keypoints = restore_root(keypoints, target_root, self.root_index, self.remove_root)
+        return keypoints, np.ones(keypoints.shape[:-1], dtype=np.float32)
+
+    def decode_targets(self, encoded: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Decode ``encode``'s ``lifting_target_label`` (with ``target_root`` when zero-centered)."""
+        return self.decode(encoded["lifting_target_label"], encoded.get("target_root"))

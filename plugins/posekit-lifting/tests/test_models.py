@@ -1,0 +1,161 @@
+"""TCN + TemporalRegressionHead against MMPose's VideoPose3D fixture; MPJPELoss by hand; conformance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from posekit.nn import extract_state_dict, read_checkpoint
+from posekit.registry import build
+from posekit.structures import PoseBatch, PoseSample
+from posekit.structures import TestCfg as HeadTestCfg
+
+MODEL = "videopose3d-27frm-c256_h36m"
+
+
+def _close(got: torch.Tensor, ref: np.ndarray, what: str) -> None:
+    got_np = got.detach().numpy()
+    assert got_np.shape == ref.shape, f"{what}: shape {got_np.shape} != {ref.shape}"
+    err = np.abs(got_np - ref).max()
+    assert err <= 1e-4 * np.abs(ref).max(), f"{what}: max |diff| {err:.3g} > 1e-4 * max|ref| ({np.abs(ref).max():.3g})"
+
+
+def _load(module: torch.nn.Module, path: Path, prefix: str) -> None:
+    state = extract_state_dict(read_checkpoint(path), prefix=prefix)
+    module.load_state_dict(state, strict=True)
+
+
+def test_videopose3d_matches_mmpose(shared: Path) -> None:
+    root = shared / "fixtures/mmpose/models" / MODEL
+    cfg = json.loads((root / "config.json").read_text())
+    backbone = build("backbone", cfg["backbone"])
+    head = build("head", cfg["head"])
+    _load(backbone, root / "checkpoint.pth", "backbone.")
+    _load(head, root / "checkpoint.pth", "head.")
+    backbone.eval()
+    head.eval()
+    inputs = torch.from_numpy(np.load(root / "input.npy", allow_pickle=False))
+    ref_feats = np.load(root / "backbone_out.npz", allow_pickle=False)
+    ref_head = np.load(root / "head_out.npz", allow_pickle=False)
+    with torch.no_grad():
+        feats = backbone(inputs)
+        assert len(feats) == len(ref_feats.files), f"{MODEL}/backbone_out.npz: {len(feats)} outputs"
+        for i, f in enumerate(feats):
+            _close(f, ref_feats[f"out_{i}"], f"{MODEL}/backbone_out.npz out_{i}")
+        _close(head(feats), ref_head["coords"], f"{MODEL}/head_out.npz coords")
+
+
+def test_tcn_dilated_and_strided_forms_agree() -> None:
+    cfg = {"type": "TCN", "in_channels": 34, "stem_channels": 32, "kernel_sizes": (3, 3, 3), "dropout": 0.0}
+    dilated = build("backbone", cfg).eval()
+    strided = build("backbone", {**cfg, "use_stride_conv": True}).eval()
+    strided.load_state_dict(dilated.state_dict(), strict=True)
+    x = torch.randn(2, 34, 27)
+    with torch.no_grad():
+        a, b = dilated(x), strided(x)
+    assert [t.shape for t in a] == [(2, 32, 19), (2, 32, 1)]
+    assert [t.shape for t in b] == [(2, 32, 3), (2, 32, 1)]
+    torch.testing.assert_close(a[-1], b[-1], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"TCN input: expected shape \(B, 34, T\), got \(2, 17, 27\)"):
+        dilated(torch.randn(2, 17, 27))
+
+
+def test_tcn_max_norm_clips_conv_weights() -> None:
+    tcn = build("backbone", {"type": "TCN", "in_channels": 4, "stem_channels": 8, "max_norm": 0.5, "dropout": 0.0})
+    tcn.eval()(torch.randn(1, 4, 27))
+    assert tcn.expand_conv.conv.weight.norm() <= 0.5 + 1e-5
+
+
+def test_mpjpe_loss_by_hand() -> None:
+    pred = torch.tensor([[[0.0, 0.0, 0.0], [1.0, 2.0, 2.0]]])
+    target = torch.tensor([[[3.0, 4.0, 0.0], [1.0, 2.0, 2.0]]])
+    weight = torch.tensor([[0.5, 1.0]])
+    plain = build("loss", {"type": "MPJPELoss", "loss_weight": 2.0})
+    torch.testing.assert_close(plain(pred, target), torch.tensor((5.0 + 0.0) / 2 * 2.0))
+    weighted = build("loss", {"type": "MPJPELoss", "use_target_weight": True})
+    p = pred.clone().requires_grad_(True)
+    value = weighted(p, target, weight.unsqueeze(-1))
+    torch.testing.assert_close(value, torch.tensor(5.0 * 0.5 / 2))
+    value.backward()
+    # d/dp of 0.5 * |p - t| / 2 at keypoint 0 is 0.25 * (p - t) / |p - t|
+    torch.testing.assert_close(p.grad[0, 0], torch.tensor([-0.15, -0.2, 0.0]))
+    assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="target_weight"):
+        weighted(pred, target)
+
+
+def _lifting_batch(k: int = 17, n: int = 2) -> PoseBatch:
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(n):
+        s = PoseSample(img_id=i)
+        s.target_root = rng.random((1, 3)).astype(np.float32)
+        samples.append(s)
+    targets = {
+        "lifting_target_label": torch.from_numpy(rng.random((n, 1, k, 3)).astype(np.float32)),
+        "lifting_target_weight": torch.ones(n, 1, k),
+        "trajectory_weights": torch.ones(n, 1, k),
+    }
+    return PoseBatch(inputs=torch.zeros(n, 2 * k, 27), targets=targets, samples=samples)
+
+
+@pytest.mark.parametrize("name", ["TemporalRegressionHead", "TrajectoryRegressionHead"])
+def test_lifting_head_loss_and_predict(name: str) -> None:
+    head = build(
+        "head",
+        {
+            "type": name,
+            "in_channels": 8,
+            "num_joints": 17,
+            "decoder": {"type": "VideoPoseLifting", "num_keypoints": 17},
+        },
+    )
+    batch = _lifting_batch()
+    feats = (torch.randn(2, 8, 1),)
+    losses = head.loss(feats, batch, None)
+    loss_key, acc_key = ("loss_pose3d", "mpjpe") if name == "TemporalRegressionHead" else ("loss_traj", "mpjpe_traj")
+    assert set(losses) == {loss_key, acc_key}
+    with torch.no_grad():
+        coords = head(feats)
+    label = batch.targets["lifting_target_label"][:, 0]
+    torch.testing.assert_close(losses[acc_key], (coords - label).norm(dim=-1).mean())
+    preds = head.predict(feats, batch, HeadTestCfg())
+    for pred, sample, c in zip(preds, batch.samples, coords.numpy(), strict=True):
+        np.testing.assert_allclose(pred.keypoints, c[None] + sample.target_root[:, None], rtol=1e-6)
+        assert pred.keypoint_scores.shape == (1, 17)
+
+
+def test_lifting_head_list_targets() -> None:
+    head = build("head", {"type": "TemporalRegressionHead", "in_channels": 8, "num_joints": 17})
+    batch = _lifting_batch()
+    stacked = head.loss((torch.ones(2, 8, 1),), batch, None)
+    batch.targets = {k: list(v) for k, v in batch.targets.items()}
+    listed = head.loss((torch.ones(2, 8, 1),), batch, None)
+    torch.testing.assert_close(stacked["loss_pose3d"], listed["loss_pose3d"])
+
+
+def test_tcn_conformance(posekit_check) -> None:
+    posekit_check.backbone({"type": "TCN", "in_channels": 34, "stem_channels": 32}, input_shape=(2, 34, 27))
+    posekit_check.backbone(
+        {"type": "TCN", "in_channels": 34, "stem_channels": 32, "use_stride_conv": True}, input_shape=(2, 34, 27)
+    )
+
+
+@pytest.mark.parametrize("name", ["TemporalRegressionHead", "TrajectoryRegressionHead"])
+def test_head_conformance(posekit_check, name: str) -> None:
+    cfg = {
+        "type": name,
+        "in_channels": 8,
+        "num_joints": 17,
+        "decoder": {"type": "VideoPoseLifting", "num_keypoints": 17},
+    }
+    posekit_check.head(cfg, feat_shapes=[(8, 1)], batch=_lifting_batch())
+
+
+def test_loss_conformance(posekit_check) -> None:
+    pred, target = torch.randn(2, 17, 3), torch.randn(2, 17, 3)
+    posekit_check.loss({"type": "MPJPELoss", "use_target_weight": True}, pred, target, torch.ones(2, 17, 1))
