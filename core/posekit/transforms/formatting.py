@@ -1,0 +1,73 @@
+"""``PackPoseInputs``: the sample's image (or 2D keypoint sequence) as the model's input tensor."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from posekit.errors import DataError
+from posekit.structures import PoseSample
+from posekit.transforms.base import BaseTransform
+
+_META_KEYS = (
+    "id",
+    "img_id",
+    "img_path",
+    "category_id",
+    "crowd_index",
+    "ori_shape",
+    "img_shape",
+    "input_size",
+    "input_center",
+    "input_scale",
+    "flip",
+    "flip_direction",
+    "flip_indices",
+    "raw_ann_info",
+)
+
+
+def image_to_tensor(img: np.ndarray) -> torch.Tensor:
+    """An image (H, W, C) or (H, W) -> a contiguous (C, H, W) tensor of the same dtype."""
+    if img.ndim < 3:
+        return torch.from_numpy(np.ascontiguousarray(img[None]))
+    return torch.from_numpy(np.stack(cv2.split(img)))  # cv2.split: one SIMD pass per channel
+
+
+def keypoints_to_tensor(keypoints: np.ndarray) -> torch.Tensor:
+    """Keypoints or encoded keypoint labels as a contiguous tensor of the same shape and dtype."""
+    return torch.from_numpy(np.ascontiguousarray(keypoints))
+
+
+class PackPoseInputs(BaseTransform):
+    """Set ``sample.inputs`` and drop the image and the per-sample generator.
+
+    Images (H, W, C) become a contiguous (C, H, W) tensor (uint8 stays uint8; the data
+    preprocessor normalizes). Lifting samples (with ``lifting_target``) pack
+    ``targets["keypoint_labels"]`` as the lifting codec encoded them (``(K * C, T)`` with
+    ``reshape_keypoints``), or else their raw ``keypoints`` (T, K, C).
+
+    Args:
+        meta_keys: accepted for MMPose config compatibility; a PoseSample keeps all its metadata.
+        pack_transformed: accepted for MMPose config compatibility; ``transformed_keypoints`` are always kept.
+    """
+
+    def __init__(self, meta_keys: tuple[str, ...] = _META_KEYS, pack_transformed: bool = False) -> None:
+        self.meta_keys = meta_keys
+        self.pack_transformed = pack_transformed
+
+    def __call__(self, sample: PoseSample) -> PoseSample:
+        if sample.img is not None:
+            sample.inputs = image_to_tensor(sample.img)
+        elif sample.lifting_target is not None and sample.keypoints.size:
+            labels = sample.targets.get("keypoint_labels")
+            sample.inputs = keypoints_to_tensor(labels if labels is not None else sample.keypoints)
+        else:
+            raise DataError(
+                f"PackPoseInputs: the sample has no image and no 2D keypoint sequence to pack "
+                f"(image id {sample.img_id}, annotation id {sample.id})"
+            )
+        sample.img = None
+        sample.rng = None
+        return sample

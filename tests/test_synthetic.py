@@ -1,0 +1,220 @@
+"""Synthetic datasets: figures drawn where their keypoints say, flags true to the rendering, determinism, loading."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posekit.cli import main
+from posekit.synthetic.coco import OCCLUDER, render_scene, scene_rng, write_coco_dataset
+from posekit.synthetic.figures import L_HIP, L_SHO, R_HIP, R_SHO, sample_figure
+from posekit.synthetic.h36m import TEST_SUBJECTS, TRAIN_SUBJECTS, project, write_h36m_dataset
+
+
+@pytest.fixture(scope="module")
+def scenes() -> list:
+    return [render_scene(scene_rng(3, "train", i)) for i in range(40)]
+
+
+def test_visibility_flags_follow_the_rendering(scenes: list) -> None:
+    seen = np.zeros(3, int)
+    for scene in scenes:
+        h, w = scene.labels.shape
+        assert scene.image.shape == (h, w, 3) and scene.image.dtype == np.uint8
+        xy = np.round(scene.keypoints).astype(int)
+        for i, (pts, vis) in enumerate(zip(xy, scene.visible, strict=True)):
+            inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+            assert ((vis == 0) == ~inside).all(), "flag 0 means outside the image"
+            owner = scene.labels[pts[inside, 1], pts[inside, 0]]
+            # visible keypoints lie on their own figure's pixels
+            assert (owner[vis[inside] == 2] == i + 1).all()
+            seen += np.bincount(vis, minlength=3)
+            # a keypoint on its own pixels is either visible or a face point turned away (inside the head)
+            covered = owner != i + 1
+            assert (vis[inside][covered] == 1).all()
+    assert seen[2] > 0.7 * seen.sum() and seen[1] > 0 and seen[0] > 0, seen
+    assert any((s.labels == OCCLUDER).any() for s in scenes)
+
+
+def test_visible_keypoints_sit_on_drawn_figures(scenes: list) -> None:
+    """The image changed from the background under visible keypoints: a joint disk or face mark is there."""
+    for scene in scenes:
+        for pts, vis in zip(scene.keypoints, scene.visible, strict=True):
+            for x, y in np.round(pts[vis == 2]).astype(int):
+                assert scene.labels[y, x] != 0
+
+
+def test_boxes_and_areas(scenes: list) -> None:
+    heights = []
+    for scene in scenes:
+        for i, (box, area) in enumerate(zip(scene.bboxes, scene.areas, strict=True)):
+            x, y, bw, bh = box
+            h, w = scene.labels.shape
+            assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h and bw > 0 and bh > 0
+            assert 0 < area <= bw * bh
+            own = np.argwhere(scene.labels == i + 1)
+            if len(own):  # what is still visible of the figure is inside its box
+                assert own[:, 1].min() >= x and own[:, 1].max() < x + bw
+                assert own[:, 0].min() >= y and own[:, 0].max() < y + bh
+            heights.append(bh)
+    heights = np.array(heights)
+    assert 0.6 < ((heights >= 64) & (heights <= 210)).mean(), np.percentile(heights, [10, 50, 90])
+
+
+def test_front_facing_figures_have_their_left_on_the_viewers_right() -> None:
+    for seed in range(20):
+        fig = sample_figure(np.random.default_rng(seed), 150.0, np.array([128.0, 128.0]), rotation=0.0)
+        assert fig.keypoints[L_SHO, 0] > fig.keypoints[R_SHO, 0]
+        assert fig.keypoints[L_HIP, 0] > fig.keypoints[R_HIP, 0]
+
+
+def test_render_is_deterministic() -> None:
+    a, b = render_scene(scene_rng(7, "val", 5)), render_scene(scene_rng(7, "val", 5))
+    c = render_scene(scene_rng(8, "val", 5))
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.keypoints, b.keypoints)
+    assert np.array_equal(a.visible, b.visible) and np.array_equal(a.labels, b.labels)
+    assert not np.array_equal(a.image, c.image)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.*"))}
+
+
+def test_cli_writes_a_deterministic_coco_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["data", "synth", "--num-train", "6", "--num-val", "3", "--seed", "4", "--size", "192x160"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert "person_keypoints_train2017.json" in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert len(list((tmp_path / "a" / "train2017").glob("*.jpg"))) == 6
+    data = json.loads((tmp_path / "a/annotations/person_keypoints_val2017.json").read_text())
+    assert [img["width"] for img in data["images"]] == [192] * 3
+    assert data["categories"][0]["keypoints"][:3] == ["nose", "left_eye", "right_eye"]
+    assert len(data["categories"][0]["skeleton"]) == 19
+    train = json.loads((tmp_path / "a/annotations/person_keypoints_train2017.json").read_text())
+    ids = [img["id"] for img in train["images"] + data["images"]]
+    assert len(set(ids)) == len(ids), "image ids are unique across splits"
+    for ann in data["annotations"]:
+        kp = np.array(ann["keypoints"]).reshape(17, 3)
+        assert ann["num_keypoints"] == (kp[:, 2] > 0).sum() > 0
+        assert (kp[kp[:, 2] == 0, :2] == 0).all()
+        assert ann["segmentation"] and all(len(p) >= 6 for p in ann["segmentation"])
+
+
+def test_cli_rejects_bad_size(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["data", "synth", "--out", "x", "--size", "256"])
+    assert "WxH" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def coco_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    write_coco_dataset(out, num_train=12, num_val=4, seed=1, size=(256, 256))
+    return out
+
+
+def test_ground_truth_scores_ap_1_with_pycocotools(coco_dir: Path) -> None:
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(coco_dir / "annotations/person_keypoints_train2017.json"))
+        anns = gt.loadAnns(gt.getAnnIds())
+        dt = gt.loadRes(
+            [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0} for a in anns]
+        )
+        ev = COCOeval(gt, dt, "keypoints")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert ev.stats[0] == pytest.approx(1.0)
+
+
+def test_loads_through_coco_dataset_and_pipeline(coco_dir: Path) -> None:
+    datasets = pytest.importorskip("posekit.datasets.coco")
+    pipeline = [
+        {"type": "LoadImage"},
+        {"type": "GetBBoxCenterScale"},
+        {"type": "RandomFlip", "direction": "horizontal"},
+        {"type": "RandomHalfBody"},
+        {"type": "RandomBBoxTransform"},
+        {"type": "TopdownAffine", "input_size": (192, 256)},
+        {"type": "PackPoseInputs"},
+    ]
+    ds = datasets.CocoDataset(
+        ann_file="annotations/person_keypoints_train2017.json",
+        data_root=str(coco_dir),
+        data_prefix={"img": "train2017/"},
+        pipeline=pipeline,
+        seed=0,
+    )
+    data = json.loads((coco_dir / "annotations/person_keypoints_train2017.json").read_text())
+    assert len(ds) == len(data["annotations"])
+    first, again = ds[0], ds[0]
+    assert first.inputs.shape == (3, 256, 192)
+    assert np.array_equal(first.inputs.numpy(), again.inputs.numpy())
+    raw = ds.get_data_info(0)
+    ann = data["annotations"][0]
+    kp = np.array(ann["keypoints"], np.float32).reshape(17, 3)
+    np.testing.assert_allclose(raw.keypoints[0], kp[:, :2])
+    np.testing.assert_array_equal(raw.keypoints_visible[0], np.minimum(kp[:, 2], 1))
+
+
+def test_h36m_files_match_the_human36m_format(tmp_path: Path, shared: Path) -> None:
+    files = write_h36m_dataset(tmp_path, frames=8, seed=2)
+    ref = np.load(shared / "data/h36m/test_h36m_body3d.npz")
+    train = np.load(files["train"])
+    for key in ref.files:
+        assert train[key].dtype.kind == ref[key].dtype.kind, key
+        assert train[key].shape[1:] == ref[key].shape[1:], key
+    n = len(TRAIN_SUBJECTS) * 4 * 4 * 8
+    assert train["S"].shape == (n, 17, 4) and train["part"].shape == (n, 17, 3)
+    with open(files["cameras"], "rb") as f:
+        cams = pickle.load(f)
+    with open(shared / "data/h36m/cameras.pkl", "rb") as f:
+        ref_cams = pickle.load(f)
+    some = next(iter(ref_cams.values()))
+    for cam in cams.values():
+        assert cam.keys() == some.keys()
+        assert all(np.shape(cam[k]) == np.shape(some[k]) for k in cam)
+    # 2D = the camera's distorted projection of the world pose, S = its camera-space pose
+    name = str(train["imgname"][40])
+    subject, camera = name.split("/")[0], name.split("/")[-1].split(".")[1].split("_")[0]
+    cam = cams[(subject, camera)]
+    world = train["S"][40, :, :3] @ cam["R"].T + cam["T"][:, 0]
+    xc, uv = project(cam, world)
+    np.testing.assert_allclose(xc, train["S"][40, :, :3], atol=1e-9)
+    np.testing.assert_allclose(uv, train["part"][40, :, :2], atol=1e-6)
+    box = train["part"][40, :, :2]
+    np.testing.assert_allclose(train["center"][40], (box.min(0) + box.max(0)) / 2)
+    np.testing.assert_allclose(train["scale"][40], (box.max(0) - box.min(0)).max() * 1.2 / 200)
+    test = np.load(files["test"])
+    assert {str(x).split("/")[0] for x in test["imgname"]} == set(TEST_SUBJECTS)
+    assert np.isfinite(train["S"]).all() and (train["S"][..., 2] > 1).all()
+    again = write_h36m_dataset(tmp_path / "again", frames=8, seed=2)
+    assert np.array_equal(np.load(again["train"])["part"], train["part"])
+
+
+def test_h36m_loads_through_the_dataset(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("posekit.datasets.h36m")
+    write_h36m_dataset(tmp_path, frames=30, seed=0)
+    ds = datasets.Human36mDataset(
+        ann_file="annotation_body3d/fps50/h36m_train.npz",
+        camera_param_file="annotation_body3d/cameras.pkl",
+        data_root=str(tmp_path),
+        seq_len=27,
+        causal=False,
+        pad_video_seq=True,
+    )
+    sample = ds[0]
+    assert sample.keypoints.shape == (27, 17, 2) and sample.lifting_target.shape == (1, 17, 3)
+    assert sample.camera_param is not None and sample.camera_param["w"] == 1000

@@ -1,0 +1,531 @@
+"""Data-pipeline transforms: MMPose's deterministic top-down numbers, seeded randomness, flips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from posekit.errors import DataError
+from posekit.structures import PoseSample
+from posekit.transforms import (
+    BottomupGetHeatmapMask,
+    BottomupRandomAffine,
+    BottomupResize,
+    Compose,
+    GenerateTarget,
+    GetBBoxCenterScale,
+    LoadImage,
+    PackPoseInputs,
+    PhotometricDistortion,
+    RandomBBoxTransform,
+    RandomFlip,
+    RandomFlipAroundRoot,
+    RandomHalfBody,
+    TopdownAffine,
+    YOLOXHSVRandomAug,
+    sample_rng,
+)
+from posekit.transforms.common import apply_flip
+from posekit.transforms.geometry import get_warp_matrix, warp_affine
+
+COCO_FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+COCO_UPPER = list(range(11))
+COCO_LOWER = list(range(11, 17))
+
+
+def _cases(shared: Path) -> list[dict]:
+    return json.loads((shared / "fixtures/mmpose/pipeline/cases.json").read_text())["cases"]
+
+
+def _sample(seed: int = 0, n: int = 1, size: tuple[int, int] = (160, 120)) -> PoseSample:
+    """A synthetic image with one coloured dot per keypoint (N instances, COCO-17)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    img = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)
+    kpts = np.stack([rng.uniform((10, 10), (w - 10, h - 10), (17, 2)) for _ in range(n)]).astype(np.float32)
+    kpts = np.round(kpts)
+    lo, hi = kpts.min(1) - 5, kpts.max(1) + 5
+    return PoseSample(
+        img_id=7,
+        img=img,
+        img_shape=(h, w),
+        ori_shape=(h, w),
+        bbox=np.concatenate([lo, hi], 1).astype(np.float32),
+        keypoints=kpts,
+        keypoints_visible=np.ones((n, 17), np.float32),
+        flip_indices=list(COCO_FLIP),
+        upper_body_ids=list(COCO_UPPER),
+        lower_body_ids=list(COCO_LOWER),
+    )
+
+
+def _with_dots(sample: PoseSample) -> PoseSample:
+    """Paint keypoint k of instance 0 as a 5x5 block of a unique colour (k + 1) * 12 in channel 2."""
+    for k, (x, y) in enumerate(sample.keypoints[0].astype(int)):
+        sample.img[y - 2 : y + 3, x - 2 : x + 3] = (200, 0, (k + 1) * 12)
+    return sample
+
+
+def _isolated(keypoints: np.ndarray, min_dist: float = 7.0) -> np.ndarray:
+    """(K,) bool: keypoints (K, 2) whose dots overlap no other dot."""
+    d = np.linalg.norm(keypoints[:, None] - keypoints[None], axis=-1) + np.eye(len(keypoints)) * 1e9
+    return d.min(1) >= min_dist
+
+
+def _dots_follow(out: PoseSample, kpts: np.ndarray, isolated: np.ndarray, labels: list[int]) -> None:
+    """Each isolated keypoint's pixel in ``out.img`` shows its dot colour (labels[k] is the dot's keypoint)."""
+    h, w = out.img.shape[:2]
+    for k, (x, y) in enumerate(np.round(kpts).astype(int)):
+        if isolated[labels[k]] and 1 <= x < w - 1 and 1 <= y < h - 1:
+            px = out.img[y, x]
+            assert px[0] > 150 and abs(int(px[2]) - (labels[k] + 1) * 12) <= 6, (k, px)
+
+
+# ---------------------------------------------------------------- MMPose reference (deterministic path)
+
+
+@pytest.mark.parametrize("udp", [False, True], ids=["plain", "udp"])
+def test_topdown_matches_mmpose(shared: Path, udp: bool) -> None:
+    fixture = shared / "fixtures/mmpose/pipeline"
+    for case in _cases(shared):
+        where = f"{fixture}/cases.json case {case['name']} ({'udp' if udp else 'plain'})"
+        ref = case["udp"] if udp else case
+        sample = PoseSample(
+            img_id=case["ann_id"],
+            img_path=str(shared / case["image"]),
+            bbox=np.asarray([case["bbox"]], np.float32),
+            keypoints=np.asarray([case["keypoints"]], np.float32),
+            keypoints_visible=np.asarray([case["keypoints_visible"]], np.float32),
+        )
+        sample = GetBBoxCenterScale(padding=case["padding"])(LoadImage()(sample))
+        np.testing.assert_array_equal(sample.bbox_center[0], np.float32(case["bbox_center"]), err_msg=where)
+        np.testing.assert_array_equal(sample.bbox_scale[0], np.float32(case["bbox_scale"]), err_msg=where)
+        sample = TopdownAffine(input_size=tuple(case["input_size"]), use_udp=udp)(sample)
+        np.testing.assert_array_equal(sample.input_scale, np.float32(ref["input_scale"]), err_msg=where)
+        assert sample.warp_mat.dtype == np.dtype(ref["warp_mat_dtype"]), where
+        np.testing.assert_array_equal(
+            sample.warp_mat, np.asarray(ref["warp_mat"], ref["warp_mat_dtype"]), err_msg=where
+        )
+        np.testing.assert_array_equal(
+            sample.transformed_keypoints[0], np.float32(ref["transformed_keypoints"]), err_msg=where
+        )
+        np.testing.assert_array_equal(sample.keypoints[0], np.float32(case["keypoints"]), err_msg=where)
+        crop = np.load(fixture / ref["crop"], allow_pickle=False)
+        assert sample.img.shape == crop.shape, where
+        diff = np.abs(sample.img.astype(np.int16) - crop.astype(np.int16))
+        assert (diff > 1).mean() < 1e-3, (
+            f"{where}: {(diff > 1).mean():.2%} of crop pixels differ by > 1 ({ref['crop']})"
+        )
+
+
+def test_pack_inputs_from_fixture_case(shared: Path) -> None:
+    case = _cases(shared)[0]
+    sample = PoseSample(img_path=str(shared / case["image"]), bbox=np.asarray([case["bbox"]], np.float32))
+    pipeline = Compose(
+        [
+            {"type": "LoadImage"},
+            {"type": "GetBBoxCenterScale"},
+            {"type": "TopdownAffine", "input_size": tuple(case["input_size"])},
+            {"type": "PackPoseInputs"},
+        ]
+    )
+    crop = np.load(shared / "fixtures/mmpose/pipeline" / case["crop"])
+    out = pipeline(sample)
+    assert out.img is None and out.inputs.dtype == torch.uint8 and out.inputs.is_contiguous()
+    assert torch.equal(out.inputs, torch.from_numpy(crop).permute(2, 0, 1))
+
+
+# ---------------------------------------------------------------- loading
+
+
+def test_load_image_errors_name_file_and_id(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.jpg"
+    with pytest.raises(DataError, match=r"nope\.jpg.*image id 42"):
+        LoadImage()(PoseSample(img_id=42, img_path=str(missing)))
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8 definitely not a jpeg")
+    with pytest.raises(DataError, match=r"corrupt\.jpg.*image id 3"):
+        LoadImage()(PoseSample(img_id=3, img_path=str(corrupt)))
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(DataError, match="empty file"):
+        LoadImage()(PoseSample(img_id=3, img_path=str(empty)))
+
+
+def test_load_image_reads_bgr_uint8(tmp_path: Path) -> None:
+    img = np.zeros((5, 7, 3), np.uint8)
+    img[..., 0] = 255  # blue in BGR
+    cv2.imwrite(str(tmp_path / "a.png"), img)
+    out = LoadImage()(PoseSample(img_path=str(tmp_path / "a.png")))
+    assert out.img.dtype == np.uint8 and out.img_shape == out.ori_shape == (5, 7)
+    np.testing.assert_array_equal(out.img, img)
+    assert LoadImage(to_float32=True)(PoseSample(img_path=str(tmp_path / "a.png"))).img.dtype == np.float32
+
+
+# ---------------------------------------------------------------- flips
+
+
+@pytest.mark.parametrize("direction", ["horizontal", "vertical", "diagonal"])
+def test_flip_twice_is_identity(direction: str) -> None:
+    sample = GetBBoxCenterScale()(_sample(n=2))
+    before = PoseSample(**{k: getattr(sample, k) for k in ("img", "bbox", "bbox_center", "keypoints")})
+    vis = sample.keypoints_visible.copy()
+    vis[0, 3] = 0
+    sample.keypoints_visible = vis.copy()
+    once = apply_flip(sample, direction)
+    assert once.flip and once.flip_direction == direction
+    twice = apply_flip(once, direction)
+    for name in ("img", "bbox", "bbox_center", "keypoints"):
+        np.testing.assert_array_equal(getattr(twice, name), getattr(before, name), err_msg=name)
+    np.testing.assert_array_equal(twice.keypoints_visible, vis)
+    assert not twice.flip
+
+
+def test_flip_keeps_keypoints_on_their_pixels() -> None:
+    sample = _with_dots(_sample(seed=3))
+    isolated = _isolated(sample.keypoints[0])
+    flipped = RandomFlip(prob=1.0)(sample)
+    assert flipped.flip and flipped.flip_direction == "horizontal"
+    # flipped keypoint k is the mirror image of keypoint flip_indices[k]
+    _dots_follow(flipped, flipped.keypoints[0], isolated, COCO_FLIP)
+    # a flipped box still encloses its keypoints
+    b = flipped.bbox[0]
+    assert (flipped.keypoints[0] >= b[:2]).all() and (flipped.keypoints[0] <= b[2:]).all()
+
+
+def test_random_flip_probabilities_and_seed() -> None:
+    assert not RandomFlip(prob=0.0)(_sample()).flip
+    seeds = [RandomFlip(prob=0.5)(_rng_sample(s)).flip for s in range(64)]
+    assert 10 < sum(seeds) < 54
+    assert seeds == [RandomFlip(prob=0.5)(_rng_sample(s)).flip for s in range(64)]
+    out = RandomFlip(prob=(0.0, 1.0), direction=("horizontal", "vertical"))(_sample())
+    assert out.flip_direction == "vertical"
+    with pytest.raises(ValueError, match="directions"):
+        RandomFlip(prob=(0.5,), direction=("horizontal", "vertical"))
+
+
+def test_flip_needs_flip_indices() -> None:
+    sample = _sample()
+    sample.flip_indices = []
+    with pytest.raises(DataError, match="flip_indices"):
+        RandomFlip(prob=1.0)(sample)
+
+
+def _rng_sample(seed: int, n: int = 1) -> PoseSample:
+    sample = _sample(seed=0, n=n)
+    sample.rng = sample_rng(seed, 0, 0)
+    return sample
+
+
+# ---------------------------------------------------------------- seeded random transforms
+
+
+def _state(sample: PoseSample) -> list[np.ndarray]:
+    fields = ("img", "bbox", "bbox_center", "bbox_scale", "bbox_rotation", "keypoints", "keypoints_visible")
+    return [np.asarray(getattr(sample, f)) for f in fields if getattr(sample, f) is not None] + [
+        np.asarray(sample.flip)
+    ]
+
+
+RANDOM = {
+    "RandomFlip": lambda: RandomFlip(prob=0.5),
+    "RandomHalfBody": lambda: RandomHalfBody(prob=0.5),
+    "RandomBBoxTransform": lambda: RandomBBoxTransform(),
+    "PhotometricDistortion": lambda: PhotometricDistortion(),
+    "YOLOXHSVRandomAug": lambda: YOLOXHSVRandomAug(),
+    "BottomupRandomAffine": lambda: BottomupRandomAffine(input_size=(96, 96)),
+    "BottomupRandomAffinePerspective": lambda: BottomupRandomAffine(input_size=(96, 96), transform_mode="perspective"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RANDOM))
+def test_same_seed_same_output(name: str) -> None:
+    def run(seed: int) -> list[np.ndarray]:
+        sample = GetBBoxCenterScale()(_rng_sample(seed, n=3))
+        return _state(RANDOM[name]()(sample))
+
+    outputs = {s: run(s) for s in range(6)}
+    for s in range(6):
+        for a, b in zip(outputs[s], run(s), strict=True):
+            np.testing.assert_array_equal(a, b)
+    distinct = {b"".join(x.tobytes() for x in out) for out in outputs.values()}
+    assert len(distinct) > 1, f"{name} gave the same output for 6 different seeds"
+
+
+def test_unseeded_sample_follows_numpy_global_seed() -> None:
+    def run() -> list[np.ndarray]:
+        np.random.seed(5)
+        return _state(RandomBBoxTransform()(GetBBoxCenterScale()(_sample(n=2))))
+
+    for a, b in zip(run(), run(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_random_bbox_transform_ranges() -> None:
+    sample = GetBBoxCenterScale(padding=1.0)(_rng_sample(0, n=1))
+    base_c, base_s = sample.bbox_center.copy(), sample.bbox_scale.copy()
+    sample.bbox_center = np.repeat(base_c, 500, 0)
+    sample.bbox_scale = np.repeat(base_s, 500, 0)
+    out = RandomBBoxTransform(shift_factor=0.16, scale_factor=(0.5, 1.5), rotate_factor=80.0)(sample)
+    ratio = out.bbox_scale / base_s
+    assert ratio.min() >= 0.5 - 1e-6 and ratio.max() <= 1.5 + 1e-6
+    np.testing.assert_allclose(ratio[:, 0], ratio[:, 1], rtol=1e-6)
+    assert np.abs(out.bbox_rotation).max() <= 80 and 0.4 < (out.bbox_rotation != 0).mean() < 0.8
+    shift = np.abs(out.bbox_center - base_c) / base_s
+    assert shift.max() <= 0.16 * 1.5 + 1e-5 and 0.15 < (shift.sum(1) > 0).mean() < 0.45
+    assert out.bbox_scale.dtype == out.bbox_center.dtype == np.float32
+
+
+def test_half_body_box_is_the_half_extent() -> None:
+    sample = GetBBoxCenterScale()(_sample(seed=1))
+    out = RandomHalfBody(prob=1.0, upper_prioritized_prob=1.0, padding=1.5)(sample)
+    upper = sample.keypoints[0, COCO_UPPER]
+    np.testing.assert_allclose(out.bbox_center[0], upper.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(out.bbox_scale[0], (upper.max(0) - upper.min(0)) * 1.5, rtol=1e-5)
+    low = RandomHalfBody(prob=1.0, upper_prioritized_prob=0.0)(GetBBoxCenterScale()(_sample(seed=1)))
+    np.testing.assert_allclose(low.bbox_center[0], sample.keypoints[0, COCO_LOWER].mean(0), rtol=1e-5)
+    # too few visible keypoints: unchanged
+    few = GetBBoxCenterScale()(_sample(seed=1))
+    few.keypoints_visible[:, :10] = 0
+    kept = few.bbox_center.copy()
+    np.testing.assert_array_equal(RandomHalfBody(prob=1.0)(few).bbox_center, kept)
+
+
+def test_photometric_distortion_keeps_shape_and_dtype() -> None:
+    for seed in range(8):
+        out = PhotometricDistortion()(_rng_sample(seed))
+        assert out.img.shape == (120, 160, 3) and out.img.dtype == np.uint8 and out.img.flags.c_contiguous
+
+
+def test_yolox_hsv_matches_mmdet_formula() -> None:
+    sample = _rng_sample(3)
+    img = sample.img.copy()
+    rng = sample_rng(3, 0, 0)  # the same stream the transform draws from
+    gains = rng.uniform(-1, 1, 3) * (5, 30, 30)
+    gains = (gains * rng.integers(0, 2, 3)).astype(np.int16)
+    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.int16)
+    hsv[..., 0] = (hsv[..., 0] + gains[0]) % 180
+    hsv[..., 1:] = np.clip(hsv[..., 1:] + gains[1:], 0, 255)
+    expected = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
+    np.testing.assert_array_equal(YOLOXHSVRandomAug()(sample).img, expected)
+
+
+# ---------------------------------------------------------------- top-down affine consistency
+
+
+@pytest.mark.parametrize("udp", [False, True], ids=["plain", "udp"])
+def test_topdown_affine_moves_keypoints_with_pixels(udp: bool) -> None:
+    for seed in range(4):
+        sample = _with_dots(_sample(seed=seed, size=(200, 160)))
+        sample.rng = sample_rng(seed, 0, 0)
+        sample = GetBBoxCenterScale()(sample)
+        sample = RandomBBoxTransform(rotate_prob=1.0, scale_factor=(1.2, 1.5), shift_prob=0.0)(sample)
+        out = TopdownAffine(input_size=(96, 128), use_udp=udp)(sample)
+        assert out.img.shape == (128, 96, 3) and out.input_size == (96, 128)
+        # the input -> image inverse of the warp brings transformed keypoints back
+        inv = cv2.invertAffineTransform(out.warp_mat.astype(np.float64))
+        back = out.transformed_keypoints[0] @ inv[:, :2].T + inv[:, 2]
+        np.testing.assert_allclose(back, out.keypoints[0], atol=1e-3)
+        _dots_follow(out, out.transformed_keypoints[0], _isolated(out.keypoints[0]), list(range(17)))
+
+
+def test_warp_affine_saturates_far_coordinates() -> None:
+    img = np.full((20, 20, 3), 9, np.uint8)
+    far = get_warp_matrix(np.array([1e6, 1e6], np.float32), np.array([10.0, 10.0], np.float32), 0.0, (8, 8))
+    assert (warp_affine(img, far, (8, 8)) == 0).all()
+
+
+def test_topdown_affine_wants_one_instance() -> None:
+    sample = GetBBoxCenterScale()(_sample(n=2))
+    with pytest.raises(DataError, match="one instance"):
+        TopdownAffine(input_size=(48, 64))(sample)
+
+
+# ---------------------------------------------------------------- targets and packing
+
+
+class _Codec:
+    """A stand-in codec: records what it was given."""
+
+    auxiliary_encode_keys = frozenset({"lifting_target"})
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+
+    def encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray, lifting_target: np.ndarray) -> dict:
+        return {
+            "keypoint_labels": keypoints * self.scale,
+            "keypoint_weights": keypoints_visible.copy(),
+            "target_root": lifting_target[:, 0],
+        }
+
+
+def test_generate_target_uses_transformed_keypoints_and_aux_keys() -> None:
+    sample = GetBBoxCenterScale()(_sample(seed=2))
+    sample = TopdownAffine(input_size=(48, 64))(sample)
+    sample.lifting_target = np.ones((1, 17, 3), np.float32)
+    sample.dataset_keypoint_weights = np.linspace(1, 2, 17).astype(np.float32)
+    out = GenerateTarget(encoder=_Codec(), use_dataset_keypoint_weights=True)(sample)
+    np.testing.assert_array_equal(out.targets["keypoint_labels"], sample.transformed_keypoints)
+    np.testing.assert_allclose(out.targets["keypoint_weights"][0], np.linspace(1, 2, 17))
+    np.testing.assert_array_equal(out.target_root, np.ones((1, 3)))
+    multi = GenerateTarget(encoder=(_Codec(1.0), _Codec(2.0)), multilevel=True)(sample)
+    assert [x.shape for x in multi.targets["keypoint_labels"]] == [(1, 17, 2)] * 2
+    with pytest.raises(ValueError, match="overlap"):
+        GenerateTarget(encoder=(_Codec(), _Codec()))(sample)
+    missing = GetBBoxCenterScale()(_sample())
+    with pytest.raises(DataError, match="lifting_target"):
+        GenerateTarget(encoder=_Codec())(missing)
+
+
+def test_generate_target_with_registered_codec() -> None:
+    pytest.importorskip("posekit_heatmap")
+    from posekit.registry import build
+
+    cfg = {"type": "MSRAHeatmap", "input_size": (48, 64), "heatmap_size": (12, 16), "sigma": 2.0}
+    sample = TopdownAffine(input_size=(48, 64))(GetBBoxCenterScale()(_sample(seed=4)))
+    out = GenerateTarget(encoder=cfg)(sample)
+    ref = build("codec", cfg).encode(sample.transformed_keypoints, sample.keypoints_visible)
+    assert out.targets.keys() == ref.keys()
+    for key in ref:
+        np.testing.assert_array_equal(out.targets[key], ref[key])
+
+
+def test_pack_lifting_inputs() -> None:
+    seq = np.arange(27 * 17 * 2, dtype=np.float32).reshape(27, 17, 2)
+    sample = PoseSample(keypoints=seq, lifting_target=np.zeros((1, 17, 3), np.float32))
+    assert torch.equal(PackPoseInputs()(sample).inputs, torch.from_numpy(seq))
+    labels = np.ascontiguousarray(seq.transpose(1, 2, 0).reshape(34, 27))  # a lifting codec's (K * C, T)
+    sample = PoseSample(keypoints=seq, lifting_target=np.zeros((1, 17, 3), np.float32))
+    sample.targets["keypoint_labels"] = labels
+    out = PackPoseInputs()(sample)
+    assert out.inputs.shape == (34, 27) and out.inputs[2 * 5 + 1, 3] == seq[3, 5, 1]
+    with pytest.raises(DataError, match="no image"):
+        PackPoseInputs()(PoseSample())
+
+
+def test_flip_around_root_twice_is_identity() -> None:
+    def lifting(seed: int) -> PoseSample:
+        rng = np.random.default_rng(seed)
+        return PoseSample(
+            keypoints=rng.normal(size=(5, 17, 2)).astype(np.float32),
+            keypoints_visible=rng.random((5, 17)).astype(np.float32),
+            lifting_target=rng.normal(size=(1, 17, 3)).astype(np.float32),
+            lifting_target_visible=rng.random((1, 17)).astype(np.float32),
+            flip_indices=[0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13],
+            camera_param={"c": np.array([[500.0], [500.0]]), "p": np.array([[0.1], [0.2]])},
+        )
+
+    t = RandomFlipAroundRoot(
+        keypoints_flip_cfg={"center_mode": "static", "center_x": 0.0},
+        target_flip_cfg={"center_mode": "root", "center_index": 0},
+        flip_prob=1.0,
+        flip_camera=True,
+    )
+    ref = lifting(0)
+    twice = t(t(lifting(0)))
+    for name in ("keypoints", "keypoints_visible", "lifting_target", "lifting_target_visible"):
+        np.testing.assert_allclose(getattr(twice, name), getattr(ref, name), atol=1e-6, err_msg=name)
+    np.testing.assert_array_equal(twice.camera_param["c"], ref.camera_param["c"])
+    once = t(lifting(0))
+    np.testing.assert_allclose(once.keypoints[:, 1, 0], -ref.keypoints[:, 4, 0])
+    np.testing.assert_allclose(
+        once.lifting_target[:, 1, 0], 2 * ref.lifting_target[:, 0, 0] - ref.lifting_target[:, 4, 0]
+    )
+    assert once.camera_param["c"][0, 0] == -500.0
+    flips = [RandomFlipAroundRoot({}, {}, flip_prob=0.5)(_lift_rng(s)).keypoints[0, 0, 0] != 0 for s in range(32)]
+    assert 4 < sum(flips) < 28
+    assert flips == [
+        RandomFlipAroundRoot({}, {}, flip_prob=0.5)(_lift_rng(s)).keypoints[0, 0, 0] != 0 for s in range(32)
+    ]
+
+
+def _lift_rng(seed: int) -> PoseSample:
+    s = PoseSample(
+        keypoints=np.arange(17 * 2, dtype=np.float32).reshape(1, 17, 2),
+        lifting_target=np.zeros((1, 17, 3), np.float32),
+        flip_indices=list(range(17)),
+    )
+    s.rng = sample_rng(seed, 0, 0)
+    return s
+
+
+# ---------------------------------------------------------------- bottom-up
+
+
+def test_bottomup_resize_fit_and_expand() -> None:
+    sample = _with_dots(_sample(seed=5, size=(200, 120)))
+    fit = BottomupResize(input_size=(128, 128), size_factor=32)(sample)
+    assert fit.img.shape == (128, 128, 3) and fit.input_size == (128, 128) and fit.img_shape == (128, 128)
+    # the 200 x 120 image fills 128 x 76.8 in the middle (MMPose's centred fit), padding above and below
+    assert (fit.img[:25] == 0).all() and (fit.img[104:] == 0).all() and fit.img[30:100].any(axis=(1, 2)).all()
+    kp = fit.keypoints[0] @ fit.warp_mat[:, :2].T + fit.warp_mat[:, 2]  # annotations stay in image pixels
+    np.testing.assert_allclose(kp, (fit.keypoints[0] - (100, 60)) * 0.64 + 64, atol=1e-3)
+    expand = BottomupResize(input_size=(128, 128), resize_mode="expand")(_sample(seed=5, size=(200, 120)))
+    assert expand.img.shape[0] == 128 and expand.img.shape[1] == 224  # 128 * 200 / 120 = 213.3 -> 224
+    with pytest.raises(ValueError, match="multiples"):
+        BottomupResize(input_size=(100, 128))(_sample())
+
+
+@pytest.mark.parametrize("mode", ["affine", "affine_udp", "perspective"])
+def test_bottomup_random_affine_moves_keypoints_with_pixels(mode: str) -> None:
+    for seed in range(3):
+        sample = _with_dots(_sample(seed=seed, size=(160, 160)))
+        isolated = _isolated(sample.keypoints[0])
+        sample.rng = sample_rng(seed, 0, 0)
+        sample.area = np.array([100.0], np.float32)
+        out = BottomupRandomAffine(input_size=(160, 160), transform_mode=mode, scale_factor=(1.0, 1.3))(sample)
+        assert out.img.shape == (160, 160, 3) and out.warp_mat is not None and out.input_size == (160, 160)
+        assert out.bbox.shape == (1, 4)
+        _dots_follow(out, out.keypoints[0], isolated, list(range(17)))
+        # then a flip happens in input space and the heatmap mask follows the image
+        flipped = RandomFlip(prob=1.0)(out)
+        flipped.targets["heatmaps"] = np.zeros((17, 40, 40), np.float32)
+        masked = BottomupGetHeatmapMask()(flipped)
+        assert masked.targets["heatmap_mask"].shape == (40, 40) and masked.targets["heatmap_mask"].dtype == bool
+
+
+def test_heatmap_mask_from_invalid_segments() -> None:
+    sample = _sample(size=(64, 64))
+    sample.invalid_segs = [[[0, 0, 32, 0, 32, 64, 0, 64]]]  # left half is a crowd
+    out = BottomupGetHeatmapMask()(sample)
+    mask = out.targets["heatmap_mask"]
+    assert mask[:, :30].sum() == 0 and mask[:, 34:].all()
+
+
+# ---------------------------------------------------------------- whole pipelines
+
+
+TOPDOWN_TRAIN = [
+    {"type": "GetBBoxCenterScale"},
+    {"type": "RandomFlip", "direction": "horizontal"},
+    {"type": "RandomHalfBody"},
+    {"type": "RandomBBoxTransform"},
+    {"type": "TopdownAffine", "input_size": (48, 64)},
+    {"type": "PhotometricDistortion"},
+    {"type": "PackPoseInputs"},
+]
+
+
+def test_topdown_train_pipeline_is_seeded() -> None:
+    pipeline = Compose(TOPDOWN_TRAIN)
+
+    def batch(seed: int) -> torch.Tensor:
+        samples = []
+        for i in range(4):
+            s = _sample(seed=i)
+            s.bbox = s.bbox[:1]
+            s.rng = sample_rng(seed, 0, i)
+            samples.append(pipeline(s))
+        assert all(s.rng is None and s.img is None for s in samples)
+        return torch.stack([s.inputs for s in samples])
+
+    a, b, c = batch(0), batch(0), batch(1)
+    assert a.shape == (4, 3, 64, 48) and a.dtype == torch.uint8
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert "TopdownAffine(input_size=(48, 64), use_udp=False)" in repr(pipeline)
