@@ -30,6 +30,7 @@ _LAZY: dict[str, str] = {
     "inference_topdown": "posekit.apis",
     "inference_bottomup": "posekit.apis",
     "Inferencer": "posekit.inference",
+    "Trainer": "posekit.engine",
 }
 
 __all__ = [

@@ -137,8 +137,11 @@ def on_save_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
 
 @hookspec
 def on_load_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
-    """Called after a checkpoint is loaded for a resume; hooks restore their own state.
+    """Called after a checkpoint file is read for a resume, before its state is applied.
+
+    Hooks restore their own state from it, and may rewrite entries before the trainer
+    applies them (EMA swaps the averaged and the raw weights back here).
 
     :param trainer: the trainer.
-    :param checkpoint: the loaded dict.
+    :param checkpoint: the loaded dict (mutable).
     """

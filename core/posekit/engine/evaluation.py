@@ -1,0 +1,168 @@
+"""The evaluation pass shared by validation (during training) and ``posekit test``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from posekit.config.schema import Experiment
+from posekit.engine import dist
+from posekit.engine.loader import ShardSampler, make_loader
+from posekit.errors import ConfigError
+from posekit.registry import build
+
+
+def build_metrics(cfgs: Sequence[Mapping[str, Any]], dataset_meta: Any) -> list[Any]:
+    """Fresh metric objects from the config's ``evaluator`` entries, told the dataset's meta.
+
+    Args:
+        cfgs: ``{"type": Name, ...}`` metric configs.
+        dataset_meta: the evaluated dataset's keypoint definition (``dataset.metainfo``, a
+            ``KeypointInfo`` or MMPose's ``dataset_meta`` dict), or None.
+    """
+    metrics = [build("metric", dict(c), where=f"evaluator[{i}]") for i, c in enumerate(cfgs)]
+    if dataset_meta is not None:
+        for m in metrics:
+            m.dataset_meta = dataset_meta
+    return metrics
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader: DataLoader | Iterable[Any],
+    metrics: Sequence[Any],
+    *,
+    autocast: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
+    progress: bool = False,
+    desc: str = "val",
+) -> dict[str, float]:
+    """Predict every batch with ``model`` and feed the results to ``metrics``.
+
+    Each metric gathers its results across processes in ``evaluate()``; the merged
+    ``{name: value}`` is returned on every rank. The model is put in eval mode and back.
+
+    Args:
+        model: the estimator (unwrapped, not DDP).
+        loader: batches of :class:`~posekit.structures.PoseBatch`.
+        metrics: metric objects with ``process(results)`` and ``evaluate()``.
+        autocast: makes the context the forward pass runs in (mixed precision).
+        progress: show a progress bar.
+        desc: the progress bar's label.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        batches = loader
+        if progress:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
+        for batch in batches:
+            batch = model.data_preprocessor(batch, False)
+            with autocast():
+                results = model(batch.inputs, batch, "predict")
+            for m in metrics:
+                m.process(results)
+    finally:
+        model.train(was_training)
+    out: dict[str, float] = {}
+    for m in metrics:
+        out.update({k: float(v) for k, v in m.evaluate().items()})
+    return out
+
+
+def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, float] | None:
+    """Evaluate ``checkpoint`` on ``cfg.data.test`` (else ``cfg.data.val``) with ``cfg.evaluator``.
+
+    Runs under ``torchrun`` too (each rank evaluates its share; the metrics gather). Returns
+    the metrics on rank 0 and None on the other ranks.
+
+    Args:
+        cfg: the validated experiment.
+        checkpoint: a posekit or MMPose checkpoint (a posekit checkpoint's EMA weights when it has them).
+    """
+    from posekit.apis import init_model
+    from posekit.data import pose_collate
+
+    split, where = (cfg.data.test, "data.test") if cfg.data.test is not None else (cfg.data.val, "data.val")
+    if split is None:
+        raise ConfigError("data.test: testing needs a test (or val) split")
+    if not cfg.evaluator:
+        raise ConfigError("evaluator: testing needs at least one metric")
+    device = dist.resolve_device(cfg.train.device)
+    owns_group = dist.init_from_env(device)
+    try:
+        rank, world_size = dist.get_rank(), dist.get_world_size()
+        model = init_model(cfg, checkpoint, device=device)
+        dataset = build("dataset", split.dataset, where=f"{where}.dataset")
+        loader = make_loader(
+            dataset,
+            ShardSampler(len(dataset), num_replicas=world_size, rank=rank),
+            batch_size=split.batch_size,
+            num_workers=split.num_workers,
+            drop_last=False,
+            persistent_workers=False,
+            collate_fn=pose_collate,
+            pin_memory=device.type == "cuda",
+            seed=cfg.train.seed,
+        )
+        metrics = build_metrics(cfg.evaluator, getattr(dataset, "metainfo", None))
+        amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+
+        def autocast() -> AbstractContextManager[Any]:
+            return torch.autocast(device.type, dtype=amp_dtype) if cfg.optim.amp else contextlib.nullcontext()
+
+        out = evaluate(model, loader, metrics, autocast=autocast, progress=rank == 0 and cfg.train.progress)
+        return out if rank == 0 else None
+    finally:
+        if owns_group:
+            torch.distributed.destroy_process_group()
+
+
+def evaluate_results(cfg: Experiment, results_file: str | Path) -> dict[str, float]:
+    """Evaluate a COCO keypoint results json against the config's annotation file, without a model.
+
+    The annotation file, sigmas and IoU type come from the first ``CocoMetric`` in
+    ``cfg.evaluator`` (its ``ann_file``), else from the test (or val) dataset's ``ann_file``.
+
+    Args:
+        cfg: the validated experiment.
+        results_file: ``[{image_id, category_id, keypoints, score}, ...]`` as CocoMetric writes it.
+    """
+    from posekit.metrics import evaluate_results_file
+
+    metric = next((m for m in cfg.evaluator if str(m["type"]).rpartition(":")[2] == "CocoMetric"), {})
+    split = cfg.data.test if cfg.data.test is not None else cfg.data.val
+    dataset_cfg = split.dataset if split is not None else {}
+    ann_file = metric.get("ann_file")
+    if ann_file is None and dataset_cfg.get("ann_file") is not None:
+        root, ann_file = dataset_cfg.get("data_root"), str(dataset_cfg["ann_file"])
+        if root and not os.path.isabs(ann_file):
+            ann_file = os.path.join(root, ann_file)
+    if ann_file is None:
+        raise ConfigError(
+            "--results needs an annotation file: set evaluator[].ann_file of a CocoMetric or data.test.dataset.ann_file"
+        )
+    metainfo = metric.get("metainfo") or cfg.metainfo
+    if metainfo is None and isinstance(dataset_cfg.get("metainfo"), str):
+        metainfo = dataset_cfg["metainfo"]
+    stats = evaluate_results_file(
+        results_file,
+        ann_file,
+        metainfo=metainfo,
+        sigmas=metric.get("sigmas"),
+        uniform_sigma=metric.get("uniform_sigma"),
+        iou_type=metric.get("iou_type"),
+        use_area=metric.get("use_area"),
+    )
+    prefix = metric.get("prefix") or "coco"
+    return {f"{prefix}/{k}": float(v) for k, v in stats.items()}

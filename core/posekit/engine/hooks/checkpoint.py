@@ -1,0 +1,136 @@
+"""``checkpoint``: periodic, best and final checkpoints in the work dir (rank 0 writes).
+
+- ``epoch_N.pth`` every ``train.checkpoint_interval`` epochs and after the last one,
+  written after that epoch's validation so it carries the best-so-far;
+- ``iter_N.pth`` every ``train.checkpoint_every_iters`` iterations (at the end of an
+  accumulation group), with the loader position, so a killed run resumes mid-epoch;
+- ``best_<metric>_epoch_N.pth`` when ``train.save_best`` improves (the previous best is removed);
+- ``iter_N.pth`` at the end of a run cut short by ``train.max_iters``.
+
+Only the ``train.keep_last`` newest ``epoch_``/``iter_`` files are kept; ``last_checkpoint``
+names the newest. Weights with NaN/inf are never written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from posekit.engine.checkpoint import prune, save_checkpoint, write_last_pointer
+from posekit.hookspecs import hookimpl
+
+log = logging.getLogger("posekit.train")
+
+
+def _state(trainer: Any) -> dict[str, Any]:
+    return trainer.hook_state.setdefault("checkpoint", {"best": None, "last_saved": None, "due": False})
+
+
+def _epoch_due(trainer: Any, epoch: int) -> bool:
+    return (epoch + 1) % trainer.cfg.train.checkpoint_interval == 0 or epoch + 1 == trainer.max_epochs
+
+
+def _finite(state_dict: dict[str, torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(v).all()) for v in state_dict.values() if v.is_floating_point())
+
+
+def save(trainer: Any, name: str, resume_point: bool = True) -> Path | None:
+    """Write the trainer's checkpoint as ``work_dir/name`` (rank 0 only).
+
+    Args:
+        trainer: the trainer.
+        name: the file name, e.g. ``epoch_3.pth``.
+        resume_point: point ``last_checkpoint`` at it and prune older ones (not for a best file).
+    """
+    if resume_point:
+        st = _state(trainer)
+        st["last_saved"] = trainer.iteration
+        st["due"] = False
+    if not trainer.is_main:
+        return None
+    ckpt = trainer.checkpoint()
+    if not _finite(ckpt["state_dict"]):
+        log.error("not writing %s: the model weights contain NaN or inf (the previous checkpoints are kept)", name)
+        return None
+    path = save_checkpoint(ckpt, trainer.work_dir / name)
+    if resume_point:
+        write_last_pointer(trainer.work_dir, path)
+        prune(trainer.work_dir, trainer.cfg.train.keep_last, protect=(path,))
+    log.info("saved checkpoint %s", path)
+    return path
+
+
+@hookimpl
+def on_save_checkpoint(trainer: Any, checkpoint: dict[str, Any]) -> None:
+    best = _state(trainer)["best"]
+    if best is not None:
+        checkpoint["best"] = dict(best)
+
+
+@hookimpl
+def on_load_checkpoint(trainer: Any, checkpoint: dict[str, Any]) -> None:
+    st = _state(trainer)
+    st["best"] = dict(checkpoint["best"]) if "best" in checkpoint else None
+    st["last_saved"] = int(checkpoint["loop"]["iteration"])
+
+
+@hookimpl(trylast=True)
+def after_train_iter(trainer: Any, batch_idx: int) -> None:
+    every = trainer.cfg.train.checkpoint_every_iters
+    if every is None:
+        return
+    st = _state(trainer)
+    if trainer.iteration % every == 0:
+        st["due"] = True
+    if not st["due"] or trainer.accumulating:
+        return
+    if batch_idx + 1 == trainer.iters_per_epoch and _epoch_due(trainer, trainer.epoch):
+        return  # the epoch's checkpoint follows
+    save(trainer, f"iter_{trainer.iteration}.pth")
+
+
+@hookimpl(trylast=True)
+def after_train_epoch(trainer: Any, epoch: int) -> None:
+    if not trainer.validates_this_epoch(epoch) and _epoch_due(trainer, epoch):
+        save(trainer, f"epoch_{epoch + 1}.pth")
+
+
+@hookimpl(trylast=True)
+def after_val(trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
+    st = _state(trainer)
+    metric = trainer.cfg.train.save_best
+    if metric is not None and metrics:
+        if metric not in metrics:
+            log.warning("train.save_best=%r is not among the validation metrics %s", metric, sorted(metrics))
+        else:
+            _update_best(trainer, st, metric, float(metrics[metric]), epoch)
+    if _epoch_due(trainer, epoch):
+        save(trainer, f"epoch_{epoch + 1}.pth")
+
+
+def _update_best(trainer: Any, st: dict[str, Any], metric: str, value: float, epoch: int) -> None:
+    best = st["best"]
+    if not math.isfinite(value):
+        return
+    if best is not None:
+        greater = trainer.cfg.train.save_best_rule == "greater"
+        if (value <= best["value"]) if greater else (value >= best["value"]):
+            return
+    name = f"best_{metric.replace('/', '_')}_epoch_{epoch + 1}.pth"
+    previous = best["file"] if best is not None else None
+    st["best"] = {"metric": metric, "value": value, "epoch": epoch + 1, "file": name}
+    if save(trainer, name, resume_point=False) is not None and previous and previous != name:
+        with contextlib.suppress(FileNotFoundError):
+            (trainer.work_dir / previous).unlink()
+    log.info("best %s = %.4f at epoch %d", metric, value, epoch + 1)
+
+
+@hookimpl(trylast=True)
+def after_run(trainer: Any) -> None:
+    if trainer.finished and _state(trainer)["last_saved"] != trainer.iteration:
+        save(trainer, f"iter_{trainer.iteration}.pth")

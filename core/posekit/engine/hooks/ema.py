@@ -1,0 +1,80 @@
+"""``ema``: an exponential moving average of the weights (``train.ema``), as MMEngine's ``EMAHook``.
+
+The average is updated after every optimizer step and swapped into the model for
+validation. A checkpoint's ``state_dict`` holds the averaged weights (what ``posekit test``
+and inference load) and ``ema_state_dict`` the training weights under ``module.`` keys with
+the update count ``steps`` — MMEngine's layout, so MMPose checkpoints resume the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from posekit.engine.ema import ExpMomentumEMA
+from posekit.hookspecs import hookimpl
+
+
+def _ema(trainer: Any) -> ExpMomentumEMA | None:
+    cfg = trainer.cfg.train.ema
+    if not cfg.enabled:
+        return None
+    ema = trainer.hook_state.get("ema")
+    if ema is None:
+        ema = ExpMomentumEMA(trainer.model, momentum=cfg.momentum, gamma=cfg.gamma, update_buffers=cfg.update_buffers)
+        trainer.hook_state["ema"] = ema
+    return ema
+
+
+def _swap_in_checkpoint(checkpoint: dict[str, Any]) -> None:
+    """Exchange ``state_dict[k]`` and ``ema_state_dict["module." + k]`` for every averaged key."""
+    model_sd = checkpoint["state_dict"]
+    ema_sd = checkpoint["ema_state_dict"]
+    for key in list(ema_sd):
+        if key.startswith("module.") and key[7:] in model_sd:
+            ema_sd[key], model_sd[key[7:]] = model_sd[key[7:]], ema_sd[key]
+
+
+@hookimpl
+def before_run(trainer: Any) -> None:
+    _ema(trainer)
+
+
+@hookimpl(tryfirst=True)
+def after_train_iter(trainer: Any) -> None:
+    ema = _ema(trainer)
+    if ema is not None and trainer.optimizer_stepped:
+        ema.update_parameters(trainer.model)
+
+
+@hookimpl(trylast=True)
+def before_val(trainer: Any) -> None:
+    ema = _ema(trainer)
+    if ema is not None:
+        ema.swap(trainer.model)
+
+
+@hookimpl(tryfirst=True)
+def after_val(trainer: Any) -> None:
+    ema = _ema(trainer)
+    if ema is not None:
+        ema.swap(trainer.model)
+
+
+@hookimpl
+def on_save_checkpoint(trainer: Any, checkpoint: dict[str, Any]) -> None:
+    ema = _ema(trainer)
+    if ema is None:
+        return
+    checkpoint["state_dict"] = dict(checkpoint["state_dict"])
+    checkpoint["ema_state_dict"] = dict(ema.state_dict())
+    _swap_in_checkpoint(checkpoint)
+
+
+@hookimpl
+def on_load_checkpoint(trainer: Any, checkpoint: dict[str, Any]) -> None:
+    if "ema_state_dict" not in checkpoint:
+        return
+    _swap_in_checkpoint(checkpoint)  # the model resumes from its training weights
+    ema = _ema(trainer)
+    if ema is not None:
+        ema.load_state_dict(checkpoint["ema_state_dict"])

@@ -1,0 +1,233 @@
+"""``logger``: progress bar, scalar log, text log, TensorBoard and a training-curve PNG (rank 0).
+
+- a tqdm bar over the run's iterations with loss, lr, throughput and ETA (``train.progress``);
+- ``work_dir/scalars.jsonl``: one JSON object per line, ``{"mode": "train", "epoch", "iter",
+  "loss", "lr", ...}`` averaged over ``train.log_interval`` iterations, and
+  ``{"mode": "val", "epoch", "iter", "<metric>": value}`` after each validation;
+- ``work_dir/train.log``: the same as text lines, with warnings and errors;
+- ``work_dir/tensorboard/``: the same scalars when the ``tensorboard`` package is installed;
+- ``work_dir/curves.png``: losses, LR and validation metrics, drawn when the run ends.
+
+A resumed run drops the scalar lines written after the checkpoint it resumes from.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from posekit.hookspecs import hookimpl
+
+log = logging.getLogger("posekit.train")
+SCALARS = "scalars.jsonl"
+CURVES = "curves.png"
+
+
+def _state(trainer: Any) -> dict[str, Any]:
+    return trainer.hook_state.setdefault("logger", {})
+
+
+def _truncate(path: Path, iteration: int) -> None:
+    """Keep only the lines of ``path`` up to ``iteration`` (a resumed run rewrites the rest)."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if int(json.loads(line)["iter"]) <= iteration:
+                keep.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue
+    path.write_text("".join(f"{line}\n" for line in keep))
+
+
+@hookimpl
+def before_run(trainer: Any) -> None:
+    if not trainer.is_main:
+        return
+    from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    st = _state(trainer)
+    trainer.work_dir.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger("posekit")
+    fh = logging.FileHandler(trainer.work_dir / "train.log", encoding="utf-8")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    root.addHandler(fh)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        st["old_level"] = root.level
+        root.setLevel(logging.INFO)
+    st["file_handler"] = fh
+    if trainer.resumed_from is not None:
+        _truncate(trainer.work_dir / SCALARS, trainer.iteration)
+    st["jsonl"] = open(trainer.work_dir / SCALARS, "a", encoding="utf-8")
+    st["tb"] = _tensorboard(trainer.work_dir / "tensorboard")
+    st["window"] = defaultdict(list)
+    progress = trainer.cfg.train.progress
+    st["bar"] = tqdm(
+        total=trainer.max_iters, initial=trainer.iteration, disable=not progress, dynamic_ncols=True, unit="it"
+    )
+    st["redirect"] = logging_redirect_tqdm(loggers=[root]) if progress else None
+    if st["redirect"] is not None:
+        st["redirect"].__enter__()
+    split = trainer.cfg.data.train
+    log.info(
+        "training %s: %d samples, %d iterations per epoch, %d epochs, batch %d x %d processes, work dir %s",
+        trainer.cfg.model.get("type"),
+        len(trainer.train_dataset),
+        trainer.iters_per_epoch,
+        trainer.max_epochs,
+        split.batch_size,
+        trainer.world_size,
+        trainer.work_dir,
+    )
+
+
+def _tensorboard(folder: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(folder))
+
+
+def _write(st: dict[str, Any], row: dict[str, Any]) -> None:
+    st["jsonl"].write(json.dumps(row) + "\n")
+    st["jsonl"].flush()
+    if st["tb"] is not None:
+        for key, value in row.items():
+            if key not in ("mode", "epoch", "iter"):
+                st["tb"].add_scalar(f"{row['mode']}/{key}", value, row["iter"])
+
+
+def _text_line(st: dict[str, Any], message: str, console: bool) -> None:
+    """``message`` into train.log, and to the console unless the progress bar shows it."""
+    if console:
+        log.info(message)
+    else:
+        st["file_handler"].handle(log.makeRecord(log.name, logging.INFO, __file__, 0, message, None, None))
+
+
+@hookimpl
+def before_train_epoch(trainer: Any, epoch: int) -> None:
+    if trainer.is_main:
+        _state(trainer)["bar"].set_description(f"epoch {epoch + 1}/{trainer.max_epochs}")
+
+
+@hookimpl(trylast=True)
+def after_train_iter(trainer: Any, batch_idx: int, batch: Any, outputs: dict[str, float]) -> None:
+    if not trainer.is_main:
+        return
+    st = _state(trainer)
+    window = st["window"]
+    for key, value in outputs.items():
+        window[key].append(float(value))
+    bar = st["bar"]
+    bar.update(1)
+    cfg = trainer.cfg.train
+    last_of_epoch = batch_idx + 1 == trainer.iters_per_epoch
+    if trainer.iteration % cfg.log_interval and not last_of_epoch and trainer.iteration < trainer.max_iters:
+        return
+    means = {k: sum(v) / len(v) for k, v in window.items() if v}
+    window.clear()
+    step_time = means.get("time")
+    if step_time:
+        means["samples_per_s"] = len(batch) * trainer.world_size / step_time
+    _write(st, {"mode": "train", "epoch": trainer.epoch + 1, "iter": trainer.iteration, **means})
+    postfix = {k: f"{means[k]:.4g}" for k in ("loss", "lr") if k in means}
+    if "samples_per_s" in means:
+        postfix["img/s"] = f"{means['samples_per_s']:.1f}"
+    bar.set_postfix(postfix, refresh=False)
+    eta = ""
+    if step_time:
+        eta = f" eta {datetime.timedelta(seconds=round(step_time * (trainer.max_iters - trainer.iteration)))}"
+    scalars = " ".join(f"{k} {v:.4g}" for k, v in means.items())
+    line = (
+        f"epoch {trainer.epoch + 1} [{batch_idx + 1}/{trainer.iters_per_epoch}] "
+        f"iter {trainer.iteration}/{trainer.max_iters}{eta} {scalars}"
+    )
+    _text_line(st, line, console=bar.disable)
+
+
+@hookimpl
+def after_val(trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
+    if not trainer.is_main or not metrics:
+        return
+    st = _state(trainer)
+    _write(st, {"mode": "val", "epoch": epoch + 1, "iter": trainer.iteration, **metrics})
+    log.info("epoch %d validation: %s", epoch + 1, " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+
+
+@hookimpl(trylast=True)
+def after_run(trainer: Any) -> None:
+    if not trainer.is_main:
+        return
+    st = _state(trainer)
+    if not st:
+        return
+    st["bar"].close()
+    if st["redirect"] is not None:
+        st["redirect"].__exit__(None, None, None)
+    st["jsonl"].close()
+    if st["tb"] is not None:
+        st["tb"].close()
+    if trainer.stop_reason is not None:
+        log.error("run stopped: %s", trainer.stop_reason)
+    try:
+        out = plot_curves(trainer.work_dir / SCALARS, trainer.work_dir / CURVES)
+        if out is not None:
+            log.info("training curves: %s", out)
+    except Exception as e:  # a plotting problem never fails a finished run
+        log.warning("could not draw %s: %s: %s", CURVES, type(e).__name__, e)
+    root = logging.getLogger("posekit")
+    root.removeHandler(st["file_handler"])
+    st["file_handler"].close()
+    if "old_level" in st:
+        root.setLevel(st["old_level"])
+    st.clear()
+
+
+def plot_curves(scalars: str | Path, out: str | Path) -> Path | None:
+    """Draw a ``scalars.jsonl`` log into a PNG: losses, LR, other train scalars, validation metrics.
+
+    Returns ``out``, or None when the log has no rows.
+
+    Args:
+        scalars: the JSON-lines log.
+        out: the PNG to write.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = [json.loads(line) for line in Path(scalars).read_text().splitlines() if line.strip()]
+    train = [r for r in rows if r.get("mode") == "train"]
+    val = [r for r in rows if r.get("mode") == "val"]
+    skip = {"mode", "epoch", "iter", "time", "data_time", "samples_per_s", "grad_norm", "skipped"}
+    keys = sorted({k for r in train for k in r} - skip)
+    panels: list[tuple[str, str, list[dict[str, Any]], list[str]]] = [
+        ("losses", "iter", train, [k for k in keys if k.startswith("loss")]),
+        ("learning rate", "iter", train, [k for k in keys if k == "lr"]),
+        ("train scalars", "iter", train, [k for k in keys if not k.startswith("loss") and k != "lr"]),
+        ("validation", "epoch", val, sorted({k for r in val for k in r} - skip)),
+    ]
+    panels = [p for p in panels if p[3]]
+    if not panels:
+        return None
+    fig = Figure(figsize=(5 * len(panels), 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    for i, (title, x, data, names) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for name in names:
+            pts = [(r[x], r[name]) for r in data if name in r]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name, marker="o" if x == "epoch" else None)
+        ax.set_title(title)
+        ax.set_xlabel(x)
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+    out = Path(out)
+    fig.savefig(out, dpi=100)
+    return out

@@ -1,0 +1,530 @@
+"""The trainer: a plain torch loop whose behaviour (checkpoints, logs, validation, EMA) lives in hooks.
+
+One iteration is one batch: forward in ``mode="loss"``, the objective is the sum of the
+returned keys that start with ``loss``, backward, and every ``optim.accumulate`` batches an
+optimizer step (gradients unscaled, clipped to ``optim.clip_grad``); the LR schedule
+advances every iteration. Around the loop the trainer calls the hookspecs of
+:mod:`posekit.hookspecs` on a pluggy manager holding every ``posekit.hooks`` entry point
+(the core's ``checkpoint``, ``logger``, ``evaluation``, ``ema`` and ``timer`` among them).
+
+Under ``torchrun`` the model is wrapped in ``DistributedDataParallel`` and each rank reads
+its share of every epoch; only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from posekit.config.schema import Experiment, SchedulerCfg
+from posekit.engine import dist
+from posekit.engine.checkpoint import find_latest, load_checkpoint, model_state, rng_state, set_rng_state
+from posekit.engine.dist import resolve_device
+from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch, make_loader
+from posekit.engine.optim import build_optimizer, lr_factor
+from posekit.errors import CheckpointError, ConfigError
+from posekit.plugins import make_plugin_manager
+from posekit.registry import build
+
+log = logging.getLogger("posekit.train")
+
+
+def seed_everything(seed: int, deterministic: bool) -> Callable[[], None]:
+    """Seed python, numpy and torch; with ``deterministic`` choose deterministic kernels.
+
+    Returns a function that puts torch's (process-wide) algorithm switches back.
+
+    Args:
+        seed: the run's seed.
+        deterministic: use deterministic algorithms (warn where none exists) and no cuDNN autotuning.
+    """
+    previous = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
+
+    def restore() -> None:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[2], previous[3]
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+    return restore
+
+
+def parse_losses(losses: Mapping[str, Tensor | list[Tensor]]) -> tuple[Tensor, dict[str, float]]:
+    """The objective (sum of the ``loss*`` entries) and every entry as a float (one device sync).
+
+    Args:
+        losses: the estimator's ``mode="loss"`` output; tensors are averaged, lists summed.
+    """
+    values: dict[str, Tensor] = {}
+    for key, value in losses.items():
+        if isinstance(value, Tensor):
+            values[key] = value.mean()
+        else:
+            values[key] = torch.stack([v.mean() for v in value]).sum()
+    keys = [k for k in values if k.startswith("loss")]
+    if not keys:
+        raise ValueError(f"the model's loss dict has no key starting with 'loss' (got {sorted(values)})")
+    loss = torch.stack([values[k] for k in keys]).sum()
+    flat = torch.stack([loss.detach().float(), *(v.detach().float() for v in values.values())]).tolist()
+    return loss, {"loss": flat[0], **dict(zip(values, flat[1:], strict=True))}
+
+
+class IterLR:
+    """Per-iteration LR: ``lr = base_lr * factor(iteration)`` for every parameter group.
+
+    Args:
+        optimizer: the optimizer (its groups' ``lr`` at construction are the base LRs).
+        factor: iteration -> multiplier.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, factor: Callable[[int], float]) -> None:
+        self.optimizer = optimizer
+        self.factor = factor
+        self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
+        self.last_iter = 0
+        self._apply()
+
+    def _apply(self) -> None:
+        f = self.factor(self.last_iter)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+            group["lr"] = base * f
+
+    def step(self) -> None:
+        """Advance one iteration."""
+        self.last_iter += 1
+        self._apply()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_iter": self.last_iter, "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.last_iter = int(state["last_iter"])
+        self.base_lrs = [float(x) for x in state["base_lrs"]]
+        self._apply()
+
+
+class Trainer:
+    """Train ``cfg.model`` on ``cfg.data.train``, validating on ``cfg.data.val``.
+
+    State that hooks read: ``cfg``, ``work_dir``, ``model`` (unwrapped), ``optimizer``,
+    ``scheduler``, ``scaler`` (or None), ``epoch`` (0-based, current), ``iteration``
+    (batches done in the run), ``batch_in_epoch``, ``iters_per_epoch``, ``max_epochs``,
+    ``max_iters``, ``rank``, ``world_size``, ``is_main``, ``device``, ``optimizer_stepped``
+    (this iteration applied an optimizer step), ``accumulating`` (gradients are pending for
+    the next step), ``stop_reason``, ``finished``,
+    ``last_metrics``, ``pm`` (the pluggy manager) and ``hook_state`` (a dict where hooks
+    keep per-run state under their own name).
+
+    Args:
+        cfg: the validated experiment.
+        work_dir: where files go (default ``cfg.work_dir``).
+        resume: a checkpoint path, True for the latest in ``work_dir``, or None.
+        plugins: extra hook plugin objects to register (besides the entry points).
+    """
+
+    def __init__(
+        self,
+        cfg: Experiment,
+        *,
+        work_dir: str | Path | None = None,
+        resume: str | Path | bool | None = None,
+        plugins: Iterable[object] = (),
+    ) -> None:
+        self.cfg = cfg
+        self.work_dir = Path(work_dir if work_dir is not None else cfg.work_dir)
+        self.resume_from = resume
+        self.plugins = tuple(plugins)
+        self.epoch = 0
+        self.iteration = 0
+        self.batch_in_epoch = 0
+        self.epoch_done = False
+        self.optimizer_stepped = False
+        self.accumulating = False
+        self.skipped_iters = 0
+        self.stop_reason: str | None = None
+        self.finished = False
+        self.resumed_from: Path | None = None
+        self.last_metrics: dict[str, float] = {}
+        self.hook_state: dict[str, Any] = {}
+        self._owns_group = False
+        self._restore_algorithms: Callable[[], None] | None = None
+        self._built = False
+
+    # ------------------------------------------------------------------ building
+
+    def setup(self) -> None:
+        """Build everything (model, data, optimizer, hooks) and resume; called by :meth:`fit`."""
+        cfg = self.cfg
+        if cfg.data.train is None:
+            raise ConfigError("data.train: training needs a train split (dataset, batch_size, ...)")
+        self.device = resolve_device(cfg.train.device)
+        self._owns_group = dist.init_from_env(self.device)
+        self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        self.is_main = self.rank == 0
+        self._restore_algorithms = seed_everything(cfg.train.seed, cfg.train.deterministic)
+        self.pm = make_plugin_manager(cfg.hooks.enable, cfg.hooks.disable, self.plugins)
+
+        model = build("estimator", cfg.model, where="model").to(self.device)
+        if cfg.train.sync_bn and self.world_size > 1:
+            if self.device.type == "cuda":
+                model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            else:
+                log.warning("train.sync_bn: SyncBatchNorm needs CUDA; keeping per-process BatchNorm on CPU")
+        self.model = model
+        self.ddp_model: nn.Module = model
+        if self.world_size > 1:
+            self.ddp_model = DistributedDataParallel(
+                model,
+                device_ids=[self.device] if self.device.type == "cuda" else None,
+                find_unused_parameters=cfg.train.find_unused_parameters,
+            )
+
+        self._build_data()
+        self.optimizer = build_optimizer(model, cfg.optim.optimizer)
+        sched: SchedulerCfg = cfg.optim.scheduler
+        ipe, total = self.iters_per_epoch, self.max_iters
+        self.scheduler = IterLR(self.optimizer, lambda it: lr_factor(sched, it, ipe, total))
+        self.scaler = torch.amp.GradScaler("cuda") if cfg.optim.amp and self.device.type == "cuda" else None
+        self._built = True
+        if self.resume_from:
+            self._resume()
+
+    def _build_data(self) -> None:
+        from posekit.data import pose_collate
+
+        cfg = self.cfg
+        split = cfg.data.train
+        assert split is not None
+        self.train_dataset = build("dataset", split.dataset, where="data.train.dataset")
+        if getattr(self.train_dataset, "seed", 0) is None:  # per-sample augmentation seeds follow train.seed
+            self.train_dataset.seed = cfg.train.seed
+        if len(self.train_dataset) == 0:
+            raise ConfigError(f"data.train.dataset ({split.dataset.get('type')}) has no samples")
+        self.train_sampler = TrainSampler(
+            self.train_dataset,
+            num_replicas=self.world_size,
+            rank=self.rank,
+            shuffle=True if split.shuffle is None else split.shuffle,
+            seed=cfg.train.seed,
+        )
+        pin = self.device.type == "cuda"
+        self.train_loader = make_loader(
+            self.train_dataset,
+            self.train_sampler,
+            batch_size=split.batch_size,
+            num_workers=split.num_workers,
+            drop_last=split.drop_last,
+            persistent_workers=split.persistent_workers,
+            collate_fn=pose_collate,
+            pin_memory=pin,
+            seed=cfg.train.seed,
+            rank=self.rank,
+        )
+        self.iters_per_epoch = iters_per_epoch(self.train_sampler.num_samples, split.batch_size, split.drop_last)
+        if self.iters_per_epoch == 0:
+            raise ConfigError(
+                f"data.train: {self.train_sampler.num_samples} samples per process is less than one batch "
+                f"of {split.batch_size} with drop_last=true"
+            )
+        self.max_epochs = cfg.train.epochs
+        self.max_iters = self.max_epochs * self.iters_per_epoch
+        if cfg.train.max_iters is not None:
+            self.max_iters = min(self.max_iters, cfg.train.max_iters)
+        self.val_dataset = None
+        self.val_loader = None
+        val = cfg.data.val
+        if val is not None:
+            self.val_dataset = build("dataset", val.dataset, where="data.val.dataset")
+            self.val_loader = make_loader(
+                self.val_dataset,
+                ShardSampler(len(self.val_dataset), num_replicas=self.world_size, rank=self.rank),
+                batch_size=val.batch_size,
+                num_workers=val.num_workers,
+                drop_last=False,
+                persistent_workers=val.persistent_workers,
+                collate_fn=pose_collate,
+                pin_memory=pin,
+                seed=cfg.train.seed,
+                rank=self.rank,
+            )
+
+    def autocast(self) -> AbstractContextManager[Any]:
+        """The mixed-precision context of forward passes (fp16 on CUDA, bf16 on CPU; none unless ``optim.amp``)."""
+        if not self.cfg.optim.amp:
+            return contextlib.nullcontext()
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The run's state as a weights_only-loadable dict, after ``on_save_checkpoint`` hooks."""
+        from posekit import __version__
+
+        ckpt: dict[str, Any] = {
+            "meta": {
+                "posekit_version": __version__,
+                "epoch": self.epoch + int(self.epoch_done),
+                "iter": self.iteration,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "config": self.cfg.model_dump(mode="json"),
+            },
+            "state_dict": dict(self.model.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "loop": {
+                "epoch": self.epoch,
+                "batch_in_epoch": self.batch_in_epoch,
+                "epoch_done": self.epoch_done,
+                "iteration": self.iteration,
+                "world_size": self.world_size,
+                "skipped_iters": self.skipped_iters,
+            },
+            "rng": rng_state(),
+        }
+        if self.scaler is not None:
+            ckpt["scaler"] = self.scaler.state_dict()
+        self.pm.hook.on_save_checkpoint(trainer=self, checkpoint=ckpt)
+        return ckpt
+
+    def _resume(self) -> None:
+        if self.resume_from is True:
+            path = find_latest(self.work_dir)
+            if path is None:
+                log.info("--resume: no checkpoint in %s yet; starting from scratch", self.work_dir)
+                return
+        else:
+            path = Path(self.resume_from)  # type: ignore[arg-type]
+        ckpt = load_checkpoint(path, map_location="cpu")
+        missing = [k for k in ("loop", "optimizer", "scheduler", "rng") if k not in ckpt]
+        if missing:
+            raise CheckpointError(
+                f"{path} cannot resume a run: it has no {', '.join(missing)} (a weights-only checkpoint); "
+                "resume from a checkpoint written by `posekit train`"
+            )
+        self.pm.hook.on_load_checkpoint(trainer=self, checkpoint=ckpt)
+        result = self.model.load_state_dict(model_state(ckpt, path), strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise CheckpointError(
+                f"{path} does not fit the configured model: missing keys {result.missing_keys[:10]}, "
+                f"unexpected keys {result.unexpected_keys[:10]}"
+            )
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        if self.scaler is not None and "scaler" in ckpt:
+            self.scaler.load_state_dict(ckpt["scaler"])
+        loop = ckpt["loop"]
+        self.epoch = int(loop["epoch"])
+        self.batch_in_epoch = int(loop["batch_in_epoch"])
+        self.iteration = int(loop["iteration"])
+        self.skipped_iters = int(loop.get("skipped_iters", 0))
+        if loop["epoch_done"]:
+            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+        if int(loop["world_size"]) != self.world_size and self.batch_in_epoch:
+            log.warning(
+                "resuming a run of %d processes with %d: the interrupted epoch continues from the same batch "
+                "index, but not with exactly the same samples",
+                loop["world_size"],
+                self.world_size,
+            )
+        set_rng_state(ckpt["rng"])
+        self.resumed_from = path
+        log.info("resumed from %s (epoch %d, iteration %d)", path, self.epoch + 1, self.iteration)
+
+    # ------------------------------------------------------------------ the loop
+
+    def validates_this_epoch(self, epoch: int) -> bool:
+        """Whether validation runs after ``epoch`` (every ``train.val_interval`` epochs and after the last)."""
+        if self.val_loader is None or not self.cfg.evaluator or not self.pm.hook.run_validation.get_hookimpls():
+            return False
+        return (epoch + 1) % self.cfg.train.val_interval == 0 or epoch + 1 == self.max_epochs
+
+    def validate(self, epoch: int) -> dict[str, float]:
+        """Run ``before_val``, ``run_validation`` and ``after_val``; return the metrics."""
+        self.pm.hook.before_val(trainer=self, epoch=epoch)
+        metrics = self.pm.hook.run_validation(trainer=self, epoch=epoch) or {}
+        self.last_metrics = dict(metrics)
+        self.pm.hook.after_val(trainer=self, epoch=epoch, metrics=self.last_metrics)
+        return self.last_metrics
+
+    def fit(self) -> None:
+        """Train until ``train.epochs`` (or ``train.max_iters``), a non-finite loss, or an error.
+
+        On a non-finite loss under ``train.nan_policy="stop"`` the run ends cleanly with
+        ``stop_reason`` set (no checkpoint is written after the last good one).
+        """
+        if not self._built:
+            try:
+                self.setup()
+            except BaseException:
+                self.teardown()
+                raise
+        try:
+            self.pm.hook.before_run(trainer=self)
+            start_batch = self.batch_in_epoch
+            while self.epoch < self.max_epochs and self.iteration < self.max_iters:
+                self._train_epoch(start_batch)
+                start_batch = 0
+                if self.stop_reason is not None or self.batch_in_epoch < self.iters_per_epoch:
+                    break
+                self.epoch_done = True
+                self.pm.hook.after_train_epoch(trainer=self, epoch=self.epoch)
+                if self.validates_this_epoch(self.epoch):
+                    self.validate(self.epoch)
+                self.epoch, self.batch_in_epoch, self.epoch_done = self.epoch + 1, 0, False
+            self.finished = self.stop_reason is None
+        except BaseException as e:
+            if self.stop_reason is None:
+                self.stop_reason = f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            try:
+                self.pm.hook.after_run(trainer=self)
+            finally:
+                self.teardown()
+
+    def teardown(self) -> None:
+        """Leave the process group this trainer joined; put torch's algorithm switches back."""
+        if self._owns_group and dist.is_initialized():
+            torch.distributed.destroy_process_group()
+            self._owns_group = False
+        if self._restore_algorithms is not None:
+            self._restore_algorithms()
+            self._restore_algorithms = None
+
+    def _group(self, batch_idx: int) -> tuple[int, bool]:
+        """(batches in this accumulation group, whether ``batch_idx`` ends it)."""
+        acc = self.cfg.optim.accumulate
+        start = batch_idx - batch_idx % acc
+        run_end = batch_idx + (self.max_iters - self.iteration)
+        end = min(start + acc, self.iters_per_epoch, run_end)
+        return end - start, batch_idx + 1 == end
+
+    def _train_epoch(self, start_batch: int) -> None:
+        split = self.cfg.data.train
+        assert split is not None
+        self.batch_in_epoch = start_batch
+        self.train_sampler.set_epoch(self.epoch)
+        self.train_sampler.set_start(start_batch * split.batch_size)
+        self.ddp_model.train()
+        self.pm.hook.before_train_epoch(trainer=self, epoch=self.epoch)
+        for batch_idx, batch in enumerate(self.train_loader, start=start_batch):
+            self.pm.hook.before_train_iter(trainer=self, batch_idx=batch_idx, batch=batch)
+            outputs = self._train_iter(batch_idx, batch)
+            if outputs is None:
+                return
+            self.iteration += 1
+            self.batch_in_epoch = batch_idx + 1
+            self.pm.hook.after_train_iter(trainer=self, batch_idx=batch_idx, batch=batch, outputs=outputs)
+            if self.iteration >= self.max_iters:
+                return
+
+    def _nonfinite(self, value: float) -> bool:
+        """Whether ``value`` is NaN/inf on any rank (every rank takes the same decision)."""
+        bad = 0.0 if math.isfinite(value) else 1.0
+        return dist.all_reduce_max(bad, self.device) > 0 if self.world_size > 1 else bad > 0
+
+    def _fault(self, what: str, batch_idx: int) -> bool:
+        """Handle a non-finite loss or gradient; return True when the run stops."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.accumulating = False
+        where = f"iteration {self.iteration + 1} (epoch {self.epoch + 1}, batch {batch_idx + 1}/{self.iters_per_epoch})"
+        if self.cfg.train.nan_policy == "skip":
+            self.skipped_iters += 1
+            log.warning("%s at %s: step skipped (train.nan_policy=skip)", what, where)
+            return False
+        self.stop_reason = (
+            f"{what} at {where}; training stopped and no checkpoint was written after the last good one "
+            "(train.nan_policy=skip skips such steps instead)"
+        )
+        log.error(self.stop_reason)
+        return True
+
+    def _train_iter(self, batch_idx: int, batch: Any) -> dict[str, float] | None:
+        """One batch: forward, backward, and at the end of an accumulation group the optimizer step.
+
+        Returns the step's scalars, or None when the run stops.
+        """
+        factor, boundary = self._group(batch_idx)
+        self.optimizer_stepped = False
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        batch = self.model.data_preprocessor(batch, True)
+        no_sync = self.world_size > 1 and not boundary
+        sync_ctx = self.ddp_model.no_sync() if no_sync else contextlib.nullcontext()  # type: ignore[operator]
+        with sync_ctx:
+            with self.autocast():
+                losses = self.ddp_model(batch.inputs, batch, "loss")
+            loss, outputs = parse_losses(losses)
+            if self._nonfinite(outputs["loss"]):
+                bad = ", ".join(f"{k}={v}" for k, v in outputs.items() if not math.isfinite(v)) or "on another process"
+                if self._fault(f"non-finite loss ({bad})", batch_idx):
+                    return None
+                self.scheduler.step()
+                return {"lr": lr, "skipped": 1.0}
+            scaled = loss / factor
+            (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
+        self.accumulating = not boundary
+        outputs["lr"] = lr
+        if boundary:
+            grad_norm = self._step()
+            if grad_norm is not None:
+                if self.scaler is None and self._nonfinite(grad_norm):
+                    if self._fault(f"non-finite gradient norm ({grad_norm})", batch_idx):
+                        return None
+                    self.scheduler.step()
+                    return {"lr": lr, "skipped": 1.0}
+                outputs["grad_norm"] = grad_norm
+        self.scheduler.step()
+        return outputs
+
+    def _step(self) -> float | None:
+        """Unscale, clip and apply the accumulated gradients; None when there were none.
+
+        A non-finite gradient norm without a grad scaler leaves the weights untouched
+        (the caller decides what to do); with a scaler, the scaler skips the step itself.
+        """
+        params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if not params:
+            return None
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        clip = self.cfg.optim.clip_grad
+        if clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(params, clip)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+        grad_norm = float(norm)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        elif math.isfinite(grad_norm):
+            self.optimizer.step()
+        else:
+            return grad_norm
+        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer_stepped = True
+        return grad_norm
