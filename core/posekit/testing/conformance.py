@@ -277,6 +277,7 @@ def check_estimator(cfg: Mapping[str, Any], batch: Any) -> Any:
     model = build("estimator", copy.deepcopy(dict(cfg)))
     assert isinstance(model, BasePoseEstimator), f"{cfg['type']} must subclass posekit.protocols.BasePoseEstimator"
     model.train()
+    batch = model.data_preprocessor(batch, True)
     inputs = batch.inputs
     losses = model(inputs, batch, mode="loss")
     total = sum(v for k, v in losses.items() if k.startswith("loss"))
