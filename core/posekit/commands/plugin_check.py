@@ -7,7 +7,6 @@ from typing import Any
 
 from posekit.registry import GROUPS, Entry, entries, get
 
-
 #: kinds whose construction reads user files (annotations, models): imported, not built
 _FILE_KINDS = frozenset({"dataset", "detector"})
 
