@@ -91,6 +91,20 @@ class PoseBatch:
     def __len__(self) -> int:
         return len(self.samples)
 
+    def instance_targets(self, key: str, like: Tensor | None = None) -> Tensor:
+        """``targets[key]`` per instance: ``(B, N, ...)`` stacked or a list of ``(N_i, ...)`` -> ``(sum N, ...)``.
+
+        ``like``: a tensor whose device and dtype the result takes (a head's prediction).
+        """
+        if key not in self.targets:
+            raise KeyError(
+                f"batch.targets has no {key!r} (it has {sorted(self.targets)}); "
+                "does the pipeline's GenerateTarget use the head's codec?"
+            )
+        value = self.targets[key]
+        out = torch.cat([torch.as_tensor(v) for v in value]) if isinstance(value, list) else value.flatten(0, 1)
+        return out.to(like) if like is not None else out
+
     def pin_memory(self) -> PoseBatch:
         """Page-locked copies of inputs and targets (called by DataLoader(pin_memory=True))."""
 

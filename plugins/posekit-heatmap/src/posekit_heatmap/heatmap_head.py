@@ -1,0 +1,243 @@
+"""HeatmapHead: deconvolutions, convolutions and a final conv from a feature map to keypoint heatmaps.
+
+Dimensions: B samples, K keypoints, feature ``(B, C, h, w)``, heatmaps ``(B, K, H, W)`` with
+``H = h * 2 ** len(deconv_out_channels)``.
+
+Layers and state_dict keys are MMPose's ``HeatmapHead`` (SimpleBaseline, Xiao et al. 2018):
+``deconv_layers`` (ConvTranspose2d, BatchNorm2d, ReLU per layer), ``conv_layers`` (Conv2d,
+BatchNorm2d, ReLU), ``final_layer`` (Conv2d), ``loss_module``; MMPose 0.x checkpoints whose
+``final_layer`` also held the intermediate convs are renamed on load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor, nn
+
+from posekit.codec_utils import flip_heatmaps, get_heatmap_maximum
+from posekit.metrics.functional import keypoint_pck_accuracy
+from posekit.nn import constant_init, normal_init
+from posekit.protocols import BaseHead
+from posekit.registry import build
+from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
+from posekit.types import CodecConfig, LossConfig
+
+
+class FinalLayerConfig(BaseModel):
+    """MMPose's ``final_layer`` dict: arguments of the last Conv2d.
+
+    Args:
+        type: always ``Conv2d``.
+        kernel_size: kernel size. Default 1.
+        stride: stride. Default 1.
+        padding: zero padding. Default 0.
+        bias: conv bias. Default True.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["Conv2d"] = "Conv2d"
+    kernel_size: int = 1
+    stride: int = 1
+    padding: int = 0
+    bias: bool = True
+
+
+def _check_pair(name: str, channels: Sequence[int] | None, kernels: Sequence[int] | None) -> None:
+    if channels and (kernels is None or len(kernels) != len(channels)):
+        raise ValueError(
+            f"{name}_kernel_sizes: expected one kernel per {name}_out_channels entry ({len(channels)}), got {kernels}"
+        )
+
+
+def _deconv_layers(in_channels: int, out_channels: Sequence[int], kernel_sizes: Sequence[int]) -> nn.Sequential:
+    """Stride-2 ConvTranspose2d (no bias), BatchNorm2d, ReLU per entry; each doubles the size."""
+    paddings = {4: (1, 0), 3: (1, 1), 2: (0, 0)}  # kernel -> (padding, output_padding)
+    layers: list[nn.Module] = []
+    for out, kernel in zip(out_channels, kernel_sizes, strict=True):
+        if kernel not in paddings:
+            raise ValueError(f"deconv_kernel_sizes: each must be 2, 3 or 4, got {kernel}")
+        padding, output_padding = paddings[kernel]
+        layers += [
+            nn.ConvTranspose2d(in_channels, out, kernel, 2, padding, output_padding, bias=False),
+            nn.BatchNorm2d(out),
+            nn.ReLU(inplace=True),
+        ]
+        in_channels = out
+    return nn.Sequential(*layers)
+
+
+def _conv_layers(in_channels: int, out_channels: Sequence[int], kernel_sizes: Sequence[int]) -> nn.Sequential:
+    """Same-size Conv2d, BatchNorm2d, ReLU per entry."""
+    layers: list[nn.Module] = []
+    for out, kernel in zip(out_channels, kernel_sizes, strict=True):
+        layers += [nn.Conv2d(in_channels, out, kernel, 1, (kernel - 1) // 2), nn.BatchNorm2d(out), nn.ReLU(True)]
+        in_channels = out
+    return nn.Sequential(*layers)
+
+
+def _stacked_target(batch: PoseBatch, key: str, like: Tensor) -> Tensor:
+    """``batch.targets[key]`` as one ``(B, ...)`` tensor on ``like``'s device and dtype."""
+    if key not in batch.targets:
+        raise KeyError(f"batch.targets has no {key!r} (keys: {sorted(batch.targets)}); is the codec a heatmap codec?")
+    value = batch.targets[key]
+    if isinstance(value, list):
+        value = torch.stack([torch.as_tensor(v) for v in value])
+    return value.to(like)
+
+
+def pose_pck_accuracy(
+    output: np.ndarray, target: np.ndarray, mask: np.ndarray, thr: float = 0.05
+) -> tuple[np.ndarray, float, int]:
+    """PCK of heatmap maxima, normalised by the heatmap size (MMPose's ``pose_pck_accuracy``).
+
+    Args:
+        output: predicted heatmaps ``(N, K, H, W)``.
+        target: target heatmaps ``(N, K, H, W)``.
+        mask: ``(N, K)`` bool, which keypoints count.
+        thr: threshold on the distance divided by ``(H, W)`` (MMPose's x-by-H, y-by-W order). Default 0.05.
+
+    Returns:
+        ``(acc (K,), avg_acc, cnt)`` as :func:`posekit.metrics.functional.keypoint_pck_accuracy`.
+    """
+    n, _, height, width = output.shape
+    normalize = np.tile(np.array([[height, width]]), (n, 1))
+    pred, _ = get_heatmap_maximum(output)
+    gt, _ = get_heatmap_maximum(target)
+    return keypoint_pck_accuracy(pred, gt, mask, thr, normalize)
+
+
+class HeatmapHead(BaseHead):
+    """Top-down heatmap head (`Simple Baselines`_): deconvs, convs, then a final conv to K heatmaps.
+
+    Args:
+        in_channels: channels of the last feature map.
+        out_channels: K, the number of heatmaps.
+        deconv_out_channels: channels of each stride-2 deconv layer; None or empty: no deconv.
+            Default (256, 256, 256).
+        deconv_kernel_sizes: kernel of each deconv layer (2, 3 or 4). Default (4, 4, 4).
+        conv_out_channels: channels of each conv layer after the deconvs; None: none.
+        conv_kernel_sizes: kernel of each conv layer; None: none.
+        final_layer: the last conv (see :class:`FinalLayerConfig`); None: no final layer.
+        loss: loss config. Default ``KeypointMSELoss(use_target_weight=True)``.
+        decoder: codec config used by ``predict`` (e.g. ``MSRAHeatmap``); None: no decoding.
+
+    .. _`Simple Baselines`: https://arxiv.org/abs/1804.06208
+    """
+
+    _version = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        deconv_out_channels: tuple[int, ...] | None = (256, 256, 256),
+        deconv_kernel_sizes: tuple[int, ...] | None = (4, 4, 4),
+        conv_out_channels: tuple[int, ...] | None = None,
+        conv_kernel_sizes: tuple[int, ...] | None = None,
+        final_layer: FinalLayerConfig | None = FinalLayerConfig(),
+        loss: LossConfig | None = None,
+        decoder: CodecConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        _check_pair("deconv", deconv_out_channels, deconv_kernel_sizes)
+        _check_pair("conv", conv_out_channels, conv_kernel_sizes)
+        channels = in_channels
+        self.deconv_layers: nn.Module = nn.Identity()
+        if deconv_out_channels:
+            self.deconv_layers = _deconv_layers(channels, deconv_out_channels, deconv_kernel_sizes or ())
+            channels = deconv_out_channels[-1]
+        self.conv_layers: nn.Module = nn.Identity()
+        if conv_out_channels:
+            self.conv_layers = _conv_layers(channels, conv_out_channels, conv_kernel_sizes or ())
+            channels = conv_out_channels[-1]
+        self.final_layer: nn.Module = nn.Identity()
+        if final_layer is not None:
+            f = FinalLayerConfig.model_validate(final_layer)
+            self.final_layer = nn.Conv2d(channels, out_channels, f.kernel_size, f.stride, f.padding, bias=f.bias)
+        self.loss_module = build("loss", loss or {"type": "KeypointMSELoss", "use_target_weight": True}, "loss")
+        self.decoder = build("codec", decoder, "decoder") if decoder is not None else None
+        self._register_load_state_dict_pre_hook(self._rename_v1_keys)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """Convs and deconvs from N(0, 0.001^2) with zero bias, BatchNorm to 1 / 0 (MMPose's defaults)."""
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                normal_init(m, std=0.001)
+            elif isinstance(m, nn.BatchNorm2d):
+                constant_init(m, 1.0)
+
+    def forward(self, feats: tuple[Tensor, ...]) -> Tensor:
+        """``feats[-1] (B, C, h, w)`` -> heatmaps ``(B, K, H, W)``."""
+        return self.final_layer(self.conv_layers(self.deconv_layers(feats[-1])))
+
+    def loss(self, feats: tuple[Tensor, ...], batch: PoseBatch, train_cfg: TrainCfg) -> dict[str, Tensor]:
+        """Heatmap loss against ``batch.targets['heatmaps'] (B, K, H, W)`` weighted by ``keypoint_weights (B, 1, K)``.
+
+        Returns:
+            ``loss_kpt`` and, with ``train_cfg.compute_acc``, ``acc_pose`` (PCK@0.05 of the heatmap maxima).
+        """
+        pred = self.forward(feats)
+        gt = _stacked_target(batch, "heatmaps", pred)
+        if gt.shape != pred.shape:
+            raise ValueError(
+                f"batch.targets['heatmaps']: expected shape {tuple(pred.shape)} (the head's output), "
+                f"got {tuple(gt.shape)}"
+            )
+        weights = batch.instance_targets("keypoint_weights", pred)
+        losses = {"loss_kpt": self.loss_module(pred, gt, weights)}
+        if train_cfg.compute_acc:
+            _, avg_acc, _ = pose_pck_accuracy(
+                pred.detach().cpu().numpy(), gt.detach().cpu().numpy(), weights.detach().cpu().numpy() > 0
+            )
+            losses["acc_pose"] = torch.tensor(avg_acc, device=pred.device)
+        return losses
+
+    def predict(self, feats: Any, batch: PoseBatch, test_cfg: TestCfg) -> list[InstanceData]:
+        """Decode each sample's heatmaps into keypoints in input-image pixels.
+
+        With ``test_cfg.flip_test``, ``feats`` is ``(feats, flipped_feats)``; the flipped heatmaps are
+        mapped back with ``batch.samples[0].flip_indices``, ``flip_mode`` and ``shift_heatmap``
+        (MMPose's ``flip_heatmaps``) and averaged with the others.
+
+        Returns:
+            one :class:`InstanceData` per sample: ``keypoints (1, K, 2)``, ``keypoint_scores (1, K)``
+            and, with ``output_heatmaps``, ``heatmaps (K, H, W)``.
+        """
+        if self.decoder is None:
+            raise RuntimeError(f"{type(self).__name__}.predict needs a decoder: set the head's `decoder` config")
+        if test_cfg.flip_test:
+            feats_orig, feats_flip = feats
+            flipped = flip_heatmaps(
+                self.forward(feats_flip), batch.samples[0].flip_indices, test_cfg.flip_mode, test_cfg.shift_heatmap
+            )
+            heatmaps = (self.forward(feats_orig) + flipped) * 0.5
+        else:
+            heatmaps = self.forward(feats)
+        maps = heatmaps.detach().cpu().float().numpy()
+        return [
+            InstanceData(keypoints=k, keypoint_scores=s, heatmaps=m if test_cfg.output_heatmaps else None)
+            for (k, s), m in zip(self.decoder.batch_decode(maps), maps, strict=True)
+        ]
+
+    def _rename_v1_keys(self, state_dict: dict[str, Tensor], prefix: str, local_metadata: dict, *args: Any) -> None:
+        """MMPose < 1.0 kept the intermediate convs in ``final_layer.N``: move them to ``conv_layers.N``."""
+        if local_metadata.get("version", 0) >= self._version:
+            return
+        for key in [k for k in state_dict if k.startswith(prefix + "final_layer.")]:
+            parts = key[len(prefix) :].split(".")
+            if len(parts) != 3:
+                continue
+            index = int(parts[1])
+            if isinstance(self.conv_layers, nn.Sequential) and index < len(self.conv_layers):
+                new = f"{prefix}conv_layers.{index}.{parts[2]}"
+            else:
+                new = f"{prefix}final_layer.{parts[2]}"
+            state_dict[new] = state_dict.pop(key)

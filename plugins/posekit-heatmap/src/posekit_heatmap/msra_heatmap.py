@@ -1,0 +1,113 @@
+"""MSRAHeatmap: keypoints as Gaussian heatmaps (SimpleBaseline), optionally DarkPose-unbiased.
+
+Dimensions: N instances (1 for this top-down codec), K keypoints, B samples of a batch;
+input image size ``[w, h]``, heatmap size ``[W, H]``.
+
+Encoded (``encode``):
+
+- ``heatmaps`` (K, H, W) float32: Gaussian targets in heatmap space;
+- ``keypoint_weights`` (N, K): per-keypoint loss weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from posekit.codec_utils import (
+    check_array,
+    generate_gaussian_heatmaps,
+    generate_unbiased_gaussian_heatmaps,
+    get_heatmap_maximum,
+    refine_keypoints,
+    refine_keypoints_dark,
+)
+from posekit.errors import ConfigError
+from posekit.protocols import BaseKeypointCodec
+
+
+class MSRAHeatmap(BaseKeypointCodec):
+    """Represent keypoints as heatmaps via the "MSRA" approach (`Simple Baselines`_, Xiao et al. 2018).
+
+    Args:
+        input_size: input image size ``(w, h)`` in pixels.
+        heatmap_size: heatmap size ``(W, H)`` in pixels.
+        sigma: sigma of the Gaussian, in heatmap pixels.
+        unbiased: use DarkPose's unbiased encoding (Gaussian at the sub-pixel location, no window)
+            and distribution-aware decoding. Defaults to False.
+        blur_kernel_size: odd kernel size of DarkPose's heatmap blur when decoding; it should match
+            sigma by ``sigma = 0.3 * ((ks - 1) * 0.5 - 1) + 0.8`` (11 for sigma 2). Defaults to 11.
+
+    .. _`Simple Baselines`: https://arxiv.org/abs/1804.06208
+    """
+
+    label_mapping_table = {"keypoint_weights": "keypoint_weights"}
+    field_mapping_table = {"heatmaps": "heatmaps"}
+
+    def __init__(
+        self,
+        input_size: tuple[int, int],
+        heatmap_size: tuple[int, int],
+        sigma: float,
+        unbiased: bool = False,
+        blur_kernel_size: int = 11,
+    ) -> None:
+        if blur_kernel_size % 2 != 1:
+            raise ConfigError(f"MSRAHeatmap: blur_kernel_size must be odd, got {blur_kernel_size}")
+        self.input_size = tuple(input_size)
+        self.heatmap_size = tuple(heatmap_size)
+        self.sigma = sigma
+        self.unbiased = unbiased
+        self.blur_kernel_size = blur_kernel_size
+        self.scale_factor = (np.array(input_size) / heatmap_size).astype(np.float32)
+
+    def encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Encode one instance's keypoints into heatmaps.
+
+        Args:
+            keypoints: ``(1, K, 2)`` in input image space.
+            keypoints_visible: ``(1, K)`` visibilities; all visible when None.
+
+        Returns:
+            ``heatmaps`` (K, H, W) float32 and ``keypoint_weights`` (1, K).
+        """
+        check_array("keypoints", keypoints, (1, "K", 2))
+        if keypoints_visible is None:
+            keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
+        else:
+            check_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])
+        generate = generate_unbiased_gaussian_heatmaps if self.unbiased else generate_gaussian_heatmaps
+        heatmaps, weights = generate(self.heatmap_size, keypoints / self.scale_factor, keypoints_visible, self.sigma)
+        return {"heatmaps": heatmaps, "keypoint_weights": weights}
+
+    def decode(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Decode one sample's heatmaps.
+
+        Args:
+            encoded: heatmaps ``(K, H, W)``.
+
+        Returns:
+            ``keypoints (1, K, 2)`` float32 in input image space and ``scores (1, K)``.
+        """
+        width, height = self.heatmap_size
+        check_array("encoded", encoded, ("K", height, width))
+        return self._decode(encoded[None])
+
+    def batch_decode(self, batch_encoded: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Decode a batch of heatmaps ``(B, K, H, W)`` at once; one ``decode`` result per sample."""
+        width, height = self.heatmap_size
+        check_array("batch_encoded", batch_encoded, ("B", "K", height, width))
+        keypoints, scores = self._decode(batch_encoded)
+        return [(keypoints[i : i + 1], scores[i : i + 1]) for i in range(len(keypoints))]
+
+    def decode_targets(self, encoded: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Decode ``encode``'s own ``heatmaps``: ``keypoints (1, K, 2)``, ``scores (1, K)``."""
+        return self.decode(encoded["heatmaps"])
+
+    def _decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(B, K, H, W)`` -> ``keypoints (B, K, 2)`` in input space, ``scores (B, K)``."""
+        keypoints, scores = get_heatmap_maximum(heatmaps)
+        if self.unbiased:
+            keypoints = refine_keypoints_dark(keypoints, heatmaps, blur_kernel_size=self.blur_kernel_size)
+        else:
+            keypoints = refine_keypoints(keypoints, heatmaps)
+        return keypoints * self.scale_factor, scores

@@ -1,0 +1,63 @@
+"""What the regression heads share: targets, PCK on normalized coordinates, flip test and decoding.
+
+Dimensions: B samples, N = 1 instance per sample, K keypoints; coordinates normalized by the
+input size (``x / w``, ``y / h``), with optional sigmas ``(B, K, 4)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from posekit.codec_utils import flip_coordinates
+from posekit.metrics.functional import keypoint_pck_accuracy
+from posekit.protocols import BaseHead
+from posekit.structures import InstanceData, PoseBatch, TestCfg
+
+
+def coordinate_accuracy(pred: Tensor, gt: Tensor, weights: Tensor) -> Tensor:
+    """PCK@0.05 of normalized coordinates ``(N, K, 2)`` over keypoints with a positive weight ``(N, K)``."""
+    _, avg_acc, _ = keypoint_pck_accuracy(
+        pred.detach().cpu().numpy(),
+        gt.detach().cpu().numpy(),
+        weights.detach().cpu().numpy() > 0,
+        0.05,
+        np.ones((pred.size(0), 2), dtype=np.float32),
+    )
+    return torch.tensor(avg_acc, device=pred.device)
+
+
+class RegressionHeadBase(BaseHead):
+    """Flip test and decoding of coordinate heads; subclasses implement ``coordinates``."""
+
+    def coordinates(self, feats: tuple[Tensor, ...]) -> Tensor:
+        """Normalized coordinates ``(B, K, D)`` to decode (sigmas already squashed to [0, 1])."""
+        raise NotImplementedError
+
+    def flipped_coordinates(self, feats: tuple[Tensor, ...], batch: PoseBatch, test_cfg: TestCfg) -> Tensor:
+        """Coordinates of a horizontally flipped input, mapped back (MMPose's ``flip_coordinates``)."""
+        sample = batch.samples[0]
+        return flip_coordinates(self.coordinates(feats), sample.flip_indices, test_cfg.shift_coords, sample.input_size)
+
+    def predict(self, feats: Any, batch: PoseBatch, test_cfg: TestCfg) -> list[InstanceData]:
+        """Decode each sample's coordinates into keypoints in input-image pixels.
+
+        With ``test_cfg.flip_test``, ``feats`` is ``(feats, flipped_feats)``; the flipped coordinates
+        are mapped back with ``batch.samples[0].flip_indices`` and ``input_size`` (shifted by one
+        input pixel with ``shift_coords``) and averaged.
+
+        Returns:
+            one :class:`InstanceData` per sample: ``keypoints (1, K, 2)`` and ``keypoint_scores (1, K)``.
+        """
+        if self.decoder is None:
+            raise RuntimeError(f"{type(self).__name__}.predict needs a decoder: set the head's `decoder` config")
+        if test_cfg.flip_test:
+            feats_orig, feats_flip = feats
+            coords = (self.coordinates(feats_orig) + self.flipped_coordinates(feats_flip, batch, test_cfg)) * 0.5
+        else:
+            coords = self.coordinates(feats)
+        decoded = self.decoder.batch_decode(coords.detach().cpu().float().numpy()[:, None])
+        return [InstanceData(keypoints=k, keypoint_scores=s) for k, s in decoded]

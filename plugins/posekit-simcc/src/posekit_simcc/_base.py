@@ -1,0 +1,91 @@
+"""SimCCHeadBase: loss, accuracy, flip test and decoding shared by SimCCHead and RTMCCHead.
+
+Dimensions: B samples, N = 1 instance per sample, K keypoints, ``Wx`` / ``Wy`` SimCC bins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from posekit.codec_utils import flip_vectors
+from posekit.protocols import BaseHead
+from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
+from posekit_simcc._layers import get_simcc_normalized, simcc_pck_accuracy
+
+
+class SimCCHeadBase(BaseHead):
+    """What SimCCHead and RTMCCHead share: SimCC loss and accuracy, flip test, decoding.
+
+    Subclasses set ``simcc_split_ratio``, ``loss_module`` and ``decoder`` and implement ``forward``
+    returning ``(simcc_x (B, K, Wx), simcc_y (B, K, Wy))``.
+    """
+
+    simcc_split_ratio: float
+    #: sigma used to scale the 1D outputs when ``output_heatmaps`` draws them (None: no scaling)
+    display_sigma: tuple[float, float] | None = None
+
+    def loss(self, feats: tuple[Tensor, ...], batch: PoseBatch, train_cfg: TrainCfg) -> dict[str, Tensor]:
+        """KL loss against ``batch.targets['keypoint_x_labels'] (B, 1, K, Wx)``, ``keypoint_y_labels``
+        and ``keypoint_weights (B, 1, K)``.
+
+        Returns:
+            ``loss_kpt`` and, with ``train_cfg.compute_acc``, ``acc_pose`` (PCK@0.05 of the SimCC maxima).
+        """
+        pred_x, pred_y = self.forward(feats)
+        gt_x = batch.instance_targets("keypoint_x_labels", pred_x)
+        gt_y = batch.instance_targets("keypoint_y_labels", pred_y)
+        weights = batch.instance_targets("keypoint_weights", pred_x)
+        if gt_x.shape != pred_x.shape or gt_y.shape != pred_y.shape:
+            raise ValueError(
+                f"batch.targets keypoint_x_labels / keypoint_y_labels: expected {tuple(pred_x.shape)} / "
+                f"{tuple(pred_y.shape)} per instance (the head's output), got {tuple(gt_x.shape)} / {tuple(gt_y.shape)}"
+            )
+        losses = {"loss_kpt": self.loss_module((pred_x, pred_y), (gt_x, gt_y), weights)}
+        if train_cfg.compute_acc:
+            _, avg_acc, _ = simcc_pck_accuracy(
+                (pred_x.detach().cpu().numpy(), pred_y.detach().cpu().numpy()),
+                (gt_x.detach().cpu().numpy(), gt_y.detach().cpu().numpy()),
+                self.simcc_split_ratio,
+                weights.detach().cpu().numpy() > 0,
+            )
+            losses["acc_pose"] = torch.tensor(avg_acc, device=pred_x.device)
+        return losses
+
+    def predict(self, feats: Any, batch: PoseBatch, test_cfg: TestCfg) -> list[InstanceData]:
+        """Decode each sample's SimCC vectors into keypoints in input-image pixels.
+
+        With ``test_cfg.flip_test``, ``feats`` is ``(feats, flipped_feats)``; the flipped vectors are
+        mapped back with ``batch.samples[0].flip_indices`` (MMPose's ``flip_vectors``) and averaged.
+
+        Returns:
+            one :class:`InstanceData` per sample: ``keypoints (1, K, 2)``, ``keypoint_scores (1, K)``,
+            ``keypoints_visible (1, K)`` when the codec decodes visibility, and with
+            ``output_heatmaps`` ``heatmaps (K, Wy, Wx)``, the outer product of the normalised vectors.
+        """
+        if self.decoder is None:
+            raise RuntimeError(f"{type(self).__name__}.predict needs a decoder: set the head's `decoder` config")
+        if test_cfg.flip_test:
+            feats_orig, feats_flip = feats
+            x, y = self.forward(feats_orig)
+            x_flip, y_flip = flip_vectors(*self.forward(feats_flip), batch.samples[0].flip_indices)
+            x, y = (x + x_flip) * 0.5, (y + y_flip) * 0.5
+        else:
+            x, y = self.forward(feats)
+        decoded = self.decoder.batch_decode(x.detach().cpu().float().numpy(), y.detach().cpu().float().numpy())
+        heatmaps: list[Any] = [None] * len(decoded)
+        if test_cfg.output_heatmaps:
+            sx, sy = self.display_sigma or (None, None)
+            x, y = get_simcc_normalized(x.detach(), sx), get_simcc_normalized(y.detach(), sy)
+            heatmaps = list((y[..., :, None] * x[..., None, :]).cpu().numpy())
+        preds = []
+        for (keypoints, scores), maps in zip(decoded, heatmaps, strict=True):
+            visible = None
+            if isinstance(scores, tuple):
+                scores, visible = scores
+            preds.append(
+                InstanceData(keypoints=keypoints, keypoint_scores=scores, keypoints_visible=visible, heatmaps=maps)
+            )
+        return preds

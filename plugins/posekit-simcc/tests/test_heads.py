@@ -1,0 +1,156 @@
+"""RTMCCHead against an MMPose 1.3.2 checkpoint, SimCCHead, KLDiscretLoss by hand, flip test, conformance.
+
+Reference model: shared/fixtures/mmpose/models/rtmpose-t_coco-256x192/ (config.json, checkpoint.pth,
+backbone_out.npz, head_out.npz), written by MMPose 1.3.2 on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from posekit import structures
+from posekit.codec_utils import flip_vectors
+from posekit.registry import build
+from posekit.structures import PoseBatch, PoseSample, TrainCfg
+
+
+def _load_mmpose_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """``state_dict`` of an MMPose checkpoint, read with ``weights_only=True`` (numpy metadata allowed)."""
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    allowed = [
+        (_reconstruct, "numpy.core.multiarray._reconstruct"),
+        (_reconstruct, "numpy._core.multiarray._reconstruct"),
+        np.ndarray,
+        np.dtype,
+        bytes,
+        *(getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")),
+    ]
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_rtmcc_head_matches_mmpose(shared: Path) -> None:
+    d = shared / "fixtures/mmpose/models/rtmpose-t_coco-256x192"
+    head = build("head", json.loads((d / "config.json").read_text())["head"])
+    state = _load_mmpose_checkpoint(d / "checkpoint.pth")
+    head.load_state_dict({k.removeprefix("head."): v for k, v in state.items() if k.startswith("head.")}, strict=True)
+    head.eval()
+    backbone_out = np.load(d / "backbone_out.npz")
+    feats = tuple(torch.from_numpy(backbone_out[f"out_{i}"]) for i in range(len(backbone_out.files)))
+    with torch.no_grad():
+        outputs = dict(zip(("simcc_x", "simcc_y"), head(feats), strict=True))
+    ref = np.load(d / "head_out.npz")
+    for name, out in outputs.items():
+        r = ref[name]
+        assert tuple(out.shape) == r.shape, f"{d}/head_out.npz {name}: shape {tuple(out.shape)} != {r.shape}"
+        err = np.abs(out.numpy() - r).max()
+        assert err <= 1e-4 * np.abs(r).max(), f"{d}/head_out.npz {name}: max|diff| {err:.3g}"
+
+
+CODEC = {"type": "SimCCLabel", "input_size": (64, 48), "sigma": (4.9, 5.66), "normalize": False}
+RTMCC = {
+    "type": "RTMCCHead",
+    "in_channels": 8,
+    "out_channels": 17,
+    "input_size": (64, 48),
+    "in_featuremap_size": (2, 2),
+    "final_layer_kernel_size": 3,
+    "gau_cfg": {"hidden_dims": 16, "s": 8, "act_fn": "SiLU", "use_rel_bias": True, "pos_enc": True},
+    "decoder": CODEC,
+}
+SIMCC = {
+    "type": "SimCCHead",
+    "in_channels": 8,
+    "out_channels": 17,
+    "input_size": (64, 48),
+    "in_featuremap_size": (2, 2),
+    "deconv_out_channels": (8, 8),
+    "deconv_kernel_sizes": (4, 4),
+    "decoder": CODEC | {"normalize": True},
+}
+
+
+def _batch(n: int = 2) -> PoseBatch:
+    codec = build("codec", CODEC)
+    rng = np.random.default_rng(0)
+    samples, encoded = [], []
+    for i in range(n):
+        keypoints = (rng.random((1, 17, 2)) * [60, 44] + 2).astype(np.float32)
+        encoded.append(codec.encode(keypoints))
+        samples.append(PoseSample(img_id=i, keypoints=keypoints, flip_indices=[0, 2, 1, 4, 3, *range(5, 17)]))
+    targets = {k: torch.stack([torch.as_tensor(e[k]) for e in encoded]) for k in encoded[0]}
+    return PoseBatch(inputs=torch.zeros(n, 3, 48, 64), targets=targets, samples=samples)
+
+
+@pytest.mark.parametrize("cfg", [RTMCC, SIMCC])
+def test_predict_flip_test_and_heatmaps(cfg: dict) -> None:
+    head = build("head", cfg).eval()
+    batch = _batch()
+    torch.manual_seed(0)
+    feats, feats_flip = (torch.randn(2, 8, 2, 2),), (torch.randn(2, 8, 2, 2),)
+    test_cfg = structures.TestCfg(flip_test=True, output_heatmaps=True)
+    with torch.no_grad():
+        preds = head.predict((feats, feats_flip), batch, test_cfg)
+        x_flip, y_flip = flip_vectors(*head(feats_flip), batch.samples[0].flip_indices)
+        x, y = head(feats)
+    expected = head.decoder.decode(((x + x_flip) / 2).numpy(), ((y + y_flip) / 2).numpy())
+    np.testing.assert_allclose(np.concatenate([p.keypoints for p in preds]), expected[0], rtol=1e-6)
+    np.testing.assert_allclose(np.concatenate([p.keypoint_scores for p in preds]), expected[1], rtol=1e-6)
+    assert preds[0].keypoints.shape == (1, 17, 2) and preds[0].heatmaps.shape == (17, 96, 128)
+    assert preds[0].heatmaps.min() >= 0 and preds[0].heatmaps.max() <= 1
+
+
+def test_loss_and_accuracy() -> None:
+    head = build("head", RTMCC)
+    batch = _batch()
+    torch.manual_seed(0)
+    losses = head.loss((torch.randn(2, 8, 2, 2),), batch, TrainCfg())
+    assert set(losses) == {"loss_kpt", "acc_pose"} and losses["loss_kpt"] > 0
+    losses["loss_kpt"].backward()
+    assert head.cls_x.weight.grad.abs().sum() > 0
+
+
+def test_simcc_head_without_deconv() -> None:
+    head = build("head", SIMCC | {"deconv_out_channels": None, "in_featuremap_size": (4, 3)})
+    assert head.heatmap_size == (4, 3) and head.deconv_head is None
+    x, y = head((torch.randn(2, 8, 3, 4),))
+    assert x.shape == (2, 17, 128) and y.shape == (2, 17, 96)
+    assert {k.split(".")[0] for k in head.state_dict()} == {"final_layer", "mlp_head_x", "mlp_head_y"}
+
+
+def test_kl_discret_loss_by_hand() -> None:
+    # one instance, one keypoint, 2 bins per axis
+    pred_x = torch.tensor([[[0.0, math.log(3.0)]]], requires_grad=True)  # softmax -> (1/4, 3/4)
+    pred_y = torch.tensor([[[0.0, 0.0]]], requires_grad=True)  # softmax -> (1/2, 1/2)
+    gt_x = torch.tensor([[[0.5, 0.5]]])
+    gt_y = torch.tensor([[[1.0, 0.0]]])
+    loss = build("loss", {"type": "KLDiscretLoss", "use_target_weight": True})
+    value = loss((pred_x, pred_y), (gt_x, gt_y), torch.tensor([[2.0]]))
+    kl_x = (0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75)) / 2  # mean over the 2 bins
+    kl_y = (1.0 * math.log(1.0 / 0.5)) / 2  # 0 * log(0) counts as 0
+    assert value.item() == pytest.approx(2 * (kl_x + kl_y), rel=1e-6)
+    value.backward()
+    assert torch.isfinite(pred_x.grad).all() and pred_x.grad.abs().sum() > 0
+    # beta sharpens the prediction; label_softmax turns labels into softmax(labels * label_beta)
+    sharp = build("loss", {"type": "KLDiscretLoss", "beta": 2.0, "label_softmax": True, "label_beta": 1.0})
+    p = torch.softmax(torch.tensor([0.0, 2 * math.log(3.0)]), 0)
+    q = torch.softmax(torch.tensor([0.5, 0.5]), 0)
+    expected_x = (q * (q / p).log()).mean()
+    q_y = torch.softmax(torch.tensor([1.0, 0.0]), 0)
+    expected_y = (q_y * (q_y / 0.5).log()).mean()
+    got = sharp((pred_x, pred_y), (gt_x, gt_y), torch.tensor([[1.0]]))
+    assert got.item() == pytest.approx((expected_x + expected_y).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize(("cfg", "feat_shapes"), [(RTMCC, [(8, 2, 2)]), (SIMCC, [(8, 2, 2)])])
+def test_conformance(posekit_check, cfg: dict, feat_shapes: list) -> None:
+    posekit_check.head(cfg, feat_shapes)
