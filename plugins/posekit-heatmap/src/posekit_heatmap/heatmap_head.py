@@ -195,7 +195,9 @@ class HeatmapHead(BaseHead):
         losses = {"loss_kpt": self.loss_module(pred, gt, weights)}
         if train_cfg.compute_acc:
             _, avg_acc, _ = pose_pck_accuracy(
-                pred.detach().cpu().numpy(), gt.detach().cpu().numpy(), weights.detach().cpu().numpy() > 0
+                pred.detach().cpu().float().numpy(),
+                gt.detach().cpu().float().numpy(),
+                weights.detach().cpu().float().numpy() > 0,
             )
             losses["acc_pose"] = torch.tensor(avg_acc, device=pred.device)
         return losses

@@ -21,9 +21,9 @@ from posekit.structures import InstanceData, PoseBatch, TestCfg
 def coordinate_accuracy(pred: Tensor, gt: Tensor, weights: Tensor) -> Tensor:
     """PCK@0.05 of normalized coordinates ``(N, K, 2)`` over keypoints with a positive weight ``(N, K)``."""
     _, avg_acc, _ = keypoint_pck_accuracy(
-        pred.detach().cpu().numpy(),
-        gt.detach().cpu().numpy(),
-        weights.detach().cpu().numpy() > 0,
+        pred.detach().cpu().float().numpy(),
+        gt.detach().cpu().float().numpy(),
+        weights.detach().cpu().float().numpy() > 0,
         0.05,
         np.ones((pred.size(0), 2), dtype=np.float32),
     )

@@ -46,10 +46,10 @@ class SimCCHeadBase(BaseHead):
         losses = {"loss_kpt": self.loss_module((pred_x, pred_y), (gt_x, gt_y), weights)}
         if train_cfg.compute_acc:
             _, avg_acc, _ = simcc_pck_accuracy(
-                (pred_x.detach().cpu().numpy(), pred_y.detach().cpu().numpy()),
-                (gt_x.detach().cpu().numpy(), gt_y.detach().cpu().numpy()),
+                (pred_x.detach().cpu().float().numpy(), pred_y.detach().cpu().float().numpy()),
+                (gt_x.detach().cpu().float().numpy(), gt_y.detach().cpu().float().numpy()),
                 self.simcc_split_ratio,
-                weights.detach().cpu().numpy() > 0,
+                weights.detach().cpu().float().numpy() > 0,
             )
             losses["acc_pose"] = torch.tensor(avg_acc, device=pred_x.device)
         return losses
@@ -79,7 +79,7 @@ class SimCCHeadBase(BaseHead):
         if test_cfg.output_heatmaps:
             sx, sy = self.display_sigma or (None, None)
             x, y = get_simcc_normalized(x.detach(), sx), get_simcc_normalized(y.detach(), sy)
-            heatmaps = list((y[..., :, None] * x[..., None, :]).cpu().numpy())
+            heatmaps = list((y[..., :, None] * x[..., None, :]).cpu().float().numpy())
         preds = []
         for (keypoints, scores), maps in zip(decoded, heatmaps, strict=True):
             visible = None
