@@ -1,0 +1,237 @@
+"""Backbone forward speed at 256x192: posekit eager vs optimised, beside MMPose's figures.
+
+For ResNet-50, HRNet-w32 and CSPNeXt-m (RTMPose-m's backbone): parameters, forward GFLOPs
+(torch's FlopCounterMode: multiply and add counted separately, i.e. 2 x MACs, as BASELINES.md),
+median latency at batch 1 and 8 (torch.inference_mode, after warm-up), and achieved GFLOP/s as
+a fraction of this machine's fp32 matmul peak (2048 x 2048, measured in the same run). Each
+inference trick (channels_last, BatchNorm folded into convs, both = ``optimize_for_inference``,
+TorchScript freeze, optionally torch.compile) is timed separately and its outputs are checked
+against eager within 1e-4 * max|eager|.
+
+MMPose's figures (../shared/BASELINES.md, MMPose 1.3.2 eager fp32 on this machine class) are
+for whole models (backbone + head); the ratio column scales them by the backbone's share of
+the model's FLOPs, an estimate of MMPose's backbone time. Target: batch-8 >= 1.3x MMPose.
+
+    python benchmarks/models.py [--reps 10] [--warmup 2] [--models resnet50 hrnet-w32 cspnext-m] [--compile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from posekit.nn import fuse_conv_bn, optimize_for_inference
+from posekit.registry import build
+
+INPUT = (3, 256, 192)
+TOL = 1e-4
+
+
+def _hrnet_w32() -> dict[str, Any]:
+    def stage(n: int, modules: int, block: str = "BASIC") -> dict[str, Any]:
+        widths = (64,) if n == 1 else tuple(32 * 2**i for i in range(n))
+        return {
+            "num_modules": modules,
+            "num_branches": n,
+            "block": block,
+            "num_blocks": (4,) * n,
+            "num_channels": widths,
+        }
+
+    extra = {"stage1": stage(1, 1, "BOTTLENECK"), "stage2": stage(2, 1), "stage3": stage(3, 4), "stage4": stage(4, 3)}
+    return {"type": "HRNet", "in_channels": 3, "extra": extra}
+
+
+@dataclass(frozen=True)
+class Case:
+    """A backbone config and MMPose's figures for the model it belongs to (BASELINES.md)."""
+
+    title: str
+    cfg: dict[str, Any]
+    mmpose_model: str
+    mmpose_gflops: float
+    mmpose_b1_ms: float
+    mmpose_b8_ms: float
+
+
+CASES = {
+    "resnet50": Case("ResNet-50", {"type": "ResNet", "depth": 50}, "SimpleBaseline ResNet-50", 10.85, 119, 684),
+    "hrnet-w32": Case("HRNet-w32", _hrnet_w32(), "HRNet-w32", 15.29, 181, 856),
+    "cspnext-m": Case(
+        "CSPNeXt-m",
+        {"type": "CSPNeXt", "deepen_factor": 0.67, "widen_factor": 0.75, "out_indices": (4,), "expand_ratio": 0.5},
+        "RTMPose-m (CSPNeXt-m + RTMCCHead)",
+        3.84,
+        42,
+        258,
+    ),
+}
+
+
+def median_ms(fn: Callable[[], Any], warmup: int, reps: int) -> float:
+    return interleaved_medians({"fn": fn}, warmup, reps)["fn"]
+
+
+def check_threads() -> None:
+    """Re-run once in a fresh process when torch's OpenMP threads share one vCPU (BASELINES.md fault)."""
+    x = torch.ones(1 << 20)
+    ms = median_ms(lambda: x.add_(1.0), 5, 30)
+    if ms > 2.0 and torch.get_num_threads() > 1:
+        if os.environ.get("POSEKIT_BENCH_RETRY"):
+            print(f"WARNING: a tiny parallel op takes {ms:.1f} ms: threads share a vCPU; figures are unreliable")
+            return
+        print(f"tiny parallel op took {ms:.1f} ms (threads on one vCPU?): restarting in a fresh process")
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "POSEKIT_BENCH_RETRY": "1"})
+
+
+def matmul_peak_gflops(reps: int) -> float:
+    """fp32 GFLOP/s of a 2048 x 2048 matmul, best of ``reps`` (a peak: other load only lowers it)."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * 2048**3 / best / 1e9
+
+
+def forward_gflops(model: nn.Module, x: Tensor) -> float:
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(x)
+    return counter.get_total_flops() / 1e9
+
+
+def _randomize_norms(model: nn.Module) -> None:
+    """Non-trivial BatchNorm statistics, so folding them is really exercised (default init is 0/1)."""
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                m.bias.copy_(0.1 * torch.randn(m.num_features, generator=g))
+
+
+def variants(model: nn.Module, x: Tensor, use_compile: bool) -> dict[str, Callable[[], nn.Module]]:
+    """Name -> builder of an inference model (each from a fresh copy of ``model``)."""
+
+    def channels_last() -> nn.Module:
+        m = copy.deepcopy(model).to(memory_format=torch.channels_last)
+        m.register_forward_pre_hook(lambda _, args: (args[0].contiguous(memory_format=torch.channels_last),))
+        return m
+
+    def jit_freeze() -> nn.Module:
+        m = optimize_for_inference(copy.deepcopy(model))
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.trace is deprecated in torch 2.13
+            return torch.jit.freeze(torch.jit.trace(m, x, check_trace=False))
+
+    def compiled() -> nn.Module:
+        import torch._inductor.config as inductor_config
+
+        inductor_config.freezing = True  # weights as constants: conv + BN/ReLU/add fusions
+        return torch.compile(optimize_for_inference(copy.deepcopy(model)), dynamic=False)
+
+    table: dict[str, Callable[[], nn.Module]] = {
+        "eager": lambda: model,
+        "channels_last": channels_last,
+        "fused BN": lambda: fuse_conv_bn(copy.deepcopy(model)),
+        "fused BN + channels_last": lambda: optimize_for_inference(copy.deepcopy(model)),
+        "  + jit.trace/freeze": jit_freeze,
+    }
+    if use_compile:
+        table["  + torch.compile"] = compiled
+    return table
+
+
+def max_rel_error(out: tuple[Tensor, ...], ref: tuple[Tensor, ...]) -> float:
+    return max(float((o - r).abs().max() / r.abs().max()) for o, r in zip(out, ref, strict=True))
+
+
+def interleaved_medians(fns: dict[str, Callable[[], Any]], warmup: int, reps: int) -> dict[str, float]:
+    """Median ms of each ``fn``, timed in rounds (A B C A B C ...) so drift on a shared machine hits all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+
+
+def bench_backbone(case: Case, peak: float, args: argparse.Namespace) -> None:
+    torch.manual_seed(0)
+    model = build("backbone", case.cfg).eval()
+    _randomize_norms(model)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    x1, x8 = torch.randn(1, *INPUT), torch.randn(8, *INPUT)
+    gflops = forward_gflops(model, x1)
+    print(f"\n{case.title} backbone, {INPUT[1]}x{INPUT[2]}: {params:.1f} M params, {gflops:.2f} GFLOPs/img (b1)")
+    models: dict[str, nn.Module] = {}
+    errors: dict[str, float] = {}
+    with torch.inference_mode():
+        ref8 = model(x8)
+        for name, make in variants(model, x1, args.compile).items():
+            try:
+                models[name] = make()
+                errors[name] = max_rel_error(models[name](x8), ref8)
+            except Exception as e:  # a trick unavailable here (e.g. no compiler): report, go on
+                print(f"  {name:<26} unavailable: {type(e).__name__}: {str(e).splitlines()[0][:80]}")
+                models.pop(name, None)
+        b1 = interleaved_medians({n: (lambda m=m: m(x1)) for n, m in models.items()}, args.warmup, args.reps)
+        b8 = interleaved_medians({n: (lambda m=m: m(x8)) for n, m in models.items()}, args.warmup, args.reps)
+    print(f"  {'variant':<26}{'b1 ms':>8}{'b8 ms':>9}{'b8 GFLOP/s':>12}{'% peak':>8}{'b8 vs eager':>13}{'max err':>10}")
+    for name in models:
+        rate = 8 * gflops / (b8[name] * 1e-3)
+        ok = "ok" if errors[name] <= TOL else "FAIL"
+        print(
+            f"  {name:<26}{b1[name]:8.1f}{b8[name]:9.1f}{rate:12.1f}{100 * rate / peak:7.0f}%"
+            f"{b8['eager'] / b8[name]:12.2f}x{errors[name]:10.1e} {ok}"
+        )
+    best = min((n for n in models if errors[n] <= TOL), key=lambda n: b8[n])
+    share = gflops / case.mmpose_gflops
+    est_b8 = case.mmpose_b8_ms * share
+    print(
+        f"  MMPose {case.mmpose_model}: {case.mmpose_gflops} GFLOPs, b1 {case.mmpose_b1_ms} ms, "
+        f"b8 {case.mmpose_b8_ms} ms (whole model); backbone = {100 * share:.0f}% of its FLOPs "
+        f"-> est. MMPose backbone b8 {est_b8:.0f} ms"
+    )
+    print(
+        f"  best posekit b8 ({best.strip()}) {b8[best]:.1f} ms: {est_b8 / b8[best]:.2f}x the estimated MMPose backbone "
+        f"({case.mmpose_b8_ms / b8[best]:.2f}x its whole model); target >= 1.3x"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=10, help="timed runs per figure (median)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--models", nargs="+", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (needs a C++ compiler; slow)")
+    args = parser.parse_args()
+    check_threads()
+    peak = matmul_peak_gflops(max(args.reps, 10))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul 2048^2: {peak:.0f} GFLOP/s")
+    for key in args.models:
+        bench_backbone(CASES[key], peak, args)
+
+
+if __name__ == "__main__":
+    main()

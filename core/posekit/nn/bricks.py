@@ -1,0 +1,249 @@
+"""Layer bricks shared by the plugins, with mmcv's names so MMPose state_dict keys carry over.
+
+- :func:`build_norm_layer` returns ``(name, layer)`` with mmcv's abbreviations (``bn``, ``gn``,
+  ``ln``, ``in``) plus a postfix, e.g. ``("bn1", BatchNorm2d)``;
+- :class:`ConvModule` is conv -> norm -> activation with keys ``conv``, ``bn``/``gn``, ``activate``;
+- :class:`DepthwiseSeparableConvModule` is ``depthwise_conv`` then ``pointwise_conv`` ConvModules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.nn.configs import ActConfig, NormConfig, as_config
+from posekit.nn.init import constant_init, kaiming_init
+
+NormCfg = NormConfig | Mapping[str, Any]
+ActCfg = ActConfig | Mapping[str, Any]
+
+_BN = {"BN": nn.BatchNorm2d, "BN2d": nn.BatchNorm2d, "BN1d": nn.BatchNorm1d, "BN3d": nn.BatchNorm3d}
+_IN = {"IN": nn.InstanceNorm2d, "IN2d": nn.InstanceNorm2d, "IN1d": nn.InstanceNorm1d, "IN3d": nn.InstanceNorm3d}
+#: activations that take ``inplace`` (mmcv leaves the others alone)
+_INPLACE = frozenset({"ReLU", "ReLU6", "LeakyReLU", "ELU", "SiLU", "HSigmoid", "HSwish"})
+
+
+def _distributed_world_size() -> int:
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def norm_abbr(layer: nn.Module) -> str:
+    """mmcv's key prefix of a norm layer: ``bn``, ``gn``, ``ln``, ``in`` (else ``norm``)."""
+    if isinstance(layer, nn.modules.instancenorm._InstanceNorm):
+        return "in"
+    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+        return "bn"
+    if isinstance(layer, nn.GroupNorm):
+        return "gn"
+    if isinstance(layer, nn.LayerNorm):
+        return "ln"
+    return "norm"
+
+
+def build_norm_layer(cfg: NormCfg, num_features: int, postfix: int | str = "") -> tuple[str, nn.Module]:
+    """Build a norm layer over ``num_features`` channels from ``dict(type='BN', ...)``.
+
+    Args:
+        cfg: a :class:`NormConfig` or its dict.
+        num_features: channels C of the ``(B, C, ...)`` input (the last dim for ``LN``).
+        postfix: appended to the name, e.g. ``1`` gives ``bn1``.
+
+    Returns:
+        ``(name, layer)``, ``name`` being mmcv's abbreviation plus ``postfix``.
+    """
+    c = as_config(NormConfig, cfg, "norm_cfg")
+    opts: dict[str, Any] = {"eps": c.eps} if c.eps is not None else {}
+    if c.type in ("GN", "LN") and c.momentum is not None:
+        raise ConfigError(f"norm_cfg type {c.type!r} has no momentum (got momentum={c.momentum})")
+    if c.type != "GN" and c.num_groups is not None:
+        raise ConfigError(f"norm_cfg num_groups applies to type 'GN' only, got type {c.type!r}")
+    if c.momentum is not None:
+        opts["momentum"] = c.momentum
+    layer: nn.Module
+    if c.type in _BN:
+        layer = _BN[c.type](num_features, affine=c.affine, **opts)
+    elif c.type == "SyncBN":
+        bn = nn.SyncBatchNorm if _distributed_world_size() > 1 else nn.BatchNorm2d
+        layer = bn(num_features, affine=c.affine, **opts)
+    elif c.type == "GN":
+        if c.num_groups is None:
+            raise ConfigError("norm_cfg type 'GN' needs num_groups, e.g. dict(type='GN', num_groups=32)")
+        layer = nn.GroupNorm(c.num_groups, num_features, affine=c.affine, **opts)
+    elif c.type == "LN":
+        layer = nn.LayerNorm(num_features, elementwise_affine=c.affine, **opts)
+    else:
+        layer = _IN[c.type](num_features, affine=c.affine, **opts)
+    for p in layer.parameters():
+        p.requires_grad_(c.requires_grad)
+    return f"{norm_abbr(layer)}{postfix}", layer
+
+
+def build_activation_layer(cfg: ActCfg) -> nn.Module:
+    """Build an activation from ``dict(type='ReLU', inplace=True)`` (see :class:`ActConfig`)."""
+    c = as_config(ActConfig, cfg, "act_cfg")
+    if c.inplace is not None and c.type not in _INPLACE:
+        raise ConfigError(f"act_cfg type {c.type!r} takes no 'inplace' argument")
+    if c.negative_slope is not None and c.type != "LeakyReLU":
+        raise ConfigError(f"act_cfg negative_slope applies to type 'LeakyReLU' only, got type {c.type!r}")
+    inplace = bool(c.inplace)
+    table: dict[str, Any] = {
+        "ReLU": lambda: nn.ReLU(inplace),
+        "ReLU6": lambda: nn.ReLU6(inplace),
+        "LeakyReLU": lambda: nn.LeakyReLU(0.01 if c.negative_slope is None else c.negative_slope, inplace),
+        "PReLU": nn.PReLU,
+        "ELU": lambda: nn.ELU(inplace=inplace),
+        "SiLU": lambda: nn.SiLU(inplace),
+        "Swish": nn.SiLU,
+        "GELU": nn.GELU,
+        "Sigmoid": nn.Sigmoid,
+        "Tanh": nn.Tanh,
+        "HSigmoid": lambda: nn.Hardsigmoid(inplace),
+        "HSwish": lambda: nn.Hardswish(inplace),
+    }
+    return table[c.type]()
+
+
+class ConvModule(nn.Module):
+    """Conv2d -> norm -> activation, with mmcv's ``ConvModule`` state_dict keys.
+
+    Input ``(B, in_channels, H, W)``, output ``(B, out_channels, H', W')``. Keys: ``conv.*``,
+    the norm under its abbreviation (``bn.*``, ``gn.*``), ``activate`` (no parameters except PReLU).
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size: kernel size, int or (kh, kw).
+        stride: stride. Default 1.
+        padding: zero padding. Default 0.
+        dilation: dilation. Default 1.
+        groups: conv groups. Default 1.
+        bias: conv bias; ``"auto"`` (default) adds one only without a norm layer.
+        norm_cfg: norm layer config; default None (no norm).
+        act_cfg: activation config; default ReLU; None for no activation.
+        inplace: default ``inplace`` of the activation (mmcv's). Default True.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+        bias: bool | Literal["auto"] = "auto",
+        norm_cfg: NormCfg | None = None,
+        act_cfg: ActCfg | None = ActConfig(type="ReLU"),
+        inplace: bool = True,
+    ) -> None:
+        super().__init__()
+        self.with_norm = norm_cfg is not None
+        self.with_activation = act_cfg is not None
+        self.conv = nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            bias=not self.with_norm if bias == "auto" else bias,
+        )
+        self.norm_name: str | None = None
+        if norm_cfg is not None:
+            self.norm_name, norm = build_norm_layer(norm_cfg, out_channels)
+            self.add_module(self.norm_name, norm)
+        self.activate: nn.Module | None = None
+        if act_cfg is not None:
+            act = as_config(ActConfig, act_cfg, "act_cfg")
+            if act.inplace is None and act.type in _INPLACE:
+                act = act.model_copy(update={"inplace": inplace})
+            self.activate = build_activation_layer(act)
+            is_leaky = act.type == "LeakyReLU"
+            slope = 0.01 if act.negative_slope is None else act.negative_slope
+            kaiming_init(self.conv, a=slope if is_leaky else 0.0, nonlinearity="leaky_relu" if is_leaky else "relu")
+        else:
+            kaiming_init(self.conv)
+        if self.norm is not None:
+            constant_init(self.norm, 1.0)
+
+    @property
+    def norm(self) -> nn.Module | None:
+        """The norm layer (``bn``/``gn``/...), or None."""
+        return getattr(self, self.norm_name) if self.norm_name is not None else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv(x)
+        if self.norm_name is not None:
+            x = getattr(self, self.norm_name)(x)
+        if self.activate is not None:
+            x = self.activate(x)
+        return x
+
+
+class DepthwiseSeparableConvModule(nn.Module):
+    """Depthwise ConvModule (groups = in_channels) then a 1x1 pointwise ConvModule.
+
+    Input ``(B, in_channels, H, W)``, output ``(B, out_channels, H', W')``; keys
+    ``depthwise_conv.*`` and ``pointwise_conv.*``. Both use ``norm_cfg`` and ``act_cfg``.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        kernel_size: depthwise kernel size.
+        stride: depthwise stride. Default 1.
+        padding: depthwise padding. Default 0.
+        dilation: depthwise dilation. Default 1.
+        norm_cfg: norm layer config; default None.
+        act_cfg: activation config; default ReLU.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
+        norm_cfg: NormCfg | None = None,
+        act_cfg: ActCfg | None = ActConfig(type="ReLU"),
+    ) -> None:
+        super().__init__()
+        self.depthwise_conv = ConvModule(
+            in_channels,
+            in_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=in_channels,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+        )
+        self.pointwise_conv = ConvModule(in_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pointwise_conv(self.depthwise_conv(x))
+
+
+def freeze(*modules: nn.Module | None) -> None:
+    """Eval mode and ``requires_grad=False`` for every parameter (a backbone's ``frozen_stages``)."""
+    for m in modules:
+        if m is not None:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+
+
+def batchnorms_eval(module: nn.Module) -> None:
+    """Put every BatchNorm (incl. SyncBatchNorm) in eval mode: running statistics stay fixed (``norm_eval``)."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()

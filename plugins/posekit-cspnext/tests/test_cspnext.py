@@ -1,0 +1,144 @@
+"""CSPNeXt: conformance, MMPose/mmdet parity on the RTMPose-t fixture, freezing, checkpoint errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from posekit.errors import CheckpointError, ConfigError
+from posekit.nn import load_checkpoint, optimize_for_inference
+from posekit.registry import build
+
+FIXTURE = "fixtures/mmpose/models/rtmpose-t_coco-256x192"
+TINY = {"type": "CSPNeXt", "deepen_factor": 0.167, "widen_factor": 0.125}
+
+
+def _fixture(shared: Path) -> tuple[dict[str, Any], Path]:
+    d = shared / FIXTURE
+    return json.loads((d / "config.json").read_text())["backbone"], d
+
+
+def _assert_matches(out: tuple[torch.Tensor, ...], ref_file: Path) -> None:
+    """Every ``out_i`` of the MMPose reference within 1e-4 * max|ref| (see fixtures/mmpose/README.md)."""
+    ref = np.load(ref_file, allow_pickle=False)
+    assert len(out) == len(ref.files), f"{ref_file}: {len(ref.files)} outputs expected, got {len(out)}"
+    for i, o in enumerate(out):
+        r = ref[f"out_{i}"]
+        assert tuple(o.shape) == r.shape, f"{ref_file} out_{i}: shape {tuple(o.shape)} != {r.shape}"
+        err = np.abs(o.numpy() - r).max()
+        assert err <= 1e-4 * np.abs(r).max(), f"{ref_file} out_{i}: max|diff| {err:.3g}, max|ref| {np.abs(r).max():.3g}"
+
+
+@pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
+def test_matches_mmpose(shared: Path, optimized: bool) -> None:
+    cfg, d = _fixture(shared)
+    assert cfg["_scope_"] == "mmdet" and cfg["norm_cfg"] == {"type": "SyncBN"}  # built as written
+    model = build("backbone", cfg)
+    load_checkpoint(model, d / "checkpoint.pth", prefix="backbone.", strict=True)
+    model.eval()
+    if optimized:
+        optimize_for_inference(model)
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.load(d / "input.npy")))
+    _assert_matches(out, d / "backbone_out.npz")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"widen_factor": 0.5}, "mis-shaped keys: stem.0.conv.weight (checkpoint (12, 3, 3, 3), model (16, 3, 3, 3))"),
+        ({"deepen_factor": 0.33}, "missing keys: stage2.1.blocks.1.conv1.conv.weight"),
+        ({"channel_attention": False}, "unexpected keys: stage1.1.attention.fc.weight"),
+    ],
+)
+def test_wrong_architecture_checkpoint(shared: Path, change: dict[str, Any], expected: str) -> None:
+    cfg, d = _fixture(shared)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(build("backbone", {**cfg, **change}), d / "checkpoint.pth", prefix="backbone.")
+    assert expected in str(info.value)
+    assert str(d / "checkpoint.pth") in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        TINY,
+        {**TINY, "out_indices": (0, 1, 2, 3, 4), "channel_attention": False},
+        {**TINY, "arch": "P6", "out_indices": (3, 4, 5)},
+        {**TINY, "use_depthwise": True, "expand_ratio": 0.25},
+        {**TINY, "norm_cfg": {"type": "SyncBN"}, "act_cfg": {"type": "LeakyReLU", "negative_slope": 0.1}},
+        {**TINY, "act_cfg": {"type": "Swish"}, "spp_kernal_sizes": (3, 5)},
+    ],
+    ids=["tiny", "all-layers-no-attention", "p6", "depthwise", "syncbn-leaky", "swish-spp35"],
+)
+def test_conformance(posekit_check: Any, cfg: dict[str, Any]) -> None:
+    posekit_check.backbone(cfg, input_shape=(2, 3, 64, 64))
+
+
+def test_output_shapes() -> None:
+    model = build("backbone", {**TINY, "out_indices": (0, 1, 2, 3, 4)}).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 64, 96))
+    assert [tuple(o.shape) for o in out] == [
+        (1, 8, 32, 48),
+        (1, 16, 16, 24),
+        (1, 32, 8, 12),
+        (1, 64, 4, 6),
+        (1, 128, 2, 3),
+    ]
+
+
+def _train_step(model: nn.Module) -> None:
+    model.train()
+    out = model(torch.randn(2, 3, 64, 64))
+    sum(o.mean() for o in out).backward()
+
+
+def test_frozen_stages() -> None:
+    model = build("backbone", {**TINY, "frozen_stages": 2})
+    frozen = [model.stem, model.stage1, model.stage2]
+    before = [{k: v.clone() for k, v in m.state_dict().items()} for m in frozen]
+    _train_step(model)
+    for m, state in zip(frozen, before, strict=True):
+        assert all(not p.requires_grad and p.grad is None for p in m.parameters())
+        assert not any(x.training for x in m.modules()), "frozen stages stay in eval mode after train()"
+        for k, v in m.state_dict().items():
+            torch.testing.assert_close(v, state[k], msg=f"frozen {k} changed")
+    assert model.stage3.training and all(p.grad is not None for p in model.stage3.parameters())
+
+
+def test_norm_eval() -> None:
+    model = build("backbone", {**TINY, "norm_eval": True})
+    bn = model.stage2[1].main_conv.bn
+    stats = bn.running_mean.clone()
+    _train_step(model)
+    assert model.training
+    assert not any(m.training for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    torch.testing.assert_close(bn.running_mean, stats)
+    assert bn.weight.grad is not None
+
+
+def test_default_norm_is_mmdet_bn() -> None:
+    bn = build("backbone", TINY).stem[0].bn
+    assert (bn.momentum, bn.eps) == (0.03, 0.001)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"arch": "P7"}, "arch"),
+        ({"out_indices": (5,)}, r"out_indices \(5,\)"),
+        ({"act_cfg": {"type": "Mish"}}, r"act_cfg\.type"),
+        ({"norm_cfg": {"type": "GN"}}, "num_groups"),
+    ],
+)
+def test_bad_config(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build("backbone", {**TINY, **change})

@@ -1,0 +1,297 @@
+"""ResNet and ResNetV1d backbones, as MMPose's ``mmpose/models/backbones/resnet.py``.
+
+Input ``(B, in_channels, H, W)``; output a tuple with one feature map per ``out_indices`` entry,
+stage ``i`` giving ``(B, base_channels * expansion * 2**i, H / 4 / prod(strides[:i+1]), ...)``
+(e.g. ResNet-50 at 256x192: ``(B, 2048, 8, 6)`` for ``out_indices=(3,)``). State_dict keys equal
+MMPose's (``conv1``, ``bn1``, ``layer1.0.conv1``, ... or ``stem.0.conv`` with ``deep_stem``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.nn import (
+    BasicBlock,
+    Bottleneck,
+    ConvModule,
+    NormConfig,
+    PretrainedInit,
+    batchnorms_eval,
+    build_norm_layer,
+    constant_init,
+    freeze,
+    get_expansion,
+    is_norm,
+    kaiming_init,
+    load_pretrained,
+)
+from posekit.protocols import BaseBackbone
+
+Depth = Literal[18, 34, 50, 101, 152]
+Style = Literal["pytorch", "caffe"]
+
+#: depth -> (block, blocks per stage)
+ARCH_SETTINGS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]] = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+_BN = NormConfig(type="BN", requires_grad=True)
+
+
+def make_res_layer(
+    block: type[BasicBlock] | type[Bottleneck],
+    num_blocks: int,
+    in_channels: int,
+    out_channels: int,
+    expansion: int,
+    stride: int,
+    dilation: int,
+    style: Style,
+    avg_down: bool,
+    with_cp: bool,
+    norm_cfg: NormConfig,
+) -> nn.Sequential:
+    """One stage: ``num_blocks`` blocks, the first one strided with a projection shortcut if needed.
+
+    With ``avg_down`` the shortcut is ``AvgPool(stride) -> 1x1 conv -> norm`` (ResNet-D) instead of
+    a strided 1x1 conv.
+    """
+    downsample = None
+    if stride != 1 or in_channels != out_channels:
+        layers: list[nn.Module] = []
+        conv_stride = stride
+        if avg_down and stride != 1:
+            conv_stride = 1
+            layers.append(nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False))
+        layers.append(nn.Conv2d(in_channels, out_channels, 1, conv_stride, bias=False))
+        layers.append(build_norm_layer(norm_cfg, out_channels)[1])
+        downsample = nn.Sequential(*layers)
+    blocks = [
+        block(
+            in_channels if i == 0 else out_channels,
+            out_channels,
+            expansion=expansion,
+            stride=stride if i == 0 else 1,
+            dilation=dilation,
+            downsample=downsample if i == 0 else None,
+            style=style,
+            with_cp=with_cp,
+            norm_cfg=norm_cfg,
+        )
+        for i in range(num_blocks)
+    ]
+    return nn.Sequential(*blocks)
+
+
+class ResNet(BaseBackbone):
+    """ResNet backbone (`Deep Residual Learning <https://arxiv.org/abs/1512.03385>`__).
+
+    Args:
+        depth: 18, 34 (BasicBlock) or 50, 101, 152 (Bottleneck).
+        in_channels: input image channels. Default 3.
+        stem_channels: output channels of the stem. Default 64.
+        base_channels: channels of the first stage before expansion. Default 64.
+        expansion: block expansion; default None (1 for BasicBlock, 4 for Bottleneck).
+        num_stages: number of stages, 1-4. Default 4.
+        strides: stride of the first block of each stage. Default (1, 2, 2, 2).
+        dilations: dilation of each stage. Default (1, 1, 1, 1).
+        out_indices: stages whose output is returned, 0-based. Default (3,).
+        style: ``pytorch`` (stride on the 3x3 conv, default) or ``caffe`` (on the first 1x1).
+        deep_stem: three 3x3 convs instead of the 7x7 stem conv. Default False.
+        avg_down: average-pool then 1x1 conv in strided shortcuts. Default False.
+        frozen_stages: freeze the stem (0) and stages 1..n (eval mode, no grad); -1 freezes nothing. Default -1.
+        norm_cfg: norm layer config. Default ``dict(type='BN', requires_grad=True)``.
+        norm_eval: keep BatchNorm layers in eval mode (frozen statistics) while training. Default False.
+        with_cp: gradient checkpointing in the blocks (less memory, slower). Default False.
+        zero_init_residual: start each block's last norm at 0 so blocks begin as identities. Default True.
+        init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=...)`` to load weights; default None
+            (Kaiming-normal convs, unit norms).
+    """
+
+    def __init__(
+        self,
+        depth: Depth,
+        in_channels: int = 3,
+        stem_channels: int = 64,
+        base_channels: int = 64,
+        expansion: int | None = None,
+        num_stages: Literal[1, 2, 3, 4] = 4,
+        strides: tuple[int, ...] = (1, 2, 2, 2),
+        dilations: tuple[int, ...] = (1, 1, 1, 1),
+        out_indices: tuple[int, ...] = (3,),
+        style: Style = "pytorch",
+        deep_stem: bool = False,
+        avg_down: bool = False,
+        frozen_stages: int = -1,
+        norm_cfg: NormConfig = _BN,
+        norm_eval: bool = False,
+        with_cp: bool = False,
+        zero_init_residual: bool = True,
+        init_cfg: PretrainedInit | None = None,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if depth not in ARCH_SETTINGS:
+            raise ConfigError(f"{name}: depth must be one of {sorted(ARCH_SETTINGS)}, got {depth}")
+        if not len(strides) == len(dilations) == num_stages:
+            raise ConfigError(
+                f"{name}: strides {tuple(strides)} and dilations {tuple(dilations)} need one entry per stage "
+                f"(num_stages={num_stages})"
+            )
+        if not out_indices or not all(0 <= i < num_stages for i in out_indices):
+            raise ConfigError(f"{name}: out_indices {tuple(out_indices)} must be stage indices in [0, {num_stages})")
+        if not -1 <= frozen_stages <= num_stages:
+            raise ConfigError(f"{name}: frozen_stages must be in [-1, {num_stages}], got {frozen_stages}")
+        self.depth = depth
+        self.out_indices = tuple(out_indices)
+        self.deep_stem = deep_stem
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.zero_init_residual = zero_init_residual
+        self.init_cfg = init_cfg
+        self.block, stage_blocks = ARCH_SETTINGS[depth]
+        self.stage_blocks = stage_blocks[:num_stages]
+        self.expansion = get_expansion(self.block, expansion)
+
+        if deep_stem:
+            half = stem_channels // 2
+            self.stem = nn.Sequential(
+                ConvModule(in_channels, half, 3, stride=2, padding=1, norm_cfg=norm_cfg),
+                ConvModule(half, half, 3, stride=1, padding=1, norm_cfg=norm_cfg),
+                ConvModule(half, stem_channels, 3, stride=1, padding=1, norm_cfg=norm_cfg),
+            )
+        else:
+            self.conv1 = nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3, bias=False)
+            self.norm1_name, norm1 = build_norm_layer(norm_cfg, stem_channels, postfix=1)
+            self.add_module(self.norm1_name, norm1)
+            self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+        self.res_layers: list[str] = []
+        in_ch, out_ch = stem_channels, base_channels * self.expansion
+        for i, num_blocks in enumerate(self.stage_blocks):
+            layer = make_res_layer(
+                self.block,
+                num_blocks,
+                in_ch,
+                out_ch,
+                self.expansion,
+                strides[i],
+                dilations[i],
+                style,
+                avg_down,
+                with_cp,
+                norm_cfg,
+            )
+            self.add_module(f"layer{i + 1}", layer)
+            self.res_layers.append(f"layer{i + 1}")
+            in_ch, out_ch = out_ch, out_ch * 2
+        self.feat_dim = in_ch
+
+        self.init_weights()
+        self._freeze_stages()
+
+    @property
+    def norm1(self) -> nn.Module:
+        """The stem's norm layer (``bn1``); only without ``deep_stem``."""
+        return getattr(self, self.norm1_name)
+
+    def init_weights(self) -> None:
+        """Kaiming-normal convs and unit norms (zero last norms with ``zero_init_residual``), or ``init_cfg``."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                kaiming_init(m)
+            elif is_norm(m):
+                constant_init(m, 1.0)
+        if self.init_cfg is not None:
+            load_pretrained(self, self.init_cfg)
+        elif self.zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, Bottleneck):
+                    constant_init(m.norm3, 0.0)
+                elif isinstance(m, BasicBlock):
+                    constant_init(m.norm2, 0.0)
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages >= 0:
+            if self.deep_stem:
+                freeze(self.stem)
+            else:
+                freeze(self.conv1, self.norm1)
+        for i in range(1, self.frozen_stages + 1):
+            freeze(getattr(self, f"layer{i}"))
+
+    def train(self, mode: bool = True) -> ResNet:
+        """Set training mode, keeping frozen stages (and, with ``norm_eval``, BatchNorms) in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            batchnorms_eval(self)
+        return self
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        """``(B, C, H, W)`` -> tuple of the ``out_indices`` stage outputs."""
+        if self.deep_stem:
+            x = self.stem(x)
+        else:
+            x = self.relu(self.norm1(self.conv1(x)))
+        x = self.maxpool(x)
+        outs = []
+        for i, layer_name in enumerate(self.res_layers):
+            x = getattr(self, layer_name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+
+class ResNetV1d(ResNet):
+    """ResNet-D (`Bag of Tricks <https://arxiv.org/abs/1812.01187>`__): ResNet with ``deep_stem`` and ``avg_down``.
+
+    Args: as :class:`ResNet`, without ``deep_stem`` and ``avg_down`` (both always on).
+    """
+
+    def __init__(
+        self,
+        depth: Depth,
+        in_channels: int = 3,
+        stem_channels: int = 64,
+        base_channels: int = 64,
+        expansion: int | None = None,
+        num_stages: Literal[1, 2, 3, 4] = 4,
+        strides: tuple[int, ...] = (1, 2, 2, 2),
+        dilations: tuple[int, ...] = (1, 1, 1, 1),
+        out_indices: tuple[int, ...] = (3,),
+        style: Style = "pytorch",
+        frozen_stages: int = -1,
+        norm_cfg: NormConfig = _BN,
+        norm_eval: bool = False,
+        with_cp: bool = False,
+        zero_init_residual: bool = True,
+        init_cfg: PretrainedInit | None = None,
+    ) -> None:
+        super().__init__(
+            depth,
+            in_channels=in_channels,
+            stem_channels=stem_channels,
+            base_channels=base_channels,
+            expansion=expansion,
+            num_stages=num_stages,
+            strides=strides,
+            dilations=dilations,
+            out_indices=out_indices,
+            style=style,
+            deep_stem=True,
+            avg_down=True,
+            frozen_stages=frozen_stages,
+            norm_cfg=norm_cfg,
+            norm_eval=norm_eval,
+            with_cp=with_cp,
+            zero_init_residual=zero_init_residual,
+            init_cfg=init_cfg,
+        )
