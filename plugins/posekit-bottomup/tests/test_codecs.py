@@ -9,15 +9,7 @@ import numpy as np
 import pytest
 
 from posekit.registry import build
-
-
-def _assert_same(name: str, got: object, ref: np.ndarray, where: str) -> None:
-    got = np.asarray(got)
-    assert got.shape == ref.shape, f"{where}: {name} shape {got.shape} != {ref.shape}"
-    if ref.dtype.kind in "biu":
-        np.testing.assert_array_equal(got, ref, err_msg=f"{where}: {name}")
-    else:
-        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6, err_msg=f"{where}: {name}")
+from posekit.testing.reference import assert_same
 
 
 def test_associative_embedding_matches_mmpose(shared: Path) -> None:
@@ -30,14 +22,14 @@ def test_associative_embedding_matches_mmpose(shared: Path) -> None:
         out_keys = {k.removeprefix("encode_out_") for k in z.files if k.startswith("encode_out_")}
         assert set(encoded) == out_keys, f"{path.name}: encode keys {sorted(encoded)} != {sorted(out_keys)}"
         for key in out_keys:
-            _assert_same(key, encoded[key], z[f"encode_out_{key}"], path.name)
+            assert_same(key, encoded[key], z[f"encode_out_{key}"], path.name)
         keypoints, scores, instance_scores = codec.batch_decode(
             z["decode_in_batch_heatmaps"], z["decode_in_batch_tags"]
         )
         assert len(keypoints) == len(scores) == len(instance_scores) == 1
-        _assert_same("decode keypoints", keypoints[0], z["decode_out_keypoints"], path.name)
-        _assert_same("decode scores", scores[0], z["decode_out_scores"], path.name)
-        _assert_same("decode instance_scores", instance_scores[0], z["decode_out_instance_scores"], path.name)
+        assert_same("decode keypoints", keypoints[0], z["decode_out_keypoints"], path.name)
+        assert_same("decode scores", scores[0], z["decode_out_scores"], path.name)
+        assert_same("decode instance_scores", instance_scores[0], z["decode_out_instance_scores"], path.name)
 
 
 def test_associative_embedding_accepts_tensors_and_checks_shapes() -> None:

@@ -15,15 +15,7 @@ import pytest
 
 from posekit.codec_utils import get_heatmap_maximum, refine_keypoints_dark, refine_keypoints_dark_udp
 from posekit.registry import build
-
-
-def _assert_same(name: str, got: object, ref: np.ndarray, where: str) -> None:
-    got = np.asarray(got)
-    assert got.shape == ref.shape, f"{where}: {name} shape {got.shape} != {ref.shape}"
-    if ref.dtype.kind in "biu":
-        np.testing.assert_array_equal(got, ref, err_msg=f"{where}: {name}")
-    else:
-        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6, err_msg=f"{where}: {name}")
+from posekit.testing.reference import assert_same
 
 
 @pytest.mark.parametrize("name", ["MSRAHeatmap", "UDPHeatmap"])
@@ -37,16 +29,16 @@ def test_matches_mmpose(shared: Path, name: str) -> None:
         out_keys = {k.removeprefix("encode_out_") for k in z.files if k.startswith("encode_out_")}
         assert set(encoded) == out_keys, f"{path.name}: encode keys {sorted(encoded)} != {sorted(out_keys)}"
         for key in out_keys:
-            _assert_same(key, encoded[key], z[f"encode_out_{key}"], path.name)
+            assert_same(key, encoded[key], z[f"encode_out_{key}"], path.name)
         keypoints, scores = codec.decode(z["decode_in_encoded"])
-        _assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
-        _assert_same("decode scores", scores, z["decode_out_scores"], path.name)
+        assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
+        assert_same("decode scores", scores, z["decode_out_scores"], path.name)
         # the batched path gives every sample the same numbers
         batch = codec.batch_decode(np.stack([z["decode_in_encoded"], encoded["heatmaps"], z["decode_in_encoded"]]))
         assert len(batch) == 3
-        _assert_same("batch_decode keypoints", batch[2][0], z["decode_out_keypoints"], path.name)
-        _assert_same("batch_decode scores", batch[2][1], z["decode_out_scores"], path.name)
-        _assert_same("batch_decode keypoints", batch[1][0], codec.decode(encoded["heatmaps"])[0], path.name)
+        assert_same("batch_decode keypoints", batch[2][0], z["decode_out_keypoints"], path.name)
+        assert_same("batch_decode scores", batch[2][1], z["decode_out_scores"], path.name)
+        assert_same("batch_decode keypoints", batch[1][0], codec.decode(encoded["heatmaps"])[0], path.name)
 
 
 def _mmpose_blur(heatmaps: np.ndarray, kernel: int) -> np.ndarray:

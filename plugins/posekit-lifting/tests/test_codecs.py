@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from posekit.registry import build
+from posekit.testing.reference import assert_same
 
 CODECS = ("ImagePoseLifting", "VideoPoseLifting")
 
@@ -17,15 +18,6 @@ def _cases(shared: Path) -> list[Path]:
     files = sorted(p for name in CODECS for p in (shared / "fixtures/mmpose/codecs").glob(f"{name}-*.npz"))
     assert files, "no lifting codec fixtures under shared/fixtures/mmpose/codecs"
     return files
-
-
-def _assert_same(name: str, got: object, ref: np.ndarray, where: str) -> None:
-    got = np.asarray(got)
-    assert got.shape == ref.shape, f"{where}: {name} shape {got.shape} != {ref.shape}"
-    if ref.dtype.kind in "biu":
-        np.testing.assert_array_equal(got, ref, err_msg=f"{where}: {name}")
-    else:
-        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6, err_msg=f"{where}: {name}")
 
 
 def _camera(raw: str) -> dict:
@@ -49,12 +41,12 @@ def test_lifting_codecs_match_mmpose(shared: Path) -> None:
             ref = z[f"encode_out_{key}"]
             if key == "camera_param":
                 for ck, cv in json.loads(str(ref)).items():
-                    _assert_same(f"camera_param[{ck}]", encoded[key][ck], np.asarray(cv), path.name)
+                    assert_same(f"camera_param[{ck}]", encoded[key][ck], np.asarray(cv), path.name)
             else:
-                _assert_same(key, encoded[key], ref, path.name)
+                assert_same(key, encoded[key], ref, path.name)
         keypoints, scores = codec.decode(z["decode_in_encoded"], z["decode_in_target_root"])
-        _assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
-        _assert_same("decode scores", scores, z["decode_out_scores"], path.name)
+        assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
+        assert_same("decode scores", scores, z["decode_out_scores"], path.name)
 
 
 def test_image_lifting_round_trip_with_normalization() -> None:

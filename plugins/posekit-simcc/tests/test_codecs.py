@@ -14,15 +14,7 @@ import pytest
 
 from posekit.errors import ConfigError
 from posekit.registry import build
-
-
-def _assert_same(name: str, got: object, ref: np.ndarray, where: str) -> None:
-    got = np.asarray(got)
-    assert got.shape == ref.shape, f"{where}: {name} shape {got.shape} != {ref.shape}"
-    if ref.dtype.kind in "biu":
-        np.testing.assert_array_equal(got, ref, err_msg=f"{where}: {name}")
-    else:
-        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6, err_msg=f"{where}: {name}")
+from posekit.testing.reference import assert_same
 
 
 def test_matches_mmpose(shared: Path) -> None:
@@ -35,20 +27,20 @@ def test_matches_mmpose(shared: Path) -> None:
         out_keys = {k.removeprefix("encode_out_") for k in z.files if k.startswith("encode_out_")}
         assert set(encoded) == out_keys, f"{path.name}: encode keys {sorted(encoded)} != {sorted(out_keys)}"
         for key in out_keys:
-            _assert_same(key, encoded[key], z[f"encode_out_{key}"], path.name)
+            assert_same(key, encoded[key], z[f"encode_out_{key}"], path.name)
         keypoints, scores = codec.decode(z["decode_in_simcc_x"], z["decode_in_simcc_y"])
         if "decode_out_visibility" in z.files:
             scores, visibility = scores
-            _assert_same("decode visibility", visibility, z["decode_out_visibility"], path.name)
-        _assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
-        _assert_same("decode scores", scores, z["decode_out_scores"], path.name)
+            assert_same("decode visibility", visibility, z["decode_out_visibility"], path.name)
+        assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
+        assert_same("decode scores", scores, z["decode_out_scores"], path.name)
         # batch_decode: each instance as a sample of its own gives the same numbers
         batch = codec.batch_decode(z["decode_in_simcc_x"], z["decode_in_simcc_y"])
         assert len(batch) == len(keypoints)
         for i, (kpts, score) in enumerate(batch):
-            _assert_same("batch_decode keypoints", kpts, z["decode_out_keypoints"][i : i + 1], path.name)
+            assert_same("batch_decode keypoints", kpts, z["decode_out_keypoints"][i : i + 1], path.name)
             if "decode_out_visibility" not in z.files:
-                _assert_same("batch_decode scores", score, z["decode_out_scores"][i : i + 1], path.name)
+                assert_same("batch_decode scores", score, z["decode_out_scores"][i : i + 1], path.name)
 
 
 def test_gaussian_labels_by_hand() -> None:
