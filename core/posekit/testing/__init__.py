@@ -18,10 +18,11 @@ from posekit.testing.conformance import (
     random_topdown_batch,
     shared_dir,
 )
-from posekit.testing.reference import assert_close_to_max, assert_same
+from posekit.testing.reference import assert_close_to_max, assert_outputs_match, assert_same
 
 __all__ = [
     "assert_close_to_max",
+    "assert_outputs_match",
     "assert_same",
     "check_backbone",
     "check_codec",

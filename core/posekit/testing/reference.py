@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -29,3 +31,12 @@ def assert_close_to_max(name: str, got: object, ref: np.ndarray, where: str, rel
     scale = float(np.abs(ref).max())
     err = float(np.abs(got - ref).max())
     assert err <= rel * scale, f"{where}: {name} differs by {err:.3g} > {rel:g} * max|ref| = {rel * scale:.3g}"
+
+
+def assert_outputs_match(outputs: tuple[object, ...], ref_file: Path) -> None:
+    """Every ``out_i`` of a reference ``.npz`` (a backbone's or neck's tuple) within 1e-4 * max|ref|."""
+    ref = np.load(ref_file, allow_pickle=False)
+    assert len(outputs) == len(ref.files), f"{ref_file}: {len(ref.files)} outputs expected, got {len(outputs)}"
+    for i, out in enumerate(outputs):
+        value = out.detach().cpu().numpy() if hasattr(out, "detach") else out  # type: ignore[union-attr]
+        assert_close_to_max(f"out_{i}", value, ref[f"out_{i}"], str(ref_file))

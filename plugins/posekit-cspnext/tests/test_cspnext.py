@@ -14,6 +14,7 @@ from torch import nn
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn import load_checkpoint, optimize_for_inference
 from posekit.registry import build
+from posekit.testing import assert_outputs_match
 
 FIXTURE = "fixtures/mmpose/models/rtmpose-t_coco-256x192"
 TINY = {"type": "CSPNeXt", "deepen_factor": 0.167, "widen_factor": 0.125}
@@ -22,17 +23,6 @@ TINY = {"type": "CSPNeXt", "deepen_factor": 0.167, "widen_factor": 0.125}
 def _fixture(shared: Path) -> tuple[dict[str, Any], Path]:
     d = shared / FIXTURE
     return json.loads((d / "config.json").read_text())["backbone"], d
-
-
-def _assert_matches(out: tuple[torch.Tensor, ...], ref_file: Path) -> None:
-    """Every ``out_i`` of the MMPose reference within 1e-4 * max|ref| (see fixtures/mmpose/README.md)."""
-    ref = np.load(ref_file, allow_pickle=False)
-    assert len(out) == len(ref.files), f"{ref_file}: {len(ref.files)} outputs expected, got {len(out)}"
-    for i, o in enumerate(out):
-        r = ref[f"out_{i}"]
-        assert tuple(o.shape) == r.shape, f"{ref_file} out_{i}: shape {tuple(o.shape)} != {r.shape}"
-        err = np.abs(o.numpy() - r).max()
-        assert err <= 1e-4 * np.abs(r).max(), f"{ref_file} out_{i}: max|diff| {err:.3g}, max|ref| {np.abs(r).max():.3g}"
 
 
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
@@ -47,7 +37,7 @@ def test_matches_mmpose(shared: Path, optimized: bool) -> None:
         assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     with torch.no_grad():
         out = model(torch.from_numpy(np.load(d / "input.npy")))
-    _assert_matches(out, d / "backbone_out.npz")
+    assert_outputs_match(out, d / "backbone_out.npz")
 
 
 @pytest.mark.parametrize(

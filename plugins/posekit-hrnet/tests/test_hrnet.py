@@ -14,6 +14,7 @@ from torch import nn
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn import load_checkpoint, optimize_for_inference
 from posekit.registry import build
+from posekit.testing import assert_outputs_match
 
 TOPDOWN = "fixtures/mmpose/models/hrnet-w18_coco-256x192"
 BOTTOMUP = "fixtures/mmpose/models/ae-hrnet-w18-small_coco-256x256"
@@ -38,17 +39,6 @@ def _fixture(shared: Path, name: str) -> tuple[dict[str, Any], Path]:
     return json.loads((d / "config.json").read_text())["backbone"], d
 
 
-def _assert_matches(out: tuple[torch.Tensor, ...], ref_file: Path) -> None:
-    """Every ``out_i`` of the MMPose reference within 1e-4 * max|ref| (see fixtures/mmpose/README.md)."""
-    ref = np.load(ref_file, allow_pickle=False)
-    assert len(out) == len(ref.files), f"{ref_file}: {len(ref.files)} outputs expected, got {len(out)}"
-    for i, o in enumerate(out):
-        r = ref[f"out_{i}"]
-        assert tuple(o.shape) == r.shape, f"{ref_file} out_{i}: shape {tuple(o.shape)} != {r.shape}"
-        err = np.abs(o.numpy() - r).max()
-        assert err <= 1e-4 * np.abs(r).max(), f"{ref_file} out_{i}: max|diff| {err:.3g}, max|ref| {np.abs(r).max():.3g}"
-
-
 @pytest.mark.parametrize("name", [TOPDOWN, BOTTOMUP], ids=["hrnet-w18", "ae-hrnet-w18-small"])
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
 def test_matches_mmpose(shared: Path, name: str, optimized: bool) -> None:
@@ -61,7 +51,7 @@ def test_matches_mmpose(shared: Path, name: str, optimized: bool) -> None:
         assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     with torch.no_grad():
         out = model(torch.from_numpy(np.load(d / "input.npy")))
-    _assert_matches(out, d / "backbone_out.npz")
+    assert_outputs_match(out, d / "backbone_out.npz")
 
 
 def test_wrong_architecture_checkpoint(shared: Path) -> None:
