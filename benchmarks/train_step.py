@@ -1,0 +1,419 @@
+"""Training step speed at 256x192, batch 8: data preprocessor + forward + loss + backward + AdamW step.
+
+Models and losses as MMPose's configs: SimpleBaseline ResNet-50 and HRNet-w32 (HeatmapHead,
+MSRAHeatmap sigma 2, KeypointMSELoss with target weights) and RTMPose-m (CSPNeXt-m, deepen 0.67,
+widen 0.75, + RTMCCHead in_channels 768, in_featuremap_size (6, 8); SimCCLabel; KLDiscretLoss beta
+10 with label_softmax). The batch is 8 uint8 crops with the codec's targets of random keypoints;
+each step is ``model.data_preprocessor`` -> ``model(mode="loss")`` (the loss plus MMPose's
+``acc_pose``) -> ``backward`` -> ``AdamW.step``.
+
+Variants (each its own copy of the same weights, timed interleaved A B C A B C ... so drift on a
+shared machine hits all alike; median of ``--reps`` steps after ``--warmup``):
+
+- ``eager``: NCHW tensors, AdamW's default implementation (not fused);
+- ``channels_last``: model and inputs in the channels_last memory format (oneDNN's native layout);
+- ``channels_last + fused AdamW``: also ``AdamW(fused=True)``, one vectorised kernel per parameter;
+- ``--extra`` adds ``no oneDNN`` (``torch.backends.mkldnn.enabled = False``, eager) and
+  ``... + flush denormals`` (``torch.set_flush_denormal(True)``) for comparison.
+
+None may change the maths beyond float rounding. Before timing, every variant's first step is
+compared with eager's twice: in float64 at batch 2, where the loss, every gradient and the AdamW
+step must agree to 1e-9 (the same maths), and in float32 at batch 8, where the loss must agree to
+1e-5 and one AdamW step from eager's gradients to 1e-6. Float32 gradients are shown, not bounded:
+at random init they are ill-conditioned (rounding can flip ReLU and max-pool decisions, and
+BatchNorm over near-constant channels amplifies it); eager float32 itself differs from float64 by
+~1e-2 in L2 for HRNet-w32.
+
+MMPose's figures are from ../shared/BASELINES.md (MMPose 1.3.2, 2 threads, this machine class);
+the target is >= 1.2x. Before timing, a tiny parallel op is timed: when it takes milliseconds,
+torch's two OpenMP threads sit on one vCPU (the fault described in BASELINES.md), and the script
+restarts itself (up to 3 times) with the threads pinned to cores (``OMP_PROC_BIND=close
+OMP_PLACES=cores``).
+
+    python benchmarks/train_step.py [--reps 5] [--warmup 2] [--models resnet50 hrnet-w32 rtmpose-m]
+                                    [--threads N] [--extra]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from posekit.registry import build
+from posekit.structures import PoseBatch, PoseSample
+
+BATCH = 8
+INPUT_SIZE = (192, 256)  # (w, h)
+PREPROCESSOR = {
+    "type": "PoseDataPreprocessor",
+    "mean": (123.675, 116.28, 103.53),
+    "std": (58.395, 57.12, 57.375),
+    "bgr_to_rgb": True,
+}
+MSE = {"type": "KeypointMSELoss", "use_target_weight": True}
+MSRA = {"type": "MSRAHeatmap", "input_size": INPUT_SIZE, "heatmap_size": (48, 64), "sigma": 2}
+SIMCC = {
+    "type": "SimCCLabel",
+    "input_size": INPUT_SIZE,
+    "sigma": (4.9, 5.66),
+    "simcc_split_ratio": 2.0,
+    "normalize": False,
+    "use_dark": False,
+}
+
+
+def _hrnet_w32() -> dict[str, Any]:
+    def stage(branches: int, modules: int, block: str = "BASIC") -> dict[str, Any]:
+        return {
+            "num_modules": modules,
+            "num_branches": branches,
+            "block": block,
+            "num_blocks": (4,) * branches,
+            "num_channels": (64,) if branches == 1 else tuple(32 << i for i in range(branches)),
+        }
+
+    stages = {"stage1": stage(1, 1, "BOTTLENECK"), "stage2": stage(2, 1), "stage3": stage(3, 4), "stage4": stage(4, 3)}
+    return {"type": "HRNet", "in_channels": 3, "extra": stages}
+
+
+@dataclass(frozen=True)
+class Case:
+    """An MMPose model config (as posekit reads it) and its train-step figure in BASELINES.md."""
+
+    title: str
+    model: dict[str, Any]
+    codec: dict[str, Any]
+    mmpose_ms: float
+
+
+CASES = {
+    "resnet50": Case(
+        "SimpleBaseline ResNet-50",
+        {
+            "backbone": {"type": "ResNet", "depth": 50},
+            "head": {"type": "HeatmapHead", "in_channels": 2048, "out_channels": 17, "loss": MSE, "decoder": MSRA},
+        },
+        MSRA,
+        1970.0,
+    ),
+    "hrnet-w32": Case(
+        "HRNet-w32",
+        {
+            "backbone": _hrnet_w32(),
+            "head": {
+                "type": "HeatmapHead",
+                "in_channels": 32,
+                "out_channels": 17,
+                "deconv_out_channels": None,
+                "loss": MSE,
+                "decoder": MSRA,
+            },
+        },
+        MSRA,
+        2640.0,
+    ),
+    "rtmpose-m": Case(
+        "RTMPose-m (CSPNeXt-m + RTMCCHead)",
+        {
+            "backbone": {
+                "type": "CSPNeXt",
+                "arch": "P5",
+                "expand_ratio": 0.5,
+                "deepen_factor": 0.67,
+                "widen_factor": 0.75,
+                "out_indices": (4,),
+                "channel_attention": True,
+                "norm_cfg": {"type": "SyncBN"},
+                "act_cfg": {"type": "SiLU"},
+            },
+            "head": {
+                "type": "RTMCCHead",
+                "in_channels": 768,
+                "out_channels": 17,
+                "input_size": INPUT_SIZE,
+                "in_featuremap_size": (6, 8),
+                "simcc_split_ratio": 2.0,
+                "final_layer_kernel_size": 7,
+                "gau_cfg": {
+                    "hidden_dims": 256,
+                    "s": 128,
+                    "expansion_factor": 2,
+                    "dropout_rate": 0.0,
+                    "drop_path": 0.0,
+                    "act_fn": "SiLU",
+                    "use_rel_bias": False,
+                    "pos_enc": False,
+                },
+                "loss": {"type": "KLDiscretLoss", "use_target_weight": True, "beta": 10.0, "label_softmax": True},
+                "decoder": SIMCC,
+            },
+        },
+        SIMCC,
+        840.0,
+    ),
+}
+
+
+# ---- the OpenMP thread-placement fault ----
+
+RESTARTS = "POSEKIT_TRAIN_STEP_RESTARTS"
+
+
+def tiny_parallel_op_ms() -> float:
+    """Median ms of an add over 1M floats (about 0.05-0.3 ms when the threads run on separate vCPUs)."""
+    x = torch.ones(1 << 20)
+    times = []
+    for _ in range(30):
+        start = time.perf_counter()
+        x.add_(1.0)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[5:]) * 1e3
+
+
+def check_thread_placement(max_restarts: int = 3) -> None:
+    """Restart in a fresh process, threads pinned to cores, while a tiny parallel op costs milliseconds."""
+    ms = tiny_parallel_op_ms()
+    if ms < 2.0 or torch.get_num_threads() < 2:
+        return
+    restarts = int(os.environ.get(RESTARTS, "0"))
+    if restarts >= max_restarts:
+        print(f"WARNING: a tiny parallel op still takes {ms:.1f} ms after {restarts} restarts: figures are unreliable")
+        return
+    print(f"a tiny parallel op takes {ms:.1f} ms: OpenMP threads share a vCPU; restarting with threads pinned")
+    sys.stdout.flush()
+    env = {**os.environ, RESTARTS: str(restarts + 1)}
+    env.setdefault("OMP_PROC_BIND", "close")
+    env.setdefault("OMP_PLACES", "cores")
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+# ---- one training step ----
+
+
+def make_batch(codec_cfg: dict[str, Any], size: int = BATCH, seed: int = 0) -> PoseBatch:
+    """``size`` random uint8 crops ``(B, 3, H, W)`` with the codec's targets of random keypoints inside them."""
+    rng = np.random.default_rng(seed)
+    codec = build("codec", codec_cfg)
+    w, h = INPUT_SIZE
+    encoded = []
+    for _ in range(size):
+        keypoints = (rng.uniform(0.1, 0.9, (1, 17, 2)) * (w, h)).astype(np.float32)
+        encoded.append(codec.encode(keypoints, np.ones((1, 17), np.float32)))
+    targets = {key: torch.from_numpy(np.stack([e[key] for e in encoded])) for key in encoded[0]}
+    inputs = torch.from_numpy(rng.integers(0, 256, (size, 3, h, w), dtype=np.uint8))
+    return PoseBatch(inputs=inputs, targets=targets, samples=[PoseSample() for _ in range(size)])
+
+
+@dataclass
+class Trainee:
+    """One variant: its model, optimizer, memory format and switches."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    memory_format: torch.memory_format
+    dtype: torch.dtype = torch.float32
+    flush_denormal: bool = False
+    mkldnn: bool = True
+
+    def loss(self, batch: PoseBatch) -> Tensor:
+        """Preprocess, forward in ``mode="loss"``; the sum of the ``loss*`` outputs."""
+        prepared = self.model.data_preprocessor(batch, training=True)
+        if self.dtype != torch.float32:
+            targets = {k: v.to(self.dtype) if v.is_floating_point() else v for k, v in prepared.targets.items()}
+            prepared = PoseBatch(prepared.inputs.to(self.dtype), targets, prepared.samples)
+        inputs = prepared.inputs.contiguous(memory_format=self.memory_format)
+        losses = self.model(inputs, prepared, mode="loss")
+        return sum(value for key, value in losses.items() if key.startswith("loss"))
+
+    def backward(self, batch: PoseBatch) -> float:
+        """Fresh gradients of the loss on ``batch``; returns the loss."""
+        self.optimizer.zero_grad()
+        with torch.backends.mkldnn.flags(enabled=self.mkldnn):
+            torch.set_flush_denormal(self.flush_denormal)
+            try:
+                loss = self.loss(batch)
+                loss.backward()
+            finally:
+                torch.set_flush_denormal(False)
+        return loss.item()
+
+    def step(self, batch: PoseBatch) -> None:
+        """One training step: forward, loss, backward, AdamW."""
+        self.backward(batch)
+        self.optimizer.step()
+
+
+def variants(model: nn.Module, extra: bool, dtype: torch.dtype = torch.float32) -> dict[str, Callable[[], Trainee]]:
+    """Name -> builder of a trainee (each from a fresh copy of ``model``'s weights)."""
+
+    def trainee(
+        memory_format: torch.memory_format, fused: bool, mkldnn: bool = True, flush_denormal: bool = False
+    ) -> Trainee:
+        m = copy.deepcopy(model).to(dtype=dtype).to(memory_format=memory_format).train()
+        optimizer = torch.optim.AdamW(m.parameters(), lr=5e-4, weight_decay=0.01, fused=fused or None)
+        return Trainee(m, optimizer, memory_format, dtype, flush_denormal=flush_denormal, mkldnn=mkldnn)
+
+    table = {
+        "eager": lambda: trainee(torch.contiguous_format, False),
+        "channels_last": lambda: trainee(torch.channels_last, False),
+        "channels_last + fused AdamW": lambda: trainee(torch.channels_last, True),
+    }
+    if extra:
+        table["no oneDNN (eager)"] = lambda: trainee(torch.contiguous_format, False, mkldnn=False)
+        table["channels_last + fused + flush denormals"] = lambda: trainee(
+            torch.channels_last, True, flush_denormal=True
+        )
+    return table
+
+
+# ---- same maths: each variant against eager ----
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How far a variant's first step is from eager's, each relative to eager's scale."""
+
+    loss: float  # |loss - loss_eager| / |loss_eager|
+    grad_l2: float  # ||g - g_eager|| / ||g_eager|| over all parameters
+    grad_max: float  # max over parameters of max|g - g_eager| / max|g_eager|
+    step: float  # max over parameters of max|p - p_eager| / max|p_eager| after one AdamW step on eager's gradients
+
+    def ok(self, tol: Agreement) -> bool:
+        return all(getattr(self, f) <= getattr(tol, f) for f in ("loss", "grad_l2", "grad_max", "step"))
+
+
+#: float32 bounds the loss and the optimizer step only (its gradients at random init are ill-conditioned, see
+#: the module docstring); float64 must agree everywhere
+TOL_FLOAT32 = Agreement(loss=1e-5, grad_l2=float("inf"), grad_max=float("inf"), step=1e-6)
+TOL_FLOAT64 = Agreement(loss=1e-12, grad_l2=1e-9, grad_max=1e-9, step=1e-12)
+
+
+def agreement(trainees: dict[str, Trainee], batch: PoseBatch) -> dict[str, Agreement]:
+    """Compare each trainee's first loss, gradients and one AdamW step (from eager's gradients) with eager's.
+
+    Every trainee takes that one step, so all start the timing from the same weights (up to rounding).
+    """
+    ref = trainees["eager"]
+    ref_loss = ref.backward(batch)
+    ref_grads = [p.grad.detach().double() if p.grad is not None else None for p in ref.model.parameters()]
+    found = {}
+    for name, t in trainees.items():
+        loss = ref_loss if t is ref else t.backward(batch)
+        sq_diff = sq_ref = 0.0
+        grad_max = 0.0
+        for p, r in zip(t.model.parameters(), ref_grads, strict=True):
+            if r is None:
+                continue
+            diff = p.grad.detach().double() - r
+            sq_diff += float((diff**2).sum())
+            sq_ref += float((r**2).sum())
+            if float(r.abs().max()) > 0:
+                grad_max = max(grad_max, float(diff.abs().max() / r.abs().max()))
+            p.grad.copy_(r)  # the step is compared on identical gradients
+        found[name] = (loss, (sq_diff / sq_ref) ** 0.5 if sq_ref else 0.0, grad_max)
+    for t in trainees.values():
+        t.optimizer.step()
+        t.optimizer.zero_grad()
+    ref_params = [p.detach().double() for p in ref.model.parameters()]
+    out = {}
+    for name, t in trainees.items():
+        step = max(
+            float((p.detach().double() - r).abs().max() / r.abs().max())
+            for p, r in zip(t.model.parameters(), ref_params, strict=True)
+            if float(r.abs().max()) > 0
+        )
+        loss, grad_l2, grad_max = found[name]
+        out[name] = Agreement(abs(loss - ref_loss) / abs(ref_loss), grad_l2, grad_max, step)
+    return out
+
+
+# ---- timing ----
+
+
+def interleaved_medians(steps: dict[str, Callable[[], Any]], warmup: int, reps: int) -> dict[str, float]:
+    """Median ms of each callable, timed in rounds (A B C A B C ...)."""
+    for fn in steps.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(reps):
+        for name, fn in steps.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+
+
+def _estimator(case: Case) -> nn.Module:
+    torch.manual_seed(0)
+    return build("estimator", {"type": "TopdownPoseEstimator", "data_preprocessor": PREPROCESSOR, **case.model})
+
+
+def float64_agreement(case: Case, extra: bool) -> dict[str, Agreement]:
+    """Every variant's first step against eager's in float64 (batch 2), where the tricks must change nothing."""
+    trainees = {name: make() for name, make in variants(_estimator(case), extra, torch.float64).items()}
+    return agreement(trainees, make_batch(case.codec, size=2))
+
+
+def bench(case: Case, args: argparse.Namespace) -> None:
+    model = _estimator(case)
+    batch = make_batch(case.codec)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"\n{case.title}: {params:.1f} M params, batch {BATCH}, {INPUT_SIZE[1]}x{INPUT_SIZE[0]}")
+    exact = float64_agreement(case, args.extra)
+    trainees = {name: make() for name, make in variants(model, args.extra).items()}
+    found = agreement(trainees, batch)
+    ok = {name: found[name].ok(TOL_FLOAT32) and exact[name].ok(TOL_FLOAT64) for name in trainees}
+    ms = interleaved_medians(
+        {name: (lambda t=t: t.step(batch)) for name, t in trainees.items()}, args.warmup, args.reps
+    )
+    print(
+        f"  {'variant':<42}{'step ms':>9}{'vs eager':>10}{'vs MMPose':>11}"
+        f"{'f32 loss':>10}{'f32 grad L2':>12}{'f32 step':>10}{'f64 worst':>11}"
+    )
+    for name, value in ms.items():
+        a, e = found[name], exact[name]
+        worst = max(e.loss, e.grad_l2, e.grad_max, e.step)
+        print(
+            f"  {name:<42}{value:9.0f}{ms['eager'] / value:9.2f}x{case.mmpose_ms / value:10.2f}x"
+            f"{a.loss:10.0e}{a.grad_l2:12.0e}{a.step:10.0e}{worst:11.0e} {'ok' if ok[name] else 'FAIL'}"
+        )
+    best = min((n for n in ms if ok[n]), key=lambda n: ms[n])
+    print(
+        f"  MMPose 1.3.2 (BASELINES.md): {case.mmpose_ms:.0f} ms; best posekit ({best}) {ms[best]:.0f} ms = "
+        f"{case.mmpose_ms / ms[best]:.2f}x MMPose's speed; target >= 1.2x"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5, help="timed steps per variant (median)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant first")
+    parser.add_argument("--models", nargs="+", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--extra", action="store_true", help="also time without oneDNN and with flushed denormals")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    check_thread_placement()
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, oneDNN {torch.backends.mkldnn.is_available()}, "
+        f"OMP_PROC_BIND={os.environ.get('OMP_PROC_BIND', 'unset')}; tiny parallel op {tiny_parallel_op_ms():.2f} ms"
+    )
+    for key in args.models:
+        bench(CASES[key], args)
+
+
+if __name__ == "__main__":
+    main()
