@@ -1,0 +1,168 @@
+"""MMPose's inference API: ``init_model``, ``inference_topdown``, ``inference_bottomup``.
+
+``init_model`` takes a posekit experiment (file, mapping or :class:`~posekit.config.Experiment`)
+or a bare model dict — MMPose's own included (``_scope_`` keys ignored, ``SyncBN`` built as
+BatchNorm on one process) — and loads an MMPose checkpoint unchanged. The keypoint definition
+(flip indices, names, skeleton) comes from the checkpoint's ``meta["dataset_meta"]`` as in MMPose,
+else from the experiment's or estimator's ``metainfo``, else COCO.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from posekit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from posekit.config import Experiment
+    from posekit.inference.results import PoseInstance
+
+
+def read_model_config(config: Any) -> tuple[dict[str, Any], Experiment | None]:
+    """``(model dict, experiment or None)`` of any config :func:`init_model` accepts."""
+    from posekit.config import Experiment, load_config, read_file
+    from posekit.interop.mmpose_config import read_mmpose_config, to_experiment
+
+    if isinstance(config, Experiment):
+        return dict(config.model), config
+    if isinstance(config, (str, os.PathLike)):
+        path = Path(config)
+        if path.suffix == ".py":  # MMPose's: read without running it, its dataset_type giving the metainfo
+            experiment = load_config(to_experiment(read_mmpose_config(path), str(path)))
+            return dict(experiment.model), experiment
+        raw = read_file(path)
+        if "model" not in raw and "type" in raw:
+            return raw, None
+        experiment = load_config(path)
+        return dict(experiment.model), experiment
+    if isinstance(config, Mapping):
+        if "model" not in config and "type" in config:
+            return dict(config), None
+        experiment = load_config(config)
+        return dict(experiment.model), experiment
+    raise ConfigError(
+        f"config must be an experiment (file path, mapping or Experiment) or a model dict, got {type(config).__name__}"
+    )
+
+
+def _revert_sync_batchnorm(module: nn.Module) -> nn.Module:
+    """Replace every ``SyncBatchNorm`` by a ``BatchNorm2d`` with the same state (as mmengine does)."""
+    if isinstance(module, nn.SyncBatchNorm):
+        bn = nn.BatchNorm2d(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
+        bn.load_state_dict(module.state_dict())
+        return bn
+    for name, child in module.named_children():
+        setattr(module, name, _revert_sync_batchnorm(child))
+    return module
+
+
+def init_model(
+    config: str | os.PathLike[str] | Mapping[str, Any] | Experiment,
+    checkpoint: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
+) -> nn.Module:
+    """Build a pose estimator for inference and load its weights.
+
+    Args:
+        config: a posekit experiment (YAML/TOML/JSON file, mapping or Experiment), a bare model
+            dict (MMPose's included), or an MMPose ``.py`` config (its ``model`` dict is read
+            without running the file).
+        checkpoint: an MMPose or posekit checkpoint (``.pth``, ``.safetensors``, URL); None keeps
+            the initial weights.
+        device: where the model runs, e.g. ``"cpu"`` or ``"cuda:0"``.
+
+    Returns:
+        the estimator in eval mode, with ``dataset_meta`` (MMPose's keypoint-definition dict)
+        and ``cfg`` (the experiment, or None for a bare model dict).
+    """
+    from posekit.interop.checkpoint import load_model_checkpoint
+    from posekit.interop.mmpose_config import check_components, clean_model_dict
+    from posekit.registry import build
+
+    model_cfg, experiment = read_model_config(config)
+    model_cfg = clean_model_dict(model_cfg, drop_pretrained=True)
+    check_components(model_cfg, "model config")
+    model = _revert_sync_batchnorm(build("estimator", model_cfg, where="model"))
+    meta: dict[str, Any] = {}
+    if checkpoint is not None:
+        meta = load_model_checkpoint(model, checkpoint)
+    dataset_meta = meta.get("dataset_meta")
+    if not isinstance(dataset_meta, Mapping):
+        from posekit.metainfo import load_metainfo
+
+        name = getattr(model, "metainfo", None) or (experiment.metainfo if experiment is not None else None)
+        dataset_meta = load_metainfo(name or "coco").to_dataset_meta()
+    model.dataset_meta = dict(dataset_meta)
+    model.cfg = experiment
+    return model.to(device).eval()
+
+
+def _load_image(img: np.ndarray | str | os.PathLike[str]) -> tuple[np.ndarray, str]:
+    """``(image (H, W, 3) uint8 BGR, path or '')``; errors name the file."""
+    from posekit.inference.sources import read_image
+
+    if isinstance(img, np.ndarray):
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise ValueError(f"img: expected an (H, W, 3) uint8 BGR image, got {img.dtype} array of shape {img.shape}")
+        return img, ""
+    return read_image(Path(img)), os.fspath(img)
+
+
+def inference_topdown(
+    model: nn.Module,
+    img: np.ndarray | str | os.PathLike[str],
+    bboxes: Any = None,
+    bbox_format: Literal["xyxy", "xywh"] = "xyxy",
+) -> list[PoseInstance]:
+    """Top-down inference of one image: all boxes in one batch, one result per box.
+
+    Args:
+        model: a top-down estimator from :func:`init_model`.
+        img: an ``(H, W, 3)`` uint8 BGR image or an image file.
+        bboxes: ``(N, 4)`` boxes (or ``(N, 5)`` with scores) in image pixels; None or empty:
+            the whole image.
+        bbox_format: ``xyxy`` (default) or ``xywh``.
+
+    Returns:
+        one :class:`~posekit.inference.PoseInstance` per box: ``keypoints (K, 2)`` in image
+        pixels, ``keypoint_scores (K,)``, ``bbox (4,)`` xyxy.
+    """
+    from posekit.inference.pipeline import dataset_meta, test_pipeline
+    from posekit.inference.results import PoseInstance
+    from posekit.inference.topdown import TopdownPreprocessor, TorchTopdown, as_bboxes, stack_inputs
+
+    image, path = _load_image(img)
+    boxes, scores = as_bboxes(bboxes, image.shape[:2], bbox_format)
+    samples = TopdownPreprocessor(test_pipeline(model), dataset_meta(model))(image, boxes, scores, path)
+    keypoints, keypoint_scores = TorchTopdown(model)(stack_inputs(samples), samples)
+    return [
+        PoseInstance(
+            keypoints=keypoints[i], keypoint_scores=keypoint_scores[i], bbox=boxes[i], bbox_score=float(scores[i])
+        )
+        for i in range(len(boxes))
+    ]
+
+
+def inference_bottomup(model: nn.Module, img: np.ndarray | str | os.PathLike[str]) -> list[PoseInstance]:
+    """Bottom-up inference of one image: one result per person found.
+
+    Args:
+        model: a bottom-up estimator from :func:`init_model`.
+        img: an ``(H, W, 3)`` uint8 BGR image or an image file.
+
+    Returns:
+        one :class:`~posekit.inference.PoseInstance` per person: ``keypoints (K, 2)`` in image
+        pixels, ``keypoint_scores (K,)``, ``bbox`` spanning the keypoints, ``bbox_score`` the
+        instance score.
+    """
+    from posekit.inference.bottomup import BottomupRunner
+
+    image, path = _load_image(img)
+    return BottomupRunner(model)(image, path)

@@ -1,0 +1,150 @@
+"""Batched top-down inference: every box of one or more images through the model in one forward.
+
+Each box becomes one :class:`~posekit.structures.PoseSample` run through the test pipeline
+(``GetBBoxCenterScale`` and ``TopdownAffine``: one ``cv2``-exact affine warp per box); the crops
+are stacked into one ``(B, 3, H, W)`` uint8 batch, normalised by the model's data preprocessor
+and decoded by the head in one batched call. A backend maps that batch to keypoints in image
+pixels: :class:`TorchTopdown` (the estimator's own ``predict``) or the onnxruntime backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from posekit.structures import PoseBatch, PoseSample
+from posekit.transforms.base import Compose
+from posekit.transforms.geometry import bbox_xywh2xyxy
+
+Precision = Literal["fp32", "bf16"]
+
+
+class TopdownBackend(Protocol):
+    """Runs a preprocessed batch: ``(B, 3, H, W)`` uint8 crops and their samples -> image-space results.
+
+    Returns ``keypoints (B, K, 2)`` in original image pixels and ``scores (B, K)``.
+    """
+
+    def __call__(self, inputs: Tensor, samples: list[PoseSample]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def as_bboxes(
+    bboxes: Any, image_shape: tuple[int, int], bbox_format: Literal["xyxy", "xywh"] = "xyxy"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate person boxes: ``(N, 4)`` or ``(N, 5)`` (with scores) -> xyxy ``(N, 4)`` float32 and scores ``(N,)``.
+
+    ``None`` or an empty list means the whole image ``[0, 0, w, h]`` (as MMPose's ``inference_topdown``).
+
+    Args:
+        bboxes: boxes in image pixels (a list of lists or an array), or None.
+        image_shape: ``(h, w)`` of the image.
+        bbox_format: ``xyxy`` (x1, y1, x2, y2) or ``xywh`` (x, y, w, h).
+    """
+    if bbox_format not in ("xyxy", "xywh"):
+        raise ValueError(f"bbox_format must be 'xyxy' or 'xywh', got {bbox_format!r}")
+    if bboxes is None or len(bboxes) == 0:
+        h, w = image_shape
+        return np.array([[0, 0, w, h]], dtype=np.float32), np.ones(1, np.float32)
+    arr = np.asarray(bboxes, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] not in (4, 5):
+        raise ValueError(f"bboxes: expected shape (N, 4) or (N, 5) (with scores), got {arr.shape}")
+    scores = arr[:, 4].copy() if arr.shape[1] == 5 else np.ones(len(arr), np.float32)
+    boxes = np.ascontiguousarray(arr[:, :4])
+    if bbox_format == "xywh":
+        boxes = bbox_xywh2xyxy(boxes)
+    return boxes, scores
+
+
+class TopdownPreprocessor:
+    """Boxes of an image -> one packed sample per box (crop in ``sample.inputs``, metadata for decoding).
+
+    Args:
+        pipeline: the test pipeline's transform configs (see :func:`posekit.inference.pipeline.test_pipeline`).
+        dataset_meta: the keypoint definition (``flip_indices`` is set on every sample for flip test).
+    """
+
+    def __init__(self, pipeline: Sequence[dict[str, Any]], dataset_meta: dict[str, Any]) -> None:
+        self.pipeline = Compose(pipeline)
+        self.flip_indices = [int(i) for i in dataset_meta.get("flip_indices", ())]
+
+    def __call__(
+        self, img: np.ndarray, bboxes: np.ndarray, bbox_scores: np.ndarray, img_path: str = "", img_id: int = -1
+    ) -> list[PoseSample]:
+        """Crop ``bboxes (N, 4)`` xyxy of ``img (H, W, 3)`` uint8 BGR; returns N packed samples."""
+        samples = []
+        for i in range(len(bboxes)):
+            sample = PoseSample(
+                img=img,
+                img_path=img_path,
+                img_id=img_id,
+                id=i,
+                bbox=bboxes[i : i + 1],
+                bbox_score=bbox_scores[i : i + 1],
+                flip_indices=self.flip_indices,
+            )
+            samples.append(self.pipeline(sample))
+        return samples
+
+
+def stack_inputs(samples: Sequence[PoseSample]) -> Tensor:
+    """The packed crops of ``samples`` as one ``(B, 3, H, W)`` tensor (their dtype, uint8 normally)."""
+    return torch.stack([s.inputs for s in samples])
+
+
+class _FloatOutputs:
+    """Forward hook casting a module's tensor outputs back to float32 (the end of the bf16 region)."""
+
+    def __call__(self, module: nn.Module, args: Any, output: Any) -> Any:
+        if isinstance(output, Tensor):
+            return output.float()
+        return type(output)(o.float() if isinstance(o, Tensor) else o for o in output)
+
+
+def _to_bf16(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(a.to(torch.bfloat16) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args)
+
+
+def enable_bf16(model: nn.Module) -> None:
+    """Run the backbone (and neck) in bfloat16, the head and decoding in float32; in place.
+
+    The features are cast back to float32 before the head, so the head's decoding sees float32.
+    """
+    for name in ("backbone", "neck"):
+        module = getattr(model, name, None)
+        if module is not None:
+            module.to(torch.bfloat16)
+            module.register_forward_pre_hook(_to_bf16)
+            module.register_forward_hook(_FloatOutputs())
+
+
+class TorchTopdown:
+    """The estimator's own preprocessing and ``predict`` (decoding by the head's codec).
+
+    Args:
+        model: a top-down estimator in eval mode.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    @torch.inference_mode()
+    def __call__(self, inputs: Tensor, samples: list[PoseSample]) -> tuple[np.ndarray, np.ndarray]:
+        batch = self.model.data_preprocessor(PoseBatch(inputs=inputs, targets={}, samples=samples))
+        results = self.model(batch.inputs, batch, mode="predict")
+        keypoints = np.concatenate([r.keypoints[..., :2] for r in results]).astype(np.float32, copy=False)
+        scores = np.concatenate([r.keypoint_scores for r in results]).astype(np.float32, copy=False)
+        return keypoints, scores
+
+
+def input_to_image_batch(keypoints: np.ndarray, samples: Sequence[PoseSample]) -> np.ndarray:
+    """Map ``(B, K, 2)`` keypoints from model-input pixels to image pixels (one sample per row)."""
+    size = np.array([s.input_size for s in samples], np.float32)[:, None]
+    scale = np.stack([np.asarray(s.input_scale, np.float32).reshape(2) for s in samples])[:, None]
+    center = np.stack([np.asarray(s.input_center, np.float32).reshape(2) for s in samples])[:, None]
+    return keypoints / size * scale + center - 0.5 * scale
