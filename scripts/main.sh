@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
+# Keep torch's two OpenMP threads on separate cores (on these 2-vCPU machines a fresh process
+# sometimes gets both on one, and every parallel region then stalls).
+export OMP_PROC_BIND=${OMP_PROC_BIND:-close} OMP_PLACES=${OMP_PLACES:-cores}
 CONFIG=examples/configs/synthetic_rtmpose.yaml
 WORK=work_dirs/synthetic_rtmpose
 if [ ! -f data/synthetic/annotations/person_keypoints_val2017.json ]; then
