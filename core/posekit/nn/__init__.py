@@ -21,7 +21,7 @@ from posekit.nn.checkpoint import (
     load_state_dict,
     read_checkpoint,
 )
-from posekit.nn.configs import ActConfig, NormConfig, PretrainedInit, as_config
+from posekit.nn.configs import ActConfig, FinalLayerConfig, NormConfig, PretrainedInit, as_config
 from posekit.nn.fuse import fuse_conv_bn, optimize_for_inference
 from posekit.nn.init import constant_init, is_norm, kaiming_init, normal_init
 from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion
@@ -32,6 +32,7 @@ __all__ = [
     "Bottleneck",
     "ConvModule",
     "DepthwiseSeparableConvModule",
+    "FinalLayerConfig",
     "LoadResult",
     "NormConfig",
     "PretrainedInit",

@@ -66,16 +66,6 @@ def _download(url: str) -> Path:
 
 def _resolve(path: str | os.PathLike[str]) -> Path:
     text = str(path)
-    if text.startswith("torchvision://"):
-        name = text.removeprefix("torchvision://")
-        try:
-            import torchvision
-        except ImportError as e:
-            raise CheckpointError(
-                f"checkpoint {text!r} needs torchvision (not installed); install it or give a local path or URL"
-            ) from e
-        weights = torchvision.models.get_model_weights(name)
-        text = (weights["IMAGENET1K_V1"] if "IMAGENET1K_V1" in weights.__members__ else weights.DEFAULT).url
     if text.startswith(("http://", "https://")):
         return _download(text)
     if "://" in text:
@@ -183,7 +173,7 @@ def load_checkpoint(
 
     Args:
         module: the model or sub-model to fill.
-        path: a ``.pth``/``.safetensors`` file, an ``http(s)://`` URL or ``torchvision://NAME``.
+        path: a ``.pth``/``.safetensors`` file, or an ``http(s)://`` URL.
         prefix: take only keys under this prefix and strip it, e.g. ``"backbone."`` to load an
             MMPose pose-model checkpoint into its backbone. Default None (all keys).
         strict: missing or unexpected keys raise :class:`CheckpointError` (default True);

@@ -61,13 +61,31 @@ class ActConfig(_Frozen):
     negative_slope: float | None = None
 
 
+class FinalLayerConfig(_Frozen):
+    """MMPose's ``final_layer`` dict of a head: the arguments of its last Conv2d.
+
+    Args:
+        type: always ``Conv2d``.
+        kernel_size: kernel size. Default 1.
+        stride: stride. Default 1.
+        padding: zero padding. Default 0.
+        bias: conv bias. Default True.
+    """
+
+    type: Literal["Conv2d"] = "Conv2d"
+    kernel_size: int = 1
+    stride: int = 1
+    padding: int = 0
+    bias: bool = True
+
+
 class PretrainedInit(_Frozen):
     """MMPose's ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``.
 
     Args:
         type: always ``Pretrained``.
-        checkpoint: a local ``.pth``/``.safetensors`` path, an ``http(s)://`` URL (downloaded once
-            to torch's hub cache) or ``torchvision://NAME`` (needs torchvision).
+        checkpoint: a local ``.pth``/``.safetensors`` path, or an ``http(s)://`` URL (downloaded once
+            to torch's hub cache).
         prefix: keep only the checkpoint keys under this prefix and strip it (e.g. ``backbone.``);
             default None.
     """

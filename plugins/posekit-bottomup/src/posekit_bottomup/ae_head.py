@@ -11,39 +11,19 @@ BatchNorm2d, ReLU per layer), ``conv_layers`` (Conv2d, BatchNorm2d, ReLU), ``fin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_heatmaps
-from posekit.nn import constant_init, normal_init
+from posekit.nn import FinalLayerConfig, constant_init, normal_init
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
-
-
-class FinalLayerConfig(BaseModel):
-    """MMPose's ``final_layer`` dict: the last 1x1 (or k x k) Conv2d.
-
-    Args:
-        type: always ``Conv2d``.
-        kernel_size: kernel size. Default 1.
-        stride: stride. Default 1.
-        padding: zero padding. Default 0.
-        bias: conv bias. Default True.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    type: Literal["Conv2d"] = "Conv2d"
-    kernel_size: int = 1
-    stride: int = 1
-    padding: int = 0
-    bias: bool = True
 
 
 def _deconv_padding(kernel_size: int) -> tuple[int, int]:

@@ -12,39 +12,19 @@ BatchNorm2d, ReLU), ``final_layer`` (Conv2d), ``loss_module``; MMPose 0.x checkp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_heatmaps, get_heatmap_maximum
 from posekit.metrics.functional import keypoint_pck_accuracy
-from posekit.nn import constant_init, normal_init
+from posekit.nn import FinalLayerConfig, constant_init, normal_init
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
-
-
-class FinalLayerConfig(BaseModel):
-    """MMPose's ``final_layer`` dict: arguments of the last Conv2d.
-
-    Args:
-        type: always ``Conv2d``.
-        kernel_size: kernel size. Default 1.
-        stride: stride. Default 1.
-        padding: zero padding. Default 0.
-        bias: conv bias. Default True.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    type: Literal["Conv2d"] = "Conv2d"
-    kernel_size: int = 1
-    stride: int = 1
-    padding: int = 0
-    bias: bool = True
 
 
 def _check_pair(name: str, channels: Sequence[int] | None, kernels: Sequence[int] | None) -> None:

@@ -12,38 +12,18 @@ is mapped into ``simplebaseline_head`` on load, as MMPose does.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_coordinates, flip_heatmaps
-from posekit.nn import normal_init
+from posekit.nn import FinalLayerConfig, normal_init
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_regression._base import RegressionHeadBase, coordinate_accuracy
-
-
-class FinalLayerConfig(BaseModel):
-    """MMPose's ``final_layer`` dict: arguments of the last Conv2d.
-
-    Args:
-        type: always ``Conv2d``.
-        kernel_size: kernel size. Default 1.
-        stride: stride. Default 1.
-        padding: zero padding. Default 0.
-        bias: conv bias. Default True.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    type: Literal["Conv2d"] = "Conv2d"
-    kernel_size: int = 1
-    stride: int = 1
-    padding: int = 0
-    bias: bool = True
 
 
 class IntegralRegressionHead(RegressionHeadBase):

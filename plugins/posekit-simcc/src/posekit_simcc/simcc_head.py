@@ -13,32 +13,12 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit.nn import constant_init, normal_init
+from posekit.nn import FinalLayerConfig, constant_init, normal_init
 from posekit.registry import build
 from posekit.types import CodecConfig, LossConfig
 from posekit_simcc._base import SimCCHeadBase
-
-
-class FinalLayerConfig(BaseModel):
-    """MMPose's ``final_layer`` dict: arguments of the last Conv2d.
-
-    Args:
-        type: always ``Conv2d``.
-        kernel_size: kernel size. Default 1.
-        stride: stride. Default 1.
-        padding: zero padding. Default 0.
-        bias: conv bias. Default True.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    type: Literal["Conv2d"] = "Conv2d"
-    kernel_size: int = 1
-    stride: int = 1
-    padding: int = 0
-    bias: bool = True
 
 
 class SimCCHead(SimCCHeadBase):
