@@ -126,6 +126,10 @@ def test_ae_head_loss_keys_and_flip_test() -> None:
     assert set(losses) == {"loss_kpt", "loss_pull", "loss_push"}
     assert all(torch.isfinite(v) for v in losses.values())
     head.eval()
+    # maps restored to the input size are decoded at the input size, as MMPose's configs set it
+    head.decoder = build(
+        "codec", {"type": "AssociativeEmbedding", "input_size": (128, 128), "heatmap_size": (128, 128)}
+    )
     cfg = HeadTestCfg(flip_test=True, restore_heatmap_size=True, output_heatmaps=True)
     with torch.no_grad():
         preds = head.predict((feats, tuple(f.flip(-1) for f in feats)), batch, cfg)

@@ -220,6 +220,12 @@ class AssociativeEmbeddingHead(BaseHead):
                 raise ValueError(f"restore_heatmap_size needs one img_shape per batch, got {sorted(shapes)}")
             img_h, img_w = shapes.pop()
             size = (img_w, img_h)
+            if tuple(self.decoder.heatmap_size) != tuple(self.decoder.input_size):
+                raise ValueError(
+                    "restore_heatmap_size resizes the heatmaps to the input, so the decoder must decode at the input "
+                    f"size: set the head's decoder heatmap_size to {tuple(self.decoder.input_size)}, its input_size "
+                    f"(got {tuple(self.decoder.heatmap_size)}), as MMPose's configs do"
+                )
         if test_cfg.flip_test:
             feats_orig, feats_flip = feats
             flip_indices = batch.samples[0].flip_indices
