@@ -300,6 +300,8 @@ def _format_errors(kind: str, name: str, exc: Any, where: str) -> str:
             lines.append(f"  {path}: unexpected argument of {kind} {name}")
         elif err["type"] == "missing":
             lines.append(f"  {path}: required argument of {kind} {name} is missing")
+        elif err["type"] == "value_error":  # a nested component's own, already complete message
+            lines.append(f"  {path}: {err['msg'].removeprefix('Value error, ')}")
         else:
             got = err.get("input")
             lines.append(f"  {path}: {err['msg']} (got {got!r})"[:400])
