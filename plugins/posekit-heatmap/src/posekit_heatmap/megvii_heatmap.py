@@ -17,10 +17,10 @@ import numpy as np
 
 from posekit.codec_utils import check_array, gaussian_blur, get_heatmap_maximum
 from posekit.errors import ConfigError
-from posekit.protocols import BaseKeypointCodec
+from posekit_heatmap._base import HeatmapCodecBase
 
 
-class MegviiHeatmap(BaseKeypointCodec):
+class MegviiHeatmap(HeatmapCodecBase):
     """Represent keypoints as heatmaps via the "Megvii" approach (`MSPN`_ 2019, `CPN`_ 2018).
 
     Args:
@@ -78,30 +78,6 @@ class MegviiHeatmap(BaseKeypointCodec):
         peak[~draw] = 1
         heatmaps = np.einsum("kh,kw->khw", gy, gx) / peak[:, None, None] * np.float32(255)
         return {"heatmaps": heatmaps, "keypoint_weights": weights}
-
-    def decode(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Decode one sample's heatmaps.
-
-        Args:
-            encoded: heatmaps ``(K, H, W)`` (on the 0-255 scale of the targets).
-
-        Returns:
-            ``keypoints (1, K, 2)`` float32 in input image space and ``scores (1, K)``.
-        """
-        width, height = self.heatmap_size
-        check_array("encoded", encoded, ("K", height, width))
-        return self._decode(encoded[None])
-
-    def batch_decode(self, batch_encoded: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Decode a batch of heatmaps ``(B, K, H, W)`` at once; one ``decode`` result per sample."""
-        width, height = self.heatmap_size
-        check_array("batch_encoded", batch_encoded, ("B", "K", height, width))
-        keypoints, scores = self._decode(batch_encoded)
-        return [(keypoints[i : i + 1], scores[i : i + 1]) for i in range(len(keypoints))]
-
-    def decode_targets(self, encoded: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Decode ``encode``'s own ``heatmaps``: ``keypoints (1, K, 2)``, ``scores (1, K)``."""
-        return self.decode(encoded["heatmaps"])
 
     def _decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Blurred maxima shifted a quarter pixel towards the higher neighbour, plus half a pixel."""

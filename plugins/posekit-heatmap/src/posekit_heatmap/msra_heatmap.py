@@ -22,10 +22,10 @@ from posekit.codec_utils import (
     refine_keypoints_dark,
 )
 from posekit.errors import ConfigError
-from posekit.protocols import BaseKeypointCodec
+from posekit_heatmap._base import HeatmapCodecBase
 
 
-class MSRAHeatmap(BaseKeypointCodec):
+class MSRAHeatmap(HeatmapCodecBase):
     """Represent keypoints as heatmaps via the "MSRA" approach (`Simple Baselines`_, Xiao et al. 2018).
 
     Args:
@@ -78,30 +78,6 @@ class MSRAHeatmap(BaseKeypointCodec):
         generate = generate_unbiased_gaussian_heatmaps if self.unbiased else generate_gaussian_heatmaps
         heatmaps, weights = generate(self.heatmap_size, keypoints / self.scale_factor, keypoints_visible, self.sigma)
         return {"heatmaps": heatmaps, "keypoint_weights": weights}
-
-    def decode(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Decode one sample's heatmaps.
-
-        Args:
-            encoded: heatmaps ``(K, H, W)``.
-
-        Returns:
-            ``keypoints (1, K, 2)`` float32 in input image space and ``scores (1, K)``.
-        """
-        width, height = self.heatmap_size
-        check_array("encoded", encoded, ("K", height, width))
-        return self._decode(encoded[None])
-
-    def batch_decode(self, batch_encoded: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Decode a batch of heatmaps ``(B, K, H, W)`` at once; one ``decode`` result per sample."""
-        width, height = self.heatmap_size
-        check_array("batch_encoded", batch_encoded, ("B", "K", height, width))
-        keypoints, scores = self._decode(batch_encoded)
-        return [(keypoints[i : i + 1], scores[i : i + 1]) for i in range(len(keypoints))]
-
-    def decode_targets(self, encoded: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Decode ``encode``'s own ``heatmaps``: ``keypoints (1, K, 2)``, ``scores (1, K)``."""
-        return self.decode(encoded["heatmaps"])
 
     def _decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(B, K, H, W)`` -> ``keypoints (B, K, 2)`` in input space, ``scores (B, K)``."""

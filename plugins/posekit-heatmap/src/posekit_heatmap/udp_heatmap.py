@@ -26,13 +26,13 @@ from posekit.codec_utils import (
     refine_keypoints_dark_udp,
 )
 from posekit.errors import ConfigError
-from posekit.protocols import BaseKeypointCodec
+from posekit_heatmap._base import HeatmapCodecBase
 
 #: cv2 filters at most this many channels in one call
 _CV_MAX_CHANNELS = 512
 
 
-class UDPHeatmap(BaseKeypointCodec):
+class UDPHeatmap(HeatmapCodecBase):
     """Generate keypoint heatmaps by Unbiased Data Processing (`UDP`_).
 
     Args:
@@ -51,6 +51,8 @@ class UDPHeatmap(BaseKeypointCodec):
 
     label_mapping_table = {"keypoint_weights": "keypoint_weights"}
     field_mapping_table = {"heatmaps": "heatmaps"}
+
+    _channels = "C"  # K maps, or 3K for heatmap_type "combined"
 
     def __init__(
         self,
@@ -97,32 +99,6 @@ class UDPHeatmap(BaseKeypointCodec):
                 self.heatmap_size, scaled, keypoints_visible, self.radius_factor
             )
         return {"heatmaps": heatmaps, "keypoint_weights": weights}
-
-    def decode(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Decode one sample's heatmaps.
-
-        Args:
-            encoded: heatmaps ``(C, H, W)`` (C = K, or 3K for ``'combined'``).
-
-        Returns:
-            ``keypoints (1, K, 2)`` float64 in input image space and ``scores (1, K)``.
-        """
-        width, height = self.heatmap_size
-        check_array("encoded", encoded, ("C", height, width))
-        self._check_channels("encoded", encoded.shape[0])
-        return self._decode(encoded[None])
-
-    def batch_decode(self, batch_encoded: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Decode a batch of heatmaps ``(B, C, H, W)`` at once; one ``decode`` result per sample."""
-        width, height = self.heatmap_size
-        check_array("batch_encoded", batch_encoded, ("B", "C", height, width))
-        self._check_channels("batch_encoded", batch_encoded.shape[1])
-        keypoints, scores = self._decode(batch_encoded)
-        return [(keypoints[i : i + 1], scores[i : i + 1]) for i in range(len(keypoints))]
-
-    def decode_targets(self, encoded: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Decode ``encode``'s own ``heatmaps``: ``keypoints (1, K, 2)``, ``scores (1, K)``."""
-        return self.decode(encoded["heatmaps"])
 
     def _check_channels(self, name: str, channels: int) -> None:
         if channels % self._channels_per_keypoint:

@@ -1,0 +1,45 @@
+"""What the heatmap codecs share: decoding one sample or a batch, and the round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from posekit.codec_utils import check_array
+from posekit.protocols import BaseKeypointCodec
+
+
+class HeatmapCodecBase(BaseKeypointCodec):
+    """Shape checks and batching around a subclass's vectorised ``_decode``.
+
+    Subclasses set ``heatmap_size`` ``(W, H)`` and implement ``_decode(heatmaps (B, C, H, W))
+    -> (keypoints (B, K, 2) in input space, scores (B, K))``; ``_check_channels`` may refuse a
+    channel count (UDP's combined maps come three per keypoint).
+    """
+
+    heatmap_size: tuple[int, int]
+    _channels: str = "K"  # the channel dimension's name in shape errors
+
+    def decode(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One sample's heatmaps ``(C, H, W)`` -> ``keypoints (1, K, 2)`` in input space, ``scores (1, K)``."""
+        width, height = self.heatmap_size
+        check_array("encoded", encoded, (self._channels, height, width))
+        self._check_channels("encoded", encoded.shape[0])
+        return self._decode(encoded[None])
+
+    def batch_decode(self, batch_encoded: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Decode a batch of heatmaps ``(B, C, H, W)`` at once; one ``decode`` result per sample."""
+        width, height = self.heatmap_size
+        check_array("batch_encoded", batch_encoded, ("B", self._channels, height, width))
+        self._check_channels("batch_encoded", batch_encoded.shape[1])
+        keypoints, scores = self._decode(batch_encoded)
+        return [(keypoints[i : i + 1], scores[i : i + 1]) for i in range(len(keypoints))]
+
+    def decode_targets(self, encoded: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Decode ``encode``'s own ``heatmaps``: ``keypoints (1, K, 2)``, ``scores (1, K)``."""
+        return self.decode(encoded["heatmaps"])
+
+    def _check_channels(self, name: str, channels: int) -> None:
+        """Refuse a channel count this codec cannot decode (default: any is fine)."""
+
+    def _decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
