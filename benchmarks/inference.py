@@ -37,81 +37,24 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from _examples import HRNET_W32, RTMPOSE_M, example_model
 
 from posekit.inference import Inferencer
 from posekit.testing.conformance import shared_dir
 
 IMAGE = "data/coco/000000197388.jpg"  # 640 x 392, as BASELINES.md
-PREPROCESSOR = {
-    "type": "PoseDataPreprocessor",
-    "mean": (123.675, 116.28, 103.53),
-    "std": (58.395, 57.12, 57.375),
-    "bgr_to_rgb": True,
-}
 
 
-def _rtmpose_m(flip: bool) -> dict[str, Any]:
-    codec = {"type": "SimCCLabel", "input_size": (192, 256), "sigma": (4.9, 5.66), "simcc_split_ratio": 2.0}
-    gau = {"hidden_dims": 256, "s": 128, "expansion_factor": 2, "dropout_rate": 0.0, "drop_path": 0.0}
-    return {
-        "type": "TopdownPoseEstimator",
-        "data_preprocessor": PREPROCESSOR,
-        "backbone": {
-            "type": "CSPNeXt",
-            "arch": "P5",
-            "expand_ratio": 0.5,
-            "deepen_factor": 0.67,
-            "widen_factor": 0.75,
-            "out_indices": (4,),
-            "channel_attention": True,
-            "norm_cfg": {"type": "SyncBN"},
-            "act_cfg": {"type": "SiLU"},
-        },
-        "head": {
-            "type": "RTMCCHead",
-            "in_channels": 768,
-            "out_channels": 17,
-            "input_size": (192, 256),
-            "in_featuremap_size": (6, 8),
-            "simcc_split_ratio": 2.0,
-            "final_layer_kernel_size": 7,
-            "gau_cfg": {**gau, "act_fn": "SiLU", "use_rel_bias": False, "pos_enc": False},
-            "loss": {"type": "KLDiscretLoss", "use_target_weight": True, "beta": 10.0, "label_softmax": True},
-            "decoder": codec,
-        },
-        "test_cfg": {"flip_test": flip},
-    }
+def _example(name: str) -> Any:
+    def make(flip: bool) -> dict[str, Any]:
+        model = example_model(name)
+        model["test_cfg"] = {**model.get("test_cfg", {}), "flip_test": flip}
+        return model
+
+    return make
 
 
-def _hrnet_w32(flip: bool) -> dict[str, Any]:
-    def stage(n: int, modules: int, block: str = "BASIC") -> dict[str, Any]:
-        widths = (64,) if n == 1 else tuple(32 * 2**i for i in range(n))
-        return {
-            "num_modules": modules,
-            "num_branches": n,
-            "block": block,
-            "num_blocks": (4,) * n,
-            "num_channels": widths,
-        }
-
-    extra = {"stage1": stage(1, 1, "BOTTLENECK"), "stage2": stage(2, 1), "stage3": stage(3, 4), "stage4": stage(4, 3)}
-    return {
-        "type": "TopdownPoseEstimator",
-        "data_preprocessor": PREPROCESSOR,
-        "backbone": {"type": "HRNet", "in_channels": 3, "extra": extra},
-        "head": {
-            "type": "HeatmapHead",
-            "in_channels": 32,
-            "out_channels": 17,
-            "deconv_out_channels": None,
-            "loss": {"type": "KeypointMSELoss", "use_target_weight": True},
-            "decoder": {"type": "MSRAHeatmap", "input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2},
-        },
-        "test_cfg": {"flip_test": flip, "flip_mode": "heatmap", "shift_heatmap": True},
-    }
-
-
-MODELS = {"rtmpose-m": ("RTMPose-m", _rtmpose_m), "hrnet-w32": ("HRNet-w32", _hrnet_w32)}
+MODELS = {"rtmpose-m": ("RTMPose-m", _example(RTMPOSE_M)), "hrnet-w32": ("HRNet-w32", _example(HRNET_W32))}
 
 
 def mmpose_figures(shared: Path | None) -> dict[tuple[str, bool, int], float]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from _examples import HRNET_W32, example_model
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -37,21 +38,6 @@ from posekit.registry import build
 
 INPUT = (3, 256, 192)
 TOL = 1e-4
-
-
-def _hrnet_w32() -> dict[str, Any]:
-    def stage(n: int, modules: int, block: str = "BASIC") -> dict[str, Any]:
-        widths = (64,) if n == 1 else tuple(32 * 2**i for i in range(n))
-        return {
-            "num_modules": modules,
-            "num_branches": n,
-            "block": block,
-            "num_blocks": (4,) * n,
-            "num_channels": widths,
-        }
-
-    extra = {"stage1": stage(1, 1, "BOTTLENECK"), "stage2": stage(2, 1), "stage3": stage(3, 4), "stage4": stage(4, 3)}
-    return {"type": "HRNet", "in_channels": 3, "extra": extra}
 
 
 @dataclass(frozen=True)
@@ -68,7 +54,7 @@ class Case:
 
 CASES = {
     "resnet50": Case("ResNet-50", {"type": "ResNet", "depth": 50}, "SimpleBaseline ResNet-50", 10.85, 119, 684),
-    "hrnet-w32": Case("HRNet-w32", _hrnet_w32(), "HRNet-w32", 15.29, 181, 856),
+    "hrnet-w32": Case("HRNet-w32", example_model(HRNET_W32)["backbone"], "HRNet-w32", 15.29, 181, 856),
     "cspnext-m": Case(
         "CSPNeXt-m",
         {"type": "CSPNeXt", "deepen_factor": 0.67, "widen_factor": 0.75, "out_indices": (4,), "expand_ratio": 0.5},

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _examples import HRNET_W32, RESNET50, RTMPOSE_M, example_model
 from torch import Tensor, nn
 
 from posekit.registry import build
@@ -55,41 +56,11 @@ from posekit.structures import PoseBatch, PoseSample
 
 BATCH = 8
 INPUT_SIZE = (192, 256)  # (w, h)
-PREPROCESSOR = {
-    "type": "PoseDataPreprocessor",
-    "mean": (123.675, 116.28, 103.53),
-    "std": (58.395, 57.12, 57.375),
-    "bgr_to_rgb": True,
-}
-MSE = {"type": "KeypointMSELoss", "use_target_weight": True}
-MSRA = {"type": "MSRAHeatmap", "input_size": INPUT_SIZE, "heatmap_size": (48, 64), "sigma": 2}
-SIMCC = {
-    "type": "SimCCLabel",
-    "input_size": INPUT_SIZE,
-    "sigma": (4.9, 5.66),
-    "simcc_split_ratio": 2.0,
-    "normalize": False,
-    "use_dark": False,
-}
-
-
-def _hrnet_w32() -> dict[str, Any]:
-    def stage(branches: int, modules: int, block: str = "BASIC") -> dict[str, Any]:
-        return {
-            "num_modules": modules,
-            "num_branches": branches,
-            "block": block,
-            "num_blocks": (4,) * branches,
-            "num_channels": (64,) if branches == 1 else tuple(32 << i for i in range(branches)),
-        }
-
-    stages = {"stage1": stage(1, 1, "BOTTLENECK"), "stage2": stage(2, 1), "stage3": stage(3, 4), "stage4": stage(4, 3)}
-    return {"type": "HRNet", "in_channels": 3, "extra": stages}
 
 
 @dataclass(frozen=True)
 class Case:
-    """An MMPose model config (as posekit reads it) and its train-step figure in BASELINES.md."""
+    """An example config's model (MMPose's, as posekit reads it) and its train-step figure in BASELINES.md."""
 
     title: str
     model: dict[str, Any]
@@ -97,71 +68,15 @@ class Case:
     mmpose_ms: float
 
 
+def _case(title: str, name: str, mmpose_ms: float) -> Case:
+    model = example_model(name)
+    return Case(title, model, model["head"]["decoder"], mmpose_ms)
+
+
 CASES = {
-    "resnet50": Case(
-        "SimpleBaseline ResNet-50",
-        {
-            "backbone": {"type": "ResNet", "depth": 50},
-            "head": {"type": "HeatmapHead", "in_channels": 2048, "out_channels": 17, "loss": MSE, "decoder": MSRA},
-        },
-        MSRA,
-        1970.0,
-    ),
-    "hrnet-w32": Case(
-        "HRNet-w32",
-        {
-            "backbone": _hrnet_w32(),
-            "head": {
-                "type": "HeatmapHead",
-                "in_channels": 32,
-                "out_channels": 17,
-                "deconv_out_channels": None,
-                "loss": MSE,
-                "decoder": MSRA,
-            },
-        },
-        MSRA,
-        2640.0,
-    ),
-    "rtmpose-m": Case(
-        "RTMPose-m (CSPNeXt-m + RTMCCHead)",
-        {
-            "backbone": {
-                "type": "CSPNeXt",
-                "arch": "P5",
-                "expand_ratio": 0.5,
-                "deepen_factor": 0.67,
-                "widen_factor": 0.75,
-                "out_indices": (4,),
-                "channel_attention": True,
-                "norm_cfg": {"type": "SyncBN"},
-                "act_cfg": {"type": "SiLU"},
-            },
-            "head": {
-                "type": "RTMCCHead",
-                "in_channels": 768,
-                "out_channels": 17,
-                "input_size": INPUT_SIZE,
-                "in_featuremap_size": (6, 8),
-                "simcc_split_ratio": 2.0,
-                "final_layer_kernel_size": 7,
-                "gau_cfg": {
-                    "hidden_dims": 256,
-                    "s": 128,
-                    "expansion_factor": 2,
-                    "dropout_rate": 0.0,
-                    "drop_path": 0.0,
-                    "act_fn": "SiLU",
-                    "use_rel_bias": False,
-                    "pos_enc": False,
-                },
-                "loss": {"type": "KLDiscretLoss", "use_target_weight": True, "beta": 10.0, "label_softmax": True},
-                "decoder": SIMCC,
-            },
-        },
-        SIMCC,
-        840.0,
-    ),
+    "resnet50": _case("SimpleBaseline ResNet-50", RESNET50, 1970.0),
+    "hrnet-w32": _case("HRNet-w32", HRNET_W32, 2640.0),
+    "rtmpose-m": _case("RTMPose-m (CSPNeXt-m + RTMCCHead)", RTMPOSE_M, 840.0),
 }
 
 
@@ -357,7 +272,7 @@ def interleaved_medians(steps: dict[str, Callable[[], Any]], warmup: int, reps: 
 
 def _estimator(case: Case) -> nn.Module:
     torch.manual_seed(0)
-    return build("estimator", {"type": "TopdownPoseEstimator", "data_preprocessor": PREPROCESSOR, **case.model})
+    return build("estimator", case.model)
 
 
 def float64_agreement(case: Case, extra: bool) -> dict[str, Agreement]:
