@@ -45,6 +45,7 @@ class OptimizerCfg(_Strict):
     betas: tuple[float, float] = (0.9, 0.999)  # Adam(W)
     norm_decay_mult: float = 1.0  # weight decay multiplier on normalisation layers
     bias_decay_mult: float = 1.0  # weight decay multiplier on biases
+    fused: bool | None = None  # torch's fused kernel (one per step, not per parameter); None: where supported
 
 
 class SchedulerCfg(_Strict):
@@ -90,6 +91,7 @@ class TrainSection(_Strict):
     log_interval: int = Field(10, ge=1)  # iterations
     nan_policy: Literal["stop", "skip"] = "stop"
     sync_bn: bool = False
+    channels_last: bool = True  # 4-D weights and inputs in the NHWC memory format (faster convs; same maths)
     find_unused_parameters: bool = False  # DistributedDataParallel's option (heads with unused branches)
     ema: EmaCfg = EmaCfg()
     progress: bool = True

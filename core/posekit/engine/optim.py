@@ -55,7 +55,7 @@ def param_groups(model: nn.Module, cfg: OptimizerCfg) -> list[dict[str, object]]
 
 
 def build_optimizer(model: nn.Module, cfg: OptimizerCfg) -> torch.optim.Optimizer:
-    """SGD, Adam or AdamW over :func:`param_groups` of ``model``.
+    """SGD, Adam or AdamW over :func:`param_groups` of ``model``, fused (one kernel per step) where supported.
 
     Args:
         model: the model (unwrapped, not DDP).
@@ -64,11 +64,15 @@ def build_optimizer(model: nn.Module, cfg: OptimizerCfg) -> torch.optim.Optimize
     groups = param_groups(model, cfg)
     if not groups:
         raise ValueError("the model has no trainable parameters (every requires_grad is False)")
+    fused = cfg.fused
+    if fused is None:  # torch's fused kernels take floating-point parameters on CPU and CUDA
+        params = [p for group in groups for p in group["params"]]  # type: ignore[attr-defined]
+        fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params) or None
     if cfg.type == "SGD":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, fused=fused)
     if cfg.type == "Adam":
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas)
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, fused=fused)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused)
 
 
 def lr_factor(cfg: SchedulerCfg, iteration: int, iters_per_epoch: int, total_iters: int) -> float:

@@ -36,6 +36,7 @@ from posekit.engine.dist import resolve_device
 from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch, make_loader
 from posekit.engine.optim import build_optimizer, lr_factor
 from posekit.errors import CheckpointError, ConfigError
+from posekit.nn.fuse import use_channels_last
 from posekit.plugins import make_plugin_manager
 from posekit.registry import build
 
@@ -189,6 +190,8 @@ class Trainer:
         self.pm = make_plugin_manager(cfg.hooks.enable, cfg.hooks.disable, self.plugins)
 
         model = build("estimator", cfg.model, where="model").to(self.device)
+        if cfg.train.channels_last:
+            use_channels_last(model)
         if cfg.train.sync_bn and self.world_size > 1:
             if self.device.type == "cuda":
                 model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
