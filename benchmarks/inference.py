@@ -6,6 +6,8 @@ image, flip test on and off, the median latency of ``Inferencer(img, boxes)`` (i
 loaded, all boxes in one batch, decoding included) for:
 
 - ``torch``: eager fp32 with ``optimize_for_inference`` (BatchNorm folded, channels_last);
+- ``torch-compile``: the same, backbone and neck compiled by TorchInductor with frozen weights
+  (``Inferencer(compile=True)``; compilation happens in the warm-up and is timed separately);
 - ``torch-bf16``: the backbone in bfloat16 (accuracy change reported);
 - ``onnxruntime``: the ``posekit export`` graph (decoding in the graph).
 
@@ -19,7 +21,8 @@ drifts with the load). ``vs eager`` is the speed-up over posekit's own unoptimis
 timed interleaved with it in the same rounds, which load drift affects far less. Target: >= 1.5x
 MMPose with the same model, boxes and flip.
 
-    python benchmarks/inference.py [--runs 15] [--models rtmpose-m hrnet-w32] [--backends torch torch-bf16 onnxruntime]
+    python benchmarks/inference.py [--runs 15] [--models rtmpose-m hrnet-w32]
+                                   [--backends torch torch-compile torch-bf16 onnxruntime]
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--backends", nargs="+", default=["torch", "torch-bf16", "onnxruntime"])
+    parser.add_argument("--backends", nargs="+", default=["torch", "torch-compile", "torch-bf16", "onnxruntime"])
     parser.add_argument("--boxes", nargs="+", type=int, default=[1, 8])
     args = parser.parse_args(argv)
 
@@ -164,13 +167,17 @@ def main(argv: list[str] | None = None) -> int:
                         runners[backend] = Inferencer(None, path, batch_size=8)
                     else:
                         precision = "bf16" if backend == "torch-bf16" else "fp32"
-                        runners[backend] = Inferencer(config, checkpoint, precision=precision, batch_size=8)
+                        runners[backend] = Inferencer(
+                            config, checkpoint, precision=precision, compile=backend == "torch-compile", batch_size=8
+                        )
                 for count in args.boxes:
                     boxes = boxes_for(img, count)
                     ref_k, ref_s = stack(reference(img, boxes))
                     checks = {}
                     for backend, runner in runners.items():
+                        start = time.perf_counter()
                         got_k, got_s = stack(runner(img, boxes))
+                        first_s = time.perf_counter() - start
                         within = np.abs(got_k - ref_k).max(axis=-1) <= 0.05
                         ds = float(np.abs(got_s - ref_s).max() / max(np.abs(ref_s).max(), 1e-12))
                         check = f"{int(within.sum())}/{within.size} keypoints within 0.05 px, scores {ds:.1e}"
@@ -178,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                             check = "bf16 change: " + check
                         elif within.all() and ds <= 1e-4:
                             check = "ok: " + check
+                        if backend == "torch-compile":
+                            check += f"; first call (compiling) {first_s:.0f} s"
                         checks[backend] = check
                     fns = {
                         name: (lambda r=r, b=boxes: r(img, b)) for name, r in {"eager": reference, **runners}.items()

@@ -310,6 +310,19 @@ def test_optimized_and_bf16_paths(shared: Path) -> None:
     assert torch.get_default_dtype() == torch.float32
 
 
+def test_compiled_path_matches_mmpose(shared: Path) -> None:
+    """``compile=True`` (TorchInductor, frozen weights) keeps the fixture numbers, flip test on and off."""
+    folder, config, e2e = _fixture(shared, "rtmpose-t_coco-256x192")
+    for index, case in enumerate(e2e["cases"]):
+        if index == 1:
+            continue  # case 0 has flip test on, case 2 off
+        img = cv2.imread(str(shared / case["image"]))
+        compiled = Inferencer({**config, "test_cfg": case["test_cfg"]}, folder / "checkpoint.pth", compile=True)
+        people = compiled(img, np.asarray(case["bboxes"], np.float32))
+        where = f"{folder / 'e2e.json'} case {index} (compiled)"
+        _check(case, np.stack([p.keypoints for p in people]), np.stack([p.keypoint_scores for p in people]), where)
+
+
 def test_cli_infer_image_with_boxes(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from posekit.cli import main
 

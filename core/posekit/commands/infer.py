@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="torch compute precision")
     p.add_argument("--no-optimize", action="store_true", help="keep BatchNorm unfolded and the default memory format")
+    p.add_argument(
+        "--compile", action="store_true", help="compile the backbone with TorchInductor (a one-off 10-60 s per shape)"
+    )
     p.add_argument("--det-interval", type=int, default=1, help="video: run the detector every N frames (default 1)")
     p.add_argument("--smooth", action="store_true", help="video: One-Euro smoothing of keypoints per track")
     p.add_argument(
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         flip_test=args.flip_test,
         optimize=not args.no_optimize,
+        compile=args.compile,
         precision=args.precision,
         det_interval=args.det_interval,
         smooth=args.smooth,

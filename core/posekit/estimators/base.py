@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from posekit.estimators.data_preprocessor import PoseDataPreprocessor
@@ -75,11 +76,16 @@ class PoseEstimator(BasePoseEstimator):
         return self.head.loss(self.extract_feat(inputs), batch, self.train_cfg)
 
     def _flip_feats(self, inputs: Tensor) -> Any:
-        """Features of ``inputs``, paired with those of the flipped inputs under flip test."""
-        feats = self.extract_feat(inputs)
-        if self.test_cfg.flip_test:
-            return feats, self.extract_feat(inputs.flip(-1))
-        return feats
+        """Features of ``inputs``, paired with those of the flipped inputs under flip test.
+
+        Under flip test the ``B`` inputs and their mirror images go through one forward of ``2B``
+        (eval mode: each sample's features are its own), which keeps both cores busy at small B.
+        """
+        if not self.test_cfg.flip_test:
+            return self.extract_feat(inputs)
+        n = inputs.shape[0]
+        both = self.extract_feat(torch.cat([inputs, inputs.flip(-1)]))
+        return tuple(f[:n] for f in both), tuple(f[n:] for f in both)
 
     def _select(self, pred: InstanceData) -> InstanceData:
         idx = self.test_cfg.output_keypoint_indices
