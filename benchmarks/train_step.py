@@ -18,6 +18,11 @@ shared machine hits all alike; median of ``--reps`` steps after ``--warmup``):
 - ``--extra`` adds ``no oneDNN`` (``torch.backends.mkldnn.enabled = False``, eager) and
   ``... + flush denormals`` (``torch.set_flush_denormal(True)``) for comparison.
 
+Freed host memory is retained for reuse in the whole process, as ``posekit train`` does
+(``train.retain_host_memory``, :func:`posekit.engine.host_memory.retain_freed_memory`), so every
+variant runs on it; ``--glibc-defaults`` leaves glibc's malloc alone, to compare in a separate run.
+The ``faults`` column is the mean number of minor page faults per step.
+
 None may change the maths beyond float rounding. Before timing, every variant's first step is
 compared with eager's twice: in float64 at batch 2, where the loss, every gradient and the AdamW
 step must agree to 1e-9 (the same maths), and in float32 at batch 8, where the loss must agree to
@@ -33,15 +38,18 @@ restarts itself (up to 3 times) with the threads pinned to cores (``OMP_PROC_BIN
 OMP_PLACES=cores``).
 
     python benchmarks/train_step.py [--reps 5] [--warmup 2] [--models resnet50 hrnet-w32 rtmpose-m]
-                                    [--threads N] [--extra]
+                                    [--threads N] [--extra] [--glibc-defaults]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -54,6 +62,7 @@ from _examples import HRNET_W32, RESNET50, RTMPOSE_M, example_model
 from torch import Tensor, nn
 
 from posekit.config.schema import OptimizerCfg
+from posekit.engine.host_memory import retain_freed_memory
 from posekit.engine.optim import build_optimizer
 from posekit.nn.fuse import use_channels_last
 from posekit.registry import build
@@ -268,18 +277,60 @@ def agreement(trainees: dict[str, Trainee], batch: PoseBatch) -> dict[str, Agree
 # ---- timing ----
 
 
-def interleaved_medians(steps: dict[str, Callable[[], Any]], warmup: int, reps: int) -> dict[str, float]:
-    """Median ms of each callable, timed in rounds (A B C A B C ...)."""
+#: a step that times itself (in another process) returns its (ms, minor page faults)
+SelfTimed = tuple[float, float]
+Step = Callable[[], SelfTimed | None]
+
+
+def interleaved_medians(steps: dict[str, Step], warmup: int, reps: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median ms of each step, timed in rounds (A B C A B C ...), and its mean minor page faults per call."""
     for fn in steps.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in steps}
+    faults = dict.fromkeys(steps, 0.0)
     for _ in range(reps):
         for name, fn in steps.items():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+            own = fn()
+            ms, n = (time.perf_counter() - start) * 1e3, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+            if own is not None:
+                ms, n = own
+            times[name].append(ms)
+            faults[name] += n / reps
+    return {name: statistics.median(t) for name, t in times.items()}, faults
+
+
+class MMPoseWorker:
+    """MMPose's own training step in a child process (``mmpose_worker.py`` under MMPose's Python)."""
+
+    def __init__(self, python: str) -> None:
+        worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mmpose_worker.py")
+        self.proc = subprocess.Popen([python, worker], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the MMPose worker exited (code {self.proc.wait()}); its stderr is above")
+        return json.loads(line)
+
+    def build(self, case: Case) -> int:
+        """Build ``case``'s model in MMPose; its parameter count."""
+        reply = self.ask(model=case.model, batch=BATCH, input_size=list(INPUT_SIZE), seed=0)
+        return int(reply["params"])
+
+    def step(self) -> SelfTimed:
+        reply = self.ask(steps=1)
+        return reply["ms"][0], reply["faults"][0]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait()
 
 
 def _estimator(case: Case) -> nn.Module:
@@ -293,6 +344,9 @@ def float64_agreement(case: Case, extra: bool) -> dict[str, Agreement]:
     return agreement(trainees, make_batch(case.codec, size=2))
 
 
+MMPOSE_ROW = "MMPose 1.3.2 (this run, its own process)"
+
+
 def bench(case: Case, args: argparse.Namespace) -> None:
     model = _estimator(case)
     batch = make_batch(case.codec)
@@ -302,24 +356,36 @@ def bench(case: Case, args: argparse.Namespace) -> None:
     trainees = {name: make() for name, make in variants(model, args.extra).items()}
     found = agreement(trainees, batch)
     ok = {name: found[name].ok(TOL_FLOAT32) and exact[name].ok(TOL_FLOAT64) for name in trainees}
-    ms = interleaved_medians(
-        {name: (lambda t=t: t.step(batch)) for name, t in trainees.items()}, args.warmup, args.reps
-    )
+    steps: dict[str, Step] = {name: (lambda t=t: t.step(batch)) for name, t in trainees.items()}
+    worker = None
+    if args.mmpose:
+        worker = MMPoseWorker(args.mmpose)
+        mm_params = worker.build(case)
+        if mm_params != sum(p.numel() for p in model.parameters()):
+            raise RuntimeError(f"MMPose's {case.title} has {mm_params} parameters, posekit's a different number")
+        steps[MMPOSE_ROW] = worker.step
+    try:
+        ms, faults = interleaved_medians(steps, args.warmup, args.reps)
+    finally:
+        if worker is not None:
+            worker.close()
+    mmpose_ms = ms.get(MMPOSE_ROW, case.mmpose_ms)
     print(
         f"  {'variant':<42}{'step ms':>9}{'vs eager':>10}{'vs MMPose':>11}"
-        f"{'f32 loss':>10}{'f32 grad L2':>12}{'f32 step':>10}{'f64 worst':>11}"
+        f"{'faults':>9}{'f32 loss':>10}{'f32 grad L2':>12}{'f32 step':>10}{'f64 worst':>11}"
     )
     for name, value in ms.items():
-        a, e = found[name], exact[name]
-        worst = max(e.loss, e.grad_l2, e.grad_max, e.step)
-        print(
-            f"  {name:<42}{value:9.0f}{ms['eager'] / value:9.2f}x{case.mmpose_ms / value:10.2f}x"
-            f"{a.loss:10.0e}{a.grad_l2:12.0e}{a.step:10.0e}{worst:11.0e} {'ok' if ok[name] else 'FAIL'}"
-        )
+        row = f"  {name:<42}{value:9.0f}{ms['eager'] / value:9.2f}x{mmpose_ms / value:10.2f}x{faults[name]:9.0f}"
+        if name in trainees:
+            a, e = found[name], exact[name]
+            worst = max(e.loss, e.grad_l2, e.grad_max, e.step)
+            row += f"{a.loss:10.0e}{a.grad_l2:12.0e}{a.step:10.0e}{worst:11.0e} {'ok' if ok[name] else 'FAIL'}"
+        print(row)
     verdict = "" if ok[TRAINER] else " (FAILED the agreement checks)"
+    in_run = f"MMPose in this run {ms[MMPOSE_ROW]:.0f} ms = {ms[MMPOSE_ROW] / ms[TRAINER]:.2f}x; " if worker else ""
     print(
-        f"  MMPose 1.3.2 (BASELINES.md): {case.mmpose_ms:.0f} ms; posekit's trainer {ms[TRAINER]:.0f} ms = "
-        f"{case.mmpose_ms / ms[TRAINER]:.2f}x MMPose's speed{verdict}; target >= 1.2x"
+        f"  posekit's trainer {ms[TRAINER]:.0f} ms{verdict}: {in_run}MMPose 1.3.2 in BASELINES.md "
+        f"{case.mmpose_ms:.0f} ms = {case.mmpose_ms / ms[TRAINER]:.2f}x; target >= 1.2x"
     )
 
 
@@ -330,13 +396,25 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", choices=sorted(CASES), default=list(CASES))
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--extra", action="store_true", help="also time without oneDNN and with flushed denormals")
+    parser.add_argument(
+        "--glibc-defaults",
+        action="store_true",
+        help="leave glibc's malloc as it is (posekit train retains freed host memory: train.retain_host_memory)",
+    )
+    parser.add_argument(
+        "--mmpose",
+        metavar="PYTHON",
+        help="also time MMPose's own training step, interleaved, with this Python (benchmarks/mmpose_env.sh makes one)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     check_thread_placement()
+    retained = not args.glibc_defaults and retain_freed_memory()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, oneDNN {torch.backends.mkldnn.is_available()}, "
-        f"OMP_PROC_BIND={os.environ.get('OMP_PROC_BIND', 'unset')}; tiny parallel op {tiny_parallel_op_ms():.2f} ms"
+        f"OMP_PROC_BIND={os.environ.get('OMP_PROC_BIND', 'unset')}; tiny parallel op {tiny_parallel_op_ms():.2f} ms; "
+        f"freed host memory {'retained, as posekit train does' if retained else 'returned to the OS (glibc defaults)'}"
     )
     for key in args.models:
         bench(CASES[key], args)

@@ -92,6 +92,7 @@ class TrainSection(_Strict):
     nan_policy: Literal["stop", "skip"] = "stop"
     sync_bn: bool = False
     channels_last: bool = True  # 4-D weights and inputs in the NHWC memory format (faster convs; same maths)
+    retain_host_memory: bool = True  # reuse freed host memory across steps, no page faults (glibc; process-wide)
     find_unused_parameters: bool = False  # DistributedDataParallel's option (heads with unused branches)
     ema: EmaCfg = EmaCfg()
     progress: bool = True

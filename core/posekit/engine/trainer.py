@@ -33,6 +33,7 @@ from posekit.config.schema import Experiment, SchedulerCfg
 from posekit.engine import dist
 from posekit.engine.checkpoint import find_latest, load_checkpoint, model_state, rng_state, set_rng_state
 from posekit.engine.dist import resolve_device
+from posekit.engine.host_memory import retain_freed_memory
 from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch, make_loader
 from posekit.engine.optim import build_optimizer, lr_factor
 from posekit.errors import CheckpointError, ConfigError
@@ -187,6 +188,8 @@ class Trainer:
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
         self.is_main = self.rank == 0
         self._restore_algorithms = seed_everything(cfg.train.seed, cfg.train.deterministic)
+        if cfg.train.retain_host_memory:
+            retain_freed_memory()
         self.pm = make_plugin_manager(cfg.hooks.enable, cfg.hooks.disable, self.plugins)
 
         model = build("estimator", cfg.model, where="model").to(self.device)

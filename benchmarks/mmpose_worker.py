@@ -1,0 +1,112 @@
+"""MMPose 1.3.2's own training step, timed on request: the baseline of ``train_step.py --mmpose PYTHON``.
+
+Run by ``train_step.py`` with the Python of a separate environment holding MMPose
+(``benchmarks/mmpose_env.sh`` makes one); it needs nothing from posekit. Commands arrive on stdin,
+one JSON object per line, and each gets one JSON line back on stdout:
+
+- ``{"model": {...}, "batch": 8, "input_size": [192, 256], "seed": 0}``: build the model with
+  MMPose's registry from the same model dict posekit reads (``init_weights`` as MMPose's runner
+  does), an ``AdamW(lr=5e-4, weight_decay=0.01)``, and one batch of random uint8 crops whose targets
+  come from MMPose's own ``GenerateTarget`` and ``PackPoseInputs``; answers ``{"params": N}``.
+- ``{"steps": n}``: n training steps (``data_preprocessor`` -> ``model(mode="loss")`` -> backward ->
+  ``AdamW.step``); answers ``{"ms": [...], "faults": [...]}``, each step's wall time and minor page faults.
+
+mmcv-lite ships no compiled ops, yet ``import mmpose.models`` imports ``mmcv.ops`` (for heads this
+benchmark never builds). A stand-in ``mmcv._ext`` lets that import through; calling any of its
+functions raises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+import types
+from typing import Any
+
+
+def _stand_in_for_compiled_ops() -> None:
+    ext = types.ModuleType("mmcv._ext")
+
+    def missing(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        def call(*args: Any, **kwargs: Any) -> None:
+            raise NotImplementedError(f"mmcv-lite has no compiled op {name}")
+
+        return call
+
+    ext.__getattr__ = missing  # type: ignore[method-assign]
+    sys.modules["mmcv._ext"] = ext
+
+
+class Trainee:
+    """An MMPose estimator, its optimizer and one packed batch."""
+
+    def __init__(self, model_cfg: dict[str, Any], batch: int, input_size: tuple[int, int], seed: int) -> None:
+        import numpy as np
+        import torch
+        from mmengine.dataset import pseudo_collate
+        from mmengine.registry import init_default_scope
+        from mmpose.datasets.transforms import GenerateTarget, PackPoseInputs
+        from mmpose.registry import MODELS
+
+        init_default_scope("mmpose")
+        torch.manual_seed(seed)
+        self.model = MODELS.build(model_cfg)
+        self.model.init_weights()
+        self.model.train()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=5e-4, weight_decay=0.01)
+        rng = np.random.default_rng(seed)
+        w, h = input_size
+        generate, pack = GenerateTarget(encoder=model_cfg["head"]["decoder"]), PackPoseInputs()
+        samples = []
+        for _ in range(batch):
+            results = {
+                "img": rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
+                "keypoints": (rng.uniform(0.1, 0.9, (1, 17, 2)) * (w, h)).astype(np.float32),
+                "keypoints_visible": np.ones((1, 17), np.float32),
+                "input_size": (w, h),
+            }
+            samples.append(pack(generate(results)))
+        self.data = pseudo_collate(samples)
+
+    def step(self) -> None:
+        self.optimizer.zero_grad()
+        data = self.model.data_preprocessor(self.data, training=True)
+        losses = self.model(**data, mode="loss")
+        sum(value for key, value in losses.items() if "loss" in key).backward()
+        self.optimizer.step()
+
+
+def main() -> None:
+    replies, sys.stdout = sys.stdout, sys.stderr  # MMPose's logging goes to stderr, the protocol to stdout
+    if hasattr(os, "sched_setaffinity"):  # a parent under OMP_PROC_BIND is bound to one core, and so are its children
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    _stand_in_for_compiled_ops()
+    import mmpose.models  # noqa: F401  (registers MMPose's models)
+
+    trainee: Trainee | None = None
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if "model" in cmd:
+            trainee = Trainee(cmd["model"], cmd["batch"], tuple(cmd["input_size"]), cmd["seed"])
+            reply: dict[str, Any] = {"params": sum(p.numel() for p in trainee.model.parameters())}
+        else:
+            assert trainee is not None, "build a model first"
+            times, faults = [], []
+            for _ in range(cmd["steps"]):
+                before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                start = time.perf_counter()
+                trainee.step()
+                times.append((time.perf_counter() - start) * 1e3)
+                faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+            reply = {"ms": times, "faults": faults}
+        print(json.dumps(reply), file=replies, flush=True)
+
+
+if __name__ == "__main__":
+    main()
