@@ -21,6 +21,8 @@ shared machine hits all alike; median of ``--reps`` steps after ``--warmup``):
 Freed host memory is retained for reuse in the whole process, as ``posekit train`` does
 (``train.retain_host_memory``, :func:`posekit.engine.host_memory.retain_freed_memory`), so every
 variant runs on it; ``--glibc-defaults`` leaves glibc's malloc alone, to compare in a separate run.
+Likewise the trainer's default ``train.deterministic`` (deterministic algorithms, fresh tensors left
+unfilled) holds for the whole process, through the trainer's own ``seed_everything``.
 The ``faults`` column is the mean number of minor page faults per step.
 
 None may change the maths beyond float rounding. Before timing, every variant's first step is
@@ -32,13 +34,18 @@ BatchNorm over near-constant channels amplifies it); eager float32 itself differ
 ~1e-2 in L2 for HRNet-w32.
 
 MMPose's figures are from ../shared/BASELINES.md (MMPose 1.3.2, 2 threads, this machine class);
-the target is >= 1.2x. Before timing, a tiny parallel op is timed: when it takes milliseconds,
-torch's two OpenMP threads sit on one vCPU (the fault described in BASELINES.md), and the script
+the target is >= 1.2x. BASELINES.md asks for ratios measured in the same run, as its figures drift by
+up to 15%: ``--mmpose PYTHON`` times MMPose's own training step as one more interleaved variant, in a
+child process under an environment holding MMPose (``benchmarks/mmpose_env.sh`` makes one), built
+from the same model dict (``mmpose_worker.py``); its parameter count must equal posekit's.
+
+Before timing, a tiny parallel op is timed: when it takes milliseconds, torch's two OpenMP threads
+sit on one vCPU (the fault described in BASELINES.md), and the script
 restarts itself (up to 3 times) with the threads pinned to cores (``OMP_PROC_BIND=close
 OMP_PLACES=cores``).
 
     python benchmarks/train_step.py [--reps 5] [--warmup 2] [--models resnet50 hrnet-w32 rtmpose-m]
-                                    [--threads N] [--extra] [--glibc-defaults]
+                                    [--threads N] [--extra] [--glibc-defaults] [--mmpose PYTHON]
 """
 
 from __future__ import annotations
@@ -61,9 +68,10 @@ import torch
 from _examples import HRNET_W32, RESNET50, RTMPOSE_M, example_model
 from torch import Tensor, nn
 
-from posekit.config.schema import OptimizerCfg
+from posekit.config.schema import OptimizerCfg, TrainSection
 from posekit.engine.host_memory import retain_freed_memory
 from posekit.engine.optim import build_optimizer
+from posekit.engine.trainer import seed_everything
 from posekit.nn.fuse import use_channels_last
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample
@@ -411,10 +419,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     check_thread_placement()
     retained = not args.glibc_defaults and retain_freed_memory()
+    deterministic = TrainSection().deterministic
+    seed_everything(0, deterministic)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, oneDNN {torch.backends.mkldnn.is_available()}, "
         f"OMP_PROC_BIND={os.environ.get('OMP_PROC_BIND', 'unset')}; tiny parallel op {tiny_parallel_op_ms():.2f} ms; "
         f"freed host memory {'retained, as posekit train does' if retained else 'returned to the OS (glibc defaults)'}"
+        f"; deterministic algorithms {'on' if deterministic else 'off'}, as posekit train's default"
     )
     for key in args.models:
         bench(CASES[key], args)
