@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import sys
 
 log = logging.getLogger("posekit.train")
 
@@ -28,11 +29,10 @@ def retain_freed_memory() -> bool:
     heap never shrinks (``M_TRIM_THRESHOLD = -1``), so the process keeps its peak resident size.
     A no-op returning False where the C library is not glibc (macOS, Windows, musl).
     """
-    try:
-        libc = ctypes.CDLL(None)
-    except OSError:  # Windows: no handle to the running process's symbols
+    if not sys.platform.startswith("linux"):
         return False
-    if not hasattr(libc, "gnu_get_libc_version"):
+    libc = ctypes.CDLL(None)  # the C library this process runs on
+    if not hasattr(libc, "gnu_get_libc_version"):  # musl
         return False
     applied = libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, -1) == 1
     if not applied:
