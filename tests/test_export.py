@@ -94,7 +94,7 @@ def test_static_batch_and_flip_mismatch(shared: Path, tmp_path: Path) -> None:
     model, _ = _model(shared, "rtmpose-t_coco-256x192", flip_test=False)
     path = export_onnx(model, tmp_path / "static.onnx", dynamic_batch=False, batch_size=2)
     inferencer = Inferencer(None, path)
-    assert inferencer.backend.fixed_batch == 2
+    assert inferencer.serving.backend.fixed_batch == 2
     img = cv2.imread(str(shared / "data/coco/000000040083.jpg"))
     boxes = [[38.1, 110.9, 212.8, 285.7], [257.8, 139.1, 397.8, 293.3], [275.2, 126.5, 285.9, 194.8]]
     onnx_people = inferencer(img, boxes)  # 3 crops through a batch-2 graph

@@ -134,20 +134,16 @@ def inference_topdown(
         one :class:`~posekit.inference.PoseInstance` per box: ``keypoints (K, 2)`` in image
         pixels, ``keypoint_scores (K,)``, ``bbox (4,)`` xyxy.
     """
-    from posekit.inference.pipeline import dataset_meta, test_pipeline
-    from posekit.inference.results import PoseInstance
-    from posekit.inference.topdown import TopdownPreprocessor, TorchTopdown, as_bboxes, stack_inputs
+    from posekit.inference.topdown import as_bboxes
+    from posekit.protocols.serving import ImageRequest
 
+    serving = model.serving()
+    if serving.request != "image+boxes":
+        raise ConfigError(f"inference_topdown: {type(model).__name__} serves {serving.request!r} requests, not boxes")
     image, path = _load_image(img)
     boxes, scores = as_bboxes(bboxes, image.shape[:2], bbox_format)
-    samples = TopdownPreprocessor(test_pipeline(model), dataset_meta(model))(image, boxes, scores, path)
-    keypoints, keypoint_scores = TorchTopdown(model)(stack_inputs(samples), samples)
-    return [
-        PoseInstance(
-            keypoints=keypoints[i], keypoint_scores=keypoint_scores[i], bbox=boxes[i], bbox_score=float(scores[i])
-        )
-        for i in range(len(boxes))
-    ]
+    serving.batch_size = len(boxes)  # every box in one forward
+    return next(serving.predict([ImageRequest(image, path, boxes=np.concatenate([boxes, scores[:, None]], axis=1))]))
 
 
 def inference_bottomup(model: nn.Module, img: np.ndarray | str | os.PathLike[str]) -> list[PoseInstance]:
@@ -162,7 +158,10 @@ def inference_bottomup(model: nn.Module, img: np.ndarray | str | os.PathLike[str
         pixels, ``keypoint_scores (K,)``, ``bbox`` spanning the keypoints, ``bbox_score`` the
         instance score.
     """
-    from posekit.inference.bottomup import BottomupRunner
+    from posekit.protocols.serving import ImageRequest
 
+    serving = model.serving()
+    if serving.request != "image":
+        raise ConfigError(f"inference_bottomup: {type(model).__name__} serves {serving.request!r} requests, not images")
     image, path = _load_image(img)
-    return BottomupRunner(model)(image, path)
+    return next(serving.predict([ImageRequest(image, path)]))

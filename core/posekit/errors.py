@@ -35,3 +35,7 @@ class CheckpointError(PosekitError, ValueError):
 
 class DataError(PosekitError, ValueError):
     """Bad input data: names the file and the annotation or image id."""
+
+
+class ContractError(PosekitError, NotImplementedError):
+    """A plugin component that lacks a method of its protocol: names the class, its distribution and the method."""

@@ -225,13 +225,15 @@ def export_onnx(
     Returns:
         the written path.
     """
-    from posekit.inference.pipeline import dataset_meta, paradigm, test_pipeline
+    from posekit.inference.pipeline import dataset_meta
     from posekit.nn.fuse import fuse_conv_bn
 
-    if paradigm(model) != "topdown":
-        raise ConfigError(f"ONNX export supports top-down estimators; got {type(model).__name__}")
+    serving = model.serving()
+    if serving.request != "image+boxes":
+        name = type(model).__name__
+        raise ConfigError(f"ONNX export supports top-down estimators; {name} serves {serving.request!r} requests")
     meta = dataset_meta(model)
-    pipeline = test_pipeline(model)
+    pipeline = serving.test_pipeline()
     wrapper = ExportablePoseModel(fuse_conv_bn(copy.deepcopy(model).cpu().eval()), meta["flip_indices"], flip_test)
     w, h = wrapper.input_size
     traced = max(batch_size, 2) if dynamic_batch else batch_size  # trace a batch > 1 so nothing fixes it

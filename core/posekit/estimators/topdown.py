@@ -6,6 +6,7 @@ import numpy as np
 from torch import Tensor
 
 from posekit.estimators.base import PoseEstimator, input_to_image, to_result
+from posekit.protocols.serving import Serving
 from posekit.structures import PoseBatch, PoseResult
 
 
@@ -14,8 +15,14 @@ class TopdownPoseEstimator(PoseEstimator):
 
     ``predict`` returns one :class:`PoseResult` per sample with ``keypoints (1, K, 2)`` in
     original image pixels (``input / input_size * input_scale + input_center - input_scale / 2``),
-    and the sample's box and box score.
+    and the sample's box and box score. It is served with person boxes (``"image+boxes"``
+    requests, :class:`~posekit.inference.topdown.TopdownServing`).
     """
+
+    def serving(self) -> Serving:
+        from posekit.inference.topdown import TopdownServing
+
+        return TopdownServing(self)
 
     def predict(self, inputs: Tensor, batch: PoseBatch) -> list[PoseResult]:
         preds = self.head.predict(self._flip_feats(inputs), batch, self.test_cfg)

@@ -1,51 +1,17 @@
-"""What inference needs to know about a model: its keypoint definition, codec and test pipeline.
+"""What inference needs to know about a model: its keypoint definition, codec and experiment pipeline.
 
-The test pipeline is the experiment's ``data.test`` (else ``data.val``) dataset pipeline when
-the model was built from an experiment, otherwise MMPose's default for the paradigm:
-
-- top-down: ``LoadImage, GetBBoxCenterScale(padding=1.25), TopdownAffine(input_size, use_udp),
-  PackPoseInputs`` with the codec's ``input_size`` (``use_udp`` for ``UDPHeatmap``);
-- bottom-up: ``LoadImage, BottomupResize(input_size, size_factor=32, resize_mode='expand'),
-  PackPoseInputs``.
+The test pipeline itself is the serving's (:meth:`posekit.protocols.Serving.test_pipeline`):
+the experiment's ``data.test`` (else ``data.val``) pipeline without the transforms that declare
+``train_only``, else the paradigm's default built from its codec.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from torch import nn
 
 from posekit.errors import ConfigError
-
-#: transforms that need annotations or randomness and are skipped at inference
-_TRAIN_ONLY = frozenset(
-    {
-        "GenerateTarget",
-        "RandomFlip",
-        "RandomHalfBody",
-        "RandomBBoxTransform",
-        "BottomupRandomAffine",
-        "BottomupGetHeatmapMask",
-        "PhotometricDistortion",
-        "RandomFlipAroundRoot",
-    }
-)
-
-
-def paradigm(model: nn.Module) -> str:
-    """``topdown``, ``bottomup`` or ``lifting`` for a posekit estimator."""
-    from posekit.estimators.bottomup import BottomupPoseEstimator
-    from posekit.estimators.pose_lifter import PoseLifter
-    from posekit.estimators.topdown import TopdownPoseEstimator
-
-    for cls, name in ((TopdownPoseEstimator, "topdown"), (BottomupPoseEstimator, "bottomup"), (PoseLifter, "lifting")):
-        if isinstance(model, cls):
-            return name
-    raise ConfigError(
-        f"inference supports TopdownPoseEstimator, BottomupPoseEstimator and PoseLifter (or subclasses); "
-        f"got {type(model).__name__}"
-    )
 
 
 def dataset_meta(model: nn.Module) -> dict[str, Any]:
@@ -78,35 +44,28 @@ def codec_of(model: nn.Module) -> Any:
     return codec
 
 
-def _experiment_pipeline(model: nn.Module) -> list[dict[str, Any]] | None:
+def codec_input_size(codec: Any) -> tuple[int, int]:
+    """``(w, h)`` model input size the codec declares (``codec.input_size``)."""
+    size = getattr(codec, "input_size", None)
+    if size is None:
+        raise ConfigError(f"codec {type(codec).__name__} declares no input_size: a test pipeline needs it")
+    w, h = (int(v) for v in tuple(size)[:2])
+    return w, h
+
+
+def is_train_only(step: dict[str, Any]) -> bool:
+    """Whether a transform config names a transform that declares ``train_only``."""
+    from posekit.registry import get
+
+    return bool(getattr(get("transform", step["type"]), "train_only", False))
+
+
+def experiment_pipeline(model: nn.Module) -> list[dict[str, Any]] | None:
+    """The experiment's test (else val) pipeline without train-only transforms; None without an experiment."""
     cfg = getattr(model, "cfg", None)
     data = getattr(cfg, "data", None)
     for split in (getattr(data, "test", None), getattr(data, "val", None)):
         pipeline = (split.dataset or {}).get("pipeline") if split is not None else None
         if pipeline:
-            return [dict(t) for t in pipeline if t.get("type") not in _TRAIN_ONLY]
+            return [dict(t) for t in pipeline if not is_train_only(t)]
     return None
-
-
-def test_pipeline(model: nn.Module) -> list[dict[str, Any]]:
-    """The transform configs that turn a loaded image (plus boxes) into the model's input."""
-    pipeline = _experiment_pipeline(model)
-    if pipeline is not None:
-        return pipeline
-    kind = paradigm(model)
-    codec = codec_of(model)
-    input_size = tuple(int(v) for v in np.asarray(codec.input_size).reshape(-1)[:2])
-    if kind == "topdown":
-        return [
-            {"type": "LoadImage"},
-            {"type": "GetBBoxCenterScale", "padding": 1.25},
-            {"type": "TopdownAffine", "input_size": input_size, "use_udp": type(codec).__name__ == "UDPHeatmap"},
-            {"type": "PackPoseInputs"},
-        ]
-    if kind == "bottomup":
-        return [
-            {"type": "LoadImage"},
-            {"type": "BottomupResize", "input_size": input_size, "size_factor": 32, "resize_mode": "expand"},
-            {"type": "PackPoseInputs"},
-        ]
-    raise ConfigError("a pose lifter takes 2D keypoint sequences, not images")

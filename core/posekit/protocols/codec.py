@@ -30,8 +30,14 @@ class BaseKeypointCodec:
     ``auxiliary_encode_keys`` names extra ``encode`` arguments the pipeline passes
     (e.g. ``lifting_target``); ``label_mapping_table`` / ``field_mapping_table`` say
     which encoded keys are per-instance labels and which are image-sized fields.
+
+    Facts a test pipeline reads: ``input_size`` ``(w, h)`` of the model input in pixels (image
+    codecs set it in their constructor) and ``use_udp`` (the codec assumes UDP's unbiased
+    ``(size - 1)`` pixel grid, so the crop warp must use it too).
     """
 
+    input_size: tuple[int, int]
+    use_udp: ClassVar[bool] = False
     auxiliary_encode_keys: ClassVar[frozenset[str]] = frozenset()
     field_mapping_table: ClassVar[dict[str, str]] = {}
     instance_mapping_table: ClassVar[dict[str, str]] = {}

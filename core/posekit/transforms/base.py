@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from posekit.structures import PoseSample
 
@@ -13,8 +13,13 @@ class BaseTransform:
     """A data-pipeline step: ``transform(sample) -> sample`` (updated in place and returned).
 
     Subclasses define a typed keyword constructor that stores each argument under its
-    own name (so ``repr`` shows the configuration) and ``__call__``.
+    own name (so ``repr`` shows the configuration) and ``__call__``. A transform that needs
+    annotations or draws random augmentations sets ``train_only = True``: test-time pipelines
+    (inference, ``posekit infer``) leave it out.
     """
+
+    #: whether the step runs only in training (skipped by test-time pipelines)
+    train_only: ClassVar[bool] = False
 
     def __call__(self, sample: PoseSample) -> PoseSample:
         raise NotImplementedError

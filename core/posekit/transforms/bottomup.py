@@ -60,6 +60,8 @@ class BottomupRandomAffine(BaseTransform):
         clip_border: clip keypoints and boxes to the input; keypoints outside become invisible (default False).
     """
 
+    train_only = True
+
     def __init__(
         self,
         input_size: tuple[int, int],
@@ -242,6 +244,8 @@ class BottomupGetHeatmapMask(BaseTransform):
     Args:
         get_invalid: return the invalid region instead of the valid one (default False).
     """
+
+    train_only = True
 
     def __init__(self, get_invalid: bool = False) -> None:
         self.get_invalid = get_invalid

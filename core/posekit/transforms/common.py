@@ -63,6 +63,8 @@ class RandomFlip(BaseTransform):
         direction: ``horizontal`` (default), ``vertical``, ``diagonal``, or a tuple of them.
     """
 
+    train_only = True
+
     def __init__(
         self,
         prob: float | tuple[float, ...] = 0.5,
@@ -140,6 +142,8 @@ class RandomHalfBody(BaseTransform):
         upper_prioritized_prob: probability to prefer the upper half (default 0.7).
     """
 
+    train_only = True
+
     def __init__(
         self,
         min_total_keypoints: int = 9,
@@ -207,6 +211,8 @@ class RandomBBoxTransform(BaseTransform):
         rotate_prob: probability to rotate (default 0.6).
     """
 
+    train_only = True
+
     def __init__(
         self,
         shift_factor: float = 0.16,
@@ -253,6 +259,8 @@ class PhotometricDistortion(BaseTransform):
         saturation_range: saturation factor range (default (0.5, 1.5)).
         hue_delta: hue offset range ``[-delta, delta)`` in OpenCV hue units (default 18).
     """
+
+    train_only = True
 
     def __init__(
         self,
@@ -317,6 +325,8 @@ class YOLOXHSVRandomAug(BaseTransform):
         value_delta: largest value offset (default 30).
     """
 
+    train_only = True
+
     def __init__(self, hue_delta: int = 5, saturation_delta: int = 30, value_delta: int = 30) -> None:
         self.hue_delta = hue_delta
         self.saturation_delta = saturation_delta
@@ -350,6 +360,8 @@ class GenerateTarget(BaseTransform):
             otherwise several encoders' targets are merged and their ``keypoint_weights`` listed.
         use_dataset_keypoint_weights: multiply ``keypoint_weights`` by ``sample.dataset_keypoint_weights``.
     """
+
+    train_only = True
 
     def __init__(
         self,

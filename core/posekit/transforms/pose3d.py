@@ -39,6 +39,8 @@ class RandomFlipAroundRoot(BaseTransform):
         flip_label: flip the encoded labels instead of the raw annotations (default False).
     """
 
+    train_only = True
+
     def __init__(
         self,
         keypoints_flip_cfg: FlipCenterCfg,

@@ -49,6 +49,7 @@ class UDPHeatmap(HeatmapCodecBase):
     .. _`UDP`: https://arxiv.org/abs/1911.07524
     """
 
+    use_udp = True
     label_mapping_table = {"keypoint_weights": "keypoint_weights"}
     field_mapping_table = {"heatmaps": "heatmaps"}
 

@@ -1,0 +1,55 @@
+"""Whole-image serving: each image through the test pipeline and the estimator's ``predict``, every person out.
+
+A paradigm that finds people itself (bottom-up, or a plugin's own) serves ``"image"`` requests
+with :class:`ImageServing` and gives its :meth:`~ImageServing.default_pipeline`; the estimator's
+``predict`` returns people in original image pixels, as ``posekit test`` expects too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from posekit.inference.results import PoseInstance, instances_from_results
+from posekit.protocols.serving import ImageRequest, RequestKind, Serving
+from posekit.structures import PoseBatch, PoseSample
+from posekit.transforms.base import Compose
+
+
+class ImageServing(Serving):
+    """Serves whole images, one forward per image.
+
+    Args:
+        model: the estimator in eval mode (``dataset_meta`` gives flip indices).
+        dataset_meta: the keypoint definition (default: the model's).
+        default_pipeline: the transform configs used when no experiment gives a test pipeline
+            (None: :meth:`default_pipeline` of a subclass).
+    """
+
+    request: ClassVar[RequestKind] = "image"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        dataset_meta: Mapping[str, Any] | None = None,
+        default_pipeline: Sequence[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(model, dataset_meta)
+        self._default = list(default_pipeline) if default_pipeline is not None else None
+        self.pipeline = Compose(self.test_pipeline())
+        self.flip_indices = [int(i) for i in self.dataset_meta.get("flip_indices", ())]
+
+    def default_pipeline(self) -> list[dict[str, Any]]:
+        return list(self._default) if self._default is not None else super().default_pipeline()
+
+    @torch.inference_mode()
+    def predict(self, requests: Iterable[ImageRequest]) -> Iterator[list[PoseInstance]]:
+        """Per request, the people found in ``request.img (H, W, 3)``: keypoints in image pixels."""
+        for r in requests:
+            sample = PoseSample(img=r.img, img_path=r.path, img_id=r.index, flip_indices=self.flip_indices)
+            sample = self.pipeline(sample)
+            batch = self.model.data_preprocessor(PoseBatch(inputs=sample.inputs[None], targets={}, samples=[sample]))
+            yield instances_from_results(self.model(batch.inputs, batch, mode="predict"))
