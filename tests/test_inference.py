@@ -1,4 +1,4 @@
-"""Inference against MMPose's end-to-end fixtures, plus folders, videos, bottom-up and lifting.
+"""Inference against MMPose's end-to-end fixtures, plus folders, videos, boxes and drawing.
 
 Reference: ``shared/fixtures/mmpose/models/<name>/e2e.json`` holds ``mmpose.apis.inference_topdown``
 (MMPose 1.3.2, CPU) on real COCO images with the annotation boxes; keypoints must match within
@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import posekit
-from posekit.inference import Inferencer, PoseInstance
+from posekit.inference import Inferencer
 
 TOPDOWN = ("rtmpose-t_coco-256x192", "simplebaseline-res18-narrow_coco-256x192", "hrnet-w18_coco-256x192")
 KPT_TOL = 0.05  # pixels
@@ -165,14 +165,6 @@ def test_video_writes_json_and_drawn_video(shared: Path, tmp_path: Path) -> None
     capture = cv2.VideoCapture(str(out / "vis/clip.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
     capture.release()
-    # the 2D JSON is a lifter's input: COCO keypoints converted to Human3.6M, one 3D pose per frame
-    lifter = shared / "fixtures/mmpose/models/videopose3d-27frm-c256_h36m"
-    lifted = Inferencer(json.loads((lifter / "config.json").read_text()), lifter / "checkpoint.pth")
-    written = lifted.run(out / "predictions/clip.json", tmp_path / "lifted")
-    record = json.loads(written[0].read_text())
-    assert [len(f["instances"]) for f in record["frames"]] == [1] * 6
-    assert np.asarray(record["frames"][0]["instances"][0]["keypoints"]).shape == (17, 3)
-    assert record["dataset_name"] == "h36m"
 
 
 def test_video_boxes_by_frame_index(shared: Path, tmp_path: Path) -> None:
@@ -188,65 +180,6 @@ def test_video_boxes_by_frame_index(shared: Path, tmp_path: Path) -> None:
     assert [len(f["instances"]) for f in record["frames"]] == [2, 1, 0]
     assert [p["track_id"] for p in record["frames"][0]["instances"]] == [0, 1]
     assert record["frames"][1]["instances"][0]["track_id"] == 0
-
-
-def test_bottomup_image(shared: Path, tmp_path: Path) -> None:
-    folder = shared / "fixtures/mmpose/models/ae-hrnet-w18-small_coco-256x256"
-    model = posekit.init_model(json.loads((folder / "config.json").read_text()), folder / "checkpoint.pth")
-    people = posekit.inference_bottomup(model, shared / "data/coco/000000040083.jpg")
-    assert all(p.keypoints.shape == (17, 2) and p.keypoint_scores.shape == (17,) for p in people)
-    written = Inferencer(json.loads((folder / "config.json").read_text()), folder / "checkpoint.pth").run(
-        shared / "data/coco/000000040083.jpg", tmp_path / "out"
-    )
-    record = json.loads(written[0].read_text())
-    assert len(record["instances"]) == len(people)
-
-
-def test_lifting_matches_the_fixture_window_and_writes_plots(shared: Path, tmp_path: Path) -> None:
-    """A 27-frame track whose encoded window is the fixture's input gives the fixture's head output."""
-    folder = shared / "fixtures/mmpose/models/videopose3d-27frm-c256_h36m"
-    config = json.loads((folder / "config.json").read_text())
-    inputs = np.load(folder / "input.npy")[0]  # (34, 27): channel 2k + d, normalized by the image
-    ref = np.load(folder / "head_out.npz")["coords"][0]
-    # image size (2, 2): the codec maps x to (x - 1) / 1, so pixels = normalized + 1
-    kpts = inputs.reshape(17, 2, 27).transpose(2, 0, 1) + 1.0
-    frames = [
-        [PoseInstance(keypoints=k, keypoint_scores=np.ones(17, np.float32), bbox=np.zeros(4, np.float32), track_id=0)]
-        for k in kpts
-    ]
-    inferencer = Inferencer(config, folder / "checkpoint.pth")
-    lifted = inferencer.lift(frames, (2, 2), {"dataset_name": "h36m"})
-    got = lifted[13][0].keypoints  # the centered window of frame 13 is the whole sequence
-    err = np.abs(got - ref).max() / np.abs(ref).max()
-    assert err <= 1e-4, f"{folder / 'head_out.npz'}: lifted keypoints differ by {err:.2e} of the scale"
-    # the JSON round trip: posekit infer's own output in, 3D JSON and one plot per frame out
-    source = tmp_path / "clip.json"
-    source.write_text(
-        json.dumps(
-            {
-                "width": 2,
-                "height": 2,
-                "dataset_name": "h36m",
-                "frames": [{"instances": [p.to_json() for p in f]} for f in frames],
-            }
-        )
-    )
-    written = inferencer.run(source, tmp_path / "out")
-    record = json.loads(written[0].read_text())
-    assert record["keypoints_3d"] and len(record["frames"]) == 27
-    assert np.asarray(record["frames"][13]["instances"][0]["keypoints"]).shape == (17, 3)
-    assert len([p for p in written if p.suffix == ".png"]) == 27
-
-
-def test_coco_to_h36m_conversion() -> None:
-    from posekit.inference.lifting import convert_keypoints
-
-    coco = np.arange(34, dtype=np.float32).reshape(17, 2)
-    h36m, scores = convert_keypoints(coco, np.ones(17, np.float32), "coco", "h36m")
-    np.testing.assert_allclose(h36m[0], (coco[11] + coco[12]) / 2)
-    np.testing.assert_allclose(h36m[7], (coco[5] + coco[6] + coco[11] + coco[12]) / 4)
-    np.testing.assert_allclose(h36m[[1, 2, 3, 9, 16]], coco[[12, 14, 16, 0, 10]])
-    np.testing.assert_allclose(scores, 1.0)
 
 
 def test_one_euro_smooths_jitter_and_follows_steps() -> None:

@@ -1,6 +1,6 @@
-"""PCK / AUC / EPE / NME / MPJPE (functions and metric classes) against MMPose 1.3.2.
+"""PCK / AUC / EPE / NME (functions and metric classes) against MMPose 1.3.2.
 
-Reference: shared/fixtures/mmpose/metrics/pck_<tag>.npz and mpjpe_<tag>.npz (see the README
+Reference: shared/fixtures/mmpose/metrics/pck_<tag>.npz (see the README
 there), the outputs of ``mmpose.evaluation.functional``. Tolerance: 1e-6 (relative).
 """
 
@@ -16,7 +16,6 @@ from posekit.errors import ConfigError, DataError
 from posekit.metrics.functional import (
     keypoint_auc,
     keypoint_epe,
-    keypoint_mpjpe,
     keypoint_nme,
     keypoint_pck_accuracy,
     oks_matrix,
@@ -24,7 +23,6 @@ from posekit.metrics.functional import (
     soft_oks_nms,
 )
 from posekit.metrics.keypoint_metrics import AUC, EPE, NME, PCKAccuracy
-from posekit.metrics.mpjpe import MPJPE
 from posekit.structures import PoseResult, PoseSample
 
 PCK_FIXTURES = ("pck_mpii-pckh0.5.npz", "pck_onehand10k-pck0.2.npz")
@@ -52,13 +50,6 @@ def test_functional_pck_auc_epe_nme(shared: Path, name: str) -> None:
     close(auc, z["auc"], f"{name}: auc")
     close(keypoint_epe(pred, gt, mask), z["epe"], f"{name}: epe")
     close(keypoint_nme(pred, gt, mask, z["normalize"]), z["nme"], f"{name}: nme")
-
-
-@pytest.mark.parametrize("alignment", ["none", "scale", "procrustes"])
-def test_functional_mpjpe(shared: Path, alignment: str) -> None:
-    z = load(shared, "mpjpe_h36m.npz")
-    value = keypoint_mpjpe(z["pred"], z["gt"], z["mask"], alignment)  # type: ignore[arg-type]
-    close(value, z[f"mpjpe_{alignment}"], f"mpjpe_h36m.npz: mpjpe_{alignment}")
 
 
 def results_2d(z: dict[str, Any], **extra: Any) -> list[PoseResult]:
@@ -130,39 +121,6 @@ def test_nme_keypoint_distance(shared: Path) -> None:
         unknown.evaluate()
 
 
-def lifting_results(z: dict[str, Any]) -> list[PoseResult]:
-    out = []
-    actions = ("Directions_1", "Eating", "Walking_2")
-    for i in range(len(z["pred"])):
-        sample = PoseSample(
-            img_id=i,
-            img_path=f"S9_{actions[i % 3]}.54138969_{i:06d}.jpg",
-            lifting_target=z["gt"][i : i + 1],
-            lifting_target_visible=z["mask"][i : i + 1, :, None].astype(np.float32),
-        )
-        k = z["pred"].shape[1]
-        out.append(PoseResult(z["pred"][i : i + 1], np.ones((1, k)), np.zeros((1, 4)), np.ones(1), sample))
-    return out
-
-
-@pytest.mark.parametrize(("mode", "alignment"), [("mpjpe", "none"), ("n-mpjpe", "scale"), ("p-mpjpe", "procrustes")])
-def test_mpjpe_metric(shared: Path, mode: str, alignment: str) -> None:
-    z = load(shared, "mpjpe_h36m.npz")
-    metric = MPJPE(mode=mode)  # type: ignore[arg-type]
-    metric.process(lifting_results(z))
-    out = metric.evaluate()
-    name = mode.upper()
-    close(out[name], z[f"mpjpe_{alignment}"], f"mpjpe_h36m.npz: {name}")
-    assert set(out) == {name, f"{name}_Directions", f"{name}_Eating", f"{name}_Walking"}
-    rows = np.arange(len(z["pred"])) % 3 == 1
-    eating = keypoint_mpjpe(z["pred"][rows], z["gt"][rows], z["mask"][rows], alignment)  # type: ignore[arg-type]
-    assert out[f"{name}_Eating"] == eating
-
-    skipping = MPJPE(mode=mode, skip_list=("S9_Eating",))  # type: ignore[arg-type]
-    skipping.process(lifting_results(z))
-    assert f"{name}_Eating" not in skipping.evaluate()
-
-
 def test_bad_input_is_named(shared: Path) -> None:
     z = load(shared, "pck_mpii-pckh0.5.npz")
     results = results_2d(z)
@@ -207,11 +165,8 @@ def test_registry_builds_keypoint_metrics() -> None:
 
     assert build("metric", {"type": "PCKAccuracy", "thr": 0.5, "norm_item": "head"}).norm_item == ("head",)
     assert build("metric", {"type": "PCKAccuracy", "norm_item": ["bbox", "torso"]}).norm_item == ("bbox", "torso")
-    assert build("metric", {"type": "MPJPE", "mode": "p-mpjpe"}).mode == "p-mpjpe"
     assert build("metric", {"type": "NME", "norm_mode": "keypoint_distance"}).keypoint_indices is None
     assert isinstance(build("metric", {"type": "AUC"}), AUC)
-    with pytest.raises(ConfigError, match="mode"):
-        build("metric", {"type": "MPJPE", "mode": "pa-mpjpe"})
 
 
 def test_oks_nms() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,6 @@ import pytest
 from posekit.cli import main
 from posekit.synthetic.coco import OCCLUDER, render_scene, scene_rng, write_coco_dataset
 from posekit.synthetic.figures import L_HIP, L_SHO, R_HIP, R_SHO, sample_figure
-from posekit.synthetic.h36m import TEST_SUBJECTS, TRAIN_SUBJECTS, project, write_h36m_dataset
 
 
 @pytest.fixture(scope="module")
@@ -167,54 +165,3 @@ def test_loads_through_coco_dataset_and_pipeline(coco_dir: Path) -> None:
     kp = np.array(ann["keypoints"], np.float32).reshape(17, 3)
     np.testing.assert_allclose(raw.keypoints[0], kp[:, :2])
     np.testing.assert_array_equal(raw.keypoints_visible[0], np.minimum(kp[:, 2], 1))
-
-
-def test_h36m_files_match_the_human36m_format(tmp_path: Path, shared: Path) -> None:
-    files = write_h36m_dataset(tmp_path, frames=8, seed=2)
-    ref = np.load(shared / "data/h36m/test_h36m_body3d.npz")
-    train = np.load(files["train"])
-    for key in ref.files:
-        assert train[key].dtype.kind == ref[key].dtype.kind, key
-        assert train[key].shape[1:] == ref[key].shape[1:], key
-    n = len(TRAIN_SUBJECTS) * 4 * 4 * 8
-    assert train["S"].shape == (n, 17, 4) and train["part"].shape == (n, 17, 3)
-    with open(files["cameras"], "rb") as f:
-        cams = pickle.load(f)
-    with open(shared / "data/h36m/cameras.pkl", "rb") as f:
-        ref_cams = pickle.load(f)
-    some = next(iter(ref_cams.values()))
-    for cam in cams.values():
-        assert cam.keys() == some.keys()
-        assert all(np.shape(cam[k]) == np.shape(some[k]) for k in cam)
-    # 2D = the camera's distorted projection of the world pose, S = its camera-space pose
-    name = str(train["imgname"][40])
-    subject, camera = name.split("/")[0], name.split("/")[-1].split(".")[1].split("_")[0]
-    cam = cams[(subject, camera)]
-    world = train["S"][40, :, :3] @ cam["R"].T + cam["T"][:, 0]
-    xc, uv = project(cam, world)
-    np.testing.assert_allclose(xc, train["S"][40, :, :3], atol=1e-9)
-    np.testing.assert_allclose(uv, train["part"][40, :, :2], atol=1e-6)
-    box = train["part"][40, :, :2]
-    np.testing.assert_allclose(train["center"][40], (box.min(0) + box.max(0)) / 2)
-    np.testing.assert_allclose(train["scale"][40], (box.max(0) - box.min(0)).max() * 1.2 / 200)
-    test = np.load(files["test"])
-    assert {str(x).split("/")[0] for x in test["imgname"]} == set(TEST_SUBJECTS)
-    assert np.isfinite(train["S"]).all() and (train["S"][..., 2] > 1).all()
-    again = write_h36m_dataset(tmp_path / "again", frames=8, seed=2)
-    assert np.array_equal(np.load(again["train"])["part"], train["part"])
-
-
-def test_h36m_loads_through_the_dataset(tmp_path: Path) -> None:
-    datasets = pytest.importorskip("posekit.datasets.h36m")
-    write_h36m_dataset(tmp_path, frames=30, seed=0)
-    ds = datasets.Human36mDataset(
-        ann_file="annotation_body3d/fps50/h36m_train.npz",
-        camera_param_file="annotation_body3d/cameras.pkl",
-        data_root=str(tmp_path),
-        seq_len=27,
-        causal=False,
-        pad_video_seq=True,
-    )
-    sample = ds[0]
-    assert sample.keypoints.shape == (27, 17, 2) and sample.lifting_target.shape == (1, 17, 3)
-    assert sample.camera_param is not None and sample.camera_param["w"] == 1000

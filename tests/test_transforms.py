@@ -12,10 +12,13 @@ import torch
 
 from posekit.errors import DataError
 from posekit.structures import PoseSample
+from posekit.testing.samples import assert_dots_follow as _dots_follow
+from posekit.testing.samples import dotted_sample as _sample
+from posekit.testing.samples import isolated_keypoints as _isolated
+from posekit.testing.samples import paint_dots as _with_dots
+from posekit.testing.samples import sample_state as _state
+from posekit.testing.samples import seeded_sample as _rng_sample
 from posekit.transforms import (
-    BottomupGetHeatmapMask,
-    BottomupRandomAffine,
-    BottomupResize,
     Compose,
     GenerateTarget,
     GetBBoxCenterScale,
@@ -24,7 +27,6 @@ from posekit.transforms import (
     PhotometricDistortion,
     RandomBBoxTransform,
     RandomFlip,
-    RandomFlipAroundRoot,
     RandomHalfBody,
     TopdownAffine,
     YOLOXHSVRandomAug,
@@ -40,50 +42,6 @@ COCO_LOWER = list(range(11, 17))
 
 def _cases(shared: Path) -> list[dict]:
     return json.loads((shared / "fixtures/mmpose/pipeline/cases.json").read_text())["cases"]
-
-
-def _sample(seed: int = 0, n: int = 1, size: tuple[int, int] = (160, 120)) -> PoseSample:
-    """A synthetic image with one coloured dot per keypoint (N instances, COCO-17)."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    img = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)
-    kpts = np.stack([rng.uniform((10, 10), (w - 10, h - 10), (17, 2)) for _ in range(n)]).astype(np.float32)
-    kpts = np.round(kpts)
-    lo, hi = kpts.min(1) - 5, kpts.max(1) + 5
-    return PoseSample(
-        img_id=7,
-        img=img,
-        img_shape=(h, w),
-        ori_shape=(h, w),
-        bbox=np.concatenate([lo, hi], 1).astype(np.float32),
-        keypoints=kpts,
-        keypoints_visible=np.ones((n, 17), np.float32),
-        flip_indices=list(COCO_FLIP),
-        upper_body_ids=list(COCO_UPPER),
-        lower_body_ids=list(COCO_LOWER),
-    )
-
-
-def _with_dots(sample: PoseSample) -> PoseSample:
-    """Paint keypoint k of instance 0 as a 5x5 block of a unique colour (k + 1) * 12 in channel 2."""
-    for k, (x, y) in enumerate(sample.keypoints[0].astype(int)):
-        sample.img[y - 2 : y + 3, x - 2 : x + 3] = (200, 0, (k + 1) * 12)
-    return sample
-
-
-def _isolated(keypoints: np.ndarray, min_dist: float = 7.0) -> np.ndarray:
-    """(K,) bool: keypoints (K, 2) whose dots overlap no other dot."""
-    d = np.linalg.norm(keypoints[:, None] - keypoints[None], axis=-1) + np.eye(len(keypoints)) * 1e9
-    return d.min(1) >= min_dist
-
-
-def _dots_follow(out: PoseSample, kpts: np.ndarray, isolated: np.ndarray, labels: list[int]) -> None:
-    """Each isolated keypoint's pixel in ``out.img`` shows its dot colour (labels[k] is the dot's keypoint)."""
-    h, w = out.img.shape[:2]
-    for k, (x, y) in enumerate(np.round(kpts).astype(int)):
-        if isolated[labels[k]] and 1 <= x < w - 1 and 1 <= y < h - 1:
-            px = out.img[y, x]
-            assert px[0] > 150 and abs(int(px[2]) - (labels[k] + 1) * 12) <= 6, (k, px)
 
 
 # ---------------------------------------------------------------- MMPose reference (deterministic path)
@@ -216,20 +174,7 @@ def test_flip_needs_flip_indices() -> None:
         RandomFlip(prob=1.0)(sample)
 
 
-def _rng_sample(seed: int, n: int = 1) -> PoseSample:
-    sample = _sample(seed=0, n=n)
-    sample.rng = sample_rng(seed, 0, 0)
-    return sample
-
-
 # ---------------------------------------------------------------- seeded random transforms
-
-
-def _state(sample: PoseSample) -> list[np.ndarray]:
-    fields = ("img", "bbox", "bbox_center", "bbox_scale", "bbox_rotation", "keypoints", "keypoints_visible")
-    return [np.asarray(getattr(sample, f)) for f in fields if getattr(sample, f) is not None] + [
-        np.asarray(sample.flip)
-    ]
 
 
 RANDOM = {
@@ -238,8 +183,6 @@ RANDOM = {
     "RandomBBoxTransform": lambda: RandomBBoxTransform(),
     "PhotometricDistortion": lambda: PhotometricDistortion(),
     "YOLOXHSVRandomAug": lambda: YOLOXHSVRandomAug(),
-    "BottomupRandomAffine": lambda: BottomupRandomAffine(input_size=(96, 96)),
-    "BottomupRandomAffinePerspective": lambda: BottomupRandomAffine(input_size=(96, 96), transform_mode="perspective"),
 }
 
 
@@ -407,95 +350,6 @@ def test_pack_lifting_inputs() -> None:
     assert out.inputs.shape == (34, 27) and out.inputs[2 * 5 + 1, 3] == seq[3, 5, 1]
     with pytest.raises(DataError, match="no image"):
         PackPoseInputs()(PoseSample())
-
-
-def test_flip_around_root_twice_is_identity() -> None:
-    def lifting(seed: int) -> PoseSample:
-        rng = np.random.default_rng(seed)
-        return PoseSample(
-            keypoints=rng.normal(size=(5, 17, 2)).astype(np.float32),
-            keypoints_visible=rng.random((5, 17)).astype(np.float32),
-            lifting_target=rng.normal(size=(1, 17, 3)).astype(np.float32),
-            lifting_target_visible=rng.random((1, 17)).astype(np.float32),
-            flip_indices=[0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13],
-            camera_param={"c": np.array([[500.0], [500.0]]), "p": np.array([[0.1], [0.2]])},
-        )
-
-    t = RandomFlipAroundRoot(
-        keypoints_flip_cfg={"center_mode": "static", "center_x": 0.0},
-        target_flip_cfg={"center_mode": "root", "center_index": 0},
-        flip_prob=1.0,
-        flip_camera=True,
-    )
-    ref = lifting(0)
-    twice = t(t(lifting(0)))
-    for name in ("keypoints", "keypoints_visible", "lifting_target", "lifting_target_visible"):
-        np.testing.assert_allclose(getattr(twice, name), getattr(ref, name), atol=1e-6, err_msg=name)
-    np.testing.assert_array_equal(twice.camera_param["c"], ref.camera_param["c"])
-    once = t(lifting(0))
-    np.testing.assert_allclose(once.keypoints[:, 1, 0], -ref.keypoints[:, 4, 0])
-    np.testing.assert_allclose(
-        once.lifting_target[:, 1, 0], 2 * ref.lifting_target[:, 0, 0] - ref.lifting_target[:, 4, 0]
-    )
-    assert once.camera_param["c"][0, 0] == -500.0
-    flips = [RandomFlipAroundRoot({}, {}, flip_prob=0.5)(_lift_rng(s)).keypoints[0, 0, 0] != 0 for s in range(32)]
-    assert 4 < sum(flips) < 28
-    assert flips == [
-        RandomFlipAroundRoot({}, {}, flip_prob=0.5)(_lift_rng(s)).keypoints[0, 0, 0] != 0 for s in range(32)
-    ]
-
-
-def _lift_rng(seed: int) -> PoseSample:
-    s = PoseSample(
-        keypoints=np.arange(17 * 2, dtype=np.float32).reshape(1, 17, 2),
-        lifting_target=np.zeros((1, 17, 3), np.float32),
-        flip_indices=list(range(17)),
-    )
-    s.rng = sample_rng(seed, 0, 0)
-    return s
-
-
-# ---------------------------------------------------------------- bottom-up
-
-
-def test_bottomup_resize_fit_and_expand() -> None:
-    sample = _with_dots(_sample(seed=5, size=(200, 120)))
-    fit = BottomupResize(input_size=(128, 128), size_factor=32)(sample)
-    assert fit.img.shape == (128, 128, 3) and fit.input_size == (128, 128) and fit.img_shape == (128, 128)
-    # the 200 x 120 image fills 128 x 76.8 in the middle (MMPose's centred fit), padding above and below
-    assert (fit.img[:25] == 0).all() and (fit.img[104:] == 0).all() and fit.img[30:100].any(axis=(1, 2)).all()
-    kp = fit.keypoints[0] @ fit.warp_mat[:, :2].T + fit.warp_mat[:, 2]  # annotations stay in image pixels
-    np.testing.assert_allclose(kp, (fit.keypoints[0] - (100, 60)) * 0.64 + 64, atol=1e-3)
-    expand = BottomupResize(input_size=(128, 128), resize_mode="expand")(_sample(seed=5, size=(200, 120)))
-    assert expand.img.shape[0] == 128 and expand.img.shape[1] == 224  # 128 * 200 / 120 = 213.3 -> 224
-    with pytest.raises(ValueError, match="multiples"):
-        BottomupResize(input_size=(100, 128))(_sample())
-
-
-@pytest.mark.parametrize("mode", ["affine", "affine_udp", "perspective"])
-def test_bottomup_random_affine_moves_keypoints_with_pixels(mode: str) -> None:
-    for seed in range(3):
-        sample = _with_dots(_sample(seed=seed, size=(160, 160)))
-        isolated = _isolated(sample.keypoints[0])
-        sample.rng = sample_rng(seed, 0, 0)
-        sample.area = np.array([100.0], np.float32)
-        out = BottomupRandomAffine(input_size=(160, 160), transform_mode=mode, scale_factor=(1.0, 1.3))(sample)
-        assert out.img.shape == (160, 160, 3) and out.warp_mat is not None and out.input_size == (160, 160)
-        assert out.bbox.shape == (1, 4)
-        _dots_follow(out, out.keypoints[0], isolated, list(range(17)))
-        # then a flip happens in input space and the heatmap mask follows the image
-        flipped = RandomFlip(prob=1.0)(out)
-        flipped.targets["heatmaps"] = np.zeros((17, 40, 40), np.float32)
-        masked = BottomupGetHeatmapMask()(flipped)
-        assert masked.targets["heatmap_mask"].shape == (40, 40) and masked.targets["heatmap_mask"].dtype == bool
-
-
-def test_heatmap_mask_from_invalid_segments() -> None:
-    sample = _sample(size=(64, 64))
-    sample.invalid_segs = [[[0, 0, 32, 0, 32, 64, 0, 64]]]  # left half is a crowd
-    out = BottomupGetHeatmapMask()(sample)
-    mask = out.targets["heatmap_mask"]
-    assert mask[:, :30].sum() == 0 and mask[:, 34:].all()
 
 
 # ---------------------------------------------------------------- whole pipelines

@@ -40,6 +40,7 @@ GROUPS: dict[str, str] = {
     "metric": "posekit.metrics",
     "metainfo": "posekit.metainfo",
     "detector": "posekit.detectors",
+    "synthesizer": "posekit.synthesizers",
 }
 HOOKS_GROUP = "posekit.hooks"
 CORE_DIST = "posekit"

@@ -1,4 +1,4 @@
-"""Drawing poses: skeletons on images (OpenCV) and 3D skeletons (matplotlib).
+"""Drawing poses: skeletons on images (OpenCV).
 
 Colours come from the keypoint definition (MMPose's ``dataset_meta``: ``keypoint_colors``,
 ``skeleton_links``, ``skeleton_link_colors``, given as RGB). Radii and line widths scale with
@@ -15,11 +15,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-_DEFAULT_KPT_COLOR = (255, 128, 0)  # RGB, MMPose's default
-_DEFAULT_LINK_COLOR = (96, 96, 255)
+DEFAULT_KPT_COLOR = (255, 128, 0)  # RGB, MMPose's default
+DEFAULT_LINK_COLOR = (96, 96, 255)
 
 
-def _colors(meta: Mapping[str, Any], key: str, count: int, default: tuple[int, int, int]) -> np.ndarray:
+def palette(meta: Mapping[str, Any], key: str, count: int, default: tuple[int, int, int]) -> np.ndarray:
     """``(count, 3)`` BGR uint8 colours from ``meta[key]`` (RGB), padded with ``default``."""
     colors = np.asarray(meta.get(key, ()), dtype=np.int64).reshape(-1, 3)
     if len(colors) < count:
@@ -73,14 +73,14 @@ def draw_poses(
     visible = keypoint_scores > kpt_thr
     pts = np.round(keypoints * 16).astype(np.int32)  # 4 fractional bits for sub-pixel drawing
     if len(links):
-        link_colors = _colors(dataset_meta, "skeleton_link_colors", len(links), _DEFAULT_LINK_COLOR)
+        link_colors = palette(dataset_meta, "skeleton_link_colors", len(links), DEFAULT_LINK_COLOR)
         shown = visible[:, links[:, 0]] & visible[:, links[:, 1]]  # (N, L)
         for color in np.unique(link_colors, axis=0):
             sel = (link_colors == color).all(axis=1)
             segments = pts[:, links[sel]][shown[:, sel]]  # (M, 2, 2)
             if len(segments):
                 cv2.polylines(out, list(segments), False, color.tolist(), thickness, cv2.LINE_AA, shift=4)
-    kpt_colors = _colors(dataset_meta, "keypoint_colors", k, _DEFAULT_KPT_COLOR)
+    kpt_colors = palette(dataset_meta, "keypoint_colors", k, DEFAULT_KPT_COLOR)
     for person, kpt in zip(*np.nonzero(visible), strict=True):
         cv2.circle(out, tuple(pts[person, kpt].tolist()), radius * 16, kpt_colors[kpt].tolist(), -1, cv2.LINE_AA, 4)
     return out
@@ -89,47 +89,3 @@ def draw_poses(
 def meta_links(dataset_meta: Mapping[str, Any]) -> list[tuple[int, int]]:
     """The skeleton links ``(L, 2)`` of a ``dataset_meta`` dict as index pairs."""
     return [(int(a), int(b)) for a, b in dataset_meta.get("skeleton_links", ())]
-
-
-def draw_pose_3d(
-    keypoints: np.ndarray, dataset_meta: Mapping[str, Any], size: tuple[int, int] = (480, 480), title: str = ""
-) -> np.ndarray:
-    """A 3D plot of people as an ``(h, w, 3)`` uint8 BGR image (matplotlib, off-screen).
-
-    Args:
-        keypoints: ``(N, K, 3)`` 3D keypoints (x right, y down, z away from the camera, as
-            camera coordinates).
-        dataset_meta: the keypoint definition (links and colours).
-        size: (w, h) of the image in pixels.
-        title: drawn above the plot.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    keypoints = np.asarray(keypoints, dtype=np.float32).reshape(-1, *np.shape(keypoints)[-2:])
-    w, h = size
-    fig = Figure(figsize=(w / 100, h / 100), dpi=100)
-    canvas = FigureCanvasAgg(fig)
-    ax = fig.add_subplot(projection="3d")
-    ax.view_init(elev=15.0, azim=-70.0)
-    # plot axes: x -> x, z (depth) -> y, -y (up) -> z
-    pts = np.stack([keypoints[..., 0], keypoints[..., 2], -keypoints[..., 1]], axis=-1)
-    k = keypoints.shape[1]
-    links = [(a, b) for a, b in meta_links(dataset_meta) if a < k and b < k]
-    link_colors = _colors(dataset_meta, "skeleton_link_colors", len(links), _DEFAULT_LINK_COLOR)[:, ::-1] / 255.0
-    kpt_colors = _colors(dataset_meta, "keypoint_colors", k, _DEFAULT_KPT_COLOR)[:, ::-1] / 255.0
-    for person in pts:
-        for (a, b), color in zip(links, link_colors, strict=True):
-            ax.plot(*person[[a, b]].T, color=color, linewidth=2)
-        ax.scatter(*person.T, c=kpt_colors, s=10, depthshade=False)
-    if len(pts):
-        center = pts.reshape(-1, 3).mean(axis=0)
-        radius = max(float(np.abs(pts.reshape(-1, 3) - center).max()), 1e-6)
-        ax.set_xlim(center[0] - radius, center[0] + radius)
-        ax.set_ylim(center[1] - radius, center[1] + radius)
-        ax.set_zlim(center[2] - radius, center[2] + radius)
-    if title:
-        ax.set_title(title)
-    canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    return cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)

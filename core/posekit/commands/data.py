@@ -1,8 +1,14 @@
-"""``posekit data``: dataset utilities; ``posekit data synth`` writes a synthetic dataset."""
+"""``posekit data``: dataset utilities; ``posekit data synth`` writes a synthetic dataset.
+
+Synthesizers are registered under the entry-point group ``posekit.synthesizers``: each is a
+function ``write(out, *, seed, <options>) -> {name: path}`` with typed keyword options; the
+command passes the options given on the command line that the synthesizer declares.
+"""
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import time
 
 
@@ -13,48 +19,54 @@ def _size(text: str) -> tuple[int, int]:
     return int(w), int(h)
 
 
+#: command-line options a synthesizer may declare (parameter name -> flag)
+_OPTIONS = {"num_train": "--num-train", "num_val": "--num-val", "size": "--size", "frames": "--frames"}
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="dataset utilities (synthetic datasets)")
     data_sub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     s = data_sub.add_parser(
         "synth",
-        help="write a synthetic dataset: COCO-format rendered figures, or Human3.6M-format motion",
+        help="write a synthetic dataset with a registered synthesizer (coco ships with the core)",
         description=(
             "coco: OUT/annotations/person_keypoints_{train,val}2017.json and OUT/{train,val}2017/*.jpg "
-            "(COCO-17 figures with visibility flags, boxes, areas). "
-            "h36m: OUT/annotation_body3d/fps50/h36m_{train,test}.npz and OUT/annotation_body3d/cameras.pkl. "
+            "(COCO-17 figures with visibility flags, boxes, areas). Plugins register more formats under "
+            "the entry-point group posekit.synthesizers (`posekit plugins` lists them). "
             "The same seed writes the same files."
         ),
     )
     s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--format", choices=("coco", "h36m"), default="coco", help="dataset kind (default coco)")
-    s.add_argument("--num-train", type=int, default=2000, help="coco: training images (default 2000)")
-    s.add_argument("--num-val", type=int, default=200, help="coco: validation images (default 200)")
-    s.add_argument("--size", type=_size, default=(256, 256), help="coco: image size WxH (default 256x256)")
-    s.add_argument("--frames", type=int, default=250, help="h36m: frames per sequence at 50 fps (default 250)")
+    s.add_argument("--format", default="coco", help="a registered synthesizer (default coco)")
+    s.add_argument("--num-train", type=int, help="training images (coco default 2000)")
+    s.add_argument("--num-val", type=int, help="validation images (coco default 200)")
+    s.add_argument("--size", type=_size, help="image size WxH (coco default 256x256)")
+    s.add_argument("--frames", type=int, help="frames per sequence (motion synthesizers)")
     s.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     s.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from posekit.errors import ConfigError
+    from posekit.registry import get, resolve
 
+    write = get("synthesizer", args.format)
+    accepted = inspect.signature(write).parameters
+    options = {}
+    for name, flag in _OPTIONS.items():
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name not in accepted:
+            dist = resolve("synthesizer", args.format).dist
+            takes = ", ".join(f for n, f in _OPTIONS.items() if n in accepted) or "none of them"
+            raise ConfigError(f"{flag} is not an option of synthesizer {args.format!r} ({dist}); it takes {takes}")
+        if isinstance(value, int) and value < 0:
+            raise ConfigError(f"{flag} must be >= 0, got {value}")
+        options[name] = value
     start = time.perf_counter()
-    if args.format == "coco":
-        from posekit.synthetic.coco import write_coco_dataset
-
-        if args.num_train < 0 or args.num_val < 0:
-            raise ConfigError(f"--num-train and --num-val must be >= 0, got {args.num_train}, {args.num_val}")
-        files = write_coco_dataset(args.out, args.num_train, args.num_val, seed=args.seed, size=args.size)
-        what = f"{args.num_train} train + {args.num_val} val images"
-    else:
-        from posekit.synthetic.h36m import write_h36m_dataset
-
-        if args.frames < 1:
-            raise ConfigError(f"--frames must be >= 1, got {args.frames}")
-        files = write_h36m_dataset(args.out, frames=args.frames, seed=args.seed)
-        what = f"{args.frames} frames per sequence"
-    print(f"wrote {what} in {time.perf_counter() - start:.1f} s:")
+    files = write(args.out, seed=args.seed, **options)
+    print(f"wrote a synthetic {args.format} dataset in {time.perf_counter() - start:.1f} s:")
     for name, path in files.items():
         print(f"  {name}: {path}")
     return 0

@@ -3,8 +3,7 @@
 - :class:`CocoDataset`: any COCO-format keypoint file (COCO, CrowdPose, AP-10K, OneHand10K,
   WFLW, PoseTrack18, ...), top-down or bottom-up, or detection boxes for evaluation;
 - :class:`CocoWholeBodyDataset`: COCO-WholeBody's 133 keypoints;
-- :class:`MpiiDataset`: MPII in MMPose's json layout;
-- :class:`Human36mDataset`: Human3.6M windows for 2D-to-3D lifting.
+- :class:`MpiiDataset`: MPII in MMPose's json layout.
 
 Classes are imported on first access (they pull in torch).
 """
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
     from posekit.datasets._io import AnnotationFileNotFoundError
     from posekit.datasets.base import BaseDataset, FilterCfg
     from posekit.datasets.coco import CocoDataset, CocoWholeBodyDataset
-    from posekit.datasets.h36m import Human36mDataset
     from posekit.datasets.mpii import MpiiDataset
 
 _LAZY = {
@@ -28,7 +26,6 @@ _LAZY = {
     "CocoDataset": "posekit.datasets.coco",
     "CocoWholeBodyDataset": "posekit.datasets.coco",
     "MpiiDataset": "posekit.datasets.mpii",
-    "Human36mDataset": "posekit.datasets.h36m",
 }
 
 __all__ = [
@@ -37,7 +34,6 @@ __all__ = [
     "CocoDataset",
     "CocoWholeBodyDataset",
     "FilterCfg",
-    "Human36mDataset",
     "MpiiDataset",
 ]
 

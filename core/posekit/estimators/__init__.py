@@ -1,1 +1,1 @@
-"""The core's algorithm paradigms (top-down, bottom-up, lifting) and the data preprocessor."""
+"""The core's own paradigm (top-down), the shared estimator wiring and the data preprocessor."""

@@ -1,4 +1,4 @@
-"""Evaluation metrics: COCO keypoint AP/AR, PCK / AUC / EPE / NME, MPJPE.
+"""Evaluation metrics: COCO keypoint AP/AR, PCK / AUC / EPE / NME.
 
 The metric classes (registered under ``posekit.metrics``) follow MMPose's names, arguments
 and numbers; :mod:`posekit.metrics.functional` holds the pure numpy functions they use.
@@ -18,7 +18,6 @@ _LAZY: dict[str, str] = {
     "AUC": "posekit.metrics.keypoint_metrics",
     "EPE": "posekit.metrics.keypoint_metrics",
     "NME": "posekit.metrics.keypoint_metrics",
-    "MPJPE": "posekit.metrics.mpjpe",
 }
 
 __all__ = list(_LAZY)

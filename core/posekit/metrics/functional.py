@@ -5,13 +5,12 @@ Dimension legend: N instances, K keypoints, D coordinate dims (2 or 3), T thresh
 The numbers follow ``mmpose.evaluation.functional`` (1.3.2), dtypes included: distances are
 kept in float32 as MMPose keeps them, so a float32 input gives MMPose's result to rounding.
 Coordinates may be in any space as long as ``pred``, ``gt`` and the normalisation factors
-share it (image pixels for top-down results, millimetres for lifting).
+share it (image pixels for top-down results).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 
@@ -20,7 +19,6 @@ from posekit.errors import DataError
 __all__ = [
     "keypoint_auc",
     "keypoint_epe",
-    "keypoint_mpjpe",
     "keypoint_nme",
     "keypoint_pck_accuracy",
     "oks_matrix",
@@ -29,7 +27,7 @@ __all__ = [
 ]
 
 
-def _check_keypoints(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, dims: tuple[int, ...] = (2, 3)) -> None:
+def check_keypoints(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, dims: tuple[int, ...] = (2, 3)) -> None:
     """Raise a :class:`DataError` naming the argument whose shape does not fit ``pred (N, K, D)``."""
     if pred.ndim != 3 or pred.shape[-1] not in dims:
         raise DataError(f"pred must have shape (N, K, D) with D in {dims}, got {pred.shape}")
@@ -93,7 +91,7 @@ def keypoint_pck_accuracy(
         instance), the mean over the valid keypoints (0 when none) and their number.
     """
     pred, gt, mask, norm_factor = map(np.asarray, (pred, gt, mask, norm_factor))
-    _check_keypoints(pred, gt, mask)
+    check_keypoints(pred, gt, mask)
     _check_norm("norm_factor", norm_factor, pred.shape[0])
     acc = _pck_per_keypoint(_distances(pred, gt, mask, norm_factor), np.asarray([thr]))[0]
     avg_acc, cnt = _average_valid(acc)
@@ -111,7 +109,7 @@ def keypoint_auc(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm_factor
         num_thrs: number of thresholds; default 20.
     """
     pred, gt, mask = map(np.asarray, (pred, gt, mask))
-    _check_keypoints(pred, gt, mask)
+    check_keypoints(pred, gt, mask)
     norm = np.full((pred.shape[0], 2), norm_factor, dtype=np.float64)
     thrs = np.arange(num_thrs) / num_thrs
     acc = _pck_per_keypoint(_distances(pred, gt, mask, norm), thrs)
@@ -128,7 +126,7 @@ def keypoint_epe(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
         mask: (N, K) bool, which keypoints count.
     """
     pred, gt, mask = map(np.asarray, (pred, gt, mask))
-    _check_keypoints(pred, gt, mask)
+    check_keypoints(pred, gt, mask)
     ones = np.ones((pred.shape[0], pred.shape[2]), dtype=np.float32)
     return _mean_valid(_distances(pred, gt, mask, ones))
 
@@ -144,59 +142,9 @@ def keypoint_nme(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, normalize_f
             an instance with a zero factor is skipped.
     """
     pred, gt, mask, normalize_factor = map(np.asarray, (pred, gt, mask, normalize_factor))
-    _check_keypoints(pred, gt, mask)
+    check_keypoints(pred, gt, mask)
     _check_norm("normalize_factor", normalize_factor, pred.shape[0])
     return _mean_valid(_distances(pred, gt, mask, normalize_factor))
-
-
-def _rigid_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Similarity-transform (rotation, scale, translation) each ``pred[n]`` onto ``gt[n]`` (Procrustes).
-
-    Shapes (N, K, 3) in, (N, K, 3) out; all keypoints take part, as in MMPose.
-    """
-    source = pred.transpose(0, 2, 1)
-    target = gt.transpose(0, 2, 1)
-    mu1 = source.mean(axis=2, keepdims=True)
-    mu2 = target.mean(axis=2, keepdims=True)
-    x1 = source - mu1
-    x2 = target - mu2
-    var1 = np.sum(x1**2, axis=(1, 2))
-    k = x1 @ x2.transpose(0, 2, 1)
-    u, _, vh = np.linalg.svd(k)
-    v = vh.transpose(0, 2, 1)
-    z = np.tile(np.eye(3), (len(pred), 1, 1))
-    z[:, -1, -1] *= np.sign(np.linalg.det(u @ v.transpose(0, 2, 1)))
-    r = v @ (z @ u.transpose(0, 2, 1))
-    scale = np.trace(r @ k, axis1=1, axis2=2) / var1
-    t = mu2 - scale[:, None, None] * (r @ mu1)
-    return (scale[:, None, None] * (r @ source) + t).transpose(0, 2, 1)
-
-
-def keypoint_mpjpe(
-    pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, alignment: Literal["none", "scale", "procrustes"] = "none"
-) -> float:
-    """Mean per-joint position error (input units, usually millimetres).
-
-    Args:
-        pred: (N, K, C) predicted keypoints (C = 3 for Procrustes alignment).
-        gt: (N, K, C) ground-truth keypoints.
-        mask: (N, K) bool, which keypoints count; at least one must be True.
-        alignment: ``'none'`` (MPJPE), ``'scale'`` (N-MPJPE: least-squares scale of ``pred``
-            onto ``gt``) or ``'procrustes'`` (P-MPJPE: similarity transform); default ``'none'``.
-    """
-    pred, gt, mask = map(np.asarray, (pred, gt, mask))
-    _check_keypoints(pred, gt, mask, dims=(2, 3) if alignment != "procrustes" else (3,))
-    mask = mask.astype(bool)
-    if not mask.any():
-        raise DataError("mask selects no keypoint: MPJPE needs at least one valid keypoint")
-    if alignment == "procrustes":
-        pred = _rigid_align(pred, gt)
-    elif alignment == "scale":
-        scale = np.einsum("nkc,nkc->n", pred, gt) / np.einsum("nkc,nkc->n", pred, pred)
-        pred = pred * scale[:, None, None]
-    elif alignment != "none":
-        raise DataError(f"alignment must be one of 'none', 'scale', 'procrustes', got {alignment!r}")
-    return float(np.linalg.norm(pred - gt, ord=2, axis=-1)[mask].mean())
 
 
 def oks_matrix(

@@ -1,7 +1,8 @@
-"""Synthetic datasets: rendered COCO-17 figures (2D) and Human3.6M-17 motions (3D lifting).
+"""Synthetic datasets: rendered COCO-17 figures for 2D pose.
 
-- :func:`~posekit.synthetic.coco.write_coco_dataset` / :func:`~posekit.synthetic.coco.render_scene`;
-- :func:`~posekit.synthetic.h36m.write_h36m_dataset`.
+- :func:`~posekit.synthetic.coco.write_coco_dataset` (the ``coco`` synthesizer) /
+  :func:`~posekit.synthetic.coco.render_scene`.
 
-Everything is deterministic given a seed; ``posekit data synth`` is the command line.
+Everything is deterministic given a seed; ``posekit data synth`` is the command line, and
+plugins register more synthesizers under the entry-point group ``posekit.synthesizers``.
 """

@@ -6,8 +6,8 @@ returned); :class:`Compose` runs a pipeline written as MMPose config dicts.
 
 Coordinates: ``keypoints``, ``bbox``, ``bbox_center``, ``bbox_scale`` are image pixels
 until a warp; ``TopdownAffine`` writes input-space ``transformed_keypoints`` and keeps
-``keypoints`` in image pixels (as MMPose), ``BottomupRandomAffine`` moves ``keypoints``
-themselves to the input (as MMPose).
+``keypoints`` in image pixels (as MMPose). A transform that runs only in training declares
+``train_only = True``; test-time pipelines leave it out.
 
 Randomness: random transforms draw only from ``sample.rng``, a
 :class:`numpy.random.Generator` that the dataset seeds per sample with
@@ -21,7 +21,6 @@ probability of 0) reproduces MMPose's numbers exactly.
 """
 
 from posekit.transforms.base import BaseTransform, Compose
-from posekit.transforms.bottomup import BottomupGetHeatmapMask, BottomupRandomAffine, BottomupResize
 from posekit.transforms.common import (
     GenerateTarget,
     GetBBoxCenterScale,
@@ -33,15 +32,11 @@ from posekit.transforms.common import (
 )
 from posekit.transforms.formatting import PackPoseInputs
 from posekit.transforms.loading import LoadImage
-from posekit.transforms.pose3d import RandomFlipAroundRoot
 from posekit.transforms.rng import get_rng, sample_rng
 from posekit.transforms.topdown import TopdownAffine
 
 __all__ = [
     "BaseTransform",
-    "BottomupGetHeatmapMask",
-    "BottomupRandomAffine",
-    "BottomupResize",
     "Compose",
     "GenerateTarget",
     "GetBBoxCenterScale",
@@ -50,7 +45,6 @@ __all__ = [
     "PhotometricDistortion",
     "RandomBBoxTransform",
     "RandomFlip",
-    "RandomFlipAroundRoot",
     "RandomHalfBody",
     "TopdownAffine",
     "YOLOXHSVRandomAug",

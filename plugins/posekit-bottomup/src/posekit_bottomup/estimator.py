@@ -6,6 +6,9 @@ import numpy as np
 from torch import Tensor
 
 from posekit.estimators.base import PoseEstimator, input_to_image, to_result
+from posekit.inference.image import ImageServing
+from posekit.inference.pipeline import codec_input_size, codec_of
+from posekit.protocols.serving import Serving
 from posekit.structures import PoseBatch, PoseResult
 
 
@@ -14,7 +17,15 @@ class BottomupPoseEstimator(PoseEstimator):
 
     ``predict`` returns one :class:`PoseResult` per image with ``keypoints (M, K, 2)`` in
     original image pixels, boxes spanning each person's keypoints and the instance scores.
+    It is served whole images (``"image"`` requests); without an experiment the test pipeline
+    is MMPose's ``LoadImage, BottomupResize(input_size, size_factor=32, resize_mode='expand'),
+    PackPoseInputs`` with the codec's ``input_size``.
     """
+
+    def serving(self) -> Serving:
+        size = codec_input_size(codec_of(self))
+        resize = {"type": "BottomupResize", "input_size": size, "size_factor": 32, "resize_mode": "expand"}
+        return ImageServing(self, default_pipeline=[{"type": "LoadImage"}, resize, {"type": "PackPoseInputs"}])
 
     def predict(self, inputs: Tensor, batch: PoseBatch) -> list[PoseResult]:
         if self.test_cfg.multiscale_test:

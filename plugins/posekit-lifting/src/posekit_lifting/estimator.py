@@ -6,6 +6,7 @@ import numpy as np
 from torch import Tensor
 
 from posekit.estimators.base import PoseEstimator, to_result
+from posekit.protocols.serving import Serving
 from posekit.structures import PoseBatch, PoseResult
 
 
@@ -14,8 +15,14 @@ class PoseLifter(PoseEstimator):
 
     ``inputs`` are ``(B, K*2, T)`` encoded 2D sequences. The head's decoder restores the
     root (``sample.target_root``) and de-normalises; ``predict`` returns one
-    :class:`PoseResult` per sample with ``keypoints (1, K, 3)``.
+    :class:`PoseResult` per sample with ``keypoints (1, K, 3)``. It is served 2D keypoint
+    sequences (``"keypoints"`` requests, :class:`~posekit_lifting.serving.LiftingServing`).
     """
+
+    def serving(self) -> Serving:
+        from posekit_lifting.serving import LiftingServing
+
+        return LiftingServing(self)
 
     def predict(self, inputs: Tensor, batch: PoseBatch) -> list[PoseResult]:
         preds = self.head.predict(self.extract_feat(inputs), batch, self.test_cfg)

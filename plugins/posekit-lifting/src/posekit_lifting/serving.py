@@ -1,4 +1,4 @@
-"""2D-to-3D lifting of keypoint sequences (``posekit infer``'s own JSON output, per track).
+"""Serving a pose lifter: 2D keypoint sequences (``posekit infer``'s own JSON output) lifted per track.
 
 Each person (``track_id``) is lifted frame by frame from a window of ``seq_len`` frames
 centered on the frame (edges repeated), normalised by the image size with the lifter's codec.
@@ -10,7 +10,7 @@ x right, y down and z away from the camera.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from torch import nn
 from posekit.errors import DataError
 from posekit.inference.pipeline import codec_of, dataset_meta
 from posekit.inference.results import PoseInstance
+from posekit.protocols.serving import KeypointRequest, RequestKind, Serving
 from posekit.structures import PoseBatch, PoseSample
 
 # Human3.6M keypoint i = COCO keypoints _H36M_FROM_COCO[i] averaged
@@ -72,20 +73,21 @@ def receptive_field(model: nn.Module) -> int:
     return int(np.prod(kernel_sizes)) if kernel_sizes else 1
 
 
-class Lifter:
-    """Lift tracked 2D poses to 3D with a :class:`~posekit.estimators.PoseLifter`.
+class LiftingServing(Serving):
+    """Serves a :class:`~posekit_lifting.estimator.PoseLifter`: tracked 2D people in, 3D people out.
 
     Args:
         model: the lifter in eval mode.
         batch_size: windows per forward (default 256).
     """
 
+    request: ClassVar[RequestKind] = "keypoints"
+    optimizable: ClassVar[bool] = False
+
     def __init__(self, model: nn.Module, batch_size: int = 256) -> None:
-        self.model = model
+        super().__init__(model, dataset_meta(model), batch_size)
         self.codec = codec_of(model)
         self.seq_len = receptive_field(model)
-        self.batch_size = batch_size
-        self.dataset_meta = dataset_meta(model)
 
     def _lift_track(self, keypoints: np.ndarray, scores: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
         """``(T, K, 2)`` keypoints of one track -> ``(T, K, 3)`` 3D keypoints."""
@@ -106,16 +108,13 @@ class Lifter:
                 out.append(np.concatenate([r.keypoints[:, :, :3] for r in results]))
         return np.concatenate(out).astype(np.float32)
 
-    def __call__(
-        self, frames: Sequence[Sequence[PoseInstance]], image_size: tuple[int, int], source_meta: dict[str, Any]
-    ) -> list[list[PoseInstance]]:
+    def lift(self, request: KeypointRequest) -> list[list[PoseInstance]]:
         """3D people per frame from 2D people per frame (``track_id`` groups a person's frames).
 
-        Args:
-            frames: per frame, the 2D people (``keypoints (K, 2)`` in image pixels).
-            image_size: (w, h) of the frames (the codec normalises by it).
-            source_meta: the 2D keypoints' definition (``dataset_name`` at least).
+        ``request.image_size`` (w, h) normalises the 2D keypoints (the codec's camera); the 2D
+        definition (``request.source_meta["dataset_name"]``) is converted to the lifter's.
         """
+        frames, image_size, source_meta = request.frames, request.image_size, request.source_meta
         source = str(source_meta.get("dataset_name", ""))
         target = str(self.dataset_meta.get("dataset_name", ""))
         tracks: dict[Any, list[tuple[int, int]]] = {}
@@ -144,3 +143,13 @@ class Lifter:
                     )
                 )
         return lifted
+
+    def draw(
+        self, img: np.ndarray | None, people: Sequence[PoseInstance], kpt_thr: float, title: str = ""
+    ) -> np.ndarray:
+        """A 3D plot of ``people`` (the image, if any, is not drawn on)."""
+        from posekit_lifting.drawing import draw_pose_3d
+
+        k = self.codec.num_keypoints
+        kpts = np.stack([p.keypoints for p in people]) if people else np.zeros((0, k, 3), np.float32)
+        return draw_pose_3d(kpts, self.dataset_meta, title=title)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, DataError
 from posekit.metrics.base import BaseMetric, check_finite, check_shape, describe
-from posekit.metrics.functional import keypoint_mpjpe
+from posekit.metrics.functional import check_keypoints
 
 if TYPE_CHECKING:
     from posekit.structures import PoseResult
@@ -28,6 +28,56 @@ def _subject_action(img_path: str) -> tuple[str, str] | None:
         return None
     action = name.split("_", 1)[1].split(".", 1)[0]
     return name.split(".")[0], action.split("_")[0]
+
+
+def _rigid_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Similarity-transform (rotation, scale, translation) each ``pred[n]`` onto ``gt[n]`` (Procrustes).
+
+    Shapes (N, K, 3) in, (N, K, 3) out; all keypoints take part, as in MMPose.
+    """
+    source = pred.transpose(0, 2, 1)
+    target = gt.transpose(0, 2, 1)
+    mu1 = source.mean(axis=2, keepdims=True)
+    mu2 = target.mean(axis=2, keepdims=True)
+    x1 = source - mu1
+    x2 = target - mu2
+    var1 = np.sum(x1**2, axis=(1, 2))
+    k = x1 @ x2.transpose(0, 2, 1)
+    u, _, vh = np.linalg.svd(k)
+    v = vh.transpose(0, 2, 1)
+    z = np.tile(np.eye(3), (len(pred), 1, 1))
+    z[:, -1, -1] *= np.sign(np.linalg.det(u @ v.transpose(0, 2, 1)))
+    r = v @ (z @ u.transpose(0, 2, 1))
+    scale = np.trace(r @ k, axis1=1, axis2=2) / var1
+    t = mu2 - scale[:, None, None] * (r @ mu1)
+    return (scale[:, None, None] * (r @ source) + t).transpose(0, 2, 1)
+
+
+def keypoint_mpjpe(
+    pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, alignment: Literal["none", "scale", "procrustes"] = "none"
+) -> float:
+    """Mean per-joint position error (input units, usually millimetres).
+
+    Args:
+        pred: (N, K, C) predicted keypoints (C = 3 for Procrustes alignment).
+        gt: (N, K, C) ground-truth keypoints.
+        mask: (N, K) bool, which keypoints count; at least one must be True.
+        alignment: ``'none'`` (MPJPE), ``'scale'`` (N-MPJPE: least-squares scale of ``pred``
+            onto ``gt``) or ``'procrustes'`` (P-MPJPE: similarity transform); default ``'none'``.
+    """
+    pred, gt, mask = map(np.asarray, (pred, gt, mask))
+    check_keypoints(pred, gt, mask, dims=(2, 3) if alignment != "procrustes" else (3,))
+    mask = mask.astype(bool)
+    if not mask.any():
+        raise DataError("mask selects no keypoint: MPJPE needs at least one valid keypoint")
+    if alignment == "procrustes":
+        pred = _rigid_align(pred, gt)
+    elif alignment == "scale":
+        scale = np.einsum("nkc,nkc->n", pred, gt) / np.einsum("nkc,nkc->n", pred, pred)
+        pred = pred * scale[:, None, None]
+    elif alignment != "none":
+        raise DataError(f"alignment must be one of 'none', 'scale', 'procrustes', got {alignment!r}")
+    return float(np.linalg.norm(pred - gt, ord=2, axis=-1)[mask].mean())
 
 
 class MPJPE(BaseMetric):

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from posekit.errors import ConfigError
+
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
 CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
@@ -164,7 +166,7 @@ def project(cam: dict, world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xc, xyd * cam["f"][:, 0] + cam["c"][:, 0]
 
 
-def write_h36m_dataset(out: str | Path, frames: int = 250, seed: int = 0) -> dict[str, Path]:
+def write_h36m_dataset(out: str | Path, *, frames: int = 250, seed: int = 0) -> dict[str, Path]:
     """Write the train/test npz files and cameras.pkl; returns ``{"train": ..., "test": ..., "cameras": ...}``.
 
     Args:
@@ -172,6 +174,8 @@ def write_h36m_dataset(out: str | Path, frames: int = 250, seed: int = 0) -> dic
         frames: frames per (subject, action, camera) sequence, at 50 fps.
         seed: the dataset seed; the same seed writes the same files.
     """
+    if frames < 1:
+        raise ConfigError(f"frames must be >= 1, got {frames}")
     out = Path(out)
     ann_dir = out / "annotation_body3d"
     (ann_dir / "fps50").mkdir(parents=True, exist_ok=True)
