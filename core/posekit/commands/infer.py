@@ -70,7 +70,8 @@ def _detector(text: str | None) -> dict | None:
             raise ConfigError(f"--detector: not valid JSON: {e}") from e
     if not Path(text).is_file():
         raise ConfigError(
-            f'--detector {text!r}: give a YAML/JSON file or inline JSON like \'{{"type": "ONNXDetector"}}\''
+            f'--detector {text!r}: give a YAML/JSON file or inline JSON {{"type": NAME, ...}} naming a registered '
+            "detector (`posekit plugins` lists them)"
         )
     return read_file(text)
 
