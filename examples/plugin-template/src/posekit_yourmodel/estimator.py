@@ -13,7 +13,7 @@ from torch import Tensor
 
 from posekit.estimators.base import input_to_image, to_result
 from posekit.estimators.data_preprocessor import PoseDataPreprocessor
-from posekit.protocols import BasePoseEstimator
+from posekit.protocols import BasePoseEstimator, Serving
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseResult, TestCfg, TrainCfg
 from posekit.types import BackboneConfig, DataPreprocessorConfig, HeadConfig
@@ -63,3 +63,9 @@ class YourNewEstimator(BasePoseEstimator):
             pred.keypoints = input_to_image(pred.keypoints, sample)
             results.append(to_result(pred, sample, sample.bbox, sample.bbox_score))
         return results
+
+    def serving(self) -> Serving:
+        """Served like top-down: an image and its person boxes, crops batched (``posekit infer``)."""
+        from posekit.inference.topdown import TopdownServing
+
+        return TopdownServing(self)
