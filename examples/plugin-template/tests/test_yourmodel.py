@@ -6,11 +6,11 @@ import posekit
 
 
 def test_backbone(posekit_check) -> None:
-    posekit_check.backbone({"type": "YourNewBackbone", "base_channels": 8}, input_shape=(2, 3, 64, 48))
+    posekit_check.backbone({"type": "YourmodelBackbone", "base_channels": 8}, input_shape=(2, 3, 64, 48))
 
 
 HEAD = {
-    "type": "YourNewHead",
+    "type": "YourmodelHead",
     "in_channels": 32,
     "out_channels": 17,
     "decoder": {"type": "MSRAHeatmap", "input_size": [48, 64], "heatmap_size": [12, 16], "sigma": 2.0},
@@ -22,17 +22,17 @@ def test_head(posekit_check) -> None:
 
 
 def test_codec(posekit_check) -> None:
-    posekit_check.codec({"type": "YourNewCodec", "input_size": [192, 256]}, tol=1e-3)
+    posekit_check.codec({"type": "YourmodelCodec", "input_size": [192, 256]}, tol=1e-3)
 
 
 def test_estimator(posekit_check) -> None:
     from posekit.testing import random_topdown_batch
 
     cfg = {
-        "type": "YourNewEstimator",
-        "backbone": {"type": "YourNewBackbone", "base_channels": 8},
+        "type": "YourmodelEstimator",
+        "backbone": {"type": "YourmodelBackbone", "base_channels": 8},
         "head": {
-            "type": "YourNewHead",
+            "type": "YourmodelHead",
             "in_channels": 32,
             "num_upsample": 1,
             "out_channels": 17,
