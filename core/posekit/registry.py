@@ -218,22 +218,27 @@ def problems() -> list[Problem]:
     return list(_scan().problems) + list(_failures.values())
 
 
-def missing_modules() -> list[Problem]:
-    """Entries whose module cannot be found (imports each one's parent package, not the module)."""
+def _module_found(module: str) -> bool:
+    """Whether ``module`` (``a.b.c``) can be found, without running any package's ``__init__``."""
+    from importlib.machinery import PathFinder
     from importlib.util import find_spec
 
-    out = []
-    for e in entries():
-        module = e.value.partition(":")[0]
-        try:
-            spec = find_spec(module)
-        except Exception as ex:  # a parent package that fails to import
-            spec, why = None, f"{type(ex).__name__}: {ex}"
-        else:
-            why = "module not found"
-        if spec is None:
-            out.append(Problem(e.dist, e.version, e.kind, e.name, f"{e.value}: {why}; re-install {e.dist}"))
-    return out
+    parts = module.split(".")
+    spec = find_spec(parts[0])
+    for i in range(1, len(parts)):
+        if spec is None or spec.submodule_search_locations is None:
+            return False
+        spec = PathFinder.find_spec(".".join(parts[: i + 1]), list(spec.submodule_search_locations))
+    return spec is not None
+
+
+def missing_modules() -> list[Problem]:
+    """Entries whose module cannot be found (an uninstalled or moved package); imports nothing."""
+    return [
+        Problem(e.dist, e.version, e.kind, e.name, f"{e.value}: module not found; re-install {e.dist}")
+        for e in entries()
+        if e.dist != "plugins-dir" and not _module_found(e.value.partition(":")[0])
+    ]
 
 
 _failures: dict[tuple[str, str, str], Problem] = {}
