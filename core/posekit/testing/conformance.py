@@ -320,7 +320,8 @@ def check_component(kind: str, name: str) -> str:
     """Check installed component ``name`` of ``kind`` from its declared ``example_config``.
 
     Backbones, necks, heads and codecs run their kind's full check (with the class's
-    optional ``example_inputs``, keyword arguments of that check such as ``feat_shapes``);
+    optional ``example_inputs``: keyword arguments of that check such as ``feat_shapes``, or a
+    classmethod returning them, e.g. with a ``batch`` of the paradigm's own targets);
     the other kinds are built and must refuse an unknown argument. Returns what was done.
     """
     import inspect
@@ -337,7 +338,8 @@ def check_component(kind: str, name: str) -> str:
             f"{kind} {name} needs {', '.join(required)} to build and declares no example_config: add a class "
             f"attribute example_config = {{...}} with a small working configuration"
         )
-    inputs = dict(getattr(obj, "example_inputs", None) or {})
+    inputs = getattr(obj, "example_inputs", None) or {}
+    inputs = dict(inputs() if callable(inputs) else inputs)
     checks = {"backbone": check_backbone, "neck": check_neck, "head": check_head, "codec": check_codec}
     if kind in checks:
         if kind in ("neck", "head") and "feat_shapes" not in inputs:

@@ -60,6 +60,8 @@ class BottomupRandomAffine(BaseTransform):
         clip_border: clip keypoints and boxes to the input; keypoints outside become invisible (default False).
     """
 
+    example_config = {"input_size": (64, 64)}  # a small working instance (posekit plugins --check)
+
     def __init__(
         self,
         input_size: tuple[int, int],
@@ -179,6 +181,8 @@ class BottomupResize(BaseTransform):
         pad_val: border fill value (default (0, 0, 0)).
         use_udp: use the unbiased (UDP) warp matrix (default False).
     """
+
+    example_config = {"input_size": (64, 64)}  # a small working instance (posekit plugins --check)
 
     def __init__(
         self,

@@ -351,6 +351,10 @@ class GenerateTarget(BaseTransform):
         use_dataset_keypoint_weights: multiply ``keypoint_weights`` by ``sample.dataset_keypoint_weights``.
     """
 
+    example_config = {
+        "encoder": {"type": "MSRAHeatmap", "input_size": (48, 64), "heatmap_size": (12, 16), "sigma": 2.0}
+    }
+
     def __init__(
         self,
         encoder: CodecConfig | tuple[CodecConfig, ...],

@@ -49,6 +49,8 @@ class UDPHeatmap(HeatmapCodecBase):
     .. _`UDP`: https://arxiv.org/abs/1911.07524
     """
 
+    example_config = {"input_size": (192, 256), "heatmap_size": (48, 64)}  # posekit plugins --check
+
     label_mapping_table = {"keypoint_weights": "keypoint_weights"}
     field_mapping_table = {"heatmaps": "heatmaps"}
 
