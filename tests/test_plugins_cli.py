@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import posekit
-from posekit.errors import UnknownComponentError
+from posekit.config import load_config
+from posekit.errors import ConfigError, UnknownComponentError
 from posekit.registry import refresh
 
 
@@ -42,7 +43,9 @@ def test_missing_module_is_shown_and_strict_mode_fails(ghost: Path) -> None:
 
 def test_filtered_plugins_are_named_and_explain_unknown_names(throwaway, monkeypatch) -> None:
     root = throwaway(
-        "posekit-extra", {"posekit.necks": {"Extra": "posekit_extra2:Extra"}}, modules={"posekit_extra2": "Extra = 1\n"}
+        "posekit-extra",
+        {"posekit.necks": {"Extra": "posekit_extra2:Extra"}, "posekit.hooks": {"printer": "posekit_extra2"}},
+        modules={"posekit_extra2": "Extra = 1\n"},
     )
     monkeypatch.setenv("POSEKIT_LOAD_PLUGINS", "posekit-resnet")
     refresh()
@@ -51,6 +54,8 @@ def test_filtered_plugins_are_named_and_explain_unknown_names(throwaway, monkeyp
     assert "posekit-extra 0.1.0 registers it but was filtered: not listed in POSEKIT_LOAD_PLUGINS=posekit-resnet" in (
         str(info.value)
     )
+    with pytest.raises(ConfigError, match=r"unknown hook 'printer'. posekit-extra 0.1.0 registers it but was filtered"):
+        load_config({"model": {"type": "TopdownPoseEstimator"}, "hooks": {"printer": {}}})
     proc = posekit_cli("plugins", env={"PYTHONPATH": str(root), "POSEKIT_DISABLE_PLUGINS": "posekit-extra"})
     assert "not loaded\n  posekit-extra 0.1.0: filtered: listed in POSEKIT_DISABLE_PLUGINS=posekit-extra" in proc.stdout
     assert "Extra" not in proc.stdout.split("not loaded")[0]

@@ -170,8 +170,12 @@ class HooksSection(BaseModel):
 def _unknown_hook(name: str, installed: list[str]) -> str:
     import difflib
 
+    from posekit.registry import skipped
+
     close = difflib.get_close_matches(name, installed, n=3, cutoff=0.6)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    left_out = [(e, why) for e, why in skipped() if (e.kind, e.name) == ("hook", name)]
+    hint += "".join(f" {e.dist} {e.version} registers it but was {why}." for e, why in left_out)
     return (
         f"unknown hook {name!r}.{hint} Installed hooks (entry-point group 'posekit.hooks'): "
         f"{', '.join(installed) or '(none)'}"

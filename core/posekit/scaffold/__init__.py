@@ -56,18 +56,9 @@ def test_codec(posekit_check) -> None:
     "estimator": """
 
 def test_estimator(posekit_check) -> None:
-    from posekit.testing import random_topdown_batch
+    from posekit.testing import example_config, random_topdown_batch
 
-    cfg = {
-        "type": "$estimator",
-        "backbone": $test_backbone,
-        "head": {
-            $test_head,
-            "out_channels": 17,
-            "decoder": {"type": "MSRAHeatmap", "input_size": [64, 64], "heatmap_size": [8, 8], "sigma": 1.0},
-        },
-        "test_cfg": {"flip_test": True},
-    }
+    cfg = {**example_config("estimator", "$estimator"), "test_cfg": {"flip_test": True}}
     codec = posekit.build("codec", cfg["head"]["decoder"])
     posekit_check.estimator(cfg, random_topdown_batch(codec, batch_size=2))
 """,
@@ -147,7 +138,7 @@ def _model_section(n: PluginNames, chosen: set[str]) -> tuple[str, str, list[tup
     return model, encoder, used
 
 
-#: what the estimator's test builds on when the plugin lacks its own backbone or head
+#: what the estimator's example_config builds on when the plugin lacks its own backbone or head
 _TEST_PARTS = {
     "own_backbone": '{"type": "$backbone", "base_channels": 8}',  # 32 channels at stride 16
     "own_head": '"type": "$head",\n            "in_channels": 32,\n            "num_upsample": 1',
@@ -160,7 +151,7 @@ _TEST_PARTS = {
 
 
 def _tests(n: PluginNames, chosen: list[str]) -> tuple[str, dict[str, str], list[tuple[str, str]]]:
-    """The test file's body, the estimator's test parts and the installed (kind, name) pairs they use."""
+    """The test file's body, the estimator's example parts and the installed (kind, name) pairs they use."""
     used = [("codec", "MSRAHeatmap")] if {"head", "estimator"} & set(chosen) else []
     own_b, own_h = "backbone" in chosen, "head" in chosen
     if "estimator" in chosen:
@@ -168,10 +159,10 @@ def _tests(n: PluginNames, chosen: list[str]) -> tuple[str, dict[str, str], list
         used += [] if own_h else [("head", "HeatmapHead")]
     names = {k: n.cls(k) for k in COMPONENTS}
     parts = {
-        "test_backbone": Template(_TEST_PARTS["own_backbone" if own_b else "core_backbone"]).substitute(names),
-        "test_head": Template(_TEST_PARTS["own_head" if own_h else "core_head"]).substitute(names),
+        "example_backbone": Template(_TEST_PARTS["own_backbone" if own_b else "core_backbone"]).substitute(names),
+        "example_head": Template(_TEST_PARTS["own_head" if own_h else "core_head"]).substitute(names),
     }
-    body = "".join(Template(_TESTS[c]).substitute(names, **parts) for c in chosen)
+    body = "".join(Template(_TESTS[c]).substitute(names) for c in chosen)
     return body, parts, used
 
 

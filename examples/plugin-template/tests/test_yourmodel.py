@@ -26,19 +26,8 @@ def test_codec(posekit_check) -> None:
 
 
 def test_estimator(posekit_check) -> None:
-    from posekit.testing import random_topdown_batch
+    from posekit.testing import example_config, random_topdown_batch
 
-    cfg = {
-        "type": "YourmodelEstimator",
-        "backbone": {"type": "YourmodelBackbone", "base_channels": 8},
-        "head": {
-            "type": "YourmodelHead",
-            "in_channels": 32,
-            "num_upsample": 1,
-            "out_channels": 17,
-            "decoder": {"type": "MSRAHeatmap", "input_size": [64, 64], "heatmap_size": [8, 8], "sigma": 1.0},
-        },
-        "test_cfg": {"flip_test": True},
-    }
+    cfg = {**example_config("estimator", "YourmodelEstimator"), "test_cfg": {"flip_test": True}}
     codec = posekit.build("codec", cfg["head"]["decoder"])
     posekit_check.estimator(cfg, random_topdown_batch(codec, batch_size=2))
