@@ -50,12 +50,11 @@ class SimCCHead(SimCCHeadBase):
         "in_channels": 8,
         "out_channels": 17,
         "input_size": (64, 48),
-        "in_featuremap_size": (2, 2),
-        "deconv_out_channels": (8, 8),
-        "deconv_kernel_sizes": (4, 4),
-        "decoder": {"type": "SimCCLabel", "input_size": (64, 48), "sigma": (4.9, 5.66)},
+        "in_featuremap_size": (4, 4),
+        "deconv_out_channels": None,
+        "decoder": {"type": "SimCCLabel", "input_size": (64, 48)},
     }
-    example_inputs = {"feat_shapes": [(8, 2, 2)]}
+    example_inputs = {"feat_shapes": [(8, 4, 4)]}
 
     def __init__(
         self,
