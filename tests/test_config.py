@@ -60,9 +60,10 @@ def test_load_toml(tmp_path: Path) -> None:
 def test_overrides(tmp_path: Path) -> None:
     path = write(tmp_path, {"model": MODEL})
     cfg = load_config(
-        path, ["train.epochs=4", "optim.optimizer.lr=0.01", "model.head.decoder.sigma=3", "train.save_best=null"]
+        path, ["train.epochs=4", "optim.optimizer.lr=0.01", "model.head.decoder.sigma=3", "hooks.ema.momentum=0.001"]
     )
     assert cfg.train.epochs == 4 and cfg.optim.optimizer.lr == 0.01 and cfg.model["head"]["decoder"]["sigma"] == 3
+    assert cfg.hooks.section("ema").momentum == 0.001 and cfg.hooks.checkpoint.interval == 1  # defaults filled in
 
 
 def test_override_list_index() -> None:
@@ -83,7 +84,12 @@ def test_override_list_index() -> None:
         ("model.backbone.type=ResNte", ["model:", "unknown backbone 'ResNte'", "Did you mean: ResNet"]),
         ("model.head.decoder.sigma=wide", ["model:", "codec MSRAHeatmap", "sigma", "'wide'"]),
         ("model.head.in_chanels=3", ["model:", "in_chanels: unexpected argument of head HeatmapHead"]),
-        ("train.save_best=coco/AP", ["save_best names a metric but no evaluator"]),
+        ("hooks.checkpoint.save_best=coco/AP", ["save_best names a metric but no evaluator"]),
+        ("hooks.checkpoint.intervall=2", ["hooks.checkpoint.intervall: unknown field", "accepts: interval,"]),
+        ("hooks.ema.momentum=2", ["hooks.ema.momentum: Input should be less than 1"]),
+        ("hooks.timer.every=2", ["hooks.timer.every: unknown field", "accepts: (none)"]),
+        ("hooks.chekpoint.interval=2", ["hooks.chekpoint: unknown hook 'chekpoint'", "Did you mean: checkpoint"]),
+        ("hooks.disable=[loger]", ["disable: unknown hook 'loger'", "Did you mean: logger"]),
     ],
 )
 def test_errors_name_file_and_field(tmp_path: Path, override: str, expected: list[str]) -> None:
@@ -94,6 +100,19 @@ def test_errors_name_file_and_field(tmp_path: Path, override: str, expected: lis
     assert str(path) in msg
     for text in expected:
         assert text in msg, f"{text!r} not in:\n{msg}"
+
+
+def test_settings_moved_to_hook_sections_keep_their_meaning(tmp_path: Path) -> None:
+    old = {"epochs": 3, "keep_last": 4, "save_best": "coco/AP", "log_interval": 5, "ema": {"enabled": True}}
+    path = write(tmp_path, {"model": MODEL, "train": old, "evaluator": [{"type": "PCKAccuracy"}]})
+    with pytest.warns(FutureWarning, match=r"train.keep_last is now hooks.checkpoint.keep_last"):
+        cfg = load_config(path)
+    checkpoint = cfg.hooks.section("checkpoint")
+    assert (checkpoint.keep_last, checkpoint.save_best, checkpoint.interval) == (4, "coco/AP", 1)
+    assert cfg.hooks.section("logger").interval == 5 and cfg.hooks.section("ema").enabled
+    assert cfg.train.epochs == 3
+    with pytest.raises(ConfigError, match=r"train.keep_last and hooks.checkpoint.keep_last both given"):
+        load_config(path, ["hooks.checkpoint.keep_last=2"])
 
 
 def test_unparsable_and_missing_files(tmp_path: Path) -> None:

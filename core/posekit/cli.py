@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -30,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # not shipped (yet)
             raise
         module.add_parser(sub)
+    for p in (parser, *sub.choices.values()):  # before or after the command, as datasette's
+        p.add_argument(
+            "--plugins-dir",
+            default=argparse.SUPPRESS,
+            metavar="DIR",
+            help="also load components and hooks from DIR/*.py (one-off research code; see posekit.plugins_dir)",
+        )
     return parser
 
 
@@ -37,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "plugins_dir", None):
+            from posekit.registry import refresh
+
+            os.environ["POSEKIT_PLUGINS_DIR"] = str(args.plugins_dir)  # worker processes see it too
+            refresh()
         return int(args.func(args) or 0)
     except PosekitError as e:
         print(f"posekit {args.command}: error: {e}", file=sys.stderr)

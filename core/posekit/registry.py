@@ -10,7 +10,13 @@ Environment switches:
 
 - ``POSEKIT_LOAD_PLUGINS=dist-a,dist-b``: load only these distributions (and the core);
 - ``POSEKIT_DISABLE_PLUGINS=dist-a``: never load these;
-- ``POSEKIT_STRICT_PLUGINS=1``: any plugin failure is an error instead of a report.
+- ``POSEKIT_STRICT_PLUGINS=1``: any plugin failure is an error instead of a report;
+- ``POSEKIT_PLUGINS_DIR=DIR`` (or ``posekit --plugins-dir DIR``): one-off research code, see
+  :mod:`posekit.plugins_dir`. Only this explicit user action loads it; a config or a
+  checkpoint never names a folder of code.
+
+Filtered or skipped distributions are remembered, so that an unknown name one of them
+registers says so and why.
 """
 
 from __future__ import annotations
@@ -103,15 +109,6 @@ def strict() -> bool:
     return os.environ.get("POSEKIT_STRICT_PLUGINS", "") not in ("", "0")
 
 
-def _dist_allowed(dist: str) -> bool:
-    d = _norm(dist)
-    deny = _env_set("POSEKIT_DISABLE_PLUGINS")
-    if deny and d in deny:
-        return False
-    allow = _env_set("POSEKIT_LOAD_PLUGINS")
-    return allow is None or d in allow or d == CORE_DIST
-
-
 def _incompatible(dist: Any, core_version: str | None) -> str | None:
     """Why ``dist`` cannot run with the installed core, or None."""
     if core_version is None or _norm(dist.metadata["Name"]) == CORE_DIST:
@@ -129,8 +126,29 @@ def _incompatible(dist: Any, core_version: str | None) -> str | None:
     return None
 
 
+def _filtered(dist: str) -> str | None:
+    """Why the environment switches leave ``dist`` out, or None."""
+    d = _norm(dist)
+    deny = _env_set("POSEKIT_DISABLE_PLUGINS")
+    if deny and d in deny:
+        return f"filtered: listed in POSEKIT_DISABLE_PLUGINS={os.environ['POSEKIT_DISABLE_PLUGINS']}"
+    allow = _env_set("POSEKIT_LOAD_PLUGINS")
+    if allow is not None and d not in allow and d != CORE_DIST:
+        return f"filtered: not listed in POSEKIT_LOAD_PLUGINS={os.environ['POSEKIT_LOAD_PLUGINS']}"
+    return None
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What reading the installed metadata found."""
+
+    entries: tuple[Entry, ...]
+    problems: tuple[Problem, ...]  # distributions that cannot be used (e.g. an incompatible core)
+    skipped: tuple[tuple[Entry, str], ...]  # entries left out, with the reason
+
+
 @functools.cache
-def _scan() -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
+def _scan() -> Scan:
     """Read every installed distribution's posekit entry points (metadata only)."""
     from importlib import metadata
 
@@ -140,8 +158,9 @@ def _scan() -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
         core_version: str | None = metadata.version(CORE_DIST)
     except metadata.PackageNotFoundError:
         core_version = None
-    entries: list[Entry] = []
+    found: list[Entry] = []
     problems: list[Problem] = []
+    skipped: list[tuple[Entry, str]] = []
     seen: set[str] = set()
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
@@ -151,21 +170,32 @@ def _scan() -> tuple[tuple[Entry, ...], tuple[Problem, ...]]:
         if not eps:
             continue
         seen.add(_norm(name))
-        if not _dist_allowed(name):
-            continue
         version = dist.version
-        why = _incompatible(dist, core_version)
+        dist_entries = [Entry(groups[ep.group], ep.name, ep.value, name, version) for ep in eps]
+        why = _filtered(name)
+        if why is None:
+            why = _incompatible(dist, core_version)
+            if why:
+                why = f"skipped: {why}"
+                problems.append(Problem(name, version, "*", "*", why))
         if why:
-            problems.append(Problem(name, version, "*", "*", f"skipped: {why}"))
+            skipped.extend((e, why) for e in dist_entries)
             continue
-        entries.extend(Entry(groups[ep.group], ep.name, ep.value, name, version) for ep in eps)
-    return tuple(entries), tuple(problems)
+        found.extend(dist_entries)
+    folder = os.environ.get("POSEKIT_PLUGINS_DIR", "").strip()
+    if folder:
+        from posekit.plugins_dir import scan_folder
+
+        local, local_problems = scan_folder(folder)
+        found.extend(local)
+        problems.extend(local_problems)
+    return Scan(tuple(found), tuple(problems), tuple(skipped))
 
 
 def refresh() -> None:
     """Forget what was read (after installing or removing a plugin in this process)."""
     _scan.cache_clear()
-    _load.cache_clear()
+    load_entry.cache_clear()
     _signature_model.cache_clear()
     from importlib import invalidate_caches
 
@@ -176,12 +206,40 @@ def entries(kind: str | None = None) -> list[Entry]:
     """Registered entries, optionally of one kind (``"hook"`` for hook plugins)."""
     if kind is not None and kind not in GROUPS and kind != "hook":
         raise UnknownComponentError(f"unknown component kind {kind!r}; kinds are: {', '.join(GROUPS)}")
-    return [e for e in _scan()[0] if kind is None or e.kind == kind]
+    return [e for e in _scan().entries if kind is None or e.kind == kind]
+
+
+def skipped() -> list[tuple[Entry, str]]:
+    """Entries of filtered (``POSEKIT_LOAD_PLUGINS``/``POSEKIT_DISABLE_PLUGINS``) or skipped distributions."""
+    return list(_scan().skipped)
 
 
 def problems() -> list[Problem]:
     """Distributions skipped while scanning, plus entry points that failed to load so far."""
-    return list(_scan()[1]) + list(_failures.values())
+    return list(_scan().problems) + list(_failures.values())
+
+
+def _module_found(module: str) -> bool:
+    """Whether ``module`` (``a.b.c``) can be found, without running any package's ``__init__``."""
+    from importlib.machinery import PathFinder
+    from importlib.util import find_spec
+
+    parts = module.split(".")
+    spec = find_spec(parts[0])
+    for i in range(1, len(parts)):
+        if spec is None or spec.submodule_search_locations is None:
+            return False
+        spec = PathFinder.find_spec(".".join(parts[: i + 1]), list(spec.submodule_search_locations))
+    return spec is not None
+
+
+def missing_modules() -> list[Problem]:
+    """Entries whose module cannot be found (an uninstalled or moved package); imports nothing."""
+    return [
+        Problem(e.dist, e.version, e.kind, e.name, f"{e.value}: module not found; re-install {e.dist}")
+        for e in entries()
+        if e.dist != "plugins-dir" and not _module_found(e.value.partition(":")[0])
+    ]
 
 
 _failures: dict[tuple[str, str, str], Problem] = {}
@@ -218,6 +276,9 @@ def resolve(kind: str, name: str) -> Entry:
     names = sorted({e.name for e in pool})
     close = difflib.get_close_matches(short, names, n=3, cutoff=0.6)
     msg = f"unknown {kind} {name!r}.{hint}"
+    left_out = [(e, why) for e, why in skipped() if e.kind == kind and e.name == short]
+    if left_out:
+        msg += "".join(f" {e.dist} {e.version} registers it but was {why}." for e, why in left_out)
     if close:
         msg += f" Did you mean: {', '.join(close)}?"
     msg += f" Installed {kind} names: {', '.join(names) if names else '(none)'}."
@@ -233,7 +294,8 @@ def record_failure(entry: Entry, message: str) -> None:
 
 
 @functools.cache
-def _load(entry: Entry) -> Any:
+def load_entry(entry: Entry) -> Any:
+    """``entry.load()`` once per process; a failure is remembered for ``posekit plugins``."""
     try:
         return entry.load()
     except PluginLoadError as e:
@@ -243,7 +305,7 @@ def _load(entry: Entry) -> Any:
 
 def get(kind: str, name: str) -> Any:
     """The registered class (or object) for ``name``; imports its module on first use."""
-    return _load(resolve(kind, name))
+    return load_entry(resolve(kind, name))
 
 
 def _split(kind: str, cfg: Mapping[str, Any] | str) -> tuple[str, dict[str, Any]]:

@@ -1,58 +1,45 @@
-"""``posekit plugins --check``: import every plugin, build what can be built, run quick checks."""
+"""``posekit plugins --check``: build and check every installed component and hook.
+
+Each component is built from the ``example_config`` its class declares and checked with
+the conformance kit (:func:`posekit.testing.conformance.check_component`); each hook module
+is imported and validated as the trainer registers it (misspelt hooks, a hook function
+without ``@hookimpl``, a hook name two distributions register, its ``hooks.<name>`` model).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from posekit.registry import GROUPS, Entry, entries, get
-
-#: kinds whose construction reads user files (annotations, models): imported, not built
-_FILE_KINDS = frozenset({"dataset", "detector"})
+from posekit.registry import GROUPS, Entry, entries
 
 
-def _default_check(entry: Entry) -> str:
-    """Import the component and build and probe it with its ``example_config`` or its defaults.
+def _check_hook(entry: Entry) -> str:
+    import pluggy
 
-    A component may declare ``example_config: ClassVar[dict]``, the keyword arguments of a
-    small working instance; without one, it is built only when no argument is required.
-    """
-    import inspect
+    from posekit import hookspecs
+    from posekit.plugins import PROJECT, config_model, hook_entry, validate_hook
+    from posekit.registry import load_entry
 
-    from posekit.registry import _signature_model
-    from posekit.testing import conformance
-
-    obj = get(entry.kind, entry.name)
-    if not inspect.isclass(obj) or entry.kind in _FILE_KINDS:
-        return "ok (imported)"
-    example = dict(getattr(obj, "example_config", {}) or {})
-    model = _signature_model(obj)
-    required = [n for n, f in model.model_fields.items() if f.is_required() and n not in example]
-    if required:
-        return f"ok (imported; needs {', '.join(required)} to build)"
-    cfg = {"type": entry.qualified, **example}
-    checks: dict[str, Callable[..., Any]] = {
-        "backbone": lambda: conformance.check_backbone(cfg, input_shape=(1, 3, 64, 64)),
-        "codec": lambda: conformance.check_codec(cfg),
-    }
-    if entry.kind in checks:
-        checks[entry.kind]()
-        return "ok (conformance)"
-    from posekit.registry import build
-
-    build(entry.kind, cfg)
-    return "ok (built with defaults)"
+    hook_entry(entry.name)  # a name two distributions register
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    plugin = load_entry(entry)
+    validate_hook(pm, plugin, entry)
+    pm.register(plugin, name=entry.name)
+    config_model(entry.name)()  # its section's defaults validate
+    return "hooks valid"
 
 
 def run_checks() -> int:
-    """Print one row per component: ok / failed with the reason. Returns 1 if any failed."""
+    """Print one row per component and hook: ok / failed with the reason. Returns 1 if any failed."""
+    from posekit.testing.conformance import check_component
+
     rows: list[tuple[Entry, bool, str]] = []
-    for kind in GROUPS:
+    for kind in (*GROUPS, "hook"):
         for entry in entries(kind):
             try:
-                rows.append((entry, True, _default_check(entry)))
+                note = _check_hook(entry) if kind == "hook" else check_component(kind, entry.qualified)
+                rows.append((entry, True, note))
             except Exception as e:  # report and go on: one broken plugin must not hide the others
-                rows.append((entry, False, f"{type(e).__name__}: {e}".splitlines()[0][:160]))
+                rows.append((entry, False, f"{type(e).__name__}: {e}".splitlines()[0][:200]))
     width = max((len(e.name) for e, _, _ in rows), default=4)
     for entry, ok, note in rows:
         print(f"{'ok    ' if ok else 'FAILED'}  {entry.kind:<17} {entry.name:<{width}}  {entry.dist:<20} {note}")

@@ -1,4 +1,10 @@
-"""``posekit plugins``: every component by kind, its distribution and version, and failures."""
+"""``posekit plugins``: every component by kind, its distribution and version, and what is broken or left out.
+
+Broken: entry points whose module cannot be found, distributions skipped for an
+incompatible core, hook names two distributions register, entry points that failed to load.
+Left out: distributions filtered by ``POSEKIT_LOAD_PLUGINS``/``POSEKIT_DISABLE_PLUGINS``.
+Under ``POSEKIT_STRICT_PLUGINS=1`` anything broken makes the command exit 1.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,34 @@ import json
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plugins", help="list installed components, their distributions and load failures")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--check", action="store_true", help="import every plugin and run quick conformance checks")
+    p.add_argument("--check", action="store_true", help="build every component from its example config and check it")
     p.set_defaults(func=run)
 
 
+def _hook_clashes() -> list[dict[str, str]]:
+    from posekit.registry import entries
+
+    by_name: dict[str, list[str]] = {}
+    for e in entries("hook"):
+        by_name.setdefault(e.name, []).append(f"{e.dist} {e.version}")
+    return [
+        {"dist": " and ".join(d), "version": "", "kind": "hook", "name": n, "error": "hook name registered twice"}
+        for n, d in by_name.items()
+        if len(d) > 1
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
-    from posekit.registry import GROUPS, entries, problems
+    from posekit.registry import GROUPS, entries, missing_modules, problems, skipped, strict
 
     if args.check:
         from posekit.commands.plugin_check import run_checks
 
         return run_checks()
     rows = [e for kind in (*GROUPS, "hook") for e in entries(kind)]
+    broken = [p.__dict__ for p in (*problems(), *missing_modules())] + _hook_clashes()
+    left_out: dict[tuple[str, str], str] = {(e.dist, e.version): why for e, why in skipped()}
+    left_out = {k: why for k, why in left_out.items() if why.startswith("filtered")}
     if args.json:
         print(
             json.dumps(
@@ -29,22 +51,30 @@ def run(args: argparse.Namespace) -> int:
                         {"kind": e.kind, "name": e.name, "dist": e.dist, "version": e.version, "value": e.value}
                         for e in rows
                     ],
-                    "problems": [p.__dict__ for p in problems()],
+                    "problems": broken,
+                    "filtered": [{"dist": d, "version": v, "reason": why} for (d, v), why in left_out.items()],
                 },
                 indent=2,
             )
         )
-        return 0
+    else:
+        _print_table(rows, broken, left_out)
+    return 1 if broken and strict() else 0
+
+
+def _print_table(rows: list, broken: list[dict[str, str]], left_out: dict[tuple[str, str], str]) -> None:
     width = max((len(e.name) for e in rows), default=4)
     kind = None
     for e in rows:
         if e.kind != kind:
             kind = e.kind
-            print(f"\n{kind}s" if kind != "data_preprocessor" else "\ndata_preprocessors")
+            print(f"\n{kind}s")
         print(f"  {e.name:<{width}}  {e.dist} {e.version}")
-    issues = problems()
-    if issues:
-        print("\nfailed to load")
-        for p in issues:
-            print(f"  {p.kind} {p.name} from {p.dist} {p.version}: {p.error}")
-    return 0
+    if left_out:
+        print("\nnot loaded")
+        for (dist, version), why in left_out.items():
+            print(f"  {dist} {version}: {why}")
+    if broken:
+        print("\nbroken (POSEKIT_STRICT_PLUGINS=1 makes this an error)")
+        for p in broken:
+            print(f"  {p['kind']} {p['name']} from {p['dist']} {p['version']}: {p['error']}")

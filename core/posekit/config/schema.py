@@ -69,13 +69,6 @@ class OptimSection(_Strict):
     amp: bool = False  # autocast where the device supports it (bf16 on CPU, fp16 on CUDA)
 
 
-class EmaCfg(_Strict):
-    enabled: bool = False
-    momentum: float = Field(0.0002, gt=0, lt=1)  # weight of the new value, as MMPose's ExpMomentumEMA
-    gamma: int = 2000  # momentum warmup (iterations)
-    update_buffers: bool = False  # average buffers (BN statistics) too, instead of copying them
-
-
 class TrainSection(_Strict):
     epochs: int = Field(10, ge=1)
     max_iters: int | None = Field(None, ge=1)  # stop after this many iterations (tests, smoke runs)
@@ -83,44 +76,144 @@ class TrainSection(_Strict):
     seed: int = 0
     deterministic: bool = True
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
-    save_best: str | None = None  # metric name, e.g. "coco/AP"
-    save_best_rule: Literal["greater", "less"] = "greater"
-    checkpoint_interval: int = Field(1, ge=1)  # epochs
-    checkpoint_every_iters: int | None = Field(None, ge=1)  # also save "latest" every N iterations
-    keep_last: int = Field(2, ge=1)
-    log_interval: int = Field(10, ge=1)  # iterations
     nan_policy: Literal["stop", "skip"] = "stop"
     sync_bn: bool = False
     channels_last: bool = True  # 4-D weights and inputs in the NHWC memory format (faster convs; same maths)
     retain_host_memory: bool = True  # reuse freed host memory across steps, no page faults (glibc; process-wide)
     find_unused_parameters: bool = False  # DistributedDataParallel's option (heads with unused branches)
-    ema: EmaCfg = EmaCfg()
     progress: bool = True
 
 
-class HooksSection(_Strict):
-    """Switch hook plugins (``posekit.hooks`` entry-point names) on and off."""
+#: settings that moved from ``train`` to their hook's section: old key -> (hook, new key; None: the whole section)
+MOVED_TO_HOOKS: dict[str, tuple[str, str | None]] = {
+    "checkpoint_interval": ("checkpoint", "interval"),
+    "checkpoint_every_iters": ("checkpoint", "every_iters"),
+    "keep_last": ("checkpoint", "keep_last"),
+    "save_best": ("checkpoint", "save_best"),
+    "save_best_rule": ("checkpoint", "save_best_rule"),
+    "log_interval": ("logger", "interval"),
+    "ema": ("ema", None),
+}
+
+
+def _move_legacy_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Read ``train.keep_last`` & co. (before hook sections existed) as ``hooks.checkpoint.keep_last`` & co."""
+    import warnings
+
+    train = data.get("train")
+    if not isinstance(train, dict) or not MOVED_TO_HOOKS.keys() & train.keys():
+        return data
+    train = dict(train)
+    hooks = dict(data.get("hooks") or {}) if isinstance(data.get("hooks", {}), dict) else data["hooks"]
+    if not isinstance(hooks, dict):
+        return data
+    moves = []
+    for old, (hook, key) in MOVED_TO_HOOKS.items():
+        if old not in train:
+            continue
+        value = train.pop(old)
+        section = dict(hooks.get(hook) or {})
+        moved = value if key is None else {key: value}
+        if not isinstance(moved, dict):
+            raise ValueError(f"train.{old}: expected a mapping (now hooks.{hook}), got {value!r}")
+        clash = moved.keys() & section.keys()
+        if clash:
+            raise ValueError(f"train.{old} and hooks.{hook}.{sorted(clash)[0]} both given; keep hooks.{hook} only")
+        hooks[hook] = {**section, **moved}
+        moves.append(f"train.{old} is now hooks.{hook}" + (f".{key}" if key else ""))
+    warnings.warn(f"config: {'; '.join(moves)} (read as such; please move them)", FutureWarning, stacklevel=2)
+    return {**data, "train": train, "hooks": hooks}
+
+
+class HooksSection(BaseModel):
+    """Hook plugins (``posekit.hooks`` entry-point names): switches, and one section per hook.
+
+    ``enable``/``disable`` switch hooks on and off by name; every other key is a hook's
+    name and holds that hook's settings (``hooks.checkpoint.interval``, ``hooks.ema.momentum``),
+    validated against the pydantic model the hook declares (``config_model``). Each installed
+    hook gets its section, with its defaults when the config gives none; read it as
+    ``cfg.hooks.section("name")`` (or ``cfg.hooks.name``).
+    """
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
 
     enable: tuple[str, ...] | None = None  # only these (None: all installed)
     disable: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _check_names(self) -> HooksSection:
-        import difflib
+        from posekit.plugins import hook_names
 
-        from posekit.registry import entries
-
-        installed = sorted({e.name for e in entries("hook")})
+        installed = hook_names()
         for field, names in (("enable", self.enable or ()), ("disable", self.disable)):
             for name in names:
                 if name not in installed:
-                    close = difflib.get_close_matches(name, installed, n=3, cutoff=0.6)
-                    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-                    raise ValueError(
-                        f"{field}: unknown hook {name!r}.{hint} Installed hooks (entry-point group "
-                        f"'posekit.hooks'): {', '.join(installed) or '(none)'}"
-                    )
+                    raise ValueError(f"{field}: {_unknown_hook(name, installed)}")
+        sections = self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
+        for name in sections:
+            if name not in installed:
+                raise ValueError(f"hooks.{name}: {_unknown_hook(name, installed)}")
+        for name in installed:
+            sections[name] = _hook_section(name, sections.get(name), required=name in sections)
+        for name in [n for n, v in sections.items() if v is None]:
+            del sections[name]  # a hook that failed to load: the plugin manager reports it
         return self
+
+    def section(self, name: str) -> Any:
+        """The validated settings of hook ``name`` (its ``config_model`` instance)."""
+        extra = self.__pydantic_extra__ or {}
+        if name not in extra:
+            raise KeyError(f"hooks.{name}: no such hook section; sections: {', '.join(sorted(extra)) or '(none)'}")
+        return extra[name]
+
+
+def _unknown_hook(name: str, installed: list[str]) -> str:
+    import difflib
+
+    from posekit.registry import skipped
+
+    close = difflib.get_close_matches(name, installed, n=3, cutoff=0.6)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    left_out = [(e, why) for e, why in skipped() if (e.kind, e.name) == ("hook", name)]
+    hint += "".join(f" {e.dist} {e.version} registers it but was {why}." for e, why in left_out)
+    return (
+        f"unknown hook {name!r}.{hint} Installed hooks (entry-point group 'posekit.hooks'): "
+        f"{', '.join(installed) or '(none)'}"
+    )
+
+
+def _hook_section(name: str, value: Any, required: bool) -> Any:
+    """``value`` validated against hook ``name``'s config model (None when the hook cannot load)."""
+    from pydantic import ValidationError
+
+    from posekit.errors import PluginLoadError, PosekitError
+    from posekit.plugins import config_model, hook_entry
+
+    try:
+        model = config_model(name)
+    except PluginLoadError:
+        if required:
+            raise
+        return None
+    except PosekitError as e:
+        raise ValueError(str(e)) from e
+    if isinstance(value, model):
+        return value
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"hooks.{name}: expected a mapping of the hook's settings, got {value!r}"[:300])
+    try:
+        return model.model_validate(value or {})
+    except ValidationError as e:
+        entry = hook_entry(name)
+        fields = ", ".join(model.model_fields) or "(none)"
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            lines.append(f"hooks.{name}.{loc}: {msg}"[:300])
+        raise ValueError(
+            f"{'; '.join(lines)} (hook {name} from {entry.dist} {entry.version} accepts: {fields})"
+        ) from None
 
 
 class Experiment(_Strict):
@@ -131,10 +224,17 @@ class Experiment(_Strict):
     evaluator: tuple[MetricConfig, ...] = ()
     optim: OptimSection = OptimSection()
     train: TrainSection = TrainSection()
-    hooks: HooksSection = HooksSection()
+    hooks: HooksSection = Field(default_factory=HooksSection)
     work_dir: str = "work_dirs/run"
     metainfo: str | None = None  # keypoint definition name or file, shared by data and metrics
     detector: DetectorConfig | None = None  # person detector for top-down inference (posekit.detectors)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {"hooks": {}, **_move_legacy_keys(data)}  # validate the hook sections even when absent
 
     @field_validator("model")
     @classmethod
@@ -146,6 +246,7 @@ class Experiment(_Strict):
 
     @model_validator(mode="after")
     def _check_best(self) -> Experiment:
-        if self.train.save_best is not None and not self.evaluator:
-            raise ValueError("train.save_best names a metric but no evaluator is configured")
+        checkpoint = (self.hooks.__pydantic_extra__ or {}).get("checkpoint")
+        if getattr(checkpoint, "save_best", None) is not None and not self.evaluator:
+            raise ValueError("hooks.checkpoint.save_best names a metric but no evaluator is configured")
         return self

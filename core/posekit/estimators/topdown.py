@@ -24,6 +24,12 @@ class TopdownPoseEstimator(PoseEstimator):
 
         return TopdownServing(self)
 
+    #: an example (for ``posekit plugins --check``), built from plugins' components
+    example_config = {
+        "backbone": {"type": "ResNet", "depth": 18, "stem_channels": 8, "base_channels": 8},
+        "head": {"type": "HeatmapHead", "in_channels": 64, "out_channels": 17, "deconv_out_channels": None},
+    }
+
     def predict(self, inputs: Tensor, batch: PoseBatch) -> list[PoseResult]:
         preds = self.head.predict(self._flip_feats(inputs), batch, self.test_cfg)
         results = []

@@ -177,6 +177,8 @@ class NME(_KeypointDistanceMetric):
         prefix: metric-name prefix; default none.
     """
 
+    example_config = {"norm_mode": "keypoint_distance", "keypoint_indices": (0, 1)}  # posekit plugins --check
+
     DEFAULT_KEYPOINT_INDICES: dict[str, tuple[int, int]] = {
         "horse10": (0, 1),
         "300w": (36, 45),

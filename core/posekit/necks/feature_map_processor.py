@@ -20,6 +20,9 @@ class FeatureMapProcessor(BaseNeck):
         align_corners: ``align_corners`` of the bilinear resizes.
     """
 
+    example_config = {"select_index": (0,)}  # a small working instance and its input (posekit plugins --check)
+    example_inputs = {"feat_shapes": [(8, 4, 4), (16, 2, 2)]}
+
     def __init__(
         self,
         select_index: int | tuple[int, ...] | None = None,

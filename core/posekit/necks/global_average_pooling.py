@@ -10,6 +10,8 @@ from posekit.protocols import BaseNeck
 class GlobalAveragePooling(BaseNeck):
     """Average every feature map over its spatial (or temporal) dimensions: ``(B, C, ...) -> (B, C)``."""
 
+    example_inputs = {"feat_shapes": [(8, 4, 4)]}  # features for posekit plugins --check
+
     def __init__(self) -> None:
         super().__init__()
 

@@ -11,10 +11,12 @@ Use the functions directly, or through the pytest fixture ``posekit_check`` that
 from posekit.testing.conformance import (
     check_backbone,
     check_codec,
+    check_component,
     check_estimator,
     check_head,
     check_loss,
     check_neck,
+    example_config,
     random_topdown_batch,
     shared_dir,
 )
@@ -26,10 +28,12 @@ __all__ = [
     "assert_same",
     "check_backbone",
     "check_codec",
+    "check_component",
     "check_estimator",
     "check_head",
     "check_loss",
     "check_neck",
+    "example_config",
     "random_topdown_batch",
     "shared_dir",
 ]

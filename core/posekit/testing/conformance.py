@@ -290,3 +290,62 @@ def check_estimator(cfg: Mapping[str, Any], batch: Any) -> Any:
         out = model(inputs, batch, mode="tensor")
         assert out is not None
     return model
+
+
+#: kinds whose construction reads user files (annotation files, ONNX models): imported, never built
+FILE_KINDS = frozenset({"dataset", "detector"})
+
+
+def example_config(kind: str, name: str) -> dict[str, Any] | None:
+    """``{"type": dist:name, **example}`` from the component's ``example_config``, or None.
+
+    None when the component is not a class, or when it needs arguments and declares no
+    ``example_config`` (a class attribute: the keyword arguments of a small working instance).
+    """
+    import inspect
+
+    from posekit.registry import _signature_model, get, resolve
+
+    obj = get(kind, name)
+    if not inspect.isclass(obj):
+        return None
+    example = copy.deepcopy(dict(getattr(obj, "example_config", None) or {}))
+    model = _signature_model(obj)
+    if any(f.is_required() and n not in example for n, f in model.model_fields.items()):
+        return None
+    return {"type": resolve(kind, name).qualified, **example}
+
+
+def check_component(kind: str, name: str) -> str:
+    """Check installed component ``name`` of ``kind`` from its declared ``example_config``.
+
+    Backbones, necks, heads and codecs run their kind's full check (with the class's
+    optional ``example_inputs``: keyword arguments of that check such as ``feat_shapes``, or a
+    classmethod returning them, e.g. with a ``batch`` of the paradigm's own targets);
+    the other kinds are built and must refuse an unknown argument. Returns what was done.
+    """
+    import inspect
+
+    from posekit.registry import _signature_model, get
+
+    obj = get(kind, name)
+    if kind in FILE_KINDS or kind == "metainfo" or not inspect.isclass(obj):
+        return "imported"
+    cfg = example_config(kind, name)
+    if cfg is None:
+        required = [n for n, f in _signature_model(obj).model_fields.items() if f.is_required()]
+        raise AssertionError(
+            f"{kind} {name} needs {', '.join(required)} to build and declares no example_config: add a class "
+            f"attribute example_config = {{...}} with a small working configuration"
+        )
+    inputs = getattr(obj, "example_inputs", None) or {}
+    inputs = dict(inputs() if callable(inputs) else inputs)
+    checks = {"backbone": check_backbone, "neck": check_neck, "head": check_head, "codec": check_codec}
+    if kind in checks:
+        if kind in ("neck", "head") and "feat_shapes" not in inputs:
+            raise AssertionError(f"{kind} {name}: declare example_inputs = {{'feat_shapes': [(C, H, W), ...]}}")
+        checks[kind](cfg, **inputs)
+        return "conformance"
+    build(kind, copy.deepcopy(cfg))
+    _check_config_validation(kind, cfg)
+    return "built"

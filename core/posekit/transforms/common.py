@@ -363,6 +363,10 @@ class GenerateTarget(BaseTransform):
 
     train_only = True
 
+    example_config = {
+        "encoder": {"type": "MSRAHeatmap", "input_size": (48, 64), "heatmap_size": (12, 16), "sigma": 2.0}
+    }
+
     def __init__(
         self,
         encoder: CodecConfig | tuple[CodecConfig, ...],

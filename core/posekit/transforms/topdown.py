@@ -31,6 +31,8 @@ class TopdownAffine(BaseTransform):
         use_udp: use the unbiased (UDP) warp matrix instead of MMPose's 3-point one (default False).
     """
 
+    example_config = {"input_size": (48, 64)}  # a small working instance (posekit plugins --check)
+
     def __init__(self, input_size: tuple[int, int], use_udp: bool = False) -> None:
         if len(input_size) != 2 or min(input_size) <= 0:
             raise ValueError(f"TopdownAffine input_size must be (w, h) positive ints, got {input_size}")

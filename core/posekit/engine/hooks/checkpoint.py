@@ -1,13 +1,15 @@
 """``checkpoint``: periodic, best and final checkpoints in the work dir (rank 0 writes).
 
-- ``epoch_N.pth`` every ``train.checkpoint_interval`` epochs and after the last one,
+Settings: ``hooks.checkpoint`` (:class:`CheckpointConfig`).
+
+- ``epoch_N.pth`` every ``interval`` epochs and after the last one,
   written after that epoch's validation so it carries the best-so-far;
-- ``iter_N.pth`` every ``train.checkpoint_every_iters`` iterations (at the end of an
+- ``iter_N.pth`` every ``every_iters`` iterations (at the end of an
   accumulation group), with the loader position, so a killed run resumes mid-epoch;
-- ``best_<metric>_epoch_N.pth`` when ``train.save_best`` improves (the previous best is removed);
+- ``best_<metric>_epoch_N.pth`` when ``save_best`` improves (the previous best is removed);
 - ``iter_N.pth`` at the end of a run cut short by ``train.max_iters``.
 
-Only the ``train.keep_last`` newest ``epoch_``/``iter_`` files are kept; ``last_checkpoint``
+Only the ``keep_last`` newest ``epoch_``/``iter_`` files are kept; ``last_checkpoint``
 names the newest. Weights with NaN/inf are never written.
 """
 
@@ -17,9 +19,10 @@ import contextlib
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 from posekit.engine.checkpoint import prune, save_checkpoint, write_last_pointer
 from posekit.hookspecs import hookimpl
@@ -27,12 +30,31 @@ from posekit.hookspecs import hookimpl
 log = logging.getLogger("posekit.train")
 
 
+class CheckpointConfig(BaseModel):
+    """``hooks.checkpoint``: when to write checkpoints and which to keep."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval: int = Field(1, ge=1)  # epochs between epoch_N.pth files
+    every_iters: int | None = Field(None, ge=1)  # also write iter_N.pth every N iterations
+    keep_last: int = Field(2, ge=1)  # epoch_/iter_ files kept
+    save_best: str | None = None  # metric name, e.g. "coco/AP"
+    save_best_rule: Literal["greater", "less"] = "greater"
+
+
+config_model = CheckpointConfig
+
+
+def _cfg(trainer: Any) -> CheckpointConfig:
+    return trainer.cfg.hooks.section("checkpoint")
+
+
 def _state(trainer: Any) -> dict[str, Any]:
     return trainer.hook_state.setdefault("checkpoint", {"best": None, "last_saved": None, "due": False})
 
 
 def _epoch_due(trainer: Any, epoch: int) -> bool:
-    return (epoch + 1) % trainer.cfg.train.checkpoint_interval == 0 or epoch + 1 == trainer.max_epochs
+    return (epoch + 1) % _cfg(trainer).interval == 0 or epoch + 1 == trainer.max_epochs
 
 
 def _finite(state_dict: dict[str, torch.Tensor]) -> bool:
@@ -60,7 +82,7 @@ def save(trainer: Any, name: str, resume_point: bool = True) -> Path | None:
     path = save_checkpoint(ckpt, trainer.work_dir / name)
     if resume_point:
         write_last_pointer(trainer.work_dir, path)
-        prune(trainer.work_dir, trainer.cfg.train.keep_last, protect=(path,))
+        prune(trainer.work_dir, _cfg(trainer).keep_last, protect=(path,))
     log.info("saved checkpoint %s", path)
     return path
 
@@ -81,7 +103,7 @@ def on_load_checkpoint(trainer: Any, checkpoint: dict[str, Any]) -> None:
 
 @hookimpl(trylast=True)
 def after_train_iter(trainer: Any, batch_idx: int) -> None:
-    every = trainer.cfg.train.checkpoint_every_iters
+    every = _cfg(trainer).every_iters
     if every is None:
         return
     st = _state(trainer)
@@ -103,10 +125,10 @@ def after_train_epoch(trainer: Any, epoch: int) -> None:
 @hookimpl(trylast=True)
 def after_val(trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
     st = _state(trainer)
-    metric = trainer.cfg.train.save_best
+    metric = _cfg(trainer).save_best
     if metric is not None and metrics:
         if metric not in metrics:
-            log.warning("train.save_best=%r is not among the validation metrics %s", metric, sorted(metrics))
+            log.warning("hooks.checkpoint.save_best=%r is not among the validation metrics %s", metric, sorted(metrics))
         else:
             _update_best(trainer, st, metric, float(metrics[metric]), epoch)
     if _epoch_due(trainer, epoch):
@@ -118,7 +140,7 @@ def _update_best(trainer: Any, st: dict[str, Any], metric: str, value: float, ep
     if not math.isfinite(value):
         return
     if best is not None:
-        greater = trainer.cfg.train.save_best_rule == "greater"
+        greater = _cfg(trainer).save_best_rule == "greater"
         if (value <= best["value"]) if greater else (value >= best["value"]):
             return
     name = f"best_{metric.replace('/', '_')}_epoch_{epoch + 1}.pth"

@@ -1,4 +1,4 @@
-"""``ema``: an exponential moving average of the weights (``train.ema``), as MMEngine's ``EMAHook``.
+"""``ema``: an exponential moving average of the weights (``hooks.ema``), as MMEngine's ``EMAHook``.
 
 The average is updated after every optimizer step and swapped into the model for
 validation. A checkpoint's ``state_dict`` holds the averaged weights (what ``posekit test``
@@ -10,12 +10,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from posekit.engine.ema import ExpMomentumEMA
 from posekit.hookspecs import hookimpl
 
 
+class EmaConfig(BaseModel):
+    """``hooks.ema``: MMPose's ``ExpMomentumEMA`` settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    momentum: float = Field(0.0002, gt=0, lt=1)  # weight of the new value, as MMPose's ExpMomentumEMA
+    gamma: int = Field(2000, ge=1)  # momentum warmup (iterations)
+    update_buffers: bool = False  # average buffers (BN statistics) too, instead of copying them
+
+
+config_model = EmaConfig
+
+
 def _ema(trainer: Any) -> ExpMomentumEMA | None:
-    cfg = trainer.cfg.train.ema
+    cfg: EmaConfig = trainer.cfg.hooks.section("ema")
     if not cfg.enabled:
         return None
     ema = trainer.hook_state.get("ema")

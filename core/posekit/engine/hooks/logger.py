@@ -2,7 +2,7 @@
 
 - a tqdm bar over the run's iterations with loss, lr, throughput and ETA (``train.progress``);
 - ``work_dir/scalars.jsonl``: one JSON object per line, ``{"mode": "train", "epoch", "iter",
-  "loss", "lr", ...}`` averaged over ``train.log_interval`` iterations, and
+  "loss", "lr", ...}`` averaged over ``hooks.logger.interval`` iterations, and
   ``{"mode": "val", "epoch", "iter", "<metric>": value}`` after each validation;
 - ``work_dir/train.log``: the same as text lines, with warnings and errors;
 - ``work_dir/tensorboard/``: the same scalars when the ``tensorboard`` package is installed;
@@ -20,9 +20,22 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from posekit.hookspecs import hookimpl
 
 log = logging.getLogger("posekit.train")
+
+
+class LoggerConfig(BaseModel):
+    """``hooks.logger``: how often scalars are averaged and written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval: int = Field(10, ge=1)  # iterations
+
+
+config_model = LoggerConfig
 SCALARS = "scalars.jsonl"
 CURVES = "curves.png"
 
@@ -128,9 +141,9 @@ def after_train_iter(trainer: Any, batch_idx: int, batch: Any, outputs: dict[str
         window[key].append(float(value))
     bar = st["bar"]
     bar.update(1)
-    cfg = trainer.cfg.train
+    interval = trainer.cfg.hooks.section("logger").interval
     last_of_epoch = batch_idx + 1 == trainer.iters_per_epoch
-    if trainer.iteration % cfg.log_interval and not last_of_epoch and trainer.iteration < trainer.max_iters:
+    if trainer.iteration % interval and not last_of_epoch and trainer.iteration < trainer.max_iters:
         return
     means = {k: sum(v) / len(v) for k, v in window.items() if v}
     window.clear()

@@ -1,6 +1,8 @@
-"""YourNewBackbone: a small convolutional backbone (stem + stride-2 stages)."""
+"""YourmodelBackbone: a small convolutional backbone (stem + stride-2 stages)."""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
@@ -13,7 +15,7 @@ def _conv_bn_relu(cin: int, cout: int, stride: int) -> nn.Sequential:
     )
 
 
-class YourNewBackbone(BaseBackbone):
+class YourmodelBackbone(BaseBackbone):
     """A stem (stride 4) followed by ``num_stages`` stages, each halving the resolution.
 
     ``forward(x (B, in_channels, H, W))`` returns the outputs of the stages listed in
@@ -25,6 +27,9 @@ class YourNewBackbone(BaseBackbone):
         num_stages: number of stride-2 stages after the stem. Default: 3.
         out_indices: which stages to return (0-based). Default: (2,), the last.
     """
+
+    #: a small working configuration, for ``posekit plugins --check`` and the conformance tests
+    example_config: ClassVar[dict[str, Any]] = {"base_channels": 8}
 
     def __init__(
         self,

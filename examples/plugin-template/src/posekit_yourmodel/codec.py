@@ -1,13 +1,15 @@
-"""YourNewCodec: keypoints as coordinates normalised by the input size (regression targets)."""
+"""YourmodelCodec: keypoints as coordinates normalised by the input size (regression targets)."""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 import numpy as np
 
 from posekit.protocols import BaseKeypointCodec
 
 
-class YourNewCodec(BaseKeypointCodec):
+class YourmodelCodec(BaseKeypointCodec):
     """Encode keypoints ``(N, K, 2)`` in input pixels as ``keypoint_labels = keypoints / input_size``.
 
     Encoded keys: ``keypoint_labels (N, K, 2)`` in [0, 1] for keypoints inside the input,
@@ -16,6 +18,10 @@ class YourNewCodec(BaseKeypointCodec):
     Args:
         input_size: model input ``(w, h)`` in pixels.
     """
+
+    #: a small working configuration, for ``posekit plugins --check`` and the conformance tests
+    example_config: ClassVar[dict[str, Any]] = {"input_size": (192, 256)}
+    example_inputs: ClassVar[dict[str, Any]] = {"tol": 1e-3}
 
     label_mapping_table = {"keypoint_labels": "keypoint_labels", "keypoint_weights": "keypoint_weights"}
 

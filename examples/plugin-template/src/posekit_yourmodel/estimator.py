@@ -1,4 +1,4 @@
-"""YourNewEstimator: a new algorithm paradigm, registered under ``posekit.estimators``.
+"""YourmodelEstimator: a new algorithm paradigm, registered under ``posekit.estimators``.
 
 This one is a compact top-down paradigm: it shows everything a paradigm owns — building
 its parts through the registry, the data preprocessor, the three forward modes, and
@@ -7,7 +7,7 @@ mapping predictions from the model input back to the original image.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor
 
@@ -16,23 +16,37 @@ from posekit.estimators.data_preprocessor import PoseDataPreprocessor
 from posekit.protocols import BasePoseEstimator, Serving
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseResult, TestCfg, TrainCfg
-from posekit.types import BackboneConfig, DataPreprocessorConfig, HeadConfig
+from posekit.types import BackboneConfig, DataPreprocessorConfig, HeadConfig, NeckConfig
 
 
-class YourNewEstimator(BasePoseEstimator):
-    """Backbone -> head on person crops; keypoints mapped back to image pixels.
+class YourmodelEstimator(BasePoseEstimator):
+    """Backbone -> (neck) -> head on person crops; keypoints mapped back to image pixels.
 
     Args:
         backbone: the backbone's config.
         head: the head's config.
+        neck: the neck's config (default: none).
         test_cfg: test switches (``flip_test``, ...).
         data_preprocessor: the data preprocessor's config (default: no normalisation).
     """
+
+    #: a small working configuration, for ``posekit plugins --check`` and the conformance tests
+    example_config: ClassVar[dict[str, Any]] = {
+        "backbone": {"type": "YourmodelBackbone", "base_channels": 8},
+        "head": {
+            "type": "YourmodelHead",
+            "in_channels": 32,
+            "num_upsample": 1,
+            "out_channels": 17,
+            "decoder": {"type": "MSRAHeatmap", "input_size": [64, 64], "heatmap_size": [8, 8], "sigma": 1.0},
+        },
+    }
 
     def __init__(
         self,
         backbone: BackboneConfig,
         head: HeadConfig,
+        neck: NeckConfig | None = None,
         test_cfg: TestCfg | None = None,
         data_preprocessor: DataPreprocessorConfig | None = None,
     ) -> None:
@@ -41,12 +55,14 @@ class YourNewEstimator(BasePoseEstimator):
             build("data_preprocessor", data_preprocessor) if data_preprocessor else PoseDataPreprocessor()
         )
         self.backbone = build("backbone", backbone)
+        self.neck = build("neck", neck) if neck is not None else None
         self.head = build("head", head)
         self.train_cfg = TrainCfg()
         self.test_cfg = TestCfg.model_validate(test_cfg or {})
 
     def extract_feat(self, inputs: Tensor) -> tuple[Tensor, ...]:
-        return self.backbone(inputs)
+        feats = self.backbone(inputs)
+        return self.neck(feats) if self.neck is not None else feats
 
     def _forward(self, inputs: Tensor) -> Any:
         return self.head(self.extract_feat(inputs))

@@ -1,6 +1,8 @@
-"""YourNewHead: upsampling convolutions to keypoint heatmaps; its own loss; decoding through a codec."""
+"""YourmodelHead: upsampling convolutions to keypoint heatmaps; its own loss; decoding through a codec."""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -12,7 +14,7 @@ from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig
 
 
-class YourNewHead(BaseHead):
+class YourmodelHead(BaseHead):
     """Heatmap head: ``num_upsample`` x2 upsampling blocks and a 1x1 conv to ``out_channels`` maps.
 
     - ``forward(feats)``: heatmaps ``(B, K, H, W)`` from the last feature map;
@@ -28,6 +30,14 @@ class YourNewHead(BaseHead):
         loss_weight: weight of the heatmap loss. Default: 1.0.
         decoder: the codec that encodes targets and decodes heatmaps, e.g. MSRAHeatmap.
     """
+
+    #: a small working configuration and the features it takes, for ``posekit plugins --check``
+    example_config: ClassVar[dict[str, Any]] = {
+        "in_channels": 32,
+        "out_channels": 17,
+        "decoder": {"type": "MSRAHeatmap", "input_size": [48, 64], "heatmap_size": [12, 16], "sigma": 2.0},
+    }
+    example_inputs: ClassVar[dict[str, Any]] = {"feat_shapes": [(32, 8, 6)]}
 
     def __init__(
         self,
@@ -74,7 +84,7 @@ class YourNewHead(BaseHead):
 
     def predict(self, feats: tuple, batch: PoseBatch, test_cfg: TestCfg) -> list[InstanceData]:
         if self.decoder is None:
-            raise ValueError("YourNewHead.predict needs a decoder codec")
+            raise ValueError("YourmodelHead.predict needs a decoder codec")
         if test_cfg.flip_test:
             feats, flipped = feats
             flip_indices = batch.samples[0].flip_indices

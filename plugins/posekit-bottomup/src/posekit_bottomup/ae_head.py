@@ -75,6 +75,32 @@ class AssociativeEmbeddingHead(BaseHead):
         decoder: codec config (``AssociativeEmbedding``) used by ``predict``; None: no decoding.
     """
 
+    #: a small working instance and the features it takes (``posekit plugins --check``)
+    example_config = {
+        "in_channels": 8,
+        "num_keypoints": 17,
+        "deconv_out_channels": None,
+        "decoder": {"type": "AssociativeEmbedding", "input_size": (64, 64), "heatmap_size": (16, 16)},
+    }
+
+    @classmethod
+    def example_inputs(cls, num_keypoints: int = 17) -> dict[str, Any]:
+        """Features ``(8, 16, 16)`` and a batch of two images (3 and 2 people) encoded by the example's codec."""
+        from posekit.structures import PoseSample
+
+        codec = build("codec", cls.example_config["decoder"])
+        rng = np.random.default_rng(0)
+        people = (rng.random((3, num_keypoints, 2)) * 56 + 4).astype(np.float32)
+        encoded = [codec.encode(people[:n]) for n in (3, 2)]
+        targets = {
+            "heatmaps": torch.stack([torch.from_numpy(e["heatmaps"]) for e in encoded]),
+            "keypoint_indices": [torch.from_numpy(e["keypoint_indices"]) for e in encoded],
+            "keypoint_weights": [torch.from_numpy(e["keypoint_weights"]) for e in encoded],
+        }
+        flip = list(range(num_keypoints))
+        samples = [PoseSample(img_shape=(64, 64), flip_indices=flip) for _ in encoded]
+        return {"feat_shapes": [(8, 16, 16)], "batch": PoseBatch(torch.zeros(2, 3, 64, 64), targets, samples)}
+
     def __init__(
         self,
         in_channels: int,

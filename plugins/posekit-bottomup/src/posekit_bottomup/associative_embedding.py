@@ -128,6 +128,8 @@ class AssociativeEmbedding(BaseKeypointCodec):
         decode_max_instances: keep at most this many people per image; None: all.
     """
 
+    example_config = {"input_size": (64, 64), "heatmap_size": (16, 16), "sigma": 2.0}  # posekit plugins --check
+
     def __init__(
         self,
         input_size: tuple[int, int],

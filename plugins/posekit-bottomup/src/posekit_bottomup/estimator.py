@@ -27,6 +27,17 @@ class BottomupPoseEstimator(PoseEstimator):
         resize = {"type": "BottomupResize", "input_size": size, "size_factor": 32, "resize_mode": "expand"}
         return ImageServing(self, default_pipeline=[{"type": "LoadImage"}, resize, {"type": "PackPoseInputs"}])
 
+    #: an example (for ``posekit plugins --check``), built from plugins' components
+    example_config = {
+        "backbone": {"type": "ResNet", "depth": 18, "stem_channels": 8, "base_channels": 8},
+        "head": {
+            "type": "AssociativeEmbeddingHead",
+            "in_channels": 64,
+            "num_keypoints": 17,
+            "deconv_out_channels": None,
+        },
+    }
+
     def predict(self, inputs: Tensor, batch: PoseBatch) -> list[PoseResult]:
         if self.test_cfg.multiscale_test:
             raise NotImplementedError("multiscale_test is not supported yet; set test_cfg.multiscale_test=False")

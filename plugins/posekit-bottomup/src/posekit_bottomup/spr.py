@@ -68,6 +68,8 @@ class SPR(BaseKeypointCodec):
         decode_thr: roots must exceed this heatmap value. Default 0.01.
     """
 
+    example_config = {"input_size": (256, 256), "heatmap_size": (64, 64)}  # posekit plugins --check
+
     field_mapping_table = {
         "heatmaps": "heatmaps",
         "heatmap_weights": "heatmap_weights",

@@ -62,6 +62,8 @@ class BottomupRandomAffine(BaseTransform):
 
     train_only = True
 
+    example_config = {"input_size": (64, 64)}  # a small working instance (posekit plugins --check)
+
     def __init__(
         self,
         input_size: tuple[int, int],
@@ -181,6 +183,8 @@ class BottomupResize(BaseTransform):
         pad_val: border fill value (default (0, 0, 0)).
         use_udp: use the unbiased (UDP) warp matrix (default False).
     """
+
+    example_config = {"input_size": (64, 64)}  # a small working instance (posekit plugins --check)
 
     def __init__(
         self,

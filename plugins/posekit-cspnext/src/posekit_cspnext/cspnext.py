@@ -169,6 +169,11 @@ class CSPNeXt(BaseBackbone):
             (mmdet's init: Kaiming-uniform convs with a=sqrt(5), fan_in, zero biases; unit norms).
     """
 
+    example_config = {
+        "deepen_factor": 0.167,
+        "widen_factor": 0.125,
+    }  # posekit plugins --check
+
     def __init__(
         self,
         arch: Literal["P5", "P6"] = "P5",

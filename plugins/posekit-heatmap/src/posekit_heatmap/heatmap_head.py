@@ -109,6 +109,16 @@ class HeatmapHead(BaseHead):
     .. _`Simple Baselines`: https://arxiv.org/abs/1804.06208
     """
 
+    #: a small working instance and the features it takes (``posekit plugins --check``)
+    example_config = {
+        "in_channels": 8,
+        "out_channels": 17,
+        "deconv_out_channels": (8,),
+        "deconv_kernel_sizes": (4,),
+        "decoder": {"type": "MSRAHeatmap", "input_size": (48, 64), "heatmap_size": (12, 16), "sigma": 2.0},
+    }
+    example_inputs = {"feat_shapes": [(8, 8, 6)]}
+
     _version = 2
 
     def __init__(

@@ -33,6 +33,8 @@ class MegviiHeatmap(HeatmapCodecBase):
     .. _`CPN`: https://arxiv.org/abs/1711.07319
     """
 
+    example_config = {"input_size": (192, 256), "heatmap_size": (48, 64), "kernel_size": 11}  # posekit plugins --check
+
     label_mapping_table = {"keypoint_weights": "keypoint_weights"}
     field_mapping_table = {"heatmaps": "heatmaps"}
 

@@ -40,6 +40,8 @@ class MSRAHeatmap(HeatmapCodecBase):
     .. _`Simple Baselines`: https://arxiv.org/abs/1804.06208
     """
 
+    example_config = {"input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0}  # posekit plugins --check
+
     label_mapping_table = {"keypoint_weights": "keypoint_weights"}
     field_mapping_table = {"heatmaps": "heatmaps"}
 

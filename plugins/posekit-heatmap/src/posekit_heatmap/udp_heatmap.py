@@ -50,6 +50,9 @@ class UDPHeatmap(HeatmapCodecBase):
     """
 
     use_udp = True
+
+    example_config = {"input_size": (192, 256), "heatmap_size": (48, 64)}  # posekit plugins --check
+
     label_mapping_table = {"keypoint_weights": "keypoint_weights"}
     field_mapping_table = {"heatmaps": "heatmaps"}
 

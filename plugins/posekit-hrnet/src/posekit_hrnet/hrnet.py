@@ -200,6 +200,20 @@ class HRNet(BaseBackbone):
             (convs from N(0, 0.001^2), unit norms, as MMPose).
     """
 
+    #: a small working instance (``posekit plugins --check``): width 8, one block per branch
+    example_config = {
+        "extra": {
+            f"stage{i}": {
+                "num_modules": 1,
+                "num_branches": n,
+                "block": "BOTTLENECK" if i == 1 else "BASIC",
+                "num_blocks": (1,) * n,
+                "num_channels": tuple(8 * 2**b for b in range(n)),
+            }
+            for i, n in ((1, 1), (2, 2), (3, 3), (4, 4))
+        }
+    }
+
     def __init__(
         self,
         extra: HRNetExtra,

@@ -24,6 +24,12 @@ class PoseLifter(PoseEstimator):
 
         return LiftingServing(self)
 
+    #: an example (for ``posekit plugins --check``), built from plugins' components
+    example_config = {
+        "backbone": {"type": "TCN", "in_channels": 34, "stem_channels": 32},
+        "head": {"type": "TemporalRegressionHead", "in_channels": 32, "num_joints": 17},
+    }
+
     def predict(self, inputs: Tensor, batch: PoseBatch) -> list[PoseResult]:
         preds = self.head.predict(self.extract_feat(inputs), batch, self.test_cfg)
         results = []

@@ -59,6 +59,8 @@ class ImagePoseLifting(BaseKeypointCodec):
         additional_encode_keys: further sample fields the pipeline passes to ``encode``.
     """
 
+    example_config = {"num_keypoints": 17}  # a small working instance (posekit plugins --check)
+
     auxiliary_encode_keys: ClassVar[frozenset[str]] = frozenset({"lifting_target", "lifting_target_visible"})
     instance_mapping_table: ClassVar[dict[str, str]] = {
         "lifting_target": "lifting_target",

@@ -164,6 +164,9 @@ class TCN(BaseBackbone):
         init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=...)`` to load weights; default None.
     """
 
+    example_config = {"in_channels": 34, "stem_channels": 32}  # a small working instance (posekit plugins --check)
+    example_inputs = {"input_shape": (2, 34, 27)}  # (B, 2K, T): 2D keypoint sequences of 17 joints
+
     def __init__(
         self,
         in_channels: int,

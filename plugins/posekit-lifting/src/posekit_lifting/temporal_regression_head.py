@@ -40,6 +40,32 @@ class TemporalRegressionHead(BaseHead):
         decoder: the lifting codec used by ``predict`` to restore the root; None: no decoding.
     """
 
+    #: a small working instance (``posekit plugins --check``); its inputs come from :meth:`example_inputs`
+    example_config: ClassVar[dict[str, Any]] = {
+        "in_channels": 8,
+        "num_joints": 17,
+        "decoder": {"type": "VideoPoseLifting", "num_keypoints": 17},
+    }
+
+    @classmethod
+    def example_inputs(cls, num_joints: int = 17, batch_size: int = 2) -> dict[str, Any]:
+        """Features ``(8, 1)`` and a batch of random 3D targets ``(B, 1, K, 3)`` with their roots."""
+        import numpy as np
+
+        from posekit.structures import PoseSample
+
+        rng = np.random.default_rng(0)
+        samples = [PoseSample(img_id=i) for i in range(batch_size)]
+        for s in samples:
+            s.target_root = rng.random((1, 3)).astype(np.float32)
+        targets = {
+            "lifting_target_label": torch.from_numpy(rng.random((batch_size, 1, num_joints, 3)).astype(np.float32)),
+            "lifting_target_weight": torch.ones(batch_size, 1, num_joints),
+            "trajectory_weights": torch.ones(batch_size, 1, num_joints),
+        }
+        batch = PoseBatch(inputs=torch.zeros(batch_size, 2 * num_joints, 27), targets=targets, samples=samples)
+        return {"feat_shapes": [(8, 1)], "batch": batch}
+
     _version = 2
     label_key: ClassVar[str] = "lifting_target_label"
     weight_key: ClassVar[str] = "lifting_target_weight"

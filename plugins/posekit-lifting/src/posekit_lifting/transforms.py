@@ -41,6 +41,12 @@ class RandomFlipAroundRoot(BaseTransform):
 
     train_only = True
 
+    #: a small working instance (``posekit plugins --check``)
+    example_config = {
+        "keypoints_flip_cfg": {"center_mode": "static", "center_x": 0.0},
+        "target_flip_cfg": {"center_mode": "root", "center_index": 0},
+    }
+
     def __init__(
         self,
         keypoints_flip_cfg: FlipCenterCfg,

@@ -45,6 +45,8 @@ class VideoPoseLifting(BaseKeypointCodec):
         normalize_camera: also normalize the camera's ``f`` and ``c`` and return ``camera_param``. Default False.
     """
 
+    example_config = {"num_keypoints": 17}  # a small working instance (posekit plugins --check)
+
     auxiliary_encode_keys: ClassVar[frozenset[str]] = frozenset(
         {"lifting_target", "lifting_target_visible", "camera_param"}
     )

@@ -47,6 +47,17 @@ class IntegralRegressionHead(RegressionHeadBase):
     .. _`IPR`: https://arxiv.org/abs/1711.08229
     """
 
+    #: a small working instance and the features it takes (``posekit plugins --check``)
+    example_config = {
+        "in_channels": 8,
+        "in_featuremap_size": (2, 2),
+        "num_joints": 17,
+        "deconv_out_channels": (8, 8),
+        "deconv_kernel_sizes": (4, 4),
+        "decoder": {"type": "IntegralRegressionLabel", "input_size": (64, 48), "heatmap_size": (8, 8), "sigma": 1.0},
+    }
+    example_inputs = {"feat_shapes": [(8, 2, 2)]}
+
     def __init__(
         self,
         in_channels: int,

@@ -39,6 +39,8 @@ class IntegralRegressionLabel(BaseKeypointCodec):
     .. _`DSNT`: https://arxiv.org/abs/1801.07372
     """
 
+    example_config = {"input_size": (256, 256), "heatmap_size": (64, 64), "sigma": 2.0}  # posekit plugins --check
+
     label_mapping_table = {"keypoint_labels": "keypoint_labels", "keypoint_weights": "keypoint_weights"}
     field_mapping_table = {"heatmaps": "heatmaps"}
 

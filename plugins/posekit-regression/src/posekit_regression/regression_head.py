@@ -28,6 +28,14 @@ class RegressionHead(RegressionHeadBase):
     .. _`DeepPose`: https://arxiv.org/abs/1312.4659
     """
 
+    #: a small working instance and the features it takes (``posekit plugins --check``)
+    example_config = {
+        "in_channels": 8,
+        "num_joints": 17,
+        "decoder": {"type": "RegressionLabel", "input_size": (64, 48)},
+    }
+    example_inputs = {"feat_shapes": [(8,)]}
+
     def __init__(
         self, in_channels: int, num_joints: int, loss: LossConfig | None = None, decoder: CodecConfig | None = None
     ) -> None:

@@ -23,6 +23,8 @@ class RegressionLabel(BaseKeypointCodec):
         input_size: input image size ``(w, h)`` in pixels.
     """
 
+    example_config = {"input_size": (192, 256)}  # a small working instance (posekit plugins --check)
+
     label_mapping_table = {"keypoint_labels": "keypoint_labels", "keypoint_weights": "keypoint_weights"}
 
     def __init__(self, input_size: tuple[int, int]) -> None:

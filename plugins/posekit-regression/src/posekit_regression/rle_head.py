@@ -33,6 +33,14 @@ class RLEHead(RegressionHeadBase):
     .. _`RLE`: https://arxiv.org/abs/2107.11291
     """
 
+    #: a small working instance and the features it takes (``posekit plugins --check``)
+    example_config = {
+        "in_channels": 8,
+        "num_joints": 17,
+        "decoder": {"type": "RegressionLabel", "input_size": (64, 48)},
+    }
+    example_inputs = {"feat_shapes": [(8,)]}
+
     _version = 2
 
     def __init__(

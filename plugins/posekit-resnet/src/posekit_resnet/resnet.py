@@ -114,6 +114,8 @@ class ResNet(BaseBackbone):
             (Kaiming-normal convs, unit norms).
     """
 
+    example_config = {"depth": 18, "stem_channels": 8, "base_channels": 8}  # a small working instance
+
     def __init__(
         self,
         depth: Depth,

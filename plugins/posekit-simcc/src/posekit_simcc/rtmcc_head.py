@@ -35,6 +35,18 @@ class RTMCCHead(SimCCHeadBase):
         decoder: codec config used by ``predict`` (``SimCCLabel``); None: no decoding.
     """
 
+    #: a small working instance and the features it takes (``posekit plugins --check``)
+    example_config = {
+        "in_channels": 8,
+        "out_channels": 17,
+        "input_size": (64, 48),
+        "in_featuremap_size": (2, 2),
+        "final_layer_kernel_size": 3,
+        "gau_cfg": {"hidden_dims": 16, "s": 8},
+        "decoder": {"type": "SimCCLabel", "input_size": (64, 48), "sigma": (4.9, 5.66), "normalize": False},
+    }
+    example_inputs = {"feat_shapes": [(8, 2, 2)]}
+
     def __init__(
         self,
         in_channels: int,

@@ -45,6 +45,17 @@ class SimCCHead(SimCCHeadBase):
     .. _`SimCC`: https://arxiv.org/abs/2107.03332
     """
 
+    #: a small working instance and the features it takes (``posekit plugins --check``)
+    example_config = {
+        "in_channels": 8,
+        "out_channels": 17,
+        "input_size": (64, 48),
+        "in_featuremap_size": (4, 4),
+        "deconv_out_channels": None,
+        "decoder": {"type": "SimCCLabel", "input_size": (64, 48)},
+    }
+    example_inputs = {"feat_shapes": [(8, 4, 4)]}
+
     def __init__(
         self,
         in_channels: int,

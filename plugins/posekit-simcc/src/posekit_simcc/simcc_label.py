@@ -41,6 +41,8 @@ class SimCCLabel(BaseKeypointCodec):
     .. _`SimCC`: https://arxiv.org/abs/2107.03332
     """
 
+    example_config = {"input_size": (192, 256)}  # a small working instance (posekit plugins --check)
+
     label_mapping_table = {
         "keypoint_x_labels": "keypoint_x_labels",
         "keypoint_y_labels": "keypoint_y_labels",
