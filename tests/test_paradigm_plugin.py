@@ -337,3 +337,18 @@ def test_a_paradigm_without_serving_names_what_to_implement(trained: tuple[Path,
     assert done.returncode != 0
     assert f"UnservedPose (from {DIST}) does not implement serving()" in done.stderr, done.stderr[-2000:]
     assert "Implement UnservedPose.serving()" in done.stderr
+
+
+def test_a_missing_estimator_method_names_class_distribution_and_method() -> None:
+    from posekit.errors import ContractError
+    from posekit.protocols import BasePoseEstimator, Serving
+
+    class Bare(BasePoseEstimator):
+        pass
+
+    with pytest.raises(
+        ContractError, match=r"Bare \(from no installed distribution \(module .*\)\) does not implement predict"
+    ):
+        Bare()(None, None, "predict")
+    with pytest.raises(NotImplementedError, match=r"Implement Serving.default_pipeline\(\)"):
+        Serving(None, {"dataset_name": "x"}).test_pipeline()

@@ -5,7 +5,9 @@
 - :class:`CocoWholeBodyDataset`: COCO-WholeBody's 133 keypoints;
 - :class:`MpiiDataset`: MPII in MMPose's json layout.
 
-Classes are imported on first access (they pull in torch).
+Classes are imported on first access (they pull in torch). The file readers a plugin's dataset
+needs (``join_root``, ``load_array``, ``load_npz``, ``load_plain_pickle``: errors name the file)
+are public here too.
 """
 
 from __future__ import annotations
@@ -14,13 +16,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from posekit.datasets._io import AnnotationFileNotFoundError
+    from posekit.datasets._io import (
+        AnnotationFileNotFoundError,
+        join_root,
+        load_array,
+        load_npz,
+        load_plain_pickle,
+    )
     from posekit.datasets.base import BaseDataset, FilterCfg
     from posekit.datasets.coco import CocoDataset, CocoWholeBodyDataset
     from posekit.datasets.mpii import MpiiDataset
 
 _LAZY = {
     "AnnotationFileNotFoundError": "posekit.datasets._io",
+    "join_root": "posekit.datasets._io",
+    "load_array": "posekit.datasets._io",
+    "load_npz": "posekit.datasets._io",
+    "load_plain_pickle": "posekit.datasets._io",
     "BaseDataset": "posekit.datasets.base",
     "FilterCfg": "posekit.datasets.base",
     "CocoDataset": "posekit.datasets.coco",
@@ -35,6 +47,10 @@ __all__ = [
     "CocoWholeBodyDataset",
     "FilterCfg",
     "MpiiDataset",
+    "join_root",
+    "load_array",
+    "load_npz",
+    "load_plain_pickle",
 ]
 
 

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from posekit.datasets._io import join_root, load_array, load_npz, load_plain_pickle
+from posekit.datasets import join_root, load_array, load_npz, load_plain_pickle
 from posekit.datasets.base import BaseDataset, FilterCfg, MetainfoArg, PipelineStep
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
