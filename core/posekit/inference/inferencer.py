@@ -158,7 +158,7 @@ class Inferencer:
             self.lifter = Lifter(model)
 
     def _init_onnx(self, config: Any, checkpoint: Any, flip_test: bool | None, num_threads: int) -> None:
-        from posekit.inference.onnx_backend import OnnxTopdown
+        from posekit.onnx.runtime import OnnxTopdown
 
         codec = None
         if config is not None:
