@@ -102,8 +102,8 @@ HEADS: dict[str, tuple[dict[str, Any], bool, bool]] = {  # name: (head config, p
 }
 
 
-def tiny_topdown(head: dict[str, Any] | None, pooled: bool = False, **test_cfg: Any) -> nn.Module:
-    """A random-weight top-down estimator on 64x64 crops: a narrow ResNet-18 and ``head``."""
+def tiny_config(head: dict[str, Any] | None, pooled: bool = False, **test_cfg: Any) -> dict[str, Any]:
+    """A top-down model dict on 64x64 crops: a narrow ResNet-18 (pooled: and GlobalAveragePooling) and ``head``."""
     config = {
         "type": "TopdownPoseEstimator",
         "data_preprocessor": {
@@ -118,8 +118,13 @@ def tiny_topdown(head: dict[str, Any] | None, pooled: bool = False, **test_cfg: 
     }
     if pooled:
         config["neck"] = {"type": "GlobalAveragePooling"}
+    return config
+
+
+def tiny_topdown(head: dict[str, Any] | None, pooled: bool = False, **test_cfg: Any) -> nn.Module:
+    """:func:`tiny_config`'s estimator with seeded random weights, its head's scaled up."""
     torch.manual_seed(0)
-    model = posekit.init_model(config)
+    model = posekit.init_model(tiny_config(head, pooled, **test_cfg))
     with torch.no_grad():  # spread the head's outputs so that no two maxima nearly tie
         for p in model.head.parameters():
             p.mul_(20.0)
@@ -402,16 +407,7 @@ def test_cli_export_says_when_the_codec_decodes(tmp_path: Path, capsys: pytest.C
 
     head, _, _ = HEADS["HeatmapHead+UDPHeatmap"]
     config = tmp_path / "udp.json"
-    config.write_text(
-        json.dumps(
-            {
-                "type": "TopdownPoseEstimator",
-                "data_preprocessor": {"type": "PoseDataPreprocessor", "mean": [0, 0, 0], "std": [1, 1, 1]},
-                "backbone": {"type": "ResNet", "depth": 18, "base_channels": 16, "stem_channels": 16},
-                "head": head,
-            }
-        )
-    )
+    config.write_text(json.dumps(tiny_config(head)))
     assert main(["export", str(config), "-o", str(tmp_path / "udp.onnx")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "HeatmapHead has no export decoding: exporting raw outputs, decoded by UDPHeatmap at run time"
