@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     from posekit.apis import init_model
-    from posekit.export import export_onnx
+    from posekit.onnx import export_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.models:

@@ -314,8 +314,18 @@ def test_posekit_infer_serves_a_folder_and_a_video(trained: tuple[Path, Path, Pa
     assert (root / "out_video/vis/clip.mp4").stat().st_size > 0
 
 
-# posekit export of the probe paradigm (ONNX, onnxruntime equal to torch to 1e-4) belongs here: a
-# test taking the `trained` fixture, written with the export contract (tests/test_export.py).
+def test_posekit_export_runs_the_plugin_paradigm_in_onnxruntime(trained: tuple[Path, Path, Path]) -> None:
+    root, config, checkpoint = trained
+    out = root / "probe.onnx"
+    done = _posekit("export", str(config), "--checkpoint", str(checkpoint), "-o", str(out), cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "SoftArgmaxHead has no export decoding: exporting raw outputs, decoded by RegressionLabel" in done.stdout
+    import posekit
+    from posekit.onnx import compare_with_torch
+
+    model = posekit.init_model(str(config), str(checkpoint))
+    keypoint_diff, score_diff = compare_with_torch(model, out)
+    assert keypoint_diff < 1e-4 * SIZE and score_diff < 1e-4
 
 
 def test_a_paradigm_without_serving_names_what_to_implement(trained: tuple[Path, Path, Path]) -> None:

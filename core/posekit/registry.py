@@ -26,6 +26,7 @@ import functools
 import inspect
 import os
 import typing
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -421,4 +422,24 @@ def build(kind: str, cfg: Mapping[str, Any] | str | Any, where: str = "") -> Any
     obj = get(kind, cfg if isinstance(cfg, str) else cfg["type"])
     if not callable(obj):
         return obj
-    return obj(**args)
+    built = obj(**args)
+    try:
+        _BUILT_FROM[built] = {"type": cfg} if isinstance(cfg, str) else dict(cfg)
+    except TypeError:  # not weakly referenceable or unhashable: its config is not kept
+        pass
+    return built
+
+
+#: the config each component was built from, while the component lives
+_BUILT_FROM: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def config_of(component: Any) -> dict[str, Any] | None:
+    """The config :func:`build` made ``component`` from (``{"type": Name, **kwargs}``); None if not built by it.
+
+    What rebuilds a component elsewhere reads it, e.g. an exported ONNX file records its head's codec.
+    """
+    try:
+        return _BUILT_FROM.get(component)
+    except TypeError:
+        return None

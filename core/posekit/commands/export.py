@@ -8,9 +8,10 @@ import argparse
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="export a top-down model to ONNX (decoding included where the graph allows it)",
+        help="export a top-down model to ONNX (decoding included where the head supplies it)",
         description="The file takes float32 crops (B, 3, H, W) with 0..255 BGR pixels and returns keypoints "
-        "(B, K, 2) in crop pixels and scores (B, K); `posekit infer CONFIG --checkpoint FILE.onnx` runs it.",
+        "(B, K, 2) in crop pixels and scores (B, K), or the head's raw outputs when it has no export decoding "
+        "(decoded by its codec at run time); `posekit infer CONFIG --checkpoint FILE.onnx` runs it.",
     )
     p.add_argument("config", help="experiment config, model dict (.json) or MMPose .py config")
     p.add_argument("--checkpoint", help="weights (.pth / .safetensors, MMPose's included)")
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from posekit.apis import init_model
-    from posekit.export import export_onnx
+    from posekit.onnx import export_onnx, file_metadata
 
     out = Path(args.out) if args.out else Path(args.checkpoint or args.config).with_suffix(".onnx")
     model = init_model(args.config, args.checkpoint)
@@ -46,5 +47,7 @@ def run(args: argparse.Namespace) -> int:
         opset=args.opset,
         verify=not args.no_verify,
     )
+    for note in file_metadata(path)["notes"]:
+        print(note)
     print(f"wrote {path}" + ("" if args.no_verify else " (onnxruntime outputs equal torch's to 1e-4)"))
     return 0

@@ -126,7 +126,7 @@ class Inferencer:
         return serving
 
     def _init_onnx(self, config: Any, checkpoint: Any, flip_test: bool | None, num_threads: int) -> Serving:
-        from posekit.inference.onnx_backend import OnnxTopdown
+        from posekit.onnx.runtime import OnnxTopdown
 
         codec = None
         if config is not None:

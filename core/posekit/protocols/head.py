@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
@@ -25,6 +26,16 @@ class BaseHead(nn.Module):
       ``keypoints (N, K, D)`` and ``keypoint_scores (N, K)`` in the model's *input*
       space; the estimator maps them back to the image. ``feats`` may be a pair
       ``(feats, flipped_feats)`` when ``test_cfg.flip_test`` is on.
+
+    ONNX export (``posekit export``) traces two optional methods, both graph-friendly (torch ops
+    only, batch first, no numpy):
+
+    - ``export_outputs(outputs, flip_outputs, flip_indices, test_cfg)``: ``forward``'s outputs as
+      the tensors the codec's ``batch_decode`` takes, with the flipped crops' outputs (when given)
+      mapped back and averaged in. Default: the outputs unchanged, and no flip-back.
+    - ``export_decode(outputs)``: those tensors decoded in the graph to ``keypoints (B, K, 2)`` in
+      input pixels and ``scores (B, K)``. Default: none; the file then outputs the tensors and the
+      onnxruntime backend decodes them with the codec (rebuilt from the file's metadata).
     """
 
     decoder: BaseKeypointCodec | None = None
@@ -37,3 +48,32 @@ class BaseHead(nn.Module):
 
     def predict(self, feats: Any, batch: PoseBatch, test_cfg: TestCfg) -> list[InstanceData]:
         raise NotImplementedError
+
+    def export_outputs(
+        self, outputs: Any, flip_outputs: Any | None, flip_indices: Sequence[int], test_cfg: TestCfg
+    ) -> tuple[Tensor, ...] | None:
+        """``forward``'s outputs as the codec's ``batch_decode`` arguments, flipped crops averaged in.
+
+        Args:
+            outputs: ``forward``'s outputs for ``B`` crops.
+            flip_outputs: its outputs for the same crops flipped horizontally, or None (no flip test).
+            flip_indices: each keypoint's horizontal-flip partner.
+            test_cfg: the estimator's test switches (``flip_mode``, ``shift_heatmap``, ...).
+
+        Returns:
+            batch-first tensors, or None when this head has no graph-friendly flip-back (it is
+            then exported without the flip test). Default: ``outputs`` as a tuple when
+            ``flip_outputs`` is None, else None.
+        """
+        if flip_outputs is not None:
+            return None
+        return tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
+
+    def export_decode(self, outputs: tuple[Tensor, ...]) -> tuple[Tensor, Tensor] | None:
+        """Decode :meth:`export_outputs`'s tensors in the graph, as ``predict``'s codec does.
+
+        Returns:
+            ``keypoints (B, K, 2)`` in input pixels and ``scores (B, K)``, or None when this
+            head (with its codec) has no export decoding (default).
+        """
+        return None

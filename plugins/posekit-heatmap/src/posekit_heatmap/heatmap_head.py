@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_heatmaps, get_heatmap_maximum
@@ -25,6 +26,7 @@ from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
+from posekit_heatmap.msra_heatmap import MSRAHeatmap
 
 
 def _check_pair(name: str, channels: Sequence[int] | None, kernels: Sequence[int] | None) -> None:
@@ -89,6 +91,36 @@ def pose_pck_accuracy(
     pred, _ = get_heatmap_maximum(output)
     gt, _ = get_heatmap_maximum(target)
     return keypoint_pck_accuracy(pred, gt, mask, thr, normalize)
+
+
+def decode_heatmaps(heatmaps: Tensor, scale_factor: Sequence[float]) -> tuple[Tensor, Tensor]:
+    """MSRA heatmap decoding in torch ops (ONNX export): argmax plus MMPose's quarter-pixel shift.
+
+    Args:
+        heatmaps: ``(B, K, H, W)``.
+        scale_factor: ``(sx, sy)`` from heatmap to input pixels.
+
+    Returns:
+        ``keypoints (B, K, 2)`` in input pixels (``-1 * scale`` where the maximum is <= 0) and
+        ``scores (B, K)`` (the maxima), as :class:`MSRAHeatmap` (not unbiased) decodes.
+    """
+    b, k, h, w = heatmaps.shape
+    scores, index = heatmaps.reshape(b, k, h * w).max(dim=-1)
+    x = torch.where(scores > 0, index % w, torch.full_like(index, -1))
+    y = torch.where(scores > 0, torch.div(index, w, rounding_mode="floor"), torch.full_like(index, -1))
+    padded = F.pad(heatmaps, (1, 1, 1, 1)).reshape(b, k, (h + 2) * (w + 2))
+    xc, yc = x.clamp(0, w - 1), y.clamp(0, h - 1)
+
+    def at(yy: Tensor, xx: Tensor) -> Tensor:
+        return padded.gather(-1, ((yy + 1) * (w + 2) + xx + 1).unsqueeze(-1)).squeeze(-1)
+
+    dx = at(yc, xc + 1) - at(yc, xc - 1)
+    dy = at(yc + 1, xc) - at(yc - 1, xc)
+    zero = torch.zeros_like(dx)
+    dx = torch.where((x > 1) & (x < w - 1) & (y > 0) & (y < h), dx, zero)
+    dy = torch.where((y > 1) & (y < h - 1) & (x > 0) & (x < w), dy, zero)
+    keypoints = torch.stack([x.float() + torch.sign(dx) * 0.25, y.float() + torch.sign(dy) * 0.25], dim=-1)
+    return keypoints * torch.tensor(scale_factor, dtype=keypoints.dtype), scores
 
 
 class HeatmapHead(BaseHead):
@@ -218,6 +250,25 @@ class HeatmapHead(BaseHead):
             InstanceData(keypoints=k, keypoint_scores=s, heatmaps=m if test_cfg.output_heatmaps else None)
             for (k, s), m in zip(self.decoder.batch_decode(maps), maps, strict=True)
         ]
+
+    def export_outputs(
+        self, outputs: Tensor, flip_outputs: Tensor | None, flip_indices: Sequence[int], test_cfg: TestCfg
+    ) -> tuple[Tensor]:
+        """Heatmaps ``(B, K, H, W)``, the flipped ones mapped back and averaged in as ``predict`` does."""
+        if flip_outputs is None:
+            return (outputs,)
+        flipped = flip_heatmaps(flip_outputs, flip_indices, test_cfg.flip_mode, test_cfg.shift_heatmap)
+        return ((outputs + flipped) * 0.5,)
+
+    def export_decode(self, outputs: tuple[Tensor, ...]) -> tuple[Tensor, Tensor] | None:
+        """:func:`decode_heatmaps` for an :class:`MSRAHeatmap` decoder that is not unbiased; None otherwise
+        (UDP, DARK and Megvii decoding run in the codec at run time)."""
+        if type(self.decoder) is not MSRAHeatmap or self.decoder.unbiased:
+            return None
+        heatmaps = outputs[0]
+        h, w = heatmaps.shape[-2:]
+        input_w, input_h = self.decoder.input_size
+        return decode_heatmaps(heatmaps, (input_w / w, input_h / h))
 
     def _rename_v1_keys(self, state_dict: dict[str, Tensor], prefix: str, local_metadata: dict, *args: Any) -> None:
         """MMPose < 1.0 kept the intermediate convs in ``final_layer.N``: move them to ``conv_layers.N``."""

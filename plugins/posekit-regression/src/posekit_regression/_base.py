@@ -6,6 +6,7 @@ input size (``x / w``, ``y / h``), with optional sigmas ``(B, K, 4)``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,8 @@ from posekit.codec_utils import flip_coordinates
 from posekit.metrics.functional import keypoint_pck_accuracy
 from posekit.protocols import BaseHead
 from posekit.structures import InstanceData, PoseBatch, TestCfg
+from posekit_regression.integral_regression_label import IntegralRegressionLabel
+from posekit_regression.regression_label import RegressionLabel
 
 
 def coordinate_accuracy(pred: Tensor, gt: Tensor, weights: Tensor) -> Tensor:
@@ -31,11 +34,18 @@ def coordinate_accuracy(pred: Tensor, gt: Tensor, weights: Tensor) -> Tensor:
 
 
 class RegressionHeadBase(BaseHead):
-    """Flip test and decoding of coordinate heads; subclasses implement ``coordinates``."""
+    """Flip test, decoding and export of coordinate heads; subclasses implement ``forward``."""
+
+    def coordinates_of(self, outputs: Any) -> Tensor:
+        """``forward``'s outputs -> normalized coordinates ``(B, K, D)`` to decode (sigmas squashed to [0, 1]).
+
+        Default: the outputs (the first of a tuple).
+        """
+        return outputs if isinstance(outputs, Tensor) else outputs[0]
 
     def coordinates(self, feats: tuple[Tensor, ...]) -> Tensor:
-        """Normalized coordinates ``(B, K, D)`` to decode (sigmas already squashed to [0, 1])."""
-        raise NotImplementedError
+        """Normalized coordinates ``(B, K, D)`` of ``feats``."""
+        return self.coordinates_of(self.forward(feats))
 
     def flipped_coordinates(self, feats: tuple[Tensor, ...], batch: PoseBatch, test_cfg: TestCfg) -> Tensor:
         """Coordinates of a horizontally flipped input, mapped back (MMPose's ``flip_coordinates``)."""
@@ -61,3 +71,26 @@ class RegressionHeadBase(BaseHead):
             coords = self.coordinates(feats)
         decoded = self.decoder.batch_decode(coords.detach().cpu().float().numpy()[:, None])
         return [InstanceData(keypoints=k, keypoint_scores=s) for k, s in decoded]
+
+    def export_outputs(
+        self, outputs: Any, flip_outputs: Any | None, flip_indices: Sequence[int], test_cfg: TestCfg
+    ) -> tuple[Tensor]:
+        """Coordinates ``(B, 1, K, D)`` as the codec's ``batch_decode`` takes them, the flipped ones
+        mapped back (shifted with ``shift_coords``) and averaged in as ``predict`` does."""
+        coords = self.coordinates_of(outputs)
+        if flip_outputs is not None:
+            size = tuple(int(v) for v in self.decoder.input_size)
+            back = flip_coordinates(self.coordinates_of(flip_outputs), flip_indices, test_cfg.shift_coords, size)
+            coords = (coords + back) * 0.5
+        return (coords[:, None],)
+
+    def export_decode(self, outputs: tuple[Tensor, ...]) -> tuple[Tensor, Tensor] | None:
+        """Coordinates times the input size; scores ``mean(1 - sigma)`` with sigmas, else ones, as
+        :class:`RegressionLabel` decodes (also inside :class:`IntegralRegressionLabel`); None for other codecs."""
+        if not isinstance(self.decoder, (RegressionLabel, IntegralRegressionLabel)):
+            return None
+        coords = outputs[0][:, 0]
+        keypoints = coords[..., :2] * torch.tensor(self.decoder.input_size, dtype=coords.dtype)
+        if coords.shape[-1] == 4:
+            return keypoints, (1 - coords[..., 2:4]).mean(dim=-1)
+        return keypoints, torch.ones_like(coords[..., 0])

@@ -129,9 +129,6 @@ class IntegralRegressionHead(RegressionHeadBase):
             pred_y = c / (c - 1) * (pred_y - 1 / (2 * c))
         return torch.cat([pred_x, pred_y], dim=-1), heatmaps
 
-    def coordinates(self, feats: tuple[Tensor, ...]) -> Tensor:
-        return self.forward(feats)[0]
-
     def loss(self, feats: tuple[Tensor, ...], batch: PoseBatch, train_cfg: TrainCfg) -> dict[str, Tensor]:
         """Loss against ``batch.targets['keypoint_labels'] (B, 1, K, 2)`` weighted by ``keypoint_weights (B, 1, K)``.
 

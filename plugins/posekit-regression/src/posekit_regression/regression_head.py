@@ -57,9 +57,6 @@ class RegressionHead(RegressionHeadBase):
         """``feats[-1] (B, C, ...)`` -> coordinates ``(B, K, 2)``."""
         return self.fc(torch.flatten(feats[-1], 1)).reshape(-1, self.num_joints, 2)
 
-    def coordinates(self, feats: tuple[Tensor, ...]) -> Tensor:
-        return self.forward(feats)
-
     def loss(self, feats: tuple[Tensor, ...], batch: PoseBatch, train_cfg: TrainCfg) -> dict[str, Tensor]:
         """Loss against ``batch.targets['keypoint_labels'] (B, 1, K, 2)`` weighted by ``keypoint_weights (B, 1, K)``.
 

@@ -65,16 +65,15 @@ class RLEHead(RegressionHeadBase):
         """``feats[-1] (B, C, ...)`` -> ``(B, K, 4)``: normalized coordinates and sigma logits."""
         return self.fc(torch.flatten(feats[-1], 1)).reshape(-1, self.num_joints, 4)
 
-    def coordinates(self, feats: tuple[Tensor, ...]) -> Tensor:
+    def coordinates_of(self, outputs: Tensor) -> Tensor:
         """``(B, K, 4)`` with the sigmas squashed by a sigmoid."""
-        out = self.forward(feats)
-        return torch.cat([out[..., :2], out[..., 2:].sigmoid()], dim=-1)
+        return torch.cat([outputs[..., :2], outputs[..., 2:].sigmoid()], dim=-1)
 
     def flipped_coordinates(self, feats: tuple[Tensor, ...], batch: PoseBatch, test_cfg: TestCfg) -> Tensor:
         """Flip the raw output back first, then squash the sigmas (MMPose's order)."""
         sample = batch.samples[0]
         out = flip_coordinates(self.forward(feats), sample.flip_indices, test_cfg.shift_coords, sample.input_size)
-        return torch.cat([out[..., :2], out[..., 2:].sigmoid()], dim=-1)
+        return self.coordinates_of(out)
 
     def loss(self, feats: tuple[Tensor, ...], batch: PoseBatch, train_cfg: TrainCfg) -> dict[str, Tensor]:
         """RLE loss against ``batch.targets['keypoint_labels'] (B, 1, K, 2)`` and ``keypoint_weights (B, 1, K)``.

@@ -5,6 +5,7 @@ Dimensions: B samples, N = 1 instance per sample, K keypoints, ``Wx`` / ``Wy`` S
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -14,6 +15,27 @@ from posekit.codec_utils import flip_vectors
 from posekit.protocols import BaseHead
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit_simcc._layers import get_simcc_normalized, simcc_pck_accuracy
+from posekit_simcc.simcc_label import SimCCLabel
+
+
+def decode_simcc(simcc_x: Tensor, simcc_y: Tensor, split_ratio: float) -> tuple[Tensor, Tensor]:
+    """SimCC decoding in torch ops (ONNX export): argmax per axis, score = min of the two maxima.
+
+    Args:
+        simcc_x: ``(B, K, Wx)``.
+        simcc_y: ``(B, K, Wy)``.
+        split_ratio: bins per input pixel.
+
+    Returns:
+        ``keypoints (B, K, 2)`` in input pixels (``-1 / split_ratio`` where the score is <= 0) and
+        ``scores (B, K)``, as :class:`SimCCLabel` (no DARK) decodes.
+    """
+    max_x, x = simcc_x.max(dim=-1)
+    max_y, y = simcc_y.max(dim=-1)
+    scores = torch.minimum(max_x, max_y)
+    locs = torch.stack([x, y], dim=-1).float()
+    locs = torch.where((scores > 0).unsqueeze(-1), locs, torch.full_like(locs, -1.0))
+    return locs / split_ratio, scores
 
 
 class SimCCHeadBase(BaseHead):
@@ -89,3 +111,23 @@ class SimCCHeadBase(BaseHead):
                 InstanceData(keypoints=keypoints, keypoint_scores=scores, keypoints_visible=visible, heatmaps=maps)
             )
         return preds
+
+    def export_outputs(
+        self,
+        outputs: tuple[Tensor, Tensor],
+        flip_outputs: tuple[Tensor, Tensor] | None,
+        flip_indices: Sequence[int],
+        test_cfg: TestCfg,
+    ) -> tuple[Tensor, Tensor]:
+        """``(simcc_x, simcc_y)``, the flipped vectors mapped back and averaged in as ``predict`` does."""
+        x, y = outputs
+        if flip_outputs is None:
+            return x, y
+        x_flip, y_flip = flip_vectors(flip_outputs[0], flip_outputs[1], flip_indices)
+        return (x + x_flip) * 0.5, (y + y_flip) * 0.5
+
+    def export_decode(self, outputs: tuple[Tensor, ...]) -> tuple[Tensor, Tensor] | None:
+        """:func:`decode_simcc` for a :class:`SimCCLabel` decoder without DARK; None otherwise."""
+        if not isinstance(self.decoder, SimCCLabel) or self.decoder.use_dark:
+            return None
+        return decode_simcc(outputs[0], outputs[1], float(self.decoder.simcc_split_ratio))

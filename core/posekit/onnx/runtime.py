@@ -1,0 +1,198 @@
+"""The onnxruntime backend of top-down inference (``pip install posekit[onnx]``).
+
+It runs a file written by :func:`posekit.onnx.export_onnx`: the crops go in, keypoints in
+model-input pixels come out (or the head's raw outputs, decoded here with the head's codec,
+rebuilt through the registry from the config the file records) and are mapped back to the
+image with each crop's center and scale. The file's ``posekit`` metadata gives the test
+pipeline, the keypoint definition, the flip setting and the codec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.structures import PoseBatch, PoseSample
+
+#: the ONNX metadata key holding what the backend needs (a JSON object)
+METADATA_KEY = "posekit"
+
+
+def ort_session(path: str | os.PathLike[str], providers: tuple[str, ...] | None = None, num_threads: int = 0) -> Any:
+    """An ``onnxruntime.InferenceSession`` with all graph optimisations.
+
+    Args:
+        path: the ``.onnx`` file.
+        providers: execution providers (default: CUDA when available, else CPU).
+        num_threads: intra-op threads (0: onnxruntime's default, all cores).
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise ConfigError("the onnxruntime backend needs onnxruntime: pip install 'posekit[onnx]'") from e
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = num_threads
+    available = ort.get_available_providers()
+    chosen = providers or tuple(p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available)
+    return ort.InferenceSession(os.fspath(path), options, providers=list(chosen))
+
+
+def _metadata(raw: str | None, path: str) -> dict[str, Any]:
+    if raw is None:
+        raise ConfigError(f"{path} has no posekit metadata: export it with `posekit export`")
+    return json.loads(raw)
+
+
+def file_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``posekit`` metadata of an exported file (read with ``onnx``, no session)."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(os.fspath(path), load_external_data=False).metadata_props}
+    return _metadata(props.get(METADATA_KEY), os.fspath(path))
+
+
+class OnnxTopdown:
+    """Top-down inference with an exported ONNX file.
+
+    Args:
+        path: the ``.onnx`` file from ``posekit export``.
+        codec: decodes a file that outputs the head's raw outputs; default: built from the codec
+            config the file records (a codec given here, e.g. from the experiment, takes precedence).
+        providers: onnxruntime execution providers (default: CUDA when available, else CPU).
+        num_threads: intra-op threads (0: all cores).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        codec: Any = None,
+        providers: tuple[str, ...] | None = None,
+        num_threads: int = 0,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.session = ort_session(path, providers, num_threads)
+        info = _metadata(self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY), self.path)
+        self.pipeline: list[dict[str, Any]] = info["pipeline"]
+        self.dataset_meta: dict[str, Any] = info["dataset_meta"]
+        self.flip_test: bool = bool(info["flip_test"])
+        self.outputs: list[str] = info["outputs"]
+        self.decoded: bool = bool(info.get("decoded", self.outputs == ["keypoints", "scores"]))
+        self.keep: list[int] | None = info.get("output_keypoint_indices")
+        self.codec = None if self.decoded else (codec or self._build_codec(info.get("codec")))
+        batch = self.session.get_inputs()[0].shape[0]
+        self.fixed_batch = batch if isinstance(batch, int) else None
+
+    def _build_codec(self, cfg: dict[str, Any] | None) -> Any:
+        if cfg is None:
+            raise ConfigError(
+                f"{self.path} outputs the raw outputs of {self.outputs} and records no codec config: give the "
+                "experiment config too, so its codec can decode them"
+            )
+        from posekit.registry import build
+
+        return build("codec", cfg, where=f"{self.path}: metadata {METADATA_KEY}.codec")
+
+    def _run(self, x: np.ndarray) -> list[np.ndarray]:
+        if self.fixed_batch is None:
+            return self.session.run(None, {"input": x})
+        b, n = self.fixed_batch, len(x)
+        chunks = []
+        for start in range(0, n, b):
+            part = x[start : start + b]
+            if len(part) < b:
+                part = np.concatenate([part, np.zeros((b - len(part), *x.shape[1:]), x.dtype)])
+            chunks.append(self.session.run(None, {"input": part}))
+        return [np.concatenate([c[i] for c in chunks])[:n] for i in range(len(self.outputs))]
+
+    def decode(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The file's outputs -> ``keypoints (B, K, 2)`` in input pixels and ``scores (B, K)``.
+
+        Raw outputs go through the codec's ``batch_decode`` (a ``(scores, visibility)`` pair keeps
+        the scores), then ``output_keypoint_indices``.
+        """
+        if self.decoded:
+            return outputs[0], outputs[1]
+        decoded = self.codec.batch_decode(*outputs)
+        keypoints = np.concatenate([k[..., :2] for k, _ in decoded]).astype(np.float32)
+        scores = np.concatenate([s[0] if isinstance(s, tuple) else s for _, s in decoded]).astype(np.float32)
+        if self.keep is not None:
+            keypoints, scores = keypoints[:, self.keep], scores[:, self.keep]
+        return keypoints, scores
+
+    def __call__(self, inputs: Tensor, samples: list[PoseSample]) -> tuple[np.ndarray, np.ndarray]:
+        """``(B, 3, H, W)`` crops -> ``keypoints (B, K, 2)`` in image pixels and ``scores (B, K)``."""
+        from posekit.inference.topdown import input_to_image_batch
+
+        keypoints, scores = self.decode(self._run(np.ascontiguousarray(inputs.numpy(), dtype=np.float32)))
+        return input_to_image_batch(keypoints, samples).astype(np.float32), scores
+
+
+def _whole_crop_samples(crops: Tensor, flip_indices: list[int]) -> list[PoseSample]:
+    """One sample per crop, the crop covering its whole image (image pixels are input pixels)."""
+    h, w = crops.shape[-2:]
+    return [
+        PoseSample(
+            input_size=(w, h),
+            input_center=np.array([w / 2, h / 2], np.float32),
+            input_scale=np.array([w, h], np.float32),
+            flip_indices=flip_indices,
+        )
+        for _ in range(len(crops))
+    ]
+
+
+def torch_predict(model: nn.Module, crops: Tensor, flip_test: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The estimator's own ``predict`` of whole-image crops: ``keypoints (B, K, 2)`` in input pixels, ``scores (B, K)``.
+
+    Args:
+        model: a top-down estimator in eval mode with its ``dataset_meta``.
+        crops: ``(B, 3, H, W)`` uint8 BGR crops of the model's input size.
+        flip_test: the flip setting to predict with (the model's ``test_cfg`` is restored after).
+    """
+    samples = _whole_crop_samples(crops, [int(i) for i in model.dataset_meta["flip_indices"]])
+    test_cfg = model.test_cfg
+    model.test_cfg = test_cfg.model_copy(update={"flip_test": flip_test})
+    try:
+        with torch.inference_mode():
+            batch = model.data_preprocessor(PoseBatch(inputs=crops, targets={}, samples=samples))
+            results = model(batch.inputs, batch, mode="predict")
+    finally:
+        model.test_cfg = test_cfg
+    keypoints = np.concatenate([r.keypoints[..., :2] for r in results])
+    return keypoints, np.concatenate([r.keypoint_scores for r in results])
+
+
+def compare_with_torch(
+    model: nn.Module, path: str | os.PathLike[str], crops: Tensor | None = None, seed: int = 0
+) -> tuple[float, float]:
+    """How far an exported file's decoded results are from the estimator's own ``predict``.
+
+    The crops go through :class:`OnnxTopdown` (decoding included) and :func:`torch_predict` (with
+    the file's flip setting), each crop covering its whole image.
+
+    Args:
+        model: the estimator the file was exported from (eval mode, its ``dataset_meta`` set).
+        path: the ``.onnx`` file.
+        crops: ``(B, 3, H, W)`` uint8 BGR crops of the model's input size; default: 3 random ones.
+            Decoders that refine the maximum (DARK, UDP) divide by a curvature: their keypoints
+            amplify the graph's float differences where a maximum is flat.
+        seed: the random crops' seed (default 0).
+
+    Returns:
+        the largest keypoint difference in input pixels and the largest score difference
+        relative to the largest torch score.
+    """
+    backend = OnnxTopdown(path)
+    if crops is None:
+        h, w = backend.session.get_inputs()[0].shape[2:]
+        crops = torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (3, 3, h, w), dtype=np.uint8))
+    got_k, got_s = backend(crops.float(), _whole_crop_samples(crops, []))
+    ref_k, ref_s = torch_predict(model, crops, backend.flip_test)
+    return float(np.abs(got_k - ref_k).max()), float(np.abs(got_s - ref_s).max() / max(np.abs(ref_s).max(), 1e-12))
