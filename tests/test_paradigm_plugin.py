@@ -100,6 +100,11 @@ class SoftArgmaxHead(BaseHead):
         return [InstanceData(keypoints=k, keypoint_scores=s) for k, s in self.decoder.batch_decode(coords)]
 
 
+    def export_outputs(self, outputs: Tensor, flip_outputs: Any, flip_indices: Any, test_cfg: TestCfg) -> Any:
+        """``(B, 1, K, 2)``, the layout ``RegressionLabel.batch_decode`` takes; no flip-back (None)."""
+        return None if flip_outputs is not None else (outputs[:, None],)
+
+
 class WholeImagePose(BasePoseEstimator):
     """One person per image: the whole image is the crop; keypoints mapped back to image pixels.
 
