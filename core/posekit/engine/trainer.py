@@ -31,12 +31,19 @@ from torch.nn.parallel import DistributedDataParallel
 
 from posekit.config.schema import Experiment, SchedulerCfg
 from posekit.engine import dist
-from posekit.engine.checkpoint import find_latest, load_checkpoint, model_state, rng_state, set_rng_state
+from posekit.engine.checkpoint import find_latest, rng_state, set_rng_state
 from posekit.engine.dist import resolve_device
 from posekit.engine.host_memory import retain_freed_memory
 from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch, make_loader
 from posekit.engine.optim import build_optimizer, lr_factor
 from posekit.errors import CheckpointError, ConfigError
+from posekit.nn.checkpoint import (
+    component_distributions,
+    extract_state_dict,
+    load_state_dict,
+    read_checkpoint,
+    require_distributions,
+)
 from posekit.nn.fuse import use_channels_last
 from posekit.plugins import make_plugin_manager
 from posekit.registry import build
@@ -304,6 +311,7 @@ class Trainer:
                 "iter": self.iteration,
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "config": self.cfg.model_dump(mode="json"),
+                "distributions": component_distributions(self.cfg.model_dump(mode="json")),
             },
             "state_dict": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
@@ -331,7 +339,8 @@ class Trainer:
                 return
         else:
             path = Path(self.resume_from)  # type: ignore[arg-type]
-        ckpt = load_checkpoint(path, map_location="cpu")
+        ckpt = read_checkpoint(path)
+        require_distributions(ckpt, f"checkpoint {str(path)!r}")
         missing = [k for k in ("loop", "optimizer", "scheduler", "rng") if k not in ckpt]
         if missing:
             raise CheckpointError(
@@ -339,12 +348,8 @@ class Trainer:
                 "resume from a checkpoint written by `posekit train`"
             )
         self.pm.hook.on_load_checkpoint(trainer=self, checkpoint=ckpt)
-        result = self.model.load_state_dict(model_state(ckpt, path), strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise CheckpointError(
-                f"{path} does not fit the configured model: missing keys {result.missing_keys[:10]}, "
-                f"unexpected keys {result.unexpected_keys[:10]}"
-            )
+        source = f"checkpoint {str(path)!r}"
+        load_state_dict(self.model, extract_state_dict(ckpt, None, source), strict=True, source=source)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if self.scaler is not None and "scaler" in ckpt:
