@@ -34,8 +34,8 @@ from posekit.engine import dist
 from posekit.engine.checkpoint import find_latest, rng_state, set_rng_state
 from posekit.engine.dist import resolve_device
 from posekit.engine.host_memory import retain_freed_memory
-from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch, make_loader
-from posekit.engine.optim import build_optimizer, lr_factor
+from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch
+from posekit.engine.optim import IterLR, build_optimizer, lr_factor
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn.checkpoint import (
     component_distributions,
@@ -106,40 +106,6 @@ def parse_losses(losses: Mapping[str, Tensor | list[Tensor]]) -> tuple[Tensor, d
     loss = torch.stack([values[k] for k in keys]).sum()
     flat = torch.stack([loss.detach().float(), *(v.detach().float() for v in values.values())]).tolist()
     return loss, {"loss": flat[0], **dict(zip(values, flat[1:], strict=True))}
-
-
-class IterLR:
-    """Per-iteration LR: ``lr = base_lr * factor(iteration)`` for every parameter group.
-
-    Args:
-        optimizer: the optimizer (its groups' ``lr`` at construction are the base LRs).
-        factor: iteration -> multiplier.
-    """
-
-    def __init__(self, optimizer: torch.optim.Optimizer, factor: Callable[[int], float]) -> None:
-        self.optimizer = optimizer
-        self.factor = factor
-        self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
-        self.last_iter = 0
-        self._apply()
-
-    def _apply(self) -> None:
-        f = self.factor(self.last_iter)
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
-            group["lr"] = base * f
-
-    def step(self) -> None:
-        """Advance one iteration."""
-        self.last_iter += 1
-        self._apply()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"last_iter": self.last_iter, "base_lrs": list(self.base_lrs)}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.last_iter = int(state["last_iter"])
-        self.base_lrs = [float(x) for x in state["base_lrs"]]
-        self._apply()
 
 
 class Trainer:
@@ -233,7 +199,7 @@ class Trainer:
             self._resume()
 
     def _build_data(self) -> None:
-        from posekit.data import pose_collate
+        from posekit.data import build_dataloader, pose_collate
 
         cfg = self.cfg
         split = cfg.data.train
@@ -251,9 +217,9 @@ class Trainer:
             seed=cfg.train.seed,
         )
         pin = self.device.type == "cuda"
-        self.train_loader = make_loader(
+        self.train_loader = build_dataloader(
             self.train_dataset,
-            self.train_sampler,
+            sampler=self.train_sampler,
             batch_size=split.batch_size,
             num_workers=split.num_workers,
             drop_last=split.drop_last,
@@ -278,9 +244,9 @@ class Trainer:
         val = cfg.data.val
         if val is not None:
             self.val_dataset = build("dataset", val.dataset, where="data.val.dataset")
-            self.val_loader = make_loader(
+            self.val_loader = build_dataloader(
                 self.val_dataset,
-                ShardSampler(len(self.val_dataset), num_replicas=self.world_size, rank=self.rank),
+                sampler=ShardSampler(len(self.val_dataset), num_replicas=self.world_size, rank=self.rank),
                 batch_size=val.batch_size,
                 num_workers=val.num_workers,
                 drop_last=False,
