@@ -231,19 +231,3 @@ class DepthwiseSeparableConvModule(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.pointwise_conv(self.depthwise_conv(x))
-
-
-def freeze(*modules: nn.Module | None) -> None:
-    """Eval mode and ``requires_grad=False`` for every parameter (a backbone's ``frozen_stages``)."""
-    for m in modules:
-        if m is not None:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad_(False)
-
-
-def batchnorms_eval(module: nn.Module) -> None:
-    """Put every BatchNorm (incl. SyncBatchNorm) in eval mode: running statistics stay fixed (``norm_eval``)."""
-    for m in module.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.eval()

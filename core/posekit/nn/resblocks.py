@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from posekit.nn.bricks import build_norm_layer
 from posekit.nn.configs import NormConfig
+from posekit.nn.init import constant_init
 
 Style = Literal["pytorch", "caffe"]
 _BN = NormConfig(type="BN")
@@ -186,3 +187,12 @@ def conv_norm(
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
+
+
+def zero_init_last_norms(module: nn.Module) -> None:
+    """Zero the last norm of each residual block in ``module`` (``zero_init_residual``): blocks start as identities."""
+    for m in module.modules():
+        if isinstance(m, Bottleneck):
+            constant_init(m.norm3, 0.0)
+        elif isinstance(m, BasicBlock):
+            constant_init(m.norm2, 0.0)

@@ -19,17 +19,17 @@ from posekit.errors import ConfigError
 from posekit.nn import (
     BasicBlock,
     Bottleneck,
+    FrozenStagesMixin,
     NormConfig,
     PretrainedInit,
     as_config,
-    batchnorms_eval,
     build_norm_layer,
     constant_init,
     conv_norm,
-    freeze,
     is_norm,
     load_pretrained,
     normal_init,
+    zero_init_last_norms,
 )
 from posekit.protocols import BaseBackbone
 
@@ -185,7 +185,7 @@ class HRModule(nn.Module):
         return outs
 
 
-class HRNet(BaseBackbone):
+class HRNet(FrozenStagesMixin, BaseBackbone):
     """HRNet backbone (`Deep High-Resolution Representation Learning <https://arxiv.org/abs/1902.09212>`__).
 
     Args:
@@ -245,7 +245,7 @@ class HRNet(BaseBackbone):
             self.add_module(f"stage{k}", modules)
 
         self.init_weights()
-        self._freeze_stages()
+        self.freeze_stages()
 
     @property
     def norm1(self) -> nn.Module:
@@ -299,26 +299,14 @@ class HRNet(BaseBackbone):
         if self.init_cfg is not None:
             load_pretrained(self, self.init_cfg)
         elif self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, Bottleneck):
-                    constant_init(m.norm3, 0.0)
-                elif isinstance(m, BasicBlock):
-                    constant_init(m.norm2, 0.0)
+            zero_init_last_norms(self)
 
-    def _freeze_stages(self) -> None:
+    def frozen_modules(self) -> list[nn.Module]:
         """Stem at 0; stage k with the transition after it (stage 4 has none: MMPose re-freezes transition3)."""
-        if self.frozen_stages >= 0:
-            freeze(self.conv1, self.norm1, self.conv2, self.norm2)
+        modules = [self.conv1, self.norm1, self.conv2, self.norm2] if self.frozen_stages >= 0 else []
         for k in range(1, self.frozen_stages + 1):
-            freeze(self.layer1 if k == 1 else getattr(self, f"stage{k}"), getattr(self, f"transition{min(k, 3)}"))
-
-    def train(self, mode: bool = True) -> HRNet:
-        """Set training mode, keeping frozen stages (and, with ``norm_eval``, BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            batchnorms_eval(self)
-        return self
+            modules += [self.layer1 if k == 1 else getattr(self, f"stage{k}"), getattr(self, f"transition{min(k, 3)}")]
+        return modules
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         """``(B, C, H, W)`` -> ``((B, C0, H/4, W/4),)``, or four maps with ``multiscale_output``."""

@@ -17,16 +17,16 @@ from posekit.nn import (
     BasicBlock,
     Bottleneck,
     ConvModule,
+    FrozenStagesMixin,
     NormConfig,
     PretrainedInit,
-    batchnorms_eval,
     build_norm_layer,
     constant_init,
-    freeze,
     get_expansion,
     is_norm,
     kaiming_init,
     load_pretrained,
+    zero_init_last_norms,
 )
 from posekit.protocols import BaseBackbone
 
@@ -89,7 +89,7 @@ def make_res_layer(
     return nn.Sequential(*blocks)
 
 
-class ResNet(BaseBackbone):
+class ResNet(FrozenStagesMixin, BaseBackbone):
     """ResNet backbone (`Deep Residual Learning <https://arxiv.org/abs/1512.03385>`__).
 
     Args:
@@ -195,7 +195,7 @@ class ResNet(BaseBackbone):
         self.feat_dim = in_ch
 
         self.init_weights()
-        self._freeze_stages()
+        self.freeze_stages()
 
     @property
     def norm1(self) -> nn.Module:
@@ -212,28 +212,14 @@ class ResNet(BaseBackbone):
         if self.init_cfg is not None:
             load_pretrained(self, self.init_cfg)
         elif self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, Bottleneck):
-                    constant_init(m.norm3, 0.0)
-                elif isinstance(m, BasicBlock):
-                    constant_init(m.norm2, 0.0)
+            zero_init_last_norms(self)
 
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages >= 0:
-            if self.deep_stem:
-                freeze(self.stem)
-            else:
-                freeze(self.conv1, self.norm1)
-        for i in range(1, self.frozen_stages + 1):
-            freeze(getattr(self, f"layer{i}"))
-
-    def train(self, mode: bool = True) -> ResNet:
-        """Set training mode, keeping frozen stages (and, with ``norm_eval``, BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            batchnorms_eval(self)
-        return self
+    def frozen_modules(self) -> list[nn.Module]:
+        """The stem (stage 0) and ``layer1`` .. ``layer{frozen_stages}``."""
+        if self.frozen_stages < 0:
+            return []
+        stem = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
+        return stem + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         """``(B, C, H, W)`` -> tuple of the ``out_indices`` stage outputs."""

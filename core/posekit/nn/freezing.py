@@ -1,0 +1,50 @@
+"""Freezing a backbone's first stages and its BatchNorm statistics (MMPose's ``frozen_stages``, ``norm_eval``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+
+def freeze(*modules: nn.Module | None) -> None:
+    """Eval mode and ``requires_grad=False`` for every parameter (a backbone's ``frozen_stages``)."""
+    for m in modules:
+        if m is not None:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+
+
+def batchnorms_eval(module: nn.Module) -> None:
+    """Put every BatchNorm (incl. SyncBatchNorm) in eval mode: running statistics stay fixed (``norm_eval``)."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+class FrozenStagesMixin:
+    """``train()`` that keeps a backbone's frozen stages (and, with ``norm_eval``, BatchNorms) in eval mode.
+
+    Mix in before the module class (``class ResNet(FrozenStagesMixin, BaseBackbone)``). The
+    backbone sets ``self.norm_eval`` and says which modules its ``frozen_stages`` cover in
+    :meth:`frozen_modules`; it calls :meth:`freeze_stages` at the end of ``__init__``.
+    """
+
+    norm_eval: bool = False
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """The modules of the frozen stages (stem first); none by default."""
+        return []
+
+    def freeze_stages(self) -> None:
+        """Eval mode and no gradients for :meth:`frozen_modules`."""
+        freeze(*self.frozen_modules())
+
+    def train(self, mode: bool = True) -> Any:
+        """Set training mode, keeping frozen stages (and, with ``norm_eval``, BatchNorms) in eval mode."""
+        super().train(mode)  # type: ignore[misc]
+        self.freeze_stages()
+        if mode and self.norm_eval:
+            batchnorms_eval(self)  # type: ignore[arg-type]
+        return self
