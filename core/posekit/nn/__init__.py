@@ -1,4 +1,5 @@
-"""Layer bricks for plugins (a small, typed ``mmcv.cnn``): configs, builders, blocks, init, checkpoints.
+"""Layer bricks for plugins (a small, typed ``mmcv.cnn``): configs, builders, blocks, head trunks, freezing,
+init, checkpoints.
 
 Everything here keeps mmcv/MMPose's module names, so state_dict keys of models built from
 these bricks equal MMPose's and its checkpoints load unchanged.
@@ -7,24 +8,32 @@ these bricks equal MMPose's and its checkpoints load unchanged.
 from posekit.nn.bricks import (
     ConvModule,
     DepthwiseSeparableConvModule,
-    batchnorms_eval,
     build_activation_layer,
     build_norm_layer,
-    freeze,
     norm_abbr,
 )
 from posekit.nn.checkpoint import (
     LoadResult,
     extract_state_dict,
     load_checkpoint,
+    load_model_checkpoint,
     load_pretrained,
     load_state_dict,
     read_checkpoint,
 )
 from posekit.nn.configs import ActConfig, FinalLayerConfig, NormConfig, PretrainedInit, as_config
+from posekit.nn.freezing import FrozenStagesMixin, batchnorms_eval, freeze
 from posekit.nn.fuse import fuse_conv_bn, optimize_for_inference
 from posekit.nn.init import constant_init, is_norm, kaiming_init, normal_init
-from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion
+from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
+from posekit.nn.trunks import (
+    HeatmapTrunk,
+    conv_layers,
+    deconv_layers,
+    final_conv,
+    heatmap_layers,
+    init_heatmap_layers,
+)
 
 __all__ = [
     "ActConfig",
@@ -33,6 +42,8 @@ __all__ = [
     "ConvModule",
     "DepthwiseSeparableConvModule",
     "FinalLayerConfig",
+    "FrozenStagesMixin",
+    "HeatmapTrunk",
     "LoadResult",
     "NormConfig",
     "PretrainedInit",
@@ -41,18 +52,25 @@ __all__ = [
     "build_activation_layer",
     "build_norm_layer",
     "constant_init",
+    "conv_layers",
     "conv_norm",
+    "deconv_layers",
     "extract_state_dict",
+    "final_conv",
     "freeze",
     "fuse_conv_bn",
     "get_expansion",
+    "heatmap_layers",
+    "init_heatmap_layers",
     "is_norm",
     "kaiming_init",
     "load_checkpoint",
+    "load_model_checkpoint",
     "load_pretrained",
     "load_state_dict",
     "norm_abbr",
     "normal_init",
     "optimize_for_inference",
     "read_checkpoint",
+    "zero_init_last_norms",
 ]
