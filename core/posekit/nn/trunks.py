@@ -83,13 +83,15 @@ def final_conv(
     return nn.Conv2d(in_channels, out_channels, f.kernel_size, f.stride, f.padding, bias=f.bias)
 
 
+#: ``(out_channels, kernel_sizes)`` of a run of layers, as a head's ``*_out_channels`` / ``*_kernel_sizes``
+LayerSpec = tuple[Sequence[int] | None, Sequence[int] | None]
+
+
 def heatmap_layers(
     in_channels: int,
     out_channels: int,
-    deconv_out_channels: Sequence[int] | None = (256, 256, 256),
-    deconv_kernel_sizes: Sequence[int] | None = (4, 4, 4),
-    conv_out_channels: Sequence[int] | None = None,
-    conv_kernel_sizes: Sequence[int] | None = None,
+    deconv: LayerSpec = ((256, 256, 256), (4, 4, 4)),
+    conv: LayerSpec = (None, None),
     final_layer: FinalLayerConfig | Mapping[str, Any] | None = FinalLayerConfig(),
 ) -> tuple[nn.Module, nn.Module, nn.Module]:
     """``(deconv_layers, conv_layers, final_layer)`` of a SimpleBaseline head; absent parts are ``nn.Identity``.
@@ -97,12 +99,13 @@ def heatmap_layers(
     Args:
         in_channels: C of the feature ``(B, C, h, w)``.
         out_channels: K, the maps of the final conv.
-        deconv_out_channels: channels of each stride-2 deconv layer; None or empty: no deconv.
-        deconv_kernel_sizes: kernel of each deconv layer (2, 3 or 4).
-        conv_out_channels: channels of each conv layer after the deconvs; None: none.
-        conv_kernel_sizes: kernel of each conv layer; None: none.
+        deconv: ``(deconv_out_channels, deconv_kernel_sizes)``: channels and kernel (2, 3 or 4) of each
+            stride-2 deconv layer; None or empty channels: no deconv.
+        conv: ``(conv_out_channels, conv_kernel_sizes)`` of the same-size convs after the deconvs;
+            None channels: none.
         final_layer: the last conv (see :class:`FinalLayerConfig`); None: no final layer.
     """
+    (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes) = deconv, conv
     _check_pair("deconv", deconv_out_channels, deconv_kernel_sizes)
     _check_pair("conv", conv_out_channels, conv_kernel_sizes)
     channels = in_channels
@@ -138,22 +141,13 @@ class HeatmapTrunk(nn.Module):
         self,
         in_channels: int,
         out_channels: int,
-        deconv_out_channels: Sequence[int] | None = (256, 256, 256),
-        deconv_kernel_sizes: Sequence[int] | None = (4, 4, 4),
-        conv_out_channels: Sequence[int] | None = None,
-        conv_kernel_sizes: Sequence[int] | None = None,
+        deconv: LayerSpec = ((256, 256, 256), (4, 4, 4)),
+        conv: LayerSpec = (None, None),
         final_layer: FinalLayerConfig | Mapping[str, Any] | None = FinalLayerConfig(),
     ) -> None:
         super().__init__()
-        self.deconv_layers, self.conv_layers, self.final_layer = heatmap_layers(
-            in_channels,
-            out_channels,
-            deconv_out_channels,
-            deconv_kernel_sizes,
-            conv_out_channels,
-            conv_kernel_sizes,
-            final_layer,
-        )
+        layers = heatmap_layers(in_channels, out_channels, deconv, conv, final_layer)
+        self.deconv_layers, self.conv_layers, self.final_layer = layers
         init_heatmap_layers(self)
 
     def forward(self, feats: tuple[Tensor, ...]) -> Tensor:

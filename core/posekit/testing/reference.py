@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,3 +42,37 @@ def assert_outputs_match(outputs: tuple[object, ...], ref_file: Path) -> None:
     for i, out in enumerate(outputs):
         value = out.detach().cpu().numpy() if hasattr(out, "detach") else out  # type: ignore[union-attr]
         assert_close_to_max(f"out_{i}", value, ref[f"out_{i}"], str(ref_file))
+
+
+def mmpose_backbone_config(folder: Path) -> dict[str, Any]:
+    """The ``backbone`` dict of a model fixture's ``config.json``, as MMPose wrote it.
+
+    Args:
+        folder: a ``fixtures/mmpose/models/<name>`` folder.
+    """
+    return json.loads((folder / "config.json").read_text())["backbone"]
+
+
+def assert_backbone_matches_mmpose(folder: Path, optimized: bool = False) -> None:
+    """Build a fixture's backbone, load its MMPose checkpoint strictly and compare ``backbone_out.npz``.
+
+    Args:
+        folder: a ``fixtures/mmpose/models/<name>`` folder (``config.json``, ``checkpoint.pth``,
+            ``input.npy`` ``(B, 3, H, W)``, ``backbone_out.npz``).
+        optimized: fold BatchNorms and go channels-last first (:func:`posekit.nn.optimize_for_inference`).
+    """
+    import torch
+    from torch import nn
+
+    from posekit.nn import load_checkpoint, optimize_for_inference
+    from posekit.registry import build
+
+    model = build("backbone", mmpose_backbone_config(folder))
+    load_checkpoint(model, folder / "checkpoint.pth", prefix="backbone.", strict=True)
+    model.eval()
+    if optimized:
+        optimize_for_inference(model)
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules()), "BatchNorm left after folding"
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.load(folder / "input.npy")))
+    assert_outputs_match(out, folder / "backbone_out.npz")

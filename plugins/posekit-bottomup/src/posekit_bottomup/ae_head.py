@@ -81,15 +81,9 @@ class AssociativeEmbeddingHead(BaseHead):
         self.tag_dim = tag_dim
         self.tag_per_keypoint = tag_per_keypoint
         self.out_channels = num_keypoints * (1 + tag_dim) if tag_per_keypoint else num_keypoints + tag_dim
-        self.deconv_layers, self.conv_layers, self.final_layer = heatmap_layers(
-            in_channels,
-            self.out_channels,
-            deconv_out_channels,
-            deconv_kernel_sizes,
-            conv_out_channels,
-            conv_kernel_sizes,
-            final_layer,
-        )
+        deconv, conv = (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes)
+        layers = heatmap_layers(in_channels, self.out_channels, deconv, conv, final_layer)
+        self.deconv_layers, self.conv_layers, self.final_layer = layers
         self.keypoint_loss = build("loss", keypoint_loss or {"type": "KeypointMSELoss"}, where="keypoint_loss")
         self.tag_loss = build("loss", tag_loss or {"type": "AssociativeEmbeddingLoss"}, where="tag_loss")
         self.decoder = build("codec", decoder, where="decoder") if decoder is not None else None

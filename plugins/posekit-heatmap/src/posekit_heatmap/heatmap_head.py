@@ -92,15 +92,9 @@ class HeatmapHead(BaseHead):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.deconv_layers, self.conv_layers, self.final_layer = heatmap_layers(
-            in_channels,
-            out_channels,
-            deconv_out_channels,
-            deconv_kernel_sizes,
-            conv_out_channels,
-            conv_kernel_sizes,
-            final_layer,
-        )
+        deconv, conv = (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes)
+        layers = heatmap_layers(in_channels, out_channels, deconv, conv, final_layer)
+        self.deconv_layers, self.conv_layers, self.final_layer = layers
         self.loss_module = build("loss", loss or {"type": "KeypointMSELoss", "use_target_weight": True}, "loss")
         self.decoder = build("codec", decoder, "decoder") if decoder is not None else None
         self._register_load_state_dict_pre_hook(self._rename_v1_keys)

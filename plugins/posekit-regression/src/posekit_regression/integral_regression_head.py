@@ -71,15 +71,8 @@ class IntegralRegressionHead(RegressionHeadBase):
         self.final_layer: nn.Module | None = None
         if deconv_out_channels:
             self.heatmap_size = tuple(s * 2 ** len(deconv_out_channels) for s in in_featuremap_size)
-            self.simplebaseline_head = HeatmapTrunk(
-                in_channels,
-                num_joints,
-                deconv_out_channels,
-                deconv_kernel_sizes,
-                conv_out_channels,
-                conv_kernel_sizes,
-                final_layer,
-            )
+            deconv, conv = (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes)
+            self.simplebaseline_head = HeatmapTrunk(in_channels, num_joints, deconv, conv, final_layer)
         else:
             self.heatmap_size = tuple(in_featuremap_size)
             self.final_layer = final_conv(in_channels, num_joints, final_layer)

@@ -73,15 +73,8 @@ class SimCCHead(SimCCHeadBase):
         if deconv_out_channels:
             self.heatmap_size = tuple(s * 2 ** len(deconv_out_channels) for s in in_featuremap_size)
             if deconv_type == "heatmap":
-                self.deconv_head = HeatmapTrunk(
-                    in_channels,
-                    out_channels,
-                    deconv_out_channels,
-                    deconv_kernel_sizes,
-                    conv_out_channels,
-                    conv_kernel_sizes,
-                    final_layer,
-                )
+                deconv, conv = (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes)
+                self.deconv_head = HeatmapTrunk(in_channels, out_channels, deconv, conv, final_layer)
             else:
                 final = None if final_layer is None else FinalLayerConfig.model_validate(final_layer).model_dump()
                 cfg = {
