@@ -104,6 +104,22 @@ class HRNetExtra(BaseModel):
         return self
 
 
+def _blocks(
+    block: type[BasicBlock] | type[Bottleneck],
+    num_blocks: int,
+    in_channels: int,
+    channels: int,
+    with_cp: bool,
+    norm_cfg: NormConfig,
+) -> nn.Sequential:
+    """``num_blocks`` residual blocks to ``channels * block.expansion``; the first projects its shortcut if needed."""
+    out = channels * block.expansion
+    downsample = conv_norm(in_channels, out, 1, 1, norm_cfg) if in_channels != out else None
+    layers = [block(in_channels, out, downsample=downsample, with_cp=with_cp, norm_cfg=norm_cfg)]
+    layers += [block(out, out, with_cp=with_cp, norm_cfg=norm_cfg) for _ in range(1, num_blocks)]
+    return nn.Sequential(*layers)
+
+
 class HRModule(nn.Module):
     """Parallel branches of residual blocks, then a fuse: each output sums every branch resampled to its size.
 
@@ -141,12 +157,9 @@ class HRModule(nn.Module):
         with_cp: bool,
         norm_cfg: NormConfig,
     ) -> nn.Sequential:
-        out = channels * block.expansion
-        downsample = conv_norm(self.in_channels[i], out, 1, 1, norm_cfg) if self.in_channels[i] != out else None
-        layers = [block(self.in_channels[i], out, downsample=downsample, with_cp=with_cp, norm_cfg=norm_cfg)]
-        layers += [block(out, out, with_cp=with_cp, norm_cfg=norm_cfg) for _ in range(1, num_blocks)]
-        self.in_channels[i] = out
-        return nn.Sequential(*layers)
+        layers = _blocks(block, num_blocks, self.in_channels[i], channels, with_cp, norm_cfg)
+        self.in_channels[i] = channels * block.expansion
+        return layers
 
     def _make_fuse_layers(self, norm_cfg: NormConfig, upsample: HRNetUpsample) -> nn.ModuleList:
         ch = self.in_channels
@@ -232,10 +245,7 @@ class HRNet(FrozenStagesMixin, BaseBackbone):
         s1 = extra.stage1
         block = BLOCKS[s1.block]
         out1 = s1.num_channels[0] * block.expansion
-        downsample = conv_norm(64, out1, 1, 1, norm_cfg) if out1 != 64 else None
-        layers = [block(64, out1, downsample=downsample, with_cp=with_cp, norm_cfg=norm_cfg)]
-        layers += [block(out1, out1, with_cp=with_cp, norm_cfg=norm_cfg) for _ in range(1, s1.num_blocks[0])]
-        self.layer1 = nn.Sequential(*layers)
+        self.layer1 = _blocks(block, s1.num_blocks[0], 64, s1.num_channels[0], with_cp, norm_cfg)
 
         pre = [out1]
         for k, stage in ((2, extra.stage2), (3, extra.stage3), (4, extra.stage4)):
