@@ -76,3 +76,36 @@ def assert_backbone_matches_mmpose(folder: Path, optimized: bool = False) -> Non
     with torch.no_grad():
         out = model(torch.from_numpy(np.load(folder / "input.npy")))
     assert_outputs_match(out, folder / "backbone_out.npz")
+
+
+def codec_cases(shared: Path, name: str) -> list[Path]:
+    """The reference cases ``shared/fixtures/mmpose/codecs/<name>-*.npz`` of one codec (at least one).
+
+    Args:
+        shared: the shared folder (the ``shared`` fixture).
+        name: the codec's registered name, e.g. ``"MSRAHeatmap"``.
+    """
+    files = sorted((shared / "fixtures/mmpose/codecs").glob(f"{name}-*.npz"))
+    assert files, f"no {name} cases under {shared / 'fixtures/mmpose/codecs'}"
+    return files
+
+
+def assert_encode_matches(path: Path) -> tuple[Any, Any, dict[str, np.ndarray]]:
+    """Build a case's codec from its ``kwargs`` and compare ``encode`` with every ``encode_out_*`` array.
+
+    Args:
+        path: a ``<Codec>-<tag>.npz`` case written by MMPose's ``codec.encode(keypoints, keypoints_visible)``.
+
+    Returns:
+        ``(codec, case, encoded)`` for the caller's decode checks (``case`` is the loaded npz).
+    """
+    from posekit.registry import build
+
+    case = np.load(path, allow_pickle=False)
+    codec = build("codec", {"type": path.name.split("-")[0], **json.loads(str(case["kwargs"]))})
+    encoded = codec.encode(case["encode_in_keypoints"], case["encode_in_keypoints_visible"])
+    out_keys = {k.removeprefix("encode_out_") for k in case.files if k.startswith("encode_out_")}
+    assert set(encoded) == out_keys, f"{path.name}: encode keys {sorted(encoded)} != {sorted(out_keys)}"
+    for key in out_keys:
+        assert_same(key, encoded[key], case[f"encode_out_{key}"], path.name)
+    return codec, case, encoded
