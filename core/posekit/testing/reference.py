@@ -109,3 +109,29 @@ def assert_encode_matches(path: Path) -> tuple[Any, Any, dict[str, np.ndarray]]:
     for key in out_keys:
         assert_same(key, encoded[key], case[f"encode_out_{key}"], path.name)
     return codec, case, encoded
+
+
+def assert_head_matches_mmpose(folder: Path, names: tuple[str, ...]) -> None:
+    """Build a fixture's head, load its MMPose weights strictly and compare ``head_out.npz`` (1e-4 * max|ref|).
+
+    Args:
+        folder: a ``fixtures/mmpose/models/<name>`` folder (``config.json``, ``checkpoint.pth``,
+            ``backbone_out.npz`` as the head's input, ``head_out.npz``).
+        names: the ``head_out.npz`` keys of the head's outputs, in the order ``forward`` returns them.
+    """
+    import torch
+
+    from posekit.nn import load_checkpoint
+    from posekit.registry import build
+
+    head = build("head", json.loads((folder / "config.json").read_text())["head"])
+    load_checkpoint(head, folder / "checkpoint.pth", prefix="head.", strict=True)
+    head.eval()
+    feats = np.load(folder / "backbone_out.npz", allow_pickle=False)
+    with torch.no_grad():
+        outputs = head(tuple(torch.from_numpy(feats[f"out_{i}"]) for i in range(len(feats.files))))
+    outputs = (outputs,) if isinstance(outputs, torch.Tensor) else tuple(outputs)
+    ref = np.load(folder / "head_out.npz", allow_pickle=False)
+    assert len(outputs) == len(names), f"{folder}: the head returned {len(outputs)} outputs, expected {names}"
+    for name, out in zip(names, outputs, strict=True):
+        assert_close_to_max(name, out.detach().cpu().numpy(), ref[name], str(folder / "head_out.npz"))
