@@ -5,9 +5,12 @@ Everything here keeps mmcv/MMPose's module names, so state_dict keys of models b
 these bricks equal MMPose's and its checkpoints load unchanged.
 """
 
+from posekit.nn.backbone import FrozenStagesMixin, batchnorms_eval, freeze, init_backbone
 from posekit.nn.bricks import (
     ConvModule,
     DepthwiseSeparableConvModule,
+    NamedNorms,
+    add_conv_norm,
     build_activation_layer,
     build_norm_layer,
     norm_abbr,
@@ -22,7 +25,6 @@ from posekit.nn.checkpoint import (
     read_checkpoint,
 )
 from posekit.nn.configs import ActConfig, FinalLayerConfig, NormConfig, PretrainedInit, as_config
-from posekit.nn.freezing import FrozenStagesMixin, batchnorms_eval, freeze
 from posekit.nn.fuse import fuse_conv_bn, optimize_for_inference
 from posekit.nn.init import constant_init, is_norm, kaiming_init, normal_init
 from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
@@ -45,8 +47,10 @@ __all__ = [
     "FrozenStagesMixin",
     "HeatmapTrunk",
     "LoadResult",
+    "NamedNorms",
     "NormConfig",
     "PretrainedInit",
+    "add_conv_norm",
     "as_config",
     "batchnorms_eval",
     "build_activation_layer",
@@ -61,6 +65,7 @@ __all__ = [
     "fuse_conv_bn",
     "get_expansion",
     "heatmap_layers",
+    "init_backbone",
     "init_heatmap_layers",
     "is_norm",
     "kaiming_init",

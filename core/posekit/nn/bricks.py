@@ -231,3 +231,30 @@ class DepthwiseSeparableConvModule(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.pointwise_conv(self.depthwise_conv(x))
+
+
+def add_conv_norm(module: nn.Module, index: int, conv: nn.Conv2d, norm_cfg: NormConfig | Mapping[str, Any]) -> None:
+    """Register ``conv{index}`` and its norm under mmcv's name (``bn{index}``, ``gn{index}``, ...) on ``module``.
+
+    The norm's name is kept in ``norm{index}_name``; :class:`NamedNorms` reads it back.
+    """
+    setattr(module, f"conv{index}", conv)
+    name, norm = build_norm_layer(norm_cfg, conv.out_channels, postfix=index)
+    setattr(module, f"norm{index}_name", name)
+    module.add_module(name, norm)
+
+
+class NamedNorms:
+    """``norm1`` .. ``norm3``: the norm layers registered by :func:`add_conv_norm` (mmcv's property names)."""
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)  # type: ignore[attr-defined]
+
+    @property
+    def norm2(self) -> nn.Module:
+        return getattr(self, self.norm2_name)  # type: ignore[attr-defined]
+
+    @property
+    def norm3(self) -> nn.Module:
+        return getattr(self, self.norm3_name)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-from posekit.nn.bricks import build_norm_layer
+from posekit.nn.bricks import NamedNorms, add_conv_norm, build_norm_layer
 from posekit.nn.configs import NormConfig
 from posekit.nn.init import constant_init
 
@@ -21,11 +21,12 @@ Style = Literal["pytorch", "caffe"]
 _BN = NormConfig(type="BN")
 
 
-class _ResidualBlock(nn.Module):
+class _ResidualBlock(NamedNorms, nn.Module):
     """What :class:`BasicBlock` and :class:`Bottleneck` share: mmcv's keys, the shortcut, checkpointing.
 
     ``(B, in_channels, H, W) -> (B, out_channels, H/s, W/s)``; a subclass builds its branch in
-    :meth:`_build` (``conv{i}`` and ``norm{i}`` by :meth:`_add_conv_norm`) and runs it in :meth:`_branch`.
+    :meth:`_build` (``conv{i}`` and ``norm{i}`` by :func:`~posekit.nn.bricks.add_conv_norm`) and
+    runs it in :meth:`_branch`.
 
     Args:
         in_channels: input channels.
@@ -76,21 +77,6 @@ class _ResidualBlock(nn.Module):
     def _branch(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def _add_conv_norm(self, index: int, conv: nn.Conv2d, norm_cfg: NormConfig | Mapping[str, Any]) -> None:
-        """Register ``conv{index}`` and its norm under mmcv's name (``bn{index}``, ``gn{index}``, ...)."""
-        setattr(self, f"conv{index}", conv)
-        name, norm = build_norm_layer(norm_cfg, conv.out_channels, postfix=index)
-        setattr(self, f"norm{index}_name", name)
-        self.add_module(name, norm)
-
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
-
     def _residual(self, x: Tensor) -> Tensor:
         out = self._branch(x)
         out += x if self.downsample is None else self.downsample(x)  # in place: a norm's output, not saved
@@ -110,8 +96,8 @@ class BasicBlock(_ResidualBlock):
     def _build(self, norm_cfg: NormConfig | Mapping[str, Any], dilation: int, style: Style) -> None:
         out = self.out_channels
         conv1 = nn.Conv2d(self.in_channels, out, 3, self.stride, padding=dilation, dilation=dilation, bias=False)
-        self._add_conv_norm(1, conv1, norm_cfg)
-        self._add_conv_norm(2, nn.Conv2d(out, out, 3, padding=1, bias=False), norm_cfg)
+        add_conv_norm(self, 1, conv1, norm_cfg)
+        add_conv_norm(self, 2, nn.Conv2d(out, out, 3, padding=1, bias=False), norm_cfg)
 
     def _branch(self, x: Tensor) -> Tensor:
         return self.norm2(self.conv2(self.relu(self.norm1(self.conv1(x)))))
@@ -126,14 +112,10 @@ class Bottleneck(_ResidualBlock):
     def _build(self, norm_cfg: NormConfig | Mapping[str, Any], dilation: int, style: Style) -> None:
         mid = self.mid_channels
         stride1, stride2 = (1, self.stride) if style == "pytorch" else (self.stride, 1)
-        self._add_conv_norm(1, nn.Conv2d(self.in_channels, mid, 1, stride1, bias=False), norm_cfg)
+        add_conv_norm(self, 1, nn.Conv2d(self.in_channels, mid, 1, stride1, bias=False), norm_cfg)
         conv2 = nn.Conv2d(mid, mid, 3, stride2, padding=dilation, dilation=dilation, bias=False)
-        self._add_conv_norm(2, conv2, norm_cfg)
-        self._add_conv_norm(3, nn.Conv2d(mid, self.out_channels, 1, bias=False), norm_cfg)
-
-    @property
-    def norm3(self) -> nn.Module:
-        return getattr(self, self.norm3_name)
+        add_conv_norm(self, 2, conv2, norm_cfg)
+        add_conv_norm(self, 3, nn.Conv2d(mid, self.out_channels, 1, bias=False), norm_cfg)
 
     def _branch(self, x: Tensor) -> Tensor:
         out = self.relu(self.norm1(self.conv1(x)))

@@ -11,6 +11,7 @@ State_dict keys equal mmdet's (``stem.0.conv.weight``, ``stage1.1.blocks.0.conv2
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -25,10 +26,8 @@ from posekit.nn import (
     FrozenStagesMixin,
     NormConfig,
     PretrainedInit,
-    constant_init,
-    is_norm,
+    init_backbone,
     kaiming_init,
-    load_pretrained,
 )
 from posekit.protocols import BaseBackbone
 
@@ -232,13 +231,10 @@ class CSPNeXt(FrozenStagesMixin, BaseBackbone):
 
     def init_weights(self) -> None:
         """mmdet's default (PyTorch-style Kaiming-uniform convs, zero biases, unit norms), or ``init_cfg``."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                kaiming_init(m, a=math.sqrt(5), mode="fan_in", nonlinearity="leaky_relu", distribution="uniform")
-            elif is_norm(m):
-                constant_init(m, 1.0)
-        if self.init_cfg is not None:
-            load_pretrained(self, self.init_cfg)
+        conv_init = functools.partial(
+            kaiming_init, a=math.sqrt(5), mode="fan_in", nonlinearity="leaky_relu", distribution="uniform"
+        )
+        init_backbone(self, conv_init, self.init_cfg)
 
     def frozen_modules(self) -> list[nn.Module]:
         """The stem and stages 1 .. ``frozen_stages``."""

@@ -10,6 +10,7 @@ State_dict keys equal MMPose's (``conv1``, ``bn1``, ``layer1``, ``transition1``,
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -20,16 +21,14 @@ from posekit.nn import (
     BasicBlock,
     Bottleneck,
     FrozenStagesMixin,
+    NamedNorms,
     NormConfig,
     PretrainedInit,
+    add_conv_norm,
     as_config,
-    build_norm_layer,
-    constant_init,
     conv_norm,
-    is_norm,
-    load_pretrained,
+    init_backbone,
     normal_init,
-    zero_init_last_norms,
 )
 from posekit.protocols import BaseBackbone
 
@@ -198,7 +197,7 @@ class HRModule(nn.Module):
         return outs
 
 
-class HRNet(FrozenStagesMixin, BaseBackbone):
+class HRNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
     """HRNet backbone (`Deep High-Resolution Representation Learning <https://arxiv.org/abs/1902.09212>`__).
 
     Args:
@@ -234,12 +233,8 @@ class HRNet(FrozenStagesMixin, BaseBackbone):
         self.frozen_stages = frozen_stages
         self.init_cfg = init_cfg
 
-        self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=2, padding=1, bias=False)
-        self.norm1_name, norm1 = build_norm_layer(norm_cfg, 64, postfix=1)
-        self.add_module(self.norm1_name, norm1)
-        self.conv2 = nn.Conv2d(64, 64, 3, stride=2, padding=1, bias=False)
-        self.norm2_name, norm2 = build_norm_layer(norm_cfg, 64, postfix=2)
-        self.add_module(self.norm2_name, norm2)
+        add_conv_norm(self, 1, nn.Conv2d(in_channels, 64, 3, stride=2, padding=1, bias=False), norm_cfg)
+        add_conv_norm(self, 2, nn.Conv2d(64, 64, 3, stride=2, padding=1, bias=False), norm_cfg)
         self.relu = nn.ReLU(inplace=True)
 
         s1 = extra.stage1
@@ -256,14 +251,6 @@ class HRNet(FrozenStagesMixin, BaseBackbone):
 
         self.init_weights()
         self.freeze_stages()
-
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
 
     @staticmethod
     def _make_transition(pre: list[int], cur: list[int], norm_cfg: NormConfig) -> nn.ModuleList:
@@ -301,15 +288,7 @@ class HRNet(FrozenStagesMixin, BaseBackbone):
 
     def init_weights(self) -> None:
         """Convs from N(0, 0.001^2), unit norms (zero last norms with ``zero_init_residual``), or ``init_cfg``."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                normal_init(m, std=0.001)
-            elif is_norm(m):
-                constant_init(m, 1.0)
-        if self.init_cfg is not None:
-            load_pretrained(self, self.init_cfg)
-        elif self.zero_init_residual:
-            zero_init_last_norms(self)
+        init_backbone(self, functools.partial(normal_init, std=0.001), self.init_cfg, self.zero_init_residual)
 
     def frozen_modules(self) -> list[nn.Module]:
         """Stem at 0; stage k with the transition after it (stage 4 has none: MMPose re-freezes transition3)."""

@@ -18,15 +18,14 @@ from posekit.nn import (
     Bottleneck,
     ConvModule,
     FrozenStagesMixin,
+    NamedNorms,
     NormConfig,
     PretrainedInit,
+    add_conv_norm,
     build_norm_layer,
-    constant_init,
     get_expansion,
-    is_norm,
+    init_backbone,
     kaiming_init,
-    load_pretrained,
-    zero_init_last_norms,
 )
 from posekit.protocols import BaseBackbone
 
@@ -89,7 +88,7 @@ def make_res_layer(
     return nn.Sequential(*blocks)
 
 
-class ResNet(FrozenStagesMixin, BaseBackbone):
+class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
     """ResNet backbone (`Deep Residual Learning <https://arxiv.org/abs/1512.03385>`__).
 
     Args:
@@ -167,9 +166,7 @@ class ResNet(FrozenStagesMixin, BaseBackbone):
                 ConvModule(half, stem_channels, 3, stride=1, padding=1, norm_cfg=norm_cfg),
             )
         else:
-            self.conv1 = nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3, bias=False)
-            self.norm1_name, norm1 = build_norm_layer(norm_cfg, stem_channels, postfix=1)
-            self.add_module(self.norm1_name, norm1)
+            add_conv_norm(self, 1, nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3, bias=False), norm_cfg)
             self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
@@ -197,22 +194,9 @@ class ResNet(FrozenStagesMixin, BaseBackbone):
         self.init_weights()
         self.freeze_stages()
 
-    @property
-    def norm1(self) -> nn.Module:
-        """The stem's norm layer (``bn1``); only without ``deep_stem``."""
-        return getattr(self, self.norm1_name)
-
     def init_weights(self) -> None:
         """Kaiming-normal convs and unit norms (zero last norms with ``zero_init_residual``), or ``init_cfg``."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                kaiming_init(m)
-            elif is_norm(m):
-                constant_init(m, 1.0)
-        if self.init_cfg is not None:
-            load_pretrained(self, self.init_cfg)
-        elif self.zero_init_residual:
-            zero_init_last_norms(self)
+        init_backbone(self, kaiming_init, self.init_cfg, self.zero_init_residual)
 
     def frozen_modules(self) -> list[nn.Module]:
         """The stem (stage 0) and ``layer1`` .. ``layer{frozen_stages}``."""

@@ -1,10 +1,17 @@
-"""Freezing a backbone's first stages and its BatchNorm statistics (MMPose's ``frozen_stages``, ``norm_eval``)."""
+"""What backbones share: freezing the first stages and BatchNorm statistics (MMPose's ``frozen_stages``,
+``norm_eval``) and the weight init with ``init_cfg``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from torch import nn
+
+from posekit.nn.checkpoint import load_pretrained
+from posekit.nn.configs import PretrainedInit
+from posekit.nn.init import constant_init, is_norm
+from posekit.nn.resblocks import zero_init_last_norms
 
 
 def freeze(*modules: nn.Module | None) -> None:
@@ -48,3 +55,28 @@ class FrozenStagesMixin:
         if mode and self.norm_eval:
             batchnorms_eval(self)  # type: ignore[arg-type]
         return self
+
+
+def init_backbone(
+    module: nn.Module,
+    conv_init: Callable[[nn.Module], None],
+    init_cfg: PretrainedInit | Mapping[str, Any] | None = None,
+    zero_init_residual: bool = False,
+) -> None:
+    """``conv_init`` on every Conv2d and unit norms; then ``init_cfg``'s weights, else zeroed last block norms.
+
+    Args:
+        module: the backbone.
+        conv_init: fills one Conv2d (e.g. ``kaiming_init``).
+        init_cfg: MMPose's ``dict(type='Pretrained', ...)``; default None.
+        zero_init_residual: without ``init_cfg``, start each residual block's last norm at 0. Default False.
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            conv_init(m)
+        elif is_norm(m):
+            constant_init(m, 1.0)
+    if init_cfg is not None:
+        load_pretrained(module, init_cfg)
+    elif zero_init_residual:
+        zero_init_last_norms(module)
