@@ -1,6 +1,6 @@
 """Shared numpy helpers of the keypoint codecs, one module per role.
 
-- :mod:`~posekit.codec_utils.checks`: input checks (``check_array``);
+- :mod:`~posekit.codec_utils.checks`: input checks (``check_array``, ``check_keypoints``);
 - :mod:`~posekit.codec_utils.targets`: target rendering (Gaussian heatmaps, offset maps);
 - :mod:`~posekit.codec_utils.maxima`: maxima of heatmaps and SimCC vectors, heatmap NMS;
 - :mod:`~posekit.codec_utils.blur`: Gaussian blurs that keep the maxima;
@@ -21,7 +21,7 @@ pixels, SimCC bins); codecs scale them to and from the model's input space.
 """
 
 from posekit.codec_utils.blur import gaussian_blur, gaussian_blur1d
-from posekit.codec_utils.checks import check_array
+from posekit.codec_utils.checks import check_array, check_keypoints
 from posekit.codec_utils.flip import flip_coordinates, flip_heatmaps, flip_vectors
 from posekit.codec_utils.maxima import batch_heatmap_nms, get_heatmap_maximum, get_simcc_maximum
 from posekit.codec_utils.refinement import (
@@ -40,6 +40,7 @@ from posekit.codec_utils.targets import (
 __all__ = [
     "batch_heatmap_nms",
     "check_array",
+    "check_keypoints",
     "flip_coordinates",
     "flip_heatmaps",
     "flip_vectors",

@@ -35,3 +35,17 @@ def check_array(name: str, value: object, shape: Sequence[int | str]) -> np.ndar
     else:
         got = f"a {type(value).__name__}"
     raise ValueError(f"{name}: expected a numeric array of shape {expected}, got {got}")
+
+
+def check_keypoints(keypoints: object, keypoints_visible: object | None, instances: int | str = "N") -> np.ndarray:
+    """Check a codec's ``encode`` inputs; return the visibilities (all ones when None).
+
+    Args:
+        keypoints: ``(N, K, 2)`` (``instances`` fixes N, e.g. 1 for one instance per sample).
+        keypoints_visible: ``(N, K)`` or None.
+        instances: the expected N, or a name that matches any size. Default ``"N"``.
+    """
+    keypoints = check_array("keypoints", keypoints, (instances, "K", 2))
+    if keypoints_visible is None:
+        return np.ones(keypoints.shape[:2], dtype=np.float32)
+    return check_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])

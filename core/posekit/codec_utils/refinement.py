@@ -155,15 +155,8 @@ def refine_keypoints_dark_udp(keypoints: np.ndarray, heatmaps: np.ndarray, blur_
     The blur is evaluated on each keypoint's 3 x 3 neighbourhood only when nothing is clipped there
     (the map's maximum is in (0, 50] and every neighbour is at least 1e-3): the rescale to the map's
     maximum then adds a constant to the log-map, which cancels from every derivative. Other
-    keypoints, the ``-1`` ones among them, take MMPose's whole-map path.
-
-    Args:
-        keypoints: ``(..., K, 2)`` float in heatmap pixels (the maxima).
-        heatmaps: ``(..., K, H, W)`` broadcastable to the keypoints.
-        blur_kernel_size: odd Gaussian kernel size of the modulation blur.
-
-    Returns:
-        the refined keypoints (a new array of the keypoints' dtype).
+    keypoints, the ``-1`` ones among them, take MMPose's whole-map path. Arguments and result as
+    :func:`refine_keypoints_dark`.
     """
     if blur_kernel_size % 2 != 1:
         raise ValueError(f"blur kernel size must be odd, got {blur_kernel_size}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from posekit.codec_utils import check_array, gaussian_blur, get_heatmap_maximum
+from posekit.codec_utils import check_keypoints, gaussian_blur, get_heatmap_maximum
 from posekit.errors import ConfigError
 from posekit_heatmap._base import HeatmapCodecBase
 
@@ -58,11 +58,7 @@ class MegviiHeatmap(HeatmapCodecBase):
         Returns:
             ``heatmaps`` (K, H, W) float32 and ``keypoint_weights`` (1, K).
         """
-        check_array("keypoints", keypoints, (1, "K", 2))
-        if keypoints_visible is None:
-            keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
-        else:
-            check_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])
+        keypoints_visible = check_keypoints(keypoints, keypoints_visible, 1)
         width, height = self.heatmap_size
         center = (keypoints[0] / self.scale_factor).astype(np.int64)  # (K, 2)
         labelled = keypoints_visible[0] >= 0.5

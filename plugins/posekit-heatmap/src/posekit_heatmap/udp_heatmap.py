@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from posekit.codec_utils import (
-    check_array,
+    check_keypoints,
     generate_offset_heatmap,
     generate_udp_gaussian_heatmaps,
     get_heatmap_maximum,
@@ -86,11 +86,7 @@ class UDPHeatmap(HeatmapCodecBase):
         Returns:
             ``heatmaps`` (K, H, W) or (3K, H, W) float32 and ``keypoint_weights`` (1, K).
         """
-        check_array("keypoints", keypoints, (1, "K", 2))
-        if keypoints_visible is None:
-            keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
-        else:
-            check_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])
+        keypoints_visible = check_keypoints(keypoints, keypoints_visible, 1)
         scaled = keypoints / self.scale_factor
         if self.heatmap_type == "gaussian":
             heatmaps, weights = generate_udp_gaussian_heatmaps(self.heatmap_size, scaled, keypoints_visible, self.sigma)
