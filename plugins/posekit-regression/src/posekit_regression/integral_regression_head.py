@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_coordinates, flip_heatmaps
-from posekit.nn import FinalLayerConfig, HeatmapTrunk, final_conv, normal_init
+from posekit.nn import FinalLayerConfig, HeatmapTrunk, final_conv
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
@@ -83,12 +83,6 @@ class IntegralRegressionHead(RegressionHeadBase):
         self.decoder = build("codec", decoder, "decoder") if decoder is not None else None
         self._register_load_state_dict_pre_hook(self._map_heatmap_head_keys)
         self.init_weights()
-
-    def init_weights(self) -> None:
-        """Linear layers from N(0, 0.01^2) (MMPose's init_cfg); the HeatmapTrunk inits its own layers."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                normal_init(m, std=0.01)
 
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         """``feats[-1] (B, C, h, w)`` -> coordinates ``(B, K, 2)`` in [0, 1) and softmax maps ``(B, K, H, W)``."""
