@@ -1,5 +1,5 @@
 """Layer bricks for plugins (a small, typed ``mmcv.cnn``): configs, builders, blocks, head trunks, freezing,
-init, checkpoints.
+loss bases, init, checkpoints.
 
 Everything here keeps mmcv/MMPose's module names, so state_dict keys of models built from
 these bricks equal MMPose's and its checkpoints load unchanged.
@@ -27,6 +27,7 @@ from posekit.nn.checkpoint import (
 from posekit.nn.configs import ActConfig, FinalLayerConfig, NormConfig, PretrainedInit, as_config
 from posekit.nn.fuse import fuse_conv_bn, optimize_for_inference
 from posekit.nn.init import constant_init, is_norm, kaiming_init, normal_init
+from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
 from posekit.nn.trunks import (
     HeatmapTrunk,
@@ -50,6 +51,7 @@ __all__ = [
     "NamedNorms",
     "NormConfig",
     "PretrainedInit",
+    "WeightedKeypointLoss",
     "add_conv_norm",
     "as_config",
     "batchnorms_eval",
@@ -59,6 +61,7 @@ __all__ = [
     "conv_layers",
     "conv_norm",
     "deconv_layers",
+    "expand_target_weight",
     "extract_state_dict",
     "final_conv",
     "freeze",
