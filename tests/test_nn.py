@@ -210,3 +210,29 @@ def test_safetensors(tmp_path: Path) -> None:
     src = _small()
     safetensors.save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(tmp_path / "w.safetensors"))
     load_checkpoint(_small(), tmp_path / "w.safetensors")
+
+
+def test_init_model_names_the_distribution_a_checkpoint_needs(shared: Path, tmp_path: Path) -> None:
+    import importlib.metadata as md
+    import json
+
+    import posekit
+    from posekit.nn.checkpoint import component_distributions
+
+    folder = shared / "fixtures/mmpose/models/simplebaseline-res18-narrow_coco-256x192"
+    config = json.loads((folder / "config.json").read_text())
+    recorded = component_distributions(config)
+    assert recorded["ResNet"] == ("posekit-resnet", md.version("posekit-resnet"))
+    assert recorded["HeatmapHead"] == ("posekit-heatmap", md.version("posekit-heatmap"))
+    ckpt = read_checkpoint(folder / "checkpoint.pth")
+    ckpt["meta"] = {**ckpt.get("meta", {}), "distributions": {**recorded, "ResNetV9": ("posekit-resnet9", "0.3.0")}}
+    torch.save(ckpt, tmp_path / "ck.pth")
+    with pytest.raises(
+        CheckpointError,
+        match=r"ResNetV9 \(from posekit-resnet9 0\.3\.0\)"
+        r".*pip install 'posekit-resnet9==0\.3\.0'",
+    ):
+        posekit.init_model(config, tmp_path / "ck.pth")
+    del ckpt["meta"]["distributions"]["ResNetV9"]
+    torch.save(ckpt, tmp_path / "ck.pth")
+    posekit.init_model(config, tmp_path / "ck.pth")

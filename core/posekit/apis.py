@@ -82,17 +82,21 @@ def init_model(
         the estimator in eval mode, with ``dataset_meta`` (MMPose's keypoint-definition dict)
         and ``cfg`` (the experiment, or None for a bare model dict).
     """
-    from posekit.interop.checkpoint import load_model_checkpoint
     from posekit.interop.mmpose_config import check_components, clean_model_dict
+    from posekit.nn.checkpoint import load_model_checkpoint, read_checkpoint, require_distributions
     from posekit.registry import build
 
+    source = f"checkpoint {os.fspath(checkpoint)!r}" if checkpoint is not None else ""
+    ckpt = read_checkpoint(checkpoint) if checkpoint is not None else None
+    if ckpt is not None:  # before building: a missing plugin is named with its distribution
+        require_distributions(ckpt, source)
     model_cfg, experiment = read_model_config(config)
     model_cfg = clean_model_dict(model_cfg, drop_pretrained=True)
     check_components(model_cfg, "model config")
     model = _revert_sync_batchnorm(build("estimator", model_cfg, where="model"))
     meta: dict[str, Any] = {}
-    if checkpoint is not None:
-        meta = load_model_checkpoint(model, checkpoint)
+    if ckpt is not None:
+        meta = load_model_checkpoint(model, ckpt, source=source)
     dataset_meta = meta.get("dataset_meta")
     if not isinstance(dataset_meta, Mapping):
         from posekit.metainfo import load_metainfo

@@ -13,7 +13,6 @@ import torch
 
 from posekit.engine.checkpoint import (
     find_latest,
-    load_checkpoint,
     prune,
     rng_state,
     save_checkpoint,
@@ -21,6 +20,7 @@ from posekit.engine.checkpoint import (
     write_last_pointer,
 )
 from posekit.errors import CheckpointError
+from posekit.nn.checkpoint import read_checkpoint
 
 
 def _draws() -> tuple[float, float, list[float]]:
@@ -32,7 +32,7 @@ def test_rng_state_round_trips_through_a_weights_only_file(tmp_path: Path) -> No
     np.random.standard_normal()
     save_checkpoint({"rng": rng_state()}, tmp_path / "rng.pth")
     expected = _draws()
-    set_rng_state(load_checkpoint(tmp_path / "rng.pth")["rng"])
+    set_rng_state(read_checkpoint(tmp_path / "rng.pth")["rng"])
     assert _draws() == expected
 
 
@@ -48,17 +48,17 @@ def test_atomic_save_failure_keeps_the_previous_file(tmp_path: Path, monkeypatch
     with pytest.raises(RuntimeError, match="killed mid-write"):
         save_checkpoint({"w": torch.zeros(3)}, target)
     monkeypatch.undo()
-    assert torch.equal(load_checkpoint(target)["w"], torch.ones(3))
+    assert torch.equal(read_checkpoint(target)["w"], torch.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["latest.pth"]  # no temporary file left
 
 
 def test_load_refuses_code_and_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pth"
     torch.save({"obj": Path("any object that unpickles by importing code")}, bad)
-    with pytest.raises(CheckpointError, match=r"bad\.pth cannot be loaded safely"):
-        load_checkpoint(bad)
-    with pytest.raises(CheckpointError, match="does not exist"):
-        load_checkpoint(tmp_path / "nope.pth")
+    with pytest.raises(CheckpointError, match=r"bad\.pth could not be read with torch\.load\(weights_only=True\)"):
+        read_checkpoint(bad)
+    with pytest.raises(CheckpointError, match="not found"):
+        read_checkpoint(tmp_path / "nope.pth")
 
 
 def test_find_latest_and_prune(tmp_path: Path) -> None:
@@ -139,3 +139,24 @@ def test_kill_mid_epoch_then_resume_gives_the_same_weights(tiny: Any, tmp_path: 
     assert [(r["mode"], r["iter"], r.get("loss")) for r in logs[0]] == [
         (r["mode"], r["iter"], r.get("loss")) for r in logs[1]
     ]
+
+
+def test_checkpoint_names_the_distributions_it_needs(tiny: Any, tmp_path: Path) -> None:
+    """``meta.distributions`` records who provided each component; a missing one is named with its version."""
+    work = tmp_path / "run"
+    tiny.train(tiny.config(work, train={"epochs": 1, "progress": False}))
+    ckpt = tiny.load(work / "epoch_1.pth")
+    recorded = ckpt["meta"]["distributions"]
+    assert {name: dist for name, (dist, _) in recorded.items()} == {
+        "TinyEstimator": "posekit-tiny",
+        "TinyDataset": "posekit-tiny",
+        "TinyMetric": "posekit-tiny",
+    }
+    ckpt["meta"]["distributions"]["GoneHead"] = ("posekit-gone", "2.1.0")
+    save_checkpoint(ckpt, work / "epoch_1.pth")
+    with pytest.raises(
+        CheckpointError,
+        match=r"GoneHead \(from posekit-gone 2\.1\.0\)"
+        r".*pip install 'posekit-gone==2\.1\.0'",
+    ):
+        tiny.train(tiny.config(work, train={"epochs": 2, "progress": False}), resume=work / "epoch_1.pth")

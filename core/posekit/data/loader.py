@@ -1,4 +1,12 @@
-"""Data loaders: seeded sampling and workers, distributed sampling when torch.distributed runs."""
+"""The one DataLoader factory: seeded sampling and workers, distributed sampling, epoch-keyed samplers.
+
+A plain call picks the sampler (sequential, seeded random, or distributed when
+torch.distributed runs). The trainer and evaluation pass their own sampler of ``(epoch, index)``
+keys (:mod:`posekit.engine.loader`); the dataset is then wrapped in :class:`EpochDataset`, which
+passes the epoch to the dataset (``set_epoch``) before fetching the sample, so per-sample
+augmentation seeds (``sample_rng(seed, epoch, index)``) reach every worker process, even
+persistent ones.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler, SequentialSampler
 
 from posekit.data.collate import pose_collate
 from posekit.errors import ConfigError
@@ -35,6 +43,27 @@ def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> No
     torch.manual_seed(worker_seed)
 
 
+class EpochDataset(Dataset):
+    """Wrap ``dataset`` so that keys ``(epoch, index)`` set the epoch before ``dataset[index]``.
+
+    Args:
+        dataset: the wrapped dataset; its ``set_epoch(epoch)`` is called when it has one.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._set_epoch: Callable[[int], None] | None = getattr(dataset, "set_epoch", None)
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        epoch, index = key
+        if self._set_epoch is not None:
+            self._set_epoch(epoch)
+        return self.dataset[index]
+
+
 def build_dataloader(
     dataset: Dataset[PoseSample],
     batch_size: int,
@@ -45,6 +74,9 @@ def build_dataloader(
     distributed: bool | None = None,
     persistent_workers: bool = False,
     collate_fn: Callable[[Sequence[PoseSample]], Any] = pose_collate,
+    pin_memory: bool = False,
+    sampler: Sampler[tuple[int, int]] | None = None,
+    rank: int | None = None,
 ) -> DataLoader[PoseBatch]:
     """A :class:`~torch.utils.data.DataLoader` of :class:`PoseBatch` with reproducible order and workers.
 
@@ -52,7 +84,8 @@ def build_dataloader(
     (same seed, same order, whatever ``num_workers``), and each worker is seeded by
     :func:`worker_init_fn`. Under an initialised ``torch.distributed`` process group, a
     :class:`DistributedSampler` gives each rank its share; call :func:`set_epoch` before
-    each epoch so it reshuffles (and the dataset's per-sample seeds move on).
+    each epoch so it reshuffles (and the dataset's per-sample seeds move on). Creating an
+    iterator draws from the loader's own generator, never from the run's random state.
 
     Args:
         dataset: a map-style dataset of :class:`PoseSample`.
@@ -65,6 +98,10 @@ def build_dataloader(
         persistent_workers: keep workers between epochs (a dataset's ``set_epoch`` then does
             not reach them: leave off when the dataset seeds per epoch).
         collate_fn: how samples become a batch (default :func:`pose_collate`).
+        pin_memory: pin host memory (CUDA).
+        sampler: a sampler of ``(epoch, index)`` keys (the trainer's); the dataset is then read
+            through :class:`EpochDataset` and ``shuffle``/``distributed`` are not used.
+        rank: this process's rank, giving its workers their own seeds; None: from torch.distributed.
     """
     if batch_size < 1 or num_workers < 0:
         raise ConfigError(
@@ -72,13 +109,15 @@ def build_dataloader(
         )
     if distributed is None:
         distributed = dist.is_available() and dist.is_initialized()
-    rank = dist.get_rank() if distributed else 0
+    if rank is None:
+        rank = dist.get_rank() if distributed else 0
     generator = None
     if seed is not None:
         generator = torch.Generator()
         generator.manual_seed(seed)
-    sampler: torch.utils.data.Sampler[int]
-    if distributed:
+    if sampler is not None:
+        dataset = EpochDataset(dataset)
+    elif distributed:
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed or 0)
     elif shuffle:
         sampler = RandomSampler(dataset, generator=generator)
@@ -97,6 +136,7 @@ def build_dataloader(
         worker_init_fn=init,
         generator=generator,
         persistent_workers=persistent_workers and num_workers > 0,
+        pin_memory=pin_memory,
     )
 
 

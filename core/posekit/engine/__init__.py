@@ -4,7 +4,7 @@ The trainer's behaviour lives in hook implementations (:mod:`posekit.engine.hook
 registered under the ``posekit.hooks`` entry-point group, like any plugin's.
 """
 
-from posekit.engine.checkpoint import find_latest, load_checkpoint, save_checkpoint
+from posekit.engine.checkpoint import find_latest, save_checkpoint
 from posekit.engine.ema import ExpMomentumEMA
 from posekit.engine.evaluation import evaluate, evaluate_checkpoint
 from posekit.engine.trainer import Trainer
@@ -15,6 +15,5 @@ __all__ = [
     "evaluate",
     "evaluate_checkpoint",
     "find_latest",
-    "load_checkpoint",
     "save_checkpoint",
 ]

@@ -1,7 +1,8 @@
-"""Checkpoint files: atomic writes, safe loading, RNG states, finding the latest.
+"""Checkpoint files of a training run: atomic writes, RNG states, finding the latest, pruning.
 
 A checkpoint is a plain dict that ``torch.load(weights_only=True)`` can read (tensors,
-numbers, strings, lists, dicts): MMPose's ``{"state_dict", "meta"}`` plus the optimizer,
+numbers, strings, lists, dicts; read back by :func:`posekit.nn.checkpoint.read_checkpoint`):
+MMPose's ``{"state_dict", "meta"}`` plus the optimizer,
 scheduler, scaler, EMA, loop position and RNG states of a training run. Writes go to a
 temporary file in the same folder, are fsynced, then renamed over the target, so a crash
 during a save never leaves a truncated checkpoint; the ``last_checkpoint`` file (MMEngine's
@@ -21,8 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from posekit.errors import CheckpointError
 
 LAST_POINTER = "last_checkpoint"
 _RUN_CKPT = re.compile(r"^(epoch|iter)_(\d+)\.pth$")
@@ -69,49 +68,6 @@ def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
         path: the final file.
     """
     return atomic_write(path, lambda f: torch.save(dict(checkpoint), f))
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True`` (``.safetensors``: its tensors as ``state_dict``).
-
-    Args:
-        path: a ``.pth``/``.pt``/``.ckpt`` file, or ``.safetensors``.
-        map_location: where tensors are placed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    if path.suffix == ".safetensors":
-        try:
-            from safetensors.torch import load_file
-        except ImportError as e:
-            raise CheckpointError(f"{path}: reading .safetensors needs the 'safetensors' package") from e
-        return {"state_dict": load_file(str(path), device=str(map_location))}
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"checkpoint {path} cannot be loaded safely: {type(e).__name__}: {e}") from e
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(f"checkpoint {path} holds a {type(ckpt).__name__}, expected a dict")
-    return ckpt
-
-
-def model_state(checkpoint: Mapping[str, Any], source: str | Path = "<checkpoint>") -> dict[str, torch.Tensor]:
-    """The model weights in a checkpoint (``state_dict``, ``model``, or a bare state dict).
-
-    Args:
-        checkpoint: a loaded checkpoint.
-        source: where it came from, for the error message.
-    """
-    for key in ("state_dict", "model"):
-        if key in checkpoint and isinstance(checkpoint[key], Mapping):
-            state = dict(checkpoint[key])
-            break
-    else:
-        state = dict(checkpoint)
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{source}: no model weights found (expected a 'state_dict' of tensors)")
-    return {k.removeprefix("module."): v for k, v in state.items()}
 
 
 # --------------------------------------------------------------------------- RNG states

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from posekit.config.schema import Experiment
 from posekit.engine import dist
-from posekit.engine.loader import ShardSampler, make_loader
+from posekit.engine.loader import ShardSampler
 from posekit.errors import ConfigError
 from posekit.registry import build
 
@@ -91,7 +91,7 @@ def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, fl
         checkpoint: a posekit or MMPose checkpoint (a posekit checkpoint's EMA weights when it has them).
     """
     from posekit.apis import init_model
-    from posekit.data import pose_collate
+    from posekit.data import build_dataloader, pose_collate
 
     split, where = (cfg.data.test, "data.test") if cfg.data.test is not None else (cfg.data.val, "data.val")
     if split is None:
@@ -104,9 +104,9 @@ def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, fl
         rank, world_size = dist.get_rank(), dist.get_world_size()
         model = init_model(cfg, checkpoint, device=device)
         dataset = build("dataset", split.dataset, where=f"{where}.dataset")
-        loader = make_loader(
+        loader = build_dataloader(
             dataset,
-            ShardSampler(len(dataset), num_replicas=world_size, rank=rank),
+            sampler=ShardSampler(len(dataset), num_replicas=world_size, rank=rank),
             batch_size=split.batch_size,
             num_workers=split.num_workers,
             drop_last=False,

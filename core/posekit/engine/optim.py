@@ -8,16 +8,17 @@ normalisation layer (BatchNorm, SyncBatchNorm, GroupNorm, LayerNorm, InstanceNor
 The schedule is a factor of the base LR evaluated every iteration: a linear warmup from
 ``warmup_ratio`` (MMEngine's ``LinearLR(start_factor=warmup_ratio, end=warmup_iters)``)
 times the main policy (``step``/``multistep`` in epochs, ``cosine`` from epoch ``cosine_begin`` to the end of the
-run in iterations, as ``CosineAnnealingLR(convert_to_iter_based=True)``).
+run in iterations, as ``CosineAnnealingLR(convert_to_iter_based=True)``), applied by :class:`IterLR`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.lr_scheduler import LambdaLR
 
 from posekit.config.schema import OptimizerCfg, SchedulerCfg
 
@@ -102,19 +103,35 @@ def lr_factor(cfg: SchedulerCfg, iteration: int, iters_per_epoch: int, total_ite
     return warm * main
 
 
-def build_scheduler(
-    optimizer: torch.optim.Optimizer, cfg: SchedulerCfg, iters_per_epoch: int, total_iters: int
-) -> LambdaLR:
-    """A ``LambdaLR`` stepped once per iteration with :func:`lr_factor`.
+class IterLR:
+    """Per-iteration LR: ``lr = base_lr * factor(iteration)`` for every parameter group.
 
     Args:
-        optimizer: the optimizer whose groups' ``lr`` it sets.
-        cfg: the schedule.
-        iters_per_epoch: batches per epoch.
-        total_iters: the run's length in iterations.
+        optimizer: the optimizer (its groups' ``lr`` at construction are the base LRs).
+        factor: iteration -> multiplier.
     """
 
-    def factor(it: int) -> float:
-        return lr_factor(cfg, it, iters_per_epoch, total_iters)
+    def __init__(self, optimizer: torch.optim.Optimizer, factor: Callable[[int], float]) -> None:
+        self.optimizer = optimizer
+        self.factor = factor
+        self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
+        self.last_iter = 0
+        self._apply()
 
-    return LambdaLR(optimizer, factor)
+    def _apply(self) -> None:
+        f = self.factor(self.last_iter)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+            group["lr"] = base * f
+
+    def step(self) -> None:
+        """Advance one iteration."""
+        self.last_iter += 1
+        self._apply()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_iter": self.last_iter, "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.last_iter = int(state["last_iter"])
+        self.base_lrs = [float(x) for x in state["base_lrs"]]
+        self._apply()

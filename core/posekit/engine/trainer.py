@@ -31,12 +31,19 @@ from torch.nn.parallel import DistributedDataParallel
 
 from posekit.config.schema import Experiment, SchedulerCfg
 from posekit.engine import dist
-from posekit.engine.checkpoint import find_latest, load_checkpoint, model_state, rng_state, set_rng_state
+from posekit.engine.checkpoint import find_latest, rng_state, set_rng_state
 from posekit.engine.dist import resolve_device
 from posekit.engine.host_memory import retain_freed_memory
-from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch, make_loader
-from posekit.engine.optim import build_optimizer, lr_factor
+from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch
+from posekit.engine.optim import IterLR, build_optimizer, lr_factor
 from posekit.errors import CheckpointError, ConfigError
+from posekit.nn.checkpoint import (
+    component_distributions,
+    extract_state_dict,
+    load_state_dict,
+    read_checkpoint,
+    require_distributions,
+)
 from posekit.nn.fuse import use_channels_last
 from posekit.plugins import make_plugin_manager
 from posekit.registry import build
@@ -99,40 +106,6 @@ def parse_losses(losses: Mapping[str, Tensor | list[Tensor]]) -> tuple[Tensor, d
     loss = torch.stack([values[k] for k in keys]).sum()
     flat = torch.stack([loss.detach().float(), *(v.detach().float() for v in values.values())]).tolist()
     return loss, {"loss": flat[0], **dict(zip(values, flat[1:], strict=True))}
-
-
-class IterLR:
-    """Per-iteration LR: ``lr = base_lr * factor(iteration)`` for every parameter group.
-
-    Args:
-        optimizer: the optimizer (its groups' ``lr`` at construction are the base LRs).
-        factor: iteration -> multiplier.
-    """
-
-    def __init__(self, optimizer: torch.optim.Optimizer, factor: Callable[[int], float]) -> None:
-        self.optimizer = optimizer
-        self.factor = factor
-        self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
-        self.last_iter = 0
-        self._apply()
-
-    def _apply(self) -> None:
-        f = self.factor(self.last_iter)
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
-            group["lr"] = base * f
-
-    def step(self) -> None:
-        """Advance one iteration."""
-        self.last_iter += 1
-        self._apply()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"last_iter": self.last_iter, "base_lrs": list(self.base_lrs)}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.last_iter = int(state["last_iter"])
-        self.base_lrs = [float(x) for x in state["base_lrs"]]
-        self._apply()
 
 
 class Trainer:
@@ -226,7 +199,7 @@ class Trainer:
             self._resume()
 
     def _build_data(self) -> None:
-        from posekit.data import pose_collate
+        from posekit.data import build_dataloader, pose_collate
 
         cfg = self.cfg
         split = cfg.data.train
@@ -244,9 +217,9 @@ class Trainer:
             seed=cfg.train.seed,
         )
         pin = self.device.type == "cuda"
-        self.train_loader = make_loader(
+        self.train_loader = build_dataloader(
             self.train_dataset,
-            self.train_sampler,
+            sampler=self.train_sampler,
             batch_size=split.batch_size,
             num_workers=split.num_workers,
             drop_last=split.drop_last,
@@ -271,9 +244,9 @@ class Trainer:
         val = cfg.data.val
         if val is not None:
             self.val_dataset = build("dataset", val.dataset, where="data.val.dataset")
-            self.val_loader = make_loader(
+            self.val_loader = build_dataloader(
                 self.val_dataset,
-                ShardSampler(len(self.val_dataset), num_replicas=self.world_size, rank=self.rank),
+                sampler=ShardSampler(len(self.val_dataset), num_replicas=self.world_size, rank=self.rank),
                 batch_size=val.batch_size,
                 num_workers=val.num_workers,
                 drop_last=False,
@@ -304,6 +277,7 @@ class Trainer:
                 "iter": self.iteration,
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "config": self.cfg.model_dump(mode="json"),
+                "distributions": component_distributions(self.cfg.model_dump(mode="json")),
             },
             "state_dict": dict(self.model.state_dict()),
             "optimizer": self.optimizer.state_dict(),
@@ -331,7 +305,8 @@ class Trainer:
                 return
         else:
             path = Path(self.resume_from)  # type: ignore[arg-type]
-        ckpt = load_checkpoint(path, map_location="cpu")
+        ckpt = read_checkpoint(path)
+        require_distributions(ckpt, f"checkpoint {str(path)!r}")
         missing = [k for k in ("loop", "optimizer", "scheduler", "rng") if k not in ckpt]
         if missing:
             raise CheckpointError(
@@ -339,12 +314,8 @@ class Trainer:
                 "resume from a checkpoint written by `posekit train`"
             )
         self.pm.hook.on_load_checkpoint(trainer=self, checkpoint=ckpt)
-        result = self.model.load_state_dict(model_state(ckpt, path), strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise CheckpointError(
-                f"{path} does not fit the configured model: missing keys {result.missing_keys[:10]}, "
-                f"unexpected keys {result.unexpected_keys[:10]}"
-            )
+        source = f"checkpoint {str(path)!r}"
+        load_state_dict(self.model, extract_state_dict(ckpt, None, source), strict=True, source=source)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if self.scaler is not None and "scaler" in ckpt:

@@ -1,6 +1,5 @@
 """MMPose interoperability: its checkpoints load as they are; its model configs convert to posekit's."""
 
-from posekit.interop.checkpoint import load_model_checkpoint
 from posekit.interop.mmpose_config import (
     check_components,
     clean_model_dict,
@@ -8,6 +7,7 @@ from posekit.interop.mmpose_config import (
     read_mmpose_config,
     to_experiment,
 )
+from posekit.nn.checkpoint import load_model_checkpoint
 
 __all__ = [
     "check_components",

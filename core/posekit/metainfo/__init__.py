@@ -7,9 +7,9 @@ Importing this package is cheap: pydantic and PyYAML load on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from posekit._lazy import lazy_attributes
 from posekit.metainfo.loader import (
     DefinitionFileNotFoundError,
     load_metainfo,
@@ -35,9 +35,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module("posekit.metainfo.schema"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'posekit.metainfo' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, dict.fromkeys(_LAZY, "posekit.metainfo.schema"))

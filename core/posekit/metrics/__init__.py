@@ -7,8 +7,7 @@ Names are imported on first access, so ``import posekit.metrics`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from posekit._lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
     "BaseMetric": "posekit.metrics.base",
@@ -23,13 +22,4 @@ _LAZY: dict[str, str] = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'posekit.metrics' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

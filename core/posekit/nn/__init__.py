@@ -1,22 +1,25 @@
-"""Layer bricks for plugins (a small, typed ``mmcv.cnn``): configs, builders, blocks, init, checkpoints.
+"""Layer bricks for plugins (a small, typed ``mmcv.cnn``): configs, builders, blocks, head trunks, freezing,
+loss bases, init, checkpoints.
 
 Everything here keeps mmcv/MMPose's module names, so state_dict keys of models built from
 these bricks equal MMPose's and its checkpoints load unchanged.
 """
 
+from posekit.nn.backbone import FrozenStagesMixin, batchnorms_eval, freeze, init_backbone
 from posekit.nn.bricks import (
     ConvModule,
     DepthwiseSeparableConvModule,
-    batchnorms_eval,
+    NamedNorms,
+    add_conv_norm,
     build_activation_layer,
     build_norm_layer,
-    freeze,
     norm_abbr,
 )
 from posekit.nn.checkpoint import (
     LoadResult,
     extract_state_dict,
     load_checkpoint,
+    load_model_checkpoint,
     load_pretrained,
     load_state_dict,
     read_checkpoint,
@@ -24,7 +27,16 @@ from posekit.nn.checkpoint import (
 from posekit.nn.configs import ActConfig, FinalLayerConfig, NormConfig, PretrainedInit, as_config
 from posekit.nn.fuse import fuse_conv_bn, optimize_for_inference
 from posekit.nn.init import constant_init, is_norm, kaiming_init, normal_init
-from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion
+from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
+from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
+from posekit.nn.trunks import (
+    HeatmapTrunk,
+    conv_layers,
+    deconv_layers,
+    final_conv,
+    heatmap_layers,
+    init_heatmap_layers,
+)
 
 __all__ = [
     "ActConfig",
@@ -33,26 +45,40 @@ __all__ = [
     "ConvModule",
     "DepthwiseSeparableConvModule",
     "FinalLayerConfig",
+    "FrozenStagesMixin",
+    "HeatmapTrunk",
     "LoadResult",
+    "NamedNorms",
     "NormConfig",
     "PretrainedInit",
+    "WeightedKeypointLoss",
+    "add_conv_norm",
     "as_config",
     "batchnorms_eval",
     "build_activation_layer",
     "build_norm_layer",
     "constant_init",
+    "conv_layers",
     "conv_norm",
+    "deconv_layers",
+    "expand_target_weight",
     "extract_state_dict",
+    "final_conv",
     "freeze",
     "fuse_conv_bn",
     "get_expansion",
+    "heatmap_layers",
+    "init_backbone",
+    "init_heatmap_layers",
     "is_norm",
     "kaiming_init",
     "load_checkpoint",
+    "load_model_checkpoint",
     "load_pretrained",
     "load_state_dict",
     "norm_abbr",
     "normal_init",
     "optimize_for_inference",
     "read_checkpoint",
+    "zero_init_last_norms",
 ]

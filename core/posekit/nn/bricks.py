@@ -233,17 +233,28 @@ class DepthwiseSeparableConvModule(nn.Module):
         return self.pointwise_conv(self.depthwise_conv(x))
 
 
-def freeze(*modules: nn.Module | None) -> None:
-    """Eval mode and ``requires_grad=False`` for every parameter (a backbone's ``frozen_stages``)."""
-    for m in modules:
-        if m is not None:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad_(False)
+def add_conv_norm(module: nn.Module, index: int, conv: nn.Conv2d, norm_cfg: NormConfig | Mapping[str, Any]) -> None:
+    """Register ``conv{index}`` and its norm under mmcv's name (``bn{index}``, ``gn{index}``, ...) on ``module``.
+
+    The norm's name is kept in ``norm{index}_name``; :class:`NamedNorms` reads it back.
+    """
+    setattr(module, f"conv{index}", conv)
+    name, norm = build_norm_layer(norm_cfg, conv.out_channels, postfix=index)
+    setattr(module, f"norm{index}_name", name)
+    module.add_module(name, norm)
 
 
-def batchnorms_eval(module: nn.Module) -> None:
-    """Put every BatchNorm (incl. SyncBatchNorm) in eval mode: running statistics stay fixed (``norm_eval``)."""
-    for m in module.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.eval()
+class NamedNorms:
+    """``norm1`` .. ``norm3``: the norm layers registered by :func:`add_conv_norm` (mmcv's property names)."""
+
+    @property
+    def norm1(self) -> nn.Module:
+        return getattr(self, self.norm1_name)  # type: ignore[attr-defined]
+
+    @property
+    def norm2(self) -> nn.Module:
+        return getattr(self, self.norm2_name)  # type: ignore[attr-defined]
+
+    @property
+    def norm3(self) -> nn.Module:
+        return getattr(self, self.norm3_name)  # type: ignore[attr-defined]

@@ -1,10 +1,12 @@
-"""Loading weights: MMPose checkpoints (``{"meta": ..., "state_dict": ...}``) without running code.
+"""Reading checkpoints: the one reader used by resume, ``init_model`` and MMPose interop.
 
 ``.pth`` files are read with ``torch.load(weights_only=True)``, allowing only numpy's array
 reconstruction globals (MMPose's runner stores numpy arrays in ``meta["dataset_meta"]``);
 ``.safetensors`` files need the ``safetensors`` package. A checkpoint that does not fit the
 module raises :class:`~posekit.errors.CheckpointError` listing the first missing, unexpected and
-mis-shaped keys.
+mis-shaped keys. ``meta["distributions"]`` records which installed distribution provided each
+component (:func:`component_distributions`); a checkpoint naming one that is not installed is
+refused with the distribution to install (:func:`require_distributions`).
 """
 
 from __future__ import annotations
@@ -73,11 +75,16 @@ def _resolve(path: str | os.PathLike[str]) -> Path:
     return Path(text)
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint file (``.pth``/``.pt``/``.safetensors``, or a URL) onto the CPU.
+def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint file (``.pth``/``.pt``/``.ckpt``/``.safetensors``, or a URL).
 
-    Returns the stored object: MMPose's ``{"meta": ..., "state_dict": ...}`` or a bare state dict.
+    Returns the stored dict: MMPose's ``{"meta": ..., "state_dict": ...}``, a training run's
+    checkpoint, or a bare state dict (a ``.safetensors`` file: ``{"state_dict": tensors}``).
     Never unpickles arbitrary objects (``weights_only=True``).
+
+    Args:
+        path: the file or an ``http(s)://`` URL (downloaded once into torch's hub cache).
+        map_location: where tensors are placed. Default ``"cpu"``.
     """
     file = _resolve(path)
     if not file.is_file():
@@ -87,10 +94,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             from safetensors.torch import load_file
         except ImportError as e:
             raise CheckpointError(f"checkpoint {file}: reading .safetensors needs the safetensors package") from e
-        return dict(load_file(str(file), device="cpu"))
+        return {"state_dict": load_file(str(file), device=str(map_location))}
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            obj = torch.load(file, map_location="cpu", weights_only=True)
+            obj = torch.load(file, map_location=map_location, weights_only=True)
     except Exception as e:
         lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()] or [""]
         reason = next((ln for ln in lines if "Unsupported global" in ln), lines[0])
@@ -195,3 +202,85 @@ def load_pretrained(module: nn.Module, init_cfg: PretrainedInit | Mapping[str, A
     """
     cfg = as_config(PretrainedInit, init_cfg, "init_cfg")
     return load_checkpoint(module, cfg.checkpoint, prefix=cfg.prefix, strict=False)
+
+
+def load_model_checkpoint(
+    model: nn.Module,
+    checkpoint: str | os.PathLike[str] | Mapping[str, Any],
+    strict: bool = True,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """Copy a checkpoint's weights into a whole model; return the checkpoint's ``meta`` (``{}`` when absent).
+
+    Args:
+        model: the estimator built from the checkpoint's config.
+        checkpoint: a file or URL (read by :func:`read_checkpoint`), or a checkpoint already read.
+        strict: missing or unexpected keys raise :class:`CheckpointError` (default True);
+            mis-shaped keys always do. The error lists the first keys of each kind.
+        source: where the checkpoint came from, for messages. Default: the path, or "checkpoint".
+    """
+    if isinstance(checkpoint, Mapping):
+        ckpt = checkpoint
+    else:
+        source, ckpt = source or f"checkpoint {os.fspath(checkpoint)!r}", read_checkpoint(checkpoint)
+    source = source or "checkpoint"
+    load_state_dict(model, extract_state_dict(ckpt, None, source), strict=strict, source=source)
+    meta = ckpt.get("meta")
+    return dict(meta) if isinstance(meta, Mapping) else {}
+
+
+# --------------------------------------------------------------------------- distributions
+
+
+def _component_names(node: Any) -> set[str]:
+    """Every ``type`` string in a nested config (mappings and lists)."""
+    names: set[str] = set()
+    if isinstance(node, Mapping):
+        if isinstance(node.get("type"), str):
+            names.add(node["type"].rpartition(":")[2])
+        for value in node.values():
+            names |= _component_names(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            names |= _component_names(value)
+    return names
+
+
+def component_distributions(config: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """``{component name: (distribution, version)}`` for each registered component ``config`` names.
+
+    Reads entry-point metadata only. Names that are not components (an optimizer's ``AdamW``)
+    are left out.
+
+    Args:
+        config: an experiment or model config as plain data (``type`` keys at any depth).
+    """
+    from posekit.registry import entries
+
+    wanted = _component_names(config)
+    return {e.name: (e.dist, e.version) for e in entries() if e.name in wanted}
+
+
+def require_distributions(checkpoint: Mapping[str, Any], source: str = "checkpoint") -> None:
+    """Refuse a checkpoint whose components come from a distribution that is not installed.
+
+    Args:
+        checkpoint: a read checkpoint; its ``meta["distributions"]`` (written by ``posekit train``)
+            maps component names to ``(distribution, version)``. Checkpoints without it pass.
+        source: the file, for the message.
+    """
+    from posekit.registry import entries
+
+    meta = checkpoint.get("meta")
+    recorded = meta.get("distributions") if isinstance(meta, Mapping) else None
+    if not isinstance(recorded, Mapping):
+        return
+    installed = {e.name for e in entries()}
+    missing = {str(name): tuple(dv) for name, dv in recorded.items() if name not in installed}
+    if missing:
+        needs = sorted({f"{dist}=={version}" for dist, version in missing.values()})
+        names = ", ".join(f"{n} (from {d} {v})" for n, (d, v) in sorted(missing.items()))
+        raise CheckpointError(
+            f"{source} was written with components that are not installed: {names}. "
+            f"Install them with: pip install {' '.join(repr(n) for n in needs)}"
+        )

@@ -13,24 +13,30 @@ from typing import Any, Literal
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-from posekit.nn.bricks import build_norm_layer
+from posekit.nn.bricks import NamedNorms, add_conv_norm, build_norm_layer
 from posekit.nn.configs import NormConfig
+from posekit.nn.init import constant_init
 
 Style = Literal["pytorch", "caffe"]
 _BN = NormConfig(type="BN")
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 convs with an identity shortcut: ``(B, in_channels, H, W) -> (B, out_channels, H/s, W/s)``.
+class _ResidualBlock(NamedNorms, nn.Module):
+    """What :class:`BasicBlock` and :class:`Bottleneck` share: mmcv's keys, the shortcut, checkpointing.
+
+    ``(B, in_channels, H, W) -> (B, out_channels, H/s, W/s)``; a subclass builds its branch in
+    :meth:`_build` (``conv{i}`` and ``norm{i}`` by :func:`~posekit.nn.bricks.add_conv_norm`) and
+    runs it in :meth:`_branch`.
 
     Args:
         in_channels: input channels.
-        out_channels: output channels.
-        expansion: out_channels / mid_channels; always 1. Default 1.
-        stride: stride of the first conv. Default 1.
-        dilation: dilation of the first conv. Default 1.
+        out_channels: output channels (``expansion`` x the inner convs' channels).
+        expansion: out_channels / mid_channels; default None (the class's own: 1 or 4).
+        stride: block stride. Default 1.
+        dilation: dilation of the 3x3 conv. Default 1.
         downsample: shortcut projection when shape changes; default None (identity).
-        style: unused (kept for the Bottleneck-compatible signature). Default ``pytorch``.
+        style: where a Bottleneck's stride goes, ``pytorch`` (the 3x3 conv, default) or ``caffe`` (the
+            first 1x1); unused by BasicBlock.
         with_cp: recompute activations in backward (torch.utils.checkpoint) to save memory. Default False.
         norm_cfg: norm layer config. Default BN.
     """
@@ -41,7 +47,7 @@ class BasicBlock(nn.Module):
         self,
         in_channels: int,
         out_channels: int,
-        expansion: int = 1,
+        expansion: int | None = None,
         stride: int = 1,
         dilation: int = 1,
         downsample: nn.Module | None = None,
@@ -50,33 +56,29 @@ class BasicBlock(nn.Module):
         norm_cfg: NormConfig | Mapping[str, Any] = _BN,
     ) -> None:
         super().__init__()
-        if expansion != 1:
-            raise ValueError(f"BasicBlock expansion must be 1, got {expansion}")
+        expansion = type(self).expansion if expansion is None else expansion
+        if out_channels % expansion or (type(self).expansion == 1 and expansion != 1):
+            raise ValueError(
+                f"{type(self).__name__}: out_channels ({out_channels}) must be a multiple of expansion "
+                f"({expansion}), which is 1 for a BasicBlock"
+            )
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.mid_channels = out_channels
+        self.mid_channels = out_channels // expansion
         self.stride = stride
         self.with_cp = with_cp
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, padding=dilation, dilation=dilation, bias=False)
-        self.norm1_name, norm1 = build_norm_layer(norm_cfg, out_channels, postfix=1)
-        self.add_module(self.norm1_name, norm1)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
-        self.norm2_name, norm2 = build_norm_layer(norm_cfg, out_channels, postfix=2)
-        self.add_module(self.norm2_name, norm2)
+        self._build(norm_cfg, dilation, style)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
+    def _build(self, norm_cfg: NormConfig | Mapping[str, Any], dilation: int, style: Style) -> None:
+        raise NotImplementedError
 
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
+    def _branch(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
 
     def _residual(self, x: Tensor) -> Tensor:
-        out = self.relu(self.norm1(self.conv1(x)))
-        out = self.norm2(self.conv2(out))
+        out = self._branch(x)
         out += x if self.downsample is None else self.downsample(x)  # in place: a norm's output, not saved
         return out
 
@@ -86,79 +88,39 @@ class BasicBlock(nn.Module):
         return self.relu(self._residual(x))
 
 
-class Bottleneck(nn.Module):
-    """1x1 -> 3x3 -> 1x1 convs with a shortcut: ``(B, in_channels, H, W) -> (B, out_channels, H/s, W/s)``.
+class BasicBlock(_ResidualBlock):
+    """Two 3x3 convs (the first strided and dilated) with a shortcut; arguments as :class:`_ResidualBlock`."""
 
-    Args:
-        in_channels: input channels.
-        out_channels: output channels (``expansion`` x the 3x3 conv's channels).
-        expansion: out_channels / mid_channels. Default 4.
-        stride: block stride, on the 3x3 conv (``pytorch`` style) or the first 1x1 (``caffe``). Default 1.
-        dilation: dilation of the 3x3 conv. Default 1.
-        downsample: shortcut projection when shape changes; default None (identity).
-        style: where the stride goes, ``pytorch`` (default) or ``caffe``.
-        with_cp: recompute activations in backward to save memory. Default False.
-        norm_cfg: norm layer config. Default BN.
-    """
+    expansion = 1
+
+    def _build(self, norm_cfg: NormConfig | Mapping[str, Any], dilation: int, style: Style) -> None:
+        out = self.out_channels
+        conv1 = nn.Conv2d(self.in_channels, out, 3, self.stride, padding=dilation, dilation=dilation, bias=False)
+        add_conv_norm(self, 1, conv1, norm_cfg)
+        add_conv_norm(self, 2, nn.Conv2d(out, out, 3, padding=1, bias=False), norm_cfg)
+
+    def _branch(self, x: Tensor) -> Tensor:
+        return self.norm2(self.conv2(self.relu(self.norm1(self.conv1(x)))))
+
+
+class Bottleneck(_ResidualBlock):
+    """1x1 -> 3x3 (dilated) -> 1x1 convs with a shortcut; the stride sits on the 3x3 conv (``pytorch``)
+    or the first 1x1 (``caffe``). Arguments as :class:`_ResidualBlock`."""
 
     expansion = 4
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        expansion: int = 4,
-        stride: int = 1,
-        dilation: int = 1,
-        downsample: nn.Module | None = None,
-        style: Style = "pytorch",
-        with_cp: bool = False,
-        norm_cfg: NormConfig | Mapping[str, Any] = _BN,
-    ) -> None:
-        super().__init__()
-        if out_channels % expansion:
-            raise ValueError(f"Bottleneck out_channels ({out_channels}) must be a multiple of expansion ({expansion})")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.mid_channels = mid = out_channels // expansion
-        self.stride = stride
-        self.with_cp = with_cp
-        stride1, stride2 = (1, stride) if style == "pytorch" else (stride, 1)
-        self.conv1 = nn.Conv2d(in_channels, mid, 1, stride1, bias=False)
-        self.norm1_name, norm1 = build_norm_layer(norm_cfg, mid, postfix=1)
-        self.add_module(self.norm1_name, norm1)
-        self.conv2 = nn.Conv2d(mid, mid, 3, stride2, padding=dilation, dilation=dilation, bias=False)
-        self.norm2_name, norm2 = build_norm_layer(norm_cfg, mid, postfix=2)
-        self.add_module(self.norm2_name, norm2)
-        self.conv3 = nn.Conv2d(mid, out_channels, 1, bias=False)
-        self.norm3_name, norm3 = build_norm_layer(norm_cfg, out_channels, postfix=3)
-        self.add_module(self.norm3_name, norm3)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
+    def _build(self, norm_cfg: NormConfig | Mapping[str, Any], dilation: int, style: Style) -> None:
+        mid = self.mid_channels
+        stride1, stride2 = (1, self.stride) if style == "pytorch" else (self.stride, 1)
+        add_conv_norm(self, 1, nn.Conv2d(self.in_channels, mid, 1, stride1, bias=False), norm_cfg)
+        conv2 = nn.Conv2d(mid, mid, 3, stride2, padding=dilation, dilation=dilation, bias=False)
+        add_conv_norm(self, 2, conv2, norm_cfg)
+        add_conv_norm(self, 3, nn.Conv2d(mid, self.out_channels, 1, bias=False), norm_cfg)
 
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
-
-    @property
-    def norm3(self) -> nn.Module:
-        return getattr(self, self.norm3_name)
-
-    def _residual(self, x: Tensor) -> Tensor:
+    def _branch(self, x: Tensor) -> Tensor:
         out = self.relu(self.norm1(self.conv1(x)))
         out = self.relu(self.norm2(self.conv2(out)))
-        out = self.norm3(self.conv3(out))
-        out += x if self.downsample is None else self.downsample(x)  # in place: a norm's output, not saved
-        return out
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            return self.relu(cp.checkpoint(self._residual, x, use_reentrant=False))
-        return self.relu(self._residual(x))
+        return self.norm3(self.conv3(out))
 
 
 def get_expansion(block: type[nn.Module], expansion: int | None = None) -> int:
@@ -186,3 +148,12 @@ def conv_norm(
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
+
+
+def zero_init_last_norms(module: nn.Module) -> None:
+    """Zero the last norm of each residual block in ``module`` (``zero_init_residual``): blocks start as identities."""
+    for m in module.modules():
+        if isinstance(m, Bottleneck):
+            constant_init(m.norm3, 0.0)
+        elif isinstance(m, BasicBlock):
+            constant_init(m.norm2, 0.0)

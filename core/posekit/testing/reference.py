@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,3 +42,96 @@ def assert_outputs_match(outputs: tuple[object, ...], ref_file: Path) -> None:
     for i, out in enumerate(outputs):
         value = out.detach().cpu().numpy() if hasattr(out, "detach") else out  # type: ignore[union-attr]
         assert_close_to_max(f"out_{i}", value, ref[f"out_{i}"], str(ref_file))
+
+
+def mmpose_backbone_config(folder: Path) -> dict[str, Any]:
+    """The ``backbone`` dict of a model fixture's ``config.json``, as MMPose wrote it.
+
+    Args:
+        folder: a ``fixtures/mmpose/models/<name>`` folder.
+    """
+    return json.loads((folder / "config.json").read_text())["backbone"]
+
+
+def assert_backbone_matches_mmpose(folder: Path, optimized: bool = False) -> None:
+    """Build a fixture's backbone, load its MMPose checkpoint strictly and compare ``backbone_out.npz``.
+
+    Args:
+        folder: a ``fixtures/mmpose/models/<name>`` folder (``config.json``, ``checkpoint.pth``,
+            ``input.npy`` ``(B, 3, H, W)``, ``backbone_out.npz``).
+        optimized: fold BatchNorms and go channels-last first (:func:`posekit.nn.optimize_for_inference`).
+    """
+    import torch
+    from torch import nn
+
+    from posekit.nn import load_checkpoint, optimize_for_inference
+    from posekit.registry import build
+
+    model = build("backbone", mmpose_backbone_config(folder))
+    load_checkpoint(model, folder / "checkpoint.pth", prefix="backbone.", strict=True)
+    model.eval()
+    if optimized:
+        optimize_for_inference(model)
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules()), "BatchNorm left after folding"
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.load(folder / "input.npy")))
+    assert_outputs_match(out, folder / "backbone_out.npz")
+
+
+def codec_cases(shared: Path, name: str) -> list[Path]:
+    """The reference cases ``shared/fixtures/mmpose/codecs/<name>-*.npz`` of one codec (at least one).
+
+    Args:
+        shared: the shared folder (the ``shared`` fixture).
+        name: the codec's registered name, e.g. ``"MSRAHeatmap"``.
+    """
+    files = sorted((shared / "fixtures/mmpose/codecs").glob(f"{name}-*.npz"))
+    assert files, f"no {name} cases under {shared / 'fixtures/mmpose/codecs'}"
+    return files
+
+
+def assert_encode_matches(path: Path) -> tuple[Any, Any, dict[str, np.ndarray]]:
+    """Build a case's codec from its ``kwargs`` and compare ``encode`` with every ``encode_out_*`` array.
+
+    Args:
+        path: a ``<Codec>-<tag>.npz`` case written by MMPose's ``codec.encode(keypoints, keypoints_visible)``.
+
+    Returns:
+        ``(codec, case, encoded)`` for the caller's decode checks (``case`` is the loaded npz).
+    """
+    from posekit.registry import build
+
+    case = np.load(path, allow_pickle=False)
+    codec = build("codec", {"type": path.name.split("-")[0], **json.loads(str(case["kwargs"]))})
+    encoded = codec.encode(case["encode_in_keypoints"], case["encode_in_keypoints_visible"])
+    out_keys = {k.removeprefix("encode_out_") for k in case.files if k.startswith("encode_out_")}
+    assert set(encoded) == out_keys, f"{path.name}: encode keys {sorted(encoded)} != {sorted(out_keys)}"
+    for key in out_keys:
+        assert_same(key, encoded[key], case[f"encode_out_{key}"], path.name)
+    return codec, case, encoded
+
+
+def assert_head_matches_mmpose(folder: Path, names: tuple[str, ...]) -> None:
+    """Build a fixture's head, load its MMPose weights strictly and compare ``head_out.npz`` (1e-4 * max|ref|).
+
+    Args:
+        folder: a ``fixtures/mmpose/models/<name>`` folder (``config.json``, ``checkpoint.pth``,
+            ``backbone_out.npz`` as the head's input, ``head_out.npz``).
+        names: the ``head_out.npz`` keys of the head's outputs, in the order ``forward`` returns them.
+    """
+    import torch
+
+    from posekit.nn import load_checkpoint
+    from posekit.registry import build
+
+    head = build("head", json.loads((folder / "config.json").read_text())["head"])
+    load_checkpoint(head, folder / "checkpoint.pth", prefix="head.", strict=True)
+    head.eval()
+    feats = np.load(folder / "backbone_out.npz", allow_pickle=False)
+    with torch.no_grad():
+        outputs = head(tuple(torch.from_numpy(feats[f"out_{i}"]) for i in range(len(feats.files))))
+    outputs = (outputs,) if isinstance(outputs, torch.Tensor) else tuple(outputs)
+    ref = np.load(folder / "head_out.npz", allow_pickle=False)
+    assert len(outputs) == len(names), f"{folder}: the head returned {len(outputs)} outputs, expected {names}"
+    for name, out in zip(names, outputs, strict=True):
+        assert_close_to_max(name, out.detach().cpu().numpy(), ref[name], str(folder / "head_out.npz"))

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from posekit.registry import build
-from posekit.testing.reference import assert_same
+from posekit.testing.reference import assert_encode_matches, assert_same, codec_cases
 
 
 def test_associative_embedding_matches_mmpose(shared: Path) -> None:
-    files = sorted((shared / "fixtures/mmpose/codecs").glob("AssociativeEmbedding-*.npz"))
-    assert files, "no AssociativeEmbedding fixtures under shared/fixtures/mmpose/codecs"
-    for path in files:
-        z = np.load(path, allow_pickle=False)
-        codec = build("codec", {"type": "AssociativeEmbedding", **json.loads(str(z["kwargs"]))})
-        encoded = codec.encode(z["encode_in_keypoints"], z["encode_in_keypoints_visible"])
-        out_keys = {k.removeprefix("encode_out_") for k in z.files if k.startswith("encode_out_")}
-        assert set(encoded) == out_keys, f"{path.name}: encode keys {sorted(encoded)} != {sorted(out_keys)}"
-        for key in out_keys:
-            assert_same(key, encoded[key], z[f"encode_out_{key}"], path.name)
+    for path in codec_cases(shared, "AssociativeEmbedding"):
+        codec, z, _ = assert_encode_matches(path)
         keypoints, scores, instance_scores = codec.batch_decode(
             z["decode_in_batch_heatmaps"], z["decode_in_batch_tags"]
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -10,34 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.nn import extract_state_dict, read_checkpoint
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample
 from posekit.structures import TestCfg as HeadTestCfg
+from posekit.testing.reference import assert_head_matches_mmpose
 
 MODEL = "ae-hrnet-w18-small_coco-256x256"
 
 
-def _close(got: torch.Tensor, ref: np.ndarray, what: str) -> None:
-    got_np = got.detach().numpy()
-    assert got_np.shape == ref.shape, f"{what}: shape {got_np.shape} != {ref.shape}"
-    err = np.abs(got_np - ref).max()
-    assert err <= 1e-4 * np.abs(ref).max(), f"{what}: max |diff| {err:.3g} > 1e-4 * max|ref| ({np.abs(ref).max():.3g})"
-
-
 def test_ae_head_matches_mmpose(shared: Path) -> None:
-    root = shared / "fixtures/mmpose/models" / MODEL
-    cfg = json.loads((root / "config.json").read_text())
-    head = build("head", cfg["head"])
-    state = extract_state_dict(read_checkpoint(root / "checkpoint.pth"), prefix="head.")
-    head.load_state_dict(state, strict=True)
-    head.eval()
-    feats = np.load(root / "backbone_out.npz", allow_pickle=False)
-    ref = np.load(root / "head_out.npz", allow_pickle=False)
-    with torch.no_grad():
-        heatmaps, tags = head(tuple(torch.from_numpy(feats[f"out_{i}"]) for i in range(len(feats.files))))
-    _close(heatmaps, ref["heatmaps"], f"{MODEL}/head_out.npz heatmaps")
-    _close(tags, ref["tags"], f"{MODEL}/head_out.npz tags")
+    assert_head_matches_mmpose(shared / "fixtures/mmpose/models" / MODEL, ("heatmaps", "tags"))
 
 
 def _people(num_people: int = 3, num_keypoints: int = 5) -> np.ndarray:

@@ -6,7 +6,6 @@ Reference cases: shared/fixtures/mmpose/codecs/<Codec>-<tag>.npz, written by MMP
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -15,21 +14,13 @@ import pytest
 
 from posekit.codec_utils import get_heatmap_maximum, refine_keypoints_dark, refine_keypoints_dark_udp
 from posekit.registry import build
-from posekit.testing.reference import assert_same
+from posekit.testing.reference import assert_encode_matches, assert_same, codec_cases
 
 
 @pytest.mark.parametrize("name", ["MSRAHeatmap", "UDPHeatmap"])
 def test_matches_mmpose(shared: Path, name: str) -> None:
-    files = sorted((shared / "fixtures/mmpose/codecs").glob(f"{name}-*.npz"))
-    assert files, f"no {name} cases under shared/fixtures/mmpose/codecs"
-    for path in files:
-        z = np.load(path, allow_pickle=False)
-        codec = build("codec", {"type": name, **json.loads(str(z["kwargs"]))})
-        encoded = codec.encode(z["encode_in_keypoints"], z["encode_in_keypoints_visible"])
-        out_keys = {k.removeprefix("encode_out_") for k in z.files if k.startswith("encode_out_")}
-        assert set(encoded) == out_keys, f"{path.name}: encode keys {sorted(encoded)} != {sorted(out_keys)}"
-        for key in out_keys:
-            assert_same(key, encoded[key], z[f"encode_out_{key}"], path.name)
+    for path in codec_cases(shared, name):
+        codec, z, encoded = assert_encode_matches(path)
         keypoints, scores = codec.decode(z["decode_in_encoded"])
         assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
         assert_same("decode scores", scores, z["decode_out_scores"], path.name)

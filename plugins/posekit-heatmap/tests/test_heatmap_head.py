@@ -6,7 +6,6 @@ backbone_out.npz, head_out.npz), written by MMPose 1.3.2 on CPU.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,41 +16,12 @@ from posekit import structures
 from posekit.codec_utils import flip_heatmaps
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample, TrainCfg
-
-
-def _load_mmpose_checkpoint(path: Path) -> dict[str, torch.Tensor]:
-    """``state_dict`` of an MMPose checkpoint, read with ``weights_only=True`` (numpy metadata allowed)."""
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct
-    allowed = [
-        (_reconstruct, "numpy.core.multiarray._reconstruct"),
-        (_reconstruct, "numpy._core.multiarray._reconstruct"),
-        np.ndarray,
-        np.dtype,
-        bytes,
-        *(getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")),
-    ]
-    with torch.serialization.safe_globals(allowed):
-        return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+from posekit.testing.reference import assert_head_matches_mmpose
 
 
 @pytest.mark.parametrize("model", ["hrnet-w18_coco-256x192", "simplebaseline-res18-narrow_coco-256x192"])
 def test_matches_mmpose(shared: Path, model: str) -> None:
-    d = shared / "fixtures/mmpose/models" / model
-    head = build("head", json.loads((d / "config.json").read_text())["head"])
-    state = {k.removeprefix("head."): v for k, v in _load_mmpose_checkpoint(d / "checkpoint.pth").items()}
-    head.load_state_dict({k: v for k, v in state.items() if not k.startswith(("backbone.", "neck."))}, strict=True)
-    head.eval()
-    backbone_out = np.load(d / "backbone_out.npz")
-    feats = tuple(torch.from_numpy(backbone_out[f"out_{i}"]) for i in range(len(backbone_out.files)))
-    with torch.no_grad():
-        heatmaps = head(feats).numpy()
-    ref = np.load(d / "head_out.npz")["heatmaps"]
-    assert heatmaps.shape == ref.shape, f"{d}/head_out.npz: shape {heatmaps.shape} != {ref.shape}"
-    err = np.abs(heatmaps - ref).max()
-    assert err <= 1e-4 * np.abs(ref).max(), f"{d}/head_out.npz: max|diff| {err:.3g}, max|ref| {np.abs(ref).max():.3g}"
+    assert_head_matches_mmpose(shared / "fixtures/mmpose/models" / model, ("heatmaps",))
 
 
 def test_renames_mmpose_0x_final_layer_keys() -> None:

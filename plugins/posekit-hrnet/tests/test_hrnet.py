@@ -6,15 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from posekit.errors import CheckpointError, ConfigError
-from posekit.nn import load_checkpoint, optimize_for_inference
+from posekit.nn import load_checkpoint
 from posekit.registry import build
-from posekit.testing import assert_outputs_match
+from posekit.testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 
 TOPDOWN = "fixtures/mmpose/models/hrnet-w18_coco-256x192"
 BOTTOMUP = "fixtures/mmpose/models/ae-hrnet-w18-small_coco-256x256"
@@ -36,22 +35,13 @@ TINY = {"type": "HRNet", "extra": TINY_EXTRA}
 
 def _fixture(shared: Path, name: str) -> tuple[dict[str, Any], Path]:
     d = shared / name
-    return json.loads((d / "config.json").read_text())["backbone"], d
+    return mmpose_backbone_config(d), d
 
 
 @pytest.mark.parametrize("name", [TOPDOWN, BOTTOMUP], ids=["hrnet-w18", "ae-hrnet-w18-small"])
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
 def test_matches_mmpose(shared: Path, name: str, optimized: bool) -> None:
-    cfg, d = _fixture(shared, name)
-    model = build("backbone", cfg)
-    load_checkpoint(model, d / "checkpoint.pth", prefix="backbone.", strict=True)
-    model.eval()
-    if optimized:
-        optimize_for_inference(model)
-        assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-    with torch.no_grad():
-        out = model(torch.from_numpy(np.load(d / "input.npy")))
-    assert_outputs_match(out, d / "backbone_out.npz")
+    assert_backbone_matches_mmpose(shared / name, optimized)
 
 
 def test_wrong_architecture_checkpoint(shared: Path) -> None:

@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from posekit.nn import extract_state_dict, read_checkpoint
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample
 from posekit.structures import TestCfg as HeadTestCfg
+from posekit.testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 MODEL = "videopose3d-27frm-c256_h36m"
 
 
-def _close(got: torch.Tensor, ref: np.ndarray, what: str) -> None:
-    got_np = got.detach().numpy()
-    assert got_np.shape == ref.shape, f"{what}: shape {got_np.shape} != {ref.shape}"
-    err = np.abs(got_np - ref).max()
-    assert err <= 1e-4 * np.abs(ref).max(), f"{what}: max |diff| {err:.3g} > 1e-4 * max|ref| ({np.abs(ref).max():.3g})"
-
-
-def _load(module: torch.nn.Module, path: Path, prefix: str) -> None:
-    state = extract_state_dict(read_checkpoint(path), prefix=prefix)
-    module.load_state_dict(state, strict=True)
-
-
 def test_videopose3d_matches_mmpose(shared: Path) -> None:
-    root = shared / "fixtures/mmpose/models" / MODEL
-    cfg = json.loads((root / "config.json").read_text())
-    backbone = build("backbone", cfg["backbone"])
-    head = build("head", cfg["head"])
-    _load(backbone, root / "checkpoint.pth", "backbone.")
-    _load(head, root / "checkpoint.pth", "head.")
-    backbone.eval()
-    head.eval()
-    inputs = torch.from_numpy(np.load(root / "input.npy", allow_pickle=False))
-    ref_feats = np.load(root / "backbone_out.npz", allow_pickle=False)
-    ref_head = np.load(root / "head_out.npz", allow_pickle=False)
-    with torch.no_grad():
-        feats = backbone(inputs)
-        assert len(feats) == len(ref_feats.files), f"{MODEL}/backbone_out.npz: {len(feats)} outputs"
-        for i, f in enumerate(feats):
-            _close(f, ref_feats[f"out_{i}"], f"{MODEL}/backbone_out.npz out_{i}")
-        _close(head(feats), ref_head["coords"], f"{MODEL}/head_out.npz coords")
+    assert_backbone_matches_mmpose(shared / "fixtures/mmpose/models" / MODEL)
+    assert_head_matches_mmpose(shared / "fixtures/mmpose/models" / MODEL, ("coords",))
 
 
 def test_tcn_dilated_and_strided_forms_agree() -> None:

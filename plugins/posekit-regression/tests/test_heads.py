@@ -90,7 +90,7 @@ def test_integral_regression_head_soft_argmax() -> None:
 def test_integral_regression_head_with_deconvs_wraps_a_heatmap_head() -> None:
     cfg = {"type": "IntegralRegressionHead", "in_channels": 8, "in_featuremap_size": (2, 2), "num_joints": 17}
     head = build("head", cfg | {"deconv_out_channels": (8,), "deconv_kernel_sizes": (4,)})
-    assert type(head.simplebaseline_head).__name__ == "HeatmapHead" and head.heatmap_size == (4, 4)
+    assert type(head.simplebaseline_head).__name__ == "HeatmapTrunk" and head.heatmap_size == (4, 4)
     # a HeatmapHead checkpoint's final_layer loads into simplebaseline_head, as in MMPose
     state = {
         k.replace("simplebaseline_head.", "", 1) if ".final_layer." in k else k: v for k, v in head.state_dict().items()

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from posekit.errors import CheckpointError, ConfigError
-from posekit.nn import load_checkpoint, optimize_for_inference
+from posekit.nn import load_checkpoint
 from posekit.registry import build
-from posekit.testing import assert_outputs_match
+from posekit.testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 
 FIXTURE = "fixtures/mmpose/models/simplebaseline-res18-narrow_coco-256x192"
 TINY = {"type": "ResNet", "depth": 18, "base_channels": 8, "stem_channels": 8}
@@ -22,21 +20,12 @@ TINY = {"type": "ResNet", "depth": 18, "base_channels": 8, "stem_channels": 8}
 
 def _fixture(shared: Path) -> tuple[dict[str, Any], Path]:
     d = shared / FIXTURE
-    return json.loads((d / "config.json").read_text())["backbone"], d
+    return mmpose_backbone_config(d), d
 
 
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
 def test_matches_mmpose(shared: Path, optimized: bool) -> None:
-    cfg, d = _fixture(shared)
-    model = build("backbone", cfg)  # config as MMPose wrote it
-    load_checkpoint(model, d / "checkpoint.pth", prefix="backbone.", strict=True)
-    model.eval()
-    if optimized:
-        optimize_for_inference(model)
-        assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-    with torch.no_grad():
-        out = model(torch.from_numpy(np.load(d / "input.npy")))
-    assert_outputs_match(out, d / "backbone_out.npz")
+    assert_backbone_matches_mmpose(shared / FIXTURE, optimized)  # config as MMPose wrote it
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ Reference cases: shared/fixtures/mmpose/codecs/SimCCLabel-<tag>.npz, written by 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,20 +13,12 @@ import pytest
 
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit.testing.reference import assert_same
+from posekit.testing.reference import assert_encode_matches, assert_same, codec_cases
 
 
 def test_matches_mmpose(shared: Path) -> None:
-    files = sorted((shared / "fixtures/mmpose/codecs").glob("SimCCLabel-*.npz"))
-    assert files, "no SimCCLabel cases under shared/fixtures/mmpose/codecs"
-    for path in files:
-        z = np.load(path, allow_pickle=False)
-        codec = build("codec", {"type": "SimCCLabel", **json.loads(str(z["kwargs"]))})
-        encoded = codec.encode(z["encode_in_keypoints"], z["encode_in_keypoints_visible"])
-        out_keys = {k.removeprefix("encode_out_") for k in z.files if k.startswith("encode_out_")}
-        assert set(encoded) == out_keys, f"{path.name}: encode keys {sorted(encoded)} != {sorted(out_keys)}"
-        for key in out_keys:
-            assert_same(key, encoded[key], z[f"encode_out_{key}"], path.name)
+    for path in codec_cases(shared, "SimCCLabel"):
+        codec, z, _ = assert_encode_matches(path)
         keypoints, scores = codec.decode(z["decode_in_simcc_x"], z["decode_in_simcc_y"])
         if "decode_out_visibility" in z.files:
             scores, visibility = scores

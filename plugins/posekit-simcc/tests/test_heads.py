@@ -6,7 +6,6 @@ backbone_out.npz, head_out.npz), written by MMPose 1.3.2 on CPU.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -18,42 +17,11 @@ from posekit import structures
 from posekit.codec_utils import flip_vectors
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample, TrainCfg
-
-
-def _load_mmpose_checkpoint(path: Path) -> dict[str, torch.Tensor]:
-    """``state_dict`` of an MMPose checkpoint, read with ``weights_only=True`` (numpy metadata allowed)."""
-    try:
-        from numpy._core.multiarray import _reconstruct
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct
-    allowed = [
-        (_reconstruct, "numpy.core.multiarray._reconstruct"),
-        (_reconstruct, "numpy._core.multiarray._reconstruct"),
-        np.ndarray,
-        np.dtype,
-        bytes,
-        *(getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")),
-    ]
-    with torch.serialization.safe_globals(allowed):
-        return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+from posekit.testing.reference import assert_head_matches_mmpose
 
 
 def test_rtmcc_head_matches_mmpose(shared: Path) -> None:
-    d = shared / "fixtures/mmpose/models/rtmpose-t_coco-256x192"
-    head = build("head", json.loads((d / "config.json").read_text())["head"])
-    state = _load_mmpose_checkpoint(d / "checkpoint.pth")
-    head.load_state_dict({k.removeprefix("head."): v for k, v in state.items() if k.startswith("head.")}, strict=True)
-    head.eval()
-    backbone_out = np.load(d / "backbone_out.npz")
-    feats = tuple(torch.from_numpy(backbone_out[f"out_{i}"]) for i in range(len(backbone_out.files)))
-    with torch.no_grad():
-        outputs = dict(zip(("simcc_x", "simcc_y"), head(feats), strict=True))
-    ref = np.load(d / "head_out.npz")
-    for name, out in outputs.items():
-        r = ref[name]
-        assert tuple(out.shape) == r.shape, f"{d}/head_out.npz {name}: shape {tuple(out.shape)} != {r.shape}"
-        err = np.abs(out.numpy() - r).max()
-        assert err <= 1e-4 * np.abs(r).max(), f"{d}/head_out.npz {name}: max|diff| {err:.3g}"
+    assert_head_matches_mmpose(shared / "fixtures/mmpose/models/rtmpose-t_coco-256x192", ("simcc_x", "simcc_y"))
 
 
 CODEC = {"type": "SimCCLabel", "input_size": (64, 48), "sigma": (4.9, 5.66), "normalize": False}

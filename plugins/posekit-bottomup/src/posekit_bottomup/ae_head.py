@@ -16,29 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from posekit.codec_utils import flip_heatmaps
-from posekit.nn import FinalLayerConfig, constant_init, normal_init
+from posekit.nn import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
-
-
-def _deconv_padding(kernel_size: int) -> tuple[int, int]:
-    """``(padding, output_padding)`` of a stride-2 deconv that exactly doubles the size."""
-    table = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
-    if kernel_size not in table:
-        raise ValueError(f"deconv_kernel_sizes: each must be 2, 3 or 4, got {kernel_size}")
-    return table[kernel_size]
-
-
-def _check_pair(name: str, channels: Sequence[int] | None, kernels: Sequence[int] | None) -> None:
-    if channels and (kernels is None or len(kernels) != len(channels)):
-        raise ValueError(
-            f"{name}_kernel_sizes: expected one kernel per {name}_out_channels entry ({len(channels)}), got {kernels}"
-        )
 
 
 def _resize(maps: Tensor, size: tuple[int, int] | None, align_corners: bool) -> Tensor:
@@ -122,36 +107,9 @@ class AssociativeEmbeddingHead(BaseHead):
         self.tag_dim = tag_dim
         self.tag_per_keypoint = tag_per_keypoint
         self.out_channels = num_keypoints * (1 + tag_dim) if tag_per_keypoint else num_keypoints + tag_dim
-        _check_pair("deconv", deconv_out_channels, deconv_kernel_sizes)
-        _check_pair("conv", conv_out_channels, conv_kernel_sizes)
-        channels = in_channels
-        self.deconv_layers: nn.Module = nn.Identity()
-        if deconv_out_channels:
-            layers: list[nn.Module] = []
-            for out, kernel in zip(deconv_out_channels, deconv_kernel_sizes or (), strict=True):
-                padding, output_padding = _deconv_padding(kernel)
-                layers += [
-                    nn.ConvTranspose2d(channels, out, kernel, 2, padding, output_padding, bias=False),
-                    nn.BatchNorm2d(out),
-                    nn.ReLU(inplace=True),
-                ]
-                channels = out
-            self.deconv_layers = nn.Sequential(*layers)
-        self.conv_layers: nn.Module = nn.Identity()
-        if conv_out_channels:
-            layers = []
-            for out, kernel in zip(conv_out_channels, conv_kernel_sizes or (), strict=True):
-                layers += [nn.Conv2d(channels, out, kernel, 1, (kernel - 1) // 2), nn.BatchNorm2d(out), nn.ReLU(True)]
-                channels = out
-            self.conv_layers = nn.Sequential(*layers)
-        self.final_layer: nn.Module = nn.Identity()
-        if final_layer is not None:
-            f = (
-                final_layer
-                if isinstance(final_layer, FinalLayerConfig)
-                else FinalLayerConfig.model_validate(final_layer)
-            )
-            self.final_layer = nn.Conv2d(channels, self.out_channels, f.kernel_size, f.stride, f.padding, bias=f.bias)
+        deconv, conv = (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes)
+        layers = heatmap_layers(in_channels, self.out_channels, deconv, conv, final_layer)
+        self.deconv_layers, self.conv_layers, self.final_layer = layers
         self.keypoint_loss = build("loss", keypoint_loss or {"type": "KeypointMSELoss"}, where="keypoint_loss")
         self.tag_loss = build("loss", tag_loss or {"type": "AssociativeEmbeddingLoss"}, where="tag_loss")
         self.decoder = build("codec", decoder, where="decoder") if decoder is not None else None
@@ -159,11 +117,7 @@ class AssociativeEmbeddingHead(BaseHead):
 
     def init_weights(self) -> None:
         """Convs and deconvs from N(0, 0.001^2) with zero bias, BatchNorm to 1 / 0 (MMPose's defaults)."""
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                normal_init(m, std=0.001)
-            elif isinstance(m, nn.BatchNorm2d):
-                constant_init(m, 1.0)
+        init_heatmap_layers(self)
 
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         """``feats[-1] (B, C, h, w)`` -> ``heatmaps (B, K, H, W)`` and ``tags (B, L*K, H, W)`` (or ``(B, L, H, W)``)."""

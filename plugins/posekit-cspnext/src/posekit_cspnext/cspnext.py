@@ -11,6 +11,7 @@ State_dict keys equal mmdet's (``stem.0.conv.weight``, ``stage1.1.blocks.0.conv2
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -22,14 +23,11 @@ from posekit.nn import (
     ActConfig,
     ConvModule,
     DepthwiseSeparableConvModule,
+    FrozenStagesMixin,
     NormConfig,
     PretrainedInit,
-    batchnorms_eval,
-    constant_init,
-    freeze,
-    is_norm,
+    init_backbone,
     kaiming_init,
-    load_pretrained,
 )
 from posekit.protocols import BaseBackbone
 
@@ -147,7 +145,7 @@ class CSPLayer(nn.Module):
         return self.final_conv(x_final)
 
 
-class CSPNeXt(BaseBackbone):
+class CSPNeXt(FrozenStagesMixin, BaseBackbone):
     """CSPNeXt backbone of RTMDet (`RTMDet <https://arxiv.org/abs/2212.07784>`__), used by RTMPose.
 
     Args:
@@ -234,29 +232,18 @@ class CSPNeXt(BaseBackbone):
             self.layers.append(f"stage{i + 1}")
 
         self.init_weights()
-        self._freeze_stages()
+        self.freeze_stages()
 
     def init_weights(self) -> None:
         """mmdet's default (PyTorch-style Kaiming-uniform convs, zero biases, unit norms), or ``init_cfg``."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                kaiming_init(m, a=math.sqrt(5), mode="fan_in", nonlinearity="leaky_relu", distribution="uniform")
-            elif is_norm(m):
-                constant_init(m, 1.0)
-        if self.init_cfg is not None:
-            load_pretrained(self, self.init_cfg)
+        conv_init = functools.partial(
+            kaiming_init, a=math.sqrt(5), mode="fan_in", nonlinearity="leaky_relu", distribution="uniform"
+        )
+        init_backbone(self, conv_init, self.init_cfg)
 
-    def _freeze_stages(self) -> None:
-        for name in self.layers[: self.frozen_stages + 1]:
-            freeze(getattr(self, name))
-
-    def train(self, mode: bool = True) -> CSPNeXt:
-        """Set training mode, keeping frozen stages (and, with ``norm_eval``, BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            batchnorms_eval(self)
-        return self
+    def frozen_modules(self) -> list[nn.Module]:
+        """The stem and stages 1 .. ``frozen_stages``."""
+        return [getattr(self, name) for name in self.layers[: self.frozen_stages + 1]]
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         """``(B, 3, H, W)`` -> tuple of the ``out_indices`` layer outputs (RTMPose: ``(B, C4, H/32, W/32)``)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from posekit.codec_utils import check_array
+from posekit.codec_utils import check_array, check_keypoints
 from posekit.protocols import BaseKeypointCodec
 
 
@@ -18,6 +18,24 @@ class HeatmapCodecBase(BaseKeypointCodec):
 
     heatmap_size: tuple[int, int]
     _channels: str = "K"  # the channel dimension's name in shape errors
+
+    def encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Encode one instance's keypoints into heatmaps.
+
+        Args:
+            keypoints: ``(1, K, 2)`` in input image space.
+            keypoints_visible: ``(1, K)`` visibilities; all visible when None.
+
+        Returns:
+            ``heatmaps`` (C, H, W) float32 (C = K, or 3K for UDP's combined maps) and ``keypoint_weights`` (1, K).
+        """
+        keypoints_visible = check_keypoints(keypoints, keypoints_visible, 1)
+        heatmaps, weights = self._encode(keypoints, keypoints_visible)
+        return {"heatmaps": heatmaps, "keypoint_weights": weights}
+
+    def _encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Checked ``(1, K, 2)`` keypoints and ``(1, K)`` visibilities -> ``(heatmaps, keypoint_weights)``."""
+        raise NotImplementedError
 
     def decode(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One sample's heatmaps ``(C, H, W)`` -> ``keypoints (1, K, 2)`` in input space, ``scores (1, K)``."""

@@ -11,7 +11,6 @@ BatchNorm2d, ReLU), ``final_layer`` (Conv2d), ``loss_module``; MMPose 0.x checkp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,45 +20,12 @@ from torch import Tensor, nn
 
 from posekit.codec_utils import flip_heatmaps, get_heatmap_maximum
 from posekit.metrics.functional import keypoint_pck_accuracy
-from posekit.nn import FinalLayerConfig, constant_init, normal_init
+from posekit.nn import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_heatmap.msra_heatmap import MSRAHeatmap
-
-
-def _check_pair(name: str, channels: Sequence[int] | None, kernels: Sequence[int] | None) -> None:
-    if channels and (kernels is None or len(kernels) != len(channels)):
-        raise ValueError(
-            f"{name}_kernel_sizes: expected one kernel per {name}_out_channels entry ({len(channels)}), got {kernels}"
-        )
-
-
-def _deconv_layers(in_channels: int, out_channels: Sequence[int], kernel_sizes: Sequence[int]) -> nn.Sequential:
-    """Stride-2 ConvTranspose2d (no bias), BatchNorm2d, ReLU per entry; each doubles the size."""
-    paddings = {4: (1, 0), 3: (1, 1), 2: (0, 0)}  # kernel -> (padding, output_padding)
-    layers: list[nn.Module] = []
-    for out, kernel in zip(out_channels, kernel_sizes, strict=True):
-        if kernel not in paddings:
-            raise ValueError(f"deconv_kernel_sizes: each must be 2, 3 or 4, got {kernel}")
-        padding, output_padding = paddings[kernel]
-        layers += [
-            nn.ConvTranspose2d(in_channels, out, kernel, 2, padding, output_padding, bias=False),
-            nn.BatchNorm2d(out),
-            nn.ReLU(inplace=True),
-        ]
-        in_channels = out
-    return nn.Sequential(*layers)
-
-
-def _conv_layers(in_channels: int, out_channels: Sequence[int], kernel_sizes: Sequence[int]) -> nn.Sequential:
-    """Same-size Conv2d, BatchNorm2d, ReLU per entry."""
-    layers: list[nn.Module] = []
-    for out, kernel in zip(out_channels, kernel_sizes, strict=True):
-        layers += [nn.Conv2d(in_channels, out, kernel, 1, (kernel - 1) // 2), nn.BatchNorm2d(out), nn.ReLU(True)]
-        in_channels = out
-    return nn.Sequential(*layers)
 
 
 def _stacked_target(batch: PoseBatch, key: str, like: Tensor) -> Tensor:
@@ -168,21 +134,9 @@ class HeatmapHead(BaseHead):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        _check_pair("deconv", deconv_out_channels, deconv_kernel_sizes)
-        _check_pair("conv", conv_out_channels, conv_kernel_sizes)
-        channels = in_channels
-        self.deconv_layers: nn.Module = nn.Identity()
-        if deconv_out_channels:
-            self.deconv_layers = _deconv_layers(channels, deconv_out_channels, deconv_kernel_sizes or ())
-            channels = deconv_out_channels[-1]
-        self.conv_layers: nn.Module = nn.Identity()
-        if conv_out_channels:
-            self.conv_layers = _conv_layers(channels, conv_out_channels, conv_kernel_sizes or ())
-            channels = conv_out_channels[-1]
-        self.final_layer: nn.Module = nn.Identity()
-        if final_layer is not None:
-            f = FinalLayerConfig.model_validate(final_layer)
-            self.final_layer = nn.Conv2d(channels, out_channels, f.kernel_size, f.stride, f.padding, bias=f.bias)
+        deconv, conv = (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes)
+        layers = heatmap_layers(in_channels, out_channels, deconv, conv, final_layer)
+        self.deconv_layers, self.conv_layers, self.final_layer = layers
         self.loss_module = build("loss", loss or {"type": "KeypointMSELoss", "use_target_weight": True}, "loss")
         self.decoder = build("codec", decoder, "decoder") if decoder is not None else None
         self._register_load_state_dict_pre_hook(self._rename_v1_keys)
@@ -190,11 +144,7 @@ class HeatmapHead(BaseHead):
 
     def init_weights(self) -> None:
         """Convs and deconvs from N(0, 0.001^2) with zero bias, BatchNorm to 1 / 0 (MMPose's defaults)."""
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                normal_init(m, std=0.001)
-            elif isinstance(m, nn.BatchNorm2d):
-                constant_init(m, 1.0)
+        init_heatmap_layers(self)
 
     def forward(self, feats: tuple[Tensor, ...]) -> Tensor:
         """``feats[-1] (B, C, h, w)`` -> heatmaps ``(B, K, H, W)``."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from posekit.codec_utils import check_array, gaussian_blur, get_heatmap_maximum
+from posekit.codec_utils import gaussian_blur, get_heatmap_maximum
 from posekit.errors import ConfigError
 from posekit_heatmap._base import HeatmapCodecBase
 
@@ -50,21 +50,7 @@ class MegviiHeatmap(HeatmapCodecBase):
         self._response_x = cv2.GaussianBlur(np.eye(width, dtype=np.float32), (kernel_size, 1), 0)
         self._response_y = cv2.GaussianBlur(np.eye(height, dtype=np.float32), (kernel_size, 1), 0)
 
-    def encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Encode one instance's keypoints into heatmaps.
-
-        Args:
-            keypoints: ``(1, K, 2)`` in input image space.
-            keypoints_visible: ``(1, K)`` visibilities; all visible when None.
-
-        Returns:
-            ``heatmaps`` (K, H, W) float32 and ``keypoint_weights`` (1, K).
-        """
-        check_array("keypoints", keypoints, (1, "K", 2))
-        if keypoints_visible is None:
-            keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
-        else:
-            check_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])
+    def _encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         width, height = self.heatmap_size
         center = (keypoints[0] / self.scale_factor).astype(np.int64)  # (K, 2)
         labelled = keypoints_visible[0] >= 0.5
@@ -79,7 +65,7 @@ class MegviiHeatmap(HeatmapCodecBase):
         peak = gx[np.arange(len(cx)), cx] * gy[np.arange(len(cy)), cy]
         peak[~draw] = 1
         heatmaps = np.einsum("kh,kw->khw", gy, gx) / peak[:, None, None] * np.float32(255)
-        return {"heatmaps": heatmaps, "keypoint_weights": weights}
+        return heatmaps, weights
 
     def _decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Blurred maxima shifted a quarter pixel towards the higher neighbour, plus half a pixel."""

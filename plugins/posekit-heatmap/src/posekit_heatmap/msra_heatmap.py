@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from posekit.codec_utils import (
-    check_array,
     generate_gaussian_heatmaps,
     generate_unbiased_gaussian_heatmaps,
     get_heatmap_maximum,
@@ -62,24 +61,9 @@ class MSRAHeatmap(HeatmapCodecBase):
         self.blur_kernel_size = blur_kernel_size
         self.scale_factor = (np.array(input_size) / heatmap_size).astype(np.float32)
 
-    def encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Encode one instance's keypoints into heatmaps.
-
-        Args:
-            keypoints: ``(1, K, 2)`` in input image space.
-            keypoints_visible: ``(1, K)`` visibilities; all visible when None.
-
-        Returns:
-            ``heatmaps`` (K, H, W) float32 and ``keypoint_weights`` (1, K).
-        """
-        check_array("keypoints", keypoints, (1, "K", 2))
-        if keypoints_visible is None:
-            keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
-        else:
-            check_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])
+    def _encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         generate = generate_unbiased_gaussian_heatmaps if self.unbiased else generate_gaussian_heatmaps
-        heatmaps, weights = generate(self.heatmap_size, keypoints / self.scale_factor, keypoints_visible, self.sigma)
-        return {"heatmaps": heatmaps, "keypoint_weights": weights}
+        return generate(self.heatmap_size, keypoints / self.scale_factor, keypoints_visible, self.sigma)
 
     def _decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(B, K, H, W)`` -> ``keypoints (B, K, 2)`` in input space, ``scores (B, K)``."""

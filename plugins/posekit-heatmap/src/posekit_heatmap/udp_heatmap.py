@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 
 from posekit.codec_utils import (
-    check_array,
     generate_offset_heatmap,
     generate_udp_gaussian_heatmaps,
     get_heatmap_maximum,
@@ -80,29 +79,11 @@ class UDPHeatmap(HeatmapCodecBase):
         self.scale_factor = ((np.array(input_size) - 1) / (np.array(heatmap_size) - 1)).astype(np.float32)
         self._channels_per_keypoint = 3 if heatmap_type == "combined" else 1
 
-    def encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Encode one instance's keypoints into heatmaps.
-
-        Args:
-            keypoints: ``(1, K, 2)`` in input image space.
-            keypoints_visible: ``(1, K)`` visibilities; all visible when None.
-
-        Returns:
-            ``heatmaps`` (K, H, W) or (3K, H, W) float32 and ``keypoint_weights`` (1, K).
-        """
-        check_array("keypoints", keypoints, (1, "K", 2))
-        if keypoints_visible is None:
-            keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
-        else:
-            check_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])
+    def _encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scaled = keypoints / self.scale_factor
         if self.heatmap_type == "gaussian":
-            heatmaps, weights = generate_udp_gaussian_heatmaps(self.heatmap_size, scaled, keypoints_visible, self.sigma)
-        else:
-            heatmaps, weights = generate_offset_heatmap(
-                self.heatmap_size, scaled, keypoints_visible, self.radius_factor
-            )
-        return {"heatmaps": heatmaps, "keypoint_weights": weights}
+            return generate_udp_gaussian_heatmaps(self.heatmap_size, scaled, keypoints_visible, self.sigma)
+        return generate_offset_heatmap(self.heatmap_size, scaled, keypoints_visible, self.radius_factor)
 
     def _check_channels(self, name: str, channels: int) -> None:
         if channels % self._channels_per_keypoint:

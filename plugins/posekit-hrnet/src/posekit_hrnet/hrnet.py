@@ -10,6 +10,7 @@ State_dict keys equal MMPose's (``conv1``, ``bn1``, ``layer1``, ``transition1``,
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -19,16 +20,14 @@ from posekit.errors import ConfigError
 from posekit.nn import (
     BasicBlock,
     Bottleneck,
+    FrozenStagesMixin,
+    NamedNorms,
     NormConfig,
     PretrainedInit,
+    add_conv_norm,
     as_config,
-    batchnorms_eval,
-    build_norm_layer,
-    constant_init,
     conv_norm,
-    freeze,
-    is_norm,
-    load_pretrained,
+    init_backbone,
     normal_init,
 )
 from posekit.protocols import BaseBackbone
@@ -104,6 +103,22 @@ class HRNetExtra(BaseModel):
         return self
 
 
+def _blocks(
+    block: type[BasicBlock] | type[Bottleneck],
+    num_blocks: int,
+    in_channels: int,
+    channels: int,
+    with_cp: bool,
+    norm_cfg: NormConfig,
+) -> nn.Sequential:
+    """``num_blocks`` residual blocks to ``channels * block.expansion``; the first projects its shortcut if needed."""
+    out = channels * block.expansion
+    downsample = conv_norm(in_channels, out, 1, 1, norm_cfg) if in_channels != out else None
+    layers = [block(in_channels, out, downsample=downsample, with_cp=with_cp, norm_cfg=norm_cfg)]
+    layers += [block(out, out, with_cp=with_cp, norm_cfg=norm_cfg) for _ in range(1, num_blocks)]
+    return nn.Sequential(*layers)
+
+
 class HRModule(nn.Module):
     """Parallel branches of residual blocks, then a fuse: each output sums every branch resampled to its size.
 
@@ -141,12 +156,9 @@ class HRModule(nn.Module):
         with_cp: bool,
         norm_cfg: NormConfig,
     ) -> nn.Sequential:
-        out = channels * block.expansion
-        downsample = conv_norm(self.in_channels[i], out, 1, 1, norm_cfg) if self.in_channels[i] != out else None
-        layers = [block(self.in_channels[i], out, downsample=downsample, with_cp=with_cp, norm_cfg=norm_cfg)]
-        layers += [block(out, out, with_cp=with_cp, norm_cfg=norm_cfg) for _ in range(1, num_blocks)]
-        self.in_channels[i] = out
-        return nn.Sequential(*layers)
+        layers = _blocks(block, num_blocks, self.in_channels[i], channels, with_cp, norm_cfg)
+        self.in_channels[i] = channels * block.expansion
+        return layers
 
     def _make_fuse_layers(self, norm_cfg: NormConfig, upsample: HRNetUpsample) -> nn.ModuleList:
         ch = self.in_channels
@@ -185,7 +197,7 @@ class HRModule(nn.Module):
         return outs
 
 
-class HRNet(BaseBackbone):
+class HRNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
     """HRNet backbone (`Deep High-Resolution Representation Learning <https://arxiv.org/abs/1902.09212>`__).
 
     Args:
@@ -235,21 +247,14 @@ class HRNet(BaseBackbone):
         self.frozen_stages = frozen_stages
         self.init_cfg = init_cfg
 
-        self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=2, padding=1, bias=False)
-        self.norm1_name, norm1 = build_norm_layer(norm_cfg, 64, postfix=1)
-        self.add_module(self.norm1_name, norm1)
-        self.conv2 = nn.Conv2d(64, 64, 3, stride=2, padding=1, bias=False)
-        self.norm2_name, norm2 = build_norm_layer(norm_cfg, 64, postfix=2)
-        self.add_module(self.norm2_name, norm2)
+        add_conv_norm(self, 1, nn.Conv2d(in_channels, 64, 3, stride=2, padding=1, bias=False), norm_cfg)
+        add_conv_norm(self, 2, nn.Conv2d(64, 64, 3, stride=2, padding=1, bias=False), norm_cfg)
         self.relu = nn.ReLU(inplace=True)
 
         s1 = extra.stage1
         block = BLOCKS[s1.block]
         out1 = s1.num_channels[0] * block.expansion
-        downsample = conv_norm(64, out1, 1, 1, norm_cfg) if out1 != 64 else None
-        layers = [block(64, out1, downsample=downsample, with_cp=with_cp, norm_cfg=norm_cfg)]
-        layers += [block(out1, out1, with_cp=with_cp, norm_cfg=norm_cfg) for _ in range(1, s1.num_blocks[0])]
-        self.layer1 = nn.Sequential(*layers)
+        self.layer1 = _blocks(block, s1.num_blocks[0], 64, s1.num_channels[0], with_cp, norm_cfg)
 
         pre = [out1]
         for k, stage in ((2, extra.stage2), (3, extra.stage3), (4, extra.stage4)):
@@ -259,15 +264,7 @@ class HRNet(BaseBackbone):
             self.add_module(f"stage{k}", modules)
 
         self.init_weights()
-        self._freeze_stages()
-
-    @property
-    def norm1(self) -> nn.Module:
-        return getattr(self, self.norm1_name)
-
-    @property
-    def norm2(self) -> nn.Module:
-        return getattr(self, self.norm2_name)
+        self.freeze_stages()
 
     @staticmethod
     def _make_transition(pre: list[int], cur: list[int], norm_cfg: NormConfig) -> nn.ModuleList:
@@ -305,34 +302,14 @@ class HRNet(BaseBackbone):
 
     def init_weights(self) -> None:
         """Convs from N(0, 0.001^2), unit norms (zero last norms with ``zero_init_residual``), or ``init_cfg``."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                normal_init(m, std=0.001)
-            elif is_norm(m):
-                constant_init(m, 1.0)
-        if self.init_cfg is not None:
-            load_pretrained(self, self.init_cfg)
-        elif self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, Bottleneck):
-                    constant_init(m.norm3, 0.0)
-                elif isinstance(m, BasicBlock):
-                    constant_init(m.norm2, 0.0)
+        init_backbone(self, functools.partial(normal_init, std=0.001), self.init_cfg, self.zero_init_residual)
 
-    def _freeze_stages(self) -> None:
+    def frozen_modules(self) -> list[nn.Module]:
         """Stem at 0; stage k with the transition after it (stage 4 has none: MMPose re-freezes transition3)."""
-        if self.frozen_stages >= 0:
-            freeze(self.conv1, self.norm1, self.conv2, self.norm2)
+        modules = [self.conv1, self.norm1, self.conv2, self.norm2] if self.frozen_stages >= 0 else []
         for k in range(1, self.frozen_stages + 1):
-            freeze(self.layer1 if k == 1 else getattr(self, f"stage{k}"), getattr(self, f"transition{min(k, 3)}"))
-
-    def train(self, mode: bool = True) -> HRNet:
-        """Set training mode, keeping frozen stages (and, with ``norm_eval``, BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            batchnorms_eval(self)
-        return self
+            modules += [self.layer1 if k == 1 else getattr(self, f"stage{k}"), getattr(self, f"transition{min(k, 3)}")]
+        return modules
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         """``(B, C, H, W)`` -> ``((B, C0, H/4, W/4),)``, or four maps with ``multiscale_output``."""

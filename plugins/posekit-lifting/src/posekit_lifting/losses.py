@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
+
+from posekit.nn.losses import WeightedKeypointLoss
 
 
-class MPJPELoss(nn.Module):
+class MPJPELoss(WeightedKeypointLoss):
     """Mean Euclidean distance between predicted and target keypoints (MMPose's ``MPJPELoss``).
 
     ``loss = mean_{n,k} || (output - target)[n, k] * w[n, k] ||_2 * loss_weight``.
@@ -14,11 +16,6 @@ class MPJPELoss(nn.Module):
         use_target_weight: weight each keypoint's error vector by ``target_weight``. Default False.
         loss_weight: factor on the loss. Default 1.0.
     """
-
-    def __init__(self, use_target_weight: bool = False, loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
 
     def forward(self, output: Tensor, target: Tensor, target_weight: Tensor | None = None) -> Tensor:
         """Args:
@@ -33,9 +30,5 @@ class MPJPELoss(nn.Module):
             raise ValueError(f"target: expected shape {tuple(output.shape)} (as output), got {tuple(target.shape)}")
         diff = output - target
         if self.use_target_weight:
-            if target_weight is None:
-                raise ValueError("target_weight: required with use_target_weight=True, got None")
-            while target_weight.ndim < diff.ndim:
-                target_weight = target_weight.unsqueeze(-1)
-            diff = diff * target_weight
+            diff = diff * self.target_weight(diff, target_weight)
         return diff.norm(dim=-1).mean() * self.loss_weight

@@ -6,16 +6,18 @@ input size (``x / w``, ``y / h``), with optional sigmas ``(B, K, 4)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from posekit.codec_utils import flip_coordinates
 from posekit.metrics.functional import keypoint_pck_accuracy
+from posekit.nn import normal_init
 from posekit.protocols import BaseHead
+from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg
 from posekit_regression.integral_regression_label import IntegralRegressionLabel
 from posekit_regression.regression_label import RegressionLabel
@@ -42,6 +44,28 @@ class RegressionHeadBase(BaseHead):
         Default: the outputs (the first of a tuple).
         """
         return outputs if isinstance(outputs, Tensor) else outputs[0]
+
+    num_joints: int
+
+    def _linear(self, in_channels: int, num_joints: int, per_joint: int, loss: Mapping[str, Any], decoder: Any) -> None:
+        """``fc``: the pooled feature ``(B, C)`` to ``per_joint`` values per keypoint; the loss and the codec."""
+        self.in_channels = in_channels
+        self.num_joints = num_joints
+        self.fc = nn.Linear(in_channels, num_joints * per_joint)
+        self.loss_module = build("loss", loss, "loss")
+        self.decoder = build("codec", decoder, "decoder") if decoder is not None else None
+
+    def _fc_forward(self, feats: tuple[Tensor, ...]) -> Tensor:
+        """``feats[-1] (B, C, ...)`` -> ``fc``'s output ``(B, K, per_joint)``."""
+        return self.fc(torch.flatten(feats[-1], 1)).reshape(
+            -1, self.num_joints, self.fc.out_features // self.num_joints
+        )
+
+    def init_weights(self) -> None:
+        """Every linear layer from N(0, 0.01^2) with zero bias (MMPose's init_cfg)."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                normal_init(m, std=0.01)
 
     def coordinates(self, feats: tuple[Tensor, ...]) -> Tensor:
         """Normalized coordinates ``(B, K, D)`` of ``feats``."""

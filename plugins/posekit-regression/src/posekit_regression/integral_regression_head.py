@@ -4,8 +4,8 @@ Dimensions: B samples, K keypoints, feature ``(B, C, h, w)`` with ``(w, h) = in_
 heatmaps ``(B, K, H, W)`` with ``(W, H) = (w, h) * 2 ** len(deconv_out_channels)``; output
 coordinates ``(B, K, 2)`` normalized to [0, 1) (``x = sum_p softmax(beta * map)_p * p_x / W``).
 
-state_dict keys are MMPose's: ``simplebaseline_head`` (a ``HeatmapHead`` built through the registry
-from the posekit-heatmap plugin) or ``final_layer``; ``linspace_x`` / ``linspace_y`` (frozen
+state_dict keys are MMPose's: ``simplebaseline_head`` (the layers of a ``HeatmapHead``,
+:class:`posekit.nn.HeatmapTrunk`) or ``final_layer``; ``linspace_x`` / ``linspace_y`` (frozen
 parameters); ``loss_module``. A plain HeatmapHead checkpoint (``conv_layers.*``, ``final_layer.*``)
 is mapped into ``simplebaseline_head`` on load, as MMPose does.
 """
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_coordinates, flip_heatmaps
-from posekit.nn import FinalLayerConfig, normal_init
+from posekit.nn import FinalLayerConfig, HeatmapTrunk, final_conv
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
@@ -78,27 +78,15 @@ class IntegralRegressionHead(RegressionHeadBase):
         self.num_joints = num_joints
         self.debias = debias
         self.beta = beta
-        final = FinalLayerConfig.model_validate(final_layer).model_dump() if final_layer is not None else None
         self.simplebaseline_head: nn.Module | None = None
         self.final_layer: nn.Module | None = None
         if deconv_out_channels:
             self.heatmap_size = tuple(s * 2 ** len(deconv_out_channels) for s in in_featuremap_size)
-            cfg = {
-                "type": "HeatmapHead",
-                "in_channels": in_channels,
-                "out_channels": num_joints,
-                "deconv_out_channels": deconv_out_channels,
-                "deconv_kernel_sizes": deconv_kernel_sizes,
-                "conv_out_channels": conv_out_channels,
-                "conv_kernel_sizes": conv_kernel_sizes,
-                "final_layer": final,
-            }
-            self.simplebaseline_head = build("head", cfg, "simplebaseline_head")
+            deconv, conv = (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes)
+            self.simplebaseline_head = HeatmapTrunk(in_channels, num_joints, deconv, conv, final_layer)
         else:
             self.heatmap_size = tuple(in_featuremap_size)
-            if final is not None:
-                f = FinalLayerConfig.model_validate(final)
-                self.final_layer = nn.Conv2d(in_channels, num_joints, f.kernel_size, f.stride, f.padding, bias=f.bias)
+            self.final_layer = final_conv(in_channels, num_joints, final_layer)
         width, height = self.heatmap_size
         self.linspace_x = nn.Parameter(torch.arange(0.0, 1.0 * width, 1).reshape(1, 1, 1, width) / width, False)
         self.linspace_y = nn.Parameter(torch.arange(0.0, 1.0 * height, 1).reshape(1, 1, height, 1) / height, False)
@@ -106,12 +94,6 @@ class IntegralRegressionHead(RegressionHeadBase):
         self.decoder = build("codec", decoder, "decoder") if decoder is not None else None
         self._register_load_state_dict_pre_hook(self._map_heatmap_head_keys)
         self.init_weights()
-
-    def init_weights(self) -> None:
-        """Linear layers from N(0, 0.01^2) (MMPose's init_cfg); the HeatmapHead inits its own layers."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                normal_init(m, std=0.01)
 
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         """``feats[-1] (B, C, h, w)`` -> coordinates ``(B, K, 2)`` in [0, 1) and softmax maps ``(B, K, H, W)``."""

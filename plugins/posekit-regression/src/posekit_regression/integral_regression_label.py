@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from posekit.codec_utils import (
-    check_array,
+    check_keypoints,
     generate_gaussian_heatmaps,
     generate_unbiased_gaussian_heatmaps,
 )
@@ -74,11 +74,7 @@ class IntegralRegressionLabel(BaseKeypointCodec):
         Returns:
             ``keypoint_labels`` (1, K, 2), ``heatmaps`` (K, H, W) and ``keypoint_weights`` (1, K).
         """
-        check_array("keypoints", keypoints, (1, "K", 2))
-        if keypoints_visible is None:
-            keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
-        else:
-            check_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])
+        keypoints_visible = check_keypoints(keypoints, keypoints_visible, 1)
         generate = generate_unbiased_gaussian_heatmaps if self.unbiased else generate_gaussian_heatmaps
         heatmaps, weights = generate(self.heatmap_size, keypoints / self.scale_factor, keypoints_visible, self.sigma)
         labels = self.keypoint_codec.encode(keypoints, weights)

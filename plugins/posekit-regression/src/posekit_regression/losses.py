@@ -13,25 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, distributions, nn
 
-
-def _expand_weight(name: str, target: Tensor, target_weight: Tensor | None) -> Tensor:
-    """``target_weight`` with trailing unit axes so it broadcasts against ``target``."""
-    if target_weight is None:
-        raise ValueError(f"{name}: target_weight is required with use_target_weight=True")
-    weight = target_weight.reshape(*target_weight.shape, *(1,) * (target.ndim - target_weight.ndim))
-    try:
-        fits = torch.broadcast_shapes(weight.shape, target.shape) == target.shape
-    except RuntimeError:
-        fits = False
-    if not fits:
-        raise ValueError(
-            f"{name}: target_weight of shape {tuple(target_weight.shape)} does not broadcast against the target "
-            f"{tuple(target.shape)}; expected (N, K) or (N, K, 1)"
-        )
-    return weight
+from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 
 
-class SmoothL1Loss(nn.Module):
+class SmoothL1Loss(WeightedKeypointLoss):
     """Smooth L1 (Huber, beta 1) loss, averaged over all elements.
 
     Args:
@@ -39,20 +24,15 @@ class SmoothL1Loss(nn.Module):
         loss_weight: factor on the loss. Default 1.0.
     """
 
-    def __init__(self, use_target_weight: bool = False, loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
-
     def forward(self, output: Tensor, target: Tensor, target_weight: Tensor | None = None) -> Tensor:
         """Scalar loss of ``output (N, K, D)`` against ``target (N, K, D)``."""
         if self.use_target_weight:
-            weight = _expand_weight("SmoothL1Loss", target, target_weight)
+            weight = self.target_weight(target, target_weight)
             output, target = output * weight, target * weight
         return F.smooth_l1_loss(output, target) * self.loss_weight
 
 
-class L1Loss(nn.Module):
+class L1Loss(WeightedKeypointLoss):
     """L1 loss.
 
     Args:
@@ -67,20 +47,18 @@ class L1Loss(nn.Module):
         use_target_weight: bool = False,
         loss_weight: float = 1.0,
     ) -> None:
-        super().__init__()
+        super().__init__(use_target_weight, loss_weight)
         self.reduction = reduction
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
 
     def forward(self, output: Tensor, target: Tensor, target_weight: Tensor | None = None) -> Tensor:
         """Loss of ``output (N, K, D)`` against ``target (N, K, D)`` (a scalar unless ``reduction='none'``)."""
         if self.use_target_weight:
-            weight = _expand_weight("L1Loss", target, target_weight)
+            weight = self.target_weight(target, target_weight)
             output, target = output * weight, target * weight
         return F.l1_loss(output, target, reduction=self.reduction) * self.loss_weight
 
 
-class SoftWeightSmoothL1Loss(nn.Module):
+class SoftWeightSmoothL1Loss(WeightedKeypointLoss):
     """Smooth L1 loss whose per-element values are scaled by soft (real-valued) keypoint weights.
 
     Args:
@@ -94,11 +72,9 @@ class SoftWeightSmoothL1Loss(nn.Module):
     def __init__(
         self, use_target_weight: bool = False, supervise_empty: bool = True, beta: float = 1.0, loss_weight: float = 1.0
     ) -> None:
-        super().__init__()
-        self.use_target_weight = use_target_weight
+        super().__init__(use_target_weight, loss_weight)
         self.supervise_empty = supervise_empty
         self.beta = beta
-        self.loss_weight = loss_weight
 
     def forward(self, output: Tensor, target: Tensor, target_weight: Tensor | None = None) -> Tensor:
         """Scalar loss of ``output (N, K, D)`` against ``target (N, K, D)``."""
@@ -106,7 +82,7 @@ class SoftWeightSmoothL1Loss(nn.Module):
         loss = torch.where(delta < self.beta, delta.pow(2) / (2 * self.beta), delta - self.beta / 2)
         if not self.use_target_weight:
             return loss.mean() * self.loss_weight
-        weight = _expand_weight("SoftWeightSmoothL1Loss", target, target_weight)
+        weight = self.target_weight(target, target_weight)
         loss = loss * weight
         if self.supervise_empty:
             return loss.mean() * self.loss_weight
@@ -216,7 +192,7 @@ class RLELoss(nn.Module):
             else:
                 loss = loss + torch.log(sigma * math.sqrt(2 * math.pi)) + 0.5 * error**2
         if self.use_target_weight:
-            loss = loss * _expand_weight("RLELoss", target, target_weight)
+            loss = loss * expand_target_weight("RLELoss", target, target_weight)
         if self.size_average:
             loss = loss / len(loss)
         return loss.sum()

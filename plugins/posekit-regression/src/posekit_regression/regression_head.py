@@ -6,11 +6,8 @@ output ``(B, K, 2)`` in input-normalized coordinates. state_dict keys: ``fc``, `
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from posekit.nn import normal_init
-from posekit.registry import build
 from posekit.structures import PoseBatch, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_regression._base import RegressionHeadBase, coordinate_accuracy
@@ -40,22 +37,12 @@ class RegressionHead(RegressionHeadBase):
         self, in_channels: int, num_joints: int, loss: LossConfig | None = None, decoder: CodecConfig | None = None
     ) -> None:
         super().__init__()
-        self.in_channels = in_channels
-        self.num_joints = num_joints
-        self.fc = nn.Linear(in_channels, num_joints * 2)
-        self.loss_module = build("loss", loss or {"type": "SmoothL1Loss", "use_target_weight": True}, "loss")
-        self.decoder = build("codec", decoder, "decoder") if decoder is not None else None
+        self._linear(in_channels, num_joints, 2, loss or {"type": "SmoothL1Loss", "use_target_weight": True}, decoder)
         self.init_weights()
-
-    def init_weights(self) -> None:
-        """Linear layers from N(0, 0.01^2) with zero bias (MMPose's default)."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                normal_init(m, std=0.01)
 
     def forward(self, feats: tuple[Tensor, ...]) -> Tensor:
         """``feats[-1] (B, C, ...)`` -> coordinates ``(B, K, 2)``."""
-        return self.fc(torch.flatten(feats[-1], 1)).reshape(-1, self.num_joints, 2)
+        return self._fc_forward(feats)
 
     def loss(self, feats: tuple[Tensor, ...], batch: PoseBatch, train_cfg: TrainCfg) -> dict[str, Tensor]:
         """Loss against ``batch.targets['keypoint_labels'] (B, 1, K, 2)`` weighted by ``keypoint_weights (B, 1, K)``.

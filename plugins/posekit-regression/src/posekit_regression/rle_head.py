@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from posekit.codec_utils import flip_coordinates
-from posekit.nn import normal_init
-from posekit.registry import build
 from posekit.structures import PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_regression._base import RegressionHeadBase, coordinate_accuracy
@@ -47,23 +45,13 @@ class RLEHead(RegressionHeadBase):
         self, in_channels: int, num_joints: int, loss: LossConfig | None = None, decoder: CodecConfig | None = None
     ) -> None:
         super().__init__()
-        self.in_channels = in_channels
-        self.num_joints = num_joints
-        self.fc = nn.Linear(in_channels, num_joints * 4)
-        self.loss_module = build("loss", loss or {"type": "RLELoss", "use_target_weight": True}, "loss")
-        self.decoder = build("codec", decoder, "decoder") if decoder is not None else None
+        self._linear(in_channels, num_joints, 4, loss or {"type": "RLELoss", "use_target_weight": True}, decoder)
         self._register_load_state_dict_pre_hook(self._rename_v1_keys)
-        self.init_weights()
-
-    def init_weights(self) -> None:
-        """Every linear layer (the flow's included) from N(0, 0.01^2) with zero bias, as MMPose's init_cfg."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                normal_init(m, std=0.01)
+        self.init_weights()  # every linear layer, the flow's included
 
     def forward(self, feats: tuple[Tensor, ...]) -> Tensor:
         """``feats[-1] (B, C, ...)`` -> ``(B, K, 4)``: normalized coordinates and sigma logits."""
-        return self.fc(torch.flatten(feats[-1], 1)).reshape(-1, self.num_joints, 4)
+        return self._fc_forward(feats)
 
     def coordinates_of(self, outputs: Tensor) -> Tensor:
         """``(B, K, 4)`` with the sigmas squashed by a sigmoid."""

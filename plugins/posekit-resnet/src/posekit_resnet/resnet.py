@@ -17,16 +17,15 @@ from posekit.nn import (
     BasicBlock,
     Bottleneck,
     ConvModule,
+    FrozenStagesMixin,
+    NamedNorms,
     NormConfig,
     PretrainedInit,
-    batchnorms_eval,
+    add_conv_norm,
     build_norm_layer,
-    constant_init,
-    freeze,
     get_expansion,
-    is_norm,
+    init_backbone,
     kaiming_init,
-    load_pretrained,
 )
 from posekit.protocols import BaseBackbone
 
@@ -89,7 +88,7 @@ def make_res_layer(
     return nn.Sequential(*blocks)
 
 
-class ResNet(BaseBackbone):
+class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
     """ResNet backbone (`Deep Residual Learning <https://arxiv.org/abs/1512.03385>`__).
 
     Args:
@@ -169,9 +168,7 @@ class ResNet(BaseBackbone):
                 ConvModule(half, stem_channels, 3, stride=1, padding=1, norm_cfg=norm_cfg),
             )
         else:
-            self.conv1 = nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3, bias=False)
-            self.norm1_name, norm1 = build_norm_layer(norm_cfg, stem_channels, postfix=1)
-            self.add_module(self.norm1_name, norm1)
+            add_conv_norm(self, 1, nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3, bias=False), norm_cfg)
             self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
@@ -197,45 +194,18 @@ class ResNet(BaseBackbone):
         self.feat_dim = in_ch
 
         self.init_weights()
-        self._freeze_stages()
-
-    @property
-    def norm1(self) -> nn.Module:
-        """The stem's norm layer (``bn1``); only without ``deep_stem``."""
-        return getattr(self, self.norm1_name)
+        self.freeze_stages()
 
     def init_weights(self) -> None:
         """Kaiming-normal convs and unit norms (zero last norms with ``zero_init_residual``), or ``init_cfg``."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                kaiming_init(m)
-            elif is_norm(m):
-                constant_init(m, 1.0)
-        if self.init_cfg is not None:
-            load_pretrained(self, self.init_cfg)
-        elif self.zero_init_residual:
-            for m in self.modules():
-                if isinstance(m, Bottleneck):
-                    constant_init(m.norm3, 0.0)
-                elif isinstance(m, BasicBlock):
-                    constant_init(m.norm2, 0.0)
+        init_backbone(self, kaiming_init, self.init_cfg, self.zero_init_residual)
 
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages >= 0:
-            if self.deep_stem:
-                freeze(self.stem)
-            else:
-                freeze(self.conv1, self.norm1)
-        for i in range(1, self.frozen_stages + 1):
-            freeze(getattr(self, f"layer{i}"))
-
-    def train(self, mode: bool = True) -> ResNet:
-        """Set training mode, keeping frozen stages (and, with ``norm_eval``, BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            batchnorms_eval(self)
-        return self
+    def frozen_modules(self) -> list[nn.Module]:
+        """The stem (stage 0) and ``layer1`` .. ``layer{frozen_stages}``."""
+        if self.frozen_stages < 0:
+            return []
+        stem = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
+        return stem + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         """``(B, C, H, W)`` -> tuple of the ``out_indices`` stage outputs."""

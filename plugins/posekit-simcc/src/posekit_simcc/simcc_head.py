@@ -4,8 +4,8 @@ Dimensions: B samples, K keypoints, feature ``(B, C, h, w)`` with ``(w, h) = in_
 maps ``(B, K, H, W)`` with ``(W, H) = (w, h) * 2 ** len(deconv_out_channels)``; outputs
 ``simcc_x (B, K, Wx)`` and ``simcc_y (B, K, Wy)``.
 
-state_dict keys are MMPose's: ``deconv_head`` (a ``HeatmapHead``, built through the registry from
-the posekit-heatmap plugin) or ``final_layer``; ``mlp_head_x`` / ``mlp_head_y``; ``loss_module``.
+state_dict keys are MMPose's: ``deconv_head`` (the layers of a ``HeatmapHead``,
+:class:`posekit.nn.HeatmapTrunk`) or ``final_layer``; ``mlp_head_x`` / ``mlp_head_y``; ``loss_module``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from posekit.nn import FinalLayerConfig, constant_init, normal_init
+from posekit.nn import FinalLayerConfig, HeatmapTrunk, constant_init, final_conv, normal_init
 from posekit.registry import build
 from posekit.types import CodecConfig, LossConfig
 from posekit_simcc._base import SimCCHeadBase
@@ -79,30 +79,29 @@ class SimCCHead(SimCCHeadBase):
         self.input_size = tuple(input_size)
         self.in_featuremap_size = tuple(in_featuremap_size)
         self.simcc_split_ratio = simcc_split_ratio
-        final = FinalLayerConfig.model_validate(final_layer).model_dump() if final_layer is not None else None
         self.deconv_head: nn.Module | None = None
         self.final_layer: nn.Module | None = None
         if deconv_out_channels:
             self.heatmap_size = tuple(s * 2 ** len(deconv_out_channels) for s in in_featuremap_size)
-            cfg = {
-                "type": "HeatmapHead" if deconv_type == "heatmap" else "ViPNASHead",
-                "in_channels": in_channels,
-                "out_channels": out_channels,
-                "deconv_out_channels": deconv_out_channels,
-                "deconv_kernel_sizes": deconv_kernel_sizes,
-                "conv_out_channels": conv_out_channels,
-                "conv_kernel_sizes": conv_kernel_sizes,
-                "final_layer": final,
-            }
-            if deconv_type == "vipnas":
-                cfg["deconv_num_groups"] = deconv_num_groups
-                del cfg["deconv_kernel_sizes"]
-            self.deconv_head = build("head", cfg, "deconv_head")
+            if deconv_type == "heatmap":
+                deconv, conv = (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes)
+                self.deconv_head = HeatmapTrunk(in_channels, out_channels, deconv, conv, final_layer)
+            else:
+                final = None if final_layer is None else FinalLayerConfig.model_validate(final_layer).model_dump()
+                cfg = {
+                    "type": "ViPNASHead",
+                    "in_channels": in_channels,
+                    "out_channels": out_channels,
+                    "deconv_out_channels": deconv_out_channels,
+                    "deconv_num_groups": deconv_num_groups,
+                    "conv_out_channels": conv_out_channels,
+                    "conv_kernel_sizes": conv_kernel_sizes,
+                    "final_layer": final,
+                }
+                self.deconv_head = build("head", cfg, "deconv_head")
         else:
             self.heatmap_size = tuple(in_featuremap_size)
-            if final is not None:
-                f = FinalLayerConfig.model_validate(final)
-                self.final_layer = nn.Conv2d(in_channels, out_channels, f.kernel_size, f.stride, f.padding, bias=f.bias)
+            self.final_layer = final_conv(in_channels, out_channels, final_layer)
         flatten_dims = self.heatmap_size[0] * self.heatmap_size[1]
         self.mlp_head_x = nn.Linear(flatten_dims, int(input_size[0] * simcc_split_ratio))
         self.mlp_head_y = nn.Linear(flatten_dims, int(input_size[1] * simcc_split_ratio))

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from posekit.codec_utils import check_array, get_simcc_maximum, refine_simcc_dark
+from posekit.codec_utils import check_array, check_keypoints, get_simcc_maximum, refine_simcc_dark
 from posekit.errors import ConfigError
 from posekit.protocols import BaseKeypointCodec
 
@@ -103,11 +103,7 @@ class SimCCLabel(BaseKeypointCodec):
             ``keypoint_x_labels`` (N, K, Wx), ``keypoint_y_labels`` (N, K, Wy) float32 and
             ``keypoint_weights`` (N, K).
         """
-        check_array("keypoints", keypoints, ("N", "K", 2))
-        if keypoints_visible is None:
-            keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
-        else:
-            check_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])
+        keypoints_visible = check_keypoints(keypoints, keypoints_visible)
         mu = np.around(keypoints * self.simcc_split_ratio)  # bin of each keypoint (integral values)
         labelled = keypoints_visible >= 0.5
         if self.smoothing_type == "gaussian":

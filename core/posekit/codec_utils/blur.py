@@ -1,0 +1,80 @@
+"""Gaussian blurs of heatmaps and SimCC vectors that rescale to the original maxima (MMPose's).
+
+Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    pass
+
+
+def _blur_raw(heatmaps: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-padded Gaussian blur of every map, and each map's rescale factor ``max(before) / max(after)``.
+
+    All maps go through one ``cv2.GaussianBlur`` call (zero border): they are stacked vertically with
+    ``kernel // 2`` zero rows after each, which gives every kept pixel exactly the neighbourhood it
+    has in MMPose's per-map zero-padded blur.
+
+    Args:
+        heatmaps: ``(..., H, W)``.
+        kernel: odd Gaussian kernel size (sigma from cv2's rule ``0.3 * ((kernel - 1) * 0.5 - 1) + 0.8``).
+
+    Returns:
+        ``blurred (..., H, W)`` float32 (not rescaled) and ``scale (..., 1, 1)`` float32.
+    """
+    if kernel % 2 != 1:
+        raise ValueError(f"blur kernel size must be odd, got {kernel}")
+    lead, (height, width) = heatmaps.shape[:-2], heatmaps.shape[-2:]
+    maps = heatmaps.reshape(-1, height, width)
+    canvas = np.zeros((maps.shape[0], height + kernel // 2, width), dtype=np.float32)
+    canvas[:, :height] = maps
+    blurred = cv2.GaussianBlur(canvas.reshape(-1, width), (kernel, kernel), 0, borderType=cv2.BORDER_CONSTANT)
+    blurred = blurred.reshape(maps.shape[0], -1)[:, : height * width]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = maps.reshape(len(maps), -1).max(axis=1).astype(np.float32) / blurred.max(axis=1)
+    return blurred.reshape(heatmaps.shape), scale.reshape(*lead, 1, 1)
+
+
+def gaussian_blur(heatmaps: np.ndarray, kernel: int = 11) -> np.ndarray:
+    """Blur each map with a zero-padded Gaussian and rescale it to its original maximum (DarkPose).
+
+    Args:
+        heatmaps: ``(..., H, W)``; not modified (MMPose's version works in place).
+        kernel: odd kernel size; 11 matches sigma 2, 17 sigma 3.
+
+    Returns:
+        ``(..., H, W)`` float32.
+    """
+    blurred, scale = _blur_raw(heatmaps, kernel)
+    return blurred * scale
+
+
+def _blur1d_raw(simcc: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray]:
+    """1D counterpart of :func:`_blur_raw` for ``(..., L)`` vectors; scale is ``(..., 1)``."""
+    if kernel % 2 != 1:
+        raise ValueError(f"blur kernel size must be odd, got {kernel}")
+    rows = np.ascontiguousarray(simcc.reshape(-1, simcc.shape[-1]), dtype=np.float32)
+    out = cv2.GaussianBlur(rows, (kernel, 1), 0, borderType=cv2.BORDER_CONSTANT)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = simcc.reshape(len(rows), -1).max(axis=1).astype(np.float32) / out.max(axis=1)
+    return out.reshape(simcc.shape), scale.reshape(*simcc.shape[:-1], 1)
+
+
+def gaussian_blur1d(simcc: np.ndarray, kernel: int = 11) -> np.ndarray:
+    """Blur each SimCC vector with a zero-padded 1D Gaussian and rescale it to its original maximum.
+
+    Args:
+        simcc: ``(..., L)``; not modified.
+        kernel: odd kernel size.
+
+    Returns:
+        ``(..., L)`` float32.
+    """
+    blurred, scale = _blur1d_raw(simcc, kernel)
+    return blurred * scale

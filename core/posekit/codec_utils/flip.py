@@ -1,0 +1,87 @@
+"""Test-time flips (torch tensors): heatmaps, SimCC vectors and coordinates flipped back.
+
+Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+def flip_heatmaps(
+    heatmaps: Tensor,
+    flip_indices: Sequence[int],
+    flip_mode: str = "heatmap",
+    shift_heatmap: bool = True,
+) -> Tensor:
+    """Flip heatmaps of a horizontally flipped input back (MMPose's ``flip_heatmaps``).
+
+    Args:
+        heatmaps: ``(B, C, H, W)``.
+        flip_indices: keypoint index after the flip, one per keypoint.
+        flip_mode: ``"heatmap"`` (one map per keypoint), ``"udp_combined"`` (3 maps per keypoint,
+            the x-offset map negated) or ``"offset"`` (2 offset maps per keypoint, x negated).
+        shift_heatmap: shift the flipped maps one pixel right (MSRA heatmaps).
+
+    Returns:
+        ``(B, C, H, W)``.
+    """
+    group = {"heatmap": 1, "udp_combined": 3, "offset": 2}.get(flip_mode)
+    if group is None:
+        raise ValueError(f"flip_mode: expected 'heatmap', 'udp_combined' or 'offset', got {flip_mode!r}")
+    b, c, h, w = heatmaps.shape
+    if len(flip_indices) * group != c:
+        raise ValueError(f"flip_indices: expected {c // group} entries for {c} maps, got {len(flip_indices)}")
+    heatmaps = heatmaps.view(b, c // group, group, h, w).flip(-1)[:, list(flip_indices)]
+    if flip_mode == "udp_combined":
+        heatmaps[:, :, 1] = -heatmaps[:, :, 1]
+    elif flip_mode == "offset":
+        heatmaps[:, :, 0] = -heatmaps[:, :, 0]
+    heatmaps = heatmaps.reshape(b, c, h, w)
+    if shift_heatmap:
+        heatmaps[..., 1:] = heatmaps[..., :-1].clone()
+    return heatmaps
+
+
+def flip_vectors(x_labels: Tensor, y_labels: Tensor, flip_indices: Sequence[int]) -> tuple[Tensor, Tensor]:
+    """Flip SimCC vectors of a horizontally flipped input back (MMPose's ``flip_vectors``).
+
+    Args:
+        x_labels: ``(B, K, Lx)``.
+        y_labels: ``(B, K, Ly)``.
+        flip_indices: keypoint index after the flip.
+
+    Returns:
+        ``(x_labels, y_labels)`` with keypoints swapped and x reversed.
+    """
+    if len(flip_indices) != x_labels.shape[1]:
+        raise ValueError(f"flip_indices: expected {x_labels.shape[1]} entries, got {len(flip_indices)}")
+    index = list(flip_indices)
+    return x_labels[:, index].flip(-1), y_labels[:, index]
+
+
+def flip_coordinates(
+    coords: Tensor, flip_indices: Sequence[int], shift_coords: bool, input_size: tuple[int, int]
+) -> Tensor:
+    """Flip normalized coordinates of a horizontally flipped input back (MMPose's ``flip_coordinates``).
+
+    Args:
+        coords: ``(B, K, D)`` with x normalized to [0, 1] in its first channel.
+        flip_indices: keypoint index after the flip.
+        shift_coords: shift x by one input pixel, compensating the flip's pixel-centre offset.
+        input_size: ``(w, h)`` of the model input.
+
+    Returns:
+        ``(B, K, D)``.
+    """
+    if len(flip_indices) != coords.shape[1]:
+        raise ValueError(f"flip_indices: expected {coords.shape[1]} entries, got {len(flip_indices)}")
+    coords = coords.clone()
+    coords[:, :, 0] = 1.0 - coords[:, :, 0]
+    if shift_coords:
+        coords[:, :, 0] -= 1.0 / input_size[0]
+    return coords[:, list(flip_indices)]

@@ -1,0 +1,219 @@
+"""Target rendering: Gaussian heatmaps (MSRA, unbiased DARK, UDP) and offset maps.
+
+Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    pass
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(width: int, height: int) -> np.ndarray:
+    """Pixel coordinates ``(2, max(W, H))`` float32: row 0 is x, row 1 is y, the shorter padded with inf."""
+    grid = np.full((2, max(width, height)), np.inf, dtype=np.float32)
+    grid[0, :width] = np.arange(width)
+    grid[1, :height] = np.arange(height)
+    grid.flags.writeable = False
+    return grid
+
+
+def _render(
+    heatmap_size: tuple[int, int],
+    origin: np.ndarray,
+    offset: np.ndarray | np.float32,
+    neg_denom: np.ndarray | np.float32,
+    draw: np.ndarray,
+    end: np.ndarray | None,
+) -> np.ndarray:
+    """Max over instances of separable Gaussians, ``(K, H, W)`` float32.
+
+    Per axis, the value at pixel ``p`` of keypoint ``(n, k)`` is ``exp(d ** 2 / neg_denom)`` with
+    ``d = (p - origin) - offset`` computed in float32, the way MMPose evaluates its local patch.
+
+    Args:
+        heatmap_size: ``(W, H)``.
+        origin: ``(N, K, 2)`` float32 integer origin of the local patch (0 for a full-map Gaussian).
+        offset: float32 centre relative to ``origin``, broadcastable to ``(N, K, 2, 1)``.
+        neg_denom: float32 ``-2 * sigma ** 2``, a scalar or ``(N, 1, 1, 1)`` per instance.
+        draw: ``(N, K)`` bool, the keypoints to draw.
+        end: ``(N, K, 2)`` float32 end of the window: draw only on ``[origin, end)`` per axis, or
+            None for the whole map.
+    """
+    width, height = heatmap_size
+    n_inst, n_kpt = draw.shape
+    grid = _grid(width, height)
+    d = (grid - origin[..., None]) - offset  # (N, K, 2, L)
+    g = np.exp((d * d) / neg_denom)
+    if end is None:
+        g = np.where(draw[..., None, None], g, np.float32(0))
+    else:
+        end = np.where(draw[..., None], end, origin)[..., None]  # an empty window when not drawn
+        g = np.where((grid >= origin[..., None]) & (grid < end), g, np.float32(0))
+    gx, gy = g[:, :, 0, :width], g[:, :, 1, :height]
+    if n_inst == 1:
+        return np.einsum("kh,kw->khw", gy[0], gx[0])
+    heatmaps = np.zeros((n_kpt, height, width), dtype=np.float32)
+    for n in np.flatnonzero(draw.any(axis=1)):
+        np.maximum(heatmaps, np.einsum("kh,kw->khw", gy[n], gx[n]), out=heatmaps)
+    return heatmaps
+
+
+def _per_instance(value: float | np.ndarray) -> np.float32 | np.ndarray:
+    """A number as a float32 scalar; an ``(N, 1, 1)`` array as float32 ``(N, 1, 1, 1)``."""
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float32)[..., None]
+    return np.float32(value)
+
+
+def _instance_sigmas(sigma: float | Sequence[float] | np.ndarray, n_inst: int) -> float | np.ndarray:
+    """A number stays a number; a sequence becomes ``(N, 1, 1)`` float64, one sigma per instance."""
+    if isinstance(sigma, (int, float)):
+        return float(sigma)
+    sigmas = np.asarray(sigma, dtype=np.float64).reshape(-1)
+    if sigmas.size == 1:
+        return float(sigmas[0])
+    if sigmas.size != n_inst:
+        raise ValueError(f"sigma: expected a number or one per instance ({n_inst},), got shape {sigmas.shape}")
+    return sigmas.reshape(n_inst, 1, 1)
+
+
+def _window(
+    heatmap_size: tuple[int, int], keypoints_visible: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """MMPose's rule for ``(N, K, 2)`` window bounds ``[lo, hi)``: skip keypoints with visibility < 0.5,
+    zero the weight of labelled ones whose window misses the map.
+
+    Returns ``keypoint_weights (N, K)`` (a copy of the visibilities) and ``draw (N, K)`` bool.
+    """
+    outside = ((lo >= heatmap_size) | (hi < 0)).any(axis=-1)
+    labelled = keypoints_visible >= 0.5
+    weights = keypoints_visible.copy()
+    weights[labelled & outside] = 0
+    return weights, labelled & ~outside
+
+
+def generate_gaussian_heatmaps(
+    heatmap_size: tuple[int, int],
+    keypoints: np.ndarray,
+    keypoints_visible: np.ndarray,
+    sigma: float | Sequence[float] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian heatmaps centred on the rounded keypoint, cut to a 3-sigma window (MSRA).
+
+    Overlapping instances of one keypoint take the element-wise maximum.
+
+    Args:
+        heatmap_size: ``(W, H)``.
+        keypoints: ``(N, K, 2)`` in heatmap pixels.
+        keypoints_visible: ``(N, K)``.
+        sigma: one sigma, or one per instance ``(N,)``.
+
+    Returns:
+        ``heatmaps (K, H, W)`` float32 and ``keypoint_weights (N, K)`` (the visibilities, zeroed
+        where a labelled keypoint's window misses the map).
+    """
+    sigmas = _instance_sigmas(sigma, keypoints.shape[0])
+    radius = sigmas * 3
+    mu = np.trunc(keypoints + 0.5)  # MMPose: astype(int64), i.e. rounding half up, toward zero below 0
+    lo = np.trunc(mu - radius)
+    hi = np.trunc(mu + radius + 1)
+    weights, draw = _window(heatmap_size, keypoints_visible, lo, hi)
+    origin = lo.astype(np.float32)
+    center = _per_instance((2 * radius + 1) // 2)
+    return _render(heatmap_size, origin, center, _per_instance(-2 * sigmas**2), draw, hi.astype(np.float32)), weights
+
+
+def generate_unbiased_gaussian_heatmaps(
+    heatmap_size: tuple[int, int],
+    keypoints: np.ndarray,
+    keypoints_visible: np.ndarray,
+    sigma: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Full-map Gaussian heatmaps centred on the exact (sub-pixel) keypoint (DarkPose).
+
+    Args:
+        heatmap_size: ``(W, H)``.
+        keypoints: ``(N, K, 2)`` in heatmap pixels.
+        keypoints_visible: ``(N, K)``.
+        sigma: the Gaussian's sigma in heatmap pixels.
+
+    Returns:
+        ``heatmaps (K, H, W)`` float32 and ``keypoint_weights (N, K)``.
+    """
+    radius = sigma * 3
+    weights, draw = _window(heatmap_size, keypoints_visible, keypoints - radius, keypoints + radius + 1)
+    origin = np.zeros(keypoints.shape, dtype=np.float32)
+    center = keypoints.astype(np.float32)[..., None]
+    return _render(heatmap_size, origin, center, np.float32(-2 * sigma**2), draw, None), weights
+
+
+def generate_udp_gaussian_heatmaps(
+    heatmap_size: tuple[int, int],
+    keypoints: np.ndarray,
+    keypoints_visible: np.ndarray,
+    sigma: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian heatmaps centred on the exact keypoint inside the 3-sigma window of the rounded one (UDP).
+
+    Args:
+        heatmap_size: ``(W, H)``.
+        keypoints: ``(N, K, 2)`` in heatmap pixels.
+        keypoints_visible: ``(N, K)``.
+        sigma: the Gaussian's sigma in heatmap pixels.
+
+    Returns:
+        ``heatmaps (K, H, W)`` float32 and ``keypoint_weights (N, K)``.
+    """
+    radius = sigma * 3
+    mu = np.trunc(keypoints + 0.5)
+    lo = np.trunc(mu - radius)
+    hi = np.trunc(mu + radius + 1)
+    weights, draw = _window(heatmap_size, keypoints_visible, lo, hi)
+    center = ((2 * radius + 1) // 2 + (keypoints.astype(np.float64) - mu)).astype(np.float32)[..., None]
+    origin = lo.astype(np.float32)
+    return _render(heatmap_size, origin, center, np.float32(-2 * sigma**2), draw, hi.astype(np.float32)), weights
+
+
+def generate_offset_heatmap(
+    heatmap_size: tuple[int, int],
+    keypoints: np.ndarray,
+    keypoints_visible: np.ndarray,
+    radius_factor: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """UDP "combined" targets: per keypoint a binary disc map and x / y offset maps.
+
+    The disc has radius ``r = radius_factor * max(W, H)``; offsets ``(keypoint - pixel) / r`` are
+    kept inside the disc only. For several instances the last labelled one wins, as in MMPose.
+
+    Args:
+        heatmap_size: ``(W, H)``.
+        keypoints: ``(N, K, 2)`` in heatmap pixels.
+        keypoints_visible: ``(N, K)``.
+        radius_factor: disc radius as a fraction of ``max(W, H)``.
+
+    Returns:
+        ``heatmaps (3K, H, W)`` float32 ordered ``[label_k, x_offset_k, y_offset_k]`` per keypoint,
+        and ``keypoint_weights (N, K)`` (a copy of the visibilities).
+    """
+    width, height = heatmap_size
+    n_inst, n_kpt = keypoints_visible.shape
+    labelled = keypoints_visible >= 0.5
+    last = n_inst - 1 - np.argmax(labelled[::-1], axis=0)  # (K,) last labelled instance
+    mu = keypoints[last, np.arange(n_kpt)].astype(np.float64)  # (K, 2)
+    radius = radius_factor * max(width, height)
+    x_offset = (mu[:, 0, None, None] - np.arange(width)) / radius  # (K, 1, W)
+    y_offset = (mu[:, 1, None, None] - np.arange(height)[:, None]) / radius  # (K, H, 1)
+    label = (x_offset**2 + y_offset**2 <= 1) & labelled.any(axis=0)[:, None, None]
+    heatmaps = np.empty((n_kpt, 3, height, width), dtype=np.float32)
+    heatmaps[:, 0] = label
+    heatmaps[:, 1] = x_offset * label
+    heatmaps[:, 2] = y_offset * label
+    return heatmaps.reshape(n_kpt * 3, height, width), keypoints_visible.copy()

@@ -1,0 +1,155 @@
+"""Shared head trunks: SimpleBaseline's deconvolution / convolution layers and final conv.
+
+Dimensions: feature ``(B, C, h, w)``; maps ``(B, K, H, W)`` with ``H = h * 2 ** len(deconv_out_channels)``.
+
+Layers and state_dict keys are MMPose's ``HeatmapHead``: ``deconv_layers`` (ConvTranspose2d,
+BatchNorm2d, ReLU per layer), ``conv_layers`` (Conv2d, BatchNorm2d, ReLU), ``final_layer``
+(Conv2d). A head either holds the three as its own attributes (:func:`heatmap_layers`, as
+``HeatmapHead`` does) or holds a :class:`HeatmapTrunk` under MMPose's attribute name
+(``SimCCHead.deconv_head``, ``IntegralRegressionHead.simplebaseline_head``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from posekit.nn.configs import FinalLayerConfig
+from posekit.nn.init import constant_init, normal_init
+
+#: deconv kernel -> (padding, output_padding) of a stride-2 ConvTranspose2d that exactly doubles the size
+_DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
+
+
+def _check_pair(name: str, channels: Sequence[int] | None, kernels: Sequence[int] | None) -> None:
+    if channels and (kernels is None or len(kernels) != len(channels)):
+        raise ValueError(
+            f"{name}_kernel_sizes: expected one kernel per {name}_out_channels entry ({len(channels)}), got {kernels}"
+        )
+
+
+def deconv_layers(in_channels: int, out_channels: Sequence[int], kernel_sizes: Sequence[int]) -> nn.Sequential:
+    """Stride-2 ConvTranspose2d (no bias), BatchNorm2d, ReLU per entry; each doubles the size.
+
+    Args:
+        in_channels: C of the input ``(B, C, h, w)``.
+        out_channels: channels of each layer.
+        kernel_sizes: kernel of each layer (2, 3 or 4).
+    """
+    layers: list[nn.Module] = []
+    for out, kernel in zip(out_channels, kernel_sizes, strict=True):
+        if kernel not in _DECONV_PADDING:
+            raise ValueError(f"deconv_kernel_sizes: each must be 2, 3 or 4, got {kernel}")
+        padding, output_padding = _DECONV_PADDING[kernel]
+        layers += [
+            nn.ConvTranspose2d(in_channels, out, kernel, 2, padding, output_padding, bias=False),
+            nn.BatchNorm2d(out),
+            nn.ReLU(inplace=True),
+        ]
+        in_channels = out
+    return nn.Sequential(*layers)
+
+
+def conv_layers(in_channels: int, out_channels: Sequence[int], kernel_sizes: Sequence[int]) -> nn.Sequential:
+    """Same-size Conv2d, BatchNorm2d, ReLU per entry.
+
+    Args:
+        in_channels: C of the input ``(B, C, H, W)``.
+        out_channels: channels of each layer.
+        kernel_sizes: kernel of each layer (odd).
+    """
+    layers: list[nn.Module] = []
+    for out, kernel in zip(out_channels, kernel_sizes, strict=True):
+        layers += [nn.Conv2d(in_channels, out, kernel, 1, (kernel - 1) // 2), nn.BatchNorm2d(out), nn.ReLU(True)]
+        in_channels = out
+    return nn.Sequential(*layers)
+
+
+def final_conv(
+    in_channels: int, out_channels: int, cfg: FinalLayerConfig | Mapping[str, Any] | None
+) -> nn.Conv2d | None:
+    """The ``final_layer`` Conv2d of MMPose's ``final_layer`` dict; None when ``cfg`` is None.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output maps (K).
+        cfg: the conv's arguments (see :class:`FinalLayerConfig`).
+    """
+    if cfg is None:
+        return None
+    f = FinalLayerConfig.model_validate(cfg)
+    return nn.Conv2d(in_channels, out_channels, f.kernel_size, f.stride, f.padding, bias=f.bias)
+
+
+#: ``(out_channels, kernel_sizes)`` of a run of layers, as a head's ``*_out_channels`` / ``*_kernel_sizes``
+LayerSpec = tuple[Sequence[int] | None, Sequence[int] | None]
+
+
+def heatmap_layers(
+    in_channels: int,
+    out_channels: int,
+    deconv: LayerSpec = ((256, 256, 256), (4, 4, 4)),
+    conv: LayerSpec = (None, None),
+    final_layer: FinalLayerConfig | Mapping[str, Any] | None = FinalLayerConfig(),
+) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """``(deconv_layers, conv_layers, final_layer)`` of a SimpleBaseline head; absent parts are ``nn.Identity``.
+
+    Args:
+        in_channels: C of the feature ``(B, C, h, w)``.
+        out_channels: K, the maps of the final conv.
+        deconv: ``(deconv_out_channels, deconv_kernel_sizes)``: channels and kernel (2, 3 or 4) of each
+            stride-2 deconv layer; None or empty channels: no deconv.
+        conv: ``(conv_out_channels, conv_kernel_sizes)`` of the same-size convs after the deconvs;
+            None channels: none.
+        final_layer: the last conv (see :class:`FinalLayerConfig`); None: no final layer.
+    """
+    (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes) = deconv, conv
+    _check_pair("deconv", deconv_out_channels, deconv_kernel_sizes)
+    _check_pair("conv", conv_out_channels, conv_kernel_sizes)
+    channels = in_channels
+    deconvs: nn.Module = nn.Identity()
+    if deconv_out_channels:
+        deconvs = deconv_layers(channels, deconv_out_channels, deconv_kernel_sizes or ())
+        channels = deconv_out_channels[-1]
+    convs: nn.Module = nn.Identity()
+    if conv_out_channels:
+        convs = conv_layers(channels, conv_out_channels, conv_kernel_sizes or ())
+        channels = conv_out_channels[-1]
+    return deconvs, convs, final_conv(channels, out_channels, final_layer) or nn.Identity()
+
+
+def init_heatmap_layers(module: nn.Module) -> None:
+    """MMPose's heatmap-head init: convs and deconvs from N(0, 0.001^2) with zero bias, BatchNorm to 1 / 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            normal_init(m, std=0.001)
+        elif isinstance(m, nn.BatchNorm2d):
+            constant_init(m, 1.0)
+
+
+class HeatmapTrunk(nn.Module):
+    """The layers of MMPose's ``HeatmapHead`` without its loss or codec, for heads that nest one.
+
+    Input ``feats`` (a backbone's tuple; the last map ``(B, C, h, w)`` is used), output
+    ``(B, K, H, W)``. Keys: ``deconv_layers.*``, ``conv_layers.*``, ``final_layer.*``.
+    Arguments as :func:`heatmap_layers`; initialised by :func:`init_heatmap_layers`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        deconv: LayerSpec = ((256, 256, 256), (4, 4, 4)),
+        conv: LayerSpec = (None, None),
+        final_layer: FinalLayerConfig | Mapping[str, Any] | None = FinalLayerConfig(),
+    ) -> None:
+        super().__init__()
+        layers = heatmap_layers(in_channels, out_channels, deconv, conv, final_layer)
+        self.deconv_layers, self.conv_layers, self.final_layer = layers
+        init_heatmap_layers(self)
+
+    def forward(self, feats: tuple[Tensor, ...]) -> Tensor:
+        """``feats[-1] (B, C, h, w)`` -> maps ``(B, K, H, W)``."""
+        return self.final_layer(self.conv_layers(self.deconv_layers(feats[-1])))
