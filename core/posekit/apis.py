@@ -27,20 +27,16 @@ if TYPE_CHECKING:
 
 def read_model_config(config: Any) -> tuple[dict[str, Any], Experiment | None]:
     """``(model dict, experiment or None)`` of any config :func:`init_model` accepts."""
-    from posekit.config import Experiment, load_config, read_file
-    from posekit.interop.mmpose_config import read_mmpose_config, to_experiment
+    from posekit.config import Experiment, load_config, read_file, validate_experiment
 
     if isinstance(config, Experiment):
         return dict(config.model), config
     if isinstance(config, (str, os.PathLike)):
-        path = Path(config)
-        if path.suffix == ".py":  # MMPose's: read without running it, its dataset_type giving the metainfo
-            experiment = load_config(to_experiment(read_mmpose_config(path), str(path)))
-            return dict(experiment.model), experiment
-        raw = read_file(path)
+        # another tool's format (an MMPose .py) is read by its plugin; only the model must convert
+        raw = read_file(config, partial=True)
         if "model" not in raw and "type" in raw:
             return raw, None
-        experiment = load_config(path)
+        experiment = validate_experiment(raw, str(config))
         return dict(experiment.model), experiment
     if isinstance(config, Mapping):
         if "model" not in config and "type" in config:
@@ -72,8 +68,8 @@ def init_model(
 
     Args:
         config: a posekit experiment (YAML/TOML/JSON file, mapping or Experiment), a bare model
-            dict (MMPose's included), or an MMPose ``.py`` config (its ``model`` dict is read
-            without running the file).
+            dict (MMPose's included), or a file a ``posekit.config_formats`` plugin reads (an
+            MMPose ``.py`` config with posekit-mmpose installed).
         checkpoint: an MMPose or posekit checkpoint (``.pth``, ``.safetensors``, URL); None keeps
             the initial weights.
         device: where the model runs, e.g. ``"cpu"`` or ``"cuda:0"``.
@@ -83,7 +79,7 @@ def init_model(
         and ``cfg`` (the experiment, or None for a bare model dict).
     """
     from posekit.interop.checkpoint import load_model_checkpoint
-    from posekit.interop.mmpose_config import check_components, clean_model_dict
+    from posekit.interop.model_dict import check_components, clean_model_dict
     from posekit.registry import build
 
     model_cfg, experiment = read_model_config(config)

@@ -1,19 +1,10 @@
-"""MMPose interoperability: its checkpoints load as they are; its model configs convert to posekit's."""
+"""Interop at the edge: MMPose checkpoints load as they are; foreign model dicts are cleaned and checked.
+
+Converting whole MMPose configs is the ``posekit-mmpose`` plugin's (entry points
+``posekit.commands`` and ``posekit.config_formats``).
+"""
 
 from posekit.interop.checkpoint import load_model_checkpoint
-from posekit.interop.mmpose_config import (
-    check_components,
-    clean_model_dict,
-    convert_mmpose_config,
-    read_mmpose_config,
-    to_experiment,
-)
+from posekit.interop.model_dict import check_components, clean_model_dict, missing_components
 
-__all__ = [
-    "check_components",
-    "clean_model_dict",
-    "convert_mmpose_config",
-    "load_model_checkpoint",
-    "read_mmpose_config",
-    "to_experiment",
-]
+__all__ = ["check_components", "clean_model_dict", "load_model_checkpoint", "missing_components"]
