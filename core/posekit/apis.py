@@ -4,7 +4,8 @@
 or a bare model dict — MMPose's own included (``_scope_`` keys ignored, ``SyncBN`` built as
 BatchNorm on one process) — and loads an MMPose checkpoint unchanged. The keypoint definition
 (flip indices, names, skeleton) comes from the checkpoint's ``meta["dataset_meta"]`` as in MMPose,
-else from the experiment's or estimator's ``metainfo``, else COCO.
+else from the experiment's or estimator's ``metainfo``, else COCO; a head whose keypoint count
+differs from the definition's is refused, naming both numbers and where each came from.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def init_model(
     """
     from posekit.interop.checkpoint import load_model_checkpoint
     from posekit.interop.model_dict import check_components, clean_model_dict
+    from posekit.metainfo.consistency import built_head_keypoints, check_keypoints
     from posekit.registry import build
 
     model_cfg, experiment = read_model_config(config)
@@ -90,11 +92,19 @@ def init_model(
     if checkpoint is not None:
         meta = load_model_checkpoint(model, checkpoint)
     dataset_meta = meta.get("dataset_meta")
-    if not isinstance(dataset_meta, Mapping):
+    if isinstance(dataset_meta, Mapping):
+        origin = f"{dataset_meta.get('dataset_name')!r} (the checkpoint's meta.dataset_meta)"
+    else:
         from posekit.metainfo import load_metainfo
 
-        name = getattr(model, "metainfo", None) or (experiment.metainfo if experiment is not None else None)
-        dataset_meta = load_metainfo(name or "coco").to_dataset_meta()
+        named = [(model.metainfo, "model.metainfo")] if getattr(model, "metainfo", None) else []
+        named += experiment.definitions() if experiment is not None else []
+        name, where = named[0] if named else ("coco", "the default: nothing names a keypoint definition")
+        origin = f"{name!r} ({where})"
+        dataset_meta = load_metainfo(name).to_dataset_meta()
+    flip_indices = dataset_meta.get("flip_indices", ())
+    num = dataset_meta.get("num_keypoints", len(flip_indices))
+    check_keypoints(built_head_keypoints(model), num, flip_indices, origin)
     model.dataset_meta = dict(dataset_meta)
     model.cfg = experiment
     return model.to(device).eval()

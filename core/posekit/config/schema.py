@@ -145,6 +145,41 @@ class Experiment(_Strict):
         return v
 
     @model_validator(mode="after")
+    def _check_keypoints(self) -> Experiment:
+        """The head's K against every keypoint definition the config names (or its datasets default to)."""
+        from posekit.metainfo import load_metainfo
+        from posekit.metainfo.consistency import check_keypoints, head_keypoints
+
+        found = head_keypoints(self.model)
+        if found is None:
+            return self
+        for name, origin in self.definitions():
+            definition = load_metainfo(name)
+            check_keypoints(found, definition.num_keypoints, definition.flip_indices, f"{name!r} ({origin})")
+        return self
+
+    def definitions(self) -> list[tuple[str, str]]:
+        """``(definition name, where it is named)`` for the experiment, the model and each dataset."""
+        from posekit.errors import PosekitError
+        from posekit.registry import get
+
+        named = [(self.metainfo, "metainfo"), (self.model.get("metainfo"), "model.metainfo")]
+        for split in ("train", "val", "test"):
+            cfg = getattr(self.data, split)
+            if cfg is None:
+                continue
+            dataset = cfg.dataset
+            if dataset.get("metainfo") is not None:
+                named.append((dataset["metainfo"], f"data.{split}.dataset.metainfo"))
+                continue
+            try:
+                default = getattr(get("dataset", str(dataset["type"])), "METAINFO", None)
+            except PosekitError:
+                continue
+            named.append((default, f"the default of {dataset['type']} at data.{split}.dataset"))
+        return [(name, origin) for name, origin in named if isinstance(name, str)]
+
+    @model_validator(mode="after")
     def _check_best(self) -> Experiment:
         if self.train.save_best is not None and not self.evaluator:
             raise ValueError("train.save_best names a metric but no evaluator is configured")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-import posekit
 from posekit_mmpose.convert import MissingComponentError, to_experiment
 from posekit_mmpose.pyconfig import read_config
+
+import posekit
 
 
 def _configs(shared: Path) -> list[Path]:

@@ -80,7 +80,8 @@ def read_mmpose_config(path: str | Path) -> dict[str, Any]:
 
 def clean(value: Any) -> Any:
     """A plain copy: ``_scope_`` keys dropped, scoped types (``mmdet.X``) unscoped, tuples as lists,
-    ``metainfo=dict(from_file='.../x.py')`` as the definition name ``x``."""
+    ``metainfo=dict(from_file='.../x.py')`` as the definition name ``x``, ``file_client_args``
+    as ``backend_args``."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -90,6 +91,8 @@ def clean(value: Any) -> Any:
                 item = item.rpartition(".")[2]
             elif key == "metainfo" and isinstance(item, Mapping) and set(item) == {"from_file"}:
                 item = Path(str(item["from_file"])).stem
+            elif key == "file_client_args":  # MMCV's deprecated name, read by MMPose as backend_args
+                key = "backend_args"
             out[str(key)] = clean(item)
         return out
     if isinstance(value, (list, tuple)):

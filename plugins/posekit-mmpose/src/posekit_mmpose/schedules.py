@@ -58,6 +58,8 @@ def schedule(schedulers: Any, lr: float, max_epochs: int, problems: list[Problem
             out.update(policy="multistep", milestones=list(cfg.get("milestones", ())), gamma=cfg.get("gamma", 0.1))
         elif kind == "StepLR" and by_epoch and begin == 0:
             out.update(policy="step", step=cfg["step_size"], gamma=cfg.get("gamma", 0.1))
+        elif kind == "ExponentialLR" and by_epoch and begin == 0 and (end is None or end >= max_epochs):
+            out.update(policy="step", step=1, gamma=cfg["gamma"])  # a step of one epoch is exponential decay
         elif kind == "CosineAnnealingLR" and by_epoch and end in (None, max_epochs):
             if cfg.get("T_max", max_epochs - begin) != max_epochs - begin:
                 _problem(problems, "optim", f"{where}.T_max", "posekit's cosine spans from begin to the end of the run")

@@ -256,7 +256,8 @@ def ignored(names: Mapping[str, Any], problems: list[Problem]) -> None:
         note = f"posekit does not rescale the LR for the batch size (MMPose's base batch size: {base})"
         _problem(problems, "optim", "auto_scale_lr", note, fatal=False)
     if names.get("load_from"):
-        _problem(problems, "runtime", "load_from", f"load {names['load_from']} with `posekit train --load-from`")
+        reason = f"posekit train has no load_from (start from {names['load_from']})"
+        _problem(problems, "runtime", "load_from", reason)
     if names.get("resume"):
         _problem(problems, "runtime", "resume", "resume with `posekit train --resume`", fatal=False)
     if names.get("custom_imports"):
