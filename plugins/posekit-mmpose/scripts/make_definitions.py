@@ -22,6 +22,7 @@ from posekit.metainfo import load_metainfo, validate_metainfo
 from posekit.registry import entries
 
 OUT = Path(__file__).resolve().parents[1] / "src/posekit_mmpose/definitions"
+CORE = Path(__file__).resolve().parents[3] / "core/posekit/metainfo"
 
 
 def plain(value: object) -> object:
@@ -33,9 +34,26 @@ def plain(value: object) -> object:
     return value
 
 
+def write(out: Path, info: dict, num: int, source: str) -> None:
+    header = f"# {out.stem}: {num} keypoints, from MMPose's configs/_base_/datasets/{source}\n"
+    parts = []
+    for key, value in plain(info).items():
+        if key in ("keypoint_info", "skeleton_info") and value:  # one line per keypoint / link
+            lines = (
+                f"  {k}: {yaml.safe_dump(v, default_flow_style=True, sort_keys=False, width=10**6).strip()}\n"
+                for k, v in value.items()
+            )
+            parts.append(f"{key}:\n{''.join(lines)}")
+        else:
+            flow = None if isinstance(value, (dict, list)) else False  # `key: value`, lists and dicts inline
+            parts.append(yaml.safe_dump({key: value}, default_flow_style=flow, sort_keys=False, width=10**6))
+    out.write_text(header + "".join(parts), encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="MMPose's configs/_base_/datasets")
+    parser.add_argument("--update-core", action="store_true", help="rewrite the core's copies that differ")
     args = parser.parse_args()
     core = {e.name for e in entries("metainfo") if e.dist == "posekit"}
     lines = []
@@ -59,12 +77,10 @@ def main() -> int:
         if path.stem in core:
             same = load_metainfo(path.stem).model_dump() == definition.model_dump()
             print(f"{path.stem}: the core's copy {'agrees' if same else 'DIFFERS'}", file=sys.stderr)
+            if not same and args.update_core:
+                write(CORE / f"{path.stem}.yaml", info, definition.num_keypoints, path.name)
             continue
-        header = (
-            f"# {path.stem}: {definition.num_keypoints} keypoints, from MMPose's configs/_base_/datasets/{path.name}\n"
-        )
-        text = yaml.safe_dump(plain(info), sort_keys=False, allow_unicode=True, width=200)
-        (OUT / f"{path.stem}.yaml").write_text(header + text, encoding="utf-8")
+        write(OUT / f"{path.stem}.yaml", info, definition.num_keypoints, path.name)
         lines.append(f'{path.stem} = "posekit_mmpose.definitions:dataset_{path.stem}"')
     print("\n".join(lines), file=sys.stdout)
     return 0
