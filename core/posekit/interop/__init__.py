@@ -5,6 +5,12 @@ Converting whole MMPose configs is the ``posekit-mmpose`` plugin's (entry points
 """
 
 from posekit.interop.checkpoint import load_model_checkpoint
-from posekit.interop.model_dict import check_components, clean_model_dict, missing_components
+from posekit.interop.model_dict import check_components, clean_model_dict, missing_components, missing_message
 
-__all__ = ["check_components", "clean_model_dict", "load_model_checkpoint", "missing_components"]
+__all__ = [
+    "check_components",
+    "clean_model_dict",
+    "load_model_checkpoint",
+    "missing_components",
+    "missing_message",
+]

@@ -87,8 +87,13 @@ def check_components(model: Mapping[str, Any], source: str = "<config>") -> None
         raise ConfigError(f"{source}: the model dict has no 'type' (expected e.g. 'TopdownPoseEstimator')")
     missing = missing_components(model)
     if missing:
-        lines = "\n".join(f"  {path}: {kind} {name!r}" for kind, name, path in missing)
-        raise ConfigError(
-            f"{source}: posekit has no component for:\n{lines}\n  Install the plugin that provides it "
-            "(`posekit plugins` lists what is installed), or change the config."
-        )
+        raise ConfigError(missing_message(missing, source))
+
+
+def missing_message(missing: list[tuple[str, str, str]], source: str) -> str:
+    """The message naming each ``(kind, name, field path)`` of :func:`missing_components`."""
+    lines = "\n".join(f"  {path}: {kind} {name!r}" for kind, name, path in missing)
+    return (
+        f"{source}: posekit has no component for:\n{lines}\n  Install the plugin that provides it "
+        "(`posekit plugins` lists what is installed), or change the config."
+    )

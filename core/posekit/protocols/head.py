@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import Tensor, nn
 
@@ -28,6 +28,9 @@ class BaseHead(nn.Module):
     """
 
     decoder: BaseKeypointCodec | None = None
+    #: the constructor argument (and attribute) holding K, the number of keypoints predicted; checked
+    #: against the keypoint definition. None: the first of num_keypoints, num_joints, out_channels.
+    num_keypoints_arg: ClassVar[str | None] = None
 
     def forward(self, feats: tuple[Tensor, ...]) -> Any:
         raise NotImplementedError

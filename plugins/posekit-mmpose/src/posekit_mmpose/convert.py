@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from posekit.errors import ConfigError
-from posekit.interop import missing_components
+from posekit.interop import missing_components, missing_message
 from posekit_mmpose import sections
 
 
@@ -111,12 +111,7 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
         raise ConfigError(f"{source}: the model dict has no 'type' (expected e.g. 'TopdownPoseEstimator')")
     missing = missing_components(model)
     if missing:
-        lines = "\n".join(f"  {path}: {kind} {name!r}" for kind, name, path in missing)
-        raise MissingComponentError(
-            f"{source}: posekit has no component for:\n{lines}\n  Install the plugin that provides it "
-            "(`posekit plugins` lists what is installed), or change the config.",
-            missing,
-        )
+        raise MissingComponentError(missing_message(missing, source), missing)
     problems: list[Problem] = []
     experiment: dict[str, Any] = {"model": model}
     data = sections.data(names, problems)
