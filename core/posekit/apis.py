@@ -92,19 +92,22 @@ def init_model(
     if checkpoint is not None:
         meta = load_model_checkpoint(model, checkpoint)
     dataset_meta = meta.get("dataset_meta")
+    found = built_head_keypoints(model)
     if isinstance(dataset_meta, Mapping):
         origin = f"{dataset_meta.get('dataset_name')!r} (the checkpoint's meta.dataset_meta)"
     else:
         from posekit.metainfo import load_metainfo
 
-        named = [(model.metainfo, "model.metainfo")] if getattr(model, "metainfo", None) else []
+        named = [(model.metainfo, "model.metainfo", None)] if getattr(model, "metainfo", None) else []
         named += experiment.definitions() if experiment is not None else []
-        name, where = named[0] if named else ("coco", "the default: nothing names a keypoint definition")
+        name, where, split = named[0] if named else ("coco", "the default: nothing names a keypoint definition", None)
         origin = f"{name!r} ({where})"
         dataset_meta = load_metainfo(name).to_dataset_meta()
+        if split in ("val", "test") and experiment is not None:
+            found = experiment.keypoints_for(split)  # a test-time definition: the output keypoints count
     flip_indices = dataset_meta.get("flip_indices", ())
     num = dataset_meta.get("num_keypoints", len(flip_indices))
-    check_keypoints(built_head_keypoints(model), num, flip_indices, origin)
+    check_keypoints(found, num, flip_indices, origin)
     model.dataset_meta = dict(dataset_meta)
     model.cfg = experiment
     return model.to(device).eval()

@@ -147,37 +147,55 @@ class Experiment(_Strict):
     @model_validator(mode="after")
     def _check_keypoints(self) -> Experiment:
         """The head's K against every keypoint definition the config names (or its datasets default to)."""
+        from posekit.errors import ConfigError, PosekitError
         from posekit.metainfo import load_metainfo
-        from posekit.metainfo.consistency import check_keypoints, head_keypoints
+        from posekit.metainfo.consistency import check_keypoints
 
-        found = head_keypoints(self.model)
-        if found is None:
-            return self
-        for name, origin in self.definitions():
-            definition = load_metainfo(name)
+        for name, origin, split in self.definitions():
+            found = self.keypoints_for(split)
+            if found is None:
+                continue
+            try:
+                definition = load_metainfo(name)
+            except PosekitError as e:
+                raise ConfigError(f"{origin}: {e}") from e
             check_keypoints(found, definition.num_keypoints, definition.flip_indices, f"{name!r} ({origin})")
         return self
 
-    def definitions(self) -> list[tuple[str, str]]:
-        """``(definition name, where it is named)`` for the experiment, the model and each dataset."""
+    def keypoints_for(self, split: str | None) -> tuple[int, str] | None:
+        """``(K, field)`` the model gives data of ``split``: the head's K, or at test time (``val``,
+        ``test``) the length of ``test_cfg.output_keypoint_indices`` when set."""
+        from posekit.metainfo.consistency import head_keypoints
+
+        indices = (self.model.get("test_cfg") or {}).get("output_keypoint_indices")
+        if indices and split in ("val", "test"):
+            return len(indices), "model.test_cfg.output_keypoint_indices"
+        return head_keypoints(self.model)
+
+    def definitions(self) -> list[tuple[str, str, str | None]]:
+        """``(definition name, where it is named, data split or None)`` for the experiment, the
+        model and each dataset (its ``metainfo``, else its type's default)."""
         from posekit.errors import PosekitError
         from posekit.registry import get
 
-        named = [(self.metainfo, "metainfo"), (self.model.get("metainfo"), "model.metainfo")]
+        named: list[tuple[Any, str, str | None]] = [
+            (self.metainfo, "metainfo", None),
+            (self.model.get("metainfo"), "model.metainfo", None),
+        ]
         for split in ("train", "val", "test"):
             cfg = getattr(self.data, split)
             if cfg is None:
                 continue
             dataset = cfg.dataset
             if dataset.get("metainfo") is not None:
-                named.append((dataset["metainfo"], f"data.{split}.dataset.metainfo"))
+                named.append((dataset["metainfo"], f"data.{split}.dataset.metainfo", split))
                 continue
             try:
                 default = getattr(get("dataset", str(dataset["type"])), "METAINFO", None)
             except PosekitError:
                 continue
-            named.append((default, f"the default of {dataset['type']} at data.{split}.dataset"))
-        return [(name, origin) for name, origin in named if isinstance(name, str)]
+            named.append((default, f"the default of {dataset['type']} at data.{split}.dataset", split))
+        return [(name, origin, split) for name, origin, split in named if isinstance(name, str)]
 
     @model_validator(mode="after")
     def _check_best(self) -> Experiment:

@@ -125,6 +125,8 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
     metainfo = sections.metainfo(model, names, problems)
     if metainfo is not None:
         experiment["metainfo"] = metainfo
+    elif isinstance(model.get("metainfo"), str):  # not installed: reported by sections.metainfo
+        del model["metainfo"]
     sections.ignored(names, problems)
     return experiment, problems
 

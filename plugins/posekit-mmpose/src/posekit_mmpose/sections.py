@@ -52,6 +52,10 @@ def _missing(kind: str, cfg: Any, where: str, problems: list[Problem]) -> bool:
         reason = f"posekit has no {kind} {cfg['type']!r}"
         _problem(problems, "data", where, reason, component=f"{kind} {cfg['type']}")
         found = True
+    if kind == "dataset" and isinstance(cfg.get("metainfo"), str) and not _definition_known(cfg["metainfo"]):
+        reason = f"posekit has no keypoint definition {cfg['metainfo']!r}"
+        _problem(problems, "data", f"{where}.metainfo", reason, component=f"metainfo {cfg['metainfo']}")
+        found = True
     if kind == "dataset":
         for i, step in enumerate(cfg.get("pipeline") or []):
             found = _missing("transform", step, f"{where}.pipeline[{i}]", problems) or found
@@ -68,6 +72,16 @@ def _errors(e: Exception) -> str:
             f"{'.'.join(str(x) for x in err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in errors()
         )[:600]
     return " ".join(str(e).split())[:600]
+
+
+def _definition_known(name: str) -> bool:
+    from posekit.registry import resolve
+
+    try:
+        resolve("metainfo", name)
+    except PosekitError:
+        return False
+    return True
 
 
 def data(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
@@ -219,15 +233,23 @@ def metainfo(model: Mapping[str, Any], names: Mapping[str, Any], problems: list[
     from posekit_mmpose.convert import clean
 
     if isinstance(model.get("metainfo"), str):
-        return str(model["metainfo"])
+        if _definition_known(model["metainfo"]):
+            return str(model["metainfo"])
+        reason = f"posekit has no keypoint definition {model['metainfo']!r}"
+        _problem(problems, "metainfo", "model.metainfo", reason, component=f"metainfo {model['metainfo']}")
+        return None
     datasets = []
     for split in _SPLITS:
         loader = names.get(f"{split}_dataloader")
         if isinstance(loader, Mapping) and isinstance(loader.get("dataset"), Mapping):
             datasets.append(clean(loader["dataset"]))
-    for dataset in datasets:
-        if isinstance(dataset.get("metainfo"), str):
-            return str(dataset["metainfo"])
+    named = [str(d["metainfo"]) for d in datasets if isinstance(d.get("metainfo"), str)]
+    if named:  # the first definition a dataset names, or none: never another dataset's
+        if _definition_known(named[0]):
+            return named[0]
+        reason = f"posekit has no keypoint definition {named[0]!r}"
+        _problem(problems, "metainfo", "metainfo", reason, component=f"metainfo {named[0]}")
+        return None
     for dataset in datasets:
         try:
             name = getattr(get("dataset", str(dataset.get("type"))), "METAINFO", None)
