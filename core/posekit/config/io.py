@@ -43,8 +43,8 @@ def read_file(path: str | Path, partial: bool = False) -> dict[str, Any]:
             data = json.loads(text)
         else:
             raise ConfigError(
-                f"{path}: unknown config format {suffix!r}; use .yaml, .toml or .json (a plugin reads other "
-                f"formats through the entry-point group {FORMATS_GROUP!r}; `posekit plugins` lists what is installed)"
+                f"{path}: unknown config format {suffix!r}; use .yaml, .toml or .json (a plugin can read "
+                f"other formats: entry-point group {FORMATS_GROUP!r}, named by suffix)"
             )
     except ConfigError:
         raise
