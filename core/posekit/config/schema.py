@@ -10,11 +10,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from posekit.types import DatasetConfig, DetectorConfig, MetricConfig
+from posekit.types import DatasetConfig, DetectorConfig, MetricConfig, TransformConfig
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class PipelineSwitch(_Strict):
+    """From epoch ``epoch`` (0-based) on, the training dataset runs ``pipeline`` (RTMPose's stage 2)."""
+
+    epoch: int = Field(ge=0)
+    pipeline: tuple[TransformConfig, ...]
 
 
 class DataSplit(_Strict):
@@ -26,6 +33,7 @@ class DataSplit(_Strict):
     shuffle: bool | None = None  # default: True for train, False otherwise
     drop_last: bool = False
     persistent_workers: bool = True
+    pipeline_switch: PipelineSwitch | None = None  # train split only (hook ``pipeline_switch``)
 
 
 class DataSection(_Strict):

@@ -178,7 +178,7 @@ def test_cli_convert(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     out = tmp_path / "rtmpose.yaml"
     assert main(["convert", "mmpose-config", str(source), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "PipelineSwitchHook: no posekit equivalent" in err and "--partial" in err and not out.exists()
+    assert "posekit has no transform 'Albumentation'" in err and "--partial" in err and not out.exists()
     assert main(["convert", "mmpose-config", str(source), "-o", str(out), "--partial"]) == 0
     printed = capsys.readouterr().out
     assert "left out (--partial)" in printed and "TopdownPoseEstimator" in printed
@@ -187,3 +187,20 @@ def test_cli_convert(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     bad.write_text("model = dict(type=open('x'))")
     assert main(["convert", "mmpose-config", str(bad), "-o", str(out)]) == 2
     assert "call of 'open'" in capsys.readouterr().err.replace('"', "'")
+
+
+def test_rtmpose_stage2_becomes_a_pipeline_switch(shared: Path, tmp_path: Path) -> None:
+    child = tmp_path / "rtmpose-m_no-albu.py"
+    child.write_text(
+        f"_base_ = [{str(shared / 'mmpose-configs' / RTMPOSE_M)!r}]\n"
+        "stage1 = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'), dict(type='RandomFlip'),\n"
+        "          dict(type='TopdownAffine', input_size=codec['input_size']),\n"
+        "          dict(type='GenerateTarget', encoder=codec), dict(type='PackPoseInputs')]\n"
+        "train_dataloader = dict(dataset=dict(pipeline=stage1))\n"
+        "custom_hooks = [\n"
+        "    dict(type='mmdet.PipelineSwitchHook', switch_epoch=390, switch_pipeline=stage1[:2] + stage1[3:])]\n"
+    )
+    experiment, problems = convert_mmpose_config(child, tmp_path / "out.yaml")
+    switch = experiment["data"]["train"]["pipeline_switch"]
+    assert switch["epoch"] == 390 and [s["type"] for s in switch["pipeline"]][2] == "TopdownAffine"
+    assert not [p for p in problems if p.fatal]

@@ -3,7 +3,8 @@
 Each section maps onto posekit's experiment schema: ``model``; ``train/val/test_dataloader`` to
 ``data`` (datasets, pipelines, batch sizes, workers, sampler shuffle); ``val_evaluator`` to
 ``evaluator``; ``optim_wrapper`` and ``param_scheduler`` to ``optim``; ``train_cfg``,
-``randomness``, ``default_hooks`` and ``custom_hooks`` (EMA) to ``train``. What has no posekit
+``randomness``, ``default_hooks`` and ``custom_hooks`` (EMA) to ``train``, RTMPose's stage-2
+``PipelineSwitchHook`` to ``data.train.pipeline_switch``. What has no posekit
 equivalent is a :class:`Problem` (section, path, reason): :func:`convert_mmpose_config` refuses
 the config unless ``partial=True``, which leaves those parts out. Settings that only tune
 MMEngine's runner (visualizer, log processor, ``pin_memory``, ...) are :class:`Problem` notes.
@@ -115,6 +116,7 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
     problems: list[Problem] = []
     experiment: dict[str, Any] = {"model": model}
     data = sections.data(names, problems)
+    sections.pipeline_switch(names, data, problems)
     if data:
         experiment["data"] = data
     evaluator = sections.evaluator(names, problems)

@@ -100,6 +100,8 @@ def hooks(names: Mapping[str, Any], problems: list[Problem], has_evaluator: bool
             ema = _ema(cfg, where, problems)
             if ema:
                 out["ema"] = ema
+        elif kind == "PipelineSwitchHook":
+            continue  # data.train.pipeline_switch (sections.pipeline_switch)
         elif kind == "SyncBuffersHook":
             note = "DistributedDataParallel broadcasts buffers from rank 0 (use train.sync_bn for SyncBN)"
             _problem(problems, "hooks", where, note, fatal=False)

@@ -224,6 +224,35 @@ def train(names: Mapping[str, Any], problems: list[Problem], has_evaluator: bool
     return out
 
 
+def pipeline_switch(names: Mapping[str, Any], data: dict[str, Any], problems: list[Problem]) -> None:
+    """``data.train.pipeline_switch`` from ``custom_hooks``' ``PipelineSwitchHook`` (RTMPose's stage 2)."""
+    from pydantic import ValidationError
+
+    from posekit.config.schema import PipelineSwitch
+    from posekit_mmpose.convert import clean
+
+    for i, cfg in enumerate(names.get("custom_hooks") or []):
+        if str(cfg.get("type", "")).rpartition(".")[2] != "PipelineSwitchHook":
+            continue
+        where = f"custom_hooks[{i}]"
+        switch = clean({"epoch": cfg.get("switch_epoch"), "pipeline": cfg.get("switch_pipeline") or []})
+        if "train" not in data:
+            _problem(problems, "hooks", where, "PipelineSwitchHook: the train data did not convert, nothing to switch")
+            continue
+        missing = [
+            _missing("transform", step, f"{where}.switch_pipeline[{j}]", problems)
+            for j, step in enumerate(switch["pipeline"])
+        ]
+        if any(missing):
+            continue
+        try:
+            PipelineSwitch.model_validate(switch)
+        except (ValidationError, PosekitError) as e:
+            _problem(problems, "hooks", where, f"PipelineSwitchHook does not validate: {_errors(e)}")
+            continue
+        data["train"]["pipeline_switch"] = switch
+
+
 def metainfo(model: Mapping[str, Any], names: Mapping[str, Any], problems: list[Problem]) -> str | None:
     """The experiment's keypoint definition: the model's, a dataset's ``metainfo``, or its type's default.
 
