@@ -74,6 +74,18 @@ def _errors(e: Exception) -> str:
     return " ".join(str(e).split())[:600]
 
 
+def _validates(model: Any, cfg: Mapping[str, Any], section: str, where: str, problems: list[Problem]) -> bool:
+    """Whether ``cfg`` validates against the pydantic ``model``; a problem when it does not."""
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(cfg)
+    except (ValidationError, PosekitError) as e:
+        _problem(problems, section, where, f"does not validate: {_errors(e)}")
+        return False
+    return True
+
+
 def _definition_known(name: str) -> bool:
     from posekit.registry import resolve
 
@@ -86,7 +98,6 @@ def _definition_known(name: str) -> bool:
 
 def data(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
     """``data.train/val/test`` from ``{split}_dataloader``; a split that does not validate is left out."""
-    from pydantic import ValidationError
 
     from posekit.config import DataSplit
     from posekit_mmpose.convert import clean
@@ -111,12 +122,8 @@ def data(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
             cfg["persistent_workers"] = False
         if _missing("dataset", cfg.get("dataset"), f"{where}.dataset", problems):
             continue
-        try:
-            DataSplit.model_validate(cfg)
-        except (ValidationError, PosekitError) as e:
-            _problem(problems, "data", where, f"does not validate: {_errors(e)}")
-            continue
-        out[split] = cfg
+        if _validates(DataSplit, cfg, "data", where, problems):
+            out[split] = cfg
     return out
 
 
@@ -226,7 +233,6 @@ def train(names: Mapping[str, Any], problems: list[Problem], has_evaluator: bool
 
 def pipeline_switch(names: Mapping[str, Any], data: dict[str, Any], problems: list[Problem]) -> None:
     """``data.train.pipeline_switch`` from ``custom_hooks``' ``PipelineSwitchHook`` (RTMPose's stage 2)."""
-    from pydantic import ValidationError
 
     from posekit.config.schema import PipelineSwitch
     from posekit_mmpose.convert import clean
@@ -245,12 +251,8 @@ def pipeline_switch(names: Mapping[str, Any], data: dict[str, Any], problems: li
         ]
         if any(missing):
             continue
-        try:
-            PipelineSwitch.model_validate(switch)
-        except (ValidationError, PosekitError) as e:
-            _problem(problems, "hooks", where, f"PipelineSwitchHook does not validate: {_errors(e)}")
-            continue
-        data["train"]["pipeline_switch"] = switch
+        if _validates(PipelineSwitch, switch, "hooks", where, problems):
+            data["train"]["pipeline_switch"] = switch
 
 
 def metainfo(model: Mapping[str, Any], names: Mapping[str, Any], problems: list[Problem]) -> str | None:
