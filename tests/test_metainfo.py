@@ -259,3 +259,42 @@ def test_import_is_cheap() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"import posekit.metainfo imported {out.strip()}"
+
+
+def _hrnet(shared: Path, out_channels: int) -> dict:
+    model = json.loads((shared / "fixtures/mmpose/models/hrnet-w18_coco-256x192/config.json").read_text())
+    model["head"]["out_channels"] = out_channels
+    return model
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"metainfo": "coco"}, r"predicts 133 keypoints \(model\.head\.out_channels\).*'coco' \(metainfo\) has 17"),
+        (
+            {"data": {"val": {"dataset": {"type": "CocoDataset", "ann_file": "a.json"}}}},
+            r"predicts 133 .*'coco' \(the default of CocoDataset at data\.val\.dataset\) has 17",
+        ),
+        (
+            {"data": {"val": {"dataset": {"type": "CocoDataset", "metainfo": "mpii"}}}},
+            r"predicts 133 .*'mpii' \(data\.val\.dataset\.metainfo\) has 16",
+        ),
+    ],
+)
+def test_config_check_refuses_head_k_against_definition(shared: Path, extra: dict, expected: str) -> None:
+    from posekit.config import validate_experiment
+
+    with pytest.raises(ConfigError, match=expected):
+        validate_experiment({"model": _hrnet(shared, 133), **extra}, "exp.yaml")
+    validate_experiment({"model": _hrnet(shared, 133), "metainfo": "coco_wholebody"}, "exp.yaml")
+
+
+def test_init_model_refuses_head_k_against_definition(shared: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"predicts 133 .*'coco' \(the default: nothing names a keypoint definition\)"
+    ):
+        posekit.init_model(_hrnet(shared, 133))
+    with pytest.raises(ConfigError, match=r"predicts 16 .*'coco' \(metainfo\) has 17"):
+        posekit.init_model({"model": _hrnet(shared, 16), "metainfo": "coco"})
+    model = posekit.init_model({"model": _hrnet(shared, 16), "metainfo": "mpii"})
+    assert model.dataset_meta["num_keypoints"] == 16

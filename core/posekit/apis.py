@@ -4,7 +4,8 @@
 or a bare model dict — MMPose's own included (``_scope_`` keys ignored, ``SyncBN`` built as
 BatchNorm on one process) — and loads an MMPose checkpoint unchanged. The keypoint definition
 (flip indices, names, skeleton) comes from the checkpoint's ``meta["dataset_meta"]`` as in MMPose,
-else from the experiment's or estimator's ``metainfo``, else COCO.
+else from the experiment's or estimator's ``metainfo``, else COCO; a head whose keypoint count
+differs from the definition's is refused, naming both numbers and where each came from.
 """
 
 from __future__ import annotations
@@ -27,20 +28,16 @@ if TYPE_CHECKING:
 
 def read_model_config(config: Any) -> tuple[dict[str, Any], Experiment | None]:
     """``(model dict, experiment or None)`` of any config :func:`init_model` accepts."""
-    from posekit.config import Experiment, load_config, read_file
-    from posekit.interop.mmpose_config import read_mmpose_config, to_experiment
+    from posekit.config import Experiment, load_config, read_file, validate_experiment
 
     if isinstance(config, Experiment):
         return dict(config.model), config
     if isinstance(config, (str, os.PathLike)):
-        path = Path(config)
-        if path.suffix == ".py":  # MMPose's: read without running it, its dataset_type giving the metainfo
-            experiment = load_config(to_experiment(read_mmpose_config(path), str(path)))
-            return dict(experiment.model), experiment
-        raw = read_file(path)
+        # another tool's format (an MMPose .py) is read by its plugin; only the model must convert
+        raw = read_file(config, partial=True)
         if "model" not in raw and "type" in raw:
             return raw, None
-        experiment = load_config(path)
+        experiment = validate_experiment(raw, str(config))
         return dict(experiment.model), experiment
     if isinstance(config, Mapping):
         if "model" not in config and "type" in config:
@@ -72,8 +69,8 @@ def init_model(
 
     Args:
         config: a posekit experiment (YAML/TOML/JSON file, mapping or Experiment), a bare model
-            dict (MMPose's included), or an MMPose ``.py`` config (its ``model`` dict is read
-            without running the file).
+            dict (MMPose's included), or a file a ``posekit.config_formats`` plugin reads (an
+            MMPose ``.py`` config with posekit-mmpose installed).
         checkpoint: an MMPose or posekit checkpoint (``.pth``, ``.safetensors``, URL); None keeps
             the initial weights.
         device: where the model runs, e.g. ``"cpu"`` or ``"cuda:0"``.
@@ -82,7 +79,8 @@ def init_model(
         the estimator in eval mode, with ``dataset_meta`` (MMPose's keypoint-definition dict)
         and ``cfg`` (the experiment, or None for a bare model dict).
     """
-    from posekit.interop.mmpose_config import check_components, clean_model_dict
+    from posekit.interop.model_dict import check_components, clean_model_dict
+    from posekit.metainfo.consistency import built_head_keypoints, check_keypoints
     from posekit.nn.checkpoint import load_model_checkpoint, read_checkpoint, require_distributions
     from posekit.registry import build
 
@@ -98,11 +96,22 @@ def init_model(
     if ckpt is not None:
         meta = load_model_checkpoint(model, ckpt, source=source)
     dataset_meta = meta.get("dataset_meta")
-    if not isinstance(dataset_meta, Mapping):
+    found = built_head_keypoints(model)
+    if isinstance(dataset_meta, Mapping):
+        origin = f"{dataset_meta.get('dataset_name')!r} (the checkpoint's meta.dataset_meta)"
+    else:
         from posekit.metainfo import load_metainfo
 
-        name = getattr(model, "metainfo", None) or (experiment.metainfo if experiment is not None else None)
-        dataset_meta = load_metainfo(name or "coco").to_dataset_meta()
+        named = [(model.metainfo, "model.metainfo", None)] if getattr(model, "metainfo", None) else []
+        named += experiment.definitions() if experiment is not None else []
+        name, where, split = named[0] if named else ("coco", "the default: nothing names a keypoint definition", None)
+        origin = f"{name!r} ({where})"
+        dataset_meta = load_metainfo(name).to_dataset_meta()
+        if split in ("val", "test") and experiment is not None:
+            found = experiment.keypoints_for(split)  # a test-time definition: the output keypoints count
+    flip_indices = dataset_meta.get("flip_indices", ())
+    num = dataset_meta.get("num_keypoints", len(flip_indices))
+    check_keypoints(found, num, flip_indices, origin)
     model.dataset_meta = dict(dataset_meta)
     model.cfg = experiment
     return model.to(device).eval()

@@ -2,6 +2,9 @@
 
 Each subcommand lives in ``posekit.commands.<name>`` with ``add_parser(subparsers)``
 (cheap: argument definitions only) and a ``run(args) -> int`` that imports what it needs.
+A plugin adds a subcommand the same way: a module registered under the entry-point group
+``posekit.commands`` (``convert = "posekit_mmpose.command"``). One that fails to load is
+reported on stderr and every other command keeps working.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from posekit.errors import PosekitError
 
-COMMANDS = ("plugins", "config", "data", "train", "test", "infer", "export", "convert", "new_plugin")
+COMMANDS = ("plugins", "config", "data", "train", "test", "infer", "export", "new_plugin")
+#: entry-point group of plugin subcommands (a module with ``add_parser`` and ``run``)
+COMMANDS_GROUP = "posekit.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # not shipped (yet)
             raise
         module.add_parser(sub)
+    for entry in entry_points(group=COMMANDS_GROUP):
+        if entry.name in COMMANDS:
+            print(
+                f"posekit: plugin command {entry.name!r} ({entry.value}) clashes with a core command", file=sys.stderr
+            )
+            continue
+        try:
+            entry.load().add_parser(sub)
+        except Exception as e:  # a broken plugin never takes the other commands down
+            dist = entry.dist.name if entry.dist is not None else "?"
+            print(
+                f"posekit: plugin command {entry.name!r} ({entry.value}, {dist}) failed to load: {e}", file=sys.stderr
+            )
     for p in (parser, *sub.choices.values()):  # before or after the command, as datasette's
         p.add_argument(
             "--plugins-dir",

@@ -10,12 +10,24 @@ from typing import Any
 from posekit.config.schema import Experiment
 from posekit.errors import ConfigError
 
+#: entry-point group of readers of other tools' config formats, named by file suffix (``py``):
+#: ``read(path, partial: bool) -> experiment mapping`` (``partial``: leave out what does not convert)
+FORMATS_GROUP = "posekit.config_formats"
 
-def read_file(path: str | Path) -> dict[str, Any]:
-    """The raw mapping in a ``.yaml``/``.yml``, ``.toml`` or ``.json`` file."""
+
+def read_file(path: str | Path, partial: bool = False) -> dict[str, Any]:
+    """The raw mapping in a ``.yaml``/``.yml``, ``.toml`` or ``.json`` file, or in a file a plugin reads.
+
+    Args:
+        path: the config file.
+        partial: for a plugin-read format (an MMPose ``.py``), leave out what does not convert.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
+    reader = _format_reader(path.suffix.lower())
+    if reader is not None:
+        return dict(reader(path, partial=partial))
     text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     try:
@@ -30,7 +42,10 @@ def read_file(path: str | Path) -> dict[str, Any]:
         elif suffix == ".json":
             data = json.loads(text)
         else:
-            raise ConfigError(f"{path}: unknown config format {suffix!r}; use .yaml, .toml or .json")
+            raise ConfigError(
+                f"{path}: unknown config format {suffix!r}; use .yaml, .toml or .json (a plugin can read "
+                f"other formats: entry-point group {FORMATS_GROUP!r}, named by suffix)"
+            )
     except ConfigError:
         raise
     except Exception as e:  # the parsers' own messages carry line and column
@@ -38,6 +53,21 @@ def read_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
     return data
+
+
+def _format_reader(suffix: str) -> Any:
+    """The ``posekit.config_formats`` reader of ``suffix`` (None for the core's own formats)."""
+    from importlib.metadata import entry_points
+
+    if suffix in (".yaml", ".yml", ".toml", ".json"):
+        return None
+    for entry in entry_points(group=FORMATS_GROUP, name=suffix.lstrip(".")):
+        try:
+            return entry.load()
+        except Exception as e:
+            dist = entry.dist.name if entry.dist is not None else "?"
+            raise ConfigError(f"the reader of {suffix} configs ({entry.value}, {dist}) failed to load: {e}") from e
+    return None
 
 
 def _parse_value(text: str) -> Any:

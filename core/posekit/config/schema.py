@@ -10,11 +10,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from posekit.types import DatasetConfig, DetectorConfig, MetricConfig
+from posekit.types import DatasetConfig, DetectorConfig, MetricConfig, TransformConfig
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class PipelineSwitch(_Strict):
+    """From epoch ``epoch`` (0-based) on, the training dataset runs ``pipeline`` (RTMPose's stage 2)."""
+
+    epoch: int = Field(ge=0)
+    pipeline: tuple[TransformConfig, ...]
 
 
 class DataSplit(_Strict):
@@ -26,6 +33,7 @@ class DataSplit(_Strict):
     shuffle: bool | None = None  # default: True for train, False otherwise
     drop_last: bool = False
     persistent_workers: bool = True
+    pipeline_switch: PipelineSwitch | None = None  # train split only (hook ``pipeline_switch``)
 
 
 class DataSection(_Strict):
@@ -243,6 +251,59 @@ class Experiment(_Strict):
 
         validate_nested("estimator", v)
         return v
+
+    @model_validator(mode="after")
+    def _check_keypoints(self) -> Experiment:
+        """The head's K against every keypoint definition the config names (or its datasets default to)."""
+        from posekit.errors import ConfigError, PosekitError
+        from posekit.metainfo import load_metainfo
+        from posekit.metainfo.consistency import check_keypoints
+
+        for name, origin, split in self.definitions():
+            found = self.keypoints_for(split)
+            if found is None:
+                continue
+            try:
+                definition = load_metainfo(name)
+            except PosekitError as e:
+                raise ConfigError(f"{origin}: {e}") from e
+            check_keypoints(found, definition.num_keypoints, definition.flip_indices, f"{name!r} ({origin})")
+        return self
+
+    def keypoints_for(self, split: str | None) -> tuple[int, str] | None:
+        """``(K, field)`` the model gives data of ``split``: the head's K, or at test time (``val``,
+        ``test``) the length of ``test_cfg.output_keypoint_indices`` when set."""
+        from posekit.metainfo.consistency import head_keypoints
+
+        indices = (self.model.get("test_cfg") or {}).get("output_keypoint_indices")
+        if indices and split in ("val", "test"):
+            return len(indices), "model.test_cfg.output_keypoint_indices"
+        return head_keypoints(self.model)
+
+    def definitions(self) -> list[tuple[str, str, str | None]]:
+        """``(definition name, where it is named, data split or None)`` for the experiment, the
+        model and each dataset (its ``metainfo``, else its type's default)."""
+        from posekit.errors import PosekitError
+        from posekit.registry import get
+
+        named: list[tuple[Any, str, str | None]] = [
+            (self.metainfo, "metainfo", None),
+            (self.model.get("metainfo"), "model.metainfo", None),
+        ]
+        for split in ("train", "val", "test"):
+            cfg = getattr(self.data, split)
+            if cfg is None:
+                continue
+            dataset = cfg.dataset
+            if dataset.get("metainfo") is not None:
+                named.append((dataset["metainfo"], f"data.{split}.dataset.metainfo", split))
+                continue
+            try:
+                default = getattr(get("dataset", str(dataset["type"])), "METAINFO", None)
+            except PosekitError:
+                continue
+            named.append((default, f"the default of {dataset['type']} at data.{split}.dataset", split))
+        return [(name, origin, split) for name, origin, split in named if isinstance(name, str)]
 
     @model_validator(mode="after")
     def _check_best(self) -> Experiment:

@@ -1,19 +1,16 @@
-"""MMPose interoperability: its checkpoints load as they are; its model configs convert to posekit's."""
+"""Interop at the edge: MMPose checkpoints load as they are; foreign model dicts are cleaned and checked.
 
-from posekit.interop.mmpose_config import (
-    check_components,
-    clean_model_dict,
-    convert_mmpose_config,
-    read_mmpose_config,
-    to_experiment,
-)
+Converting whole MMPose configs is the ``posekit-mmpose`` plugin's (entry points
+``posekit.commands`` and ``posekit.config_formats``).
+"""
+
+from posekit.interop.model_dict import check_components, clean_model_dict, missing_components, missing_message
 from posekit.nn.checkpoint import load_model_checkpoint
 
 __all__ = [
     "check_components",
     "clean_model_dict",
-    "convert_mmpose_config",
     "load_model_checkpoint",
-    "read_mmpose_config",
-    "to_experiment",
+    "missing_components",
+    "missing_message",
 ]

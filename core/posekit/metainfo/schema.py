@@ -42,6 +42,8 @@ class PaperInfo(_Frozen):
     container: str = ""
     year: str | int = ""
     homepage: str = ""
+    version: str = ""
+    date_created: str = ""
 
 
 class KeypointSpec(_Frozen):
@@ -94,7 +96,7 @@ class KeypointInfo(_Frozen):
 
     Args:
         dataset_name: the dataset's name (``coco``, ``mpii``, ...).
-        paper_info: citation of the dataset (optional).
+        paper_info: citation of the dataset, or of each dataset it combines (optional).
         keypoint_info: ``{id: KeypointSpec}`` for ids ``0..K-1``.
         skeleton_info: ``{id: LinkSpec}``, drawn in this order.
         joint_weights: (K,) per-keypoint loss weights; all 1.0 when left out.
@@ -103,7 +105,7 @@ class KeypointInfo(_Frozen):
     """
 
     dataset_name: str = Field(min_length=1)
-    paper_info: PaperInfo | None = None
+    paper_info: PaperInfo | tuple[PaperInfo, ...] | None = None  # a combined dataset cites several
     keypoint_info: dict[int, KeypointSpec] = Field(min_length=1)
     skeleton_info: dict[int, LinkSpec] = Field(default_factory=dict)
     joint_weights: tuple[Weight, ...]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import Tensor, nn
 
@@ -39,6 +39,9 @@ class BaseHead(nn.Module):
     """
 
     decoder: BaseKeypointCodec | None = None
+    #: the constructor argument (and attribute) holding K, the number of keypoints predicted; checked
+    #: against the keypoint definition. None: the first of num_keypoints, num_joints, out_channels.
+    num_keypoints_arg: ClassVar[str | None] = None
 
     def forward(self, feats: tuple[Tensor, ...]) -> Any:
         raise NotImplementedError

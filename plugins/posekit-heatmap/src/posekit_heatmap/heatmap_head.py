@@ -11,6 +11,7 @@ BatchNorm2d, ReLU), ``final_layer`` (Conv2d), ``loss_module``; MMPose 0.x checkp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np

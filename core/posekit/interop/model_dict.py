@@ -1,0 +1,99 @@
+"""Model dicts from elsewhere (an MMPose checkpoint's config, a JSON file): cleaned and checked before building."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from posekit.errors import ConfigError, UnknownComponentError
+
+#: model-dict keys whose ``{"type": ...}`` value is a registered component, and its kind
+COMPONENT_KEYS: dict[str, str] = {
+    "backbone": "backbone",
+    "neck": "neck",
+    "head": "head",
+    "decoder": "codec",
+    "encoder": "codec",
+    "data_preprocessor": "data_preprocessor",
+}
+
+
+def clean_model_dict(model: Mapping[str, Any], drop_pretrained: bool = False) -> dict[str, Any]:
+    """A plain copy of a model dict: ``_scope_`` keys dropped, tuples as lists.
+
+    Args:
+        model: the model dict (nested dicts, lists and tuples).
+        drop_pretrained: also drop ``init_cfg=dict(type='Pretrained', ...)`` (weights come from
+            a checkpoint; MMPose's ``init_model`` never applies init_cfg either). Default False.
+    """
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {
+                str(k): clean(v)
+                for k, v in value.items()
+                if k != "_scope_" and not (drop_pretrained and k == "init_cfg" and _is_pretrained(v))
+            }
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return clean(model)
+
+
+def _is_pretrained(init_cfg: Any) -> bool:
+    items = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return any(isinstance(c, Mapping) and c.get("type") == "Pretrained" for c in items)
+
+
+def missing_components(model: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """``(kind, name, field path)`` of every component of ``model`` that no installed plugin registers.
+
+    Walks the estimator, backbone, neck, head, codecs, losses and data preprocessor.
+    """
+    from posekit.registry import resolve
+
+    missing: list[tuple[str, str, str]] = []
+
+    def check(kind: str, cfg: Mapping[str, Any], path: str) -> None:
+        try:
+            resolve(kind, str(cfg["type"]))
+        except (UnknownComponentError, ConfigError):
+            missing.append((kind, str(cfg["type"]), path))
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                sub = f"{path}.{key}"
+                kind = COMPONENT_KEYS.get(str(key)) or ("loss" if "loss" in str(key) else None)
+                if kind is not None and isinstance(value, Mapping) and "type" in value:
+                    check(kind, value, sub)
+                walk(value, sub)
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    check("estimator", model, "model")
+    walk(model, "model")
+    return missing
+
+
+def check_components(model: Mapping[str, Any], source: str = "<config>") -> None:
+    """Raise :class:`ConfigError` naming every component of ``model`` that posekit lacks.
+
+    Each unknown name is reported with its field path; the message says how to find what is installed.
+    """
+    if "type" not in model:
+        raise ConfigError(f"{source}: the model dict has no 'type' (expected e.g. 'TopdownPoseEstimator')")
+    missing = missing_components(model)
+    if missing:
+        raise ConfigError(missing_message(missing, source))
+
+
+def missing_message(missing: list[tuple[str, str, str]], source: str) -> str:
+    """The message naming each ``(kind, name, field path)`` of :func:`missing_components`."""
+    lines = "\n".join(f"  {path}: {kind} {name!r}" for kind, name, path in missing)
+    return (
+        f"{source}: posekit has no component for:\n{lines}\n  Install the plugin that provides it "
+        "(`posekit plugins` lists what is installed), or change the config."
+    )

@@ -1,0 +1,9 @@
+"""MMPose interop for posekit: whole MMPose configs converted, and MMPose's keypoint definitions.
+
+``posekit convert mmpose-config`` (entry point ``posekit.commands``), ``.py`` configs read by
+``posekit config check``/``train``/``init_model`` (entry point ``posekit.config_formats``), and
+every dataset definition of MMPose's ``_base_/datasets/`` (entry points ``posekit.metainfo``).
+Importing the package imports nothing else.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,207 @@
+"""posekit-mmpose: MMPose configs read without running them, inherited, and converted section by section."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from posekit_mmpose.convert import MissingComponentError, UnconvertedError, convert_mmpose_config, read_mmpose_config
+from posekit_mmpose.pyconfig import read_config
+
+import posekit
+
+RTMPOSE_T = "body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_coco-256x192.py"
+RTMPOSE_M = "body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py"
+
+
+def _folder(shared: Path, name: str) -> Path:
+    return shared / "fixtures/mmpose/models" / name
+
+
+def _shapes(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize(
+    "name", ["rtmpose-t_coco-256x192", "ae-hrnet-w18-small_coco-256x256", "videopose3d-27frm-c256_h36m"]
+)
+def test_convert_fixture_model_dicts_builds_the_same_model(shared: Path, tmp_path: Path, name: str) -> None:
+    folder = _folder(shared, name)
+    out = tmp_path / f"{name}.yaml"
+    experiment, _ = convert_mmpose_config(folder / "config.json", out, partial=True)
+    text = out.read_text()
+    assert "_scope_" not in text
+    assert yaml.safe_load(text.split("\n", 1)[1]) == experiment
+    converted = posekit.init_model(out, folder / "checkpoint.pth")  # the MMPose checkpoint loads into it
+    direct = posekit.init_model(json.loads((folder / "config.json").read_text()))
+    assert _shapes(converted) == _shapes(direct)
+
+
+def test_real_rtmpose_config_converts_every_section(shared: Path, tmp_path: Path) -> None:
+    source = shared / "mmpose-configs" / RTMPOSE_M
+    with pytest.raises(UnconvertedError) as info:
+        convert_mmpose_config(source, tmp_path / "strict.yaml")
+    assert any(p.path.startswith("custom_hooks[") and "PipelineSwitchHook" in p.reason for p in info.value.problems)
+    experiment, problems = convert_mmpose_config(source, tmp_path / "rtm.yaml", partial=True)
+    assert experiment["metainfo"] == "coco"
+    assert experiment["model"]["head"]["in_featuremap_size"] == [6, 8]
+    assert experiment["model"]["backbone"]["norm_cfg"] == {"type": "SyncBN"}
+    assert experiment["data"]["val"]["batch_size"] == 64 and experiment["data"]["val"]["shuffle"] is False
+    assert experiment["evaluator"][0]["type"] == "CocoMetric"
+    assert experiment["optim"]["optimizer"] == {
+        "type": "AdamW",
+        "lr": 4e-3,
+        "weight_decay": 0.05,
+        "norm_decay_mult": 0,
+        "bias_decay_mult": 0,
+    }
+    scheduler = experiment["optim"]["scheduler"]  # LinearLR warmup, flat, then cosine from epoch 210
+    assert (scheduler["warmup_iters"], scheduler["warmup_ratio"], scheduler["policy"]) == (1000, 1e-5, "cosine")
+    assert scheduler["cosine_begin"] == 210 and scheduler["min_lr_ratio"] == pytest.approx(0.05)
+    train = experiment["train"]
+    assert (train["epochs"], train["val_interval"], train["seed"]) == (420, 10, 21)
+    assert experiment["hooks"]["checkpoint"]["save_best"] == "coco/AP"
+    assert experiment["hooks"]["ema"] == {"enabled": True, "momentum": 0.0002, "update_buffers": True}
+    assert "mmdet" not in (tmp_path / "rtm.yaml").read_text()  # mmdet.YOLOXHSVRandomAug lost its scope
+    assert any(p.path == "auto_scale_lr" and not p.fatal for p in problems)
+    folder = _folder(shared, "rtmpose-t_coco-256x192")
+    direct = posekit.init_model(json.loads((folder / "config.json").read_text()))
+    from_py = posekit.init_model(
+        shared / "mmpose-configs" / RTMPOSE_T, folder / "checkpoint.pth"
+    )  # init_model reads .py through the plugin
+    assert _shapes(from_py) == _shapes(direct)
+
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path / next(iter(files))
+
+
+def test_base_inheritance_merges_as_mmengine(tmp_path: Path) -> None:
+    child = _tree(
+        tmp_path,
+        {
+            "configs/x/child.py": (
+                "_base_ = ['./parent.py']\n"
+                "model = dict(backbone=dict(depth=18), head=dict(_delete_=True, type='H', k=_base_.num))\n"
+                "lr = {{_base_.optim.lr}}\n"
+                "optim = dict(lr=lr * 2)\n"
+            ),
+            "configs/x/parent.py": (
+                "_base_ = 'mmpose::_base_/runtime.py'\nnum = 17\n"
+                "model = dict(type='E', backbone=dict(type='ResNet', depth=50, out=(3,)), head=dict(type='Old', a=1))\n"
+                "optim = dict(lr=0.5, wd=0.1)\n"
+            ),
+            "configs/_base_/runtime.py": "seed = 3\n",
+        },
+    )
+    names = read_config(child)
+    assert names["model"] == {
+        "type": "E",
+        "backbone": {"type": "ResNet", "depth": 18, "out": (3,)},
+        "head": {"type": "H", "k": 17},
+    }
+    assert names["optim"] == {"lr": 1.0, "wd": 0.1} and names["seed"] == 3
+
+
+def test_read_base_and_python_subset(tmp_path: Path) -> None:
+    child = _tree(
+        tmp_path,
+        {
+            "configs/a/new.py": (
+                "from mmengine.config import read_base\n"
+                "with read_base():\n    from .._base_.runtime import *\n"
+                "from mmpose.models import HeatmapHead as Head\n"
+                "train_cfg.update(max_epochs=5)\n"
+                "codec = dict(type='MSRAHeatmap', input_size=(192, 256))\n"
+                "head = dict(codec, heatmap_size=tuple(s // 4 for s in codec['input_size']), type=Head)\n"
+                "pairs = [(a, b) for (a, b) in [(1, 2), (3, 1)] if a < b]\n"
+                "idx = list(range(2, 8, 3)) + [*range(2)]\n"
+                "name = f'x{len(idx)}'\n"
+                "items = []\nfor i, s in [(0, 'a'), (1, 'b')]:\n    items.append(i)\n"
+            ),
+            "configs/_base_/runtime.py": "train_cfg = dict(by_epoch=True)\n",
+        },
+    )
+    names = read_config(child)
+    assert names["train_cfg"] == {"by_epoch": True, "max_epochs": 5}
+    assert names["head"] == {"type": "HeatmapHead", "input_size": (192, 256), "heatmap_size": (48, 64)}
+    assert names["pairs"] == [(1, 2)] and names["idx"] == [2, 5, 0, 1] and names["name"] == "x4"
+    assert names["items"] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ("model = dict(type=__import__('os').system('echo hacked'))", r"call of .__import__\('os'\)\.system."),
+        ("model = dict(type='TopdownPoseEstimator', backbone=backbone)", r"name 'backbone' is not bound"),
+        ("import os\nmodel = dict(type='X')", r"'import' of a module"),
+        ("model = dict(type=(lambda: 1)())", r"call of"),
+        ("while True:\n    pass", r"unsupported statement While"),
+        ("x = 9 ** 9 ** 9", r"would have more than 4096 bits"),
+        ("x = 'a' * 10 ** 9", r"would hold more than"),
+        ("x = list(range(10 ** 9))", r"range of more than"),
+        ("x = [[0] * 1000 for i in range(5000)]", r"more than 2000000 elements"),
+        ("x = ().__class__", r"attribute '__class__'"),
+        ("_base_ = ['missing.py']", r"missing\.py not found"),
+        ("model = dict(type='TopdownPoseEstimator'", r"not valid Python"),
+    ],
+)
+def test_python_config_is_never_executed(tmp_path: Path, snippet: str, message: str) -> None:
+    source = tmp_path / "bad.py"
+    source.write_text(snippet)
+    start = time.perf_counter()
+    with pytest.raises(posekit.ConfigError, match=message):
+        read_mmpose_config(source)
+    assert time.perf_counter() - start < 5  # refused, not computed
+
+
+def test_missing_model_component_is_named(shared: Path, tmp_path: Path) -> None:
+    config = json.loads((_folder(shared, "hrnet-w18_coco-256x192") / "config.json").read_text())
+    config["head"]["type"] = "DSNTHead"
+    source = tmp_path / "bad.json"
+    source.write_text(json.dumps(config))
+    with pytest.raises(MissingComponentError, match=r"model\.head: head 'DSNTHead'") as info:
+        convert_mmpose_config(source, tmp_path / "out.yaml", partial=True)
+    assert ("head", "DSNTHead", "model.head") in info.value.components
+
+
+def test_cli_convert(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from posekit.cli import main
+
+    source = shared / "mmpose-configs" / RTMPOSE_T
+    out = tmp_path / "rtmpose.yaml"
+    assert main(["convert", "mmpose-config", str(source), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "posekit has no transform 'Albumentation'" in err and "--partial" in err and not out.exists()
+    assert main(["convert", "mmpose-config", str(source), "-o", str(out), "--partial"]) == 0
+    printed = capsys.readouterr().out
+    assert "left out (--partial)" in printed and "TopdownPoseEstimator" in printed
+    assert main(["config", "check", str(out)]) == 0
+    bad = tmp_path / "bad.py"
+    bad.write_text("model = dict(type=open('x'))")
+    assert main(["convert", "mmpose-config", str(bad), "-o", str(out)]) == 2
+    assert "call of 'open'" in capsys.readouterr().err.replace('"', "'")
+
+
+def test_rtmpose_stage2_becomes_a_pipeline_switch(shared: Path, tmp_path: Path) -> None:
+    child = tmp_path / "rtmpose-m_no-albu.py"
+    child.write_text(
+        f"_base_ = [{str(shared / 'mmpose-configs' / RTMPOSE_M)!r}]\n"
+        "stage1 = [dict(type='LoadImage'), dict(type='GetBBoxCenterScale'), dict(type='RandomFlip'),\n"
+        "          dict(type='TopdownAffine', input_size=codec['input_size']),\n"
+        "          dict(type='GenerateTarget', encoder=codec), dict(type='PackPoseInputs')]\n"
+        "train_dataloader = dict(dataset=dict(pipeline=stage1))\n"
+        "custom_hooks = [\n"
+        "    dict(type='mmdet.PipelineSwitchHook', switch_epoch=390, switch_pipeline=stage1[:2] + stage1[3:])]\n"
+    )
+    experiment, problems = convert_mmpose_config(child, tmp_path / "out.yaml")
+    switch = experiment["data"]["train"]["pipeline_switch"]
+    assert switch["epoch"] == 390 and [s["type"] for s in switch["pipeline"]][2] == "TopdownAffine"
+    assert not [p for p in problems if p.fatal]
