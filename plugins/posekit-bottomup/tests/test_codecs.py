@@ -11,10 +11,14 @@ import pytest
 from posekit.registry import build
 from posekit.testing.reference import assert_same
 
+#: cases written by MMPose 1.3.2 through benchmarks/fixtures/gen_fidelity.py (same layout as the shared ones)
+FIXTURES = Path(__file__).parent / "fixtures"
+
 
 def test_associative_embedding_matches_mmpose(shared: Path) -> None:
     files = sorted((shared / "fixtures/mmpose/codecs").glob("AssociativeEmbedding-*.npz"))
     assert files, "no AssociativeEmbedding fixtures under shared/fixtures/mmpose/codecs"
+    files += sorted(FIXTURES.glob("AssociativeEmbedding-*.npz"))  # benchmarks/fixtures/gen_fidelity.py
     for path in files:
         z = np.load(path, allow_pickle=False)
         codec = build("codec", {"type": "AssociativeEmbedding", **json.loads(str(z["kwargs"]))})

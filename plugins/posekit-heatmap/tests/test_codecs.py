@@ -17,11 +17,15 @@ from posekit.codec_utils import get_heatmap_maximum, refine_keypoints_dark, refi
 from posekit.registry import build
 from posekit.testing.reference import assert_same
 
+#: cases written by MMPose 1.3.2 through benchmarks/fixtures/gen_fidelity.py (same layout as the shared ones)
+FIXTURES = Path(__file__).parent / "fixtures"
+
 
 @pytest.mark.parametrize("name", ["MSRAHeatmap", "UDPHeatmap"])
 def test_matches_mmpose(shared: Path, name: str) -> None:
     files = sorted((shared / "fixtures/mmpose/codecs").glob(f"{name}-*.npz"))
     assert files, f"no {name} cases under shared/fixtures/mmpose/codecs"
+    files += sorted(FIXTURES.glob(f"{name}-*.npz"))  # benchmarks/fixtures/gen_fidelity.py
     for path in files:
         z = np.load(path, allow_pickle=False)
         codec = build("codec", {"type": name, **json.loads(str(z["kwargs"]))})
