@@ -26,6 +26,7 @@ class DataSplit(_Strict):
     shuffle: bool | None = None  # default: True for train, False otherwise
     drop_last: bool = False
     persistent_workers: bool = True
+    pin_memory: bool | None = None  # page-locked batches (MMPose's dataloader key); None: on CUDA only
 
 
 class DataSection(_Strict):

@@ -2,12 +2,12 @@
 
 MMPose's configs were written for albumentations 1.x; the few arguments that 2.x renamed
 (``CoarseDropout``'s ``min/max_holes``, ``min/max_height``, ``min/max_width``) are translated,
-and every transform is built with ``strict=True``, so an argument albumentations does not know
-is an error instead of being ignored.
+and an argument albumentations does not know (which it warns about and ignores) is an error.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -80,9 +80,17 @@ class Albumentation(BaseTransform):
         if "transforms" in args:
             args["transforms"] = [self._build(t, f"{where}.transforms[{i}]") for i, t in enumerate(args["transforms"])]
         try:
-            return cls(**_translate(name, args), strict=True)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                transform = cls(**_translate(name, args))
         except (TypeError, ValueError) as e:
             raise ConfigError(f"Albumentation: {where} ({name}): {e}") from e
+        invalid = [str(w.message) for w in caught if "not valid" in str(w.message)]
+        if invalid:  # albumentations only warns about unknown arguments and then ignores them
+            raise ConfigError(f"Albumentation: {where} ({name}): {'; '.join(invalid)}")
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return transform
 
     def __call__(self, sample: PoseSample) -> PoseSample:
         inputs = {}

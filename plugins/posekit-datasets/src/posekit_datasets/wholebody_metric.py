@@ -69,6 +69,20 @@ class CocoWholeBodyMetric(CocoMetric):
         self._coco = coco_from_dict({**dataset, "annotations": annotations})
         return self._coco
 
+    def _results(self, records: list[dict[str, Any]], sigmas: np.ndarray) -> list[dict[str, Any]]:
+        """CocoMetric's results, each with ``bbox`` the extent of its body keypoints.
+
+        MMPose's results file holds the body in ``keypoints`` (the parts in their own fields), so
+        the area a prediction is ranged by (AP (M), AP (L)) is that of its body keypoints, for
+        every part and the whole body alike.
+        """
+        results = super()._results(records, sigmas)
+        body = 3 * self.PART_SLICES["body"].stop
+        for entry in results:
+            x, y = entry["keypoints"][0:body:3], entry["keypoints"][1:body:3]
+            entry["bbox"] = [min(x), min(y), max(x) - min(x), max(y) - min(y)]
+        return results
+
     def compute_metrics(self, records: list[dict[str, Any]]) -> dict[str, float]:
         """The whole body's stats (as ``CocoMetric``), then each part's under ``<part>/``."""
         metrics = super().compute_metrics(records)
