@@ -72,43 +72,7 @@ class CenterScaleDataset(CocoDataset):
     Arguments as :class:`~posekit.datasets.CocoDataset`, with ``bbox_from='center_scale'`` by default.
     """
 
-    def __init__(
-        self,
-        ann_file: str = "",
-        bbox_file: str | None = None,
-        data_mode: Literal["topdown", "bottomup"] = "topdown",
-        metainfo: MetainfoArg = None,
-        data_root: str | None = None,
-        data_prefix: Mapping[str, str] | None = None,
-        filter_cfg: FilterCfg | None = None,
-        indices: int | Sequence[int] | None = None,
-        serialize_data: bool = True,
-        pipeline: Sequence[PipelineStep] = (),
-        test_mode: bool = False,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        sample_interval: int = 1,
-        bbox_from: Literal["bbox", "center_scale"] = "center_scale",
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(
-            ann_file=ann_file,
-            bbox_file=bbox_file,
-            data_mode=data_mode,
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=data_prefix,
-            filter_cfg=filter_cfg,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch,
-            sample_interval=sample_interval,
-            bbox_from=bbox_from,
-            seed=seed,
-        )
+    BBOX_FROM: ClassVar[Literal["bbox", "center_scale"]] = "center_scale"
 
 
 class AFLWDataset(CenterScaleDataset):
