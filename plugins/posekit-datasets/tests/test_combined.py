@@ -100,3 +100,15 @@ def test_combined_dataset_resamples_by_ratio_and_seeds(shared: Path) -> None:
 def test_combined_dataset_checks_ratios(shared: Path) -> None:
     with pytest.raises(ConfigError, match="sample_ratio_factor"):
         _combined(shared, sample_ratio_factor=[1.0])
+
+
+def test_repeat_dataset(shared: Path) -> None:
+    inner = {"type": "CrowdPoseDataset", "ann_file": str(shared / "data/crowdpose/test_crowdpose.json")}
+    repeated = build("dataset", {"type": "RepeatDataset", "dataset": inner, "times": 3})
+    n = len(repeated.dataset)
+    assert len(repeated) == 3 * n and repeated.metainfo.dataset_name == "crowdpose"
+    assert repeated[n + 1].id == repeated.dataset[1].id
+    repeated.seed = 5
+    assert repeated.dataset.seed == 5
+    with pytest.raises(ConfigError, match="times"):
+        build("dataset", {"type": "RepeatDataset", "dataset": inner, "times": 0})

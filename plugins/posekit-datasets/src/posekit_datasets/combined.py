@@ -1,4 +1,5 @@
-"""MMPose's ``CombinedDataset`` and ``KeypointConverter``: train on several datasets in one keypoint layout.
+"""MMPose's ``CombinedDataset`` and ``KeypointConverter`` (train on several datasets in one keypoint layout), and
+mmengine's ``RepeatDataset``.
 
 Each member dataset runs its own pipeline (typically ending with a ``KeypointConverter`` that maps
 its keypoints onto the combined layout), then the combined dataset sets the combined definition's
@@ -221,3 +222,39 @@ class CombinedDataset(Dataset[PoseSample]):
     def __repr__(self) -> str:
         members = ", ".join(type(d).__name__ for d in self.datasets)
         return f"CombinedDataset(metainfo={self.metainfo.dataset_name!r}, datasets=[{members}], samples={len(self)})"
+
+
+class RepeatDataset(Dataset[PoseSample]):
+    """One dataset repeated ``times`` times per epoch (mmengine's ``RepeatDataset``): sample ``i`` is ``i % len``.
+
+    Args:
+        dataset: the repeated dataset's config.
+        times: how many times it is repeated (>= 1).
+    """
+
+    def __init__(self, dataset: DatasetConfig, times: int) -> None:
+        if times < 1:
+            raise ConfigError(f"RepeatDataset: times must be >= 1, got {times}")
+        self.dataset = build("dataset", dataset, where="dataset")
+        self.times = times
+        self.metainfo: KeypointInfo = self.dataset.metainfo
+
+    @property
+    def seed(self) -> int | None:
+        """The repeated dataset's seed (the trainer sets it from ``train.seed``)."""
+        return getattr(self.dataset, "seed", None)
+
+    @seed.setter
+    def seed(self, value: int | None) -> None:
+        self.dataset.seed = value
+
+    def set_epoch(self, epoch: int) -> None:
+        """Hand the epoch to the repeated dataset."""
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return self.times * len(self.dataset)
+
+    def __getitem__(self, idx: int) -> PoseSample:
+        return self.dataset[range(len(self))[idx] % len(self.dataset)]
