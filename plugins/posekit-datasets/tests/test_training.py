@@ -134,4 +134,4 @@ def test_combined_training_and_partition_test(shared: Path, tmp_path: Path) -> N
     out = tmp_path / "metrics.json"
     assert main(["test", str(path), "--checkpoint", str(checkpoint), "--out", str(out)]) == 0
     metrics = json.loads(out.read_text())
-    assert {"face/coco/AP", "body/coco/AP"} <= set(metrics.get("metrics", metrics))
+    assert {"face/coco/AP", "body/coco/AP"} <= set(metrics)
