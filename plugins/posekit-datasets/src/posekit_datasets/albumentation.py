@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
@@ -57,6 +57,9 @@ class Albumentation(BaseTransform):
             (nested ``transforms`` of ``OneOf`` and the like are configs too).
         keymap: sample field -> albumentations target; default ``{"img": "image"}``.
     """
+
+    #: random augmentation: test-time pipelines leave it out
+    train_only: ClassVar[bool] = True
 
     def __init__(self, transforms: Sequence[Mapping[str, Any]], keymap: Mapping[str, str] | None = None) -> None:
         self.transforms = [dict(t) for t in transforms]

@@ -11,13 +11,14 @@ Dimensions: N instances, K source keypoints, K' = ``num_keypoints`` target keypo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 from torch.utils.data import Dataset
 
-from posekit.datasets.base import MetainfoArg, PipelineStep
+from posekit.datasets.base import BaseDataset, MetainfoArg, PipelineStep
 from posekit.errors import ConfigError, DataError
-from posekit.metainfo import KeypointInfo, load_metainfo
+from posekit.metainfo import KeypointInfo
 from posekit.registry import build
 from posekit.structures import PoseSample
 from posekit.transforms.base import BaseTransform
@@ -42,6 +43,9 @@ class KeypointConverter(BaseTransform):
         num_keypoints: K', the target keypoint count.
         mapping: ``(src, dst)`` pairs; ``src`` an index or a pair of indices to average.
     """
+
+    #: it maps annotations: test-time pipelines leave it out
+    train_only: ClassVar[bool] = True
 
     def __init__(self, num_keypoints: int, mapping: Sequence[tuple[SourceIndex, int]]) -> None:
         if num_keypoints < 1:
@@ -102,12 +106,13 @@ class KeypointConverter(BaseTransform):
         return sample
 
 
-class CombinedDataset(Dataset[PoseSample]):
+class CombinedDataset(BaseDataset):
     """Several datasets as one, in the keypoint layout of ``metainfo`` (MMPose's ``CombinedDataset``).
 
     Sample ``i`` is taken from the members in order (the first ``len(datasets[0])`` from the
     first, ...). With ``sample_ratio_factor``, member ``j`` counts ``int(len_j * factor_j)``
-    samples, each drawn at random from the whole member (a factor above 1 oversamples).
+    samples, each drawn at random from the whole member (a factor above 1 oversamples). The
+    combined pipeline, refetching and seeding are :class:`~posekit.datasets.BaseDataset`'s.
 
     Args:
         metainfo: the combined keypoint definition (name, file, or MMPose's ``dict(from_file=...)``).
@@ -131,7 +136,6 @@ class CombinedDataset(Dataset[PoseSample]):
     ) -> None:
         if not datasets:
             raise ConfigError("CombinedDataset: datasets must name at least one dataset")
-        self.metainfo: KeypointInfo = load_metainfo(metainfo if metainfo is not None else "coco")
         self.datasets = [build("dataset", cfg, where=f"datasets[{i}]") for i, cfg in enumerate(datasets)]
         sizes = [len(d) for d in self.datasets]
         self.resample = sample_ratio_factor is not None
@@ -143,13 +147,23 @@ class CombinedDataset(Dataset[PoseSample]):
                 )
             sizes = [int(size * f) for size, f in zip(sizes, sample_ratio_factor, strict=True)]
         self.sample_ratio_factor = sample_ratio_factor
-        self._ends = np.cumsum(sizes)
-        self.pipeline = [build("transform", step, where=f"pipeline[{i}]") for i, step in enumerate(pipeline)]
-        self.test_mode = test_mode
-        self.max_refetch = max_refetch
-        self.epoch = 0
-        self._seed = seed
-        self.seed = seed
+        self._sizes = np.cumsum(sizes)
+        super().__init__(
+            ann_file="",
+            data_mode="topdown",
+            metainfo=metainfo,
+            data_root=None,
+            data_prefix=None,
+            filter_cfg=None,
+            indices=None,
+            serialize_data=False,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            lazy_init=True,
+            max_refetch=max_refetch,
+            seed=seed,
+        )
+        self._loaded = True  # the members hold the samples
 
     @property
     def seed(self) -> int | None:
@@ -165,26 +179,25 @@ class CombinedDataset(Dataset[PoseSample]):
 
     def set_epoch(self, epoch: int) -> None:
         """Use ``epoch`` in the per-sample seeds, here and in every member."""
-        self.epoch = epoch
+        super().set_epoch(epoch)
         for dataset in self.datasets:
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
 
     def __len__(self) -> int:
-        return int(self._ends[-1])
-
-    def _rng(self, idx: int, stream: int) -> np.random.Generator:
-        if self._seed is None:
-            return np.random.default_rng(np.random.randint(0, 2**31 - 1))
-        return np.random.default_rng(np.random.SeedSequence((self._seed, self.epoch, idx, stream)))
+        return int(self._sizes[-1])
 
     def subset_index(self, idx: int) -> tuple[int, int]:
         """(member, index in that member) of combined sample ``idx`` (random within the member when resampling)."""
         idx = range(len(self))[idx]  # negative indices count from the end; out of range: IndexError
-        member = int(np.searchsorted(self._ends, idx, side="right"))
-        local = idx - (int(self._ends[member - 1]) if member else 0)
+        member = int(np.searchsorted(self._sizes, idx, side="right"))
+        local = idx - (int(self._sizes[member - 1]) if member else 0)
         if self.resample:
-            local = int(self._rng(idx, 2).integers(len(self.datasets[member])))
+            if self._seed is None:
+                rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+            else:
+                rng = np.random.default_rng(np.random.SeedSequence((self._seed, self.epoch, idx, 2)))
+            local = int(rng.integers(len(self.datasets[member])))
         return member, local
 
     def get_data_info(self, idx: int) -> PoseSample:
@@ -194,30 +207,8 @@ class CombinedDataset(Dataset[PoseSample]):
         sample.flip_indices = list(self.metainfo.flip_indices)
         sample.upper_body_ids = list(self.metainfo.upper_body_ids)
         sample.lower_body_ids = list(self.metainfo.lower_body_ids)
-        sample.dataset_keypoint_weights = np.asarray(self.metainfo.joint_weights, dtype=np.float32)
+        sample.dataset_keypoint_weights = self._weights.copy()
         return sample
-
-    def prepare_data(self, idx: int) -> PoseSample | None:
-        """Sample ``idx`` through the combined pipeline; None when a transform dropped it."""
-        sample: PoseSample | None = self.get_data_info(idx)
-        for transform in self.pipeline:
-            sample = transform(sample)
-            if sample is None:
-                return None
-        return sample
-
-    def __getitem__(self, idx: int) -> PoseSample:
-        sample = self.prepare_data(idx)
-        if sample is not None:
-            return sample
-        if self.test_mode:
-            raise DataError(f"CombinedDataset: the pipeline dropped sample {idx} in test mode")
-        rng = self._rng(idx, 1)
-        for _ in range(self.max_refetch):
-            sample = self.prepare_data(int(rng.integers(len(self))))
-            if sample is not None:
-                return sample
-        raise DataError(f"CombinedDataset: the pipeline dropped {self.max_refetch + 1} samples in a row; check it")
 
     def __repr__(self) -> str:
         members = ", ".join(type(d).__name__ for d in self.datasets)
