@@ -19,4 +19,3 @@ fi
 plugins=()
 for d in plugins/*/; do plugins+=(-e "$d"); done
 pip install -q -e ".[onnx,dev]" "${plugins[@]}"
-pip install -q -e "plugins/posekit-datasets[albumentations]"  # optional extra: the Albumentation transform
