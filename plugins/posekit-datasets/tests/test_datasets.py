@@ -51,8 +51,8 @@ def _field(sample: Any, name: str) -> Any:
         return getattr(sample, name)
     if name == "id":
         return sample.extra["ids"] if sample.id == -1 and "ids" in sample.extra else sample.id
-    if name == "box_size":
-        return sample.extra.get("box_size")
+    if name in ("box_size", "head_size"):
+        return sample.extra.get(name)
     return getattr(sample, name)
 
 

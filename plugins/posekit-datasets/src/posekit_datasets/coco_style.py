@@ -103,6 +103,19 @@ class WholeImageDataset(CocoDataset):
         return sample
 
 
+class PanopticHand2DDataset(CocoDataset):
+    """MMPose's ``PanopticHand2DDataset`` (K = 21): ``extra['head_size']`` (1,) for PCKh, keypoints counted."""
+
+    METAINFO: ClassVar[str] = "panoptic_hand2d"
+
+    def parse_data_info(self, ann: dict[str, Any], img: dict[str, Any]) -> PoseSample | None:
+        sample = super().parse_data_info({k: v for k, v in ann.items() if k not in ("num_keypoints", "area")}, img)
+        if sample is not None:
+            where = f"annotation file {self.ann_file}: annotation id {ann['id']}"
+            sample.extra["head_size"] = number_array(ann.get("head_size"), "head_size", where).reshape(1)
+        return sample
+
+
 class JhmdbDataset(CocoDataset):
     """MMPose's ``JhmdbDataset`` (K = 15): JHMDB's keypoints and boxes are 1-based, so ``x - 1, y - 1``.
 
