@@ -34,6 +34,7 @@ class PoseSample:
     img: np.ndarray | None = None  # (H, W, 3) uint8, BGR; dropped after packing
     ori_shape: tuple[int, int] = (0, 0)  # (h, w) of the image on disk
     img_shape: tuple[int, int] = (0, 0)  # (h, w) of ``img`` now
+    img_mask: np.ndarray | None = None  # (H, W) optional mask of the image, flipped with it (MMPose's img_mask)
     category_id: int = 1
     bbox: np.ndarray = field(default_factory=lambda: _empty(0, 4))  # (N, 4) xyxy, image space
     bbox_score: np.ndarray = field(default_factory=lambda: _empty(0))  # (N,)
@@ -141,6 +142,8 @@ class InstanceData:
     keypoints_visible: np.ndarray | None = None
     instance_scores: np.ndarray | None = None
     heatmaps: np.ndarray | None = None
+    keypoint_x_labels: np.ndarray | None = None  # (N, K, Wx) SimCC x vectors, with ``output_heatmaps``
+    keypoint_y_labels: np.ndarray | None = None  # (N, K, Wy) SimCC y vectors, with ``output_heatmaps``
 
 
 @dataclass

@@ -190,8 +190,9 @@ def generate_offset_heatmap(
 ) -> tuple[np.ndarray, np.ndarray]:
     """UDP "combined" targets: per keypoint a binary disc map and x / y offset maps.
 
-    The disc has radius ``r = radius_factor * max(W, H)``; offsets ``(keypoint - pixel) / r`` are
-    kept inside the disc only. For several instances the last labelled one wins, as in MMPose.
+    The disc has radius ``r = radius_factor * max(W, H)``; offsets ``(keypoint - pixel) / r`` cover
+    the whole map (zeros for an unlabelled keypoint). For several instances the last labelled one
+    wins, as in MMPose.
 
     Args:
         heatmap_size: ``(W, H)``.
@@ -211,9 +212,10 @@ def generate_offset_heatmap(
     radius = radius_factor * max(width, height)
     x_offset = (mu[:, 0, None, None] - np.arange(width)) / radius  # (K, 1, W)
     y_offset = (mu[:, 1, None, None] - np.arange(height)[:, None]) / radius  # (K, H, 1)
-    label = (x_offset**2 + y_offset**2 <= 1) & labelled.any(axis=0)[:, None, None]
+    any_labelled = labelled.any(axis=0)[:, None, None]
+    label = (x_offset**2 + y_offset**2 <= 1) & any_labelled
     heatmaps = np.empty((n_kpt, 3, height, width), dtype=np.float32)
     heatmaps[:, 0] = label
-    heatmaps[:, 1] = x_offset * label
-    heatmaps[:, 2] = y_offset * label
+    heatmaps[:, 1] = x_offset * any_labelled
+    heatmaps[:, 2] = y_offset * any_labelled
     return heatmaps.reshape(n_kpt * 3, height, width), keypoints_visible.copy()

@@ -34,6 +34,7 @@ class DataSplit(_Strict):
     drop_last: bool = False
     persistent_workers: bool = True
     pipeline_switch: PipelineSwitch | None = None  # train split only (hook ``pipeline_switch``)
+    pin_memory: bool | None = None  # page-locked batches (MMPose's dataloader key); None: on CUDA only
 
 
 class DataSection(_Strict):

@@ -61,10 +61,16 @@ class FilterCfg(BaseModel):
     Args:
         bbox_score_thr: top-down mode only: drop samples whose box score is below this
             (for detection boxes from a ``bbox_file``); default None keeps all.
+        filter_empty_gt: mmdet's key, written by MMPose's YOLOX-Pose configs; MMPose 1.3 ignores it, as here.
+        min_size: mmdet's key, likewise ignored (as MMPose 1.3 does).
+        scenes: Human-Art scene names RTMW's configs write; MMPose 1.3 ignores them, as here.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     bbox_score_thr: float | None = None
+    filter_empty_gt: bool = False
+    min_size: int | None = None
+    scenes: tuple[str, ...] | None = None
 
 
 def invalid_reason(sample: PoseSample) -> str | None:

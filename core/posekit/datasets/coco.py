@@ -53,11 +53,14 @@ class CocoDataset(BaseDataset):
         max_refetch: how many other samples to try when the pipeline drops one (training).
         sample_interval: keep only images whose id is a multiple of this (MMPose's subsampling).
         bbox_from: ``bbox`` (the annotation's box) or ``center_scale`` (the annotation's
-            ``center`` and ``scale * 200`` square, as MMPose's face datasets, e.g. WFLW).
+            ``center`` and ``scale * 200`` square, as MMPose's face datasets, e.g. WFLW); None: the
+            class's ``BBOX_FROM`` (``bbox``).
         seed: seeds each sample's ``rng`` from (seed, epoch, index); None: numpy's global state.
     """
 
     METAINFO: ClassVar[str] = "coco"
+    #: where boxes come from when ``bbox_from`` is None
+    BBOX_FROM: ClassVar[Literal["bbox", "center_scale"]] = "bbox"
     #: annotation fields whose [x, y, v] triplets make the keypoints, concatenated in this order
     KEYPOINT_FIELDS: ClassVar[tuple[str, ...]] = ("keypoints",)
 
@@ -77,7 +80,7 @@ class CocoDataset(BaseDataset):
         lazy_init: bool = False,
         max_refetch: int = 1000,
         sample_interval: int = 1,
-        bbox_from: Literal["bbox", "center_scale"] = "bbox",
+        bbox_from: Literal["bbox", "center_scale"] | None = None,
         seed: int | None = None,
     ) -> None:
         if bbox_file and data_mode != "topdown":
@@ -88,7 +91,7 @@ class CocoDataset(BaseDataset):
             raise ConfigError(f"{type(self).__name__}: sample_interval must be >= 1, got {sample_interval}")
         self.bbox_file = bbox_file
         self.sample_interval = sample_interval
-        self.bbox_from = bbox_from
+        self.bbox_from = bbox_from or self.BBOX_FROM
         super().__init__(
             ann_file=ann_file,
             data_mode=data_mode,

@@ -216,7 +216,7 @@ class Trainer:
             shuffle=True if split.shuffle is None else split.shuffle,
             seed=cfg.train.seed,
         )
-        pin = self.device.type == "cuda"
+        on_cuda = self.device.type == "cuda"
         self.train_loader = build_dataloader(
             self.train_dataset,
             sampler=self.train_sampler,
@@ -225,7 +225,7 @@ class Trainer:
             drop_last=split.drop_last,
             persistent_workers=split.persistent_workers,
             collate_fn=pose_collate,
-            pin_memory=pin,
+            pin_memory=on_cuda if split.pin_memory is None else split.pin_memory,
             seed=cfg.train.seed,
             rank=self.rank,
         )
@@ -252,7 +252,7 @@ class Trainer:
                 drop_last=False,
                 persistent_workers=val.persistent_workers,
                 collate_fn=pose_collate,
-                pin_memory=pin,
+                pin_memory=on_cuda if val.pin_memory is None else val.pin_memory,
                 seed=cfg.train.seed,
                 rank=self.rank,
             )

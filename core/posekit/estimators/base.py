@@ -25,7 +25,8 @@ class PoseEstimator(BasePoseEstimator):
         train_cfg: training switches passed to ``head.loss``.
         test_cfg: test switches (flip test, ...) passed to ``head.predict``.
         data_preprocessor: the data preprocessor's config (default: no normalisation).
-        metainfo: keypoint definition name or file (gives flip indices at inference).
+        metainfo: keypoint definition name or file, or MMPose's ``{"from_file": ".../coco.py"}``
+            (resolved by name); gives flip indices at inference.
     """
 
     def __init__(
@@ -36,7 +37,7 @@ class PoseEstimator(BasePoseEstimator):
         train_cfg: TrainCfg | None = None,
         test_cfg: TestCfg | None = None,
         data_preprocessor: DataPreprocessorConfig | None = None,
-        metainfo: str | None = None,
+        metainfo: str | dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.data_preprocessor = (

@@ -51,7 +51,7 @@ class GetBBoxCenterScale(BaseTransform):
 
 
 class RandomFlip(BaseTransform):
-    """Randomly flip the image, boxes, centers, keypoints and their visibility.
+    """Randomly flip the image (and ``img_mask``), boxes, centers, keypoints and their visibility.
 
     Symmetric keypoints swap by ``sample.flip_indices`` (horizontal and vertical flips).
     Image-space coordinates become ``w - 1 - x`` (MMPose's convention); after a
@@ -105,6 +105,9 @@ def apply_flip(sample: PoseSample, direction: str) -> PoseSample:
         raise DataError(f"RandomFlip needs sample.img_shape (image id {sample.img_id}); run LoadImage first")
     if sample.img is not None:
         sample.img = cv2.flip(sample.img, _CV2_FLIP[direction])
+    if sample.img_mask is not None:  # any dtype (cv2 refuses bool masks), as mmcv's imflip
+        axes = {"horizontal": (1,), "vertical": (0,), "diagonal": (0, 1)}[direction]
+        sample.img_mask = np.ascontiguousarray(np.flip(sample.img_mask, axis=axes))
     if len(sample.bbox):
         sample.bbox = flip_bbox(sample.bbox, (w, h), "xyxy", direction)
     if len(sample.bbox_center):

@@ -10,9 +10,12 @@ import pytest
 from posekit.registry import build
 from posekit.testing.reference import assert_encode_matches, assert_same, codec_cases
 
+#: cases written by MMPose 1.3.2 through benchmarks/fixtures/gen_fidelity.py (same layout as the shared ones)
+FIXTURES = Path(__file__).parent / "fixtures"
+
 
 def test_associative_embedding_matches_mmpose(shared: Path) -> None:
-    for path in codec_cases(shared, "AssociativeEmbedding"):
+    for path in [*codec_cases(shared, "AssociativeEmbedding"), *sorted(FIXTURES.glob("AssociativeEmbedding-*.npz"))]:
         codec, z, _ = assert_encode_matches(path)
         keypoints, scores, instance_scores = codec.batch_decode(
             z["decode_in_batch_heatmaps"], z["decode_in_batch_tags"]

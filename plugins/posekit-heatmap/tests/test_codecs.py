@@ -16,10 +16,13 @@ from posekit.codec_utils import get_heatmap_maximum, refine_keypoints_dark, refi
 from posekit.registry import build
 from posekit.testing.reference import assert_encode_matches, assert_same, codec_cases
 
+#: cases written by MMPose 1.3.2 through benchmarks/fixtures/gen_fidelity.py (same layout as the shared ones)
+FIXTURES = Path(__file__).parent / "fixtures"
+
 
 @pytest.mark.parametrize("name", ["MSRAHeatmap", "UDPHeatmap"])
 def test_matches_mmpose(shared: Path, name: str) -> None:
-    for path in codec_cases(shared, name):
+    for path in [*codec_cases(shared, name), *sorted(FIXTURES.glob(f"{name}-*.npz"))]:
         codec, z, encoded = assert_encode_matches(path)
         keypoints, scores = codec.decode(z["decode_in_encoded"])
         assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)

@@ -12,12 +12,14 @@ from posekit.registry import build
 from posekit.testing.reference import assert_same
 
 CODECS = ("ImagePoseLifting", "VideoPoseLifting")
+#: cases written by MMPose 1.3.2 through benchmarks/fixtures/gen_fidelity.py (same layout as the shared ones)
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _cases(shared: Path) -> list[Path]:
     files = sorted(p for name in CODECS for p in (shared / "fixtures/mmpose/codecs").glob(f"{name}-*.npz"))
     assert files, "no lifting codec fixtures under shared/fixtures/mmpose/codecs"
-    return files
+    return files + sorted(p for name in CODECS for p in FIXTURES.glob(f"{name}-*.npz"))
 
 
 def _camera(raw: str) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +132,19 @@ def test_head_conformance(posekit_check, name: str) -> None:
 def test_loss_conformance(posekit_check) -> None:
     pred, target = torch.randn(2, 17, 3), torch.randn(2, 17, 3)
     posekit_check.loss({"type": "MPJPELoss", "use_target_weight": True}, pred, target, torch.ones(2, 17, 1))
+
+
+def test_tcn_without_norm_matches_mmpose() -> None:
+    """TCN(norm_cfg=None): biased convs and no norm layers, same keys and output as MMPose 1.3.2.
+
+    Case written by benchmarks/fixtures/gen_fidelity.py --only models (random weights, random input).
+    """
+    path = Path(__file__).parent / "fixtures" / "TCN-norm-none.npz"
+    z = np.load(path, allow_pickle=False)
+    tcn = build("backbone", json.loads(str(z["kwargs"]))).eval()
+    state = {k.removeprefix("state."): torch.from_numpy(z[k]) for k in z.files if k.startswith("state.")}
+    assert set(tcn.state_dict()) == set(state), f"{path.name}: state_dict keys"
+    tcn.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        out = tcn(torch.from_numpy(z["input"]))[-1]
+    np.testing.assert_allclose(out.numpy(), z["output"], rtol=1e-5, atol=1e-5, err_msg=path.name)

@@ -6,6 +6,7 @@ backbone_out.npz, head_out.npz), written by MMPose 1.3.2 on CPU.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -122,3 +123,32 @@ def test_kl_discret_loss_by_hand() -> None:
 @pytest.mark.parametrize(("cfg", "feat_shapes"), [(RTMCC, [(8, 2, 2)]), (SIMCC, [(8, 2, 2)])])
 def test_conformance(posekit_check, cfg: dict, feat_shapes: list) -> None:
     posekit_check.head(cfg, feat_shapes)
+
+
+@pytest.mark.parametrize("name", ["SimCCHead", "RTMCCHead"])
+def test_output_heatmaps_match_mmpose(name: str) -> None:
+    """predict with output_heatmaps: keypoints, scores and MMPose's keypoint_x/y_labels (normalised vectors).
+
+    Case written by MMPose 1.3.2 (benchmarks/fixtures/gen_fidelity.py --only models): random weights
+    of a small head, its input features and ``predict(..., test_cfg={'output_heatmaps': True})``.
+    """
+    path = Path(__file__).parent / "fixtures" / f"{name}-output-heatmaps.npz"
+    z = np.load(path, allow_pickle=False)
+    head = build("head", {k: v for k, v in json.loads(str(z["kwargs"])).items()}).eval()
+    state = {k.removeprefix("state."): torch.from_numpy(z[k]) for k in z.files if k.startswith("state.")}
+    head.load_state_dict(state, strict=True)
+    feats = (torch.from_numpy(z["feats"]),)
+    batch = PoseBatch(inputs=torch.zeros(2, 3, 64, 48), targets={}, samples=[PoseSample() for _ in range(2)])
+    with torch.no_grad():
+        preds = head.predict(feats, batch, structures.TestCfg(output_heatmaps=True))
+    x = np.stack([p.keypoint_x_labels for p in preds])
+    y = np.stack([p.keypoint_y_labels for p in preds])
+    for key, got in (
+        ("keypoints", np.stack([p.keypoints for p in preds])),
+        ("keypoint_scores", np.stack([p.keypoint_scores for p in preds])),
+        ("keypoint_x_labels", x),
+        ("keypoint_y_labels", y),
+    ):
+        np.testing.assert_allclose(got, z[f"out_{key}"], rtol=1e-5, atol=1e-6, err_msg=f"{path.name}: {key}")
+    ref = z["out_keypoint_y_labels"][:, 0, :, :, None] * z["out_keypoint_x_labels"][:, 0, :, None, :]
+    np.testing.assert_allclose(np.stack([p.heatmaps for p in preds]), ref, rtol=1e-5, atol=1e-7)

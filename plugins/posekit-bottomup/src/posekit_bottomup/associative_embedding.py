@@ -29,6 +29,7 @@ from scipy.optimize import linear_sum_assignment
 from posekit.codec_utils import (
     batch_heatmap_nms,
     check_array,
+    gaussian_blur,
     generate_gaussian_heatmaps,
     generate_udp_gaussian_heatmaps,
     refine_keypoints,
@@ -286,12 +287,17 @@ class AssociativeEmbedding(BaseKeypointCodec):
             keypoints, scores = groups[..., :2].copy(), groups[..., 2].copy()
             instance_scores = scores.mean(axis=-1)
             if keypoints.size:
+                fill_maps = heatmaps[i]
                 if self.use_udp:
                     keypoints = refine_keypoints_dark_udp(keypoints, heatmaps[i], self.decode_gaussian_kernel)
+                    # MMPose's UDP refinement leaves the maps blurred and log-scaled (it works in place),
+                    # and the missing keypoints are then filled, and scored, from those maps
+                    blurred = gaussian_blur(heatmaps[i], self.decode_gaussian_kernel)
+                    fill_maps = np.log(np.clip(blurred, np.float32(1e-3), np.float32(50.0)))
                 else:
                     keypoints = refine_keypoints(keypoints, heatmaps[i])
                 keypoints += self.decode_center_shift * (scores > 0).astype(keypoints.dtype)[..., None]
-                self._fill_missing(keypoints, scores, heatmaps[i], tags[i])
+                self._fill_missing(keypoints, scores, fill_maps, tags[i])
             all_keypoints.append(keypoints * self.scale_factor)
             all_scores.append(scores)
             all_instance_scores.append(instance_scores)

@@ -58,6 +58,8 @@ class BottomupRandomAffine(BaseTransform):
         distribution: ``trunc_norm`` (default) or ``uniform``.
         transform_mode: ``affine`` (default), ``affine_udp`` or ``perspective``.
         clip_border: clip keypoints and boxes to the input; keypoints outside become invisible (default False).
+        bbox_keep_corner: MMPose's switch between warped corners (True) and their xyxy box (False); posekit's
+            ``bbox`` is always that xyxy box, which is also what MMPose's YOLOX-Pose steps take from the corners.
     """
 
     train_only = True
@@ -81,8 +83,10 @@ class BottomupRandomAffine(BaseTransform):
         distribution: Literal["trunc_norm", "uniform"] = "trunc_norm",
         transform_mode: Literal["affine", "affine_udp", "perspective"] = "affine",
         clip_border: bool = False,
+        bbox_keep_corner: bool = True,
     ) -> None:
         self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.bbox_keep_corner = bbox_keep_corner
         self.shift_factor = shift_factor
         self.shift_prob = shift_prob
         self.scale_factor = scale_factor

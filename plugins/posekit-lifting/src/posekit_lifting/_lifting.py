@@ -42,18 +42,17 @@ def check_inputs(
 def target_weights(
     lifting_target: np.ndarray, lifting_target_visible: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(lifting_target_weight, trajectory_weights)``, both ``(T, K)``.
+    """``(lifting_target_weight (T, K), trajectory_weights)``.
 
-    With a visibility: 1 where it exceeds 0.5, else 0 (both outputs). Without: weights of
-    ones and trajectory weights ``1 / depth`` (ones for 2D targets).
+    With a visibility: 1 where it exceeds 0.5, else 0 (both outputs, ``(T, K)``). Without: weights
+    of ones and, as MMPose computes them, trajectory weights ``1 / lifting_target[:, 2]``: the
+    reciprocal of keypoint 2's coordinates, ``(T, C)``.
     """
     if lifting_target_visible is not None:
         weight = np.where(lifting_target_visible > 0.5, 1.0, 0.0).astype(np.float32)
         return weight, weight
     weight = np.ones(lifting_target.shape[:-1], dtype=np.float32)
-    if lifting_target.shape[-1] > 2:
-        return weight, 1 / lifting_target[..., 2]
-    return weight, weight
+    return weight, 1 / lifting_target[:, 2]
 
 
 def remove_root_joint(label: np.ndarray, weight: np.ndarray, root_index: int) -> tuple[np.ndarray, np.ndarray]:

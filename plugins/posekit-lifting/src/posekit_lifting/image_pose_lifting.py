@@ -9,7 +9,8 @@ Encoded (``encode``):
   with ``concat_vis`` the visibility is appended as an extra coordinate (D + 1);
 - ``keypoint_labels_visible``: ``(N, K)``;
 - ``lifting_target_label``: root-relative (and normalized) 3D target ``(T, K', C)``;
-- ``lifting_target_weight``: ``(T, K')``; ``trajectory_weights``: ``(T, K)``;
+- ``lifting_target_weight``: ``(T, K')``; ``trajectory_weights``: ``(T, K)``, or ``(T, C)`` without a
+  target visibility (as MMPose);
 - ``target_root``: the root position ``(T, C)`` in target space;
 - optional ``target_root_removed`` (bool), ``target_root_index`` (int), ``keypoints_mean`` /
   ``keypoints_std`` ``(1, K, D)``, ``target_mean`` / ``target_std`` ``(1, K', C)``.

@@ -50,18 +50,22 @@ class ConvModule1d(nn.Module):
         kernel_size: int,
         stride: int = 1,
         dilation: int = 1,
-        norm_cfg: NormConfig | Mapping[str, object] = NormConfig(type="BN1d"),
+        norm_cfg: NormConfig | Mapping[str, object] | None = NormConfig(type="BN1d"),
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride=stride, dilation=dilation, bias=False)
-        self.norm_name, norm = build_norm_layer(norm_cfg, out_channels)
-        self.add_module(self.norm_name, norm)
+        bias = norm_cfg is None  # mmcv's bias='auto'
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride=stride, dilation=dilation, bias=bias)
+        self.norm_name = ""
+        if norm_cfg is not None:
+            self.norm_name, norm = build_norm_layer(norm_cfg, out_channels)
+            self.add_module(self.norm_name, norm)
+            constant_init(norm, 1.0)
         self.activate = nn.ReLU(inplace=True)
         kaiming_init(self.conv)
-        constant_init(norm, 1.0)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.activate(getattr(self, self.norm_name)(self.conv(x)))
+        x = self.conv(x)
+        return self.activate(getattr(self, self.norm_name)(x) if self.norm_name else x)
 
 
 class BasicTemporalBlock(nn.Module):
@@ -94,7 +98,7 @@ class BasicTemporalBlock(nn.Module):
         causal: bool = False,
         residual: bool = True,
         use_stride_conv: bool = False,
-        norm_cfg: NormConfig | Mapping[str, object] = NormConfig(type="BN1d"),
+        norm_cfg: NormConfig | Mapping[str, object] | None = NormConfig(type="BN1d"),
     ) -> None:
         super().__init__()
         self.kernel_size = kernel_size
@@ -159,7 +163,7 @@ class TCN(BaseBackbone):
         use_stride_conv: strided instead of dilated convs, for inputs exactly one receptive
             field long (single-frame output); same weights as the dilated form. Default False.
         conv_cfg: MMPose's conv config; only ``{'type': 'Conv1d'}`` (the default, None) exists.
-        norm_cfg: norm layer config. Default ``BN1d``.
+        norm_cfg: norm layer config, or None for none (the convs then have a bias, as mmcv's). Default ``BN1d``.
         max_norm: clip each conv weight to this norm before every forward; None: no clipping.
         init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=...)`` to load weights; default None.
     """
@@ -178,7 +182,7 @@ class TCN(BaseBackbone):
         residual: bool = True,
         use_stride_conv: bool = False,
         conv_cfg: Mapping[str, str] | None = None,
-        norm_cfg: NormConfig = NormConfig(type="BN1d"),
+        norm_cfg: NormConfig | None = NormConfig(type="BN1d"),
         max_norm: float | None = None,
         init_cfg: PretrainedInit | None = None,
     ) -> None:

@@ -12,7 +12,8 @@ Encoded (``encode``):
   ``d + D * k`` holds coordinate ``d`` of keypoint ``k``; ``concat_vis`` appends visibility;
 - ``keypoints_visible``: ``(N, K)``;
 - ``lifting_target_label``: ``(T, K', C)``, root-relative with ``zero_center``;
-- ``lifting_target_weight``: ``(T, K')``; ``trajectory_weights``: ``(T, K)``;
+- ``lifting_target_weight``: ``(T, K')``; ``trajectory_weights``: ``(T, K)``, or ``(T, C)`` without a
+  target visibility (as MMPose);
 - with ``zero_center``: ``target_root (T, C)``, and with ``remove_root`` ``target_root_removed``
   (and ``target_root_index`` with ``save_index``);
 - with ``normalize_camera``: ``camera_param``, the camera with ``f`` and ``c`` normalized as the keypoints.

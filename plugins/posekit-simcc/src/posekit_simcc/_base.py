@@ -85,7 +85,8 @@ class SimCCHeadBase(BaseHead):
         Returns:
             one :class:`InstanceData` per sample: ``keypoints (1, K, 2)``, ``keypoint_scores (1, K)``,
             ``keypoints_visible (1, K)`` when the codec decodes visibility, and with
-            ``output_heatmaps`` ``heatmaps (K, Wy, Wx)``, the outer product of the normalised vectors.
+            ``output_heatmaps`` ``heatmaps (K, Wy, Wx)``, the outer product of the normalised vectors,
+            and those vectors as ``keypoint_x_labels (1, K, Wx)`` / ``keypoint_y_labels (1, K, Wy)`` (as MMPose).
         """
         if self.decoder is None:
             raise RuntimeError(f"{type(self).__name__}.predict needs a decoder: set the head's `decoder` config")
@@ -98,17 +99,28 @@ class SimCCHeadBase(BaseHead):
             x, y = self.forward(feats)
         decoded = self.decoder.batch_decode(x.detach().cpu().float().numpy(), y.detach().cpu().float().numpy())
         heatmaps: list[Any] = [None] * len(decoded)
+        x_labels: list[Any] = [None] * len(decoded)
+        y_labels: list[Any] = [None] * len(decoded)
         if test_cfg.output_heatmaps:
             sx, sy = self.display_sigma or (None, None)
             x, y = get_simcc_normalized(x.detach(), sx), get_simcc_normalized(y.detach(), sy)
             heatmaps = list((y[..., :, None] * x[..., None, :]).cpu().float().numpy())
+            x_labels = list(x.cpu().float().numpy()[:, None])
+            y_labels = list(y.cpu().float().numpy()[:, None])
         preds = []
-        for (keypoints, scores), maps in zip(decoded, heatmaps, strict=True):
+        for (keypoints, scores), maps, x_label, y_label in zip(decoded, heatmaps, x_labels, y_labels, strict=True):
             visible = None
             if isinstance(scores, tuple):
                 scores, visible = scores
             preds.append(
-                InstanceData(keypoints=keypoints, keypoint_scores=scores, keypoints_visible=visible, heatmaps=maps)
+                InstanceData(
+                    keypoints=keypoints,
+                    keypoint_scores=scores,
+                    keypoints_visible=visible,
+                    heatmaps=maps,
+                    keypoint_x_labels=x_label,
+                    keypoint_y_labels=y_label,
+                )
             )
         return preds
 
