@@ -12,8 +12,11 @@ import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import batchnorms_eval, freeze
+from posekit.nn import ActConfig, NormConfig, PretrainedInit, batchnorms_eval, freeze, load_pretrained
 from posekit.protocols import BaseBackbone
+
+BN = NormConfig(type="BN")
+RELU = ActConfig(type="ReLU")
 
 
 def make_divisible(value: float, divisor: int, min_value: int | None = None, min_ratio: float = 0.9) -> int:
@@ -48,13 +51,35 @@ class StagedBackbone(BaseBackbone):
     """A stem ``conv1`` and stages (from :meth:`stages`), frozen and ``norm_eval``-ed as MMPose's mobile nets."""
 
     conv1: nn.Module
-    out_indices: tuple[int, ...]
-    frozen_stages: int
-    norm_eval: bool
+
+    def __init__(
+        self,
+        num_stages: int,
+        out_indices: Sequence[int],
+        frozen_stages: int,
+        norm_eval: bool,
+        init_cfg: PretrainedInit | None,
+    ) -> None:
+        super().__init__()
+        check_indices(type(self).__name__, out_indices, frozen_stages, num_stages)
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.init_cfg = init_cfg
 
     def stages(self) -> list[nn.Module]:
         """The stages in order (stage i+1 is frozen by ``frozen_stages >= i + 1``)."""
         raise NotImplementedError
+
+    def init_layers(self) -> None:
+        """The backbone's own random initialization."""
+        raise NotImplementedError
+
+    def init_weights(self) -> None:
+        """:meth:`init_layers`, then the ``init_cfg`` checkpoint if there is one."""
+        self.init_layers()
+        if self.init_cfg is not None:
+            load_pretrained(self, self.init_cfg)
 
     def forward_stages(self, x: Tensor) -> tuple[Tensor, ...]:
         """Run the stages on the stem's output ``x``; the tuple of the ``out_indices`` stage outputs."""

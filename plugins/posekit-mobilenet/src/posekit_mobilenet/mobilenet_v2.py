@@ -16,11 +16,9 @@ from posekit.nn import (
     constant_init,
     is_norm,
     kaiming_init,
-    load_pretrained,
 )
-from posekit_mobilenet._layers import StagedBackbone, check_indices, make_divisible, run_block
+from posekit_mobilenet._layers import BN, StagedBackbone, make_divisible, run_block
 
-_BN = NormConfig(type="BN")
 _RELU6 = ActConfig(type="ReLU6")
 
 #: per layer: expand ratio, output channels (before ``widen_factor``), blocks, stride of the first block
@@ -55,7 +53,7 @@ class InvertedResidual(nn.Module):
         out_channels: int,
         stride: int,
         expand_ratio: float,
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         act_cfg: ActConfig = _RELU6,
         with_cp: bool = False,
     ) -> None:
@@ -102,19 +100,14 @@ class MobileNetV2(StagedBackbone):
         widen_factor: float = 1.0,
         out_indices: tuple[int, ...] = (7,),
         frozen_stages: int = -1,
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         act_cfg: ActConfig = _RELU6,
         norm_eval: bool = False,
         with_cp: bool = False,
         init_cfg: PretrainedInit | None = None,
     ) -> None:
-        super().__init__()
-        check_indices(type(self).__name__, out_indices, frozen_stages, len(ARCH_SETTINGS) + 1)
+        super().__init__(len(ARCH_SETTINGS) + 1, out_indices, frozen_stages, norm_eval, init_cfg)
         self.widen_factor = widen_factor
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.init_cfg = init_cfg
 
         in_ch = make_divisible(32 * widen_factor, 8)
         self.conv1 = ConvModule(3, in_ch, 3, stride=2, padding=1, norm_cfg=norm_cfg, act_cfg=act_cfg)
@@ -140,15 +133,13 @@ class MobileNetV2(StagedBackbone):
         """``layer1`` .. ``layer7`` and ``conv2``."""
         return [getattr(self, name) for name in self.layers]
 
-    def init_weights(self) -> None:
-        """Kaiming-normal convs and unit norms, or the ``init_cfg`` checkpoint."""
+    def init_layers(self) -> None:
+        """Kaiming-normal convs and unit norms (MMPose's ``init_cfg`` default)."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 kaiming_init(m)
             elif is_norm(m):
                 constant_init(m, 1.0)
-        if self.init_cfg is not None:
-            load_pretrained(self, self.init_cfg)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         """``(B, 3, H, W)`` -> tuple of the ``out_indices`` stage outputs."""

@@ -11,12 +11,9 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit, build_activation_layer, load_pretrained
-from posekit_mobilenet._layers import StagedBackbone, channel_shuffle, check_indices, make_divisible, run_block
-from posekit_mobilenet.shufflenet_v2 import STAGE_BLOCKS, init_shufflenet
-
-_BN = NormConfig(type="BN")
-_RELU = ActConfig(type="ReLU")
+from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit, build_activation_layer
+from posekit_mobilenet._layers import BN, RELU, channel_shuffle, make_divisible, run_block
+from posekit_mobilenet.shufflenet_v2 import STAGE_BLOCKS, ShuffleNetBase
 
 #: output channels of the three stages (before ``widen_factor``), per number of groups
 CHANNELS: dict[int, tuple[int, int, int]] = {
@@ -51,8 +48,8 @@ class ShuffleUnit(nn.Module):
         groups: int = 3,
         first_block: bool = True,
         combine: Literal["add", "concat"] = "add",
-        norm_cfg: NormConfig = _BN,
-        act_cfg: ActConfig = _RELU,
+        norm_cfg: NormConfig = BN,
+        act_cfg: ActConfig = RELU,
         with_cp: bool = False,
     ) -> None:
         super().__init__()
@@ -89,7 +86,7 @@ class ShuffleUnit(nn.Module):
         return run_block(self._forward, x, self.with_cp)
 
 
-class ShuffleNetV1(StagedBackbone):
+class ShuffleNetV1(ShuffleNetBase):
     """ShuffleNetV1: stem and three stages of 4, 8 and 4 units (the first of each concatenating).
 
     Args:
@@ -113,24 +110,17 @@ class ShuffleNetV1(StagedBackbone):
         widen_factor: float = 1.0,
         out_indices: tuple[int, ...] = (2,),
         frozen_stages: int = -1,
-        norm_cfg: NormConfig = _BN,
-        act_cfg: ActConfig = _RELU,
+        norm_cfg: NormConfig = BN,
+        act_cfg: ActConfig = RELU,
         norm_eval: bool = False,
         with_cp: bool = False,
         init_cfg: PretrainedInit | None = None,
     ) -> None:
-        super().__init__()
-        check_indices(type(self).__name__, out_indices, frozen_stages, len(STAGE_BLOCKS))
+        super().__init__(len(STAGE_BLOCKS), out_indices, frozen_stages, norm_eval, init_cfg)
         self.groups = groups
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.init_cfg = init_cfg
 
         in_ch = int(24 * widen_factor)
-        self.conv1 = ConvModule(3, in_ch, 3, stride=2, padding=1, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layers = nn.ModuleList()
+        self._stem(in_ch, norm_cfg, act_cfg)
         for i, (channels, num_blocks) in enumerate(zip(CHANNELS[groups], STAGE_BLOCKS, strict=True)):
             out_ch = make_divisible(channels * widen_factor, 8)
             units = []
@@ -142,17 +132,3 @@ class ShuffleNetV1(StagedBackbone):
 
         self.init_weights()
         self._freeze_stages()
-
-    def stages(self) -> list[nn.Module]:
-        """``layers.0`` .. ``layers.2``."""
-        return list(self.layers)
-
-    def init_weights(self) -> None:
-        """MMPose's initialization, or the ``init_cfg`` checkpoint."""
-        init_shufflenet(self)
-        if self.init_cfg is not None:
-            load_pretrained(self, self.init_cfg)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        """``(B, 3, H, W)`` -> tuple of the ``out_indices`` stage outputs."""
-        return self.forward_stages(self.maxpool(self.conv1(x)))

@@ -18,13 +18,9 @@ from posekit.nn import (
     PretrainedInit,
     constant_init,
     is_norm,
-    load_pretrained,
     normal_init,
 )
-from posekit_mobilenet._layers import StagedBackbone, channel_shuffle, check_indices, run_block
-
-_BN = NormConfig(type="BN")
-_RELU = ActConfig(type="ReLU")
+from posekit_mobilenet._layers import BN, RELU, StagedBackbone, channel_shuffle, run_block
 
 #: output channels of the three stages and the last conv, per widen factor
 CHANNELS: dict[float, tuple[int, int, int, int]] = {
@@ -55,8 +51,8 @@ class InvertedResidual(nn.Module):
         in_channels: int,
         out_channels: int,
         stride: int = 1,
-        norm_cfg: NormConfig = _BN,
-        act_cfg: ActConfig = _RELU,
+        norm_cfg: NormConfig = BN,
+        act_cfg: ActConfig = RELU,
         with_cp: bool = False,
     ) -> None:
         super().__init__()
@@ -88,7 +84,31 @@ class InvertedResidual(nn.Module):
         return run_block(self._forward, x, self.with_cp)
 
 
-class ShuffleNetV2(StagedBackbone):
+class ShuffleNetBase(StagedBackbone):
+    """What ShuffleNetV1 and V2 share: a stem ``conv1`` (stride 2) and a max-pool (stride 2), then the
+    stages in ``layers``, initialized as MMPose does."""
+
+    layers: nn.ModuleList
+
+    def _stem(self, channels: int, norm_cfg: NormConfig, act_cfg: ActConfig) -> None:
+        self.conv1 = ConvModule(3, channels, 3, stride=2, padding=1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layers = nn.ModuleList()
+
+    def stages(self) -> list[nn.Module]:
+        """``layers.0`` .. ``layers.n``."""
+        return list(self.layers)
+
+    def init_layers(self) -> None:
+        """MMPose's initialization (:func:`init_shufflenet`)."""
+        init_shufflenet(self)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        """``(B, 3, H, W)`` -> tuple of the ``out_indices`` stage outputs."""
+        return self.forward_stages(self.maxpool(self.conv1(x)))
+
+
+class ShuffleNetV2(ShuffleNetBase):
     """ShuffleNetV2: stem, three stages of 4, 8 and 4 units, and a 1x1 conv.
 
     Args:
@@ -110,24 +130,17 @@ class ShuffleNetV2(StagedBackbone):
         widen_factor: Literal[0.5, 1.0, 1.5, 2.0] = 1.0,
         out_indices: tuple[int, ...] = (3,),
         frozen_stages: int = -1,
-        norm_cfg: NormConfig = _BN,
-        act_cfg: ActConfig = _RELU,
+        norm_cfg: NormConfig = BN,
+        act_cfg: ActConfig = RELU,
         norm_eval: bool = False,
         with_cp: bool = False,
         init_cfg: PretrainedInit | None = None,
     ) -> None:
-        super().__init__()
-        check_indices(type(self).__name__, out_indices, frozen_stages, len(STAGE_BLOCKS) + 1)
-        self.out_indices = tuple(out_indices)
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.init_cfg = init_cfg
+        super().__init__(len(STAGE_BLOCKS) + 1, out_indices, frozen_stages, norm_eval, init_cfg)
         channels = CHANNELS[widen_factor]
 
         in_ch = 24
-        self.conv1 = ConvModule(3, in_ch, 3, stride=2, padding=1, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layers = nn.ModuleList()
+        self._stem(in_ch, norm_cfg, act_cfg)
         for out_ch, num_blocks in zip(channels, STAGE_BLOCKS, strict=False):
             units = []
             for j in range(num_blocks):
@@ -135,23 +148,11 @@ class ShuffleNetV2(StagedBackbone):
                 in_ch = out_ch
             self.layers.append(nn.Sequential(*units))
         self.layers.append(ConvModule(in_ch, channels[-1], 1, norm_cfg=norm_cfg, act_cfg=act_cfg))
-
         self.init_weights()
         self._freeze_stages()
 
-    def stages(self) -> list[nn.Module]:
-        """``layers.0`` .. ``layers.3``."""
-        return list(self.layers)
-
-    def init_weights(self) -> None:
-        """MMPose's initialization, or the ``init_cfg`` checkpoint."""
-        init_shufflenet(self)
-        if self.init_cfg is not None:
-            load_pretrained(self, self.init_cfg)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        """``(B, 3, H, W)`` -> tuple of the ``out_indices`` stage outputs."""
-        return self.forward_stages(self.maxpool(self.conv1(x)))
+        self.init_weights()
+        self._freeze_stages()
 
 
 def init_shufflenet(model: nn.Module) -> None:
