@@ -1,13 +1,18 @@
 """MobileNetV2 / ShuffleNetV1 / ShuffleNetV2: MMPose 1.3.2 checkpoints load strictly and give MMPose's
 outputs (fixtures/*.pth, written by ``fixtures/generate.py`` with MMPose's own Python, 1e-4 relative);
-every MMPose config naming them builds; one training step; freezing."""
+every MMPose config naming them builds; one training step then `posekit infer`; freezing."""
 
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -79,7 +84,8 @@ def test_mmpose_config_builds(path: Path) -> None:
     assert len(feats) == 1 and feats[0].shape[-2:] == (2, 2)
 
 
-def test_one_training_step_mobilenetv2_heatmap() -> None:
+def test_one_training_step_then_posekit_infer(tmp_path: Path) -> None:
+    """A tiny MobileNetV2 + HeatmapHead trains one step (loss, backward), is saved, and runs through `posekit infer`."""
     codec = {"type": "MSRAHeatmap", "input_size": (64, 64), "heatmap_size": (16, 16), "sigma": 2.0}
     cfg = {
         "type": "TopdownPoseEstimator",
@@ -98,6 +104,20 @@ def test_one_training_step_mobilenetv2_heatmap() -> None:
     grads = [p.grad for n, p in model.backbone.named_parameters() if n.startswith(used)]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert any(float(g.abs().sum()) > 0 for g in grads)
+
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "tiny.pth")
+    (tmp_path / "tiny.json").write_text(json.dumps(cfg))
+    cv2.imwrite(str(tmp_path / "person.png"), np.random.default_rng(0).integers(0, 256, (120, 100, 3), np.uint8))
+    cmd = [sys.executable, "-m", "posekit", "infer", str(tmp_path / "tiny.json")]
+    cmd += ["--checkpoint", str(tmp_path / "tiny.pth")]
+    cmd += ["--input", str(tmp_path / "person.png"), "--out", str(tmp_path / "out"), "--bbox", "10", "10", "70", "90"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    prediction = json.loads((tmp_path / "out" / "predictions" / "person.json").read_text())
+    (instance,) = prediction["instances"]
+    keypoints = np.array(instance["keypoints"])
+    assert keypoints.shape == (17, 2) and np.isfinite(keypoints).all()
+    assert instance["bbox"] == [10.0, 10.0, 70.0, 90.0]
 
 
 @pytest.mark.parametrize(
