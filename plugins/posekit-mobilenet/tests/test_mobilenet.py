@@ -84,6 +84,16 @@ def test_mmpose_config_builds(path: Path) -> None:
     assert len(feats) == 1 and feats[0].shape[-2:] == (2, 2)
 
 
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_mmpose_config_converts_and_checks(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from posekit.cli import main
+
+    out = tmp_path / f"{path.stem}.yaml"
+    assert main(["convert", "mmpose-config", str(path), "-o", str(out)]) == 0
+    assert main(["config", "check", str(out)]) == 0
+    assert "ok (TopdownPoseEstimator)" in capsys.readouterr().out
+
+
 def test_one_training_step_then_posekit_infer(tmp_path: Path) -> None:
     """A tiny MobileNetV2 + HeatmapHead trains one step (loss, backward), is saved, and runs through `posekit infer`."""
     codec = {"type": "MSRAHeatmap", "input_size": (64, 64), "heatmap_size": (16, 16), "sigma": 2.0}
