@@ -10,6 +10,9 @@ one JSON object per line, and each gets one JSON line back on stdout:
   come from MMPose's own ``GenerateTarget`` and ``PackPoseInputs``; answers ``{"params": N}``.
 - ``{"steps": n}``: n training steps (``data_preprocessor`` -> ``model(mode="loss")`` -> backward ->
   ``AdamW.step``); answers ``{"ms": [...], "faults": [...]}``, each step's wall time and minor page faults.
+- ``{"backbone": {...}, "input": [3, 256, 192], "batches": [1, 8], "warmup": 2, "reps": 10}``: an MMPose
+  backbone's eval-mode forward (``torch.inference_mode``), for ``models.py --mmpose PYTHON``; answers
+  ``{"params": N, "ms": {"1": median, "8": median}}``.
 
 mmcv-lite ships no compiled ops, yet ``import mmpose.models`` imports ``mmcv.ops`` (for heads this
 benchmark never builds). A stand-in ``mmcv._ext`` lets that import through; calling any of its
@@ -82,6 +85,33 @@ class Trainee:
         self.optimizer.step()
 
 
+def time_backbone(cmd: dict[str, Any]) -> dict[str, Any]:
+    """Median forward ms of MMPose's backbone ``cmd["backbone"]`` at each batch size."""
+    import statistics
+
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    init_default_scope("mmpose")
+    torch.manual_seed(0)
+    model = MODELS.build(cmd["backbone"])
+    model.eval()  # MMPose's backbones' train() returns None
+    ms = {}
+    with torch.inference_mode():
+        for batch in cmd["batches"]:
+            x = torch.randn(batch, *cmd["input"])
+            for _ in range(cmd["warmup"]):
+                model(x)
+            times = []
+            for _ in range(cmd["reps"]):
+                start = time.perf_counter()
+                model(x)
+                times.append((time.perf_counter() - start) * 1e3)
+            ms[str(batch)] = statistics.median(times)
+    return {"params": sum(p.numel() for p in model.parameters()), "ms": ms}
+
+
 def main() -> None:
     replies, sys.stdout = sys.stdout, sys.stderr  # MMPose's logging goes to stderr, the protocol to stdout
     if hasattr(os, "sched_setaffinity"):  # a parent under OMP_PROC_BIND is bound to one core, and so are its children
@@ -90,11 +120,14 @@ def main() -> None:
     import mmpose.models  # noqa: F401  (registers MMPose's models)
 
     trainee: Trainee | None = None
+    reply: dict[str, Any]
     for line in sys.stdin:
         cmd = json.loads(line)
-        if "model" in cmd:
+        if "backbone" in cmd:
+            reply = time_backbone(cmd)
+        elif "model" in cmd:
             trainee = Trainee(cmd["model"], cmd["batch"], tuple(cmd["input_size"]), cmd["seed"])
-            reply: dict[str, Any] = {"params": sum(p.numel() for p in trainee.model.parameters())}
+            reply = {"params": sum(p.numel() for p in trainee.model.parameters())}
         else:
             assert trainee is not None, "build a model first"
             times, faults = [], []

@@ -10,17 +10,23 @@ against eager within 1e-4 * max|eager|.
 
 MMPose's figures (../shared/BASELINES.md, MMPose 1.3.2 eager fp32 on this machine class) are
 for whole models (backbone + head); the ratio column scales them by the backbone's share of
-the model's FLOPs, an estimate of MMPose's backbone time. Target: batch-8 >= 1.3x MMPose.
+the model's FLOPs, an estimate of MMPose's backbone time. The mobile backbones (MobileNetV2,
+ShuffleNetV2) have no such figures: MMPose's same backbone is timed in the same run instead, in
+MMPose's own environment (``--mmpose PYTHON``, default ``~/.cache/posekit/mmpose-env/bin/python``
+from ``benchmarks/mmpose_env.sh``; ``mmpose_worker.py``). Target: batch-8 >= 1.3x MMPose.
 
-    python benchmarks/models.py [--reps 10] [--warmup 2] [--models resnet50 hrnet-w32 cspnext-m] [--compile]
+    python benchmarks/models.py [--reps 10] [--warmup 2] [--models resnet50 ... shufflenetv2] [--compile]
+        [--mmpose PYTHON]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -42,14 +48,15 @@ TOL = 1e-4
 
 @dataclass(frozen=True)
 class Case:
-    """A backbone config and MMPose's figures for the model it belongs to (BASELINES.md)."""
+    """A backbone config and MMPose's figures for the model it belongs to (BASELINES.md); without
+    figures (``mmpose_model`` None), MMPose's same backbone is timed in the same run."""
 
     title: str
     cfg: dict[str, Any]
-    mmpose_model: str
-    mmpose_gflops: float
-    mmpose_b1_ms: float
-    mmpose_b8_ms: float
+    mmpose_model: str | None = None
+    mmpose_gflops: float = 0.0
+    mmpose_b1_ms: float = 0.0
+    mmpose_b8_ms: float = 0.0
 
 
 CASES = {
@@ -63,7 +70,22 @@ CASES = {
         42,
         258,
     ),
+    "mobilenetv2": Case("MobileNetV2", {"type": "MobileNetV2", "widen_factor": 1.0, "out_indices": (7,)}),
+    "shufflenetv2": Case("ShuffleNetV2", {"type": "ShuffleNetV2", "widen_factor": 1.0, "out_indices": (3,)}),
 }
+DEFAULT_MMPOSE = os.path.expanduser("~/.cache/posekit/mmpose-env/bin/python")
+
+
+def mmpose_backbone_ms(python: str, cfg: dict[str, Any], warmup: int, reps: int) -> dict[str, Any]:
+    """MMPose's own forward of backbone ``cfg`` at batch 1 and 8 (``mmpose_worker.py`` under ``python``)."""
+    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mmpose_worker.py")
+    cmd = {"backbone": cfg, "input": list(INPUT), "batches": [1, 8], "warmup": warmup, "reps": reps}
+    done = subprocess.run(
+        [python, worker], input=json.dumps(cmd) + "\n", capture_output=True, text=True, check=False, timeout=1800
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(f"{worker} under {python} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def median_ms(fn: Callable[[], Any], warmup: int, reps: int) -> float:
@@ -192,6 +214,9 @@ def bench_backbone(case: Case, peak: float, args: argparse.Namespace) -> None:
             f"{b8['eager'] / b8[name]:12.2f}x{errors[name]:10.1e} {ok}"
         )
     best = min((n for n in models if errors[n] <= TOL), key=lambda n: b8[n])
+    if case.mmpose_model is None:
+        compare_measured(case, model, b1, b8, best, args)
+        return
     share = gflops / case.mmpose_gflops
     est_b8 = case.mmpose_b8_ms * share
     print(
@@ -205,12 +230,32 @@ def bench_backbone(case: Case, peak: float, args: argparse.Namespace) -> None:
     )
 
 
+def compare_measured(
+    case: Case, model: nn.Module, b1: dict[str, float], b8: dict[str, float], best: str, args: argparse.Namespace
+) -> None:
+    """posekit's figures against MMPose's same backbone timed now, in MMPose's environment."""
+    if not os.path.exists(args.mmpose):
+        print(f"  MMPose: no environment at {args.mmpose} (bash benchmarks/mmpose_env.sh makes one); no ratio")
+        return
+    ref = mmpose_backbone_ms(args.mmpose, dict(case.cfg), args.warmup, args.reps)
+    params = sum(p.numel() for p in model.parameters())
+    if ref["params"] != params:
+        print(f"  WARNING: MMPose's {case.title} has {ref['params']} parameters, posekit's {params}")
+    m1, m8 = ref["ms"]["1"], ref["ms"]["8"]
+    print(f"  MMPose 1.3.2 {case.title} backbone (eager, measured now): b1 {m1:.1f} ms, b8 {m8:.1f} ms")
+    print(
+        f"  posekit eager: b1 {m1 / b1['eager']:.2f}x, b8 {m8 / b8['eager']:.2f}x MMPose; best ({best.strip()}): "
+        f"b1 {m1 / b1[best]:.2f}x, b8 {m8 / b8[best]:.2f}x; target >= 1.3x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=10, help="timed runs per figure (median)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--models", nargs="+", choices=sorted(CASES), default=list(CASES))
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (needs a C++ compiler; slow)")
+    parser.add_argument("--mmpose", default=DEFAULT_MMPOSE, help="Python of MMPose's environment (mobile backbones)")
     args = parser.parse_args()
     check_threads()
     peak = matmul_peak_gflops(max(args.reps, 10))

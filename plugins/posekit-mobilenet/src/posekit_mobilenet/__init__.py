@@ -1,0 +1,3 @@
+"""posekit-mobilenet: MobileNetV2, ShuffleNetV1 and ShuffleNetV2 backbones with MMPose's state_dict keys."""
+
+__version__ = "0.1.0"
