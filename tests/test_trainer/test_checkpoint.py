@@ -55,7 +55,7 @@ def test_atomic_save_failure_keeps_the_previous_file(tmp_path: Path, monkeypatch
 def test_load_refuses_code_and_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pth"
     torch.save({"obj": Path("any object that unpickles by importing code")}, bad)
-    with pytest.raises(CheckpointError, match=r"bad\.pth cannot be loaded safely"):
+    with pytest.raises(CheckpointError, match=r"bad\.pth cannot be loaded: it needs the Python object pathlib"):
         load_checkpoint(bad)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "nope.pth")

@@ -71,6 +71,20 @@ def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
     return atomic_write(path, lambda f: torch.save(dict(checkpoint), f))
 
 
+def load_error_reason(e: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in one line, without torch's advice to load unsafely.
+
+    Args:
+        e: the exception ``torch.load`` raised.
+    """
+    refused = re.search(r"unsupported global:? (?:GLOBAL )?([\w.]+)", str(e), re.IGNORECASE)
+    if refused:
+        return f"it needs the Python object {refused.group(1)}, which is refused (a checkpoint never runs code)"
+    if isinstance(e, (EOFError, KeyError)) or "invalid load key" in str(e):
+        return f"the file is empty, truncated or not a torch checkpoint ({type(e).__name__}: {e})"
+    return f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True`` (``.safetensors``: its tensors as ``state_dict``).
 
@@ -90,7 +104,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
-        raise CheckpointError(f"checkpoint {path} cannot be loaded safely: {type(e).__name__}: {e}") from e
+        raise CheckpointError(f"checkpoint {path} cannot be loaded: {load_error_reason(e)}") from e
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(ckpt).__name__}, expected a dict")
     return ckpt
@@ -195,15 +209,18 @@ def find_latest(work_dir: str | Path) -> Path | None:
     return files[-1] if files else None
 
 
-def prune(work_dir: str | Path, keep_last: int, protect: tuple[Path, ...] = ()) -> list[Path]:
+def prune(
+    work_dir: str | Path, keep_last: int, protect: tuple[Path, ...] = (), owned: set[Path] | None = None
+) -> list[Path]:
     """Delete all but the ``keep_last`` newest run checkpoints; return the deleted paths.
 
     Args:
         work_dir: the run's folder.
         keep_last: how many ``epoch_N``/``iter_N`` files to keep.
         protect: files never deleted (the one ``last_checkpoint`` names).
+        owned: when given, only these (resolved) files are counted and deleted: the run's own.
     """
-    files = run_checkpoints(work_dir)
+    files = [p for p in run_checkpoints(work_dir) if owned is None or p.resolve() in owned]
     keep = {p.resolve() for p in protect}
     removed = []
     for p in files[: max(len(files) - keep_last, 0)]:

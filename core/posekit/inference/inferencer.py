@@ -13,7 +13,6 @@ or video) and ``vis/<name>`` (the drawn image or video; a folder of 3D plots for
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections import deque
@@ -45,6 +44,7 @@ from posekit.inference.topdown import (
     enable_bf16,
     stack_inputs,
 )
+from posekit.inference.validate import check_boxes, to_json
 from posekit.inference.video import IouTracker, PoseSmoother, boxes_from_keypoints
 from posekit.structures import PoseSample
 
@@ -94,9 +94,9 @@ class Inferencer:
         num_threads: int = 0,
     ) -> None:
         if batch_size < 1 or det_interval < 1:
-            raise ValueError(f"batch_size and det_interval must be >= 1, got {batch_size} and {det_interval}")
+            raise ConfigError(f"batch_size and det_interval must be >= 1, got {batch_size} and {det_interval}")
         if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+            raise ConfigError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         self.bbox_thr = bbox_thr
         self.batch_size = batch_size
         self.det_interval = det_interval
@@ -224,6 +224,8 @@ class Inferencer:
         """``(N, 5)`` boxes for ``img``: the given ones or the detector's (above ``bbox_thr``), else the whole image."""
         if boxes is None and self.detector is not None:
             boxes = detect(self.detector, img)
+        elif boxes is not None:  # the user's: NaN, inverted or outside boxes are refused, partly outside clipped
+            boxes = np.concatenate([check_boxes(boxes[:, :4], img.shape[:2], "boxes"), boxes[:, 4:]], axis=1)
         if boxes is None:
             h, w = img.shape[:2]
             return np.array([[0, 0, w, h, 1]], np.float32)
@@ -472,5 +474,5 @@ class Inferencer:
 
 
 def _write_json(path: Path, record: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(record), encoding="utf-8")
+    path.write_text(to_json(record, str(path)), encoding="utf-8")
     return path

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from posekit.inference.validate import check_boxes
 from posekit.structures import PoseBatch, PoseSample
 from posekit.transforms.base import Compose
 from posekit.transforms.geometry import bbox_xywh2xyxy
@@ -58,7 +59,7 @@ def as_bboxes(
     boxes = np.ascontiguousarray(arr[:, :4])
     if bbox_format == "xywh":
         boxes = bbox_xywh2xyxy(boxes)
-    return boxes, scores
+    return check_boxes(boxes, image_shape, "bboxes"), scores
 
 
 class TopdownPreprocessor:

@@ -22,11 +22,13 @@ def load_model_checkpoint(model: nn.Module, path: str | os.PathLike[str], strict
         strict: missing or unexpected keys raise :class:`~posekit.errors.CheckpointError` (default
             True); mis-shaped keys always do. The error lists the first keys of each kind.
     """
+    from posekit.inference.validate import check_finite_weights
     from posekit.nn.checkpoint import extract_state_dict, load_state_dict, read_checkpoint
 
     source = f"checkpoint {os.fspath(path)!r}"
     checkpoint = read_checkpoint(path)
     state = extract_state_dict(checkpoint, None, source)
+    check_finite_weights(state, source)
     load_state_dict(model, state, strict=strict, source=source)
     meta = checkpoint.get("meta")
     return dict(meta) if isinstance(meta, dict) else {}

@@ -92,13 +92,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             obj = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as e:
-        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()] or [""]
-        reason = next((ln for ln in lines if "Unsupported global" in ln), lines[0])
-        raise CheckpointError(
-            f"checkpoint {file} could not be read with torch.load(weights_only=True): {type(e).__name__}: "
-            f"{reason} (a checkpoint never runs code here: a file that needs arbitrary Python objects is "
-            "refused; re-save its state_dict with torch.save)"
-        ) from e
+        from posekit.engine.checkpoint import load_error_reason
+
+        raise CheckpointError(f"checkpoint {file} could not be read: {load_error_reason(e)}") from e
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"checkpoint {file} holds a {type(obj).__name__}, not a dict of tensors")
     return dict(obj)

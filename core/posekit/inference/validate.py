@@ -1,0 +1,74 @@
+"""Checks at inference's edges: weights that are numbers, boxes inside the image, JSON that is JSON.
+
+Nothing garbage goes in or comes out: a checkpoint with NaN/inf weights is refused when it is
+loaded, a NaN, inverted or empty box is refused (a box reaching outside the image is clipped to
+it with a warning), and a record that holds NaN/inf is never written as (invalid) JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from posekit.errors import CheckpointError, DataError
+
+
+def check_finite_weights(state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Refuse weights holding NaN or inf.
+
+    Args:
+        state: a state dict (name -> tensor).
+        source: where it was read from, for the message.
+    """
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise CheckpointError(
+            f"{source}: weights hold NaN or inf ({', '.join(bad[:5])}{more}); its predictions would be "
+            "garbage. Use a checkpoint from before training diverged"
+        )
+
+
+def check_boxes(boxes: np.ndarray, image_shape: tuple[int, int], where: str) -> np.ndarray:
+    """xyxy boxes ``(N, 4)`` clipped to the image; NaN/inf, inverted or outside boxes are refused.
+
+    Args:
+        boxes: ``(N, 4)`` x1, y1, x2, y2 in image pixels.
+        image_shape: ``(h, w)`` of the image.
+        where: the boxes' source, for messages.
+    """
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    h, w = image_shape
+    for i, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
+        box = f"{where}: box {i} [{x1:g}, {y1:g}, {x2:g}, {y2:g}] (x1, y1, x2, y2)"
+        if not np.isfinite([x1, y1, x2, y2]).all():
+            raise DataError(f"{box} holds NaN or inf")
+        if x2 <= x1 or y2 <= y1:
+            raise DataError(f"{box} is inverted or empty: x2 must exceed x1 and y2 exceed y1")
+        if x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h:
+            raise DataError(f"{box} lies outside the {w}x{h} image")
+    clipped = np.stack(
+        [boxes[:, 0].clip(0, w), boxes[:, 1].clip(0, h), boxes[:, 2].clip(0, w), boxes[:, 3].clip(0, h)], 1
+    )
+    if len(boxes) and not np.array_equal(clipped, boxes):
+        warnings.warn(f"{where}: boxes reaching outside the {w}x{h} image were clipped to it", stacklevel=3)
+    return clipped.astype(np.float32)
+
+
+def to_json(record: Any, where: str, **kwargs: Any) -> str:
+    """``json.dumps(record)`` that refuses NaN/inf instead of writing invalid JSON.
+
+    Args:
+        record: the JSON-able value.
+        where: the file or record, for the message.
+        kwargs: passed to :func:`json.dumps` (``indent``, ``sort_keys``...).
+    """
+    try:
+        return json.dumps(record, allow_nan=False, **kwargs)
+    except ValueError as e:
+        raise DataError(f"{where}: the values hold NaN or inf; refusing to write invalid JSON") from e
