@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -33,12 +34,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--size", type=_size, default=(256, 256), help="coco: image size WxH (default 256x256)")
     s.add_argument("--frames", type=int, default=250, help="h36m: frames per sequence at 50 fps (default 250)")
     s.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    s.add_argument("--force", action="store_true", help="overwrite a dataset already in --out")
     s.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from posekit.errors import ConfigError
 
+    existing = [p for p in ("annotations", "annotation_body3d") if (Path(args.out) / p).exists()]
+    if existing and not args.force:
+        raise ConfigError(
+            f"--out {args.out} already holds a dataset ({', '.join(existing)}/); pass another --out, "
+            "or --force to overwrite it"
+        )
     start = time.perf_counter()
     if args.format == "coco":
         from posekit.synthetic.coco import write_coco_dataset

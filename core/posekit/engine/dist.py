@@ -15,10 +15,12 @@ from __future__ import annotations
 import datetime
 import os
 import time
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from posekit.errors import ConfigError, PosekitError
 
@@ -139,19 +141,39 @@ def stalled_ranks(wait: float) -> list[int]:
         return []
 
 
-class _GlooSyncBatchNorm(nn.SyncBatchNorm):
-    """SyncBatchNorm that also synchronises on CPU (gloo), where torch's refuses to run.
+class _SumOverRanks(torch.autograd.Function):
+    """``all_reduce(SUM)`` with a gradient: the gradient of a sum over ranks is the sum of the ranks' gradients."""
+
+    @staticmethod
+    def forward(ctx: Any, t: Tensor) -> Tensor:
+        out = t.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        out = grad.clone()
+        dist.all_reduce(out)
+        return out
+
+
+class _GlooSyncBatchNorm(_BatchNorm):
+    """BatchNorm synchronised over the process group on CPU (gloo), where torch's SyncBatchNorm refuses to run.
 
     In training under a process group, the batch mean and variance are those of the global
-    batch (two differentiable all-reduces: the mean, then the squared deviations); the running
-    statistics are updated with the unbiased global variance, as ``BatchNorm`` does on one process.
+    batch (differentiable all-reduces of the count, the sums, then the squared deviations); the
+    running statistics are updated with the unbiased global variance, as ``BatchNorm`` does on
+    one process. Otherwise (eval, one process) it is plain ``BatchNorm``. Input: ``(N, C, ...)``.
     """
 
-    def forward(self, input: Tensor) -> Tensor:
-        if input.device.type != "cpu" or not (self.training and is_initialized() and get_world_size() > 1):
-            return super().forward(input)
-        from torch.distributed.nn.functional import all_reduce
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2D input (N, C, ...), got {input.dim()}D")
 
+    def forward(self, input: Tensor) -> Tensor:
+        if not (self.training and is_initialized() and get_world_size() > 1):
+            return super().forward(input)
+        all_reduce = _SumOverRanks.apply
         self._check_input_dim(input)
         dims = [0, *range(2, input.dim())]
         shape = [1, -1] + [1] * (input.dim() - 2)
@@ -172,14 +194,16 @@ class _GlooSyncBatchNorm(nn.SyncBatchNorm):
         return out
 
 
-def convert_sync_batchnorm(model: nn.Module) -> nn.Module:
-    """Every BatchNorm of ``model`` as a SyncBatchNorm (torch's on CUDA, a gloo-capable one on CPU).
+def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """Every BatchNorm of ``model`` synchronised over the ranks (torch's SyncBatchNorm on CUDA, gloo's on CPU).
 
     Args:
         model: the model; its state_dict keys are unchanged.
+        device: the device it trains on.
     """
-    model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
     for m in model.modules():
-        if type(m) is nn.SyncBatchNorm:
+        if isinstance(m, _BatchNorm) and not isinstance(m, nn.SyncBatchNorm):
             m.__class__ = _GlooSyncBatchNorm
     return model

@@ -117,7 +117,7 @@ class Trainer:
         if cfg.train.channels_last:
             use_channels_last(model)
         if cfg.train.sync_bn and self.world_size > 1:
-            model = dist.convert_sync_batchnorm(model)
+            model = dist.convert_sync_batchnorm(model, self.device)
         self.model = model
         self.ddp_model: nn.Module = model
         # losses that sum over their batch (``batch_reduction = "sum"``) are scaled by N under DDP's mean
