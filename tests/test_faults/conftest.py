@@ -1,0 +1,58 @@
+"""The fault tests reuse the trainer tests' ``posekit-tiny`` kit (``tiny``) and add a shipped-model kit.
+
+``shipped`` writes a small synthetic COCO dataset once per session and gives the shipped
+``examples/configs/synthetic_rtmpose.yaml`` with overrides that keep a run to seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("_trainer_kit", ROOT / "tests" / "test_trainer" / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_kit = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _kit  # dataclasses look their module up there
+_spec.loader.exec_module(_kit)
+tiny = _kit.tiny  # the fixture, re-exported
+TinyKit = _kit.TinyKit
+
+SHIPPED = ROOT / "examples" / "configs" / "synthetic_rtmpose.yaml"
+QUICK = (
+    "train.progress=false",
+    "train.retain_host_memory=false",
+    "data.train.num_workers=0",
+    "data.val.num_workers=0",
+    "optim.scheduler.warmup_iters=0",
+)
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a CLI subprocess: one thread per process, no Python warnings."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **extra}
+
+
+def posekit(
+    *args: str, cwd: Path, timeout: float = 300, launcher: tuple[str, ...] = ("-m", "posekit")
+) -> subprocess.CompletedProcess[str]:
+    """``python -m posekit ARGS`` in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, *launcher, *args], cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``data/synthetic`` (16 train + 4 val images of 128 x 128), as the shipped config expects."""
+    root = tmp_path_factory.mktemp("shipped")
+    out = posekit(
+        "data", "synth", "--out", "data/synthetic", "--num-train", "16", "--num-val", "4", "--size", "128x128", cwd=root
+    )
+    assert out.returncode == 0, out.stderr
+    return root
