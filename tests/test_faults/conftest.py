@@ -1,8 +1,5 @@
-"""The fault tests reuse the trainer tests' ``posekit-tiny`` kit (``tiny``) and add a shipped-model kit.
-
-``shipped`` writes a small synthetic COCO dataset once per session and gives the shipped
-``examples/configs/synthetic_rtmpose.yaml`` with overrides that keep a run to seconds.
-"""
+"""The fault tests reuse the trainer tests' ``posekit-tiny`` kit (``tiny``) and add ``run_posekit``
+(the CLI in a subprocess) and ``synthetic_root`` (a small synthetic COCO dataset, written once)."""
 
 from __future__ import annotations
 
@@ -10,6 +7,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,15 +20,6 @@ sys.modules[_spec.name] = _kit  # dataclasses look their module up there
 _spec.loader.exec_module(_kit)
 tiny = _kit.tiny  # the fixture, re-exported
 TinyKit = _kit.TinyKit
-
-SHIPPED = ROOT / "examples" / "configs" / "synthetic_rtmpose.yaml"
-QUICK = (
-    "train.progress=false",
-    "train.retain_host_memory=false",
-    "data.train.num_workers=0",
-    "data.val.num_workers=0",
-    "optim.scheduler.warmup_iters=0",
-)
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -56,3 +45,9 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert out.returncode == 0, out.stderr
     return root
+
+
+@pytest.fixture
+def run_posekit() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_posekit(*args, cwd=..., launcher=...)``: the CLI in a subprocess."""
+    return posekit
