@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,12 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_posekit() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``run_posekit(*args, cwd=..., launcher=...)``: the CLI in a subprocess."""
     return posekit
+
+
+@pytest.fixture(autouse=True)
+def _fresh_console_logging() -> Iterator[None]:
+    """Drop the console handler an in-process ``posekit train`` adds (it holds this test's captured stderr)."""
+    yield
+    root = logging.getLogger("posekit")
+    for handler in [h for h in root.handlers if getattr(h, "_posekit_console", False)]:
+        root.removeHandler(handler)

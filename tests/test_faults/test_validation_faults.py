@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from posekit.cli import main
+
 BROKEN_METRIC = '''
 class BrokenMetric:
     """A metric whose evaluation fails: the fault injected into validation."""
@@ -24,14 +26,16 @@ class BrokenMetric:
 '''
 
 
-def test_a_missing_annotation_file_fails_before_the_first_step(tiny: Any, tmp_path: Path) -> None:
+def test_a_missing_annotation_file_fails_before_the_first_step(
+    tiny: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     missing = tmp_path / "annotations" / "person_keypoints_val2017.json"
     cfg = tiny.config(
         tmp_path / "run", evaluator=[{"type": "CocoMetric", "ann_file": str(missing)}], train__save_best=None
     )
-    out = tiny.run_cli(["train", str(tiny.write(tmp_path / "cfg.json", cfg))])
-    assert out.returncode == 2
-    assert str(missing) in out.stderr and "does not exist" in out.stderr
+    assert main(["train", str(tiny.write(tmp_path / "cfg.json", cfg))]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and "does not exist" in err and "Traceback" not in err
     assert not (tmp_path / "run" / "scalars.jsonl").exists() or not (tmp_path / "run" / "scalars.jsonl").read_text()
     assert not list((tmp_path / "run").glob("*.pth"))
 

@@ -3,6 +3,7 @@ usable, and leaves no temporaries or processes behind after ``kill -9``."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 import torch
 
 from posekit import hookimpl
+from posekit.cli import main
 from posekit.engine.checkpoint import prune
 
 
@@ -22,22 +24,30 @@ def _snapshot(folder: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
 
 
-def test_a_fresh_run_refuses_a_folder_holding_another_runs_files(tiny: Any, tmp_path: Path) -> None:
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``posekit ARGS`` in-process (the script's own code, no interpreter start); (exit code, stderr)."""
+    code = main(list(args))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def test_a_fresh_run_refuses_a_folder_holding_another_runs_files(
+    tiny: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     work = tmp_path / "run"
     cfg = tiny.config(work, train__epochs=1, train__keep_last=1)
     tiny.train(cfg)
     before = _snapshot(work)
     path = tiny.write(tmp_path / "cfg.json", cfg)
 
-    out = tiny.run_cli(["train", str(path), "--set", "train.epochs=3"])
-    assert out.returncode == 2
-    assert "already holds another run's files (" in out.stderr and "epoch_1.pth" in out.stderr
-    assert "--resume" in out.stderr
-    assert "Traceback" not in out.stderr
+    code, err = _cli(capsys, "train", str(path), "--set", "train.epochs=3")
+    assert code == 2
+    assert "already holds another run's files (" in err and "epoch_1.pth" in err and "--resume" in err
     assert _snapshot(work) == before  # nothing written, nothing pruned
 
-    resumed = tiny.run_cli(["train", str(path), "--set", "train.epochs=2", "--resume"])
-    assert resumed.returncode == 0, resumed.stderr
+    code, err = _cli(capsys, "train", str(path), "--set", "train.epochs=2", "--resume")
+    assert code == 0, err
     assert (work / "epoch_2.pth").is_file() and not (work / "epoch_1.pth").exists()  # the run's own, pruned
 
 
@@ -51,14 +61,18 @@ def test_pruning_deletes_only_the_runs_own_checkpoints(tmp_path: Path) -> None:
     assert (tmp_path / "epoch_1.pth").is_file()  # another run's: kept
 
 
-def test_a_work_dir_that_is_a_file_is_a_one_line_error(tiny: Any, tmp_path: Path) -> None:
+def test_a_work_dir_that_is_a_file_is_a_one_line_error(
+    tiny: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     work = tmp_path / "afile"
     work.write_text("not a folder")
-    out = tiny.run_cli(["train", str(tiny.write(tmp_path / "cfg.json", tiny.config(work)))])
-    assert out.returncode == 2 and "is a file, not a folder" in out.stderr and "Traceback" not in out.stderr
+    code, err = _cli(capsys, "train", str(tiny.write(tmp_path / "cfg.json", tiny.config(work))))
+    assert code == 2 and "is a file, not a folder" in err
 
 
-def test_non_finite_numbers_in_the_config_are_refused(tiny: Any, tmp_path: Path) -> None:
+def test_non_finite_numbers_in_the_config_are_refused(
+    tiny: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tiny.write(tmp_path / "cfg.json", tiny.config(tmp_path / "run"))
     for override, field in (
         ("optim.optimizer.lr=.inf", "optim.optimizer.lr"),
@@ -66,9 +80,8 @@ def test_non_finite_numbers_in_the_config_are_refused(tiny: Any, tmp_path: Path)
         ("optim.optimizer.momentum=1.5", "optim.optimizer.momentum"),
         ("optim.clip_grad=.inf", "optim.clip_grad"),
     ):
-        out = tiny.run_cli(["config", "check", str(path), "--set", override])
-        assert out.returncode == 2, override
-        assert field in out.stderr, out.stderr
+        code, err = _cli(capsys, "config", "check", str(path), "--set", override)
+        assert code == 2 and field in err, (override, err)
 
 
 def test_a_run_skipping_too_many_steps_fails_saying_why(tiny: Any, tmp_path: Path) -> None:
@@ -97,6 +110,12 @@ def test_a_run_that_never_wrote_a_finite_checkpoint_fails_saying_why(tiny: Any, 
     assert not trainer.finished
     assert "never produced a finite checkpoint" in trainer.stop_reason
     assert not list((tmp_path / "run").glob("*.pth"))
+    rows = [json.loads(line, parse_constant=_not_json) for line in (tmp_path / "run" / "scalars.jsonl").open()]
+    assert [r["tiny/mae"] for r in rows if r["mode"] == "val"] == [None]  # NaN is written as null, valid JSON
+
+
+def _not_json(token: str) -> None:
+    raise ValueError(f"{token} is not JSON")
 
 
 def _children(pid: int) -> list[int]:

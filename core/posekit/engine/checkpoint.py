@@ -80,9 +80,8 @@ def load_error_reason(e: BaseException) -> str:
     refused = re.search(r"unsupported global:? (?:GLOBAL )?([\w.]+)", str(e), re.IGNORECASE)
     if refused:
         return f"it needs the Python object {refused.group(1)}, which is refused (a checkpoint never runs code)"
-    if isinstance(e, (EOFError, KeyError)) or "invalid load key" in str(e):
-        return f"the file is empty, truncated or not a torch checkpoint ({type(e).__name__}: {e})"
-    return f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+    last = str(e).strip().splitlines()[-1] if str(e).strip() else "no message"
+    return f"the file is empty, truncated or not a torch checkpoint ({type(e).__name__}: {last})"
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -44,8 +44,9 @@ from posekit.inference.topdown import (
     enable_bf16,
     stack_inputs,
 )
-from posekit.inference.validate import check_boxes, to_json
+from posekit.inference.validate import check_boxes
 from posekit.inference.video import IouTracker, PoseSmoother, boxes_from_keypoints
+from posekit.jsonsafe import to_json
 from posekit.structures import PoseSample
 
 

@@ -1,16 +1,14 @@
-"""Checks at inference's edges: weights that are numbers, boxes inside the image, JSON that is JSON.
+"""Checks at inference's edges: weights that are numbers, boxes inside the image.
 
-Nothing garbage goes in or comes out: a checkpoint with NaN/inf weights is refused when it is
-loaded, a NaN, inverted or empty box is refused (a box reaching outside the image is clipped to
-it with a warning), and a record that holds NaN/inf is never written as (invalid) JSON.
+A checkpoint with NaN/inf weights is refused when it is loaded; a NaN, inverted or empty box
+is refused, and a box reaching outside the image is clipped to it with a warning. (What is
+written is valid JSON: :mod:`posekit.jsonsafe`.)
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import torch
@@ -58,17 +56,3 @@ def check_boxes(boxes: np.ndarray, image_shape: tuple[int, int], where: str) -> 
     if len(boxes) and not np.array_equal(clipped, boxes):
         warnings.warn(f"{where}: boxes reaching outside the {w}x{h} image were clipped to it", stacklevel=3)
     return clipped.astype(np.float32)
-
-
-def to_json(record: Any, where: str, **kwargs: Any) -> str:
-    """``json.dumps(record)`` that refuses NaN/inf instead of writing invalid JSON.
-
-    Args:
-        record: the JSON-able value.
-        where: the file or record, for the message.
-        kwargs: passed to :func:`json.dumps` (``indent``, ``sort_keys``...).
-    """
-    try:
-        return json.dumps(record, allow_nan=False, **kwargs)
-    except ValueError as e:
-        raise DataError(f"{where}: the values hold NaN or inf; refusing to write invalid JSON") from e
