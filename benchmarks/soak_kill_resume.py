@@ -13,7 +13,7 @@ line), some during start-up. Reports:
 
 Not a test (minutes of wall time); run it by hand::
 
-    python benchmarks/soak_kill_resume.py [--kills 50] [--epochs 30] [--max-delay 3] [--out DIR]
+    python benchmarks/soak_kill_resume.py [--kills 50] [--epochs 40] [--max-delay 3] [--out DIR]
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=30, help="epochs of 8 iterations each")
+    parser.add_argument("--epochs", type=int, default=40, help="epochs of 8 iterations each")
     parser.add_argument("--startup-kills", type=float, default=0.2, help="fraction of kills during start-up")
     parser.add_argument("--min-delay", type=float, default=0.0, help="seconds before the kill (after the start, or")
     parser.add_argument("--max-delay", type=float, default=3.0, help="once training began), drawn uniformly")
