@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ def main() -> None:
     if not (DATA / "annotations" / "person_keypoints_val2017.json").is_file():
         subprocess.run([sys.executable, "-m", "posekit", "data", "synth", "--out", str(DATA)], check=True, cwd=ROOT)
     synth_s = time.perf_counter() - start
+    shutil.rmtree(args.work_dir, ignore_errors=True)  # a fresh run: train refuses another run's folder
     subprocess.run(
         [sys.executable, "-m", "posekit", "train", str(CONFIG), "--work-dir", str(args.work_dir),
          "--set", "train.progress=false", *train_args],

@@ -71,7 +71,7 @@ from torch import Tensor, nn
 from posekit.config.schema import OptimizerCfg, TrainSection
 from posekit.engine.host_memory import retain_freed_memory
 from posekit.engine.optim import build_optimizer
-from posekit.engine.trainer import seed_everything
+from posekit.engine.runtime import seed_everything
 from posekit.nn.fuse import use_channels_last
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample

@@ -12,6 +12,7 @@ WORK=work_dirs/synthetic_rtmpose
 if [ ! -f data/synthetic/annotations/person_keypoints_val2017.json ]; then
     posekit data synth --out data/synthetic
 fi
+rm -rf "$WORK"  # the main job starts afresh (train refuses a folder holding another run's files)
 posekit train "$CONFIG" --work-dir "$WORK" "$@"
 BEST=$(ls -t "$WORK"/best_*.pth | head -n 1)
 posekit test "$CONFIG" --checkpoint "$BEST" --out "$WORK/test_metrics.json"

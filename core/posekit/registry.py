@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from posekit.errors import ConfigError, DuplicateComponentError, PluginLoadError, UnknownComponentError
+from posekit.errors import ConfigError, DuplicateComponentError, PluginLoadError, PosekitError, UnknownComponentError
 
 #: kind -> entry-point group
 GROUPS: dict[str, str] = {
@@ -355,6 +355,16 @@ def _signature_model(obj: Any) -> Any:
     return create_model(f"{name}Config", __config__=cfg, **fields)
 
 
+def _short_repr(value: Any) -> str:
+    """``repr(value)`` cut to a few items per level and 200 characters, without expanding the rest."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxdict, short.maxlist, short.maxtuple, short.maxstring = 3, 6, 6, 6, 80
+    text = short.repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _format_errors(kind: str, name: str, exc: Any, where: str) -> str:
     lines = []
     for err in exc.errors():
@@ -367,8 +377,8 @@ def _format_errors(kind: str, name: str, exc: Any, where: str) -> str:
         elif err["type"] == "value_error":  # a nested component's own, already complete message
             lines.append(f"  {path}: {err['msg'].removeprefix('Value error, ')}")
         else:
-            got = err.get("input")
-            lines.append(f"  {path}: {err['msg']} (got {got!r})"[:400])
+            got = _short_repr(err.get("input"))
+            lines.append(f"  {path}: {err['msg']} (got {got})")
     return "\n".join(lines)
 
 
@@ -400,8 +410,6 @@ def validate_nested(kind: str, cfg: Mapping[str, Any] | str) -> None:
     pydantic reports a ``ValueError`` with the field path it occurred at; an unknown name
     (a ``LookupError``) or a broken plugin (an ``ImportError``) is re-raised as one.
     """
-    from posekit.errors import PosekitError
-
     try:
         validate(kind, cfg)
     except ConfigError:
@@ -422,7 +430,16 @@ def build(kind: str, cfg: Mapping[str, Any] | str | Any, where: str = "") -> Any
     obj = get(kind, cfg if isinstance(cfg, str) else cfg["type"])
     if not callable(obj):
         return obj
-    built = obj(**args)
+    try:
+        built = obj(**args)
+    except (ValueError, TypeError, RuntimeError) as e:  # torch's refusal of e.g. a negative kernel size
+        if isinstance(e, PosekitError):
+            raise
+        name = cfg if isinstance(cfg, str) else cfg["type"]
+        raise ConfigError(
+            f"{kind} {name}{f' at {where}' if where else ''} cannot be built from its arguments: "
+            f"{type(e).__name__}: {str(e)[:300]}"
+        ) from e
     try:
         _BUILT_FROM[built] = {"type": cfg} if isinstance(cfg, str) else dict(cfg)
     except TypeError:  # not weakly referenceable or unhashable: its config is not kept

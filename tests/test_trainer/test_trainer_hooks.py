@@ -31,10 +31,11 @@ def test_hooks_are_called_in_order(tiny: Any, tmp_path: Path) -> None:
         *per_iter,
         *per_iter,
         "after_train_epoch",
+        "on_save_checkpoint",  # epoch_2, before validation (a failing validation never costs it)
         "before_val",
         "after_val",
         "on_save_checkpoint",  # best
-        "on_save_checkpoint",  # epoch_2, after validation
+        "on_save_checkpoint",  # epoch_2 again, carrying the new best
         "after_run",
     ]
     assert calls[0] == ("before_run",)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import time
+from pathlib import Path
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -43,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--size", type=_size, help="image size WxH (coco default 256x256)")
     s.add_argument("--frames", type=int, help="frames per sequence (motion synthesizers)")
     s.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    s.add_argument("--force", action="store_true", help="overwrite a dataset already in --out")
     s.set_defaults(func=run)
 
 
@@ -50,6 +52,12 @@ def run(args: argparse.Namespace) -> int:
     from posekit.errors import ConfigError
     from posekit.registry import get, resolve
 
+    existing = [p for p in ("annotations", "annotation_body3d") if (Path(args.out) / p).exists()]
+    if existing and not args.force:
+        raise ConfigError(
+            f"--out {args.out} already holds a dataset ({', '.join(existing)}/); pass another --out, "
+            "or --force to overwrite it"
+        )
     write = get("synthesizer", args.format)
     accepted = inspect.signature(write).parameters
     options = {}

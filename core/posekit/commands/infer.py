@@ -13,6 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("config", help="experiment config, model dict (.json) or MMPose .py config")
     p.add_argument("--checkpoint", help="weights (.pth, .safetensors, MMPose's included) or an exported .onnx file")
+    p.add_argument(
+        "--random-weights", action="store_true", help="predict without --checkpoint, from untrained weights (tests)"
+    )
     p.add_argument("--input", required=True, help="image, folder of images, video, or 2D keypoint .json (lifting)")
     p.add_argument("--out", default="work_dirs/infer", help="output folder (default: work_dirs/infer)")
     p.add_argument("--boxes", help="person boxes JSON: COCO detections/annotations, {name: boxes} or a box list")
@@ -78,9 +81,17 @@ def _detector(text: str | None) -> dict | None:
 
 def run(args: argparse.Namespace) -> int:
     from posekit.config import load_config
+    from posekit.engine.dist import resolve_device
+    from posekit.errors import ConfigError
     from posekit.inference import Inferencer
     from posekit.inference.sources import BoxFile
 
+    if args.checkpoint is None and not args.random_weights:
+        raise ConfigError(
+            "no --checkpoint: the model's weights would be untrained and its predictions meaningless; "
+            "pass --checkpoint CKPT, or --random-weights to predict from untrained weights anyway"
+        )
+    resolve_device(args.device, where="--device")
     config = load_config(args.config, args.overrides) if args.overrides else args.config
     inferencer = Inferencer(
         config,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 
@@ -35,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from posekit.commands._logging import setup_logging
     from posekit.config import load_config
+    from posekit.jsonsafe import scalars_json
 
     cfg = load_config(args.config, args.overrides)
     setup_logging()
@@ -52,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
     for key, value in metrics.items():
         print(f"{key:<{width}}  {value:.4f}")
     if args.out is not None:
-        Path(args.out).write_text(json.dumps(metrics, indent=2) + "\n")
+        Path(args.out).write_text(scalars_json(metrics, indent=2) + "\n")
     return 0

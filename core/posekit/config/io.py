@@ -14,6 +14,42 @@ from posekit.errors import ConfigError
 #: ``read(path, partial: bool) -> experiment mapping`` (``partial``: leave out what does not convert)
 FORMATS_GROUP = "posekit.config_formats"
 
+MAX_CONFIG_BYTES = 16 * 2**20  # a config file larger than this is refused unread
+MAX_CONFIG_NODES = 200_000  # values after YAML aliases are expanded (an alias bomb expands to billions)
+MAX_CONFIG_DEPTH = 64
+
+
+def check_size(data: Any, source: str) -> None:
+    """Refuse a config whose values, with every YAML alias expanded, exceed the bounds above.
+
+    Counts each visit (a shared or recursive alias counts each time it is reached), so an
+    alias bomb or a self-referencing list fails after ``MAX_CONFIG_NODES`` steps, in milliseconds.
+
+    Args:
+        data: the loaded mapping (after overrides).
+        source: the file or ``<config>``, for the message.
+    """
+    count = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_NODES or depth > MAX_CONFIG_DEPTH:
+            what = (
+                f"more than {MAX_CONFIG_NODES} values"
+                if count > MAX_CONFIG_NODES
+                else f"nesting deeper than {MAX_CONFIG_DEPTH}"
+            )
+            raise ConfigError(
+                f"{source}: the config has {what} once its YAML aliases (&anchor / *alias) are expanded; "
+                "refused (an alias bomb or a recursive alias?). Write the values out, without nested aliases"
+            )
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+            stack.extend((k, depth + 1) for k in node if not isinstance(k, str))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, depth + 1) for v in node)
+
 
 def read_file(path: str | Path, partial: bool = False) -> dict[str, Any]:
     """The raw mapping in a ``.yaml``/``.yml``, ``.toml`` or ``.json`` file, or in a file a plugin reads.
@@ -25,6 +61,8 @@ def read_file(path: str | Path, partial: bool = False) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size} bytes; a config file is refused above {MAX_CONFIG_BYTES}")
     reader = _format_reader(path.suffix.lower())
     if reader is not None:
         return dict(reader(path, partial=partial))
@@ -52,6 +90,7 @@ def read_file(path: str | Path, partial: bool = False) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot parse: {e}") from e
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    check_size(data, str(path))
     return data
 
 
@@ -147,6 +186,7 @@ def load_config(path: str | Path | Mapping[str, Any] | Experiment, overrides: It
     else:
         data, source = read_file(path), str(path)
     apply_overrides(data, overrides)
+    check_size(data, source)
     return validate_experiment(data, source)
 
 

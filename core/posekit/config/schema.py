@@ -6,7 +6,7 @@ mappings validated against the registered component's typed constructor.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -14,7 +14,7 @@ from posekit.types import DatasetConfig, DetectorConfig, MetricConfig, Transform
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)  # no .inf/.nan
 
 
 class PipelineSwitch(_Strict):
@@ -49,11 +49,11 @@ class OptimizerCfg(_Strict):
     type: Literal["SGD", "Adam", "AdamW"] = "AdamW"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    momentum: float = 0.9  # SGD
+    momentum: float = Field(0.9, ge=0, lt=1)  # SGD
     nesterov: bool = False  # SGD
-    betas: tuple[float, float] = (0.9, 0.999)  # Adam(W)
-    norm_decay_mult: float = 1.0  # weight decay multiplier on normalisation layers
-    bias_decay_mult: float = 1.0  # weight decay multiplier on biases
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)  # Adam(W)
+    norm_decay_mult: float = Field(1.0, ge=0)  # weight decay multiplier on normalisation layers
+    bias_decay_mult: float = Field(1.0, ge=0)  # weight decay multiplier on biases
     fused: bool | None = None  # torch's fused kernel (one per step, not per parameter); None: where supported
 
 
@@ -65,8 +65,8 @@ class SchedulerCfg(_Strict):
     warmup_ratio: float = Field(0.001, gt=0, le=1)
     step: int = 30  # epochs between decays (step)
     milestones: tuple[int, ...] = ()  # epochs (multistep)
-    gamma: float = 0.1
-    min_lr_ratio: float = 0.0  # cosine floor as a fraction of lr
+    gamma: float = Field(0.1, ge=0)
+    min_lr_ratio: float = Field(0.0, ge=0, le=1)  # cosine floor as a fraction of lr
     cosine_begin: int = Field(0, ge=0)  # epoch the cosine decay starts (RTMPose: epochs // 2); flat before
 
 
@@ -86,6 +86,8 @@ class TrainSection(_Strict):
     deterministic: bool = True
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     nan_policy: Literal["stop", "skip"] = "stop"
+    max_skipped_fraction: float = Field(0.25, ge=0, le=1)  # nan_policy=skip: more skipped steps fail the run
+    dist_timeout: float = Field(1800.0, gt=0)  # seconds a collective waits for a stopped rank before failing
     sync_bn: bool = False
     channels_last: bool = True  # 4-D weights and inputs in the NHWC memory format (faster convs; same maths)
     retain_host_memory: bool = True  # reuse freed host memory across steps, no page faults (glibc; process-wide)

@@ -21,6 +21,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler, SequentialSampler
 
 from posekit.data.collate import pose_collate
+from posekit.data.workers import die_with_parent
 from posekit.errors import ConfigError
 from posekit.structures import PoseBatch, PoseSample
 
@@ -37,6 +38,7 @@ def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> No
         rank: the process's rank (0 without distribution).
         seed: the run's base seed.
     """
+    die_with_parent()
     worker_seed = num_workers * rank + worker_id + seed
     np.random.seed(worker_seed % 2**32)
     random.seed(worker_seed)

@@ -151,15 +151,18 @@ def find_latest(work_dir: str | Path) -> Path | None:
     return files[-1] if files else None
 
 
-def prune(work_dir: str | Path, keep_last: int, protect: tuple[Path, ...] = ()) -> list[Path]:
+def prune(
+    work_dir: str | Path, keep_last: int, protect: tuple[Path, ...] = (), owned: set[Path] | None = None
+) -> list[Path]:
     """Delete all but the ``keep_last`` newest run checkpoints; return the deleted paths.
 
     Args:
         work_dir: the run's folder.
         keep_last: how many ``epoch_N``/``iter_N`` files to keep.
         protect: files never deleted (the one ``last_checkpoint`` names).
+        owned: when given, only these (resolved) files are counted and deleted: the run's own.
     """
-    files = run_checkpoints(work_dir)
+    files = [p for p in run_checkpoints(work_dir) if owned is None or p.resolve() in owned]
     keep = {p.resolve() for p in protect}
     removed = []
     for p in files[: max(len(files) - keep_last, 0)]:

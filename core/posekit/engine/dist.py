@@ -1,16 +1,32 @@
 """Distributed helpers: process group from ``torchrun``'s environment, rank queries, collectives.
 
 A single process (no ``WORLD_SIZE`` in the environment) never touches ``torch.distributed``.
+
+What N processes mean: with ``train.sync_bn`` (or no BatchNorm) N processes of batch B/N train
+the same weights as one process of batch B. DDP averages the ranks' gradients, which is the
+gradient of a loss that is a mean over the batch; a loss that sums over its batch (MMPose's
+``KLDiscretLoss``) declares ``batch_reduction = "sum"`` and the trainer scales it by N, so the
+averaged gradient is again the one-process gradient. Logged scalars are reduced over ranks the
+same way (a mean, or a sum for summed losses).
 """
 
 from __future__ import annotations
 
+import datetime
 import os
+import time
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, PosekitError
+
+
+class DistributedTimeoutError(PosekitError, RuntimeError):
+    """A collective did not complete within ``train.dist_timeout``: a rank stopped or died."""
 
 
 def env_world_size() -> int:
@@ -30,20 +46,22 @@ def get_world_size() -> int:
     return dist.get_world_size() if is_initialized() else 1
 
 
-def init_from_env(device: torch.device) -> bool:
+def init_from_env(device: torch.device, timeout: float | None = None) -> bool:
     """Join the process group ``torchrun`` describes (gloo on CPU, nccl on CUDA).
 
     Returns True when this call created the group (the caller destroys it at the end).
 
     Args:
         device: the device this rank trains on.
+        timeout: seconds a collective may wait for the other ranks before failing (None: torch's default).
     """
     if env_world_size() <= 1 or is_initialized():
         return False
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
+    wait = datetime.timedelta(seconds=timeout) if timeout is not None else None
+    dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None, timeout=wait)
     return True
 
 
@@ -51,19 +69,23 @@ def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, where: str = "train.device") -> torch.device:
     """The device ``train.device`` names (``auto``: this rank's GPU when there is one, else CPU).
 
     Args:
         name: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        where: the option that gave it, for messages.
     """
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         name = f"cuda:{local_rank()}"
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ConfigError(f"{where}={name!r} is not a device; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from e
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name!r} but CUDA is not available; use 'cpu' or 'auto'")
+        raise ConfigError(f"{where}={name!r} but CUDA is not available; use 'cpu' or 'auto'")
     return device
 
 
@@ -74,3 +96,114 @@ def all_reduce_max(value: float, device: torch.device) -> float:
     t = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return float(t.item())
+
+
+def reduce_scalars(
+    values: dict[str, float], device: torch.device, sums: frozenset[str] = frozenset()
+) -> dict[str, float]:
+    """``values`` reduced over ranks in one collective: the mean, or the sum for keys in ``sums``.
+
+    Every rank gets the same numbers; NaN/inf on any rank stays NaN/inf.
+
+    Args:
+        values: this rank's scalars (the same keys on every rank).
+        device: where the collective's tensor lives.
+        sums: keys whose global value is the sum over ranks.
+    """
+    if not is_initialized() or not values:
+        return values
+    t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    n = get_world_size()
+    return {k: v if k in sums else v / n for k, v in zip(values, t.tolist(), strict=True)}
+
+
+def stalled_ranks(wait: float) -> list[int]:
+    """Ranks that do not answer a roll call through the rendezvous store within ``wait`` seconds.
+
+    Called by every rank whose collective timed out: each writes its own key, then waits
+    for the others'. A stopped (SIGSTOP) or dead rank never writes. Empty when unknown.
+
+    Args:
+        wait: seconds to wait for the other ranks' answers.
+    """
+    try:
+        store = dist.distributed_c10d._get_default_store()
+        rank, n = get_rank(), get_world_size()
+        store.set(f"posekit/alive/{rank}", "1")
+        deadline = time.monotonic() + wait
+        missing = list(range(n))
+        while missing and time.monotonic() < deadline:
+            missing = [r for r in missing if not store.check([f"posekit/alive/{r}"])]
+            time.sleep(0.1)
+        return missing
+    except Exception:  # the store itself may be gone with the stopped rank
+        return []
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """``all_reduce(SUM)`` with a gradient: the gradient of a sum over ranks is the sum of the ranks' gradients."""
+
+    @staticmethod
+    def forward(ctx: Any, t: Tensor) -> Tensor:
+        out = t.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        out = grad.clone()
+        dist.all_reduce(out)
+        return out
+
+
+class _GlooSyncBatchNorm(_BatchNorm):
+    """BatchNorm synchronised over the process group on CPU (gloo), where torch's SyncBatchNorm refuses to run.
+
+    In training under a process group, the batch mean and variance are those of the global
+    batch (differentiable all-reduces of the count, the sums, then the squared deviations); the
+    running statistics are updated with the unbiased global variance, as ``BatchNorm`` does on
+    one process. Otherwise (eval, one process) it is plain ``BatchNorm``. Input: ``(N, C, ...)``.
+    """
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.dim() < 2:
+            raise ValueError(f"expected at least 2D input (N, C, ...), got {input.dim()}D")
+
+    def forward(self, input: Tensor) -> Tensor:
+        if not (self.training and is_initialized() and get_world_size() > 1):
+            return super().forward(input)
+        all_reduce = _SumOverRanks.apply
+        self._check_input_dim(input)
+        dims = [0, *range(2, input.dim())]
+        shape = [1, -1] + [1] * (input.dim() - 2)
+        count = all_reduce(input.new_tensor([float(input.numel() // input.size(1))]))
+        mean = all_reduce(input.sum(dims)) / count
+        var = all_reduce((input - mean.view(shape)).pow(2).sum(dims)) / count
+        if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
+            assert self.num_batches_tracked is not None
+            self.num_batches_tracked.add_(1)
+            m = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+            with torch.no_grad():
+                unbiased = var * (count / (count - 1).clamp(min=1))
+                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                self.running_var.mul_(1 - m).add_(unbiased.detach(), alpha=m)
+        out = (input - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.affine:
+            out = out * self.weight.view(shape) + self.bias.view(shape)
+        return out
+
+
+def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
+    """Every BatchNorm of ``model`` synchronised over the ranks (torch's SyncBatchNorm on CUDA, gloo's on CPU).
+
+    Args:
+        model: the model; its state_dict keys are unchanged.
+        device: the device it trains on.
+    """
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    for m in model.modules():
+        if isinstance(m, _BatchNorm) and not isinstance(m, nn.SyncBatchNorm):
+            m.__class__ = _GlooSyncBatchNorm
+    return model

@@ -8,7 +8,9 @@ advances every iteration. Around the loop the trainer calls the hookspecs of
 (the core's ``checkpoint``, ``logger``, ``evaluation``, ``ema`` and ``timer`` among them).
 
 Under ``torchrun`` the model is wrapped in ``DistributedDataParallel`` and each rank reads
-its share of every epoch; only rank 0 writes files.
+its share of every epoch; only rank 0 writes files. N processes of batch B/N equal one
+process of batch B (see :mod:`posekit.engine.dist`); a rank that stops makes the others fail
+after ``train.dist_timeout`` seconds, naming it.
 """
 
 from __future__ import annotations
@@ -16,17 +18,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
-import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from posekit.config.schema import Experiment, SchedulerCfg
@@ -36,6 +35,8 @@ from posekit.engine.dist import resolve_device
 from posekit.engine.host_memory import retain_freed_memory
 from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch
 from posekit.engine.optim import IterLR, build_optimizer, lr_factor
+from posekit.engine.runtime import parse_losses, seed_everything
+from posekit.engine.workdir import check_work_dir
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn.checkpoint import (
     component_distributions,
@@ -49,63 +50,6 @@ from posekit.plugins import make_plugin_manager
 from posekit.registry import build
 
 log = logging.getLogger("posekit.train")
-
-
-def seed_everything(seed: int, deterministic: bool) -> Callable[[], None]:
-    """Seed python, numpy and torch; with ``deterministic`` choose deterministic kernels.
-
-    Returns a function that puts torch's (process-wide) algorithm switches back.
-
-    Deterministic mode leaves fresh tensors unfilled (``torch.utils.deterministic.fill_uninitialized_memory``
-    off): every kernel here writes its whole output, and filling each allocation costs 2-3% of a CPU step.
-
-    Args:
-        seed: the run's seed.
-        deterministic: use deterministic algorithms (warn where none exists) and no cuDNN autotuning.
-    """
-    previous = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-        torch.backends.cudnn.deterministic,
-        torch.backends.cudnn.benchmark,
-        torch.utils.deterministic.fill_uninitialized_memory,
-    )
-
-    def restore() -> None:
-        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[2], previous[3]
-        torch.utils.deterministic.fill_uninitialized_memory = previous[4]
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
-    torch.backends.cudnn.deterministic = deterministic
-    torch.backends.cudnn.benchmark = not deterministic
-    torch.utils.deterministic.fill_uninitialized_memory = False
-    return restore
-
-
-def parse_losses(losses: Mapping[str, Tensor | list[Tensor]]) -> tuple[Tensor, dict[str, float]]:
-    """The objective (sum of the ``loss*`` entries) and every entry as a float (one device sync).
-
-    Args:
-        losses: the estimator's ``mode="loss"`` output; tensors are averaged, lists summed.
-    """
-    values: dict[str, Tensor] = {}
-    for key, value in losses.items():
-        if isinstance(value, Tensor):
-            values[key] = value.mean()
-        else:
-            values[key] = torch.stack([v.mean() for v in value]).sum()
-    keys = [k for k in values if k.startswith("loss")]
-    if not keys:
-        raise ValueError(f"the model's loss dict has no key starting with 'loss' (got {sorted(values)})")
-    loss = torch.stack([values[k] for k in keys]).sum()
-    flat = torch.stack([loss.detach().float(), *(v.detach().float() for v in values.values())]).tolist()
-    return loss, {"loss": flat[0], **dict(zip(values, flat[1:], strict=True))}
 
 
 class Trainer:
@@ -162,8 +106,13 @@ class Trainer:
         cfg = self.cfg
         if cfg.data.train is None:
             raise ConfigError("data.train: training needs a train split (dataset, batch_size, ...)")
+        resume = self.resume_from
+        continuing = resume is True or (
+            bool(resume) and Path(resume).resolve().parent == self.work_dir.resolve()  # type: ignore[arg-type]
+        )
+        check_work_dir(self.work_dir, continuing)
         self.device = resolve_device(cfg.train.device)
-        self._owns_group = dist.init_from_env(self.device)
+        self._owns_group = dist.init_from_env(self.device, cfg.train.dist_timeout)
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
         self.is_main = self.rank == 0
         self._restore_algorithms = seed_everything(cfg.train.seed, cfg.train.deterministic)
@@ -175,17 +124,18 @@ class Trainer:
         if cfg.train.channels_last:
             use_channels_last(model)
         if cfg.train.sync_bn and self.world_size > 1:
-            if self.device.type == "cuda":
-                model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-            else:
-                log.warning("train.sync_bn: SyncBatchNorm needs CUDA; keeping per-process BatchNorm on CPU")
+            model = dist.convert_sync_batchnorm(model, self.device)
         self.model = model
         self.ddp_model: nn.Module = model
+        # losses that sum over their batch (``batch_reduction = "sum"``) are scaled by N under DDP's mean
+        self.sum_losses = any(getattr(m, "batch_reduction", "mean") == "sum" for m in model.modules())
         if self.world_size > 1:
+            find_unused = cfg.train.find_unused_parameters
             self.ddp_model = DistributedDataParallel(
                 model,
                 device_ids=[self.device] if self.device.type == "cuda" else None,
-                find_unused_parameters=cfg.train.find_unused_parameters,
+                find_unused_parameters=find_unused,
+                static_graph=not find_unused,  # parameters no step uses (unused stages) need no flag
             )
 
         self._build_data()
@@ -380,15 +330,44 @@ class Trainer:
                     self.validate(self.epoch)
                 self.epoch, self.batch_in_epoch, self.epoch_done = self.epoch + 1, 0, False
             self.finished = self.stop_reason is None
+            self._check_skipped()
         except BaseException as e:
+            if self.world_size > 1 and isinstance(e, RuntimeError) and "timed out" in str(e).lower():
+                e = self._distributed_failure(e)
             if self.stop_reason is None:
                 self.stop_reason = f"{type(e).__name__}: {e}"
-            raise
+            raise e
         finally:
             try:
                 self.pm.hook.after_run(trainer=self)
             finally:
                 self.teardown()
+
+    def _check_skipped(self) -> None:
+        """Fail a run that skipped more than ``train.max_skipped_fraction`` of its steps."""
+        limit = self.cfg.train.max_skipped_fraction
+        if self.iteration and self.skipped_iters > limit * self.iteration:
+            self.finished = False
+            self.stop_reason = (
+                f"{self.skipped_iters} of {self.iteration} steps were skipped for non-finite losses or "
+                f"gradients (more than train.max_skipped_fraction={limit}); the weights are not a trained "
+                "model. Check optim.optimizer.lr and the data"
+            )
+            log.error(self.stop_reason)
+
+    def _distributed_failure(self, e: RuntimeError) -> BaseException:
+        """``e`` as a :class:`DistributedTimeoutError` naming the ranks that stopped answering, if any did."""
+        stalled = dist.stalled_ranks(min(10.0, self.cfg.train.dist_timeout))
+        if not stalled:
+            return e
+        who = ", ".join(str(r) for r in stalled)
+        err = dist.DistributedTimeoutError(
+            f"rank {self.rank}: a collective did not complete within train.dist_timeout="
+            f"{self.cfg.train.dist_timeout:g} s; rank(s) {who} stopped answering (stopped, killed or hung) "
+            f"at iteration {self.iteration + 1}. The run ends; resume it with --resume"
+        )
+        err.__cause__ = e
+        return err
 
     def teardown(self) -> None:
         """Leave the process group this trainer joined; put torch's algorithm switches back."""
@@ -462,7 +441,12 @@ class Trainer:
             with self.autocast():
                 losses = self.ddp_model(batch.inputs, batch, "loss")
             loss, outputs = parse_losses(losses)
-            if self._nonfinite(outputs["loss"]):
+            if self.world_size > 1:
+                if self.sum_losses:
+                    loss = loss * self.world_size
+                sums = frozenset(k for k in outputs if k.startswith("loss")) if self.sum_losses else frozenset()
+                outputs = dist.reduce_scalars(outputs, self.device, sums)
+            if not math.isfinite(outputs["loss"]):
                 bad = ", ".join(f"{k}={v}" for k, v in outputs.items() if not math.isfinite(v)) or "on another process"
                 if self._fault(f"non-finite loss ({bad})", batch_idx):
                     return None

@@ -27,6 +27,7 @@ from posekit.inference.pipeline import keypoint_names
 from posekit.inference.results import PoseInstance
 from posekit.inference.sources import BoxFile, VideoReader, classify_input, read_image, read_keypoint_json
 from posekit.inference.topdown import Precision, TopdownServing, as_bboxes, enable_bf16
+from posekit.inference.validate import check_boxes
 from posekit.inference.video import IouTracker, PoseSmoother, boxes_from_keypoints
 from posekit.inference.writers import ResultWriter
 from posekit.protocols.serving import ImageRequest, KeypointRequest, Serving
@@ -77,9 +78,9 @@ class Inferencer:
         num_threads: int = 0,
     ) -> None:
         if batch_size < 1 or det_interval < 1:
-            raise ValueError(f"batch_size and det_interval must be >= 1, got {batch_size} and {det_interval}")
+            raise ConfigError(f"batch_size and det_interval must be >= 1, got {batch_size} and {det_interval}")
         if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+            raise ConfigError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         self.bbox_thr = bbox_thr
         self.det_interval = det_interval
         self.smooth = (smooth_min_cutoff, smooth_beta) if smooth else None
@@ -199,6 +200,8 @@ class Inferencer:
         """``(N, 5)`` boxes for ``img``: the given ones or the detector's (above ``bbox_thr``), else the whole image."""
         if boxes is None and self.detector is not None:
             boxes = detect(self.detector, img)
+        elif boxes is not None:  # the user's: NaN, inverted or outside boxes are refused, partly outside clipped
+            boxes = np.concatenate([check_boxes(boxes[:, :4], img.shape[:2], "boxes"), boxes[:, 4:]], axis=1)
         if boxes is None:
             h, w = img.shape[:2]
             return np.array([[0, 0, w, h, 1]], np.float32)

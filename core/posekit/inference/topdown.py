@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from posekit.inference.pipeline import codec_input_size, codec_of
 from posekit.inference.results import PoseInstance
+from posekit.inference.validate import check_boxes
 from posekit.protocols.serving import ImageRequest, RequestKind, Serving
 from posekit.structures import PoseBatch, PoseSample
 from posekit.transforms.base import Compose
@@ -62,7 +63,7 @@ def as_bboxes(
     boxes = np.ascontiguousarray(arr[:, :4])
     if bbox_format == "xywh":
         boxes = bbox_xywh2xyxy(boxes)
-    return boxes, scores
+    return check_boxes(boxes, image_shape, "bboxes"), scores
 
 
 class TopdownPreprocessor:

@@ -15,7 +15,6 @@ serving's :meth:`~posekit.protocols.Serving.draw`. JSON never holds NaN or infin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,16 +26,13 @@ from posekit.errors import DataError
 from posekit.inference.pipeline import keypoint_names
 from posekit.inference.results import PoseInstance
 from posekit.inference.sources import VideoWriter
+from posekit.jsonsafe import to_json
 from posekit.protocols.serving import Serving
 
 
 def write_json(path: Path, record: dict[str, Any]) -> Path:
     """Write ``record`` as strict JSON; an error names the file when a number is not finite."""
-    try:
-        text = json.dumps(record, allow_nan=False)
-    except ValueError as e:
-        raise DataError(f"{path}: the predictions hold a NaN or infinite number; nothing was written") from e
-    path.write_text(text, encoding="utf-8")
+    path.write_text(to_json(record, str(path)), encoding="utf-8")
     return path
 
 

@@ -12,6 +12,7 @@ refused with the distribution to install (:func:`require_distributions`).
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -75,6 +76,35 @@ def _resolve(path: str | os.PathLike[str]) -> Path:
     return Path(text)
 
 
+def check_finite_weights(state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Refuse weights holding NaN or inf.
+
+    Args:
+        state: a state dict (name -> tensor).
+        source: where it was read from, for the message.
+    """
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise CheckpointError(
+            f"{source}: weights hold NaN or inf ({', '.join(bad[:5])}{more}); its predictions would be "
+            "garbage. Use a checkpoint from before training diverged"
+        )
+
+
+def load_error_reason(e: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in one line, without torch's advice to load unsafely.
+
+    Args:
+        e: the exception ``torch.load`` raised.
+    """
+    refused = re.search(r"unsupported global:? (?:GLOBAL )?([\w.]+)", str(e), re.IGNORECASE)
+    if refused:
+        return f"it needs the Python object {refused.group(1)}, which is refused (a checkpoint never runs code)"
+    last = str(e).strip().splitlines()[-1] if str(e).strip() else "no message"
+    return f"the file is empty, truncated or not a torch checkpoint ({type(e).__name__}: {last})"
+
+
 def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint file (``.pth``/``.pt``/``.ckpt``/``.safetensors``, or a URL).
 
@@ -99,13 +129,7 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             obj = torch.load(file, map_location=map_location, weights_only=True)
     except Exception as e:
-        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()] or [""]
-        reason = next((ln for ln in lines if "Unsupported global" in ln), lines[0])
-        raise CheckpointError(
-            f"checkpoint {file} could not be read with torch.load(weights_only=True): {type(e).__name__}: "
-            f"{reason} (a checkpoint never runs code here: a file that needs arbitrary Python objects is "
-            "refused; re-save its state_dict with torch.save)"
-        ) from e
+        raise CheckpointError(f"checkpoint {file} could not be read: {load_error_reason(e)}") from e
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"checkpoint {file} holds a {type(obj).__name__}, not a dict of tensors")
     return dict(obj)
@@ -245,7 +269,9 @@ def load_model_checkpoint(
     else:
         source, ckpt = source or f"checkpoint {os.fspath(checkpoint)!r}", read_checkpoint(checkpoint)
     source = source or "checkpoint"
-    load_state_dict(model, extract_state_dict(ckpt, None, source), strict=strict, source=source)
+    state = extract_state_dict(ckpt, None, source)
+    check_finite_weights(state, source)
+    load_state_dict(model, state, strict=strict, source=source)
     meta = ckpt.get("meta")
     return dict(meta) if isinstance(meta, Mapping) else {}
 

@@ -2,15 +2,17 @@
 
 Settings: ``hooks.checkpoint`` (:class:`CheckpointConfig`).
 
-- ``epoch_N.pth`` every ``interval`` epochs and after the last one,
-  written after that epoch's validation so it carries the best-so-far;
+- ``epoch_N.pth`` every ``interval`` epochs and after the last one, written before that epoch's
+  validation (a failing validation never costs it) and written again after it when the
+  best-so-far changed;
 - ``iter_N.pth`` every ``every_iters`` iterations (at the end of an
   accumulation group), with the loader position, so a killed run resumes mid-epoch;
 - ``best_<metric>_epoch_N.pth`` when ``save_best`` improves (the previous best is removed);
 - ``iter_N.pth`` at the end of a run cut short by ``train.max_iters``.
 
-Only the ``keep_last`` newest ``epoch_``/``iter_`` files are kept; ``last_checkpoint``
-names the newest. Weights with NaN/inf are never written.
+Only the ``keep_last`` newest ``epoch_``/``iter_`` files the run owns are kept (see
+:mod:`posekit.engine.workdir`); ``last_checkpoint`` names the newest. Weights with NaN/inf are
+never written, and a run that ends without one finite checkpoint fails, saying why.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from posekit.engine.checkpoint import prune, save_checkpoint, write_last_pointer
+from posekit.engine.workdir import adopted_checkpoints, remove_stale_temporaries
 from posekit.hookspecs import hookimpl
 
 log = logging.getLogger("posekit.train")
@@ -50,7 +53,9 @@ def _cfg(trainer: Any) -> CheckpointConfig:
 
 
 def _state(trainer: Any) -> dict[str, Any]:
-    return trainer.hook_state.setdefault("checkpoint", {"best": None, "last_saved": None, "due": False})
+    return trainer.hook_state.setdefault(
+        "checkpoint", {"best": None, "last_saved": None, "due": False, "owned": set(), "written": 0, "refused": 0}
+    )
 
 
 def _epoch_due(trainer: Any, epoch: int) -> bool:
@@ -75,16 +80,29 @@ def save(trainer: Any, name: str, resume_point: bool = True) -> Path | None:
         st["due"] = False
     if not trainer.is_main:
         return None
+    st = _state(trainer)
     ckpt = trainer.checkpoint()
     if not _finite(ckpt["state_dict"]):
+        st["refused"] += 1
         log.error("not writing %s: the model weights contain NaN or inf (the previous checkpoints are kept)", name)
         return None
     path = save_checkpoint(ckpt, trainer.work_dir / name)
+    st["written"] += 1
     if resume_point:
+        st["owned"].add(path.resolve())
         write_last_pointer(trainer.work_dir, path)
-        prune(trainer.work_dir, _cfg(trainer).keep_last, protect=(path,))
+        prune(trainer.work_dir, _cfg(trainer).keep_last, protect=(path,), owned=st["owned"])
     log.info("saved checkpoint %s", path)
     return path
+
+
+@hookimpl
+def before_run(trainer: Any) -> None:
+    st = _state(trainer)
+    st["owned"] = adopted_checkpoints(trainer.work_dir, trainer.resumed_from)
+    st["resumed"] = trainer.resumed_from is not None
+    if trainer.is_main:
+        remove_stale_temporaries(trainer.work_dir)
 
 
 @hookimpl
@@ -118,7 +136,7 @@ def after_train_iter(trainer: Any, batch_idx: int) -> None:
 
 @hookimpl(trylast=True)
 def after_train_epoch(trainer: Any, epoch: int) -> None:
-    if not trainer.validates_this_epoch(epoch) and _epoch_due(trainer, epoch):
+    if _epoch_due(trainer, epoch):
         save(trainer, f"epoch_{epoch + 1}.pth")
 
 
@@ -129,20 +147,19 @@ def after_val(trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
     if metric is not None and metrics:
         if metric not in metrics:
             log.warning("hooks.checkpoint.save_best=%r is not among the validation metrics %s", metric, sorted(metrics))
-        else:
-            _update_best(trainer, st, metric, float(metrics[metric]), epoch)
-    if _epoch_due(trainer, epoch):
-        save(trainer, f"epoch_{epoch + 1}.pth")
+        elif _update_best(trainer, st, metric, float(metrics[metric]), epoch) and _epoch_due(trainer, epoch):
+            save(trainer, f"epoch_{epoch + 1}.pth")  # again, now carrying the new best
 
 
-def _update_best(trainer: Any, st: dict[str, Any], metric: str, value: float, epoch: int) -> None:
+def _update_best(trainer: Any, st: dict[str, Any], metric: str, value: float, epoch: int) -> bool:
+    """Record ``value`` when it beats the best so far and write the best file; return whether it did."""
     best = st["best"]
     if not math.isfinite(value):
-        return
+        return False
     if best is not None:
         greater = _cfg(trainer).save_best_rule == "greater"
         if (value <= best["value"]) if greater else (value >= best["value"]):
-            return
+            return False
     name = f"best_{metric.replace('/', '_')}_epoch_{epoch + 1}.pth"
     previous = best["file"] if best is not None else None
     st["best"] = {"metric": metric, "value": value, "epoch": epoch + 1, "file": name}
@@ -150,9 +167,19 @@ def _update_best(trainer: Any, st: dict[str, Any], metric: str, value: float, ep
         with contextlib.suppress(FileNotFoundError):
             (trainer.work_dir / previous).unlink()
     log.info("best %s = %.4f at epoch %d", metric, value, epoch + 1)
+    return True
 
 
 @hookimpl(trylast=True)
 def after_run(trainer: Any) -> None:
-    if trainer.finished and _state(trainer)["last_saved"] != trainer.iteration:
+    st = _state(trainer)
+    if trainer.finished and st["last_saved"] != trainer.iteration:
         save(trainer, f"iter_{trainer.iteration}.pth")
+    if trainer.is_main and trainer.stop_reason is None and st["refused"] and not st["written"] and not st["resumed"]:
+        trainer.finished = False
+        trainer.stop_reason = (
+            f"the run never produced a finite checkpoint: all {st['refused']} save(s) were refused because "
+            f"the weights held NaN or inf (check optim.optimizer.lr and the data); nothing in {trainer.work_dir} "
+            "can be used"
+        )
+        log.error(trainer.stop_reason)

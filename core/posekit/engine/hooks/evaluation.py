@@ -1,11 +1,30 @@
-"""``evaluation``: the validation pass, with fresh metrics from the config's ``evaluator``."""
+"""``evaluation``: the validation pass, with fresh metrics from the config's ``evaluator``.
+
+Before the first step the run checks what validation will need, so a missing annotation
+file or image folder fails in seconds rather than after the first epochs: the metrics are
+built (they check their files) and the first validation sample is loaded.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from posekit.engine.evaluation import build_metrics, evaluate
+from posekit.errors import ConfigError, PosekitError
 from posekit.hookspecs import hookimpl
+
+
+@hookimpl
+def before_run(trainer: Any) -> None:
+    if trainer.val_loader is None or not trainer.cfg.evaluator:
+        return
+    build_metrics(trainer.cfg.evaluator, getattr(trainer.val_dataset, "metainfo", None))
+    if len(trainer.val_dataset) == 0:
+        raise ConfigError(f"data.val.dataset ({trainer.cfg.data.val.dataset.get('type')}) has no samples")
+    try:
+        trainer.val_dataset[0]
+    except (OSError, PosekitError) as e:
+        raise ConfigError(f"data.val.dataset: the first validation sample cannot be loaded: {e}") from e
 
 
 @hookimpl

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from posekit.hookspecs import hookimpl
+from posekit.jsonsafe import scalars_json
 
 log = logging.getLogger("posekit.train")
 
@@ -109,7 +110,7 @@ def _tensorboard(folder: Path) -> Any:
 
 
 def _write(st: dict[str, Any], row: dict[str, Any]) -> None:
-    st["jsonl"].write(json.dumps(row) + "\n")
+    st["jsonl"].write(scalars_json(row) + "\n")
     st["jsonl"].flush()
     if st["tb"] is not None:
         for key, value in row.items():
@@ -235,7 +236,7 @@ def plot_curves(scalars: str | Path, out: str | Path) -> Path | None:
     for i, (title, x, data, names) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         for name in names:
-            pts = [(r[x], r[name]) for r in data if name in r]
+            pts = [(r[x], r[name]) for r in data if r.get(name) is not None]  # null: non-finite
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name, marker="o" if x == "epoch" else None)
         ax.set_title(title)
         ax.set_xlabel(x)

@@ -21,7 +21,7 @@ _RUNNER_ONLY = {
     "env_cfg": "posekit sets its own process environment",
     "vis_backends": "posekit logs JSON lines (and TensorBoard when installed)",
     "visualizer": "posekit draws with `posekit infer`",
-    "log_processor": "posekit logs every train.log_interval iterations",
+    "log_processor": "posekit logs every hooks.logger.interval iterations",
     "log_level": "posekit's log level is fixed",
     "backend_args": "posekit reads local files",
     "launcher": "posekit runs under torchrun when launched by it",

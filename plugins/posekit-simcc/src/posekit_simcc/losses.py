@@ -25,6 +25,8 @@ class KLDiscretLoss(nn.Module):
         mask_weight: factor on the masked keypoints' loss. Default 1.0.
     """
 
+    batch_reduction = "sum"  # summed over instances: the trainer scales it by N under N processes
+
     def __init__(
         self,
         beta: float = 1.0,

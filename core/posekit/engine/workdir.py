@@ -1,0 +1,82 @@
+"""A run's work dir: who owns its files, and what a run checks there before its first step.
+
+A fresh run never writes into a folder that holds another run's files (checkpoints,
+``last_checkpoint``, ``scalars.jsonl``): it is refused with a message that offers ``--resume``
+(continue that run) or another ``--work-dir``. A run deletes only checkpoints it owns: the
+ones it wrote, and, when it resumes the run of its own work dir, that run's. Temporaries a
+killed save left behind (``.epoch_3.pth.<random>.tmp``) are removed when a run starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from pathlib import Path
+
+from posekit.engine.checkpoint import run_checkpoints
+from posekit.errors import ConfigError
+
+log = logging.getLogger("posekit.train")
+
+RUN_FILES = re.compile(r"^((epoch|iter)_\d+|best_.+)\.pth$|^(last_checkpoint|scalars\.jsonl)$")
+_TEMPORARY = re.compile(r"^\.(((epoch|iter)_\d+|best_.+)\.pth|last_checkpoint)\..+\.tmp$")
+
+
+def foreign_files(work_dir: Path) -> list[str]:
+    """Names of another run's files in ``work_dir`` (checkpoints, pointer, scalar log), sorted."""
+    if not work_dir.is_dir():
+        return []
+    return sorted(p.name for p in work_dir.iterdir() if RUN_FILES.match(p.name))
+
+
+def check_work_dir(work_dir: Path, resume: bool) -> None:
+    """Refuse a work dir that is not a folder, or that holds another run's files when not resuming.
+
+    Args:
+        work_dir: the run's folder (it may not exist yet).
+        resume: the run continues the run found there (``--resume``).
+    """
+    if work_dir.exists() and not work_dir.is_dir():
+        raise ConfigError(f"work_dir {work_dir} is a file, not a folder; pass --work-dir with a folder")
+    if resume:
+        return
+    found = foreign_files(work_dir)
+    if found:
+        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        raise ConfigError(
+            f"work_dir {work_dir} already holds another run's files ({shown}); a new run would mix its "
+            "logs with them and prune its checkpoints. Continue that run with --resume, or pass another "
+            "--work-dir (or remove the folder)"
+        )
+
+
+def adopted_checkpoints(work_dir: Path, resume_from: Path | None) -> set[Path]:
+    """The checkpoints a run resuming from ``resume_from`` owns: its work dir's, when it resumes that run.
+
+    Args:
+        work_dir: the run's folder.
+        resume_from: the checkpoint resumed from (None: a fresh run, which owns nothing yet).
+    """
+    if resume_from is None or resume_from.resolve().parent != work_dir.resolve():
+        return set()
+    return {p.resolve() for p in run_checkpoints(work_dir)}
+
+
+def remove_stale_temporaries(work_dir: Path) -> list[Path]:
+    """Delete the temporaries of checkpoint writes a killed run left in ``work_dir``; return them.
+
+    Args:
+        work_dir: the run's folder (rank 0 calls this before it writes anything).
+    """
+    if not work_dir.is_dir():
+        return []
+    removed = []
+    for p in work_dir.iterdir():
+        if _TEMPORARY.match(p.name) and p.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                removed.append(p)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted save in %s", len(removed), work_dir)
+    return removed

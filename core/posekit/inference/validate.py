@@ -1,0 +1,40 @@
+"""Checks at inference's edges: weights that are numbers, boxes inside the image.
+
+A checkpoint with NaN/inf weights is refused when it is loaded; a NaN, inverted or empty box
+is refused, and a box reaching outside the image is clipped to it with a warning. (What is
+written is valid JSON: :mod:`posekit.jsonsafe`.)
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from posekit.errors import DataError
+
+
+def check_boxes(boxes: np.ndarray, image_shape: tuple[int, int], where: str) -> np.ndarray:
+    """xyxy boxes ``(N, 4)`` clipped to the image; NaN/inf, inverted or outside boxes are refused.
+
+    Args:
+        boxes: ``(N, 4)`` x1, y1, x2, y2 in image pixels.
+        image_shape: ``(h, w)`` of the image.
+        where: the boxes' source, for messages.
+    """
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    h, w = image_shape
+    for i, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
+        box = f"{where}: box {i} [{x1:g}, {y1:g}, {x2:g}, {y2:g}] (x1, y1, x2, y2)"
+        if not np.isfinite([x1, y1, x2, y2]).all():
+            raise DataError(f"{box} holds NaN or inf")
+        if x2 <= x1 or y2 <= y1:
+            raise DataError(f"{box} is inverted or empty: x2 must exceed x1 and y2 exceed y1")
+        if x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h:
+            raise DataError(f"{box} lies outside the {w}x{h} image")
+    clipped = np.stack(
+        [boxes[:, 0].clip(0, w), boxes[:, 1].clip(0, h), boxes[:, 2].clip(0, w), boxes[:, 3].clip(0, h)], 1
+    )
+    if len(boxes) and not np.array_equal(clipped, boxes):
+        warnings.warn(f"{where}: boxes reaching outside the {w}x{h} image were clipped to it", stacklevel=3)
+    return clipped.astype(np.float32)

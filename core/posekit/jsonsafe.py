@@ -1,0 +1,34 @@
+"""JSON that is JSON: every file posekit writes parses with any strict reader (no bare NaN/Infinity)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from posekit.errors import DataError
+
+
+def to_json(record: Any, where: str, **kwargs: Any) -> str:
+    """``json.dumps(record)`` that refuses NaN/inf instead of writing invalid JSON.
+
+    Args:
+        record: the JSON-able value.
+        where: the file or record, for the message.
+        kwargs: passed to :func:`json.dumps` (``indent``, ``sort_keys``...).
+    """
+    try:
+        return json.dumps(record, allow_nan=False, **kwargs)
+    except ValueError as e:
+        raise DataError(f"{where}: the values hold NaN or inf; refusing to write invalid JSON") from e
+
+
+def scalars_json(row: dict[str, Any], **kwargs: Any) -> str:
+    """A row of scalars as JSON, a non-finite number written as ``null`` (a diverged loss or an undefined metric).
+
+    Args:
+        row: name -> number (or string).
+        kwargs: passed to :func:`json.dumps`.
+    """
+    clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+    return json.dumps(clean, allow_nan=False, **kwargs)
