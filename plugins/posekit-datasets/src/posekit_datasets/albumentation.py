@@ -60,6 +60,8 @@ class Albumentation(BaseTransform):
 
     #: random augmentation: test-time pipelines leave it out
     train_only: ClassVar[bool] = True
+    #: a small working instance (``posekit plugins --check``)
+    example_config: ClassVar[dict[str, Any]] = {"transforms": [{"type": "Blur", "p": 0.5}]}
 
     def __init__(self, transforms: Sequence[Mapping[str, Any]], keymap: Mapping[str, str] | None = None) -> None:
         self.transforms = [dict(t) for t in transforms]

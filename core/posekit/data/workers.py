@@ -1,0 +1,28 @@
+"""DataLoader workers that never outlive the process that started them.
+
+A worker blocked on a full pipe does not notice its parent's death: after ``kill -9`` of a
+trainer it could hold its memory for minutes. On Linux each worker asks the kernel for
+SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); a parent that died before the
+request is caught by reading the parent's pid again. Elsewhere the worker relies on torch's
+own parent watchdog.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> None:
+    """Make this (worker) process receive SIGKILL when its parent exits; exit now if it already has."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died while the request was being made
+        os._exit(1)
