@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "configs" / "synthetic_rtmpose.yaml"
 OVERRIDES = (
     "train.progress=false", "train.retain_host_memory=false", "hooks.checkpoint.every_iters=1",
-    "hooks.checkpoint.keep_last=2", "hooks.checkpoint.save_best=null", "evaluator=[]", "data.val=null", "data.train.batch_size=8",
+    "hooks.checkpoint.keep_last=2", "hooks.checkpoint.save_best=null", "evaluator=[]", "data.val=null",
+    "data.train.batch_size=8",
     "data.train.num_workers=1", "optim.scheduler.warmup_iters=4",
 )  # fmt: skip
 

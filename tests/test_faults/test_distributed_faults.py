@@ -50,7 +50,8 @@ def _overrides(*extra: str) -> list[str]:
 def test_two_processes_equal_one_on_the_shipped_config(synthetic_root: Path, run_posekit: Callable[..., Any]) -> None:
     common = _overrides(
         "train.max_iters=2", "train.sync_bn=true", "data.train.shuffle=false",
-        "optim.optimizer.type=SGD", "optim.optimizer.lr=0.01", "hooks.logger.interval=1", "optim.scheduler.warmup_iters=0",
+        "optim.optimizer.type=SGD", "optim.optimizer.lr=0.01", "hooks.logger.interval=1",
+        "optim.scheduler.warmup_iters=0",
     )  # fmt: skip
     one = run_posekit(
         "train", str(SHIPPED), "--work-dir", "one", *common, "--set", "data.train.batch_size=8", cwd=synthetic_root
