@@ -96,3 +96,17 @@ def built_head_keypoints(model: Any) -> tuple[int, str] | None:
     if not isinstance(value, int) or isinstance(value, bool):
         return None
     return _through_codec(value, f"model.head.{arg}", getattr(head, "decoder", None))
+
+
+def dataset_default_metainfo(dataset: Mapping[str, Any]) -> str | None:
+    """The definition a dataset config without ``metainfo`` uses: its type's ``default_metainfo(config)``
+    (or ``METAINFO``); None when the type is unknown or declares none."""
+    from posekit.errors import PosekitError
+    from posekit.registry import get
+
+    try:
+        cls = get("dataset", str(dataset.get("type")))
+    except PosekitError:
+        return None
+    name = cls.default_metainfo(dataset) if hasattr(cls, "default_metainfo") else getattr(cls, "METAINFO", None)
+    return name if isinstance(name, str) else None
