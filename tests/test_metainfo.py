@@ -298,3 +298,23 @@ def test_init_model_refuses_head_k_against_definition(shared: Path) -> None:
         posekit.init_model({"model": _hrnet(shared, 16), "metainfo": "coco"})
     model = posekit.init_model({"model": _hrnet(shared, 16), "metainfo": "mpii"})
     assert model.dataset_meta["num_keypoints"] == 16
+
+
+def test_codec_maps_head_outputs_to_definition_keypoints(shared: Path) -> None:
+    """UDP's combined maps are 3 channels a keypoint: 51 channels cover COCO's 17, 17 channels do not."""
+    from posekit.config import validate_experiment
+
+    model = _hrnet(shared, 51)
+    model["head"]["decoder"] = {
+        "type": "UDPHeatmap",
+        "input_size": [192, 256],
+        "heatmap_size": [48, 64],
+        "heatmap_type": "combined",
+    }
+    validate_experiment({"model": model, "metainfo": "coco"}, "exp.yaml")
+    assert posekit.init_model({"model": model, "metainfo": "coco"}).dataset_meta["num_keypoints"] == 17
+    model["head"]["out_channels"] = 17
+    with pytest.raises(
+        ConfigError, match=r"predicts 5 keypoints \(model\.head\.out_channels = 17 outputs of UDPHeatmap"
+    ):
+        validate_experiment({"model": model, "metainfo": "coco"}, "exp.yaml")

@@ -286,8 +286,7 @@ class Experiment(_Strict):
     def definitions(self) -> list[tuple[str, str, str | None]]:
         """``(definition name, where it is named, data split or None)`` for the experiment, the
         model and each dataset (its ``metainfo``, else its type's default)."""
-        from posekit.errors import PosekitError
-        from posekit.registry import get
+        from posekit.metainfo.consistency import dataset_default_metainfo
 
         named: list[tuple[Any, str, str | None]] = [
             (self.metainfo, "metainfo", None),
@@ -301,9 +300,8 @@ class Experiment(_Strict):
             if dataset.get("metainfo") is not None:
                 named.append((dataset["metainfo"], f"data.{split}.dataset.metainfo", split))
                 continue
-            try:
-                default = getattr(get("dataset", str(dataset["type"])), "METAINFO", None)
-            except PosekitError:
+            default = dataset_default_metainfo(dataset)
+            if default is None:
                 continue
             named.append((default, f"the default of {dataset['type']} at data.{split}.dataset", split))
         return [(name, origin, split) for name, origin, split in named if isinstance(name, str)]

@@ -172,6 +172,11 @@ class BaseDataset(Dataset[PoseSample]):
     #: the registered keypoint definition used when ``metainfo`` is None
     METAINFO: ClassVar[str] = "coco"
 
+    @classmethod
+    def default_metainfo(cls, config: Mapping[str, Any]) -> str:
+        """The definition a dataset built from ``config`` (without ``metainfo``) uses: ``METAINFO``."""
+        return cls.METAINFO
+
     def __init__(
         self,
         *,

@@ -3,7 +3,10 @@
 A head declares which constructor argument holds K (the keypoints it predicts) with the class
 attribute ``num_keypoints_arg``; when it declares none, the first of ``num_keypoints``,
 ``num_joints`` and ``out_channels`` in its signature is K. The same name is read from a config
-(``model.head.out_channels``) and from a built head (``head.out_channels``).
+(``model.head.out_channels``) and from a built head (``head.out_channels``). A head whose outputs
+are not one per keypoint says so through its codec (``decoder``): a codec with a method
+``definition_keypoints(outputs) -> K`` maps the head's count to the definition's (UDP's combined
+maps: 3 channels a keypoint; a lifter that removes the root: K - 1 joints).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def keypoint_arg(head_cls: Any) -> str | None:
 def head_keypoints(model_cfg: Mapping[str, Any]) -> tuple[int, str] | None:
     """``(K, field path)`` the model config's head predicts, or None when it says none."""
     from posekit.errors import PosekitError
-    from posekit.registry import get
+    from posekit.registry import build, get
 
     head = model_cfg.get("head")
     if not isinstance(head, Mapping) or "type" not in head:
@@ -43,7 +46,22 @@ def head_keypoints(model_cfg: Mapping[str, Any]) -> tuple[int, str] | None:
     except PosekitError:
         return None  # an unknown head is reported by the model's own validation
     value = head.get(arg) if arg is not None else None
-    return (value, f"model.head.{arg}") if isinstance(value, int) and not isinstance(value, bool) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    codec = None
+    if isinstance(head.get("decoder"), Mapping):
+        try:
+            codec = build("codec", dict(head["decoder"]))
+        except (PosekitError, TypeError, ValueError):
+            pass  # a bad decoder is reported by the model's own validation
+    return _through_codec(value, f"model.head.{arg}", codec)
+
+
+def _through_codec(value: int, where: str, codec: Any) -> tuple[int, str]:
+    """``(K of the definition, where)`` for a head with ``value`` outputs, mapped by its codec if it declares how."""
+    convert = getattr(codec, "definition_keypoints", None)
+    k = convert(value) if callable(convert) else value
+    return (k, where) if k == value else (k, f"{where} = {value} outputs of {type(codec).__name__}")
 
 
 def check_keypoints(found: tuple[int, str] | None, num: int, flip_indices: Sequence[int], origin: str) -> None:
@@ -75,4 +93,20 @@ def built_head_keypoints(model: Any) -> tuple[int, str] | None:
     head = getattr(model, "head", None)
     arg = keypoint_arg(type(head)) if head is not None else None
     value = getattr(head, arg, None) if arg is not None else None
-    return (value, f"model.head.{arg}") if isinstance(value, int) and not isinstance(value, bool) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return _through_codec(value, f"model.head.{arg}", getattr(head, "decoder", None))
+
+
+def dataset_default_metainfo(dataset: Mapping[str, Any]) -> str | None:
+    """The definition a dataset config without ``metainfo`` uses: its type's ``default_metainfo(config)``
+    (or ``METAINFO``); None when the type is unknown or declares none."""
+    from posekit.errors import PosekitError
+    from posekit.registry import get
+
+    try:
+        cls = get("dataset", str(dataset.get("type")))
+    except PosekitError:
+        return None
+    name = cls.default_metainfo(dataset) if hasattr(cls, "default_metainfo") else getattr(cls, "METAINFO", None)
+    return name if isinstance(name, str) else None

@@ -130,3 +130,13 @@ def test_center_scale_boxes_and_hands_by_hand(shared: Path) -> None:
 def test_deepfashion_subset_is_checked() -> None:
     with pytest.raises(ConfigError, match="subset"):
         build("dataset", {"type": "DeepFashionDataset", "subset": "middle", "lazy_init": True})
+
+
+def test_deepfashion_subset_names_its_definition() -> None:
+    """config check reads DeepFashion's definition from ``subset`` (an 8/6/4-keypoint head each)."""
+    from posekit.metainfo.consistency import dataset_default_metainfo
+
+    for subset, name in (("", "deepfashion_full"), ("upper", "deepfashion_upper"), ("lower", "deepfashion_lower")):
+        assert dataset_default_metainfo({"type": "DeepFashionDataset", "subset": subset}) == name
+    assert dataset_default_metainfo({"type": "CocoDataset"}) == "coco"
+    assert dataset_default_metainfo({"type": "NoSuchDataset"}) is None

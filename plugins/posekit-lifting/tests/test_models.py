@@ -148,3 +148,27 @@ def test_tcn_without_norm_matches_mmpose() -> None:
     with torch.no_grad():
         out = tcn(torch.from_numpy(z["input"]))[-1]
     np.testing.assert_allclose(out.numpy(), z["output"], rtol=1e-5, atol=1e-5, err_msg=path.name)
+
+
+def test_lifter_without_root_matches_its_definition() -> None:
+    """MMPose's image lifter predicts K - 1 joints (``remove_root``); its codec maps them to h36m's 17."""
+    import posekit
+    from posekit.config import validate_experiment
+    from posekit.errors import ConfigError
+
+    model = {
+        "type": "PoseLifter",
+        "backbone": {"type": "TCN", "in_channels": 34, "stem_channels": 64, "num_blocks": 1, "kernel_sizes": [1, 1]},
+        "head": {
+            "type": "TemporalRegressionHead",
+            "in_channels": 64,
+            "num_joints": 16,
+            "loss": {"type": "MSELoss"},
+            "decoder": {"type": "ImagePoseLifting", "num_keypoints": 17, "root_index": 0, "remove_root": True},
+        },
+    }
+    validate_experiment({"model": model, "metainfo": "h36m"}, "exp.yaml")
+    assert posekit.init_model({"model": model, "metainfo": "h36m"}).dataset_meta["num_keypoints"] == 17
+    model["head"]["decoder"]["remove_root"] = False
+    with pytest.raises(ConfigError, match=r"predicts 16 keypoints \(model\.head\.num_joints\)"):
+        validate_experiment({"model": model, "metainfo": "h36m"}, "exp.yaml")

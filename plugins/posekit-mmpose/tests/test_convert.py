@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from posekit_mmpose.convert import MissingComponentError, UnconvertedError, convert_mmpose_config, read_mmpose_config
+from posekit_mmpose.convert import MissingComponentError, convert_mmpose_config, read_mmpose_config
 from posekit_mmpose.pyconfig import read_config
 
 import posekit
 
 RTMPOSE_T = "body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_coco-256x192.py"
 RTMPOSE_M = "body_2d_keypoint/rtmpose/coco/rtmpose-m_8xb256-420e_coco-256x192.py"
+IMAGE_LIFT = "body_3d_keypoint/image_pose_lift/h36m/image-pose-lift_tcn_8xb64-200e_h36m.py"  # StepLR: unconverted
 
 
 def _folder(shared: Path, name: str) -> Path:
@@ -43,10 +44,10 @@ def test_convert_fixture_model_dicts_builds_the_same_model(shared: Path, tmp_pat
 
 def test_real_rtmpose_config_converts_every_section(shared: Path, tmp_path: Path) -> None:
     source = shared / "mmpose-configs" / RTMPOSE_M
-    with pytest.raises(UnconvertedError) as info:
-        convert_mmpose_config(source, tmp_path / "strict.yaml")
-    assert any(p.path.startswith("custom_hooks[") and "PipelineSwitchHook" in p.reason for p in info.value.problems)
-    experiment, problems = convert_mmpose_config(source, tmp_path / "rtm.yaml", partial=True)
+    experiment, problems = convert_mmpose_config(source, tmp_path / "rtm.yaml")  # nothing left out
+    assert not any(p.fatal for p in problems)
+    switch = experiment["data"]["train"]["pipeline_switch"]  # PipelineSwitchHook: stage 2 from epoch 390
+    assert switch["epoch"] == 390 and switch["pipeline"][-1]["type"] == "PackPoseInputs"
     assert experiment["metainfo"] == "coco"
     assert experiment["model"]["head"]["in_featuremap_size"] == [6, 8]
     assert experiment["model"]["backbone"]["norm_cfg"] == {"type": "SyncBN"}
@@ -175,14 +176,14 @@ def test_missing_model_component_is_named(shared: Path, tmp_path: Path) -> None:
 def test_cli_convert(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from posekit.cli import main
 
-    source = shared / "mmpose-configs" / RTMPOSE_T
-    out = tmp_path / "rtmpose.yaml"
+    source = shared / "mmpose-configs" / IMAGE_LIFT
+    out = tmp_path / "lifter.yaml"
     assert main(["convert", "mmpose-config", str(source), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "posekit has no transform 'Albumentation'" in err and "--partial" in err and not out.exists()
+    assert "param_scheduler[0]: StepLR" in err and "--partial" in err and not out.exists()
     assert main(["convert", "mmpose-config", str(source), "-o", str(out), "--partial"]) == 0
     printed = capsys.readouterr().out
-    assert "left out (--partial)" in printed and "TopdownPoseEstimator" in printed
+    assert "left out (--partial)" in printed and "PoseLifter" in printed
     assert main(["config", "check", str(out)]) == 0
     bad = tmp_path / "bad.py"
     bad.write_text("model = dict(type=open('x'))")

@@ -223,6 +223,11 @@ class DeepFashionDataset(CocoDataset):
         "lower": "deepfashion_lower",
     }
 
+    @classmethod
+    def default_metainfo(cls, config: Mapping[str, Any]) -> str:
+        """The definition of ``config``'s ``subset`` (``deepfashion_full`` when it names none or an unknown one)."""
+        return cls.SUBSETS.get(str(config.get("subset", "")), cls.SUBSETS[""])
+
     def __init__(
         self,
         ann_file: str = "",

@@ -79,6 +79,10 @@ class UDPHeatmap(HeatmapCodecBase):
         self.scale_factor = ((np.array(input_size) - 1) / (np.array(heatmap_size) - 1)).astype(np.float32)
         self._channels_per_keypoint = 3 if heatmap_type == "combined" else 1
 
+    def definition_keypoints(self, outputs: int) -> int:
+        """The keypoints of the definition a head with ``outputs`` channels predicts (3 per keypoint if combined)."""
+        return outputs // self._channels_per_keypoint
+
     def _encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scaled = keypoints / self.scale_factor
         if self.heatmap_type == "gaussian":

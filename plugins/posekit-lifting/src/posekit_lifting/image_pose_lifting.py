@@ -112,6 +112,10 @@ class ImagePoseLifting(BaseKeypointCodec):
     def _removes_root(self) -> bool:
         return self.remove_root and len(self.root_index) == 1
 
+    def definition_keypoints(self, outputs: int) -> int:
+        """The keypoints of the definition a head predicting ``outputs`` joints covers (+1: the removed root)."""
+        return outputs + 1 if self._removes_root else outputs
+
     def encode(
         self,
         keypoints: np.ndarray,

@@ -81,6 +81,10 @@ class VideoPoseLifting(BaseKeypointCodec):
         self.concat_vis = concat_vis
         self.normalize_camera = normalize_camera
 
+    def definition_keypoints(self, outputs: int) -> int:
+        """The keypoints of the definition a head predicting ``outputs`` joints covers (+1: the removed root)."""
+        return outputs + 1 if self.zero_center and self.remove_root and len(self.root_index) == 1 else outputs
+
     def encode(
         self,
         keypoints: np.ndarray,

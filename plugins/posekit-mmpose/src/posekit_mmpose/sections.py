@@ -257,7 +257,7 @@ def metainfo(model: Mapping[str, Any], names: Mapping[str, Any], problems: list[
 
     No default otherwise: the missing definition is a problem.
     """
-    from posekit.registry import get
+    from posekit.metainfo.consistency import dataset_default_metainfo
     from posekit_mmpose.convert import clean
 
     if isinstance(model.get("metainfo"), str):
@@ -279,11 +279,8 @@ def metainfo(model: Mapping[str, Any], names: Mapping[str, Any], problems: list[
         _problem(problems, "metainfo", "metainfo", reason, component=f"metainfo {named[0]}")
         return None
     for dataset in datasets:
-        try:
-            name = getattr(get("dataset", str(dataset.get("type"))), "METAINFO", None)
-        except PosekitError:
-            continue
-        if isinstance(name, str):
+        name = dataset_default_metainfo(dataset)
+        if name is not None:
             return name
     kinds = ", ".join(sorted({str(d.get("type")) for d in datasets})) or "none"
     _problem(
