@@ -327,7 +327,9 @@ def test_posekit_export_runs_the_plugin_paradigm_in_onnxruntime(trained: tuple[P
     assert "SoftArgmaxHead has no export decoding: exporting raw outputs, decoded by RegressionLabel" in done.stdout
     import posekit
     from posekit.onnx import compare_with_torch
+    from posekit.registry import refresh
 
+    refresh()  # the probe was installed by another process after this one read the entry points
     model = posekit.init_model(str(config), str(checkpoint))
     keypoint_diff, score_diff = compare_with_torch(model, out)
     assert keypoint_diff < 1e-4 * SIZE and score_diff < 1e-4

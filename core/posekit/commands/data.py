@@ -52,12 +52,6 @@ def run(args: argparse.Namespace) -> int:
     from posekit.errors import ConfigError
     from posekit.registry import get, resolve
 
-    existing = [p for p in ("annotations", "annotation_body3d") if (Path(args.out) / p).exists()]
-    if existing and not args.force:
-        raise ConfigError(
-            f"--out {args.out} already holds a dataset ({', '.join(existing)}/); pass another --out, "
-            "or --force to overwrite it"
-        )
     write = get("synthesizer", args.format)
     accepted = inspect.signature(write).parameters
     options = {}
@@ -72,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(value, int) and value < 0:
             raise ConfigError(f"{flag} must be >= 0, got {value}")
         options[name] = value
+    existing = [p for p in ("annotations", "annotation_body3d") if (Path(args.out) / p).exists()]
+    if existing and not args.force:
+        raise ConfigError(
+            f"--out {args.out} already holds a dataset ({', '.join(existing)}/); pass another --out, "
+            "or --force to overwrite it"
+        )
     start = time.perf_counter()
     files = write(args.out, seed=args.seed, **options)
     print(f"wrote a synthetic {args.format} dataset in {time.perf_counter() - start:.1f} s:")

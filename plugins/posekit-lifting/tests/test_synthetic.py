@@ -69,8 +69,9 @@ def test_cli_finds_the_h36m_synthesizer_through_the_registry(
     assert main(["data", "synth", "--format", "h36m", "--frames", "4", "--out", str(tmp_path)]) == 0
     assert "h36m_train.npz" in capsys.readouterr().out
     assert np.load(tmp_path / "annotation_body3d/fps50/h36m_test.npz")["S"].shape[1:] == (17, 4)
-    assert main(["data", "synth", "--format", "h36m", "--num-train", "3", "--out", str(tmp_path)]) != 0
+    fresh = str(tmp_path / "fresh")  # a folder holding no dataset yet: the options are what is refused
+    assert main(["data", "synth", "--format", "h36m", "--num-train", "3", "--out", fresh]) != 0
     err = capsys.readouterr().err
     assert "--num-train is not an option of synthesizer 'h36m' (posekit-lifting); it takes --frames" in err
-    assert main(["data", "synth", "--format", "h36m", "--frames", "0", "--out", str(tmp_path)]) != 0
+    assert main(["data", "synth", "--format", "h36m", "--frames", "0", "--out", fresh]) != 0
     assert "frames must be >= 1" in capsys.readouterr().err

@@ -27,6 +27,13 @@ def _configs(shared: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.py") if "_base_" not in p.relative_to(root).parts)
 
 
+#: configs refused for a gap posekit knows of (a substring of the refusal -> the gap), reported by name
+KNOWN_GAPS = {
+    "deepfashion2": "definition deepfashion2 (MMPose's own file pairs vest_kpt9 -> vest_kpt13 one way only)",
+    "traj_backbone": "semi-supervised PoseLifter (traj_backbone / traj_head / semi_loss)",
+}
+
+
 def test_every_mmpose_config(shared: Path) -> None:
     from posekit.registry import build
 
@@ -44,6 +51,11 @@ def test_every_mmpose_config(shared: Path) -> None:
             lacking += 1
             continue
         except ConfigError as e:  # refused by config check: collected, the counts still print
+            gap = next((g for key, g in KNOWN_GAPS.items() if key in str(e)), None)
+            if gap is not None:
+                missing_model[gap] += 1
+                lacking += 1
+                continue
             failures.append(f"{path}: config check: {' '.join(str(e).split())[:300]}")
             continue
         converted += 1
@@ -60,7 +72,7 @@ def test_every_mmpose_config(shared: Path) -> None:
     print(f"\n{len(configs)} MMPose configs: {converted} convert and pass config check, {built} build")
     print(f"  {len([f for f in failures if ': config check: ' in f])} convert but fail config check")
     print(f"  {data_complete} of them with every data and evaluator section converted")
-    print(f"  {lacking} need a model component posekit lacks:")
+    print(f"  {lacking} need a model component (or definition) posekit lacks:")
     for name, count in missing_model.most_common():
         print(f"    {count:4d}  {name}")
     print("  data/evaluator components posekit lacks (configs):")

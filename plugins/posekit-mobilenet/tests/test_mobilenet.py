@@ -34,9 +34,14 @@ def _close(actual: Any, expected: torch.Tensor, where: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_mmpose_checkpoint_matches(name: str) -> None:
+def test_mmpose_checkpoint_matches(name: str, tmp_path: Path) -> None:
     ref = torch.load(FIXTURES / f"{name}_outputs.pt", weights_only=True)
-    model = posekit.init_model(ref["model"], FIXTURES / f"{name}.pth")  # strict: every key must match
+    k = ref["heatmaps"].shape[1]  # the tiny fixture's keypoints: a definition of its own
+    definition = tmp_path / "tiny.yaml"
+    points = "\n".join(f"  {i}: {{name: p{i}, id: {i}, color: [0, 0, 255], type: upper, swap: ''}}" for i in range(k))
+    definition.write_text(f"dataset_name: tiny\nkeypoint_info:\n{points}\nskeleton_info: {{}}\n")
+    model_cfg = {**ref["model"], "metainfo": str(definition)}
+    model = posekit.init_model(model_cfg, FIXTURES / f"{name}.pth")  # strict: every key must match
     with torch.no_grad():
         feats = model.backbone(ref["input"])
         heatmaps = model.head(feats)

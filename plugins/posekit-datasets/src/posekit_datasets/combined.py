@@ -11,7 +11,7 @@ Dimensions: N instances, K source keypoints, K' = ``num_keypoints`` target keypo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -46,6 +46,8 @@ class KeypointConverter(BaseTransform):
 
     #: it maps annotations: test-time pipelines leave it out
     train_only: ClassVar[bool] = True
+    #: a small working instance (``posekit plugins --check``)
+    example_config: ClassVar[dict[str, Any]] = {"num_keypoints": 3, "mapping": [[0, 0], [1, 2]]}
 
     def __init__(self, num_keypoints: int, mapping: Sequence[tuple[SourceIndex, int]]) -> None:
         if num_keypoints < 1:

@@ -12,7 +12,7 @@ import copy
 import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -37,6 +37,9 @@ class KeypointPartitionMetric(BaseMetric):
         metric: the wrapped metric's config (``CocoMetric``, ``PCKAccuracy``, ``AUC``, ``EPE`` or ``NME``).
         partitions: partition name -> keypoint indices, e.g. ``{"body": [0, ..., 16], "foot": [17, ..., 22]}``.
     """
+
+    #: a small working instance (``posekit plugins --check``)
+    example_config: ClassVar[dict[str, Any]] = {"metric": {"type": "PCKAccuracy"}, "partitions": {"all": [0, 1, 2]}}
 
     def __init__(self, metric: MetricConfig, partitions: Mapping[str, Sequence[int]]) -> None:
         super().__init__(prefix=None)
