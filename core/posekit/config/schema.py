@@ -36,6 +36,10 @@ class DataSplit(_Strict):
     pipeline_switch: PipelineSwitch | None = None  # train split only (hook ``pipeline_switch``)
     pin_memory: bool | None = None  # page-locked batches (MMPose's dataloader key); None: on CUDA only
 
+    def pins_memory(self, device_type: str) -> bool:
+        """Whether this split's loader pins its batches on a ``device_type`` (``"cuda"``, ``"cpu"``) device."""
+        return device_type == "cuda" if self.pin_memory is None else self.pin_memory
+
 
 class DataSection(_Strict):
     train: DataSplit | None = None

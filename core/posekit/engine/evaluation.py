@@ -112,7 +112,7 @@ def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, fl
             drop_last=False,
             persistent_workers=False,
             collate_fn=pose_collate,
-            pin_memory=device.type == "cuda" if split.pin_memory is None else split.pin_memory,
+            pin_memory=split.pins_memory(device.type),
             seed=cfg.train.seed,
         )
         metrics = build_metrics(cfg.evaluator, getattr(dataset, "metainfo", None))

@@ -1,4 +1,4 @@
-"""Pieces of the training loop: seeding, the objective of a loss dict, the per-iteration LR."""
+"""Pieces of the training loop: seeding and the objective of a loss dict."""
 
 from __future__ import annotations
 

@@ -166,7 +166,6 @@ class Trainer:
             shuffle=True if split.shuffle is None else split.shuffle,
             seed=cfg.train.seed,
         )
-        on_cuda = self.device.type == "cuda"
         self.train_loader = build_dataloader(
             self.train_dataset,
             sampler=self.train_sampler,
@@ -175,7 +174,7 @@ class Trainer:
             drop_last=split.drop_last,
             persistent_workers=split.persistent_workers,
             collate_fn=pose_collate,
-            pin_memory=on_cuda if split.pin_memory is None else split.pin_memory,
+            pin_memory=split.pins_memory(self.device.type),
             seed=cfg.train.seed,
             rank=self.rank,
         )
@@ -202,7 +201,7 @@ class Trainer:
                 drop_last=False,
                 persistent_workers=val.persistent_workers,
                 collate_fn=pose_collate,
-                pin_memory=on_cuda if val.pin_memory is None else val.pin_memory,
+                pin_memory=val.pins_memory(self.device.type),
                 seed=cfg.train.seed,
                 rank=self.rank,
             )
