@@ -223,6 +223,14 @@ def test_bad_definition_names_file_and_field(tmp_path: Path, path: list, value: 
     assert expected in str(info.value)
 
 
+def test_one_way_swap_read_as_mmpose_when_declared(tmp_path: Path) -> None:
+    # MMPose's parse_pose_metainfo: each keypoint flips to its own `swap`, whether or not it is returned
+    data = _mutate(["keypoint_info", "2", "swap"], "")
+    file = tmp_path / "one_way.json"
+    file.write_text(json.dumps({**data, "one_way_swaps": True}))
+    assert load_metainfo(str(file)).flip_indices == (0, 2, 2)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DefinitionFileNotFoundError, match=r"nope.yaml does not exist") as info:
         load_metainfo(str(tmp_path / "nope.yaml"))

@@ -102,6 +102,9 @@ class KeypointInfo(_Frozen):
         joint_weights: (K,) per-keypoint loss weights; all 1.0 when left out.
         sigmas: (K,) OKS sigmas; ``None`` when the dataset has none (an empty list reads as ``None``).
         stats_info: dataset statistics (Human3.6M), optional.
+        one_way_swaps: accept a ``swap`` whose partner does not swap back, flipped one way as
+            MMPose's ``parse_pose_metainfo`` does (MMPose's own DeepFashion2 file has one); off by
+            default, so a typo in a definition is an error.
     """
 
     dataset_name: str = Field(min_length=1)
@@ -111,6 +114,7 @@ class KeypointInfo(_Frozen):
     joint_weights: tuple[Weight, ...]
     sigmas: tuple[Sigma, ...] | None = None
     stats_info: StatsInfo | None = None
+    one_way_swaps: bool = False
 
     _names: tuple[str, ...] = PrivateAttr(default=())
     _flip_indices: tuple[int, ...] = PrivateAttr(default=())
@@ -155,11 +159,11 @@ class KeypointInfo(_Frozen):
             if spec.swap not in name2id:
                 raise ValueError(f"keypoint_info.{i}.swap: {_unknown(spec.swap, names)}")
             partner = specs[name2id[spec.swap]]
-            if partner.swap != spec.name:
+            if partner.swap != spec.name and not self.one_way_swaps:
                 other = f"swaps with {partner.swap!r}" if partner.swap else "has no swap partner"
                 raise ValueError(
                     f"keypoint_info.{i}.swap: {spec.name!r} swaps with {spec.swap!r}, but {spec.swap!r} {other}; "
-                    "flip partners must name each other"
+                    "flip partners must name each other (one_way_swaps: true reads them as MMPose does)"
                 )
             flip_indices.append(name2id[spec.swap])
             # MMPose's parse_pose_metainfo lists each pair in both orders: (partner, self)
