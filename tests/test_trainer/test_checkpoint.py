@@ -85,6 +85,23 @@ def test_resume_without_a_checkpoint_starts_from_scratch(tiny: Any, tmp_path: Pa
     assert trainer.resumed_from is None and trainer.iteration == 6
 
 
+def test_load_from_starts_from_the_weights_and_refuses_a_missing_file(tiny: Any, tmp_path: Path) -> None:
+    """``train.load_from`` (MMPose's ``load_from``): the run starts from its weights; a missing file stops setup."""
+    from posekit.config import load_config
+    from posekit.engine import Trainer
+
+    tiny.train(tiny.config(tmp_path / "a", train={"epochs": 1, "progress": False}))
+    weights = tiny.load(tmp_path / "a" / "epoch_1.pth")["state_dict"]
+    trainer = Trainer(load_config(tiny.config(tmp_path / "b", train__load_from=str(tmp_path / "a" / "epoch_1.pth"))))
+    trainer.setup()
+    assert weights.keys() == trainer.model.state_dict().keys()
+    assert all(torch.equal(weights[k], v) for k, v in trainer.model.state_dict().items())
+    missing = tmp_path / "gone.pth"
+    with pytest.raises(CheckpointError, match=f"checkpoint '{missing}' not found"):
+        Trainer(load_config(tiny.config(tmp_path / "c", train__load_from=str(missing)))).setup()
+    assert not list((tmp_path / "c").glob("*.pth"))
+
+
 def _final_state(work: Path) -> dict[str, Any]:
     return torch.load(work / "epoch_2.pth", map_location="cpu", weights_only=True)
 

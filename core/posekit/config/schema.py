@@ -96,6 +96,7 @@ class TrainSection(_Strict):
     channels_last: bool = True  # 4-D weights and inputs in the NHWC memory format (faster convs; same maths)
     retain_host_memory: bool = True  # reuse freed host memory across steps, no page faults (glibc; process-wide)
     find_unused_parameters: bool = False  # DistributedDataParallel's option (heads with unused branches)
+    load_from: str | None = None  # weights to start from (MMPose's load_from): a checkpoint file or http(s) URL
     progress: bool = True
 
 

@@ -41,6 +41,7 @@ from posekit.errors import CheckpointError, ConfigError
 from posekit.nn.checkpoint import (
     component_distributions,
     extract_state_dict,
+    load_model_checkpoint,
     load_state_dict,
     read_checkpoint,
     require_distributions,
@@ -121,6 +122,8 @@ class Trainer:
         self.pm = make_plugin_manager(cfg.hooks.enable, cfg.hooks.disable, self.plugins)
 
         model = build("estimator", cfg.model, where="model").to(self.device)
+        if (start := cfg.train.load_from) and not self.resume_from:  # missing/unexpected keys warned, as MMEngine
+            load_model_checkpoint(model, start, strict=False, source=f"train.load_from {start}")
         if cfg.train.channels_last:
             use_channels_last(model)
         if cfg.train.sync_bn and self.world_size > 1:

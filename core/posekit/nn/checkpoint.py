@@ -63,7 +63,10 @@ def _download(url: str) -> Path:
         try:
             torch.hub.download_url_to_file(url, str(target), progress=False)
         except Exception as e:
-            raise CheckpointError(f"could not download checkpoint {url}: {type(e).__name__}: {e}") from e
+            raise CheckpointError(
+                f"could not download checkpoint {url}: {type(e).__name__}: {e}; "
+                f"with no network, put the file at {target} (or give a local path)"
+            ) from e
     return target
 
 

@@ -206,3 +206,11 @@ def test_rtmpose_stage2_becomes_a_pipeline_switch(shared: Path, tmp_path: Path) 
     switch = experiment["data"]["train"]["pipeline_switch"]
     assert switch["epoch"] == 390 and [s["type"] for s in switch["pipeline"]][2] == "TopdownAffine"
     assert not [p for p in problems if p.fatal]
+
+
+def test_load_from_becomes_train_load_from(shared: Path, tmp_path: Path) -> None:
+    jhmdb = "body_2d_keypoint/topdown_heatmap/jhmdb/td-hm_res50_8xb64-20e_jhmdb-sub3-256x256.py"
+    source = shared / "mmpose-configs" / jhmdb
+    experiment, problems = convert_mmpose_config(source, tmp_path / "jhmdb.yaml")
+    assert experiment["train"]["load_from"].endswith("/res50_mpii_256x256-418ffc88_20200812.pth")
+    assert not [p for p in problems if "load_from" in p.path]

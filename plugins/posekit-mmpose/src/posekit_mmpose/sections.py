@@ -204,7 +204,7 @@ def optim(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
 
 
 def train(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
-    """``train`` from ``train_cfg``, ``randomness`` and ``find_unused_parameters``."""
+    """``train`` from ``train_cfg``, ``randomness``, ``find_unused_parameters`` and ``load_from``."""
     out: dict[str, Any] = {}
     for key, value in (names.get("train_cfg") or {}).items():
         if key == "max_epochs":
@@ -225,6 +225,8 @@ def train(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
             _problem(problems, "train", f"randomness.{key}", "no posekit equivalent")
     if names.get("find_unused_parameters"):
         out["find_unused_parameters"] = True
+    if names.get("load_from"):
+        out["load_from"] = str(names["load_from"])
     return out
 
 
@@ -302,9 +304,6 @@ def ignored(names: Mapping[str, Any], problems: list[Problem]) -> None:
         base = names["auto_scale_lr"].get("base_batch_size")
         note = f"posekit does not rescale the LR for the batch size (MMPose's base batch size: {base})"
         _problem(problems, "optim", "auto_scale_lr", note, fatal=False)
-    if names.get("load_from"):
-        reason = f"posekit train has no load_from (start from {names['load_from']})"
-        _problem(problems, "runtime", "load_from", reason)
     if names.get("resume"):
         _problem(problems, "runtime", "resume", "resume with `posekit train --resume`", fatal=False)
     if names.get("custom_imports"):
