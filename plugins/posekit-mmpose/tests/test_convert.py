@@ -214,3 +214,13 @@ def test_load_from_becomes_train_load_from(shared: Path, tmp_path: Path) -> None
     experiment, problems = convert_mmpose_config(source, tmp_path / "jhmdb.yaml")
     assert experiment["train"]["load_from"].endswith("/res50_mpii_256x256-418ffc88_20200812.pth")
     assert not [p for p in problems if "load_from" in p.path]
+
+
+def test_remote_file_backend_is_left_out_with_a_note(shared: Path, tmp_path: Path) -> None:
+    """RTMPose's body8 config reads OpenMMLab's ``petrel`` storage: converted to local files, and said so."""
+    body8 = "body_2d_keypoint/rtmpose/body8/rtmpose-m_8xb512-700e_body8-halpe26-384x288.py"
+    experiment, problems = convert_mmpose_config(shared / "mmpose-configs" / body8, tmp_path / "body8.yaml")
+    notes = [p for p in problems if p.path.endswith("backend_args") and "petrel" in p.reason]
+    assert notes and not any(p.fatal for p in notes)
+    assert "backend_args" not in experiment["data"]["train"]["dataset"]["pipeline"][0]
+    assert "backend_args" not in experiment["data"]["train"]["pipeline_switch"]["pipeline"][0]

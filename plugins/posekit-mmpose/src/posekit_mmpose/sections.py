@@ -109,7 +109,9 @@ def data(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
             continue
         where = f"{split}_dataloader"
         cfg: dict[str, Any] = {}
-        for key, value in clean(loader).items():
+        loader = clean(loader)
+        _local_files(loader, where, problems)
+        for key, value in loader.items():
             if key in ("batch_size", "num_workers", "persistent_workers", "drop_last", "dataset"):
                 cfg[key] = value
             elif key == "sampler":
@@ -125,6 +127,22 @@ def data(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
         if _validates(DataSplit, cfg, "data", where, problems):
             out[split] = cfg
     return out
+
+
+def _local_files(node: Any, where: str, problems: list[Problem]) -> None:
+    """Drop, in place, every ``backend_args`` of a remote file backend (OpenMMLab's ``petrel`` object storage)."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _local_files(item, f"{where}[{i}]", problems)
+    if not isinstance(node, dict):
+        return
+    args = node.get("backend_args")
+    if isinstance(args, Mapping) and args.get("backend", "local") != "local":
+        del node["backend_args"]
+        reason = f"file backend {args['backend']!r} left out: posekit reads local files (under data_root)"
+        _problem(problems, "data", f"{where}.backend_args", reason, fatal=False)
+    for key, item in node.items():
+        _local_files(item, f"{where}.{key}", problems)
 
 
 def _sampler(sampler: Any, cfg: dict[str, Any], where: str, problems: list[Problem]) -> None:
@@ -241,6 +259,7 @@ def pipeline_switch(names: Mapping[str, Any], data: dict[str, Any], problems: li
             continue
         where = f"custom_hooks[{i}]"
         switch = clean({"epoch": cfg.get("switch_epoch"), "pipeline": cfg.get("switch_pipeline") or []})
+        _local_files(switch["pipeline"], f"{where}.switch_pipeline", problems)
         if "train" not in data:
             _problem(problems, "hooks", where, "PipelineSwitchHook: the train data did not convert, nothing to switch")
             continue
