@@ -86,6 +86,34 @@ def test_inferencer_batches_images_and_matches_mmpose(shared: Path, name: str) -
             _check(case, np.stack([p.keypoints for p in people]), np.stack([p.keypoint_scores for p in people]), where)
 
 
+def _optimized_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict of a model after the inference rewrites (asserting they were applied)."""
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()), "BatchNorm left"
+    convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs), "not channels_last"
+    return model.state_dict()
+
+
+def test_public_api_and_inferencer_run_the_same_optimized_model(shared: Path) -> None:
+    """``init_model`` + ``inference_topdown`` (README's API) take the same fast path as ``Inferencer``."""
+    folder, config, e2e = _fixture(shared, "rtmpose-t_coco-256x192")
+    case = e2e["cases"][0]
+    config = {**config, "test_cfg": case["test_cfg"]}
+    model = posekit.init_model(config, folder / "checkpoint.pth")
+    inferencer = Inferencer(config, folder / "checkpoint.pth")
+    api, served = _optimized_state(model), _optimized_state(inferencer.model)
+    assert api.keys() == served.keys() and all(torch.equal(api[k], served[k]) for k in api)
+    raw = posekit.init_model(config, folder / "checkpoint.pth", optimize=False)  # the opt-out: the module as built
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in raw.modules())
+    image = cv2.imread(str(shared / case["image"]))
+    boxes = np.asarray(case["bboxes"], np.float32)
+    by_api = posekit.inference_topdown(model, image, boxes, bbox_format=case["bbox_format"])
+    (by_inferencer,) = inferencer.predict_images([image], [np.concatenate([boxes, np.ones((len(boxes), 1))], 1)])
+    np.testing.assert_array_equal(
+        np.stack([p.keypoints for p in by_api]), np.stack([p.keypoints for p in by_inferencer])
+    )
+
+
 def test_whole_image_when_no_boxes_and_bad_boxes(shared: Path) -> None:
     folder, config, _ = _fixture(shared, "rtmpose-t_coco-256x192")
     model = posekit.init_model(config, folder / "checkpoint.pth")

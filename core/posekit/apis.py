@@ -64,8 +64,9 @@ def init_model(
     config: str | os.PathLike[str] | Mapping[str, Any] | Experiment,
     checkpoint: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
+    optimize: bool = True,
 ) -> nn.Module:
-    """Build a pose estimator for inference and load its weights.
+    """Build a pose estimator for inference and load its weights; optimized for inference by default.
 
     Args:
         config: a posekit experiment (YAML/TOML/JSON file, mapping or Experiment), a bare model
@@ -74,6 +75,10 @@ def init_model(
         checkpoint: an MMPose or posekit checkpoint (``.pth``, ``.safetensors``, URL); None keeps
             the initial weights.
         device: where the model runs, e.g. ``"cpu"`` or ``"cuda:0"``.
+        optimize: BatchNorm folded into the convolutions and channels_last weights
+            (:func:`posekit.nn.optimize_for_inference`) where the paradigm's serving allows it;
+            outputs equal the unmodified model's to float rounding. ``False`` keeps the module as
+            built (to train it further, or to read its state dict by MMPose's keys).
 
     Returns:
         the estimator in eval mode, with ``dataset_meta`` (MMPose's keypoint-definition dict)
@@ -114,7 +119,22 @@ def init_model(
     check_keypoints(found, num, flip_indices, origin)
     model.dataset_meta = dict(dataset_meta)
     model.cfg = experiment
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if optimize and _serving_optimizable(model):
+        from posekit.nn.fuse import optimize_for_inference
+
+        optimize_for_inference(model)
+    return model
+
+
+def _serving_optimizable(model: nn.Module) -> bool:
+    """Whether the model's serving contract allows the inference rewrites (False for a paradigm without one)."""
+    from posekit.errors import ContractError
+
+    try:
+        return bool(model.serving().optimizable)
+    except (ContractError, AttributeError):
+        return False
 
 
 def _load_image(img: np.ndarray | str | os.PathLike[str]) -> tuple[np.ndarray, str]:

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from posekit.onnx import export_onnx, file_metadata
 
     out = Path(args.out) if args.out else Path(args.checkpoint or args.config).with_suffix(".onnx")
-    model = init_model(args.config, args.checkpoint)
+    model = init_model(args.config, args.checkpoint, optimize=False)  # exported as built; onnxruntime fuses
     path = export_onnx(
         model,
         out,

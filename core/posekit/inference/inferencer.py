@@ -111,14 +111,12 @@ class Inferencer:
         precision: Precision,
     ) -> Serving:
         from posekit.apis import init_model
-        from posekit.nn.fuse import compile_for_inference, optimize_for_inference
+        from posekit.nn.fuse import compile_for_inference
 
-        model = init_model(config, checkpoint, device)
+        model = init_model(config, checkpoint, device, optimize=optimize)
         if flip_test is not None:
             model.test_cfg = model.test_cfg.model_copy(update={"flip_test": flip_test})
         serving = model.serving()
-        if optimize and serving.optimizable:
-            optimize_for_inference(model)
         if precision == "bf16":
             enable_bf16(model)
         if compile and serving.optimizable:
@@ -201,6 +199,7 @@ class Inferencer:
         if boxes is None and self.detector is not None:
             boxes = detect(self.detector, img)
         elif boxes is not None:  # the user's: NaN, inverted or outside boxes are refused, partly outside clipped
+            boxes = np.asarray(boxes, np.float32)  # as MMPose keeps boxes: float64 ones crop a hair differently
             boxes = np.concatenate([check_boxes(boxes[:, :4], img.shape[:2], "boxes"), boxes[:, 4:]], axis=1)
         if boxes is None:
             h, w = img.shape[:2]
