@@ -64,6 +64,24 @@ def _estimator(cfg: str | Mapping[str, Any], checkpoint: str | None, what: str) 
     return model, clean_model_dict(model_cfg, drop_pretrained=True)
 
 
+def _tiny_rtmpose(channels: int) -> dict[str, Any]:
+    """A 17-keypoint RTMPose (CSPNeXt + RTMCCHead) for 64x64 inputs whose last features have ``channels``."""
+    codec = {"type": "SimCCLabel", "input_size": (64, 64), "sigma": (4.9, 5.66), "normalize": False}
+    return {
+        "type": "TopdownPoseEstimator",
+        "backbone": {"type": "CSPNeXt", "deepen_factor": 0.167, "widen_factor": channels / 1024},
+        "head": {
+            "type": "RTMCCHead",
+            "in_channels": channels,
+            "out_channels": 17,
+            "input_size": (64, 64),
+            "in_featuremap_size": (2, 2),
+            "gau_cfg": {"hidden_dims": 16, "s": 8},
+            "decoder": codec,
+        },
+    }
+
+
 class DWPoseDistiller(BasePoseEstimator):
     """Teacher-student distillation of a SimCC top-down model (DWPose).
 
@@ -80,34 +98,10 @@ class DWPoseDistiller(BasePoseEstimator):
         data_preprocessor: the data preprocessor; default the student's.
     """
 
-    #: an example (for ``posekit plugins --check``): two tiny RTMPose models
+    #: an example (for ``posekit plugins --check``): two tiny RTMPose models, 64 and 32 channels
     example_config = {
-        "teacher_cfg": {
-            "type": "TopdownPoseEstimator",
-            "backbone": {"type": "CSPNeXt", "deepen_factor": 0.167, "widen_factor": 0.0625},
-            "head": {
-                "type": "RTMCCHead",
-                "in_channels": 64,
-                "out_channels": 17,
-                "input_size": (64, 64),
-                "in_featuremap_size": (2, 2),
-                "gau_cfg": {"hidden_dims": 16, "s": 8},
-                "decoder": {"type": "SimCCLabel", "input_size": (64, 64), "sigma": (4.9, 5.66), "normalize": False},
-            },
-        },
-        "student_cfg": {
-            "type": "TopdownPoseEstimator",
-            "backbone": {"type": "CSPNeXt", "deepen_factor": 0.167, "widen_factor": 0.03125},
-            "head": {
-                "type": "RTMCCHead",
-                "in_channels": 32,
-                "out_channels": 17,
-                "input_size": (64, 64),
-                "in_featuremap_size": (2, 2),
-                "gau_cfg": {"hidden_dims": 16, "s": 8},
-                "decoder": {"type": "SimCCLabel", "input_size": (64, 64), "sigma": (4.9, 5.66), "normalize": False},
-            },
-        },
+        "teacher_cfg": _tiny_rtmpose(64),
+        "student_cfg": _tiny_rtmpose(32),
         "distill_cfg": (
             {"methods": ({"type": "FeaLoss", "name": "loss_fea", "student_channels": 32, "teacher_channels": 64},)},
             {"methods": ({"type": "KDLoss", "name": "loss_logit", "weight": 0.1},)},
