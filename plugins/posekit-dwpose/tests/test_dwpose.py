@@ -18,6 +18,7 @@ import posekit
 from posekit.errors import ConfigError
 from posekit.registry import build
 from posekit.testing.conformance import check_estimator, random_topdown_batch
+from posekit.testing.reference import assert_close_to_max
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REGENERATE = "~/.cache/posekit/mmpose-env/bin/python plugins/posekit-dwpose/tests/fixtures/generate_losses.py"
@@ -36,6 +37,37 @@ def test_losses_match_mmpose(index: int) -> None:
     torch.testing.assert_close(
         got, case["expected"], rtol=1e-6, atol=1e-6, msg=lambda m: f"{case['name']} (regenerate: {REGENERATE}): {m}"
     )
+
+
+def test_mmpose_distiller_checkpoint_matches() -> None:
+    """MMPose's DWPoseDistiller built from MMPose configs (fixtures/teacher.py, student.py): its checkpoint
+    loads strictly, and the student's outputs and the three losses at epoch 1 of 4 equal MMPose's."""
+    from posekit.nn import load_model_checkpoint
+    from posekit.structures import PoseBatch
+
+    ref = torch.load(FIXTURES / "dwpose_distiller_outputs.pt", weights_only=True)
+    where = f"dwpose_distiller_outputs.pt (regenerate: {REGENERATE.replace('losses', 'distiller')})"
+    model = build(
+        "estimator",
+        {
+            "type": "DWPoseDistiller",
+            "teacher_cfg": str(FIXTURES / "teacher.py"),
+            "student_cfg": str(FIXTURES / "student.py"),
+            "distill_cfg": ref["distill_cfg"],
+        },
+    )
+    load_model_checkpoint(model, FIXTURES / "dwpose_distiller.pth")  # strict
+    model.eval()
+    model.set_epoch(ref["epoch"], ref["max_epochs"])
+    targets = {key: ref[key] for key in ("keypoint_x_labels", "keypoint_y_labels", "keypoint_weights")}
+    with torch.no_grad():
+        simcc_x, simcc_y = model(ref["input"], mode="tensor")
+        losses = model.loss(ref["input"], PoseBatch(ref["input"], targets, []))
+    for name, got, want in (("simcc_x", simcc_x, ref["simcc_x"]), ("simcc_y", simcc_y, ref["simcc_y"])):
+        assert_close_to_max(name, got.numpy(), want.numpy(), where)
+    assert set(losses) == set(ref["losses"])
+    for key, want in ref["losses"].items():
+        torch.testing.assert_close(losses[key], want, rtol=1e-5, atol=1e-7, msg=lambda m, k=key: f"{where}: {k}: {m}")
 
 
 def test_kd_loss_is_zero_for_the_teacher_itself() -> None:
