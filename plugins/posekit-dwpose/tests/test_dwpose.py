@@ -172,6 +172,13 @@ def test_stage2_keeps_the_losses_and_refuses_feature_loss() -> None:
         build("estimator", {**cfg, "distill_cfg": [fea]})
 
 
+def test_keypoint_counts_must_agree() -> None:
+    teacher = _rtmpose(0.0625)
+    teacher["head"] = {**teacher["head"], "out_channels": 133}
+    with pytest.raises(ConfigError, match="the teacher predicts 133 keypoints but the student 17"):
+        build("estimator", _distiller(teacher, _rtmpose(0.03125), two_dis=False))
+
+
 def test_missing_teacher_config_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"teacher config '.*nowhere.py' not found"):
         build("estimator", _distiller(str(tmp_path / "nowhere.py"), _rtmpose(0.03125), two_dis=False))

@@ -130,6 +130,9 @@ class DWPoseDistiller(BasePoseEstimator):
                 f"DWPoseDistiller: the student's head {type(self.student.head).__name__} has no loss_module; "
                 "DWPose distils SimCC heads (RTMCCHead, RTMWHead)"
             )
+        k_t, k_s = getattr(self.teacher.head, "out_channels", None), getattr(self.student.head, "out_channels", None)
+        if k_t != k_s:
+            raise ConfigError(f"DWPoseDistiller: the teacher predicts {k_t} keypoints but the student {k_s}")
         self.two_dis = two_dis
         self.distill_losses = nn.ModuleDict()
         for entry in distill_cfg:
