@@ -219,7 +219,7 @@ def _train(experiment: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     return folder / "work" / "student.yaml", folder / "work" / "student.pth"
 
 
-def _serve(config: Path, checkpoint: Path, image: Path, out: Path) -> None:
+def _serve(config: Path, checkpoint: Path, image: Path, out: Path, export: bool = True) -> None:
     from posekit.cli import main
 
     args = ["--checkpoint", str(checkpoint), "--input", str(image), "--out", str(out / "infer")]
@@ -227,6 +227,8 @@ def _serve(config: Path, checkpoint: Path, image: Path, out: Path) -> None:
     (prediction,) = (out / "infer" / "predictions").glob("*.json")
     instances = json.loads(prediction.read_text())["instances"]
     assert instances and len(instances[0]["keypoints"]) == 17
+    if not export:
+        return
     assert main(["export", str(config), "--checkpoint", str(checkpoint), "-o", str(out / "student.onnx")]) == 0
     assert (out / "student.onnx").stat().st_size > 0
 
@@ -256,6 +258,14 @@ def test_two_stages_train_and_the_student_serves_alone(shared: Path, tmp_path: P
     for key in before:  # stage 2 trains the head only, on the stage-1 student's (teacher's) trunk
         assert torch.equal(before[key], after[key]) != key.startswith("head."), key
     _serve(s2_yaml, s2_pth, image, tmp_path / "s2")
+
+    # the distiller itself serves as its student does (stage 2: the student's head on the teacher's trunk)
+    s2_config, s2_last = tmp_path / "s2" / "config.yaml", tmp_path / "s2" / "work" / "iter_2.pth"
+    distiller, alone = posekit.init_model(s2_config, s2_last), posekit.init_model(s2_yaml, s2_pth)
+    x = torch.randn(1, 3, INPUT[1], INPUT[0])
+    with torch.no_grad():
+        torch.testing.assert_close(distiller(x, mode="tensor"), alone(x, mode="tensor"))
+    _serve(s2_config, s2_last, image, tmp_path / "s2" / "distiller", export=False)
 
 
 def test_stage2_predicts_with_the_teachers_trunk() -> None:
