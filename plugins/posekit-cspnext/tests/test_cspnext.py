@@ -122,3 +122,39 @@ def test_default_norm_is_mmdet_bn() -> None:
 def test_bad_config(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build("backbone", {**TINY, **change})
+
+
+PAFPN = {"type": "CSPNeXtPAFPN", "in_channels": (8, 16, 32), "num_csp_blocks": 1}
+PAFPN_FEATS = [(8, 16, 12), (16, 8, 6), (32, 4, 3)]
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {**PAFPN, "out_indices": (1, 2)},
+        {**PAFPN, "out_channels": 8, "use_depthwise": True},
+        {**PAFPN, "norm_cfg": {"type": "SyncBN"}, "act_cfg": {"type": "SiLU", "inplace": True}},
+    ],
+    ids=["rtmw", "out-channels-depthwise", "syncbn-silu"],
+)
+def test_pafpn_conformance(posekit_check: Any, cfg: dict[str, Any]) -> None:
+    posekit_check.neck(cfg, feat_shapes=PAFPN_FEATS)
+
+
+def test_pafpn_output_shapes_and_keys() -> None:
+    neck = build("neck", {**PAFPN, "out_channels": 8}).eval()
+    with torch.no_grad():
+        out = neck(tuple(torch.randn(2, *s) for s in PAFPN_FEATS))
+    assert [tuple(o.shape) for o in out] == [(2, 8, 16, 12), (2, 8, 8, 6), (2, 8, 4, 3)]
+    keys = set(neck.state_dict())
+    assert {"reduce_layers.1.conv.weight", "downsamples.0.bn.running_mean", "out_convs.2.conv.weight"} <= keys
+    assert "top_down_blocks.0.blocks.0.conv2.depthwise_conv.conv.weight" in keys
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"in_channels": (8,)}, "at least 2 levels"), ({"out_indices": (3,)}, r"out_indices \(3,\)")],
+)
+def test_pafpn_bad_config(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build("neck", {**PAFPN, **change})

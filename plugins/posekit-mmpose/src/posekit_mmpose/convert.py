@@ -102,6 +102,17 @@ def clean(value: Any) -> Any:
     return value
 
 
+def _resolve_repo_paths(model: dict[str, Any], source: str) -> None:
+    """MMPose-repository config paths of the model (DWPoseDistiller's ``teacher_cfg='configs/...'``)
+    made absolute: found under the nearest folder above ``source`` that holds them; else left as written."""
+    for key, value in model.items():
+        if isinstance(value, str) and value.startswith("configs/") and value.endswith(".py"):
+            rest = value.removeprefix("configs/")
+            found = next((p / rest for p in Path(source).resolve().parents if (p / rest).is_file()), None)
+            if found is not None:
+                model[key] = str(found)
+
+
 def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[dict[str, Any], list[Problem]]:
     """``(experiment mapping, problems)`` of an MMPose config's top-level names.
 
@@ -109,6 +120,7 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
         MissingComponentError: the model needs a component posekit lacks (naming each).
     """
     model = clean(names["model"])
+    _resolve_repo_paths(model, source)
     if "type" not in model:
         raise ConfigError(f"{source}: the model dict has no 'type' (expected e.g. 'TopdownPoseEstimator')")
     missing = missing_components(model)

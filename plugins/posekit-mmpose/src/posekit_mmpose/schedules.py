@@ -47,6 +47,10 @@ def schedule(schedulers: Any, lr: float, max_epochs: int, problems: list[Problem
         kind = cfg.get("type")
         by_epoch = cfg.get("by_epoch", True)
         begin, end = cfg.get("begin", 0), cfg.get("end")
+        if by_epoch and max_epochs and begin >= max_epochs:  # DWPose's stage 2: 60 epochs, its base's 270-epoch cosine
+            reason = f"{kind} begins at epoch {begin}, after the run's {max_epochs} epochs: MMPose never applies it"
+            _problem(problems, "optim", where, reason, fatal=False)
+            continue
         if kind == "LinearLR" and not by_epoch and begin == 0 and cfg.get("end_factor", 1.0) == 1.0:
             out["warmup_iters"] = int(end or 0)
             out["warmup_ratio"] = float(cfg.get("start_factor", 1.0 / 3))

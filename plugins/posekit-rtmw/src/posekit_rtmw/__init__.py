@@ -1,0 +1,3 @@
+"""posekit-rtmw: RTMWHead (RTMPose whole-body)."""
+
+__version__ = "0.1.0"
