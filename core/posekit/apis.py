@@ -128,12 +128,12 @@ def init_model(
 
 
 def _serving_optimizable(model: nn.Module) -> bool:
-    """Whether the model's serving contract allows the inference rewrites (False for a paradigm without one)."""
+    """Whether the model's serving contract allows the inference rewrites (False where it cannot serve)."""
     from posekit.errors import ContractError
 
     try:
         return bool(model.serving().optimizable)
-    except (ContractError, AttributeError):
+    except (ContractError, ConfigError, AttributeError):  # no serving(), or no codec to serve with
         return False
 
 
