@@ -105,3 +105,13 @@ def test_exp_momentum_ema_matches_mmpose_formula() -> None:
     ema.swap(model)
     torch.testing.assert_close(model[0].weight, expected)
     assert torch.equal(ema.module[0].weight, raw)
+
+
+def test_dynamic_val_intervals_as_mmengine() -> None:
+    """RTMO's ``dynamic_intervals=[(580, 1)]``: every 20 epochs, then every epoch from the 580th (1-based)."""
+    from posekit.config.schema import TrainSection
+
+    train = TrainSection(epochs=600, val_interval=20, dynamic_intervals=((580, 1),))
+    validated = [e for e in range(600) if (e + 1) % train.val_interval_at(e) == 0]
+    assert validated[:2] == [19, 39] and validated[27:30] == [559, 579, 580] and validated[-1] == 599
+    assert len(validated) == 28 + 21
