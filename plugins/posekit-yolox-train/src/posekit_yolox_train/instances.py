@@ -32,6 +32,11 @@ def _per_instance(value: Any, n: int) -> bool:
     return isinstance(value, (list, np.ndarray)) and len(value) == n
 
 
+def instances_of(sample: PoseSample) -> PoseSample:
+    """A sample holding only ``sample``'s per-instance fields (and a copy of its ``extra``)."""
+    return PoseSample(**{name: getattr(sample, name) for name in INSTANCE_FIELDS}, extra=dict(sample.extra))
+
+
 def select_instances(sample: PoseSample, keep: np.ndarray) -> None:
     """Keep the instances where the bool mask ``keep`` (N,) is set, in every per-instance field (in place)."""
     n = sample.num_instances

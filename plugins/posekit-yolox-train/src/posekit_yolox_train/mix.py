@@ -21,7 +21,7 @@ from posekit.transforms.base import BaseTransform
 from posekit.transforms.geometry import flip_bbox, flip_keypoints
 from posekit.transforms.rng import get_rng
 from posekit.types import TransformConfig
-from posekit_yolox_train.instances import clip_to_image, concat_instances
+from posekit_yolox_train.instances import clip_to_image, concat_instances, instances_of
 
 
 def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -152,7 +152,7 @@ class Mosaic(_MixTransform):
             img = _resize(part.img, (int(img_w * ratio), int(img_h * ratio)))
             (x1, y1, x2, y2), (cx1, cy1, cx2, cy2) = self._paste_crop(loc, center, (img.shape[1], img.shape[0]))
             mosaic[y1:y2, x1:x2] = img[cy1:cy2, cx1:cx2]
-            parts.append(_scaled(part if loc else _copy_instances(part), ratio, (x1 - cx1, y1 - cy1)))
+            parts.append(_scaled(part if loc else instances_of(part), ratio, (x1 - cx1, y1 - cy1)))
         concat_instances(sample, parts)
         clip_to_image(sample, (2 * w, 2 * h))
         sample.img = mosaic
@@ -160,23 +160,6 @@ class Mosaic(_MixTransform):
         sample.img_mask = None
         sample.invalid_segs = []
         return sample
-
-
-def _copy_instances(sample: PoseSample) -> PoseSample:
-    """A sample holding only ``sample``'s instance arrays (the sample itself is the mix's output)."""
-    return PoseSample(
-        bbox=sample.bbox,
-        bbox_score=sample.bbox_score,
-        bbox_center=sample.bbox_center,
-        bbox_scale=sample.bbox_scale,
-        bbox_rotation=sample.bbox_rotation,
-        keypoints=sample.keypoints,
-        keypoints_visible=sample.keypoints_visible,
-        area=sample.area,
-        iscrowd=sample.iscrowd,
-        num_keypoints=sample.num_keypoints,
-        extra=dict(sample.extra),
-    )
 
 
 class YOLOXMixUp(_MixTransform):
@@ -252,7 +235,7 @@ class YOLOXMixUp(_MixTransform):
         dx, dy = offset
         blended = 0.5 * sample.img + 0.5 * padded[dy : dy + h, dx : dx + w]
 
-        part = _scaled(_copy_instances(aux), ratio, (0.0, 0.0))
+        part = _scaled(instances_of(aux), ratio, (0.0, 0.0))
         clip_to_image(part, (aux_w, aux_h))
         if flip:
             if len(part.bbox):
@@ -261,7 +244,7 @@ class YOLOXMixUp(_MixTransform):
                 kpts, vis = flip_keypoints(part.keypoints, part.keypoints_visible, (aux_w, aux_h), aux.flip_indices)
                 part.keypoints, part.keypoints_visible = kpts, vis  # type: ignore[assignment]
         part = _scaled(part, 1.0, (-dx, -dy))
-        concat_instances(sample, [_copy_instances(sample), part])
+        concat_instances(sample, [instances_of(sample), part])
         clip_to_image(sample, (w, h))
         sample.img = blended.astype(np.uint8)
         sample.img_shape = (h, w)
