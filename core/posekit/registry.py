@@ -48,6 +48,7 @@ GROUPS: dict[str, str] = {
     "metainfo": "posekit.metainfo",
     "detector": "posekit.detectors",
     "synthesizer": "posekit.synthesizers",
+    "optim_constructor": "posekit.optim_constructors",
 }
 HOOKS_GROUP = "posekit.hooks"
 CORE_DIST = "posekit"

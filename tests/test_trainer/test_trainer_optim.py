@@ -10,7 +10,7 @@ from torch import nn
 
 from posekit.config.schema import OptimizerCfg, SchedulerCfg
 from posekit.engine.ema import ExpMomentumEMA
-from posekit.engine.optim import build_optimizer, lr_factor, param_groups
+from posekit.engine.optim import LRSchedule, build_optimizer, param_groups
 
 
 def _net() -> nn.Module:
@@ -40,11 +40,16 @@ def test_no_trainable_parameters_is_an_error() -> None:
         build_optimizer(_net().requires_grad_(False), OptimizerCfg())
 
 
+def lr_factor(cfg: SchedulerCfg, iteration: int, iters_per_epoch: int, total_iters: int) -> float:
+    """The LR of a group whose base LR is 1 during ``iteration`` of a run of ``total_iters``."""
+    return LRSchedule(cfg, iters_per_epoch, total_iters // iters_per_epoch, total_iters)(iteration, 1.0)
+
+
 def test_linear_warmup_as_mmengine_linear_lr() -> None:
     cfg = SchedulerCfg(warmup_iters=10, warmup_ratio=0.001)
     assert lr_factor(cfg, 0, 100, 1000) == pytest.approx(0.001)
     assert lr_factor(cfg, 5, 100, 1000) == pytest.approx(0.001 + 0.999 * 0.5)
-    assert lr_factor(cfg, 10, 100, 1000) == 1.0
+    assert lr_factor(cfg, 10, 100, 1000) == pytest.approx(1.0)  # chained as MMEngine: rounding
 
 
 def test_step_and_multistep_in_epochs() -> None:
@@ -58,10 +63,26 @@ def test_cosine_per_iteration_with_floor_and_begin() -> None:
     cos = SchedulerCfg(policy="cosine", min_lr_ratio=0.05)
     assert lr_factor(cos, 0, 10, 100) == 1.0
     assert lr_factor(cos, 50, 10, 100) == pytest.approx(0.05 + 0.95 * 0.5)
-    assert lr_factor(cos, 100, 10, 100) == pytest.approx(0.05)
+    assert lr_factor(cos, 99, 10, 100) == pytest.approx(0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * 0.99)))
     flat_then_cos = SchedulerCfg(policy="cosine", cosine_begin=5)
     assert lr_factor(flat_then_cos, 49, 10, 100) == 1.0
     assert lr_factor(flat_then_cos, 75, 10, 100) == pytest.approx(0.5)
+
+
+def test_phases_and_short_form_are_exclusive() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        SchedulerCfg(phases=[{"type": "ConstantLR", "factor": 0.5}], policy="cosine")
+    with pytest.raises(ValueError, match=r"end \(5\) must be larger than begin"):
+        SchedulerCfg(phases=[{"type": "LinearLR", "begin": 5, "end": 5}])
+
+
+def test_per_group_base_lrs_share_an_absolute_cosine_floor() -> None:
+    """``eta_min`` is an LR, not a fraction: a group already at the floor stays there (RTMO's encoder)."""
+    cos = SchedulerCfg(phases=[{"type": "CosineAnnealingLR", "eta_min": 0.1, "by_epoch": False}])
+    schedule = LRSchedule(cos, 10, 10, 100)
+    assert schedule(50, 1.0) == pytest.approx(0.1 + 0.9 * 0.5)
+    assert schedule(50, 0.1) == pytest.approx(0.1)
+    assert schedule(20, 1.0) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.2)))  # replayed from 0
 
 
 def test_exp_momentum_ema_matches_mmpose_formula() -> None:
@@ -84,3 +105,13 @@ def test_exp_momentum_ema_matches_mmpose_formula() -> None:
     ema.swap(model)
     torch.testing.assert_close(model[0].weight, expected)
     assert torch.equal(ema.module[0].weight, raw)
+
+
+def test_dynamic_val_intervals_as_mmengine() -> None:
+    """RTMO's ``dynamic_intervals=[(580, 1)]``: every 20 epochs, then every epoch from the 580th (1-based)."""
+    from posekit.config.schema import TrainSection
+
+    train = TrainSection(epochs=600, val_interval=20, dynamic_intervals=((580, 1),))
+    validated = [e for e in range(600) if (e + 1) % train.val_interval_at(e) == 0]
+    assert validated[:2] == [19, 39] and validated[27:30] == [559, 579, 580] and validated[-1] == 599
+    assert len(validated) == 28 + 21

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from posekit.types import DatasetConfig, DetectorConfig, MetricConfig, TransformConfig
+from posekit.config.lr_phases import LRPhase
+from posekit.types import DatasetConfig, DetectorConfig, MetricConfig, OptimConstructorConfig, TransformConfig
 
 
 class _Strict(BaseModel):
@@ -59,19 +60,61 @@ class OptimizerCfg(_Strict):
     norm_decay_mult: float = Field(1.0, ge=0)  # weight decay multiplier on normalisation layers
     bias_decay_mult: float = Field(1.0, ge=0)  # weight decay multiplier on biases
     fused: bool | None = None  # torch's fused kernel (one per step, not per parameter); None: where supported
+    # param groups from an optim_constructor component (posekit.optim_constructors); None: the two mults above
+    constructor: OptimConstructorConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_grouping(self) -> OptimizerCfg:
+        mults = {"norm_decay_mult", "bias_decay_mult"} & self.model_fields_set
+        if self.constructor is not None and mults:
+            raise ValueError(f"{', '.join(sorted(mults))}: give it to the constructor ({self.constructor['type']})")
+        return self
 
 
 class SchedulerCfg(_Strict):
-    """Linear warmup, then a step / multistep / cosine / constant schedule (per iteration)."""
+    """The LR schedule (per iteration): MMEngine's schedulers as ``phases``, or the short form.
 
+    ``phases`` lists MMEngine's parameter schedulers as MMPose's ``param_scheduler`` does
+    (:mod:`posekit.config.lr_phases`), replayed with MMEngine's numbers. The short form is a
+    linear warmup over ``warmup_iters`` iterations times one ``policy``; it stands for the phases
+    :meth:`as_phases` lists, and is left at its defaults when ``phases`` is given.
+    """
+
+    phases: tuple[LRPhase, ...] = ()
     policy: Literal["constant", "step", "multistep", "cosine"] = "constant"
     warmup_iters: int = Field(0, ge=0)
     warmup_ratio: float = Field(0.001, gt=0, le=1)
-    step: int = 30  # epochs between decays (step)
+    step: int = Field(30, ge=1)  # epochs between decays (step)
     milestones: tuple[int, ...] = ()  # epochs (multistep)
     gamma: float = Field(0.1, ge=0)
     min_lr_ratio: float = Field(0.0, ge=0, le=1)  # cosine floor as a fraction of lr
     cosine_begin: int = Field(0, ge=0)  # epoch the cosine decay starts (RTMPose: epochs // 2); flat before
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SchedulerCfg:
+        short = self.model_fields_set - {"phases"}
+        if self.phases and short:
+            raise ValueError(f"give phases or the short form ({', '.join(sorted(short))}), not both")
+        return self
+
+    def as_phases(self, iters_per_epoch: int, total_iters: int) -> tuple[LRPhase, ...]:
+        """The schedule as phases; the short form's cosine ends with the run (``total_iters``)."""
+        if self.phases:
+            return self.phases
+        adapter: TypeAdapter[LRPhase] = TypeAdapter(LRPhase)
+        out: list[dict[str, Any]] = []
+        if self.warmup_iters:  # MMEngine's LinearLR reaches 1 at its end - 1
+            out.append({"type": "LinearLR", "start_factor": self.warmup_ratio, "end": self.warmup_iters + 1})
+            out[-1]["by_epoch"] = False
+        if self.policy == "step":
+            out.append({"type": "StepLR", "step_size": self.step, "gamma": self.gamma})
+        elif self.policy == "multistep":
+            out.append({"type": "MultiStepLR", "milestones": self.milestones, "gamma": self.gamma})
+        elif self.policy == "cosine" and self.cosine_begin * iters_per_epoch < total_iters:
+            begin = self.cosine_begin * iters_per_epoch
+            cosine = {"begin": begin, "end": total_iters, "T_max": total_iters - begin, "by_epoch": False}
+            out.append({"type": "CosineAnnealingLR", **cosine, "eta_min_ratio": self.min_lr_ratio})
+        return tuple(adapter.validate_python(p) for p in out)
 
 
 class OptimSection(_Strict):
@@ -86,6 +129,8 @@ class TrainSection(_Strict):
     epochs: int = Field(10, ge=1)
     max_iters: int | None = Field(None, ge=1)  # stop after this many iterations (tests, smoke runs)
     val_interval: int = Field(1, ge=1)  # epochs
+    # (epoch, interval): from that epoch (1-based) on, validate every interval epochs (MMEngine's dynamic_intervals)
+    dynamic_intervals: tuple[tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]], ...] = ()
     seed: int = 0
     deterministic: bool = True
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
@@ -98,6 +143,14 @@ class TrainSection(_Strict):
     find_unused_parameters: bool = False  # DistributedDataParallel's option (heads with unused branches)
     load_from: str | None = None  # weights to start from (MMPose's load_from): a checkpoint file or http(s) URL
     progress: bool = True
+
+    def val_interval_at(self, epoch: int) -> int:
+        """The validation interval in force during ``epoch`` (0-based), as MMEngine's ``EpochBasedTrainLoop``."""
+        interval = self.val_interval
+        for start, value in sorted(self.dynamic_intervals):
+            if epoch + 1 >= start:
+                interval = value
+        return interval
 
 
 #: settings that moved from ``train`` to their hook's section: old key -> (hook, new key; None: the whole section)

@@ -326,7 +326,9 @@ class BaseDataset(Dataset[PoseSample]):
         if self.seed is not None:
             sample.rng = sample_rng(self.seed, self.epoch, idx)
         for transform in self.pipeline:
-            sample = transform(sample)
+            sample = (
+                transform(sample, dataset=self) if getattr(transform, "needs_dataset", False) else transform(sample)
+            )
             if sample is None:
                 return None
             if not isinstance(sample, PoseSample):

@@ -5,22 +5,22 @@ non-normalisation layer gets ``weight_decay * bias_decay_mult``; every parameter
 normalisation layer (BatchNorm, SyncBatchNorm, GroupNorm, LayerNorm, InstanceNorm) gets
 ``weight_decay * norm_decay_mult``. Parameters with the same decay share one group.
 
-The schedule is a factor of the base LR evaluated every iteration: a linear warmup from
-``warmup_ratio`` (MMEngine's ``LinearLR(start_factor=warmup_ratio, end=warmup_iters)``)
-times the main policy (``step``/``multistep`` in epochs, ``cosine`` from epoch ``cosine_begin`` to the end of the
-run in iterations, as ``CosineAnnealingLR(convert_to_iter_based=True)``), applied by :class:`IterLR`.
+The schedule gives each parameter group's LR every iteration from its base LR: MMEngine's
+parameter schedulers (``optim.scheduler.phases``) replayed as MMEngine's runner steps them
+(:class:`LRSchedule`), applied by :class:`IterLR`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
+from posekit.config.lr_phases import LRPhase
 from posekit.config.schema import OptimizerCfg, SchedulerCfg
+from posekit.errors import ConfigError
 
 NORM_LAYERS: tuple[type[nn.Module], ...] = (
     nn.modules.batchnorm._BatchNorm,
@@ -56,72 +56,108 @@ def param_groups(model: nn.Module, cfg: OptimizerCfg) -> list[dict[str, object]]
 
 
 def build_optimizer(model: nn.Module, cfg: OptimizerCfg) -> torch.optim.Optimizer:
-    """SGD, Adam or AdamW over :func:`param_groups` of ``model``, fused (one kernel per step) where supported.
+    """SGD, Adam or AdamW, fused (one kernel per step) where supported, over the param groups of
+    ``cfg.constructor`` (an ``optim_constructor`` component: ``Constructor(**cfg)(model, cfg)``),
+    else of :func:`param_groups`.
 
     Args:
         model: the model (unwrapped, not DDP).
         cfg: the optimizer config.
     """
-    groups = param_groups(model, cfg)
+    if cfg.constructor is not None:
+        from posekit.registry import build
+
+        groups = build("optim_constructor", dict(cfg.constructor))(model, cfg)
+    else:
+        groups = param_groups(model, cfg)
     if not groups:
         raise ValueError("the model has no trainable parameters (every requires_grad is False)")
     fused = cfg.fused
     if fused is None:  # torch's fused kernels take floating-point parameters on CPU and CUDA
         params = [p for group in groups for p in group["params"]]  # type: ignore[attr-defined]
         fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params) or None
+    wd = cfg.weight_decay  # of groups that name none
     if cfg.type == "SGD":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, fused=fused)
+        return torch.optim.SGD(
+            groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=wd, fused=fused
+        )
     if cfg.type == "Adam":
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, fused=fused)
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused)
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=wd, fused=fused)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=wd, fused=fused)
 
 
-def lr_factor(cfg: SchedulerCfg, iteration: int, iters_per_epoch: int, total_iters: int) -> float:
-    """The LR multiplier at ``iteration`` (0-based) of a run of ``total_iters`` iterations.
+class LRSchedule:
+    """A param group's LR at every iteration: the schedule's phases replayed as MMEngine runs them.
+
+    MMEngine's runner builds the schedulers in order (each takes its first update at step 0),
+    then after every iteration updates the iteration-based ones and after every epoch the
+    epoch-based ones, each in list order, every update chained on the LR the previous left.
+    The replay is incremental (consecutive iterations cost one step each) and restarts from
+    iteration 0 when asked for an earlier one, so the LR depends on the iteration alone.
 
     Args:
         cfg: the schedule.
-        iteration: iterations done so far.
-        iters_per_epoch: batches per epoch (converts epoch milestones to iterations).
-        total_iters: the run's length (cosine's period).
+        iters_per_epoch: batches per epoch (epoch phases update after each; converted phases scale by it).
+        epochs: the run's epochs (the end of a phase that names none).
+        total_iters: the run's iterations (the end of the short form's cosine).
     """
-    if cfg.warmup_iters and iteration < cfg.warmup_iters:
-        warm = cfg.warmup_ratio + (1.0 - cfg.warmup_ratio) * iteration / cfg.warmup_iters
-    else:
-        warm = 1.0
-    epoch = iteration // max(iters_per_epoch, 1)
-    if cfg.policy == "step":
-        main = cfg.gamma ** (epoch // cfg.step)
-    elif cfg.policy == "multistep":
-        main = cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
-    elif cfg.policy == "cosine":
-        begin = cfg.cosine_begin * iters_per_epoch
-        t = min(max(iteration - begin, 0), total_iters - begin) / max(total_iters - begin, 1)
-        main = cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
-    else:
-        main = 1.0
-    return warm * main
+
+    def __init__(self, cfg: SchedulerCfg, iters_per_epoch: int, epochs: int, total_iters: int) -> None:
+        ipe = max(iters_per_epoch, 1)
+        self.iters_per_epoch = ipe
+        self.phases: list[tuple[LRPhase, int, int]] = []  # (phase, begin, end) in its own steps
+        for i, phase in enumerate(cfg.as_phases(ipe, total_iters)):
+            end = phase.end if phase.end is not None else (epochs if phase.by_epoch else epochs * ipe)
+            if phase.by_epoch and phase.convert_to_iter_based:
+                phase = phase.in_iters(ipe, end)
+                end = phase.end or 0
+            if end <= phase.begin:
+                raise ConfigError(
+                    f"optim.scheduler.phases[{i}] ({phase.type}): it ends at the end of the run ({end} "
+                    f"{'epochs' if phase.by_epoch else 'iterations'}), not after its begin ({phase.begin})"
+                )
+            self.phases.append((phase, phase.begin, end))
+        self._state: dict[float, tuple[int, float]] = {}  # base LR -> (iteration, LR)
+
+    def _update(self, lr: float, base: float, step: int, by_epoch: bool | None) -> float:
+        """``lr`` after the phases of unit ``by_epoch`` (None: all) take global step ``step``."""
+        for phase, begin, end in self.phases:
+            if (by_epoch is None or phase.by_epoch == by_epoch) and begin <= step < end:
+                lr = phase.chain(step - begin, lr, base, end - begin)
+        return lr
+
+    def __call__(self, iteration: int, base: float) -> float:
+        """The LR of a param group whose initial LR is ``base`` during ``iteration`` (0-based)."""
+        it, lr = self._state.get(base, (-1, base))
+        if it > iteration or it < 0:
+            it, lr = 0, self._update(base, base, 0, None)
+        while it < iteration:
+            it += 1
+            lr = self._update(lr, base, it, False)
+            if it % self.iters_per_epoch == 0:
+                lr = self._update(lr, base, it // self.iters_per_epoch, True)
+        self._state[base] = (it, lr)
+        return lr
 
 
 class IterLR:
-    """Per-iteration LR: ``lr = base_lr * factor(iteration)`` for every parameter group.
+    """Per-iteration LR: every parameter group's ``lr`` set from its base LR by the schedule.
 
     Args:
         optimizer: the optimizer (its groups' ``lr`` at construction are the base LRs).
-        factor: iteration -> multiplier.
+        schedule: ``(iteration, base LR) -> LR``, e.g. an :class:`LRSchedule`.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, factor: Callable[[int], float]) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer, schedule: Callable[[int, float], float]) -> None:
         self.optimizer = optimizer
-        self.factor = factor
+        self.schedule = schedule
         self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
         self.last_iter = 0
         self._apply()
 
     def _apply(self) -> None:
-        f = self.factor(self.last_iter)
         for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
-            group["lr"] = base * f
+            group["lr"] = self.schedule(self.last_iter, base)
 
     def step(self) -> None:
         """Advance one iteration."""

@@ -28,13 +28,13 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from posekit.config.schema import Experiment, SchedulerCfg
+from posekit.config.schema import Experiment
 from posekit.engine import dist
 from posekit.engine.checkpoint import find_latest, rng_state, set_rng_state
 from posekit.engine.dist import resolve_device
 from posekit.engine.host_memory import retain_freed_memory
 from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch
-from posekit.engine.optim import IterLR, build_optimizer, lr_factor
+from posekit.engine.optim import IterLR, LRSchedule, build_optimizer
 from posekit.engine.runtime import parse_losses, seed_everything
 from posekit.engine.workdir import check_work_dir
 from posekit.errors import CheckpointError, ConfigError
@@ -143,9 +143,8 @@ class Trainer:
 
         self._build_data()
         self.optimizer = build_optimizer(model, cfg.optim.optimizer)
-        sched: SchedulerCfg = cfg.optim.scheduler
-        ipe, total = self.iters_per_epoch, self.max_iters
-        self.scheduler = IterLR(self.optimizer, lambda it: lr_factor(sched, it, ipe, total))
+        schedule = LRSchedule(cfg.optim.scheduler, self.iters_per_epoch, self.max_epochs, self.max_iters)
+        self.scheduler = IterLR(self.optimizer, schedule)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.optim.amp and self.device.type == "cuda" else None
         self._built = True
         if self.resume_from:
@@ -293,10 +292,11 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
 
     def validates_this_epoch(self, epoch: int) -> bool:
-        """Whether validation runs after ``epoch`` (every ``train.val_interval`` epochs and after the last)."""
+        """Whether validation runs after ``epoch`` (every ``train.val_interval`` epochs, or the interval
+        ``train.dynamic_intervals`` sets from its epoch on, and after the last)."""
         if self.val_loader is None or not self.cfg.evaluator or not self.pm.hook.run_validation.get_hookimpls():
             return False
-        return (epoch + 1) % self.cfg.train.val_interval == 0 or epoch + 1 == self.max_epochs
+        return (epoch + 1) % self.cfg.train.val_interval_at(epoch) == 0 or epoch + 1 == self.max_epochs
 
     def validate(self, epoch: int) -> dict[str, float]:
         """Run ``before_val``, ``run_validation`` and ``after_val``; return the metrics."""

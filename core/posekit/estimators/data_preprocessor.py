@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from posekit.structures import PoseBatch
+from posekit.types import DataPreprocessorConfig
 
 
 class PoseDataPreprocessor(nn.Module):
@@ -22,6 +23,8 @@ class PoseDataPreprocessor(nn.Module):
         pad_size_divisor: pad H and W up to a multiple of this (bottom-up batches), 1: no padding.
         pad_value: the value padding is filled with.
         non_blocking: copy to the device asynchronously.
+        batch_augments: data preprocessors run after this one on training batches, in order
+            (MMPose's ``batch_augments``: ``BatchSyncRandomResize``); each ``forward(batch, training) -> batch``.
     """
 
     def __init__(
@@ -32,7 +35,10 @@ class PoseDataPreprocessor(nn.Module):
         pad_size_divisor: int = 1,
         pad_value: float = 0.0,
         non_blocking: bool = True,
+        batch_augments: tuple[DataPreprocessorConfig, ...] = (),
     ) -> None:
+        from posekit.registry import build
+
         super().__init__()
         if (mean is None) != (std is None):
             raise ValueError("PoseDataPreprocessor: give both mean and std, or neither")
@@ -46,6 +52,9 @@ class PoseDataPreprocessor(nn.Module):
         self.pad_size_divisor = pad_size_divisor
         self.pad_value = pad_value
         self.non_blocking = non_blocking
+        where = "data_preprocessor.batch_augments"
+        augments = [build("data_preprocessor", c, where=f"{where}[{i}]") for i, c in enumerate(batch_augments)]
+        self.batch_augments = nn.ModuleList(augments)
         self.register_buffer("_device_probe", torch.empty(0), persistent=False)
 
     @property
@@ -72,4 +81,7 @@ class PoseDataPreprocessor(nn.Module):
         moved = batch.to(self.device)
         inputs = moved.inputs
         inputs = self.normalize(inputs) if inputs.ndim == 4 else inputs.float()
-        return PoseBatch(inputs=inputs, targets=moved.targets, samples=moved.samples)
+        out = PoseBatch(inputs=inputs, targets=moved.targets, samples=moved.samples)
+        for augment in self.batch_augments if training else ():
+            out = augment(out, training=True)
+        return out

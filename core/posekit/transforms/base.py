@@ -15,11 +15,15 @@ class BaseTransform:
     Subclasses define a typed keyword constructor that stores each argument under its
     own name (so ``repr`` shows the configuration) and ``__call__``. A transform that needs
     annotations or draws random augmentations sets ``train_only = True``: test-time pipelines
-    (inference, ``posekit infer``) leave it out.
+    (inference, ``posekit infer``) leave it out. A transform that mixes other samples of its
+    dataset into this one (``Mosaic``) sets ``needs_dataset = True``: a dataset running it calls
+    ``transform(sample, dataset=self)`` (``len(dataset)``, ``dataset.get_data_info(i)``).
     """
 
     #: whether the step runs only in training (skipped by test-time pipelines)
     train_only: ClassVar[bool] = False
+    #: whether the step is called with the dataset it runs in (``transform(sample, dataset=...)``)
+    needs_dataset: ClassVar[bool] = False
 
     def __call__(self, sample: PoseSample) -> PoseSample:
         raise NotImplementedError

@@ -60,9 +60,15 @@ def test_real_rtmpose_config_converts_every_section(shared: Path, tmp_path: Path
         "norm_decay_mult": 0,
         "bias_decay_mult": 0,
     }
-    scheduler = experiment["optim"]["scheduler"]  # LinearLR warmup, flat, then cosine from epoch 210
-    assert (scheduler["warmup_iters"], scheduler["warmup_ratio"], scheduler["policy"]) == (1000, 1e-5, "cosine")
-    assert scheduler["cosine_begin"] == 210 and scheduler["min_lr_ratio"] == pytest.approx(0.05)
+    warmup, cosine = experiment["optim"]["scheduler"]["phases"]  # LinearLR warmup, flat, then cosine from 210
+    assert (warmup["type"], warmup["end"], warmup["start_factor"], warmup["by_epoch"]) == (
+        "LinearLR",
+        1000,
+        1e-5,
+        False,
+    )
+    assert (cosine["type"], cosine["begin"], cosine["T_max"]) == ("CosineAnnealingLR", 210, 210)
+    assert cosine["eta_min"] == pytest.approx(4e-3 * 0.05) and cosine["convert_to_iter_based"]
     train = experiment["train"]
     assert (train["epochs"], train["val_interval"], train["seed"]) == (420, 10, 21)
     assert experiment["hooks"]["checkpoint"]["save_best"] == "coco/AP"
@@ -176,11 +182,13 @@ def test_missing_model_component_is_named(shared: Path, tmp_path: Path) -> None:
 def test_cli_convert(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from posekit.cli import main
 
-    source = shared / "mmpose-configs" / IMAGE_LIFT
+    source = tmp_path / "lifter.py"  # the lifter with a scheduler posekit lacks
+    base = shared / "mmpose-configs" / IMAGE_LIFT
+    source.write_text(f"_base_ = [{str(base)!r}]\nparam_scheduler = [dict(type='OneCycleLR', eta_max=0.1)]\n")
     out = tmp_path / "lifter.yaml"
     assert main(["convert", "mmpose-config", str(source), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "param_scheduler[0]: StepLR" in err and "--partial" in err and not out.exists()
+    assert "param_scheduler[0].type: 'OneCycleLR'" in err and "--partial" in err and not out.exists()
     assert main(["convert", "mmpose-config", str(source), "-o", str(out), "--partial"]) == 0
     printed = capsys.readouterr().out
     assert "left out (--partial)" in printed and "PoseLifter" in printed

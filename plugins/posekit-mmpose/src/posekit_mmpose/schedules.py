@@ -1,9 +1,8 @@
 """MMEngine's optimizer, parameter schedulers and hooks as posekit's ``optim`` and ``train`` fields.
 
-posekit's schedule is a linear warmup in iterations times one main policy (step, multistep,
-or cosine from an epoch to the end of the run, flat before it): MMPose's usual
-``LinearLR(by_epoch=False) + MultiStepLR`` and RTMPose's ``LinearLR + CosineAnnealingLR(begin=
-max_epochs // 2)`` (flat, then cosine) map onto it exactly; anything else is a problem.
+posekit's schedule lists MMEngine's LR schedulers as phases (``optim.scheduler.phases``) with
+their arguments unchanged, replayed as MMEngine steps them: each ``param_scheduler`` entry
+becomes one phase.
 """
 
 from __future__ import annotations
@@ -38,44 +37,69 @@ def optimizer(cfg: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]
     return out
 
 
-def schedule(schedulers: Any, lr: float, max_epochs: int, problems: list[Problem]) -> dict[str, Any]:
-    """``optim.scheduler`` from ``param_scheduler`` (a scheduler or a list)."""
+def param_groups(wrapper: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    """``optim.optimizer``'s grouping from ``optim_wrapper.constructor`` and ``paramwise_cfg``.
+
+    Only norm/bias decay multipliers with the default constructor: ``norm_decay_mult`` and
+    ``bias_decay_mult`` (``bypass_duplicate`` dropped: posekit puts a shared parameter in one
+    group); anything else: ``constructor``, the ``optim_constructor`` component
+    registered under the constructor's name, taking the ``paramwise_cfg`` keys as arguments.
+    """
+    from posekit.errors import PosekitError
+    from posekit.registry import resolve, validate
+
+    paramwise = dict(wrapper.get("paramwise_cfg") or {})
+    kind = str(wrapper.get("constructor") or "DefaultOptimWrapperConstructor").rpartition(".")[2]
+    simple = {k: v for k, v in paramwise.items() if k != "bypass_duplicate"}  # posekit never duplicates
+    if kind == "DefaultOptimWrapperConstructor" and set(simple) <= {"norm_decay_mult", "bias_decay_mult"}:
+        return simple
+    constructor = {"type": kind, **paramwise}
+    where = "optim_wrapper.constructor"
+    try:
+        resolve("optim_constructor", kind)
+    except PosekitError:
+        reason = f"posekit has no optim_constructor {kind!r}"
+        _problem(problems, "optim", where, reason, component=f"optim_constructor {kind}")
+        return {}
+    try:
+        validate("optim_constructor", constructor, where)
+    except PosekitError as e:
+        _problem(problems, "optim", where, " ".join(str(e).split())[:400])
+        return {}
+    return {"constructor": constructor}
+
+
+def schedule(schedulers: Any, problems: list[Problem]) -> dict[str, Any]:
+    """``optim.scheduler.phases`` from ``param_scheduler`` (a scheduler or a list), one phase each."""
+    from pydantic import ValidationError
+
+    from posekit.config.lr_phases import PHASE_TYPES
+    from posekit.config.schema import SchedulerCfg
+
     items = schedulers if isinstance(schedulers, list) else [schedulers]
-    out: dict[str, Any] = {}
+    phases = []
     for i, cfg in enumerate(items):
         where = f"param_scheduler[{i}]"
-        kind = cfg.get("type")
-        by_epoch = cfg.get("by_epoch", True)
-        begin, end = cfg.get("begin", 0), cfg.get("end")
-        if by_epoch and max_epochs and begin >= max_epochs:  # DWPose's stage 2: 60 epochs, its base's 270-epoch cosine
-            reason = f"{kind} begins at epoch {begin}, after the run's {max_epochs} epochs: MMPose never applies it"
-            _problem(problems, "optim", where, reason, fatal=False)
+        kind = str(cfg.get("type", "")).rpartition(".")[2]
+        if kind not in PHASE_TYPES:
+            known = ", ".join(PHASE_TYPES)
+            _problem(problems, "optim", f"{where}.type", f"{kind!r}: posekit's LR phases are {known}")
             continue
-        if kind == "LinearLR" and not by_epoch and begin == 0 and cfg.get("end_factor", 1.0) == 1.0:
-            out["warmup_iters"] = int(end or 0)
-            out["warmup_ratio"] = float(cfg.get("start_factor", 1.0 / 3))
+        phase: dict[str, Any] = {"type": kind}
+        for key, value in cfg.items():
+            if key in PHASE_TYPES[kind]:
+                phase[key] = list(value) if isinstance(value, tuple) else value
+            elif key == "verbose":
+                _problem(problems, "optim", f"{where}.{key}", "posekit logs the LR every logged iteration", fatal=False)
+            elif key != "type":
+                _problem(problems, "optim", f"{where}.{key}", f"{kind} has no {key!r}")
+        try:
+            SchedulerCfg(phases=[phase])
+        except ValidationError as e:
+            _problem(problems, "optim", where, f"does not validate: {e.errors()[0]['msg']}")
             continue
-        if "policy" in out and kind != "LinearLR":
-            _problem(problems, "optim", where, f"{kind}: posekit runs one main schedule after the warmup")
-            continue
-        if kind == "MultiStepLR" and by_epoch and begin == 0:
-            out.update(policy="multistep", milestones=list(cfg.get("milestones", ())), gamma=cfg.get("gamma", 0.1))
-        elif kind == "StepLR" and by_epoch and begin == 0:
-            out.update(policy="step", step=cfg["step_size"], gamma=cfg.get("gamma", 0.1))
-        elif kind == "ExponentialLR" and by_epoch and begin == 0 and (end is None or end >= max_epochs):
-            out.update(policy="step", step=1, gamma=cfg["gamma"])  # a step of one epoch is exponential decay
-        elif kind == "CosineAnnealingLR" and by_epoch and end in (None, max_epochs):
-            if cfg.get("T_max", max_epochs - begin) != max_epochs - begin:
-                _problem(problems, "optim", f"{where}.T_max", "posekit's cosine spans from begin to the end of the run")
-            eta_min = cfg.get("eta_min_ratio")
-            eta_min = eta_min if eta_min is not None else cfg.get("eta_min", 0.0) / lr
-            out.update(policy="cosine", cosine_begin=int(begin), min_lr_ratio=float(eta_min))
-        elif kind == "ConstantLR" and cfg.get("factor", 1.0) == 1.0:
-            continue
-        else:
-            shown = {k: v for k, v in cfg.items() if k != "type"}
-            _problem(problems, "optim", where, f"{kind}({shown}) has no posekit equivalent")
-    return out
+        phases.append(phase)
+    return {"phases": phases} if phases else {}
 
 
 def hooks(names: Mapping[str, Any], problems: list[Problem], has_evaluator: bool) -> dict[str, Any]:
@@ -107,9 +131,12 @@ def hooks(names: Mapping[str, Any], problems: list[Problem], has_evaluator: bool
                 out["ema"] = ema
         elif kind == "PipelineSwitchHook":
             continue  # data.train.pipeline_switch (sections.pipeline_switch)
-        elif kind == "SyncBuffersHook":
+        elif kind in ("SyncBuffersHook", "SyncNormHook"):
             note = "DistributedDataParallel broadcasts buffers from rank 0 (use train.sync_bn for SyncBN)"
             _problem(problems, "hooks", where, note, fatal=False)
+        elif kind in _MODE_SWITCHES:
+            if section := _mode_switch(kind, cfg, where, problems):
+                out[_MODE_SWITCHES[kind]] = section
         else:
             _problem(problems, "hooks", where, f"{kind}: no posekit equivalent")
     return out
@@ -147,6 +174,41 @@ def _ema(cfg: Mapping[str, Any], where: str, problems: list[Problem]) -> dict[st
     for key, value in cfg.items():
         if key in ("momentum", "gamma", "update_buffers"):
             out[key] = value
+        elif key == "strict_load":
+            note = "posekit resumes without EMA weights when a checkpoint has none"
+            _problem(problems, "hooks", f"{where}.{key}", note, fatal=False)
         elif key not in ("type", "ema_type", "priority"):
             _problem(problems, "hooks", f"{where}.{key}", "posekit's EMA has no such option")
+    return out
+
+
+#: MMPose's training-mode switches -> the posekit hooks (posekit-yolox-train) that do them
+_MODE_SWITCHES = {"YOLOXPoseModeSwitchHook": "yoloxpose_mode_switch", "RTMOModeSwitchHook": "rtmo_mode_switch"}
+
+
+def _mode_switch(kind: str, cfg: Mapping[str, Any], where: str, problems: list[Problem]) -> dict[str, Any]:
+    """``hooks.yoloxpose_mode_switch`` / ``hooks.rtmo_mode_switch`` from MMPose's hook of that kind."""
+    from posekit.plugins import hook_names
+    from posekit_mmpose.convert import clean
+    from posekit_mmpose.sections import _missing
+
+    name = _MODE_SWITCHES[kind]
+    if name not in hook_names():
+        reason = f"{kind}: posekit has no hook {name!r} (posekit-yolox-train provides it)"
+        _problem(problems, "hooks", where, reason, component=f"hook {name}")
+        return {}
+    out: dict[str, Any] = {"enabled": True} if kind == "YOLOXPoseModeSwitchHook" else {}
+    for key, value in cfg.items():
+        if key in ("num_last_epochs", "epoch_attributes"):
+            out[key] = clean(value)
+        elif key == "new_train_pipeline" and value is not None:
+            pipeline = clean(value)
+            found = [_missing("transform", t, f"{where}.{key}[{i}]", problems) for i, t in enumerate(pipeline)]
+            if any(found):
+                return {}
+            out[key] = pipeline
+        elif key == "new_train_dataset" and value is not None:
+            _problem(problems, "hooks", f"{where}.{key}", "posekit switches the pipeline, not the dataset")
+        elif key not in ("type", "priority", "new_train_pipeline", "new_train_dataset"):
+            _problem(problems, "hooks", f"{where}.{key}", f"{kind} has no {key!r}")
     return out

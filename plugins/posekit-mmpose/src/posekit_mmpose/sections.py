@@ -185,7 +185,7 @@ def evaluator(names: Mapping[str, Any], problems: list[Problem]) -> list[dict[st
 
 def optim(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
     """``optim`` from ``optim_wrapper`` and ``param_scheduler``."""
-    from posekit_mmpose.schedules import optimizer, schedule
+    from posekit_mmpose.schedules import optimizer, param_groups, schedule
 
     out: dict[str, Any] = {}
     wrapper = names.get("optim_wrapper") or {}
@@ -198,12 +198,8 @@ def optim(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
                 _problem(problems, "optim", where, f"{value!r}: posekit has OptimWrapper and AmpOptimWrapper")
         elif key == "optimizer":
             out["optimizer"] = optimizer(value, problems)
-        elif key == "paramwise_cfg":
-            for pkey, pvalue in value.items():
-                if pkey in ("norm_decay_mult", "bias_decay_mult"):
-                    out.setdefault("optimizer", {})[pkey] = pvalue
-                elif pkey != "bypass_duplicate":  # posekit never puts a parameter in two groups
-                    _problem(problems, "optim", f"{where}.{pkey}", "no posekit equivalent")
+        elif key in ("paramwise_cfg", "constructor"):
+            continue  # param_groups() below
         elif key == "clip_grad" and value is not None:
             if value.get("norm_type", 2) != 2 or set(value) - {"max_norm", "norm_type"}:
                 _problem(problems, "optim", where, "posekit clips the L2 norm only (max_norm)")
@@ -215,9 +211,9 @@ def optim(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
             _problem(problems, "optim", where, "posekit's AMP scales losses dynamically", fatal=False)
         else:
             _problem(problems, "optim", where, "no posekit equivalent")
-    lr = (out.get("optimizer") or {}).get("lr", 1e-3)
-    max_epochs = int((names.get("train_cfg") or {}).get("max_epochs", 10))
-    out["scheduler"] = schedule(names.get("param_scheduler") or [], lr, max_epochs, problems)
+    if grouping := param_groups(wrapper, problems):
+        out.setdefault("optimizer", {}).update(grouping)
+    out["scheduler"] = schedule(names.get("param_scheduler") or [], problems)
     return out
 
 
@@ -229,6 +225,8 @@ def train(names: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
             out["epochs"] = value
         elif key == "val_interval":
             out["val_interval"] = value
+        elif key == "dynamic_intervals":
+            out["dynamic_intervals"] = [list(pair) for pair in value]
         elif (key == "by_epoch" and value) or (key == "type" and value == "EpochBasedTrainLoop"):
             continue
         else:
