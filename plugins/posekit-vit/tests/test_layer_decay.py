@@ -58,3 +58,63 @@ def test_bad_paramwise_cfg_is_named() -> None:
         _constructor({"num_layers": 12, "layer_decay_rate": 1.5})
     with pytest.raises(ConfigError, match="num_layers"):
         _constructor({"layer_decay_rate": 0.75})
+
+
+def _has_optim_constructors() -> bool:
+    from posekit.registry import GROUPS
+
+    return "optim_constructor" in GROUPS
+
+
+@pytest.mark.skipif(
+    not _has_optim_constructors(),
+    reason="needs the core's optimizer-constructor contract (OptimizerCfg.constructor, registry kind "
+    "'optim_constructor'); must pass, not skip, once the core has it",
+)
+def test_a_config_with_layer_decay_trains(tmp_path: Path) -> None:
+    """``posekit train`` of a tiny ViTPose whose optimizer names the constructor: the saved optimizer holds
+    MMPose's groups (2 layers: depths 0-3, rate 0.8)."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    def posekit_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "posekit", *args]
+        return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+
+    synth = posekit_cli("data", "synth", "--out", "data", "--num-train", "4", "--num-val", "2")
+    assert synth.returncode == 0, synth.stderr
+    reference = json.loads((FIXTURES / "layer_decay.json").read_text())
+    model = torch.load(FIXTURES / "vitpose_simple_outputs.pt", weights_only=True)["model"]
+    codec = model["head"]["decoder"]
+    pipeline = [
+        {"type": "LoadImage"},
+        {"type": "GetBBoxCenterScale"},
+        {"type": "TopdownAffine", "input_size": list(codec["input_size"]), "use_udp": True},
+        {"type": "GenerateTarget", "encoder": codec},
+        {"type": "PackPoseInputs"},
+    ]
+    dataset = {"type": "CocoDataset", "data_root": "data", "ann_file": "annotations/person_keypoints_train2017.json",
+               "data_prefix": {"img": "train2017/"}, "pipeline": pipeline}  # fmt: skip
+    optimizer = {**reference["optimizer"], "constructor": {"type": "LayerDecayOptimWrapperConstructor",
+                                                           "paramwise_cfg": reference["paramwise_cfg"]}}  # fmt: skip
+    experiment = {
+        "work_dir": "work",
+        "metainfo": "coco",
+        "model": {
+            **model,
+            "backbone": {**model["backbone"], "type": "VisionTransformer"},
+            "head": {**model["head"], "out_channels": 17},
+        },
+        "data": {"train": {"batch_size": 2, "num_workers": 0, "dataset": dataset}},
+        "optim": {"optimizer": optimizer},
+        "train": {"epochs": 1, "max_iters": 2, "seed": 0},
+    }
+    (tmp_path / "vitpose.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(experiment))))
+    done = posekit_cli("train", "vitpose.yaml")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (checkpoint,) = sorted((tmp_path / "work").glob("*.pth"))[-1:]
+    groups = torch.load(checkpoint, weights_only=True)["optimizer"]["param_groups"]
+    assert [g["group_name"] for g in groups] == [g["group_name"] for g in reference["groups"]]
+    assert [g["weight_decay"] for g in groups] == [g["weight_decay"] for g in reference["groups"]]

@@ -363,7 +363,7 @@ class SwinTransformer(FrozenStagesMixin, BaseBackbone):
             patches = (size[0] // patch_size) * (size[1] // patch_size)
             self.absolute_pos_embed = nn.Parameter(torch.zeros((1, patches, embed_dims)))
         self.drop_after_pos = nn.Dropout(p=drop_rate)
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist()  # MMPose's float32 rates
         self.stages = nn.ModuleList()
         channels = embed_dims
         for i in range(n):
