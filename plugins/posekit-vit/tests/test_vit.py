@@ -17,7 +17,7 @@ from posekit.registry import build
 from posekit.testing.conformance import check_estimator, random_topdown_batch
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NAMES = ("vitpose_simple", "vitpose_classic", "vit_cls_token", "swin")
+NAMES = ("vitpose_simple", "vitpose_classic", "vit_cls_token", "swin", "pvt", "pvtv2")
 REGENERATE = "~/.cache/posekit/mmpose-env/bin/python plugins/posekit-vit/tests/fixtures/generate.py"
 TINY = {"embed_dims": 32, "num_layers": 2, "num_heads": 2, "feedforward_channels": 64}
 

@@ -5,19 +5,33 @@ Dimensions: B samples, N tokens, C embedding channels; images ``(B, C_in, H, W)`
 - :class:`PatchEmbed` (mmcv): ``projection`` conv (+ optional ``norm``), ``(B, C_in, H, W)`` -> ``(B, N, C)``;
 - :class:`FFN` (mmcv): ``layers.0.0`` Linear, activation, ``layers.1`` Linear, optional ``gamma2``;
 - :class:`MultiheadAttention` (mmpretrain): ``qkv``, ``proj``, optional ``gamma1``;
-- :class:`DropPath`, :class:`LayerScale` (``weight``), :func:`resize_pos_embed`, :func:`to_2tuple`.
+- :class:`PatchMerging` (mmcv): ``norm`` and ``reduction`` over each window's gathered channels;
+- :class:`DropPath`, :class:`LayerScale` (``weight``), :func:`resize_pos_embed`, :func:`to_2tuple`,
+  :func:`load_original_weights` (``init_cfg`` weights in an original repository's layout).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from posekit.nn import ActConfig, NormConfig, build_activation_layer, build_norm_layer
+from posekit.nn import (
+    ActConfig,
+    NormConfig,
+    PretrainedInit,
+    as_config,
+    build_activation_layer,
+    build_norm_layer,
+    extract_state_dict,
+    load_pretrained,
+    load_state_dict,
+    read_checkpoint,
+)
 
 GELU = ActConfig(type="GELU")
 
@@ -267,3 +281,17 @@ class PatchMerging(nn.Module):
         x = self.sampler(x).transpose(1, 2)
         x = self.norm(x) if self.norm is not None else x
         return self.reduction(x), out
+
+
+def load_original_weights(
+    module: nn.Module, init_cfg: PretrainedInit, convert: Callable[[dict[str, Tensor]], dict[str, Tensor]] | None
+) -> None:
+    """Load ``init_cfg``'s checkpoint non-strictly, through ``convert`` (an original repository's keys to
+    MMPose's, MMPose's ``convert_weights=True``) when given."""
+    init_cfg = as_config(PretrainedInit, init_cfg, "init_cfg")
+    if convert is None:
+        load_pretrained(module, init_cfg)
+        return
+    source = f"init_cfg checkpoint {init_cfg.checkpoint}"
+    state = extract_state_dict(read_checkpoint(init_cfg.checkpoint), init_cfg.prefix, source)
+    load_state_dict(module, convert(state), strict=False, source=source)

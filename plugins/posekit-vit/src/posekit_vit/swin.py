@@ -25,14 +25,10 @@ from posekit.nn import (
     NormConfig,
     PretrainedInit,
     build_norm_layer,
-    extract_state_dict,
     freeze,
-    load_pretrained,
-    load_state_dict,
-    read_checkpoint,
 )
 from posekit.protocols import BaseBackbone
-from posekit_vit._layers import FFN, GELU, PatchEmbed, PatchMerging, drop_path
+from posekit_vit._layers import FFN, GELU, PatchEmbed, PatchMerging, drop_path, load_original_weights
 
 LN = NormConfig(type="LN")
 
@@ -409,14 +405,8 @@ class SwinTransformer(FrozenStagesMixin, BaseBackbone):
                 nn.init.trunc_normal_(m.relative_position_bias_table, std=0.02)
         if self.use_abs_pos_embed:
             nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
-        if self.init_cfg is None:
-            return
-        if not self.convert_weights:
-            load_pretrained(self, self.init_cfg)
-            return
-        source = f"init_cfg checkpoint {self.init_cfg.checkpoint}"
-        state = extract_state_dict(read_checkpoint(self.init_cfg.checkpoint), self.init_cfg.prefix, source)
-        load_state_dict(self, swin_converter(state), strict=False, source=source)
+        if self.init_cfg is not None:
+            load_original_weights(self, self.init_cfg, swin_converter if self.convert_weights else None)
 
     def frozen_modules(self) -> list[nn.Module]:
         """The embedding, then stages 1..``frozen_stages`` with their output norms."""
