@@ -19,9 +19,23 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import ActConfig, NormConfig, PretrainedInit, build_activation_layer, build_norm_layer
+from posekit.nn import (
+    ActConfig,
+    NormConfig,
+    PretrainedInit,
+    build_activation_layer,
+    build_norm_layer,
+    kaiming_init,
+)
 from posekit.protocols import BaseBackbone
-from posekit_vit._layers import GELU, PatchEmbed, drop_path, load_original_weights, to_2tuple
+from posekit_vit._layers import (
+    GELU,
+    PatchEmbed,
+    drop_path,
+    init_linears_and_norms,
+    load_original_weights,
+    to_2tuple,
+)
 
 LN6 = NormConfig(type="LN", eps=1e-6)
 
@@ -338,18 +352,10 @@ class PyramidVisionTransformer(BaseBackbone):
     def init_weights(self) -> None:
         """Truncated-normal linears (std 0.02), unit LayerNorms, Kaiming convs, truncated-normal position
         embeddings; then ``init_cfg``'s weights (through :func:`pvt_convert` with ``convert_weights``)."""
+        init_linears_and_norms(self)
         for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+            if isinstance(m, nn.Conv2d):
+                kaiming_init(m)
             elif isinstance(m, AbsolutePositionEmbedding):
                 nn.init.trunc_normal_(m.pos_embed, std=0.02)
         if self.init_cfg is not None:

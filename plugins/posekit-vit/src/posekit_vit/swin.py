@@ -28,7 +28,15 @@ from posekit.nn import (
     freeze,
 )
 from posekit.protocols import BaseBackbone
-from posekit_vit._layers import FFN, GELU, PatchEmbed, PatchMerging, drop_path, load_original_weights
+from posekit_vit._layers import (
+    FFN,
+    GELU,
+    PatchEmbed,
+    PatchMerging,
+    drop_path,
+    init_linears_and_norms,
+    load_original_weights,
+)
 
 LN = NormConfig(type="LN")
 
@@ -393,15 +401,9 @@ class SwinTransformer(FrozenStagesMixin, BaseBackbone):
 
     def init_weights(self) -> None:
         """Truncated-normal linears (std 0.02, zero bias), unit LayerNorms and bias tables; then ``init_cfg``."""
+        init_linears_and_norms(self)
         for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, WindowMSA):
+            if isinstance(m, WindowMSA):
                 nn.init.trunc_normal_(m.relative_position_bias_table, std=0.02)
         if self.use_abs_pos_embed:
             nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
