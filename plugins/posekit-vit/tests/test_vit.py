@@ -179,3 +179,17 @@ def test_checkpoint_pos_embed_is_fitted() -> None:
     grid = square.pos_embed.reshape(1, 4, 4, 32).permute(0, 3, 1, 2)
     expected = torch.nn.functional.interpolate(grid, size=(4, 3), mode="bicubic", align_corners=False)
     torch.testing.assert_close(dst.pos_embed, expected.flatten(2).transpose(1, 2))
+
+
+def test_scoped_names_resolve_as_mmpose_resolves_them(tmp_path: Path) -> None:
+    """``mmcls.VisionTransformer`` (mmcls 1.0rc's ``output_cls_token=False``) gives the same model as
+    ``mmpretrain.VisionTransformer`` with ``out_type='featmap'``; a scope MMPose does not have is refused."""
+    ref = torch.load(FIXTURES / "vitpose_simple_outputs.pt", weights_only=True)
+    backbone = {k: v for k, v in ref["model"]["backbone"].items() if k != "out_type"}
+    mmcls = {**ref["model"], "backbone": {**backbone, "type": "mmcls.VisionTransformer", "output_cls_token": False}}
+    mmcls["metainfo"] = str(_definition(tmp_path, ref["heatmaps"].shape[1]))
+    model = posekit.init_model(mmcls, FIXTURES / "vitpose_simple.pth")
+    with torch.no_grad():
+        _close(model.head(model.neck(model.backbone(ref["input"]))), ref["heatmaps"], "mmcls-scoped vitpose_simple")
+    with pytest.raises(ConfigError, match=r"backbone 'mmfoo\.VisionTransformer'"):
+        posekit.init_model({**mmcls, "backbone": {**mmcls["backbone"], "type": "mmfoo.VisionTransformer"}})
