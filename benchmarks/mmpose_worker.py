@@ -16,11 +16,15 @@ one JSON object per line, and each gets one JSON line back on stdout:
 
 mmcv-lite ships no compiled ops, yet ``import mmpose.models`` imports ``mmcv.ops`` (for heads this
 benchmark never builds). A stand-in ``mmcv._ext`` lets that import through; calling any of its
-functions raises.
+functions raises. A backbone under mmpretrain's scope (ViTPose's ``mmpretrain.VisionTransformer``)
+imports mmpretrain through :func:`import_mmpretrain`.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.metadata
 import json
 import os
 import resource
@@ -44,6 +48,40 @@ def _stand_in_for_compiled_ops() -> None:
 
     ext.__getattr__ = missing  # type: ignore[method-assign]
     sys.modules["mmcv._ext"] = ext
+
+
+class _TorchvisionStandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Empty ``torchvision.*`` modules whose attributes are placeholder classes (no CPU torchvision here)."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name == "torchvision" or name.startswith("torchvision."):
+            return importlib.machinery.ModuleSpec(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec: Any) -> types.ModuleType:
+        module = types.ModuleType(spec.name)
+        module.__path__ = []
+
+        def attr(name: str) -> Any:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return type(name, (), {})
+
+        module.__getattr__ = attr  # type: ignore[method-assign]
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass
+
+
+def import_mmpretrain() -> None:
+    """Import ``mmpretrain.models`` (registers its backbones under the ``mmpretrain`` scope): its torchvision
+    imports get empty stand-ins (none of that code runs), its inference APIs (other dependencies) are left out."""
+    sys.modules.setdefault("importlib_metadata", importlib.metadata)
+    sys.modules.setdefault("mmpretrain.apis", types.ModuleType("mmpretrain.apis"))
+    if not any(isinstance(f, _TorchvisionStandIn) for f in sys.meta_path):
+        sys.meta_path.insert(0, _TorchvisionStandIn())
+    import mmpretrain.models  # noqa: F401
 
 
 class Trainee:
@@ -94,6 +132,8 @@ def time_backbone(cmd: dict[str, Any]) -> dict[str, Any]:
     from mmpose.registry import MODELS
 
     init_default_scope("mmpose")
+    if str(cmd["backbone"]["type"]).startswith(("mmpretrain.", "mmcls.")):
+        import_mmpretrain()
     torch.manual_seed(0)
     model = MODELS.build(cmd["backbone"])
     model.eval()  # MMPose's backbones' train() returns None

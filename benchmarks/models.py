@@ -11,9 +11,10 @@ against eager within 1e-4 * max|eager|.
 MMPose's figures (../shared/BASELINES.md, MMPose 1.3.2 eager fp32 on this machine class) are
 for whole models (backbone + head); the ratio column scales them by the backbone's share of
 the model's FLOPs, an estimate of MMPose's backbone time. The mobile backbones (MobileNetV2,
-ShuffleNetV2) have no such figures: MMPose's same backbone is timed in the same run instead, in
-MMPose's own environment (``--mmpose PYTHON``, default ``~/.cache/posekit/mmpose-env/bin/python``
-from ``benchmarks/mmpose_env.sh``; ``mmpose_worker.py``). Target: batch-8 >= 1.3x MMPose.
+ShuffleNetV2) and ViTPose-B's ViT (mmpretrain's, as MMPose builds it) have no such figures:
+MMPose's same backbone is timed in the same run instead, in MMPose's own environment (``--mmpose
+PYTHON``, default ``~/.cache/posekit/mmpose-env/bin/python`` from ``benchmarks/mmpose_env.sh``;
+``mmpose_worker.py``). Target: batch-8 >= 1.3x MMPose.
 
     python benchmarks/models.py [--reps 10] [--warmup 2] [--models resnet50 ... shufflenetv2] [--compile]
         [--mmpose PYTHON]
@@ -57,6 +58,7 @@ class Case:
     mmpose_gflops: float = 0.0
     mmpose_b1_ms: float = 0.0
     mmpose_b8_ms: float = 0.0
+    mmpose_type: str | None = None  # MMPose's (scoped) name when it differs from posekit's
 
 
 CASES = {
@@ -73,6 +75,15 @@ CASES = {
     "mobilenetv2": Case("MobileNetV2", {"type": "MobileNetV2", "widen_factor": 1.0, "out_indices": (7,)}),
     "shufflenetv2": Case("ShuffleNetV2", {"type": "ShuffleNetV2", "widen_factor": 1.0, "out_indices": (3,)}),
 }
+#: transformer backbones (posekit-vit): MMPose's same backbone, under its scoped name, timed in the same run
+VIT_CASES = {
+    "vitpose-b": Case(
+        "ViTPose-B (ViT-B/16)",
+        {"type": "VisionTransformer", "arch": "base", "img_size": (256, 192), "patch_size": 16, "qkv_bias": True,
+         "with_cls_token": False, "out_type": "featmap", "patch_cfg": {"padding": 2}},
+        mmpose_type="mmpretrain.VisionTransformer",
+    ),
+}  # fmt: skip
 DEFAULT_MMPOSE = os.path.expanduser("~/.cache/posekit/mmpose-env/bin/python")
 
 
@@ -237,7 +248,8 @@ def compare_measured(
     if not os.path.exists(args.mmpose):
         print(f"  MMPose: no environment at {args.mmpose} (bash benchmarks/mmpose_env.sh makes one); no ratio")
         return
-    ref = mmpose_backbone_ms(args.mmpose, dict(case.cfg), args.warmup, args.reps)
+    cfg = {**case.cfg, "type": case.mmpose_type or case.cfg["type"]}
+    ref = mmpose_backbone_ms(args.mmpose, cfg, args.warmup, args.reps)
     params = sum(p.numel() for p in model.parameters())
     if ref["params"] != params:
         print(f"  WARNING: MMPose's {case.title} has {ref['params']} parameters, posekit's {params}")
@@ -253,7 +265,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=10, help="timed runs per figure (median)")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--models", nargs="+", choices=sorted(CASES), default=list(CASES))
+    cases = {**CASES, **VIT_CASES}
+    parser.add_argument("--models", nargs="+", choices=sorted(cases), default=list(cases))
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (needs a C++ compiler; slow)")
     parser.add_argument("--mmpose", default=DEFAULT_MMPOSE, help="Python of MMPose's environment (mobile backbones)")
     args = parser.parse_args()
@@ -261,7 +274,7 @@ def main() -> None:
     peak = matmul_peak_gflops(max(args.reps, 10))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul 2048^2: {peak:.0f} GFLOP/s")
     for key in args.models:
-        bench_backbone(CASES[key], peak, args)
+        bench_backbone(cases[key], peak, args)
 
 
 if __name__ == "__main__":

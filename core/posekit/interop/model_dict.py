@@ -17,9 +17,12 @@ COMPONENT_KEYS: dict[str, str] = {
     "data_preprocessor": "data_preprocessor",
 }
 
+#: OpenMMLab registry scopes an MMPose model dict may put before a type name (``mmpretrain.VisionTransformer``)
+SCOPES = ("mmpose.", "mmdet.", "mmpretrain.", "mmcls.")
+
 
 def clean_model_dict(model: Mapping[str, Any], drop_pretrained: bool = False) -> dict[str, Any]:
-    """A plain copy of a model dict: ``_scope_`` keys dropped, tuples as lists.
+    """A plain copy of a model dict: ``_scope_`` keys dropped, :data:`SCOPES` dropped from type names, tuples as lists.
 
     Args:
         model: the model dict (nested dicts, lists and tuples).
@@ -30,7 +33,7 @@ def clean_model_dict(model: Mapping[str, Any], drop_pretrained: bool = False) ->
     def clean(value: Any) -> Any:
         if isinstance(value, Mapping):
             return {
-                str(k): clean(v)
+                str(k): _unscoped(v) if k == "type" else clean(v)
                 for k, v in value.items()
                 if k != "_scope_" and not (drop_pretrained and k == "init_cfg" and _is_pretrained(v))
             }
@@ -39,6 +42,13 @@ def clean_model_dict(model: Mapping[str, Any], drop_pretrained: bool = False) ->
         return value
 
     return clean(model)
+
+
+def _unscoped(name: Any) -> Any:
+    """``mmpretrain.VisionTransformer`` -> ``VisionTransformer`` (MMPose resolves the scope; posekit has one)."""
+    if isinstance(name, str) and name.startswith(SCOPES):
+        return name.partition(".")[2]
+    return name
 
 
 def _is_pretrained(init_cfg: Any) -> bool:
