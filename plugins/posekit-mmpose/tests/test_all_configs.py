@@ -30,7 +30,6 @@ def _configs(shared: Path) -> list[Path]:
 #: configs refused for a gap posekit knows of (a substring of the refusal -> the gap), reported by name
 KNOWN_GAPS = {
     "deepfashion2": "definition deepfashion2 (MMPose's own file pairs vest_kpt9 -> vest_kpt13 one way only)",
-    "traj_backbone": "semi-supervised PoseLifter (traj_backbone / traj_head / semi_loss)",
 }
 
 
