@@ -31,7 +31,6 @@ from posekit.protocols import BaseKeypointCodec
 from posekit_bottomup.associative_embedding import as_array
 from posekit_bottomup.instances import diagonal_lengths, instance_roots, keypoint_boxes
 
-
 #: the smallest sigma (heatmap pixels): a 3-sigma radius under half a pixel draws the peak pixel alone
 MIN_SIGMA = 1e-3
 

@@ -179,7 +179,7 @@ class DSTFormer(BaseBackbone):
         self.num_keypoints = num_keypoints
         self.joints_embed = nn.Linear(in_channels, feat_size)
         self.pos_drop = nn.Dropout(drop_rate)
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        rates = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()  # (also when built on meta)
         args = (feat_size, num_heads, mlp_ratio, qkv_bias, qk_scale, drop_rate, attn_drop_rate)
         self.blocks_st = nn.ModuleList(_AttentionBlock(*args, rates[i], "st") for i in range(depth))
         self.blocks_ts = nn.ModuleList(_AttentionBlock(*args, rates[i], "ts") for i in range(depth))

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from posekit.errors import ConfigError, DataError
 from posekit.estimators.base import PoseEstimator, to_result
+from posekit.nn import PretrainedInit, load_pretrained
 from posekit.protocols.serving import Serving
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseResult, PoseSample, TestCfg, TrainCfg
@@ -58,6 +59,8 @@ class PoseLifter(PoseEstimator):
         test_cfg: test switches; ``flip_test`` mirrors ``(B, T, K, C)`` inputs (x -> -x, sides swapped).
         data_preprocessor: the data preprocessor's config (default: none).
         metainfo: keypoint definition name or file.
+        init_cfg: ``{"type": "Pretrained", "checkpoint": ...}``: the whole lifter's weights (MotionBERT's
+            fine-tuning configs); None: as built.
     """
 
     #: an example (for ``posekit plugins --check``), built from plugins' components
@@ -79,6 +82,7 @@ class PoseLifter(PoseEstimator):
         test_cfg: TestCfg | None = None,
         data_preprocessor: DataPreprocessorConfig | None = None,
         metainfo: str | dict[str, str] | None = None,
+        init_cfg: PretrainedInit | None = None,
     ) -> None:
         super().__init__(backbone, head, neck, train_cfg, test_cfg, data_preprocessor, metainfo)
         if traj_head is None and (traj_backbone is not None or traj_neck is not None):
@@ -93,6 +97,8 @@ class PoseLifter(PoseEstimator):
             if head is None or traj_head is None:
                 raise ConfigError("PoseLifter: semi_loss needs both a head and a traj_head")
             self.semi_loss = build("loss", semi_loss, where="semi_loss")
+        if init_cfg is not None:
+            load_pretrained(self, init_cfg)
 
     def serving(self) -> Serving:
         from posekit_lifting.serving import LiftingServing
