@@ -9,7 +9,6 @@ loop-based numpy evaluation of the operator's definition.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ import torch
 from posekit_bottomup.deform_conv import deform_conv2d
 
 import posekit
-from posekit.cli import main
 from posekit.structures import PoseBatch, PoseSample, TestCfg
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -107,84 +105,3 @@ def test_dekr_matches_mmpose() -> None:
     assert len(ref["keypoints"]) > 0, "the reference case finds no person"
     np.testing.assert_allclose(pred.keypoints, ref["keypoints"].numpy(), rtol=1e-4, atol=1e-4, err_msg=GENERATOR)
     np.testing.assert_allclose(pred.keypoint_scores, ref["keypoint_scores"].numpy(), rtol=1e-4, atol=1e-6)
-
-
-def _dekr_config(shared: Path, tmp_path: Path) -> Path:
-    codec = {
-        "type": "SPR",
-        "input_size": [64, 64],
-        "heatmap_size": [16, 16],
-        "sigma": [4, 2],
-        "minimal_diagonal_length": 2**0.5,
-        "generate_keypoint_heatmaps": True,
-    }
-    coco = {"type": "CocoDataset", "data_root": str(shared / "data" / "coco"), "ann_file": "test_coco.json"}
-    train = [
-        {"type": "LoadImage"},
-        {"type": "BottomupRandomAffine", "input_size": [64, 64]},
-        {"type": "RandomFlip", "direction": "horizontal"},
-        {"type": "GenerateTarget", "encoder": codec},
-        {"type": "BottomupGetHeatmapMask"},
-        {"type": "PackPoseInputs"},
-    ]
-    val = [
-        {"type": "LoadImage"},
-        {"type": "BottomupResize", "input_size": [64, 64], "size_factor": 32, "resize_mode": "expand"},
-        {"type": "PackPoseInputs"},
-    ]
-    cfg = {
-        "work_dir": str(tmp_path / "run"),
-        "model": {
-            "type": "BottomupPoseEstimator",
-            "data_preprocessor": {
-                "type": "PoseDataPreprocessor",
-                "mean": [123.675, 116.28, 103.53],
-                "std": [58.395, 57.12, 57.375],
-                "bgr_to_rgb": True,
-            },
-            "backbone": {
-                "type": "ResNet",
-                "depth": 18,
-                "stem_channels": 8,
-                "base_channels": 8,
-                "strides": [1, 1, 1, 1],
-            },
-            "head": {
-                "type": "DEKRHead",
-                "in_channels": 64,
-                "num_keypoints": 17,
-                "num_heatmap_filters": 8,
-                "num_displacement_filters_per_keypoint": 2,
-                "decoder": codec,
-            },
-            "test_cfg": {"flip_test": True, "nms_dist_thr": 0.05, "shift_heatmap": True},
-        },
-        "data": {
-            "train": {"dataset": {**coco, "pipeline": train}, "batch_size": 2, "num_workers": 0},
-            "val": {"dataset": {**coco, "pipeline": val, "test_mode": True}, "batch_size": 1, "num_workers": 0},
-        },
-        "evaluator": [{"type": "CocoMetric", "ann_file": str(shared / "data/coco/test_coco.json")}],
-        "optim": {"optimizer": {"type": "Adam", "lr": 1e-3}},
-        "train": {"epochs": 1, "progress": False, "max_iters": 3},
-    }
-    path = tmp_path / "dekr.json"
-    path.write_text(json.dumps(cfg))
-    return path
-
-
-def test_dekr_trains_and_serves(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = _dekr_config(shared, tmp_path)
-    assert main(["train", str(config)]) == 0, capsys.readouterr().err
-    rows = [json.loads(line) for line in (tmp_path / "run" / "scalars.jsonl").read_text().splitlines()]
-    train = [r for r in rows if r["mode"] == "train"]
-    assert train and {"loss/heatmap", "loss/displacement"} <= set(train[0])
-    assert all(np.isfinite(r["loss"]) for r in train)
-    image = next((shared / "data" / "coco").rglob("*.jpg"))
-    out = tmp_path / "infer"
-    args = ["infer", str(config), "--checkpoint", str(tmp_path / "run" / "iter_3.pth"), "--input", str(image)]
-    assert main([*args, "--out", str(out), "--no-draw"]) == 0, capsys.readouterr().err
-    record = json.loads(next(out.rglob("*.json")).read_text())
-    people = record["instances"] if isinstance(record, dict) and "instances" in record else record
-    assert isinstance(people, list)
-    for person in people:
-        assert np.asarray(person["keypoints"]).shape == (17, 2) and np.isfinite(person["keypoints"]).all()

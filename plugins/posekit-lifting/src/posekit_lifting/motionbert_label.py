@@ -27,6 +27,7 @@ import numpy as np
 
 from posekit.codec_utils import check_array
 from posekit.protocols import BaseKeypointCodec
+from posekit_lifting._lifting import INSTANCE_MAPPING, LABEL_MAPPING
 
 
 def camera_to_image(root_index: int, points: np.ndarray, camera: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -73,15 +74,8 @@ class MotionBERTLabel(BaseKeypointCodec):
     auxiliary_encode_keys: ClassVar[frozenset[str]] = frozenset(
         {"lifting_target", "lifting_target_visible", "camera_param", "factor"}
     )
-    instance_mapping_table: ClassVar[dict[str, str]] = {
-        "lifting_target": "lifting_target",
-        "lifting_target_visible": "lifting_target_visible",
-    }
-    label_mapping_table: ClassVar[dict[str, str]] = {
-        "trajectory_weights": "trajectory_weights",
-        "lifting_target_label": "lifting_target_label",
-        "lifting_target_weight": "lifting_target_weight",
-    }
+    instance_mapping_table: ClassVar[dict[str, str]] = INSTANCE_MAPPING
+    label_mapping_table: ClassVar[dict[str, str]] = LABEL_MAPPING
 
     def __init__(
         self,
