@@ -1,4 +1,5 @@
-"""CID and DEKR train a few iterations on the shared COCO images and serve an image through `posekit infer`."""
+"""CID and DEKR train an epoch on the shared COCO images (validated by CocoMetric) and serve an image through
+`posekit infer`."""
 
 from __future__ import annotations
 
@@ -34,7 +35,12 @@ DEKR = (
 
 def _config(shared: Path, tmp_path: Path, codec: dict[str, Any], head: dict[str, Any], cfgs: dict[str, Any]) -> Path:
     """A tiny ResNet-18 (stride 4: 16x16 maps of a 64x64 input) + ``head`` on the shared COCO images."""
-    coco = {"type": "CocoDataset", "data_root": str(shared / "data" / "coco"), "ann_file": "test_coco.json"}
+    coco = {
+        "type": "CocoDataset",
+        "data_mode": "bottomup",
+        "data_root": str(shared / "data" / "coco"),
+        "ann_file": "test_coco.json",
+    }
     train = [
         {"type": "LoadImage"},
         {"type": "BottomupRandomAffine", "input_size": [64, 64]},
@@ -65,7 +71,7 @@ def _config(shared: Path, tmp_path: Path, codec: dict[str, Any], head: dict[str,
         },
         "evaluator": [{"type": "CocoMetric", "ann_file": str(shared / "data/coco/test_coco.json")}],
         "optim": {"optimizer": {"type": "Adam", "lr": 1e-3}},
-        "train": {"epochs": 1, "progress": False, "max_iters": 3},
+        "train": {"epochs": 1, "progress": False},  # 4 images: 2 iterations, then a validation
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))
@@ -87,9 +93,11 @@ def test_trains_and_serves(
     rows = [json.loads(line) for line in (tmp_path / "run" / "scalars.jsonl").read_text().splitlines()]
     train = [r for r in rows if r["mode"] == "train"]
     assert train and losses <= set(train[0]) and all(np.isfinite(r["loss"]) for r in train)
+    val = [r for r in rows if r["mode"] == "val"]
+    assert val and np.isfinite(val[-1]["coco/AP"])
     image = next((shared / "data" / "coco").rglob("*.jpg"))
     out = tmp_path / "infer"
-    args = ["infer", str(config), "--checkpoint", str(tmp_path / "run" / "iter_3.pth"), "--input", str(image)]
+    args = ["infer", str(config), "--checkpoint", str(tmp_path / "run" / "epoch_1.pth"), "--input", str(image)]
     assert main([*args, "--out", str(out), "--no-draw"]) == 0, capsys.readouterr().err
     record = json.loads(next(out.rglob("*.json")).read_text())
     people = record["instances"] if isinstance(record, dict) and "instances" in record else record
