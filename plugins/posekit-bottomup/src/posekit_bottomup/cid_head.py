@@ -25,8 +25,9 @@ from torch import Tensor, nn
 
 from posekit.protocols import BaseHead
 from posekit.registry import build
-from posekit.structures import InstanceData, PoseBatch, PoseSample, TestCfg, TrainCfg
+from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
+from posekit_bottomup.instances import head_example_inputs
 
 
 def smooth_heatmaps(heatmaps: Tensor, kernel: int) -> Tensor:
@@ -156,15 +157,7 @@ class CIDHead(BaseHead):
     @classmethod
     def example_inputs(cls, num_keypoints: int = 17) -> dict[str, Any]:
         """Features ``(8, 16, 16)`` and a batch of two images (3 and 2 people) encoded by the example's codec."""
-        codec = build("codec", cls.example_config["decoder"])
-        rng = np.random.default_rng(0)
-        people = (rng.random((3, num_keypoints, 2)) * 56 + 4).astype(np.float32)
-        encoded = [codec.encode(people[:n]) for n in (3, 2)]
-        targets: dict[str, Any] = {"heatmaps": torch.stack([torch.from_numpy(e["heatmaps"]) for e in encoded])}
-        for key in ("instance_heatmaps", "keypoint_weights", "instance_coords"):
-            targets[key] = [torch.from_numpy(e[key]) for e in encoded]
-        samples = [PoseSample(img_shape=(64, 64), input_size=(64, 64), flip_indices=list(range(num_keypoints)))] * 2
-        return {"feat_shapes": [(8, 16, 16)], "batch": PoseBatch(torch.zeros(2, 3, 64, 64), targets, samples)}
+        return head_example_inputs(cls.example_config["decoder"], num_keypoints, margin=4.0)
 
     _version = 2
 

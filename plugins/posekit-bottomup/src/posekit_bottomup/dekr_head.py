@@ -32,6 +32,7 @@ from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, PoseSample, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_bottomup.deform_conv import DeformConv2d
+from posekit_bottomup.instances import head_example_inputs
 
 
 class _AdaptiveActivationBlock(nn.Module):
@@ -158,13 +159,7 @@ class DEKRHead(BaseHead):
     @classmethod
     def example_inputs(cls, num_keypoints: int = 17) -> dict[str, Any]:
         """Features ``(8, 16, 16)`` and a batch of two images (3 and 2 people) encoded by the example's codec."""
-        codec = build("codec", cls.example_config["decoder"])
-        rng = np.random.default_rng(0)
-        people = (rng.random((3, num_keypoints, 2)) * 40 + 12).astype(np.float32)
-        encoded = [codec.encode(people[:n]) for n in (3, 2)]
-        targets = {key: torch.stack([torch.from_numpy(e[key]) for e in encoded]) for key in encoded[0]}
-        samples = [PoseSample(img_shape=(64, 64), input_size=(64, 64), flip_indices=list(range(num_keypoints)))] * 2
-        return {"feat_shapes": [(8, 16, 16)], "batch": PoseBatch(torch.zeros(2, 3, 64, 64), targets, samples)}
+        return head_example_inputs(cls.example_config["decoder"], num_keypoints, margin=12.0)
 
     _version = 2
 
