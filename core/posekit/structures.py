@@ -167,10 +167,16 @@ class PoseResult:
 
 
 class TrainCfg(BaseModel):
-    """Training switches of a head's ``loss``."""
+    """Training switches of a head's ``loss``.
+
+    - ``compute_acc``: also report an accuracy;
+    - ``max_train_instances``: heads that train on sampled people (CID) take at most this many
+      a batch, a random subset; -1: all (MMPose's key).
+    """
 
     model_config = ConfigDict(extra="forbid")
     compute_acc: bool = True
+    max_train_instances: int = -1
 
 
 class TestCfg(BaseModel):

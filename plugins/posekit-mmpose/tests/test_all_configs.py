@@ -28,9 +28,7 @@ def _configs(shared: Path) -> list[Path]:
 
 
 #: configs refused for a gap posekit knows of (a substring of the refusal -> the gap), reported by name
-KNOWN_GAPS = {
-    "traj_backbone": "semi-supervised PoseLifter (traj_backbone / traj_head / semi_loss)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def test_every_mmpose_config(shared: Path) -> None:

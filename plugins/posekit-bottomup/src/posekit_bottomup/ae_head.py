@@ -24,6 +24,7 @@ from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
+from posekit_bottomup.instances import head_example_inputs
 
 
 def _resize(maps: Tensor, size: tuple[int, int] | None, align_corners: bool) -> Tensor:
@@ -71,20 +72,7 @@ class AssociativeEmbeddingHead(BaseHead):
     @classmethod
     def example_inputs(cls, num_keypoints: int = 17) -> dict[str, Any]:
         """Features ``(8, 16, 16)`` and a batch of two images (3 and 2 people) encoded by the example's codec."""
-        from posekit.structures import PoseSample
-
-        codec = build("codec", cls.example_config["decoder"])
-        rng = np.random.default_rng(0)
-        people = (rng.random((3, num_keypoints, 2)) * 56 + 4).astype(np.float32)
-        encoded = [codec.encode(people[:n]) for n in (3, 2)]
-        targets = {
-            "heatmaps": torch.stack([torch.from_numpy(e["heatmaps"]) for e in encoded]),
-            "keypoint_indices": [torch.from_numpy(e["keypoint_indices"]) for e in encoded],
-            "keypoint_weights": [torch.from_numpy(e["keypoint_weights"]) for e in encoded],
-        }
-        flip = list(range(num_keypoints))
-        samples = [PoseSample(img_shape=(64, 64), flip_indices=flip) for _ in encoded]
-        return {"feat_shapes": [(8, 16, 16)], "batch": PoseBatch(torch.zeros(2, 3, 64, 64), targets, samples)}
+        return head_example_inputs(cls.example_config["decoder"], num_keypoints, margin=4.0)
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from posekit.estimators.base import PoseEstimator, input_to_image, to_result
 from posekit.inference.image import ImageServing
-from posekit.inference.pipeline import codec_input_size, codec_of
+from posekit.inference.pipeline import codec_input_size, codec_of, dataset_meta
 from posekit.protocols.serving import Serving
 from posekit.structures import PoseBatch, PoseResult
 
@@ -41,6 +41,9 @@ class BottomupPoseEstimator(PoseEstimator):
     def predict(self, inputs: Tensor, batch: PoseBatch) -> list[PoseResult]:
         if self.test_cfg.multiscale_test:
             raise NotImplementedError("multiscale_test is not supported yet; set test_cfg.multiscale_test=False")
+        links = dataset_meta(self).get("skeleton_links")  # for heads that rescore people (DEKR), as MMPose's metainfo
+        for sample in batch.samples:
+            sample.extra.setdefault("skeleton_links", links)
         preds = self.head.predict(self._flip_feats(inputs), batch, self.test_cfg)
         results = []
         for pred, sample in zip(preds, batch.samples, strict=True):

@@ -27,28 +27,7 @@ import numpy as np
 from posekit.codec_utils import batch_heatmap_nms, generate_gaussian_heatmaps
 from posekit.protocols import BaseKeypointCodec
 from posekit_bottomup.associative_embedding import as_array
-
-
-def _instance_roots(keypoints: np.ndarray, visible: np.ndarray, root_type: str) -> tuple[np.ndarray, np.ndarray]:
-    """Root ``(N, 2)`` and root visibility ``(N,)`` of each person from its visible keypoints ``(N, K, 2)``."""
-    roots = np.zeros((len(keypoints), 2), dtype=np.float32)
-    roots_visible = np.zeros(len(keypoints), dtype=np.float32)
-    for i, (kpts, vis) in enumerate(zip(keypoints, visible, strict=True)):
-        pts = kpts[vis > 0]
-        if not pts.size:
-            continue
-        roots[i] = pts.mean(axis=0) if root_type == "kpt_center" else (pts.max(axis=0) + pts.min(axis=0)) / 2.0
-        roots_visible[i] = 1
-    return roots, roots_visible
-
-
-def _diagonal_lengths(keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
-    """Diagonal ``(N,)`` of the box around each person's visible keypoints (0 without any)."""
-    mask = (visible > 0)[..., None]
-    any_visible = mask.any(axis=1)
-    lo = np.where(any_visible, np.where(mask, keypoints, np.inf).min(axis=1), 0).astype(np.float32)
-    hi = np.where(any_visible, np.where(mask, keypoints, -np.inf).max(axis=1), 0).astype(np.float32)
-    return np.sqrt(np.power(hi - lo, 2).sum(axis=1))
+from posekit_bottomup.instances import diagonal_lengths, instance_roots
 
 
 class SPR(BaseKeypointCodec):
@@ -170,8 +149,8 @@ class SPR(BaseKeypointCodec):
             keypoints_visible = np.ones((n, k), dtype=np.float32)
         keypoints_visible = as_array("keypoints_visible", keypoints_visible, (n, k))
         hm_keypoints = keypoints / self.scale_factor
-        roots, roots_visible = _instance_roots(hm_keypoints, keypoints_visible, self.root_type)
-        diagonals = _diagonal_lengths(hm_keypoints, keypoints_visible)
+        roots, roots_visible = instance_roots(hm_keypoints, keypoints_visible, self.root_type)
+        diagonals = diagonal_lengths(hm_keypoints, keypoints_visible)
         roots_visible[diagonals < self.minimal_diagonal_length] = 0
         heatmaps, _ = generate_gaussian_heatmaps(
             heatmap_size=self.heatmap_size,

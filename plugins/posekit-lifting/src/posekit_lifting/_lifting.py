@@ -12,6 +12,17 @@ import numpy as np
 
 from posekit.codec_utils import check_array
 
+#: MMPose's mapping of the lifting codecs' outputs to instance fields and labels (shared by every lifting codec)
+INSTANCE_MAPPING: dict[str, str] = {
+    "lifting_target": "lifting_target",
+    "lifting_target_visible": "lifting_target_visible",
+}
+LABEL_MAPPING: dict[str, str] = {
+    "trajectory_weights": "trajectory_weights",
+    "lifting_target_label": "lifting_target_label",
+    "lifting_target_weight": "lifting_target_weight",
+}
+
 
 def check_inputs(
     num_keypoints: int,

@@ -26,6 +26,8 @@ import numpy as np
 from posekit.codec_utils import check_array
 from posekit.protocols import BaseKeypointCodec
 from posekit_lifting._lifting import (
+    INSTANCE_MAPPING,
+    LABEL_MAPPING,
     check_inputs,
     pack_keypoints,
     remove_root_joint,
@@ -63,15 +65,8 @@ class ImagePoseLifting(BaseKeypointCodec):
     example_config = {"num_keypoints": 17}  # a small working instance (posekit plugins --check)
 
     auxiliary_encode_keys: ClassVar[frozenset[str]] = frozenset({"lifting_target", "lifting_target_visible"})
-    instance_mapping_table: ClassVar[dict[str, str]] = {
-        "lifting_target": "lifting_target",
-        "lifting_target_visible": "lifting_target_visible",
-    }
-    label_mapping_table: ClassVar[dict[str, str]] = {
-        "trajectory_weights": "trajectory_weights",
-        "lifting_target_label": "lifting_target_label",
-        "lifting_target_weight": "lifting_target_weight",
-    }
+    instance_mapping_table: ClassVar[dict[str, str]] = INSTANCE_MAPPING
+    label_mapping_table: ClassVar[dict[str, str]] = LABEL_MAPPING
 
     def __init__(
         self,

@@ -1,7 +1,8 @@
 """Serving a pose lifter: 2D keypoint sequences (``posekit infer``'s own JSON output) lifted per track.
 
 Each person (``track_id``) is lifted frame by frame from a window of ``seq_len`` frames
-centered on the frame (edges repeated), normalised by the image size with the lifter's codec.
+centered on the frame (edges repeated), normalised by the image size with the lifter's codec;
+a head declaring ``sequence_output`` (MotionBERT) lifts whole clips of the backbone's ``seq_len``.
 A COCO-17 sequence is converted to Human3.6M-17 first when the lifter expects Human3.6M, as
 MMPose's lifting demo does. The 3D keypoints are root-relative, in the lifter's units, with
 x right, y down and z away from the camera.
@@ -87,10 +88,33 @@ class LiftingServing(Serving):
     def __init__(self, model: nn.Module, batch_size: int = 256) -> None:
         super().__init__(model, dataset_meta(model), batch_size)
         self.codec = codec_of(model)
-        self.seq_len = receptive_field(model)
+        #: the head predicts every input frame (MotionBERT): tracks go through in clips of ``seq_len`` frames
+        self.sequence_output = bool(getattr(model.head, "sequence_output", False))
+        self.seq_len = int(model.backbone.seq_len) if self.sequence_output else receptive_field(model)
+
+    def _lift_sequence(self, keypoints: np.ndarray, scores: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+        """``(T, K, 2)`` keypoints of one track -> ``(T, K, 3)`` through a sequence-to-sequence lifter.
+
+        The track goes through in clips of at most the backbone's ``seq_len`` frames.
+        """
+        camera = {"w": image_size[0], "h": image_size[1]}
+        encoded = self.codec.encode(keypoints, scores, camera_param=camera)
+        labels = torch.from_numpy(np.asarray(encoded["keypoint_labels"], dtype=np.float32))  # (T, K, C)
+        flip_indices = list(self.dataset_meta.get("flip_indices") or [])
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(labels), self.seq_len):
+                sample = PoseSample(camera_param=camera, flip_indices=flip_indices)
+                batch = self.model.data_preprocessor(
+                    PoseBatch(inputs=labels[None, start : start + self.seq_len], targets={}, samples=[sample])
+                )
+                out.append(self.model(batch.inputs, batch, mode="predict")[0].keypoints)
+        return np.concatenate(out).astype(np.float32)
 
     def _lift_track(self, keypoints: np.ndarray, scores: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
         """``(T, K, 2)`` keypoints of one track -> ``(T, K, 3)`` 3D keypoints."""
+        if self.sequence_output:
+            return self._lift_sequence(keypoints, scores, image_size)
         t = len(keypoints)
         encoded = self.codec.encode(keypoints, scores, camera_param={"w": image_size[0], "h": image_size[1]})
         labels = np.asarray(encoded["keypoint_labels"], dtype=np.float32)

@@ -98,8 +98,7 @@ class TemporalRegressionHead(BaseHead):
             (target units, no gradient).
         """
         pred = self.forward(feats)
-        label = flat_target(batch, self.label_key, pred)
-        weight = flat_target(batch, self.weight_key, pred)
+        label, weight = self._targets(batch, pred)
         if label.shape != pred.shape or weight.shape != pred.shape[:2]:
             raise ValueError(
                 f"batch.targets[{self.label_key!r}] / [{self.weight_key!r}]: expected shapes {tuple(pred.shape)} / "
@@ -111,6 +110,10 @@ class TemporalRegressionHead(BaseHead):
             err = (pred - label).norm(dim=-1)[valid]
             acc = err.mean() if err.numel() else pred.new_zeros(())
         return {self.loss_name: loss, self.acc_name: acc}
+
+    def _targets(self, batch: PoseBatch, pred: Tensor) -> tuple[Tensor, Tensor]:
+        """``(label (B * T, K, 3), weight (B * T, K))`` from ``batch.targets[label_key]`` and ``[weight_key]``."""
+        return flat_target(batch, self.label_key, pred), flat_target(batch, self.weight_key, pred)
 
     def predict(self, feats: Any, batch: PoseBatch, test_cfg: TestCfg) -> list[InstanceData]:
         """Decode each sample's 3D keypoints, adding back its ``sample.target_root`` when known.

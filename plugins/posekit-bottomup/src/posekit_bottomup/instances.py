@@ -1,0 +1,63 @@
+"""Per-person properties from visible keypoints, shared by the bottom-up codecs (SPR, DecoupledHeatmap).
+
+Dimensions: N people, K keypoints; coordinates in any one pixel space.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def instance_roots(keypoints: np.ndarray, visible: np.ndarray, root_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """Root ``(N, 2)`` and root visibility ``(N,)`` of each person from its visible keypoints ``(N, K, 2)``."""
+    roots = np.zeros((len(keypoints), 2), dtype=np.float32)
+    roots_visible = np.zeros(len(keypoints), dtype=np.float32)
+    for i, (kpts, vis) in enumerate(zip(keypoints, visible, strict=True)):
+        pts = kpts[vis > 0]
+        if not pts.size:
+            continue
+        roots[i] = pts.mean(axis=0) if root_type == "kpt_center" else (pts.max(axis=0) + pts.min(axis=0)) / 2.0
+        roots_visible[i] = 1
+    return roots, roots_visible
+
+
+def diagonal_lengths(keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """Diagonal ``(N,)`` of the box around each person's visible keypoints (0 without any)."""
+    mask = (visible > 0)[..., None]
+    any_visible = mask.any(axis=1)
+    lo = np.where(any_visible, np.where(mask, keypoints, np.inf).min(axis=1), 0).astype(np.float32)
+    hi = np.where(any_visible, np.where(mask, keypoints, -np.inf).max(axis=1), 0).astype(np.float32)
+    return np.sqrt(np.power(hi - lo, 2).sum(axis=1))
+
+
+def keypoint_boxes(keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """xyxy box ``(N, 4)`` around each person's visible keypoints (zeros without any)."""
+    boxes = np.zeros((len(keypoints), 4), dtype=np.float32)
+    for i, (kpts, vis) in enumerate(zip(keypoints, visible, strict=True)):
+        pts = kpts[vis > 0]
+        if pts.size:
+            boxes[i] = np.concatenate([pts.min(axis=0), pts.max(axis=0)])
+    return boxes
+
+
+def head_example_inputs(decoder: dict[str, Any], num_keypoints: int, margin: float) -> dict[str, Any]:
+    """A head's conformance inputs: features ``(8, 16, 16)`` and a batch of two 64x64 images (3 and 2 people,
+    keypoints ``margin`` pixels inside) encoded by ``decoder``; targets stacked where both images' agree in shape."""
+    import torch
+
+    from posekit.registry import build
+    from posekit.structures import PoseBatch, PoseSample
+
+    codec = build("codec", decoder)
+    rng = np.random.default_rng(0)
+    people = (rng.random((3, num_keypoints, 2)) * (64 - 2 * margin) + margin).astype(np.float32)
+    encoded = [codec.encode(people[:n]) for n in (3, 2)]
+    targets: dict[str, Any] = {}
+    for key in encoded[0]:
+        values = [torch.from_numpy(np.asarray(e[key])) for e in encoded]
+        targets[key] = torch.stack(values) if values[0].shape == values[1].shape else values
+    flip = list(range(num_keypoints))
+    samples = [PoseSample(img_shape=(64, 64), input_size=(64, 64), flip_indices=flip) for _ in encoded]
+    return {"feat_shapes": [(8, 16, 16)], "batch": PoseBatch(torch.zeros(2, 3, 64, 64), targets, samples)}
