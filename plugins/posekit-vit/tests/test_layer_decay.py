@@ -1,6 +1,6 @@
 """LayerDecayOptimWrapperConstructor: the parameter groups (names, lr, lr_scale, weight decay, order) equal
 those MMPose 1.3.2's constructor makes of the same model (fixtures/layer_decay.json, written by
-``fixtures/generate.py``); a ViTPose config with it trains (once the core has optimizer constructors)."""
+``fixtures/generate.py``); a ViTPose config with it trains."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _constructor(paramwise_cfg: dict[str, object]) -> object:
-    from posekit_vit.layer_decay import LayerDecayOptimWrapperConstructor
-
-    return LayerDecayOptimWrapperConstructor(paramwise_cfg=paramwise_cfg)
+    return build("optim_constructor", {"type": "LayerDecayOptimWrapperConstructor", **paramwise_cfg})
 
 
 def test_groups_equal_mmpose() -> None:
@@ -60,17 +58,6 @@ def test_bad_paramwise_cfg_is_named() -> None:
         _constructor({"layer_decay_rate": 0.75})
 
 
-def _has_optim_constructors() -> bool:
-    from posekit.registry import GROUPS
-
-    return "optim_constructor" in GROUPS
-
-
-@pytest.mark.skipif(
-    not _has_optim_constructors(),
-    reason="needs the core's optimizer-constructor contract (OptimizerCfg.constructor, registry kind "
-    "'optim_constructor'); must pass, not skip, once the core has it",
-)
 def test_a_config_with_layer_decay_trains(tmp_path: Path) -> None:
     """``posekit train`` of a tiny ViTPose whose optimizer names the constructor: the saved optimizer holds
     MMPose's groups (2 layers: depths 0-3, rate 0.8)."""
@@ -97,8 +84,8 @@ def test_a_config_with_layer_decay_trains(tmp_path: Path) -> None:
     ]
     dataset = {"type": "CocoDataset", "data_root": "data", "ann_file": "annotations/person_keypoints_train2017.json",
                "data_prefix": {"img": "train2017/"}, "pipeline": pipeline}  # fmt: skip
-    optimizer = {**reference["optimizer"], "constructor": {"type": "LayerDecayOptimWrapperConstructor",
-                                                           "paramwise_cfg": reference["paramwise_cfg"]}}  # fmt: skip
+    constructor = {"type": "LayerDecayOptimWrapperConstructor", **reference["paramwise_cfg"]}
+    optimizer = {**reference["optimizer"], "constructor": constructor}
     experiment = {
         "work_dir": "work",
         "metainfo": "coco",

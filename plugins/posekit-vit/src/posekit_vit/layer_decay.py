@@ -2,8 +2,9 @@
 
 ViTPose's configs write ``optim_wrapper=dict(constructor='LayerDecayOptimWrapperConstructor',
 paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.75, custom_keys=...))``; in posekit that is
-``optim.optimizer.constructor: {type: LayerDecayOptimWrapperConstructor, paramwise_cfg: {...}}``
-(entry-point group ``posekit.optim_constructors``), called as ``Constructor(**cfg)(model, optimizer_cfg)``.
+``optim.optimizer.constructor: {type: LayerDecayOptimWrapperConstructor, num_layers: 12, ...}`` (the
+``paramwise_cfg`` keys as arguments, as the converter writes them; entry-point group
+``posekit.optim_constructors``), called as ``Constructor(**cfg)(model, optimizer_cfg)``.
 
 With ``L = num_layers + 2`` depths, a parameter of the estimator gets depth 0 (``backbone.cls_token``,
 ``backbone.mask_token``, ``backbone.pos_embed``, ``backbone.patch_embed.*``), ``i + 1``
@@ -55,13 +56,18 @@ class LayerDecayOptimWrapperConstructor:
     """Parameter groups with a learning rate per ViT depth (see the module docstring).
 
     Args:
-        paramwise_cfg: ``num_layers``, ``layer_decay_rate`` and (unused) ``custom_keys``.
+        num_layers: the ViT's encoder layers (12 for ViT-B).
+        layer_decay_rate: the learning-rate factor from one depth to the one below. Default 0.5.
+        custom_keys: accepted as ViTPose's configs write them, not applied (as MMPose).
     """
 
-    example_config = {"paramwise_cfg": {"num_layers": 2, "layer_decay_rate": 0.75}}
+    example_config = {"num_layers": 2, "layer_decay_rate": 0.75}
 
-    def __init__(self, paramwise_cfg: LayerDecayCfg) -> None:
-        self.cfg = as_config(LayerDecayCfg, paramwise_cfg, "paramwise_cfg")
+    def __init__(
+        self, num_layers: int, layer_decay_rate: float = 0.5, custom_keys: dict[str, dict[str, float]] | None = None
+    ) -> None:
+        paramwise = {"num_layers": num_layers, "layer_decay_rate": layer_decay_rate, "custom_keys": custom_keys or {}}
+        self.cfg = as_config(LayerDecayCfg, paramwise, "paramwise_cfg")
 
     def __call__(self, model: nn.Module, optimizer_cfg: Any) -> list[dict[str, Any]]:
         """Groups of ``model``'s trainable parameters, in MMPose's order and with its keys.
