@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -34,8 +33,8 @@ class VisPredictHead(BaseHead):
     """Keypoint visibility prediction around a top-down pose head.
 
     ``loss`` returns the wrapped head's losses plus ``loss_vis`` (BCE of the visibility against the
-    keypoint weights, with ``keypoints_visible_weights`` from the samples' ``extra`` as per-keypoint
-    weights when the loss uses target weights) and ``acc_vis``; ``predict`` returns the wrapped head's
+    keypoint weights, weighted by ``batch.targets['keypoints_visible_weights']`` when the loss uses
+    target weights and a codec encoded them, else by ones) and ``acc_vis``; ``predict`` returns the wrapped head's
     predictions with ``keypoints_visible (1, K)`` (probabilities) set.
 
     Args:
@@ -122,10 +121,13 @@ class VisPredictHead(BaseHead):
         labels = batch.instance_targets("keypoint_weights", vis)
         weights = None
         if getattr(self.loss_module, "use_target_weight", False):
-            per_sample = [s.extra.get("keypoints_visible_weights") for s in batch.samples]
-            weights = torch.cat(
-                [torch.ones(1, self.out_channels) if w is None else torch.as_tensor(np.asarray(w)) for w in per_sample]
-            ).to(vis)
+            # MMPose reads keypoints_visible_weights from the packed targets, which its heatmap codecs never
+            # pack: with them the weights are ones there, as here
+            weights = (
+                batch.instance_targets("keypoints_visible_weights", vis)
+                if ("keypoints_visible_weights" in batch.targets)
+                else torch.ones_like(vis)
+            )
         with torch.no_grad():
             accuracy = self.vis_accuracy(vis, labels, weights)
         losses = {"loss_vis": self.loss_module(vis, labels, weights), "acc_vis": accuracy}
