@@ -167,14 +167,54 @@ def _tiny(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         # as MMPose's does; the rsn fixture checks the PRM against MMPose)
         "rsn": ({"type": "RSN", **unit, "num_steps": 2, "expand_times": 4}, mspn_head, megvii),
     }
+    # the heads of issue 20 that come without a backbone of their own, on the hourglass's last stack ((B, 8, 8, 8))
+    hourglass = models["hourglass"][0]
+    integral = {"type": "IntegralRegressionLabel", "input_size": (32, 32), "heatmap_size": (8, 8), "sigma": 1.0}
+    msra16 = {**msra, "heatmap_size": (16, 16)}
+    pose_cfg = {"type": "HeatmapHead", "in_channels": 8, "out_channels": 17, "deconv_out_channels": None}
+    bce = {"type": "BCELoss", "use_target_weight": True, "use_sigmoid": True}
+    models.update(
+        {
+            "ViPNASHead": (
+                hourglass,
+                {
+                    "type": "ViPNASHead",
+                    "in_channels": 8,
+                    "out_channels": 17,
+                    "deconv_out_channels": (8,),
+                    "deconv_kernel_sizes": (4,),
+                    "deconv_num_groups": (4,),
+                    "decoder": msra16,
+                },
+                [msra16],
+            ),
+            "DSNTHead": (
+                hourglass,
+                {
+                    "type": "DSNTHead",
+                    "in_channels": 8,
+                    "in_featuremap_size": (8, 8),
+                    "num_joints": 17,
+                    "deconv_out_channels": None,
+                    "decoder": {**integral, "normalize": True},
+                },
+                [{**integral, "normalize": True}],
+            ),
+            "VisPredictHead": (
+                hourglass,
+                {"type": "VisPredictHead", "pose_cfg": {**pose_cfg, "decoder": msra}, "loss": bce},
+                [msra],
+            ),
+        }
+    )
     backbone, head, codecs = models[name]
     return {"type": "TopdownPoseEstimator", "backbone": backbone, "head": head}, codecs
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", (*NAMES, "ViPNASHead", "DSNTHead", "VisPredictHead"))
 def test_one_training_step_then_posekit_infer(name: str, tmp_path: Path) -> None:
-    """A tiny model of the family trains one step on targets of its codecs (multilevel for MSPN/RSN),
-    is saved, and runs through `posekit infer`."""
+    """A tiny model of the family (or head) trains one step on targets of its codecs (multilevel for
+    MSPN/RSN), is saved, and runs through `posekit infer`."""
     cfg, codecs = _tiny(name)
     rng = np.random.default_rng(0)
     keypoints = torch.from_numpy(rng.uniform(2, 30, (2, 1, 17, 2)).astype(np.float32))
