@@ -1,16 +1,15 @@
 """CPM, HourglassNet, MSPN, RSN with CPMHead / MSPNHead against MMPose 1.3.2: its checkpoints load strictly
 and give its features, per-stage heatmaps, flip-test keypoints and training loss (multilevel targets and
 OHKM for MSPN/RSN) on seeded inputs (fixtures/*, written by ``fixtures/generate.py`` with MMPose's own
-Python, 1e-4 relative); every MMPose config naming them converts, checks and builds; per family one
-training step then `posekit infer`."""
+Python, 1e-4 relative); per family (and for ViPNASHead, DSNTHead, VisPredictHead) one training step then
+`posekit infer`. That MMPose's configs naming them convert, check and build is posekit-mmpose's
+``test_all_configs``."""
 
 from __future__ import annotations
 
 import copy
 import gzip
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 import torch
 
 import posekit
+from posekit.cli import main
 from posekit.errors import ConfigError
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample, TrainCfg
@@ -97,26 +97,6 @@ def test_mmpose_checkpoint_matches(name: str, tmp_path: Path) -> None:
     _close(np.stack([p.keypoint_scores for p in preds]), ref["pred_scores"], f"{name} flip-test scores")
     _close(losses["loss_kpt"], ref["loss_kpt"], f"{name} loss_kpt", atol=1e-7)
     _close(losses["acc_pose"], ref["acc_pose"].float(), f"{name} acc_pose")
-
-
-def _configs() -> list[Path]:
-    root = Path(__file__).resolve().parents[3].parent / "shared" / "mmpose-configs"
-    needles = ("type='CPM'", "type='HourglassNet'", "type='MSPN'", "type='RSN'")
-    return sorted(p for p in root.rglob("*.py") if any(n in p.read_text() for n in needles))
-
-
-def test_every_mmpose_config_converts_checks_and_builds() -> None:
-    """The 20 MMPose configs of these backbones: converted, config-checked, built on the meta device."""
-    from posekit_mmpose.convert import to_experiment
-    from posekit_mmpose.pyconfig import read_config
-
-    configs = _configs()
-    assert len(configs) == 20, f"expected MMPose's 20 configs naming CPM/HourglassNet/MSPN/RSN, found {len(configs)}"
-    for path in configs:
-        experiment, _ = to_experiment(read_config(path), str(path), partial=True)
-        with torch.device("meta"):
-            model = build("estimator", posekit.interop.clean_model_dict(experiment["model"], drop_pretrained=True))
-        assert type(model.head).__name__ in ("CPMHead", "MSPNHead"), path
 
 
 def _tiny(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -227,11 +207,9 @@ def test_one_training_step_then_posekit_infer(name: str, tmp_path: Path) -> None
     torch.save({"state_dict": model.state_dict()}, tmp_path / "tiny.pth")
     (tmp_path / "tiny.json").write_text(json.dumps(cfg))
     cv2.imwrite(str(tmp_path / "person.png"), rng.integers(0, 256, (120, 100, 3), np.uint8))
-    cmd = [sys.executable, "-m", "posekit", "infer", str(tmp_path / "tiny.json")]
-    cmd += ["--checkpoint", str(tmp_path / "tiny.pth")]
-    cmd += ["--input", str(tmp_path / "person.png"), "--out", str(tmp_path / "out"), "--bbox", "10", "10", "70", "90"]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
-    assert done.returncode == 0, done.stderr
+    args = ["infer", str(tmp_path / "tiny.json"), "--checkpoint", str(tmp_path / "tiny.pth")]
+    args += ["--input", str(tmp_path / "person.png"), "--out", str(tmp_path / "out"), "--bbox", "10", "10", "70", "90"]
+    assert main(args) == 0
     prediction = json.loads((tmp_path / "out" / "predictions" / "person.json").read_text())
     (instance,) = prediction["instances"]
     assert np.array(instance["keypoints"]).shape == (17, 2) and np.isfinite(instance["keypoints"]).all()
@@ -274,3 +252,20 @@ def test_mspn_head_refuses_missing_levels() -> None:
     batch = PoseBatch(inputs=torch.zeros(1, 3, 32, 32), targets=targets, samples=[])
     with pytest.raises(ValueError, match=r"level_indices reach level 2, but the targets have 2 levels"):
         head.loss(feats, batch, TrainCfg())
+
+
+def test_mspn_init_cfg_copies_an_imagenet_resnet(tmp_path: Path) -> None:
+    """``init_cfg`` of an ImageNet ResNet fills the top and every stage's down-sampling units (MMPose's mapping)."""
+    cfg = {"type": "MSPN", "unit_channels": 8, "num_stages": 2, "num_units": 2, "num_blocks": (1, 1)}
+    source = build("backbone", cfg)
+    resnet = {"conv1.weight": source.top.top[0].conv.weight, "fc.weight": torch.zeros(2, 2)}
+    resnet.update({f"bn1.{k}": v for k, v in source.top.top[0].bn.state_dict().items()})
+    for key, value in source.multi_stage_mspn[0].downsample.state_dict().items():
+        resnet[key.replace("downsample.conv", "downsample.0").replace("downsample.bn", "downsample.1")] = value
+    torch.save({"state_dict": resnet}, tmp_path / "resnet.pth")
+    pretrained = {"type": "Pretrained", "checkpoint": str(tmp_path / "resnet.pth")}
+    loaded = build("backbone", {**cfg, "init_cfg": pretrained})  # the classifier (fc) is left out
+    for stage in loaded.multi_stage_mspn:
+        for key, value in source.multi_stage_mspn[0].downsample.state_dict().items():
+            assert torch.equal(stage.downsample.state_dict()[key], value), key
+    assert torch.equal(loaded.top.top[0].conv.weight, source.top.top[0].conv.weight)
