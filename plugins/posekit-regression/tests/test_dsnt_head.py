@@ -6,6 +6,7 @@ and flip-test keypoints (1e-4); ``lambda_t`` with the ``dsnt_epoch`` hook."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,9 +29,11 @@ def _close(actual: object, expected: object, where: str) -> None:
     )
 
 
-def test_dsnt_head_matches_mmpose() -> None:
+def _head_and_batch(**overrides: object) -> tuple[Any, Any, dict[str, Any]]:
+    """The fixture's head (checkpoint loaded strictly, eval mode), the batch of its keypoints encoded by
+    posekit's GenerateTarget with the head's codec, and the reference record."""
     ref = torch.load(FIXTURES / "dsnt_head_outputs.pt", weights_only=True)
-    head = build("head", ref["head"])
+    head = build("head", {**ref["head"], **overrides})
     load_checkpoint(head, FIXTURES / "dsnt_head.pth", prefix="head.")  # strict
     head.eval()
     generate = build("transform", {"type": "GenerateTarget", "encoder": ref["head"]["decoder"]})
@@ -40,7 +43,11 @@ def test_dsnt_head_matches_mmpose() -> None:
         s.input_size = (48, 64)
         s.inputs = torch.zeros(3, 64, 48, dtype=torch.uint8)
         samples.append(generate(s))
-    batch = pose_collate(samples)
+    return head, pose_collate(samples), ref
+
+
+def test_dsnt_head_matches_mmpose() -> None:
+    head, batch, ref = _head_and_batch()
     with torch.no_grad():
         coords, heatmaps = head(ref["feats"])
         losses = head.loss(ref["feats"], batch, TrainCfg())
@@ -59,17 +66,7 @@ def test_lambda_t_drops_the_heatmap_loss_from_its_epoch() -> None:
     the ``dsnt_epoch`` hook sets the epoch on every DSNTHead of the trained model."""
     from posekit_regression import dsnt_epoch
 
-    ref = torch.load(FIXTURES / "dsnt_head_outputs.pt", weights_only=True)
-    head = build("head", {**ref["head"], "lambda_t": 2})
-    load_checkpoint(head, FIXTURES / "dsnt_head.pth", prefix="head.")
-    head.eval()
-    generate = build("transform", {"type": "GenerateTarget", "encoder": ref["head"]["decoder"]})
-    samples = []
-    for i, (k, v) in enumerate(zip(ref["keypoints"], ref["keypoints_visible"], strict=True)):
-        s = PoseSample(img_id=i, keypoints=k.numpy(), keypoints_visible=v.numpy(), flip_indices=COCO_FLIP)
-        s.inputs = torch.zeros(3, 64, 48, dtype=torch.uint8)
-        samples.append(generate(s))
-    batch = pose_collate(samples)
+    head, batch, ref = _head_and_batch(lambda_t=2)
 
     class Trainer:
         model = torch.nn.Sequential(head)
