@@ -213,10 +213,23 @@ def check_units(name: str, num_stages: int, num_units: int, num_blocks: Sequence
 
 def build_stages(
     num_stages: int,
-    make_stage: Callable[[bool, bool], SingleStage],
+    make_block: BlockFactory,
+    expansion: int,
+    num_blocks: Sequence[int],
+    unit_channels: int,
+    norm_cfg: NormConfig,
+    in_channels: int,
 ) -> nn.ModuleList:
-    """``num_stages`` stages: each after the first takes skips, each but the last makes them."""
-    return nn.ModuleList(make_stage(i > 0, i < num_stages - 1) for i in range(num_stages))
+    """``num_stages`` :class:`SingleStage` of ``make_block`` blocks: each after the first takes skips, each
+    but the last makes them and the next stage's input. Arguments as :class:`DownsampleModule` /
+    :class:`UpsampleModule`."""
+    stages = []
+    for i in range(num_stages):
+        down = DownsampleModule(make_block, expansion, num_blocks, i > 0, norm_cfg, in_channels)
+        gen = i < num_stages - 1
+        up = UpsampleModule(unit_channels, len(num_blocks), gen, gen, norm_cfg, in_channels, expansion)
+        stages.append(SingleStage(down, up))
+    return nn.ModuleList(stages)
 
 
 def init_multistage(module: nn.Module) -> None:

@@ -18,10 +18,7 @@ from posekit.nn.checkpoint import ZOO_SCHEMES, extract_state_dict, read_checkpoi
 from posekit.protocols import BaseBackbone
 from posekit_multistage._units import (
     TOP_CHANNELS,
-    DownsampleModule,
     ResNetTop,
-    SingleStage,
-    UpsampleModule,
     build_stages,
     check_units,
     init_multistage,
@@ -80,12 +77,9 @@ class MSPN(BaseBackbone):
             # MMPose builds a layer's later blocks with the default BN
             return Bottleneck(cin, cout * 4, stride=stride, downsample=downsample, norm_cfg=norm_cfg if first else _BN)
 
-        def stage(has_skip: bool, gen: bool) -> SingleStage:
-            down = DownsampleModule(block, 4, num_blocks, has_skip, norm_cfg, res_top_channels)
-            up = UpsampleModule(unit_channels, num_units, gen, gen, norm_cfg, res_top_channels, 4)
-            return SingleStage(down, up)
-
-        self.multi_stage_mspn = build_stages(num_stages, stage)
+        self.multi_stage_mspn = build_stages(
+            num_stages, block, 4, num_blocks, unit_channels, norm_cfg, res_top_channels
+        )
         self.init_weights()
 
     def init_weights(self) -> None:

@@ -19,10 +19,7 @@ from posekit.nn import ConvModule, NormConfig
 from posekit.protocols import BaseBackbone
 from posekit_multistage._units import (
     TOP_CHANNELS,
-    DownsampleModule,
     ResNetTop,
-    SingleStage,
-    UpsampleModule,
     build_stages,
     check_units,
     init_multistage,
@@ -140,12 +137,7 @@ class RSN(BaseBackbone):
             norm = norm_cfg if first else _BN
             return RSB(cin, cout, num_steps, stride, downsample, norm, expand_times, res_top_channels)
 
-        def stage(has_skip: bool, gen: bool) -> SingleStage:
-            down = DownsampleModule(block, 1, num_blocks, has_skip, norm_cfg, res_top_channels)
-            up = UpsampleModule(unit_channels, num_units, gen, gen, norm_cfg, res_top_channels, 1)
-            return SingleStage(down, up)
-
-        self.multi_stage_rsn = build_stages(num_stages, stage)
+        self.multi_stage_rsn = build_stages(num_stages, block, 1, num_blocks, unit_channels, norm_cfg, res_top_channels)
         self.init_weights()
 
     def init_weights(self) -> None:
