@@ -85,9 +85,9 @@ def test_safetensors_checkpoint(shared: Path, tmp_path: Path) -> None:
 
 def test_init_model_names_missing_components(shared: Path) -> None:
     config = json.loads((_folder(shared, "hrnet-w18_coco-256x192") / "config.json").read_text())
-    config["head"]["type"] = "DSNTHead"
+    config["head"]["type"] = "NoSuchHead"
     config["head"]["loss"]["type"] = "JointsMSELoss"
     with pytest.raises(
-        posekit.ConfigError, match=r"model\.head: head 'DSNTHead'(.|\n)*model\.head\.loss: loss 'JointsMSELoss'"
+        posekit.ConfigError, match=r"model\.head: head 'NoSuchHead'(.|\n)*model\.head\.loss: loss 'JointsMSELoss'"
     ):
         posekit.init_model(config)

@@ -137,3 +137,22 @@ def test_samplers(ann_file: str, tmp_path: Path) -> None:
         assert isinstance(build_dataloader(ds, batch_size=2, distributed=False).sampler, SequentialSampler)
     finally:
         dist.destroy_process_group()
+
+
+def test_collate_stacks_multilevel_targets() -> None:
+    """GenerateTarget(multilevel=True) leaves a list of L same-shape arrays per sample: (B, L, ...) after collate."""
+
+    def sample(i: int, sizes: tuple[int, ...]) -> PoseSample:
+        s = PoseSample(img_id=i, id=i, inputs=torch.zeros(3, 8, 6, dtype=torch.uint8))
+        s.targets = {
+            "heatmaps": [np.full((17, h, 3), level, np.float32) for level, h in enumerate(sizes)],
+            "keypoint_weights": [np.ones((1, 17), np.float32)] * len(sizes),
+        }
+        return s
+
+    batch = pose_collate([sample(0, (4, 4, 4)), sample(1, (4, 4, 4))])
+    assert batch.targets["heatmaps"].shape == (2, 3, 17, 4, 3)
+    assert batch.targets["keypoint_weights"].shape == (2, 3, 1, 17)
+    assert torch.equal(batch.targets["heatmaps"][1, 2], torch.full((17, 4, 3), 2.0))
+    with pytest.raises(DataError, match=r"multilevel target 'heatmaps' of sample img_id 0 has levels of shapes"):
+        pose_collate([sample(0, (4, 2)), sample(1, (4, 2))])

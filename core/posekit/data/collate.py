@@ -11,13 +11,30 @@ from posekit.errors import DataError
 from posekit.structures import PoseBatch, PoseSample
 
 
+def _sample_target(sample: PoseSample, key: str) -> torch.Tensor:
+    """One sample's ``targets[key]`` as a tensor; a multilevel list of L arrays stacked to ``(L, ...)``."""
+    value = sample.targets[key]
+    if not isinstance(value, (list, tuple)):
+        return torch.as_tensor(value)
+    levels = [torch.as_tensor(v) for v in value]
+    shapes = sorted({tuple(v.shape) for v in levels})
+    if len(shapes) > 1:
+        raise DataError(
+            f"pose_collate: multilevel target {key!r} of sample img_id {sample.img_id} has levels of shapes "
+            f"{shapes}; levels must share one shape to be stacked"
+        )
+    return torch.stack(levels)
+
+
 def pose_collate(samples: Sequence[PoseSample]) -> PoseBatch:
     """Stack B packed samples into a batch.
 
     - ``inputs``: the samples' ``inputs`` stacked, ``(B, C, H, W)`` (``(B, C, T)`` for lifting);
     - ``targets[key]``: one tensor ``(B, ...)`` when every sample's array has the same shape
       (``heatmaps (B, K, H, W)``, ``keypoint_weights (B, N, K)``), else a list of B tensors
-      (bottom-up targets with different numbers of instances);
+      (bottom-up targets with different numbers of instances); a multilevel target
+      (``GenerateTarget(multilevel=True)``: a list of L same-shape arrays per sample) becomes
+      ``(B, L, ...)`` (``heatmaps (B, L, K, H, W)``, ``keypoint_weights (B, L, N, K)``);
     - ``samples``: the samples' metadata, with ``img``, ``inputs``, ``targets`` and ``rng``
       dropped (the first three live in the batch, once).
 
@@ -53,7 +70,7 @@ def pose_collate(samples: Sequence[PoseSample]) -> PoseBatch:
             )
     targets: dict[str, torch.Tensor | list[torch.Tensor]] = {}
     for key in keys:
-        values = [torch.as_tensor(s.targets[key]) for s in samples]
+        values = [_sample_target(s, key) for s in samples]
         same = len({(v.shape, v.dtype) for v in values}) == 1
         targets[key] = torch.stack(values) if same else values
     kept = [dataclasses.replace(s, img=None, inputs=None, targets={}, rng=None) for s in samples]

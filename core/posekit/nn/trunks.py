@@ -30,21 +30,25 @@ def _check_pair(name: str, channels: Sequence[int] | None, kernels: Sequence[int
         )
 
 
-def deconv_layers(in_channels: int, out_channels: Sequence[int], kernel_sizes: Sequence[int]) -> nn.Sequential:
+def deconv_layers(
+    in_channels: int, out_channels: Sequence[int], kernel_sizes: Sequence[int], groups: Sequence[int] | None = None
+) -> nn.Sequential:
     """Stride-2 ConvTranspose2d (no bias), BatchNorm2d, ReLU per entry; each doubles the size.
 
     Args:
         in_channels: C of the input ``(B, C, h, w)``.
         out_channels: channels of each layer.
         kernel_sizes: kernel of each layer (2, 3 or 4).
+        groups: groups of each layer (ViPNAS's elastic deconvs); default None (1 each).
     """
     layers: list[nn.Module] = []
-    for out, kernel in zip(out_channels, kernel_sizes, strict=True):
+    for i, (out, kernel) in enumerate(zip(out_channels, kernel_sizes, strict=True)):
         if kernel not in _DECONV_PADDING:
             raise ValueError(f"deconv_kernel_sizes: each must be 2, 3 or 4, got {kernel}")
         padding, output_padding = _DECONV_PADDING[kernel]
+        g = 1 if groups is None else groups[i]
         layers += [
-            nn.ConvTranspose2d(in_channels, out, kernel, 2, padding, output_padding, bias=False),
+            nn.ConvTranspose2d(in_channels, out, kernel, 2, padding, output_padding, groups=g, bias=False),
             nn.BatchNorm2d(out),
             nn.ReLU(inplace=True),
         ]

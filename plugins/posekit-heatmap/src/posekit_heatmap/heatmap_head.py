@@ -60,6 +60,16 @@ def pose_pck_accuracy(
     return keypoint_pck_accuracy(pred, gt, mask, thr, normalize)
 
 
+def heatmap_accuracy(pred: Tensor, gt: Tensor, weights: Tensor) -> Tensor:
+    """PCK@0.05 of the maxima of ``pred`` against ``gt`` ``(B, K, H, W)`` over keypoints weighted > 0 ``(B, K)``."""
+    _, avg_acc, _ = pose_pck_accuracy(
+        pred.detach().cpu().float().numpy(),
+        gt.detach().cpu().float().numpy(),
+        weights.detach().cpu().float().numpy() > 0,
+    )
+    return torch.tensor(avg_acc, device=pred.device)
+
+
 def decode_heatmaps(heatmaps: Tensor, scale_factor: Sequence[float]) -> tuple[Tensor, Tensor]:
     """MSRA heatmap decoding in torch ops (ONNX export): argmax plus MMPose's quarter-pixel shift.
 
@@ -151,6 +161,10 @@ class HeatmapHead(BaseHead):
         """``feats[-1] (B, C, h, w)`` -> heatmaps ``(B, K, H, W)``."""
         return self.final_layer(self.conv_layers(self.deconv_layers(feats[-1])))
 
+    def predict_heatmaps(self, feats: tuple[Tensor, ...]) -> Tensor:
+        """The heatmaps ``(B, K, H, W)`` that ``predict`` decodes: ``forward``'s (a multi-stage head's last)."""
+        return self.forward(feats)
+
     def loss(self, feats: tuple[Tensor, ...], batch: PoseBatch, train_cfg: TrainCfg) -> dict[str, Tensor]:
         """Heatmap loss against ``batch.targets['heatmaps'] (B, K, H, W)`` weighted by ``keypoint_weights (B, 1, K)``.
 
@@ -167,12 +181,7 @@ class HeatmapHead(BaseHead):
         weights = batch.instance_targets("keypoint_weights", pred)
         losses = {"loss_kpt": self.loss_module(pred, gt, weights)}
         if train_cfg.compute_acc:
-            _, avg_acc, _ = pose_pck_accuracy(
-                pred.detach().cpu().float().numpy(),
-                gt.detach().cpu().float().numpy(),
-                weights.detach().cpu().float().numpy() > 0,
-            )
-            losses["acc_pose"] = torch.tensor(avg_acc, device=pred.device)
+            losses["acc_pose"] = heatmap_accuracy(pred, gt, weights)
         return losses
 
     def predict(self, feats: Any, batch: PoseBatch, test_cfg: TestCfg) -> list[InstanceData]:
@@ -191,11 +200,14 @@ class HeatmapHead(BaseHead):
         if test_cfg.flip_test:
             feats_orig, feats_flip = feats
             flipped = flip_heatmaps(
-                self.forward(feats_flip), batch.samples[0].flip_indices, test_cfg.flip_mode, test_cfg.shift_heatmap
+                self.predict_heatmaps(feats_flip),
+                batch.samples[0].flip_indices,
+                test_cfg.flip_mode,
+                test_cfg.shift_heatmap,
             )
-            heatmaps = (self.forward(feats_orig) + flipped) * 0.5
+            heatmaps = (self.predict_heatmaps(feats_orig) + flipped) * 0.5
         else:
-            heatmaps = self.forward(feats)
+            heatmaps = self.predict_heatmaps(feats)
         maps = heatmaps.detach().cpu().float().numpy()
         return [
             InstanceData(keypoints=k, keypoint_scores=s, heatmaps=m if test_cfg.output_heatmaps else None)

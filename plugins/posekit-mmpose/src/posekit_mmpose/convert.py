@@ -127,6 +127,11 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
     if missing:
         raise MissingComponentError(missing_message(missing, source), missing)
     problems: list[Problem] = []
+    if "init_cfg" in model:  # an estimator-level init_cfg (IPR/DSNT start from a SimpleBaseline checkpoint)
+        init = model.pop("init_cfg")
+        start = init.get("checkpoint", init) if isinstance(init, Mapping) else init
+        reason = f"the estimator takes no init_cfg (start from {start}: load it as the run's checkpoint)"
+        problems.append(Problem("model", "model.init_cfg", reason))
     experiment: dict[str, Any] = {"model": model}
     data = sections.data(names, problems)
     sections.pipeline_switch(names, data, problems)
