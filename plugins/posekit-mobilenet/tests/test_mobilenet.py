@@ -5,21 +5,15 @@ every MMPose config naming them builds; one training step then `posekit infer`; 
 from __future__ import annotations
 
 import copy
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 import torch
 
 import posekit
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit.testing.conformance import check_estimator, random_topdown_batch
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NAMES = ("mobilenetv2", "shufflenetv1", "shufflenetv2")
@@ -99,7 +93,7 @@ def test_mmpose_config_converts_and_checks(path: Path, tmp_path: Path, capsys: p
     assert "ok (TopdownPoseEstimator)" in capsys.readouterr().out
 
 
-def test_one_training_step_then_posekit_infer(tmp_path: Path) -> None:
+def test_one_training_step_then_posekit_infer(posekit_check: Any, tmp_path: Path) -> None:
     """A tiny MobileNetV2 + HeatmapHead trains one step (loss, backward), is saved, and runs through `posekit infer`."""
     codec = {"type": "MSRAHeatmap", "input_size": (64, 64), "heatmap_size": (16, 16), "sigma": 2.0}
     cfg = {
@@ -114,25 +108,7 @@ def test_one_training_step_then_posekit_infer(tmp_path: Path) -> None:
             "decoder": codec,
         },
     }
-    model = check_estimator(cfg, random_topdown_batch(build("codec", codec), batch_size=2))
-    used = ("conv1.", "layer1.", "layer2.", "layer3.")  # the stages up to out_indices (2,)
-    grads = [p.grad for n, p in model.backbone.named_parameters() if n.startswith(used)]
-    assert all(g is not None and torch.isfinite(g).all() for g in grads)
-    assert any(float(g.abs().sum()) > 0 for g in grads)
-
-    torch.save({"state_dict": model.state_dict()}, tmp_path / "tiny.pth")
-    (tmp_path / "tiny.json").write_text(json.dumps(cfg))
-    cv2.imwrite(str(tmp_path / "person.png"), np.random.default_rng(0).integers(0, 256, (120, 100, 3), np.uint8))
-    cmd = [sys.executable, "-m", "posekit", "infer", str(tmp_path / "tiny.json")]
-    cmd += ["--checkpoint", str(tmp_path / "tiny.pth")]
-    cmd += ["--input", str(tmp_path / "person.png"), "--out", str(tmp_path / "out"), "--bbox", "10", "10", "70", "90"]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
-    assert done.returncode == 0, done.stderr
-    prediction = json.loads((tmp_path / "out" / "predictions" / "person.json").read_text())
-    (instance,) = prediction["instances"]
-    keypoints = np.array(instance["keypoints"])
-    assert keypoints.shape == (17, 2) and np.isfinite(keypoints).all()
-    assert instance["bbox"] == [10.0, 10.0, 70.0, 90.0]
+    posekit_check.train_then_infer(cfg, tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ MMPose's (``conv1``, ``bn1``, ``layer1.0.conv1``, ... or ``stem.0.conv`` with ``
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 from torch import Tensor, nn
 
@@ -33,14 +34,15 @@ Depth = Literal[18, 34, 50, 101, 152]
 Style = Literal["pytorch", "caffe"]
 
 #: depth -> (block, blocks per stage)
-ARCH_SETTINGS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]] = {
+ArchSettings = dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]]
+ARCH_SETTINGS: ArchSettings = {
     18: (BasicBlock, (2, 2, 2, 2)),
     34: (BasicBlock, (3, 4, 6, 3)),
     50: (Bottleneck, (3, 4, 6, 3)),
     101: (Bottleneck, (3, 4, 23, 3)),
     152: (Bottleneck, (3, 8, 36, 3)),
 }
-_BN = NormConfig(type="BN", requires_grad=True)
+BN = NormConfig(type="BN", requires_grad=True)
 
 
 def make_res_layer(
@@ -55,11 +57,12 @@ def make_res_layer(
     avg_down: bool,
     with_cp: bool,
     norm_cfg: NormConfig,
+    block_kwargs: Mapping[str, Any] | None = None,
 ) -> nn.Sequential:
     """One stage: ``num_blocks`` blocks, the first one strided with a projection shortcut if needed.
 
     With ``avg_down`` the shortcut is ``AvgPool(stride) -> 1x1 conv -> norm`` (ResNet-D) instead of
-    a strided 1x1 conv.
+    a strided 1x1 conv. ``block_kwargs`` go to every block (a variant's own block arguments).
     """
     downsample = None
     if stride != 1 or in_channels != out_channels:
@@ -82,6 +85,7 @@ def make_res_layer(
             style=style,
             with_cp=with_cp,
             norm_cfg=norm_cfg,
+            **(block_kwargs or {}),
         )
         for i in range(num_blocks)
     ]
@@ -114,6 +118,8 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
     """
 
     example_config = {"depth": 18, "stem_channels": 8, "base_channels": 8}  # a small working instance
+    #: depth -> (block, blocks per stage); a variant (SEResNet, ResNeXt, ...) names its own blocks
+    arch_settings: ClassVar[ArchSettings] = ARCH_SETTINGS
 
     def __init__(
         self,
@@ -130,7 +136,7 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
         deep_stem: bool = False,
         avg_down: bool = False,
         frozen_stages: int = -1,
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         norm_eval: bool = False,
         with_cp: bool = False,
         zero_init_residual: bool = True,
@@ -138,8 +144,8 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        if depth not in ARCH_SETTINGS:
-            raise ConfigError(f"{name}: depth must be one of {sorted(ARCH_SETTINGS)}, got {depth}")
+        if depth not in self.arch_settings:
+            raise ConfigError(f"{name}: depth must be one of {sorted(self.arch_settings)}, got {depth}")
         if not len(strides) == len(dilations) == num_stages:
             raise ConfigError(
                 f"{name}: strides {tuple(strides)} and dilations {tuple(dilations)} need one entry per stage "
@@ -156,7 +162,8 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
         self.init_cfg = init_cfg
-        self.block, stage_blocks = ARCH_SETTINGS[depth]
+        self.base_channels = base_channels
+        self.block, stage_blocks = self.arch_settings[depth]
         self.stage_blocks = stage_blocks[:num_stages]
         self.expansion = get_expansion(self.block, expansion)
 
@@ -187,6 +194,7 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
                 avg_down,
                 with_cp,
                 norm_cfg,
+                self.block_kwargs(),
             )
             self.add_module(f"layer{i + 1}", layer)
             self.res_layers.append(f"layer{i + 1}")
@@ -195,6 +203,10 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
 
         self.init_weights()
         self.freeze_stages()
+
+    def block_kwargs(self) -> dict[str, Any]:
+        """Arguments every block gets besides the ResNet ones (a variant's own, e.g. SEResNet's ``se_ratio``)."""
+        return {}
 
     def init_weights(self) -> None:
         """Kaiming-normal convs and unit norms (zero last norms with ``zero_init_residual``), or ``init_cfg``."""
@@ -241,7 +253,7 @@ class ResNetV1d(ResNet):
         out_indices: tuple[int, ...] = (3,),
         style: Style = "pytorch",
         frozen_stages: int = -1,
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         norm_eval: bool = False,
         with_cp: bool = False,
         zero_init_residual: bool = True,
