@@ -1,6 +1,7 @@
-"""MobileNetV2 / ShuffleNetV1 / ShuffleNetV2: MMPose 1.3.2 checkpoints load strictly and give MMPose's
-outputs (fixtures/*.pth, written by ``fixtures/generate.py`` with MMPose's own Python, 1e-4 relative);
-every MMPose config naming them builds; one training step then `posekit infer`; freezing."""
+"""MobileNetV2 / V3 / ViPNAS_MobileNetV3 / ShuffleNetV1 / V2: MMPose 1.3.2 checkpoints load strictly and
+give MMPose's outputs (``fixtures/<case>``, written by ``fixtures/generate.py`` with MMPose's own Python;
+1e-4 of the largest output); every MMPose config naming them builds; one training step then `posekit
+infer`; freezing."""
 
 from __future__ import annotations
 
@@ -14,70 +15,53 @@ import torch
 import posekit
 from posekit.errors import ConfigError
 from posekit.registry import build
+from posekit.testing.reference import (
+    assert_backbone_matches_mmpose,
+    assert_head_matches_mmpose,
+    mmpose_backbone_config,
+)
 
+HEADS = set(posekit.list_components("head")["head"])
 FIXTURES = Path(__file__).parent / "fixtures"
-NAMES = ("mobilenetv2", "shufflenetv1", "shufflenetv2")
-REGENERATE = "~/.cache/posekit/mmpose-env/bin/python plugins/posekit-mobilenet/tests/fixtures/generate.py"
-NUM_STAGES = {"MobileNetV2": 8, "ShuffleNetV1": 3, "ShuffleNetV2": 4}
+CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "checkpoint.pth").is_file())
+BACKBONES = ("MobileNetV2", "MobileNetV3", "ShuffleNetV1", "ShuffleNetV2", "ViPNAS_MobileNetV3")
 
 
-def _close(actual: Any, expected: torch.Tensor, where: str) -> None:
-    torch.testing.assert_close(
-        actual, expected, rtol=1e-4, atol=1e-5, msg=lambda m: f"{where} (regenerate: {REGENERATE}): {m}"
-    )
+def test_every_backbone_has_a_case() -> None:
+    kinds = {mmpose_backbone_config(FIXTURES / c)["type"] for c in CASES}
+    assert kinds == set(BACKBONES), f"{FIXTURES}: cases of {sorted(kinds)}, expected {BACKBONES}"
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_mmpose_checkpoint_matches(name: str, tmp_path: Path) -> None:
-    ref = torch.load(FIXTURES / f"{name}_outputs.pt", weights_only=True)
-    k = ref["heatmaps"].shape[1]  # the tiny fixture's keypoints: a definition of its own
-    definition = tmp_path / "tiny.yaml"
-    points = "\n".join(f"  {i}: {{name: p{i}, id: {i}, color: [0, 0, 255], type: upper, swap: ''}}" for i in range(k))
-    definition.write_text(f"dataset_name: tiny\nkeypoint_info:\n{points}\nskeleton_info: {{}}\n")
-    model_cfg = {**ref["model"], "metainfo": str(definition)}
-    model = posekit.init_model(model_cfg, FIXTURES / f"{name}.pth")  # strict: every key must match
-    with torch.no_grad():
-        feats = model.backbone(ref["input"])
-        heatmaps = model.head(feats)
-    assert len(feats) == len(ref["feats"])
-    for i, (f, e) in enumerate(zip(feats, ref["feats"], strict=True)):
-        _close(f, e, f"{name}.pth backbone output {i}")
-    _close(heatmaps, ref["heatmaps"], f"{name}.pth heatmaps")
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_every_stage_matches(name: str) -> None:
-    ref = torch.load(FIXTURES / f"{name}_outputs.pt", weights_only=True)
-    cfg = copy.deepcopy(ref["model"]["backbone"])
-    backbone = build("backbone", {**cfg, "out_indices": tuple(range(NUM_STAGES[cfg["type"]]))})
-    state = torch.load(FIXTURES / f"{name}.pth", weights_only=True)["state_dict"]
-    backbone.load_state_dict({k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")})
-    backbone.eval()
-    with torch.no_grad():
-        stages = backbone(ref["input"])
-    assert len(stages) == len(ref["stages"])
-    for i, (f, e) in enumerate(zip(stages, ref["stages"], strict=True)):
-        _close(f, e, f"{name}.pth stage {i}")
+@pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
+@pytest.mark.parametrize("case", CASES)
+def test_matches_mmpose(case: str, optimized: bool) -> None:
+    """Every stage's output (the cases return them all) and the heatmaps, after a strict load."""
+    assert_backbone_matches_mmpose(FIXTURES / case, optimized)
+    assert_head_matches_mmpose(FIXTURES / case, ("heatmaps",))
 
 
 def _configs() -> list[Path]:
     root = Path(__file__).resolve().parents[3].parent / "shared" / "mmpose-configs"
-    needles = ("type='MobileNetV2'", "type='ShuffleNetV1'", "type='ShuffleNetV2'")
+    needles = tuple(f"type='{b}'" for b in BACKBONES)
     return sorted(p for p in root.rglob("*.py") if any(n in p.read_text() for n in needles))
 
 
-CONFIGS = _configs()
+#: heads of MMPose's ViPNAS configs that another distribution provides (posekit-multistage's ViPNASHead)
+ELSEWHERE = {"ViPNASHead"}
+ALL_CONFIGS = _configs()
+CONFIGS = [p for p in ALL_CONFIGS if not any(f"type='{h}'" in p.read_text() for h in ELSEWHERE - set(HEADS))]
 
 
 def test_configs_found() -> None:
-    assert len(CONFIGS) >= 15, f"expected MMPose's 15 configs naming these backbones, found {len(CONFIGS)}"
+    assert len(ALL_CONFIGS) >= 19, f"expected MMPose's 19 configs naming these backbones, found {len(ALL_CONFIGS)}"
+    assert len(ALL_CONFIGS) - len(CONFIGS) <= 3, "only the ViPNASHead configs may wait for their head"
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_mmpose_config_builds(path: Path) -> None:
     model = posekit.init_model(path)  # the `model` dict read without running the file; pretrained weights dropped
     backbone = type(model.backbone).__name__
-    assert backbone in NUM_STAGES and f"type='{backbone}'" in path.read_text()
+    assert backbone in BACKBONES and f"type='{backbone}'" in path.read_text()
     with torch.no_grad():
         feats = model.backbone(torch.zeros(1, 3, 64, 64))
     assert len(feats) == 1 and feats[0].shape[-2:] == (2, 2)

@@ -92,7 +92,79 @@ def make_res_layer(
     return nn.Sequential(*blocks)
 
 
-class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
+class StemAndStages(FrozenStagesMixin, NamedNorms, BaseBackbone):
+    """What ResNet and ViPNAS_ResNet share: a stride-4 stem (``conv1``/``bn1`` + max-pool, or a deep
+    ``stem``), then stages ``layer1`` .. ``layerN``; freezing, ``norm_eval`` and the forward.
+
+    A subclass sets ``deep_stem``, ``out_indices``, ``frozen_stages``, ``norm_eval`` and ``res_layers``
+    (the stage names) and calls :meth:`make_stem`.
+    """
+
+    deep_stem: bool
+    out_indices: tuple[int, ...]
+    frozen_stages: int
+    res_layers: list[str]
+
+    def check_stages(
+        self,
+        num_stages: int,
+        strides: tuple[int, ...],
+        dilations: tuple[int, ...],
+        out_indices: tuple[int, ...],
+        frozen_stages: int,
+    ) -> None:
+        """One stride and dilation per stage, ``out_indices`` in ``[0, num_stages)``, ``frozen_stages`` in
+        ``[-1, num_stages]``; else a ConfigError naming the backbone."""
+        name = type(self).__name__
+        if not len(strides) == len(dilations) == num_stages:
+            raise ConfigError(
+                f"{name}: strides {tuple(strides)} and dilations {tuple(dilations)} need one entry per stage "
+                f"(num_stages={num_stages})"
+            )
+        if not out_indices or not all(0 <= i < num_stages for i in out_indices):
+            raise ConfigError(f"{name}: out_indices {tuple(out_indices)} must be stage indices in [0, {num_stages})")
+        if not -1 <= frozen_stages <= num_stages:
+            raise ConfigError(f"{name}: frozen_stages must be in [-1, {num_stages}], got {frozen_stages}")
+
+    def make_stem(self, in_channels: int, stem_channels: int, kernel_size: int, norm_cfg: NormConfig) -> None:
+        """``conv1`` (``kernel_size``, stride 2) + norm + ReLU, or with ``deep_stem`` three 3x3 ConvModules;
+        then a stride-2 max-pool."""
+        if self.deep_stem:
+            half = stem_channels // 2
+            self.stem = nn.Sequential(
+                ConvModule(in_channels, half, 3, stride=2, padding=1, norm_cfg=norm_cfg),
+                ConvModule(half, half, 3, stride=1, padding=1, norm_cfg=norm_cfg),
+                ConvModule(half, stem_channels, 3, stride=1, padding=1, norm_cfg=norm_cfg),
+            )
+        else:
+            conv = nn.Conv2d(in_channels, stem_channels, kernel_size, stride=2, padding=kernel_size // 2, bias=False)
+            add_conv_norm(self, 1, conv, norm_cfg)
+            self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """The stem (stage 0) and ``layer1`` .. ``layer{frozen_stages}``."""
+        if self.frozen_stages < 0:
+            return []
+        stem = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
+        return stem + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        """``(B, C, H, W)`` -> tuple of the ``out_indices`` stage outputs."""
+        if self.deep_stem:
+            x = self.stem(x)
+        else:
+            x = self.relu(self.norm1(self.conv1(x)))
+        x = self.maxpool(x)
+        outs = []
+        for i, layer_name in enumerate(self.res_layers):
+            x = getattr(self, layer_name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+
+class ResNet(StemAndStages):
     """ResNet backbone (`Deep Residual Learning <https://arxiv.org/abs/1512.03385>`__).
 
     Args:
@@ -146,15 +218,7 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
         name = type(self).__name__
         if depth not in self.arch_settings:
             raise ConfigError(f"{name}: depth must be one of {sorted(self.arch_settings)}, got {depth}")
-        if not len(strides) == len(dilations) == num_stages:
-            raise ConfigError(
-                f"{name}: strides {tuple(strides)} and dilations {tuple(dilations)} need one entry per stage "
-                f"(num_stages={num_stages})"
-            )
-        if not out_indices or not all(0 <= i < num_stages for i in out_indices):
-            raise ConfigError(f"{name}: out_indices {tuple(out_indices)} must be stage indices in [0, {num_stages})")
-        if not -1 <= frozen_stages <= num_stages:
-            raise ConfigError(f"{name}: frozen_stages must be in [-1, {num_stages}], got {frozen_stages}")
+        self.check_stages(num_stages, strides, dilations, out_indices, frozen_stages)
         self.depth = depth
         self.out_indices = tuple(out_indices)
         self.deep_stem = deep_stem
@@ -167,17 +231,7 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
         self.stage_blocks = stage_blocks[:num_stages]
         self.expansion = get_expansion(self.block, expansion)
 
-        if deep_stem:
-            half = stem_channels // 2
-            self.stem = nn.Sequential(
-                ConvModule(in_channels, half, 3, stride=2, padding=1, norm_cfg=norm_cfg),
-                ConvModule(half, half, 3, stride=1, padding=1, norm_cfg=norm_cfg),
-                ConvModule(half, stem_channels, 3, stride=1, padding=1, norm_cfg=norm_cfg),
-            )
-        else:
-            add_conv_norm(self, 1, nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3, bias=False), norm_cfg)
-            self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.make_stem(in_channels, stem_channels, 7, norm_cfg)
 
         self.res_layers: list[str] = []
         in_ch, out_ch = stem_channels, base_channels * self.expansion
@@ -211,27 +265,6 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
     def init_weights(self) -> None:
         """Kaiming-normal convs and unit norms (zero last norms with ``zero_init_residual``), or ``init_cfg``."""
         init_backbone(self, kaiming_init, self.init_cfg, self.zero_init_residual)
-
-    def frozen_modules(self) -> list[nn.Module]:
-        """The stem (stage 0) and ``layer1`` .. ``layer{frozen_stages}``."""
-        if self.frozen_stages < 0:
-            return []
-        stem = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
-        return stem + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
-
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        """``(B, C, H, W)`` -> tuple of the ``out_indices`` stage outputs."""
-        if self.deep_stem:
-            x = self.stem(x)
-        else:
-            x = self.relu(self.norm1(self.conv1(x)))
-        x = self.maxpool(x)
-        outs = []
-        for i, layer_name in enumerate(self.res_layers):
-            x = getattr(self, layer_name)(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
 
 
 class ResNetV1d(ResNet):
