@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_hrnet.litehrnet import LiteHRNet
 
 import posekit
 from posekit.cli import main
@@ -20,20 +21,9 @@ from posekit.testing.reference import assert_backbone_matches_mmpose, assert_hea
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "checkpoint.pth").is_file())
-TINY_EXTRA: dict[str, Any] = {
-    "stem": {"stem_channels": 8, "out_channels": 8, "expand_ratio": 1},
-    "num_stages": 2,
-    "stages_spec": {
-        "num_modules": (1, 1),
-        "num_branches": (2, 3),
-        "num_blocks": (1, 1),
-        "module_type": ("LITE", "LITE"),
-        "with_fuse": (True, True),
-        "reduce_ratios": (2, 2),
-        "num_channels": ((8, 16), (8, 16, 32)),
-    },
-    "with_head": True,
-}
+#: LiteHRNet's example (a LITE then a NAIVE stage, with the head), both stages LITE
+TINY_EXTRA: dict[str, Any] = copy.deepcopy(LiteHRNet.example_config["extra"])
+TINY_EXTRA["stages_spec"]["module_type"] = ("LITE", "LITE")
 
 
 def _extra(**stages: Any) -> dict[str, Any]:
