@@ -72,7 +72,16 @@ class SCNet(ResNet):
         others: as :class:`~posekit_resnet.resnet.ResNet` (``style`` has no effect on SCBottleneck).
     """
 
-    example_config = {"depth": 50, "stem_channels": 8, "base_channels": 8}
+    #: two stages: SCConv pools its input by 4, so stride-32 maps of small inputs would vanish
+    example_config = {
+        "depth": 50,
+        "stem_channels": 8,
+        "base_channels": 8,
+        "num_stages": 2,
+        "strides": (1, 2),
+        "dilations": (1, 1),
+        "out_indices": (1,),
+    }
     arch_settings: ClassVar[ArchSettings] = {50: (SCBottleneck, (3, 4, 6, 3)), 101: (SCBottleneck, (3, 4, 23, 3))}
 
     def __init__(
