@@ -10,14 +10,14 @@ keys equal MMPose's: ``conv1``/``bn1``/``k1`` (plain path), ``conv2``/``bn2``/``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from posekit.nn import Bottleneck, NormConfig, PretrainedInit, add_conv_norm, conv_norm
-from posekit_resnet.resnet import BN, ArchSettings, ResNet, Style
+from posekit.nn import Bottleneck, NormConfig, add_conv_norm, conv_norm
+from posekit_resnet.resnet import ArchSettings, ResNet, Style
 
 
 class SCConv(nn.Module):
@@ -67,9 +67,8 @@ class SCBottleneck(Bottleneck):
 class SCNet(ResNet):
     """SCNet backbone: ResNet-50/101 with :class:`SCBottleneck` blocks.
 
-    Args:
-        depth: 50 or 101.
-        others: as :class:`~posekit_resnet.resnet.ResNet` (``style`` has no effect on SCBottleneck).
+    Args: as :class:`~posekit_resnet.resnet.ResNet`, with ``depth`` 50 or 101 (others are refused) and no
+    effect of ``style`` on SCBottleneck.
     """
 
     #: two stages: SCConv pools its input by 4, so stride-32 maps of small inputs would vanish
@@ -83,45 +82,3 @@ class SCNet(ResNet):
         "out_indices": (1,),
     }
     arch_settings: ClassVar[ArchSettings] = {50: (SCBottleneck, (3, 4, 6, 3)), 101: (SCBottleneck, (3, 4, 23, 3))}
-
-    def __init__(
-        self,
-        depth: Literal[50, 101],
-        in_channels: int = 3,
-        stem_channels: int = 64,
-        base_channels: int = 64,
-        expansion: int | None = None,
-        num_stages: Literal[1, 2, 3, 4] = 4,
-        strides: tuple[int, ...] = (1, 2, 2, 2),
-        dilations: tuple[int, ...] = (1, 1, 1, 1),
-        out_indices: tuple[int, ...] = (3,),
-        style: Style = "pytorch",
-        deep_stem: bool = False,
-        avg_down: bool = False,
-        frozen_stages: int = -1,
-        norm_cfg: NormConfig = BN,
-        norm_eval: bool = False,
-        with_cp: bool = False,
-        zero_init_residual: bool = True,
-        init_cfg: PretrainedInit | None = None,
-    ) -> None:
-        super().__init__(
-            depth,
-            in_channels=in_channels,
-            stem_channels=stem_channels,
-            base_channels=base_channels,
-            expansion=expansion,
-            num_stages=num_stages,
-            strides=strides,
-            dilations=dilations,
-            out_indices=out_indices,
-            style=style,
-            deep_stem=deep_stem,
-            avg_down=avg_down,
-            frozen_stages=frozen_stages,
-            norm_cfg=norm_cfg,
-            norm_eval=norm_eval,
-            with_cp=with_cp,
-            zero_init_residual=zero_init_residual,
-            init_cfg=init_cfg,
-        )
