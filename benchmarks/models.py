@@ -11,10 +11,10 @@ against eager within 1e-4 * max|eager|.
 MMPose's figures (../shared/BASELINES.md, MMPose 1.3.2 eager fp32 on this machine class) are
 for whole models (backbone + head); the ratio column scales them by the backbone's share of
 the model's FLOPs, an estimate of MMPose's backbone time. The mobile backbones (MobileNetV2,
-ShuffleNetV2) and ViTPose-B's ViT (mmpretrain's, as MMPose builds it) have no such figures:
-MMPose's same backbone is timed in the same run instead, in MMPose's own environment (``--mmpose
-PYTHON``, default ``~/.cache/posekit/mmpose-env/bin/python`` from ``benchmarks/mmpose_env.sh``;
-``mmpose_worker.py``). Target: batch-8 >= 1.3x MMPose.
+ShuffleNetV2, LiteHRNet-18) and ViTPose-B's ViT (mmpretrain's, as MMPose builds it) have no such
+figures: MMPose's same backbone is timed in the same run instead, in MMPose's own environment
+(``--mmpose PYTHON``, default ``~/.cache/posekit/mmpose-env/bin/python`` from
+``benchmarks/mmpose_env.sh``; ``mmpose_worker.py``). Target: batch-8 >= 1.3x MMPose.
 
     python benchmarks/models.py [--reps 10] [--warmup 2] [--models resnet50 ... shufflenetv2] [--compile]
         [--mmpose PYTHON]
@@ -47,6 +47,23 @@ INPUT = (3, 256, 192)
 TOL = 1e-4
 
 
+#: Lite-HRNet-18's ``extra`` as MMPose's td-hm_litehrnet-18 configs write it
+LITEHRNET_18 = {
+    "stem": {"stem_channels": 32, "out_channels": 32, "expand_ratio": 1},
+    "num_stages": 3,
+    "stages_spec": {
+        "num_modules": (2, 4, 2),
+        "num_branches": (2, 3, 4),
+        "num_blocks": (2, 2, 2),
+        "module_type": ("LITE", "LITE", "LITE"),
+        "with_fuse": (True, True, True),
+        "reduce_ratios": (8, 8, 8),
+        "num_channels": ((40, 80), (40, 80, 160), (40, 80, 160, 320)),
+    },
+    "with_head": True,
+}
+
+
 @dataclass(frozen=True)
 class Case:
     """A backbone config and MMPose's figures for the model it belongs to (BASELINES.md); without
@@ -74,6 +91,7 @@ CASES = {
     ),
     "mobilenetv2": Case("MobileNetV2", {"type": "MobileNetV2", "widen_factor": 1.0, "out_indices": (7,)}),
     "shufflenetv2": Case("ShuffleNetV2", {"type": "ShuffleNetV2", "widen_factor": 1.0, "out_indices": (3,)}),
+    "litehrnet-18": Case("LiteHRNet-18", {"type": "LiteHRNet", "extra": LITEHRNET_18}),
 }
 #: transformer backbones (posekit-vit): MMPose's same backbone, under its scoped name, timed in the same run
 VIT_CASES = {

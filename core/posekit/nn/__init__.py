@@ -37,6 +37,7 @@ from posekit.nn.trunks import (
     heatmap_layers,
     init_heatmap_layers,
 )
+from posekit.nn.units import SELayer, ShuffleUnit, channel_shuffle
 
 __all__ = [
     "ActConfig",
@@ -51,12 +52,15 @@ __all__ = [
     "NamedNorms",
     "NormConfig",
     "PretrainedInit",
+    "SELayer",
+    "ShuffleUnit",
     "WeightedKeypointLoss",
     "add_conv_norm",
     "as_config",
     "batchnorms_eval",
     "build_activation_layer",
     "build_norm_layer",
+    "channel_shuffle",
     "constant_init",
     "conv_layers",
     "conv_norm",

@@ -90,7 +90,11 @@ def build_activation_layer(cfg: ActCfg) -> nn.Module:
         raise ConfigError(f"act_cfg type {c.type!r} takes no 'inplace' argument")
     if c.negative_slope is not None and c.type != "LeakyReLU":
         raise ConfigError(f"act_cfg negative_slope applies to type 'LeakyReLU' only, got type {c.type!r}")
+    if (c.bias is not None or c.divisor is not None) and c.type != "HSigmoid":
+        raise ConfigError(f"act_cfg bias and divisor apply to type 'HSigmoid' only, got type {c.type!r}")
     inplace = bool(c.inplace)
+    if c.type == "HSigmoid" and (c.bias, c.divisor) not in ((None, None), (3.0, 6.0)):
+        return HSigmoid(3.0 if c.bias is None else c.bias, 6.0 if c.divisor is None else c.divisor)
     table: dict[str, Any] = {
         "ReLU": lambda: nn.ReLU(inplace),
         "ReLU6": lambda: nn.ReLU6(inplace),
@@ -106,6 +110,20 @@ def build_activation_layer(cfg: ActCfg) -> nn.Module:
         "HSwish": lambda: nn.Hardswish(inplace),
     }
     return table[c.type]()
+
+
+class HSigmoid(nn.Module):
+    """mmcv's ``HSigmoid``: ``clamp((x + bias) / divisor, 0, 1)`` (torch's Hardsigmoid is bias 3, divisor 6)."""
+
+    def __init__(self, bias: float, divisor: float) -> None:
+        super().__init__()
+        if divisor == 0:
+            raise ConfigError("act_cfg HSigmoid divisor must not be 0")
+        self.bias = bias
+        self.divisor = divisor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ((x + self.bias) / self.divisor).clamp(0.0, 1.0)
 
 
 class ConvModule(nn.Module):
@@ -202,6 +220,8 @@ class DepthwiseSeparableConvModule(nn.Module):
         dilation: depthwise dilation. Default 1.
         norm_cfg: norm layer config; default None.
         act_cfg: activation config; default ReLU.
+        dw_act_cfg: the depthwise conv's activation; default ``"default"`` (``act_cfg``), None for none.
+        pw_act_cfg: the pointwise conv's activation; default ``"default"`` (``act_cfg``), None for none.
     """
 
     def __init__(
@@ -214,8 +234,12 @@ class DepthwiseSeparableConvModule(nn.Module):
         dilation: int | tuple[int, int] = 1,
         norm_cfg: NormCfg | None = None,
         act_cfg: ActCfg | None = ActConfig(type="ReLU"),
+        dw_act_cfg: ActCfg | Literal["default"] | None = "default",
+        pw_act_cfg: ActCfg | Literal["default"] | None = "default",
     ) -> None:
         super().__init__()
+        dw_act_cfg = act_cfg if dw_act_cfg == "default" else dw_act_cfg
+        pw_act_cfg = act_cfg if pw_act_cfg == "default" else pw_act_cfg
         self.depthwise_conv = ConvModule(
             in_channels,
             in_channels,
@@ -225,9 +249,9 @@ class DepthwiseSeparableConvModule(nn.Module):
             dilation=dilation,
             groups=in_channels,
             norm_cfg=norm_cfg,
-            act_cfg=act_cfg,
+            act_cfg=dw_act_cfg,
         )
-        self.pointwise_conv = ConvModule(in_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.pointwise_conv = ConvModule(in_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=pw_act_cfg)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.pointwise_conv(self.depthwise_conv(x))

@@ -54,11 +54,15 @@ class ActConfig(_Frozen):
             ``HSigmoid``/``HSwish`` are torch's Hardsigmoid/Hardswish).
         inplace: compute in place where the layer supports it; default None (the caller's choice).
         negative_slope: slope of ``LeakyReLU``; default None (0.01).
+        bias: ``HSigmoid``'s ``clamp((x + bias) / divisor, 0, 1)``; default None (3.0).
+        divisor: ``HSigmoid``'s divisor; default None (6.0).
     """
 
     type: ActType
     inplace: bool | None = None
     negative_slope: float | None = None
+    bias: float | None = None
+    divisor: float | None = None
 
 
 class FinalLayerConfig(_Frozen):

@@ -292,6 +292,48 @@ def check_estimator(cfg: Mapping[str, Any], batch: Any) -> Any:
     return model
 
 
+def check_train_then_infer(cfg: Mapping[str, Any], work_dir: Path, batch_size: int = 2) -> dict[str, Any]:
+    """A top-down model trains one step (:func:`check_estimator`, gradients reach the backbone), is saved,
+    and runs through ``posekit infer`` in a fresh process on one 120x100 image with one box.
+
+    Args:
+        cfg: a ``TopdownPoseEstimator`` model dict whose head has a ``decoder`` codec (17 keypoints).
+        work_dir: an empty folder for the checkpoint, config, image and predictions.
+        batch_size: training batch size. Default 2.
+
+    Returns:
+        the one predicted instance of ``predictions/person.json`` (``keypoints`` (17, 2), ``bbox``).
+    """
+    import json
+    import subprocess
+    import sys
+
+    import cv2
+    import torch
+
+    codec = build("codec", copy.deepcopy(dict(cfg["head"]["decoder"])))
+    model = check_estimator(cfg, random_topdown_batch(codec, batch_size=batch_size))
+    grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
+    assert any(g is not None and float(g.abs().sum()) > 0 for g in grads), f"{cfg['backbone']['type']}: no gradient"
+    assert all(g is None or bool(torch.isfinite(g).all()) for g in grads), "non-finite backbone gradients"
+
+    torch.save({"state_dict": model.state_dict()}, work_dir / "model.pth")
+    (work_dir / "model.json").write_text(json.dumps(cfg))
+    image = np.random.default_rng(0).integers(0, 256, (120, 100, 3), np.uint8)
+    cv2.imwrite(str(work_dir / "person.png"), image)
+    cmd = [sys.executable, "-m", "posekit", "infer", str(work_dir / "model.json")]
+    cmd += ["--checkpoint", str(work_dir / "model.pth"), "--input", str(work_dir / "person.png")]
+    cmd += ["--out", str(work_dir / "out"), "--bbox", "10", "10", "70", "90"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, f"posekit infer failed: {done.stderr}"
+    prediction = json.loads((work_dir / "out" / "predictions" / "person.json").read_text())
+    (instance,) = prediction["instances"]
+    keypoints = np.array(instance["keypoints"])
+    assert keypoints.shape == (17, 2) and np.isfinite(keypoints).all(), keypoints
+    assert instance["bbox"] == [10.0, 10.0, 70.0, 90.0]
+    return instance
+
+
 #: kinds whose construction reads user files (annotation files, ONNX models): imported, never built
 FILE_KINDS = frozenset({"dataset", "detector"})
 

@@ -20,6 +20,7 @@ def posekit_check() -> SimpleNamespace:
         codec=c.check_codec,
         loss=c.check_loss,
         estimator=c.check_estimator,
+        train_then_infer=c.check_train_then_infer,
     )
 
 

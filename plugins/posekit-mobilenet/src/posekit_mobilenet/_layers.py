@@ -1,4 +1,4 @@
-"""What the mobile backbones share: channel rounding, channel shuffle and staged freezing.
+"""What the mobile backbones share: channel rounding and staged freezing.
 
 Each backbone is a stem ``conv1`` followed by stages; ``frozen_stages`` freezes the stem (0)
 and the first n stages, ``norm_eval`` keeps every BatchNorm's statistics fixed while training.
@@ -24,12 +24,6 @@ def make_divisible(value: float, divisor: int, min_value: int | None = None, min
     one step up when rounding lost more than ``1 - min_ratio`` of it (MMPose's channel rounding)."""
     rounded = max(min_value or divisor, int(value + divisor / 2) // divisor * divisor)
     return rounded + divisor if rounded < min_ratio * value else rounded
-
-
-def channel_shuffle(x: Tensor, groups: int) -> Tensor:
-    """Interleave the channels of ``x (B, C, H, W)`` across ``groups`` (C divisible by ``groups``)."""
-    b, c, h, w = x.shape
-    return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
 def run_block(fn: Callable[[Tensor], Tensor], x: Tensor, with_cp: bool) -> Tensor:

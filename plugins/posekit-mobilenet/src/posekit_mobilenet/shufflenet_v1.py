@@ -11,8 +11,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit, build_activation_layer
-from posekit_mobilenet._layers import BN, RELU, channel_shuffle, make_divisible, run_block
+from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit, build_activation_layer, channel_shuffle
+from posekit_mobilenet._layers import BN, RELU, make_divisible, run_block
 from posekit_mobilenet.shufflenet_v2 import STAGE_BLOCKS, ShuffleNetBase
 
 #: output channels of the three stages (before ``widen_factor``), per number of groups

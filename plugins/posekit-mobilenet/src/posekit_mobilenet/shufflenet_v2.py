@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import torch
 from torch import Tensor, nn
 
 from posekit.nn import (
@@ -16,11 +15,12 @@ from posekit.nn import (
     ConvModule,
     NormConfig,
     PretrainedInit,
+    ShuffleUnit,
     constant_init,
     is_norm,
     normal_init,
 )
-from posekit_mobilenet._layers import BN, RELU, StagedBackbone, channel_shuffle, run_block
+from posekit_mobilenet._layers import BN, RELU, StagedBackbone
 
 #: output channels of the three stages and the last conv, per widen factor
 CHANNELS: dict[float, tuple[int, int, int, int]] = {
@@ -30,58 +30,6 @@ CHANNELS: dict[float, tuple[int, int, int, int]] = {
     2.0: (244, 488, 976, 2048),
 }
 STAGE_BLOCKS = (4, 8, 4)
-
-
-class InvertedResidual(nn.Module):
-    """ShuffleNetV2 unit: with stride 1, half the channels pass through and half go through ``branch2``;
-    with stride 2, ``branch1`` and ``branch2`` both see the input. Outputs are concatenated and shuffled.
-    ``(B, in_channels, H, W)`` -> ``(B, out_channels, H/s, W/s)``.
-
-    Args:
-        in_channels: input channels (``out_channels`` when the stride is 1).
-        out_channels: output channels (even).
-        stride: stride of the depthwise convs. Default 1.
-        norm_cfg: norm layer config. Default BN.
-        act_cfg: activation config. Default ReLU.
-        with_cp: gradient checkpointing. Default False.
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        stride: int = 1,
-        norm_cfg: NormConfig = BN,
-        act_cfg: ActConfig = RELU,
-        with_cp: bool = False,
-    ) -> None:
-        super().__init__()
-        self.stride = stride
-        self.with_cp = with_cp
-        half = out_channels // 2
-        if stride == 1 and in_channels != 2 * half:
-            raise ValueError(f"InvertedResidual: with stride 1, in_channels ({in_channels}) must be {2 * half}")
-        if stride > 1:
-            self.branch1 = nn.Sequential(
-                ConvModule(in_channels, in_channels, 3, stride, 1, groups=in_channels, norm_cfg=norm_cfg, act_cfg=None),
-                ConvModule(in_channels, half, 1, norm_cfg=norm_cfg, act_cfg=act_cfg),
-            )
-        self.branch2 = nn.Sequential(
-            ConvModule(in_channels if stride > 1 else half, half, 1, norm_cfg=norm_cfg, act_cfg=act_cfg),
-            ConvModule(half, half, 3, stride, 1, groups=half, norm_cfg=norm_cfg, act_cfg=None),
-            ConvModule(half, half, 1, norm_cfg=norm_cfg, act_cfg=act_cfg),
-        )
-
-    def _forward(self, x: Tensor) -> Tensor:
-        if self.stride > 1:
-            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
-        else:
-            kept, branch = x.chunk(2, dim=1)
-            out = torch.cat((kept, self.branch2(branch)), dim=1)
-        return channel_shuffle(out, 2)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return run_block(self._forward, x, self.with_cp)
 
 
 class ShuffleNetBase(StagedBackbone):
@@ -144,13 +92,10 @@ class ShuffleNetV2(ShuffleNetBase):
         for out_ch, num_blocks in zip(channels, STAGE_BLOCKS, strict=False):
             units = []
             for j in range(num_blocks):
-                units.append(InvertedResidual(in_ch, out_ch, 2 if j == 0 else 1, norm_cfg, act_cfg, with_cp))
+                units.append(ShuffleUnit(in_ch, out_ch, 2 if j == 0 else 1, norm_cfg, act_cfg, with_cp))
                 in_ch = out_ch
             self.layers.append(nn.Sequential(*units))
         self.layers.append(ConvModule(in_ch, channels[-1], 1, norm_cfg=norm_cfg, act_cfg=act_cfg))
-        self.init_weights()
-        self._freeze_stages()
-
         self.init_weights()
         self._freeze_stages()
 

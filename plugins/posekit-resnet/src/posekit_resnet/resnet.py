@@ -8,7 +8,8 @@ MMPose's (``conv1``, ``bn1``, ``layer1.0.conv1``, ... or ``stem.0.conv`` with ``
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 from torch import Tensor, nn
 
@@ -33,14 +34,15 @@ Depth = Literal[18, 34, 50, 101, 152]
 Style = Literal["pytorch", "caffe"]
 
 #: depth -> (block, blocks per stage)
-ARCH_SETTINGS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]] = {
+ArchSettings = dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, ...]]]
+ARCH_SETTINGS: ArchSettings = {
     18: (BasicBlock, (2, 2, 2, 2)),
     34: (BasicBlock, (3, 4, 6, 3)),
     50: (Bottleneck, (3, 4, 6, 3)),
     101: (Bottleneck, (3, 4, 23, 3)),
     152: (Bottleneck, (3, 8, 36, 3)),
 }
-_BN = NormConfig(type="BN", requires_grad=True)
+BN = NormConfig(type="BN", requires_grad=True)
 
 
 def make_res_layer(
@@ -55,11 +57,12 @@ def make_res_layer(
     avg_down: bool,
     with_cp: bool,
     norm_cfg: NormConfig,
+    block_kwargs: Mapping[str, Any] | None = None,
 ) -> nn.Sequential:
     """One stage: ``num_blocks`` blocks, the first one strided with a projection shortcut if needed.
 
     With ``avg_down`` the shortcut is ``AvgPool(stride) -> 1x1 conv -> norm`` (ResNet-D) instead of
-    a strided 1x1 conv.
+    a strided 1x1 conv. ``block_kwargs`` go to every block (a variant's own block arguments).
     """
     downsample = None
     if stride != 1 or in_channels != out_channels:
@@ -82,13 +85,86 @@ def make_res_layer(
             style=style,
             with_cp=with_cp,
             norm_cfg=norm_cfg,
+            **(block_kwargs or {}),
         )
         for i in range(num_blocks)
     ]
     return nn.Sequential(*blocks)
 
 
-class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
+class StemAndStages(FrozenStagesMixin, NamedNorms, BaseBackbone):
+    """What ResNet and ViPNAS_ResNet share: a stride-4 stem (``conv1``/``bn1`` + max-pool, or a deep
+    ``stem``), then stages ``layer1`` .. ``layerN``; freezing, ``norm_eval`` and the forward.
+
+    A subclass sets ``deep_stem``, ``out_indices``, ``frozen_stages``, ``norm_eval`` and ``res_layers``
+    (the stage names) and calls :meth:`make_stem`.
+    """
+
+    deep_stem: bool
+    out_indices: tuple[int, ...]
+    frozen_stages: int
+    res_layers: list[str]
+
+    def check_stages(
+        self,
+        num_stages: int,
+        strides: tuple[int, ...],
+        dilations: tuple[int, ...],
+        out_indices: tuple[int, ...],
+        frozen_stages: int,
+    ) -> None:
+        """One stride and dilation per stage, ``out_indices`` in ``[0, num_stages)``, ``frozen_stages`` in
+        ``[-1, num_stages]``; else a ConfigError naming the backbone."""
+        name = type(self).__name__
+        if not len(strides) == len(dilations) == num_stages:
+            raise ConfigError(
+                f"{name}: strides {tuple(strides)} and dilations {tuple(dilations)} need one entry per stage "
+                f"(num_stages={num_stages})"
+            )
+        if not out_indices or not all(0 <= i < num_stages for i in out_indices):
+            raise ConfigError(f"{name}: out_indices {tuple(out_indices)} must be stage indices in [0, {num_stages})")
+        if not -1 <= frozen_stages <= num_stages:
+            raise ConfigError(f"{name}: frozen_stages must be in [-1, {num_stages}], got {frozen_stages}")
+
+    def make_stem(self, in_channels: int, stem_channels: int, kernel_size: int, norm_cfg: NormConfig) -> None:
+        """``conv1`` (``kernel_size``, stride 2) + norm + ReLU, or with ``deep_stem`` three 3x3 ConvModules;
+        then a stride-2 max-pool."""
+        if self.deep_stem:
+            half = stem_channels // 2
+            self.stem = nn.Sequential(
+                ConvModule(in_channels, half, 3, stride=2, padding=1, norm_cfg=norm_cfg),
+                ConvModule(half, half, 3, stride=1, padding=1, norm_cfg=norm_cfg),
+                ConvModule(half, stem_channels, 3, stride=1, padding=1, norm_cfg=norm_cfg),
+            )
+        else:
+            conv = nn.Conv2d(in_channels, stem_channels, kernel_size, stride=2, padding=kernel_size // 2, bias=False)
+            add_conv_norm(self, 1, conv, norm_cfg)
+            self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """The stem (stage 0) and ``layer1`` .. ``layer{frozen_stages}``."""
+        if self.frozen_stages < 0:
+            return []
+        stem = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
+        return stem + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        """``(B, C, H, W)`` -> tuple of the ``out_indices`` stage outputs."""
+        if self.deep_stem:
+            x = self.stem(x)
+        else:
+            x = self.relu(self.norm1(self.conv1(x)))
+        x = self.maxpool(x)
+        outs = []
+        for i, layer_name in enumerate(self.res_layers):
+            x = getattr(self, layer_name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+
+class ResNet(StemAndStages):
     """ResNet backbone (`Deep Residual Learning <https://arxiv.org/abs/1512.03385>`__).
 
     Args:
@@ -114,6 +190,8 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
     """
 
     example_config = {"depth": 18, "stem_channels": 8, "base_channels": 8}  # a small working instance
+    #: depth -> (block, blocks per stage); a variant (SEResNet, ResNeXt, ...) names its own blocks
+    arch_settings: ClassVar[ArchSettings] = ARCH_SETTINGS
 
     def __init__(
         self,
@@ -130,7 +208,7 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
         deep_stem: bool = False,
         avg_down: bool = False,
         frozen_stages: int = -1,
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         norm_eval: bool = False,
         with_cp: bool = False,
         zero_init_residual: bool = True,
@@ -138,17 +216,9 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        if depth not in ARCH_SETTINGS:
-            raise ConfigError(f"{name}: depth must be one of {sorted(ARCH_SETTINGS)}, got {depth}")
-        if not len(strides) == len(dilations) == num_stages:
-            raise ConfigError(
-                f"{name}: strides {tuple(strides)} and dilations {tuple(dilations)} need one entry per stage "
-                f"(num_stages={num_stages})"
-            )
-        if not out_indices or not all(0 <= i < num_stages for i in out_indices):
-            raise ConfigError(f"{name}: out_indices {tuple(out_indices)} must be stage indices in [0, {num_stages})")
-        if not -1 <= frozen_stages <= num_stages:
-            raise ConfigError(f"{name}: frozen_stages must be in [-1, {num_stages}], got {frozen_stages}")
+        if depth not in self.arch_settings:
+            raise ConfigError(f"{name}: depth must be one of {sorted(self.arch_settings)}, got {depth}")
+        self.check_stages(num_stages, strides, dilations, out_indices, frozen_stages)
         self.depth = depth
         self.out_indices = tuple(out_indices)
         self.deep_stem = deep_stem
@@ -156,21 +226,12 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
         self.init_cfg = init_cfg
-        self.block, stage_blocks = ARCH_SETTINGS[depth]
+        self.base_channels = base_channels
+        self.block, stage_blocks = self.arch_settings[depth]
         self.stage_blocks = stage_blocks[:num_stages]
         self.expansion = get_expansion(self.block, expansion)
 
-        if deep_stem:
-            half = stem_channels // 2
-            self.stem = nn.Sequential(
-                ConvModule(in_channels, half, 3, stride=2, padding=1, norm_cfg=norm_cfg),
-                ConvModule(half, half, 3, stride=1, padding=1, norm_cfg=norm_cfg),
-                ConvModule(half, stem_channels, 3, stride=1, padding=1, norm_cfg=norm_cfg),
-            )
-        else:
-            add_conv_norm(self, 1, nn.Conv2d(in_channels, stem_channels, 7, stride=2, padding=3, bias=False), norm_cfg)
-            self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.make_stem(in_channels, stem_channels, 7, norm_cfg)
 
         self.res_layers: list[str] = []
         in_ch, out_ch = stem_channels, base_channels * self.expansion
@@ -187,6 +248,7 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
                 avg_down,
                 with_cp,
                 norm_cfg,
+                self.block_kwargs(),
             )
             self.add_module(f"layer{i + 1}", layer)
             self.res_layers.append(f"layer{i + 1}")
@@ -196,30 +258,13 @@ class ResNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
         self.init_weights()
         self.freeze_stages()
 
+    def block_kwargs(self) -> dict[str, Any]:
+        """Arguments every block gets besides the ResNet ones (a variant's own, e.g. SEResNet's ``se_ratio``)."""
+        return {}
+
     def init_weights(self) -> None:
         """Kaiming-normal convs and unit norms (zero last norms with ``zero_init_residual``), or ``init_cfg``."""
         init_backbone(self, kaiming_init, self.init_cfg, self.zero_init_residual)
-
-    def frozen_modules(self) -> list[nn.Module]:
-        """The stem (stage 0) and ``layer1`` .. ``layer{frozen_stages}``."""
-        if self.frozen_stages < 0:
-            return []
-        stem = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
-        return stem + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
-
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        """``(B, C, H, W)`` -> tuple of the ``out_indices`` stage outputs."""
-        if self.deep_stem:
-            x = self.stem(x)
-        else:
-            x = self.relu(self.norm1(self.conv1(x)))
-        x = self.maxpool(x)
-        outs = []
-        for i, layer_name in enumerate(self.res_layers):
-            x = getattr(self, layer_name)(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
 
 
 class ResNetV1d(ResNet):
@@ -241,7 +286,7 @@ class ResNetV1d(ResNet):
         out_indices: tuple[int, ...] = (3,),
         style: Style = "pytorch",
         frozen_stages: int = -1,
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         norm_eval: bool = False,
         with_cp: bool = False,
         zero_init_residual: bool = True,

@@ -1,0 +1,110 @@
+"""Units several backbone families share, with MMPose's module names (so its state_dict keys carry over).
+
+- :func:`channel_shuffle` interleaves channel groups (ShuffleNet, Lite-HRNet);
+- :class:`SELayer` is squeeze-and-excitation channel weighting (SEResNet, MobileNetV3 and ViPNAS
+  units; Lite-HRNet's ``SpatialWeighting`` is the same module);
+- :class:`ShuffleUnit` is the ShuffleNetV2 unit (ShuffleNetV2's stages, naive Lite-HRNet's branches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.utils.checkpoint as cp
+from torch import Tensor, nn
+
+from posekit.nn.bricks import ConvModule
+from posekit.nn.configs import ActConfig, NormConfig
+
+_BN = NormConfig(type="BN")
+_RELU = ActConfig(type="ReLU")
+_SE_ACTS: tuple[ActConfig, ActConfig] = (ActConfig(type="ReLU"), ActConfig(type="Sigmoid"))
+
+
+def channel_shuffle(x: Tensor, groups: int) -> Tensor:
+    """Interleave the channels of ``x (B, C, H, W)`` across ``groups`` (C divisible by ``groups``)."""
+    b, c, h, w = x.shape
+    return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
+class SELayer(nn.Module):
+    """Squeeze-and-excitation: ``x * act2(conv2(act1(conv1(avgpool(x)))))``, ``(B, C, H, W)`` in and out.
+
+    Keys: ``conv1.conv.*``, ``conv2.conv.*`` (1x1 convs with bias, ``C -> int(C / ratio) -> C``).
+
+    Args:
+        channels: input and output channels C.
+        ratio: squeeze ratio; the inner width is ``int(channels / ratio)``. Default 16.
+        act_cfg: the two activations. Default (ReLU, Sigmoid).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        ratio: float = 16,
+        act_cfg: tuple[ActConfig | Mapping[str, Any], ActConfig | Mapping[str, Any]] = _SE_ACTS,
+    ) -> None:
+        super().__init__()
+        inner = int(channels / ratio)
+        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
+        self.conv1 = ConvModule(channels, inner, 1, act_cfg=act_cfg[0])
+        self.conv2 = ConvModule(inner, channels, 1, act_cfg=act_cfg[1])
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.conv2(self.conv1(self.global_avgpool(x)))
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNetV2 unit: with stride 1, half the channels pass through and half go through ``branch2``;
+    with stride 2, ``branch1`` and ``branch2`` both see the input. Outputs are concatenated and shuffled.
+    ``(B, in_channels, H, W)`` -> ``(B, out_channels, H/s, W/s)``.
+
+    Args:
+        in_channels: input channels (``out_channels`` when the stride is 1).
+        out_channels: output channels (even).
+        stride: stride of the depthwise convs. Default 1.
+        norm_cfg: norm layer config. Default BN.
+        act_cfg: activation config. Default ReLU.
+        with_cp: gradient checkpointing. Default False.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        norm_cfg: NormConfig | Mapping[str, Any] = _BN,
+        act_cfg: ActConfig | Mapping[str, Any] = _RELU,
+        with_cp: bool = False,
+    ) -> None:
+        super().__init__()
+        self.stride = stride
+        self.with_cp = with_cp
+        half = out_channels // 2
+        if stride == 1 and in_channels != 2 * half:
+            raise ValueError(f"ShuffleUnit: with stride 1, in_channels ({in_channels}) must be {2 * half}")
+        if stride > 1:
+            self.branch1 = nn.Sequential(
+                ConvModule(in_channels, in_channels, 3, stride, 1, groups=in_channels, norm_cfg=norm_cfg, act_cfg=None),
+                ConvModule(in_channels, half, 1, norm_cfg=norm_cfg, act_cfg=act_cfg),
+            )
+        self.branch2 = nn.Sequential(
+            ConvModule(in_channels if stride > 1 else half, half, 1, norm_cfg=norm_cfg, act_cfg=act_cfg),
+            ConvModule(half, half, 3, stride, 1, groups=half, norm_cfg=norm_cfg, act_cfg=None),
+            ConvModule(half, half, 1, norm_cfg=norm_cfg, act_cfg=act_cfg),
+        )
+
+    def _forward(self, x: Tensor) -> Tensor:
+        if self.stride > 1:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        else:
+            kept, branch = x.chunk(2, dim=1)
+            out = torch.cat((kept, self.branch2(branch)), dim=1)
+        return channel_shuffle(out, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._forward, x, use_reentrant=False)
+        return self._forward(x)

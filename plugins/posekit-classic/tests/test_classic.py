@@ -1,0 +1,149 @@
+"""AlexNet and VGG: MMPose 1.3.2's weights load strictly and give MMPose's outputs (``fixtures/<case>``,
+written by ``fixtures/generate.py`` with MMPose's own Python; 1e-4 of the largest output), MMPose's configs
+naming them convert, check and build, and each trains a step and runs through ``posekit infer``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import posekit
+from posekit.cli import main
+from posekit.errors import ConfigError
+from posekit.registry import build
+from posekit.testing.reference import (
+    assert_backbone_matches_mmpose,
+    assert_close_to_max,
+    assert_head_matches_mmpose,
+    assert_outputs_match,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
+def test_vgg_matches_mmpose(optimized: bool) -> None:
+    assert_backbone_matches_mmpose(FIXTURES / "vgg11-bn", optimized)  # strict: every backbone key, no other
+    assert_head_matches_mmpose(FIXTURES / "vgg11-bn", ("heatmaps",))
+
+
+def _seeded_state(shapes: dict[str, list[int]], seed: int) -> dict[str, torch.Tensor]:
+    """The generator's ``backbone_cases.seeded_state``: N(0, 1 / fan_in) matrices, N(0, 0.1^2) vectors."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape in shapes.items():
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 0
+        state[key] = torch.randn(shape, generator=g) * (fan_in**-0.5 if fan_in else 0.1)
+    return state
+
+
+def test_alexnet_matches_mmpose() -> None:
+    """AlexNet's 2.5M weights are drawn from the seed in ``weights.json`` over MMPose's keys and shapes."""
+    case = FIXTURES / "alexnet"
+    spec = json.loads((case / "weights.json").read_text())
+    model = build("estimator", json.loads((case / "config.json").read_text()))
+    ours = {k: list(v.shape) for k, v in model.state_dict().items()}
+    assert ours == spec["shapes"], f"{case / 'weights.json'}: posekit's keys and shapes differ from MMPose's"
+    model.load_state_dict(_seeded_state(spec["shapes"], spec["seed"]), strict=True)
+    model.eval()
+    with torch.no_grad():
+        feats = model.backbone(torch.from_numpy(np.load(case / "input.npy")))
+        heatmaps = model.head(feats)
+    assert_outputs_match(feats, case / "backbone_out.npz")
+    ref = np.load(case / "head_out.npz")["heatmaps"]
+    assert_close_to_max("heatmaps", heatmaps.numpy(), ref, str(case / "head_out.npz"))
+
+
+CONFIGS = sorted(
+    p
+    for p in (Path(__file__).resolve().parents[3].parent / "shared" / "mmpose-configs").rglob("*.py")
+    if "type='AlexNet'" in p.read_text() or "type='VGG'" in p.read_text()
+)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_mmpose_config_converts_checks_and_builds(path: Path, tmp_path: Path) -> None:
+    assert len(CONFIGS) == 2, f"expected MMPose's AlexNet and VGG configs, found {CONFIGS}"
+    out = tmp_path / f"{path.stem}.yaml"
+    assert main(["convert", "mmpose-config", str(path), "-o", str(out)]) == 0
+    assert main(["config", "check", str(out)]) == 0
+    with torch.device("meta"):
+        model = posekit.init_model(out, device="meta")
+    assert f"type='{type(model.backbone).__name__}'" in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("backbone", "channels", "deconvs"),
+    [
+        ({"type": "AlexNet"}, 256, (16, 16, 16)),  # 64x64 input -> 1x1 -> 8x8 heatmaps
+        ({"type": "VGG", "depth": 11, "num_stages": 2, "dilations": (1, 1), "out_indices": (1,)}, 128, (16,)),
+    ],
+    ids=["AlexNet", "VGG"],
+)
+def test_one_training_step_then_posekit_infer(
+    posekit_check: Any, backbone: dict[str, Any], channels: int, deconvs: tuple[int, ...], tmp_path: Path
+) -> None:
+    size = 1 if backbone["type"] == "AlexNet" else 16
+    codec = {"type": "MSRAHeatmap", "input_size": (64, 64), "heatmap_size": (size * 2 ** len(deconvs),) * 2}
+    head = {"type": "HeatmapHead", "in_channels": channels, "out_channels": 17, "deconv_out_channels": deconvs}
+    head |= {"deconv_kernel_sizes": (4,) * len(deconvs), "decoder": {**codec, "sigma": 2.0}}
+    posekit_check.train_then_infer({"type": "TopdownPoseEstimator", "backbone": backbone, "head": head}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {
+            "type": "VGG",
+            "depth": 13,
+            "num_stages": 3,
+            "dilations": (1, 1, 2),
+            "out_indices": (1, 2),
+            "frozen_stages": 1,
+        },
+        {
+            "type": "VGG",
+            "depth": 11,
+            "num_stages": 2,
+            "dilations": (1, 1),
+            "out_indices": (1,),
+            "with_last_pool": False,
+        },
+        {
+            "type": "VGG",
+            "depth": 11,
+            "num_stages": 1,
+            "dilations": (1,),
+            "out_indices": (0,),
+            "norm_cfg": {"type": "BN"},
+        },
+    ],
+    ids=["vgg13-frozen-dilated", "no-last-pool", "bn"],
+)
+def test_conformance(posekit_check: Any, cfg: dict[str, Any]) -> None:
+    posekit_check.backbone(cfg, input_shape=(2, 3, 64, 64))
+
+
+def test_vgg_frozen_stages() -> None:
+    cfg = {"type": "VGG", "depth": 11, "num_stages": 2, "dilations": (1, 1), "out_indices": (1,), "frozen_stages": 1}
+    model = build("backbone", cfg).train()
+    assert [p.requires_grad for p in model.features[0].parameters()] == [False, False]
+    assert all(p.requires_grad for p in model.features[2].parameters())
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        ({"type": "VGG", "depth": 12}, "depth"),
+        ({"type": "VGG", "depth": 11, "num_stages": 2}, r"dilations \(1, 1, 1, 1, 1\) need one entry per stage"),
+        ({"type": "VGG", "depth": 11, "out_indices": (6,)}, r"out_indices \(6,\) must be at most num_stages \(5\)"),
+    ],
+)
+def test_bad_config_is_named(cfg: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build("backbone", cfg)

@@ -1,0 +1,113 @@
+"""Lite-HRNet and naive Lite-HRNet: MMPose 1.3.2 checkpoints load strictly and give MMPose's outputs
+(``fixtures/<case>``, written by ``fixtures/generate.py`` with MMPose's own Python; 1e-4 of the largest
+output), every MMPose config naming LiteHRNet converts, checks and builds, and a tiny one trains a step
+and runs through ``posekit infer``."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from posekit_hrnet.litehrnet import LiteHRNet
+
+import posekit
+from posekit.cli import main
+from posekit.errors import ConfigError
+from posekit.registry import build
+from posekit.testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "checkpoint.pth").is_file())
+#: LiteHRNet's example (a LITE then a NAIVE stage, with the head), both stages LITE
+TINY_EXTRA: dict[str, Any] = copy.deepcopy(LiteHRNet.example_config["extra"])
+TINY_EXTRA["stages_spec"]["module_type"] = ("LITE", "LITE")
+
+
+def _extra(**stages: Any) -> dict[str, Any]:
+    extra = copy.deepcopy(TINY_EXTRA)
+    extra["stages_spec"].update(stages)
+    return extra
+
+
+def test_cases_found() -> None:
+    assert CASES == ["litehrnet18", "naive-litehrnet18"], f"{FIXTURES}: {CASES}"
+
+
+@pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
+@pytest.mark.parametrize("case", CASES)
+def test_matches_mmpose(case: str, optimized: bool) -> None:
+    assert_backbone_matches_mmpose(FIXTURES / case, optimized)  # strict: every backbone key, no other
+    assert_head_matches_mmpose(FIXTURES / case, ("heatmaps",))
+
+
+def _configs() -> list[Path]:
+    root = Path(__file__).resolve().parents[3].parent / "shared" / "mmpose-configs"
+    return sorted(p for p in root.rglob("*.py") if "type='LiteHRNet'" in p.read_text())
+
+
+CONFIGS = _configs()
+
+
+def test_configs_found() -> None:
+    assert len(CONFIGS) >= 7, f"expected MMPose's 7 configs naming LiteHRNet, found {len(CONFIGS)}"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_mmpose_config_converts_checks_and_builds(path: Path, tmp_path: Path) -> None:
+    out = tmp_path / f"{path.stem}.yaml"
+    assert main(["convert", "mmpose-config", str(path), "-o", str(out)]) == 0
+    assert main(["config", "check", str(out)]) == 0
+    model = posekit.init_model(out)
+    with torch.no_grad():
+        (feat,) = model.backbone(torch.zeros(1, 3, 64, 64))
+    assert feat.shape == (1, model.head.in_channels, 16, 16)
+
+
+def test_one_training_step_then_posekit_infer(posekit_check: Any, tmp_path: Path) -> None:
+    codec = {"type": "MSRAHeatmap", "input_size": (64, 64), "heatmap_size": (16, 16), "sigma": 2.0}
+    head = {"type": "HeatmapHead", "in_channels": 8, "out_channels": 17, "deconv_out_channels": None}
+    cfg = {"type": "TopdownPoseEstimator", "backbone": {"type": "LiteHRNet", "extra": TINY_EXTRA}}
+    posekit_check.train_then_infer({**cfg, "head": {**head, "decoder": codec}}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"extra": _extra(module_type=("NAIVE", "NAIVE"), num_blocks=(2, 1)), "with_cp": True},
+        {"extra": _extra(with_fuse=(False, True)), "with_cp": True},
+        {
+            "extra": {
+                **TINY_EXTRA,
+                "with_head": False,
+                "stem": {"stem_channels": 8, "out_channels": 16, "expand_ratio": 2},
+            }
+        },
+    ],
+    ids=["naive-cp", "no-fuse-cp", "no-head-wide-stem"],
+)
+def test_conformance(posekit_check: Any, cfg: dict[str, Any]) -> None:
+    posekit_check.backbone({"type": "LiteHRNet", **cfg}, input_shape=(2, 3, 64, 64))
+
+
+def test_norm_eval_keeps_statistics() -> None:
+    model = build("backbone", {"type": "LiteHRNet", "extra": TINY_EXTRA, "norm_eval": True}).train()
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    model(torch.randn(2, 3, 64, 64))[0].sum().backward()
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert model.stem.conv1.bn.weight.grad is not None
+
+
+@pytest.mark.parametrize(
+    ("stages", "message"),
+    [
+        ({"num_modules": (1,)}, r"stages_spec.num_modules needs one entry per stage \(num_stages=2\)"),
+        ({"num_branches": (2, 2)}, r"stage 1: num_branches \(2\) must be at least 2 and equal"),
+        ({"module_type": ("LITE", "MIXED")}, "module_type"),
+    ],
+)
+def test_bad_extra_is_named(stages: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build("backbone", {"type": "LiteHRNet", "extra": _extra(**stages)})
