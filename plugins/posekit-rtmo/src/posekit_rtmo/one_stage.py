@@ -8,23 +8,48 @@ G people of one image. Every coordinate is in model-input pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import AfterValidator
 from torch import Tensor
 
 from posekit.errors import ConfigError
 from posekit.nn import as_config
 from posekit.protocols import BaseHead
-from posekit.registry import build
+from posekit.registry import build, get
 from posekit.structures import PoseBatch, TestCfg
+from posekit.types import CodecConfig
 from posekit_rtmo._ops import PriorGeneratorConfig, filter_scores_and_topk, grid_priors, nms
 from posekit_rtmo.assigner import SimOTAAssigner, SimOTAConfig
 
 #: MMPose's defaults when ``test_cfg`` leaves them out
 SCORE_THR, NMS_PRE, NMS_THR = 0.01, 100000, 1.0
+
+
+def check_decoder(head: str, decoder: Any) -> None:
+    """Refuse a codec a one-stage head cannot decode with (one not declaring ``one_stage_labels``), naming both."""
+    if decoder is None:
+        return
+    codec = decoder if not isinstance(decoder, dict) else get("codec", decoder["type"])
+    if not getattr(codec, "one_stage_labels", False):
+        name = codec.__name__ if isinstance(codec, type) else type(codec).__name__
+        raise ConfigError(
+            f"{head} cannot decode with codec {name}: it decodes its own boxes and keypoints and takes a one-stage "
+            "label codec (YOLOXPoseAnnotationProcessor) as its decoder"
+        )
+
+
+def one_stage_decoder(head: str) -> Any:
+    """The ``decoder`` field type of a one-stage head: a codec config that :func:`check_decoder` accepts."""
+
+    def check(value: dict[str, Any] | None) -> dict[str, Any] | None:
+        check_decoder(head, value)
+        return value
+
+    return Annotated[CodecConfig | None, AfterValidator(check)]
 
 
 def flatten_levels(preds: list[Tensor]) -> Tensor:
@@ -148,12 +173,8 @@ class OneStageHead(BaseHead):
                 f"featmap_strides {len(self.featmap_strides)}"
             )
         self.assigner = SimOTAAssigner(as_config(SimOTAConfig, assigner or {}, "assigner"))
+        check_decoder(name, decoder)
         self.decoder = build("codec", decoder, where="decoder") if decoder is not None else None
-        if self.decoder is not None and not getattr(self.decoder, "one_stage_labels", False):
-            raise ConfigError(
-                f"{name} cannot decode with codec {type(self.decoder).__name__}: it decodes its own boxes and "
-                "keypoints and needs a one-stage label codec (YOLOXPoseAnnotationProcessor) as its decoder"
-            )
 
     def priors(self, maps: list[Tensor]) -> tuple[Tensor, Tensor]:
         """``(P, 4)`` priors ``(x, y, stride_w, stride_h)`` of the level maps and their strides ``(P,)``."""

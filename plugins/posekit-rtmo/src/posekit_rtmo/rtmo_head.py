@@ -22,10 +22,18 @@ from torch import Tensor, nn
 from posekit.nn import ActConfig, NormConfig, as_config
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
-from posekit.types import CodecConfig, LossConfig
+from posekit.types import LossConfig
 from posekit_rtmo._ops import PriorGeneratorConfig, bbox_xyxy2cs
 from posekit_rtmo.assigner import SimOTAConfig
-from posekit_rtmo.one_stage import OneStageHead, decode_bbox, decode_kpt_reg, flatten_levels, reduce_mean, scalar
+from posekit_rtmo.one_stage import (
+    OneStageHead,
+    decode_bbox,
+    decode_kpt_reg,
+    flatten_levels,
+    one_stage_decoder,
+    reduce_mean,
+    scalar,
+)
 from posekit_rtmo.transformer import GAUConfig, GAUEncoder, SinePositionalEncoding
 from posekit_rtmo.yoloxpose_head import PRIOR_PROB, YOLOX_BN, YOLOXPoseHead, stacked_convs
 
@@ -275,7 +283,7 @@ class RTMOHead(OneStageHead):
         loss_vis: LossConfig | None = None,
         loss_mle: LossConfig | None = None,
         loss_bbox_aux: LossConfig | None = None,
-        decoder: CodecConfig | None = None,
+        decoder: one_stage_decoder("RTMOHead") = None,
     ) -> None:
         super().__init__()
         self._init_common(num_keypoints, featmap_strides, num_classes, prior_generator, assigner, decoder)

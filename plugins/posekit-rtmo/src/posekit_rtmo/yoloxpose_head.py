@@ -19,10 +19,18 @@ from torch import Tensor, nn
 from posekit.nn import ActConfig, ConvModule, NormConfig, as_config
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
-from posekit.types import CodecConfig, LossConfig
+from posekit.types import LossConfig
 from posekit_rtmo._ops import PriorGeneratorConfig
 from posekit_rtmo.assigner import SimOTAConfig
-from posekit_rtmo.one_stage import OneStageHead, decode_bbox, decode_kpt_reg, flatten_levels, reduce_mean, scalar
+from posekit_rtmo.one_stage import (
+    OneStageHead,
+    decode_bbox,
+    decode_kpt_reg,
+    flatten_levels,
+    one_stage_decoder,
+    reduce_mean,
+    scalar,
+)
 
 YOLOX_BN = NormConfig(type="BN", momentum=0.03, eps=0.001)
 PRIOR_PROB = 0.01
@@ -163,7 +171,7 @@ class YOLOXPoseHead(OneStageHead):
         loss_bbox_aux: LossConfig | None = None,
         loss_kpt_aux: LossConfig | None = None,
         overlaps_power: float = 1.0,
-        decoder: CodecConfig | None = None,
+        decoder: one_stage_decoder("YOLOXPoseHead") = None,
     ) -> None:
         super().__init__()
         self._init_common(num_keypoints, featmap_strides, num_classes, prior_generator, assigner, decoder)
