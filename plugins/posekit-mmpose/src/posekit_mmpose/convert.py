@@ -115,6 +115,9 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
     if missing:
         raise MissingComponentError(missing_message(missing, source), missing)
     problems: list[Problem] = []
+    if "init_cfg" in model:  # the estimator's weight init (RTMO, YOLOX-Pose): each posekit component initialises itself
+        init = model.pop("init_cfg")
+        problems.append(Problem("model", "model.init_cfg", f"ignored {init!r}: components use their own init", False))
     experiment: dict[str, Any] = {"model": model}
     data = sections.data(names, problems)
     sections.pipeline_switch(names, data, problems)

@@ -13,6 +13,7 @@ Keys as MMPose's (``head_module.conv_pose.0.1.conv.weight``, ``dcc.gau.uv.weight
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import torch
@@ -115,7 +116,7 @@ class RTMOHeadModule(nn.Module):
         self.pose_vec_channels = cfg.pose_vec_channels
         if cfg.pose_vec_channels > 0:
             self.out_pose = nn.ModuleList(nn.Conv2d(pose, cfg.pose_vec_channels, 1) for _ in levels)
-        bias = -torch.log(torch.tensor((1 - PRIOR_PROB) / PRIOR_PROB)).item()
+        bias = -math.log((1 - PRIOR_PROB) / PRIOR_PROB)
         for conv in self.out_cls:
             nn.init.constant_(conv.bias, bias)
 
