@@ -237,6 +237,18 @@ class OneStageHead(BaseHead):
         out = {k: torch.cat(v) if v else bboxes.new_zeros(empty[k]) for k, v in parts.items()}
         return Targets(**out, num_pos=num_pos)
 
+    def decode_all(self, outputs: tuple[list[Tensor], ...]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Every prior's person, graph-friendly: ``bboxes (B, P, 4)`` xyxy, ``scores (B, P)``, ``keypoints
+        (B, P, K, 2)`` and ``keypoint_scores (B, P, K)`` in input pixels (before thresholds and NMS)."""
+        raise NotImplementedError
+
+    def export_outputs(
+        self, outputs: Any, flip_outputs: Any | None, flip_indices: Any, test_cfg: TestCfg
+    ) -> tuple[Tensor, ...] | None:
+        """ONNX export: :meth:`decode_all` of every prior, decoded in the graph; score threshold, NMS and box
+        clipping stay outside (:func:`select_instances`). No flip test (None with flipped outputs)."""
+        return None if flip_outputs is not None else self.decode_all(outputs)
+
     def filter(self, scores: Tensor, bboxes: Tensor, test_cfg: TestCfg) -> Tensor:
         """Indices of priors kept for one image: score above ``score_thr``, the ``nms_pre`` best, then NMS."""
         score_thr = SCORE_THR if test_cfg.score_thr is None else test_cfg.score_thr
@@ -246,3 +258,17 @@ class OneStageHead(BaseHead):
         if len(keep) and nms_thr < 1.0:
             keep = keep[nms(bboxes[keep], best, nms_thr)]
         return keep
+
+
+def select_instances(
+    bboxes: Tensor, scores: Tensor, keypoints: Tensor, keypoint_scores: Tensor, test_cfg: TestCfg, input_size: Any
+) -> list[Any]:
+    """What ``predict`` keeps, from an exported file's outputs (one image per row): the people above
+    ``score_thr``, the ``nms_pre`` best, NMS at ``nms_thr``, boxes clipped to ``input_size (w, h)``."""
+    from posekit_rtmo.yoloxpose_head import YOLOXPoseHead
+
+    out = []
+    for b, s, k, v in zip(bboxes, scores, keypoints, keypoint_scores, strict=True):
+        keep = OneStageHead.filter(None, s[:, None], b, test_cfg)  # type: ignore[arg-type]
+        out.append(YOLOXPoseHead.instances(s[keep], b[keep], k[keep], v[keep], input_size))
+    return out

@@ -381,3 +381,17 @@ class RTMOHead(OneStageHead):
                 YOLOXPoseHead.instances(scores[i].max(1)[0][keep], kept, kpts, vis_p[i][keep], sample.input_size)
             )
         return out
+
+    def decode_all(self, outputs: tuple[list[Tensor], ...]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Every prior's box, best class score, DCC keypoints and visibility (see the base class)."""
+        if not hasattr(self, "dcc"):
+            raise RuntimeError("RTMOHead needs the DCC to decode keypoints: set the head's dcc_cfg")
+        cls, bbox, _, vis, pose_vecs = outputs
+        priors, stride = self.priors(cls)
+        boxes = decode_bbox(flatten_levels(bbox), priors[:, :2], stride)
+        pose = flatten_levels(pose_vecs)
+        b, p = pose.shape[:2]
+        grids = priors[:, :2].expand(b, -1, -1).reshape(b * p, 2)
+        kpts = self.dcc(pose.reshape(b * p, -1), bbox_xyxy2cs(boxes.reshape(b * p, 4), self.bbox_padding), grids)
+        scores = flatten_levels(cls).sigmoid().max(-1)[0]
+        return boxes, scores, kpts.reshape(b, p, self.num_keypoints, 2), flatten_levels(vis).sigmoid()

@@ -240,21 +240,22 @@ class YOLOXPoseHead(OneStageHead):
         """
         if test_cfg.flip_test:
             feats = feats[0]  # one-stage heads have no flip test (nor have MMPose's): the original view decides
-        cls, obj, bbox, kpt, vis = self.forward(feats)
-        priors, stride = self.priors(cls)
-        scores = flatten_levels(cls).sigmoid() * flatten_levels(obj).sigmoid()
-        boxes = decode_bbox(flatten_levels(bbox), priors[:, :2], stride)
-        kpts = decode_kpt_reg(flatten_levels(kpt), priors[:, :2], stride, self.num_keypoints)
-        vis_p = flatten_levels(vis).sigmoid()
+        boxes, scores, kpts, vis_p = self.decode_all(self.forward(feats))
         out = []
         for i, sample in enumerate(batch.samples):
-            keep = self.filter(scores[i], boxes[i], test_cfg)
-            out.append(
-                self.instances(
-                    scores[i].max(1)[0][keep], boxes[i][keep], kpts[i][keep], vis_p[i][keep], sample.input_size
-                )
-            )
+            keep = self.filter(scores[i][:, None], boxes[i], test_cfg)
+            kept = (scores[i][keep], boxes[i][keep], kpts[i][keep], vis_p[i][keep])
+            out.append(self.instances(*kept, sample.input_size))
         return out
+
+    def decode_all(self, outputs: tuple[list[Tensor], ...]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Every prior's box, score (best class x objectness), keypoints and visibility (see the base class)."""
+        cls, obj, bbox, kpt, vis = outputs
+        priors, stride = self.priors(cls)
+        scores = (flatten_levels(cls).sigmoid() * flatten_levels(obj).sigmoid()).max(-1)[0]
+        boxes = decode_bbox(flatten_levels(bbox), priors[:, :2], stride)
+        kpts = decode_kpt_reg(flatten_levels(kpt), priors[:, :2], stride, self.num_keypoints)
+        return boxes, scores, kpts, flatten_levels(vis).sigmoid()
 
     @staticmethod
     def instances(
