@@ -1,4 +1,4 @@
-"""Shared fixtures: the plugin's synthetic configs shrunk to 128x128 inputs, and a tiny synthetic COCO set."""
+"""Shared fixtures: the plugin's synthetic configs shrunk to 64x64 inputs, and a tiny synthetic COCO set."""
 
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def small_config(synth_data: Path) -> Callable[[str, Path], Path]:
-    """``small_config(name, work_dir)``: ``configs/<name>.yaml`` at 128x128 inputs on :func:`synth_data`."""
+    """``small_config(name, work_dir)``: ``configs/<name>.yaml`` at 64x64 inputs on :func:`synth_data`."""
     return lambda name, work_dir: _small_config(name, synth_data, work_dir)
 
 
 def _small_config(name: str, data: Path, work_dir: Path) -> Path:
-    text = (CONFIGS / f"{name}.yaml").read_text().replace("[256, 256]", "[128, 128]")
+    text = (CONFIGS / f"{name}.yaml").read_text().replace("[256, 256]", "[64, 64]")
     cfg = yaml.safe_load(text.replace("data/synthetic", str(data)))
     cfg["work_dir"] = str(work_dir)
     path = work_dir / f"{name}.yaml"

@@ -27,12 +27,12 @@ def test_onnx_round_trip(name: str, small_config: Callable[[str, Path], Path], t
     onnx_file = tmp_path / f"{name}.onnx"  # posekit export verifies the file's outputs against torch (1e-4)
     assert posekit.cli.main(["export", str(cfg), "--checkpoint", str(ckpt), "-o", str(onnx_file)]) == 0
 
-    x = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1, 3, 128, 128)).astype(np.float32))
+    x = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1, 3, 64, 64)).astype(np.float32))
     outputs = ort.InferenceSession(str(onnx_file)).run(None, {"input": x.numpy()})
     assert [o.shape[:1] for o in outputs] == [(1,)] * 4
     test_cfg = model.test_cfg.model_copy(update={"score_thr": 0.0})  # untrained: keep every prior, NMS decides
-    (got,) = select_instances(*(torch.from_numpy(o) for o in outputs), test_cfg, (128, 128))
-    sample = PoseSample(input_size=(128, 128), img_shape=(128, 128))
+    (got,) = select_instances(*(torch.from_numpy(o) for o in outputs), test_cfg, (64, 64))
+    sample = PoseSample(input_size=(64, 64), img_shape=(64, 64))
     with torch.no_grad():
         feats = model.extract_feat(model.data_preprocessor.normalize(x))
         (want,) = model.head.predict(feats, PoseBatch(x, {}, [sample]), test_cfg)
