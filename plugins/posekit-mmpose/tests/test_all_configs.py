@@ -31,6 +31,7 @@ def _configs(shared: Path) -> list[Path]:
 KNOWN_GAPS = {
     "deepfashion2": "definition deepfashion2 (MMPose's own file pairs vest_kpt9 -> vest_kpt13 one way only)",
     "traj_backbone": "semi-supervised PoseLifter (traj_backbone / traj_head / semi_loss)",
+    "batch_augments": "PoseDataPreprocessor batch_augments (BatchSyncRandomResize: RTMO, YOLOX-Pose)",
 }
 
 
