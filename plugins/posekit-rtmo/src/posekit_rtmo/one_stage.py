@@ -71,6 +71,12 @@ def decode_kpt_reg(pred: Tensor, priors: Tensor, stride: Tensor, num_keypoints: 
     return pred * stride.view(1, -1, 1, 1) + priors.view(1, -1, 1, 2)
 
 
+def bbox_aux_targets(bbox: Tensor, priors: Tensor) -> Tensor:
+    """Raw box targets ``(N, 4)`` ``(dx, dy, log w, log h)`` in strides of xyxy ``bbox (N, 4)`` at ``priors (N, 4)``."""
+    cxcy, wh = (bbox[:, :2] + bbox[:, 2:]) / 2.0, bbox[:, 2:] - bbox[:, :2]
+    return torch.cat([(cxcy - priors[:, :2]) / priors[:, 2:], torch.log(wh / priors[:, 2:] + 1e-8)], dim=-1)
+
+
 def reduce_mean(x: Tensor) -> Tensor:
     """Mean over distributed processes (x itself on one process)."""
     dist = torch.distributed

@@ -28,6 +28,7 @@ from posekit_rtmo._ops import PriorGeneratorConfig, bbox_xyxy2cs
 from posekit_rtmo.assigner import SimOTAConfig
 from posekit_rtmo.one_stage import (
     OneStageHead,
+    bbox_aux_targets,
     decode_bbox,
     decode_kpt_reg,
     flatten_levels,
@@ -328,9 +329,7 @@ class RTMOHead(OneStageHead):
             bbox_preds = d_bbox.reshape(-1, 4)[t.pos_mask]
             losses["loss_bbox"] = self.loss_bbox(bbox_preds, t.bbox) / num_total
             if self.use_aux_loss and hasattr(self, "loss_bbox_aux"):
-                p = t.priors
-                cxcy, wh = (t.bbox[:, :2] + t.bbox[:, 2:]) / 2.0, t.bbox[:, 2:] - t.bbox[:, :2]
-                aux = torch.cat([(cxcy - p[:, :2]) / p[:, 2:], torch.log(wh / p[:, 2:] + 1e-8)], dim=-1)
+                aux = bbox_aux_targets(t.bbox, t.priors)
                 losses["loss_bbox_aux"] = self.loss_bbox_aux(f_bbox.reshape(-1, 4)[t.pos_mask], aux) / num_total
             losses["loss_vis"] = scalar(self.loss_vis(f_vis.reshape(-1, k)[t.pos_mask], t.vis, t.vis_weight))
             kpt_reg = d_kpt.reshape(-1, k, 2)[t.pos_mask]

@@ -24,6 +24,7 @@ from posekit_rtmo._ops import PriorGeneratorConfig
 from posekit_rtmo.assigner import SimOTAConfig
 from posekit_rtmo.one_stage import (
     OneStageHead,
+    bbox_aux_targets,
     decode_bbox,
     decode_kpt_reg,
     flatten_levels,
@@ -221,8 +222,7 @@ class YOLOXPoseHead(OneStageHead):
             if self.use_aux_loss:
                 p = t.priors
                 if hasattr(self, "loss_bbox_aux"):
-                    cxcy, wh = (t.bbox[:, :2] + t.bbox[:, 2:]) / 2.0, t.bbox[:, 2:] - t.bbox[:, :2]
-                    aux = torch.cat([(cxcy - p[:, :2]) / p[:, 2:], torch.log(wh / p[:, 2:] + 1e-8)], dim=-1)
+                    aux = bbox_aux_targets(t.bbox, p)
                     losses["loss_bbox_aux"] = self.loss_bbox_aux(f_bbox.reshape(-1, 4)[t.pos_mask], aux) / num_total
                 if hasattr(self, "loss_kpt_aux"):
                     aux_kpt = (t.kpt - p[:, None, :2]) / p[:, None, 2:]
