@@ -261,9 +261,8 @@ class OKSLoss(nn.Module):
     """Object keypoint similarity loss (YOLO-Pose): ``1 - OKS`` (or its square / log form) per instance.
 
     Args:
-        metainfo: a registered keypoint definition name, a YAML/JSON definition file or MMPose's dataset
-            file name (``configs/_base_/datasets/coco.py``: its registered definition) whose OKS ``sigmas``
-            scale the distances; default None (no sigmas).
+        metainfo: a registered keypoint definition name or a YAML/JSON definition file whose OKS
+            ``sigmas`` scale the distances; default None (no sigmas).
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` (a loss per instance ``(N,)``). Default ``'mean'``.
         mode: ``'linear'`` ``1 - oks``, ``'square'`` ``1 - oks**2`` or ``'log'`` ``-log(oks)``. Default ``'linear'``.
         eps: lower bound of the normalizers. Default 1e-8.
@@ -289,9 +288,7 @@ class OKSLoss(nn.Module):
         if metainfo is not None:
             from posekit.metainfo import load_metainfo
 
-            # MMPose's configs name a dataset file (configs/_base_/datasets/coco.py): its registered definition
-            source = {"from_file": metainfo} if metainfo.endswith(".py") else metainfo
-            sigmas = load_metainfo(source).sigmas
+            sigmas = load_metainfo(metainfo).sigmas
             if sigmas is not None:
                 self.register_buffer("sigmas", torch.as_tensor(sigmas, dtype=torch.float32))
 

@@ -82,8 +82,8 @@ def read_mmpose_config(path: str | Path) -> dict[str, Any]:
 
 def clean(value: Any) -> Any:
     """A plain copy: ``_scope_`` keys dropped, scoped types (``mmdet.X``) unscoped, tuples as lists,
-    ``metainfo=dict(from_file='.../x.py')`` as the definition name ``x``, ``file_client_args``
-    as ``backend_args``."""
+    ``metainfo=dict(from_file='.../x.py')`` (or the bare ``'.../x.py'`` of losses) as the definition name
+    ``x``, ``file_client_args`` as ``backend_args``."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -93,6 +93,8 @@ def clean(value: Any) -> Any:
                 item = item.rpartition(".")[2]
             elif key == "metainfo" and isinstance(item, Mapping) and set(item) == {"from_file"}:
                 item = Path(str(item["from_file"])).stem
+            elif key == "metainfo" and isinstance(item, str) and item.endswith(".py"):  # OKSLoss / PoseOKS
+                item = Path(item).stem
             elif key == "file_client_args":  # MMCV's deprecated name, read by MMPose as backend_args
                 key = "backend_args"
             out[str(key)] = clean(item)

@@ -27,10 +27,11 @@ class _Frozen(BaseModel):
 
 
 class PoseOKSConfig(_Frozen):
-    """``dict(type='PoseOKS', metainfo=...)``: a keypoint definition (name or file) giving the OKS sigmas."""
+    """``dict(type='PoseOKS', metainfo=...)``: a keypoint definition (registered name or YAML/JSON file) giving the
+    OKS sigmas (the MMPose converter turns MMPose's ``configs/_base_/datasets/coco.py`` into ``coco``)."""
 
     type: Literal["PoseOKS"] = "PoseOKS"
-    metainfo: str | None = "configs/_base_/datasets/coco.py"
+    metainfo: str | None = "coco"
 
 
 class IoUCalculatorConfig(_Frozen):
@@ -80,8 +81,7 @@ class PoseOKS:
         if cfg.metainfo is not None:
             from posekit.metainfo import load_metainfo
 
-            name = cfg.metainfo  # MMPose's dataset file (configs/_base_/datasets/coco.py): its registered definition
-            sigmas = load_metainfo({"from_file": name} if name.endswith(".py") else name).sigmas
+            sigmas = load_metainfo(cfg.metainfo).sigmas
             if sigmas is not None:
                 self.sigmas = torch.as_tensor(sigmas, dtype=torch.float32)
 
