@@ -134,7 +134,9 @@ class InstanceData:
     """Decoded instances of one sample in the model's input space.
 
     ``keypoints`` (N, K, D), ``keypoint_scores`` (N, K); optional ``keypoints_visible``
-    (N, K), per-instance ``instance_scores`` (N,) (bottom-up), raw ``heatmaps``.
+    (N, K), per-instance ``instance_scores`` (N,) (bottom-up), raw ``heatmaps``, and ``bboxes``
+    (N, 4) xyxy in input pixels from heads that predict boxes (one-stage heads; otherwise the
+    estimator derives boxes from the keypoints).
     """
 
     keypoints: np.ndarray
@@ -144,6 +146,7 @@ class InstanceData:
     heatmaps: np.ndarray | None = None
     keypoint_x_labels: np.ndarray | None = None  # (N, K, Wx) SimCC x vectors, with ``output_heatmaps``
     keypoint_y_labels: np.ndarray | None = None  # (N, K, Wy) SimCC y vectors, with ``output_heatmaps``
+    bboxes: np.ndarray | None = None  # (N, 4) xyxy input space, from heads that predict boxes
 
 
 @dataclass
@@ -186,7 +189,10 @@ class TestCfg(BaseModel):
     - ``flip_mode``: how heatmap heads flip back (``heatmap``, ``udp_combined``, ``offset``);
     - ``shift_heatmap``: shift flipped heatmaps one pixel right (MSRA heatmaps);
     - ``output_heatmaps``: keep raw heatmaps in the result;
-    - ``output_keypoint_indices``: keep only these keypoints in the result.
+    - ``output_keypoint_indices``: keep only these keypoints in the result;
+    - ``score_thr`` / ``nms_thr`` / ``nms_pre`` / ``input_size``: heads that detect people (one-stage
+      heads) keep instances scoring above ``score_thr``, the ``nms_pre`` best, then box NMS at IoU
+      ``nms_thr``; ``input_size`` ``(w, h)`` is the size they are exported at (None: each head's default).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -202,3 +208,7 @@ class TestCfg(BaseModel):
     use_nms: bool = False
     nms_dist_thr: float = 0.05
     nms_joints_thr: float | None = None
+    score_thr: float | None = None
+    nms_thr: float | None = None
+    nms_pre: int | None = None
+    input_size: tuple[int, int] | None = None

@@ -16,7 +16,8 @@ class BottomupPoseEstimator(PoseEstimator):
     """Bottom-up paradigm: the head finds and groups keypoints of all people in an image.
 
     ``predict`` returns one :class:`PoseResult` per image with ``keypoints (M, K, 2)`` in
-    original image pixels, boxes spanning each person's keypoints and the instance scores.
+    original image pixels, boxes (the head's own when it predicts them, else spanning each person's
+    keypoints) and the instance scores.
     It is served whole images (``"image"`` requests); without an experiment the test pipeline
     is MMPose's ``LoadImage, BottomupResize(input_size, size_factor=32, resize_mode='expand'),
     PackPoseInputs`` with the codec's ``input_size``.
@@ -49,7 +50,10 @@ class BottomupPoseEstimator(PoseEstimator):
         for pred, sample in zip(preds, batch.samples, strict=True):
             pred.keypoints = input_to_image(pred.keypoints[..., :2], sample)
             kpts = pred.keypoints
-            if len(kpts):
+            if pred.bboxes is not None:  # heads that detect people predict their boxes (input space)
+                corners = input_to_image(pred.bboxes.reshape(-1, 2, 2), sample)
+                bboxes = corners.reshape(-1, 4).astype(np.float32)
+            elif len(kpts):
                 bboxes = np.concatenate([kpts.min(axis=1), kpts.max(axis=1)], axis=1).astype(np.float32)
             else:
                 bboxes = np.zeros((0, 4), np.float32)

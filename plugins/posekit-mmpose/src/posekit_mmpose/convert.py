@@ -82,8 +82,8 @@ def read_mmpose_config(path: str | Path) -> dict[str, Any]:
 
 def clean(value: Any) -> Any:
     """A plain copy: ``_scope_`` keys dropped, scoped types (``mmdet.X``) unscoped, tuples as lists,
-    ``metainfo=dict(from_file='.../x.py')`` as the definition name ``x``, ``file_client_args``
-    as ``backend_args``."""
+    ``metainfo=dict(from_file='.../x.py')`` (or the bare ``'.../x.py'`` of losses) as the definition name
+    ``x``, ``file_client_args`` as ``backend_args``."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -93,6 +93,8 @@ def clean(value: Any) -> Any:
                 item = item.rpartition(".")[2]
             elif key == "metainfo" and isinstance(item, Mapping) and set(item) == {"from_file"}:
                 item = Path(str(item["from_file"])).stem
+            elif key == "metainfo" and isinstance(item, str) and item.endswith(".py"):  # OKSLoss / PoseOKS
+                item = Path(item).stem
             elif key == "file_client_args":  # MMCV's deprecated name, read by MMPose as backend_args
                 key = "backend_args"
             out[str(key)] = clean(item)
@@ -127,11 +129,16 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
     if missing:
         raise MissingComponentError(missing_message(missing, source), missing)
     problems: list[Problem] = []
-    if "init_cfg" in model:  # an estimator-level init_cfg (IPR/DSNT start from a SimpleBaseline checkpoint)
+    if "init_cfg" in model:  # the estimator's own init: a checkpoint to start from (IPR/DSNT) or a weight init
         init = model.pop("init_cfg")
-        start = init.get("checkpoint", init) if isinstance(init, Mapping) else init
-        reason = f"the estimator takes no init_cfg (start from {start}: load it as the run's checkpoint)"
-        problems.append(Problem("model", "model.init_cfg", reason))
+        start = init.get("checkpoint") if isinstance(init, Mapping) else None
+        if start:
+            reason = f"the estimator takes no init_cfg (start from {start}: load it as the run's checkpoint)"
+            problems.append(Problem("model", "model.init_cfg", reason))
+        else:  # RTMO, YOLOX-Pose: each posekit component initialises itself
+            problems.append(
+                Problem("model", "model.init_cfg", f"ignored {init!r}: components use their own init", False)
+            )
     experiment: dict[str, Any] = {"model": model}
     data = sections.data(names, problems)
     sections.pipeline_switch(names, data, problems)

@@ -1,0 +1,280 @@
+"""What YOLOX-Pose and RTMO heads share: priors, decoding, ground truth from the batch, SimOTA targets,
+score/NMS filtering.
+
+Dimensions: B images, P priors (all levels' cells, row-major, levels concatenated), K keypoints,
+G people of one image. Every coordinate is in model-input pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import AfterValidator
+from torch import Tensor
+
+from posekit.errors import ConfigError
+from posekit.nn import as_config
+from posekit.protocols import BaseHead
+from posekit.registry import build, get
+from posekit.structures import PoseBatch, TestCfg
+from posekit.types import CodecConfig
+from posekit_rtmo._ops import PriorGeneratorConfig, filter_scores_and_topk, grid_priors, nms
+from posekit_rtmo.assigner import SimOTAAssigner, SimOTAConfig
+
+#: MMPose's defaults when ``test_cfg`` leaves them out
+SCORE_THR, NMS_PRE, NMS_THR = 0.01, 100000, 1.0
+
+
+def check_decoder(head: str, decoder: Any) -> None:
+    """Refuse a codec a one-stage head cannot decode with (one not declaring ``one_stage_labels``), naming both."""
+    if decoder is None:
+        return
+    codec = decoder if not isinstance(decoder, dict) else get("codec", decoder["type"])
+    if not getattr(codec, "one_stage_labels", False):
+        name = codec.__name__ if isinstance(codec, type) else type(codec).__name__
+        raise ConfigError(
+            f"{head} cannot decode with codec {name}: it decodes its own boxes and keypoints and takes a one-stage "
+            "label codec (YOLOXPoseAnnotationProcessor) as its decoder"
+        )
+
+
+def one_stage_decoder(head: str) -> Any:
+    """The ``decoder`` field type of a one-stage head: a codec config that :func:`check_decoder` accepts."""
+
+    def check(value: dict[str, Any] | None) -> dict[str, Any] | None:
+        check_decoder(head, value)
+        return value
+
+    return Annotated[CodecConfig | None, AfterValidator(check)]
+
+
+def flatten_levels(preds: list[Tensor]) -> Tensor:
+    """Per-level ``(B, C, H_l, W_l)`` -> ``(B, P, C)``."""
+    return torch.cat([x.permute(0, 2, 3, 1).flatten(1, 2) for x in preds], dim=1)
+
+
+def decode_bbox(pred: Tensor, priors: Tensor, stride: Tensor) -> Tensor:
+    """``(B, P, 4)`` ``(dx, dy, log w, log h)`` in strides -> ``(B, P, 4)`` xyxy."""
+    stride = stride.view(1, -1, 1)
+    xy = pred[..., :2] * stride + priors.view(1, -1, 2)
+    wh = pred[..., 2:].exp() * stride
+    return torch.cat([xy - wh / 2, xy + wh / 2], dim=-1)
+
+
+def decode_kpt_reg(pred: Tensor, priors: Tensor, stride: Tensor, num_keypoints: int) -> Tensor:
+    """``(B, P, 2K)`` offsets in strides -> ``(B, P, K, 2)`` keypoints."""
+    pred = pred.reshape(*pred.shape[:-1], num_keypoints, 2)
+    return pred * stride.view(1, -1, 1, 1) + priors.view(1, -1, 1, 2)
+
+
+def bbox_aux_targets(bbox: Tensor, priors: Tensor) -> Tensor:
+    """Raw box targets ``(N, 4)`` ``(dx, dy, log w, log h)`` in strides of xyxy ``bbox (N, 4)`` at ``priors (N, 4)``."""
+    cxcy, wh = (bbox[:, :2] + bbox[:, 2:]) / 2.0, bbox[:, 2:] - bbox[:, :2]
+    return torch.cat([(cxcy - priors[:, :2]) / priors[:, 2:], torch.log(wh / priors[:, 2:] + 1e-8)], dim=-1)
+
+
+def reduce_mean(x: Tensor) -> Tensor:
+    """Mean over distributed processes (x itself on one process)."""
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()):
+        return x
+    x = x.clone()
+    dist.all_reduce(x.div_(dist.get_world_size()))
+    return x
+
+
+def scalar(loss: Tensor) -> Tensor:
+    """A loss tensor as the trainer sums it: its mean (MMPose's ``parse_losses``)."""
+    return loss.mean() if loss.ndim else loss
+
+
+@dataclass
+class GroundTruth:
+    """One image's people: ``bboxes (G, 4)``, ``labels (G,)``, ``keypoints (G, K, 2)``, ``visible (G, K)``,
+    ``areas (G,)``."""
+
+    bboxes: Tensor
+    labels: Tensor
+    keypoints: Tensor
+    visible: Tensor
+    areas: Tensor
+
+
+@dataclass
+class Targets:
+    """SimOTA targets of a batch; ``pos_mask (B*P,)`` marks positive priors, the rest are per positive prior."""
+
+    pos_mask: Tensor
+    cls: Tensor
+    obj: Tensor
+    obj_weight: Tensor
+    bbox: Tensor
+    kpt: Tensor
+    vis: Tensor
+    vis_weight: Tensor
+    areas: Tensor
+    priors: Tensor
+    num_pos: int
+
+
+def ground_truth(batch: PoseBatch, i: int, num_keypoints: int, like: Tensor) -> GroundTruth:
+    """Sample ``i``'s people: boxes from the codec's ``bbox`` target (expand_bbox) or the sample, labels from
+    ``bbox_labels`` (else 0), keypoints / visibility / areas from the sample (all in input pixels)."""
+    sample = batch.samples[i]
+    n = sample.num_instances
+    if n and sample.keypoints.shape[1] != num_keypoints:
+        raise ValueError(
+            f"image {sample.img_id}: {sample.keypoints.shape[1]} keypoints per person, "
+            f"the head predicts {num_keypoints}"
+        )
+
+    def target(key: str, default: np.ndarray) -> Tensor:
+        value = batch.targets.get(key)
+        return torch.as_tensor(np.asarray(default) if value is None else value[i]).to(like.device)
+
+    bboxes = target("bbox", sample.bbox).float()
+    labels = target("bbox_labels", np.zeros(n, np.int64)).long()
+    keypoints = torch.as_tensor(sample.keypoints[..., :2], dtype=torch.float32, device=like.device)
+    visible = torch.as_tensor(sample.keypoints_visible, dtype=torch.float32, device=like.device)
+    area = sample.area if len(sample.area) == n else np.zeros(n, np.float32)
+    areas = torch.as_tensor(area, dtype=torch.float32, device=like.device)
+    if len(bboxes) != n:
+        raise ValueError(f"image {sample.img_id}: {len(bboxes)} boxes for {n} people")
+    return GroundTruth(bboxes.to(like), labels, keypoints.to(like), visible.to(like), areas.to(like))
+
+
+class OneStageHead(BaseHead):
+    """Base of YOLOX-Pose / RTMO heads: priors, SimOTA targets and filtering (subclasses add the branches).
+
+    A one-stage head predicts boxes too: ``predict`` returns ``InstanceData`` with ``bboxes (N, 4)``
+    (xyxy, input pixels) and ``instance_scores``, which the bottom-up estimator maps to the image.
+    """
+
+    num_keypoints: int
+    featmap_strides: tuple[int, ...]
+
+    def _init_common(
+        self,
+        num_keypoints: int,
+        featmap_strides: tuple[int, ...],
+        num_classes: int,
+        prior_generator: PriorGeneratorConfig | dict[str, Any] | None,
+        assigner: SimOTAConfig | dict[str, Any] | None,
+        decoder: dict[str, Any] | None,
+    ) -> None:
+        self.num_keypoints = num_keypoints
+        self.num_classes = num_classes
+        self.featmap_strides = tuple(featmap_strides)
+        name = type(self).__name__
+        if prior_generator is None:
+            prior_generator = PriorGeneratorConfig(strides=self.featmap_strides)
+        self.prior_cfg = as_config(PriorGeneratorConfig, prior_generator, "prior_generator")
+        if len(self.prior_cfg.strides) != len(self.featmap_strides):
+            raise ConfigError(
+                f"{name}: prior_generator has {len(self.prior_cfg.strides)} strides, "
+                f"featmap_strides {len(self.featmap_strides)}"
+            )
+        self.assigner = SimOTAAssigner(as_config(SimOTAConfig, assigner or {}, "assigner"))
+        check_decoder(name, decoder)
+        self.decoder = build("codec", decoder, where="decoder") if decoder is not None else None
+
+    def priors(self, maps: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """``(P, 4)`` priors ``(x, y, stride_w, stride_h)`` of the level maps and their strides ``(P,)``."""
+        sizes = [tuple(m.shape[2:]) for m in maps]
+        pri = grid_priors(self.prior_cfg, sizes, maps[0].dtype, maps[0].device)
+        return pri, pri[:, 2]
+
+    @torch.no_grad()
+    def targets(
+        self,
+        priors: Tensor,
+        cls_scores: Tensor,
+        objectness: Tensor,
+        bboxes: Tensor,
+        keypoints: Tensor,
+        kpt_vis: Tensor,
+        batch: PoseBatch,
+    ) -> Targets:
+        """SimOTA targets from detached logits ``cls (B, P, C)``, ``obj (B, P, 1)``, decoded boxes and keypoints,
+        visibility logits."""
+        cls_p = torch.nan_to_num(cls_scores.clip(-1e4, 1e4).sigmoid(), nan=0.0)
+        obj_p = torch.nan_to_num(objectness.clip(-1e4, 1e4).sigmoid(), nan=0.0)
+        vis_p = kpt_vis.clip(-1e4, 1e4).sigmoid()
+        parts: dict[str, list[Tensor]] = {k: [] for k in Targets.__dataclass_fields__ if k != "num_pos"}
+        num_pos = 0
+        for i in range(len(batch)):
+            gt = ground_truth(batch, i, self.num_keypoints, bboxes)
+            num_priors = priors.size(0)
+            obj_target = torch.zeros_like(obj_p[i])
+            pos_mask = torch.zeros(num_priors, dtype=torch.bool, device=priors.device)
+            if len(gt.bboxes):
+                gt_inds, overlaps, labels = self.assigner.assign(
+                    priors, bboxes[i], (cls_p[i] * obj_p[i]).sqrt(), keypoints[i], vis_p[i],
+                    gt.bboxes, gt.labels, gt.keypoints, gt.visible, gt.areas,
+                )  # fmt: skip
+                pos = torch.nonzero(gt_inds > 0).squeeze(-1).unique()
+                assigned = gt_inds[pos] - 1
+                parts["cls"].append(F.one_hot(labels[pos], self.num_classes) * overlaps[pos].unsqueeze(-1))
+                parts["bbox"].append(gt.bboxes[assigned])
+                parts["kpt"].append(gt.keypoints[assigned])
+                parts["vis"].append(gt.visible[assigned])
+                parts["vis_weight"].append(torch.ones_like(gt.visible[assigned]))
+                parts["areas"].append(gt.areas[assigned])
+                parts["priors"].append(priors[pos])
+                obj_target[pos] = 1
+                pos_mask[pos] = True
+                num_pos += len(pos)
+            parts["pos_mask"].append(pos_mask)
+            parts["obj"].append(obj_target)
+            parts["obj_weight"].append(torch.ones_like(obj_target))
+        empty = {
+            "cls": (0, self.num_classes),
+            "bbox": (0, 4),
+            "kpt": (0, self.num_keypoints, 2),
+            "vis": (0, self.num_keypoints),
+            "vis_weight": (0, self.num_keypoints),
+            "areas": (0,),
+            "priors": (0, 4),
+        }
+        out = {k: torch.cat(v) if v else bboxes.new_zeros(empty[k]) for k, v in parts.items()}
+        return Targets(**out, num_pos=num_pos)
+
+    def decode_all(self, outputs: tuple[list[Tensor], ...]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Every prior's person, graph-friendly: ``bboxes (B, P, 4)`` xyxy, ``scores (B, P)``, ``keypoints
+        (B, P, K, 2)`` and ``keypoint_scores (B, P, K)`` in input pixels (before thresholds and NMS)."""
+        raise NotImplementedError
+
+    def export_outputs(
+        self, outputs: Any, flip_outputs: Any | None, flip_indices: Any, test_cfg: TestCfg
+    ) -> tuple[Tensor, ...] | None:
+        """ONNX export: :meth:`decode_all` of every prior, decoded in the graph; score threshold, NMS and box
+        clipping stay outside (:func:`select_instances`). No flip test (None with flipped outputs)."""
+        return None if flip_outputs is not None else self.decode_all(outputs)
+
+    def filter(self, scores: Tensor, bboxes: Tensor, test_cfg: TestCfg) -> Tensor:
+        """Indices of priors kept for one image: score above ``score_thr``, the ``nms_pre`` best, then NMS."""
+        score_thr = SCORE_THR if test_cfg.score_thr is None else test_cfg.score_thr
+        nms_pre = NMS_PRE if test_cfg.nms_pre is None else test_cfg.nms_pre
+        nms_thr = NMS_THR if test_cfg.nms_thr is None else test_cfg.nms_thr
+        best, keep = filter_scores_and_topk(scores.max(1, keepdim=True)[0], score_thr, nms_pre)
+        if len(keep) and nms_thr < 1.0:
+            keep = keep[nms(bboxes[keep], best, nms_thr)]
+        return keep
+
+
+def select_instances(
+    bboxes: Tensor, scores: Tensor, keypoints: Tensor, keypoint_scores: Tensor, test_cfg: TestCfg, input_size: Any
+) -> list[Any]:
+    """What ``predict`` keeps, from an exported file's outputs (one image per row): the people above
+    ``score_thr``, the ``nms_pre`` best, NMS at ``nms_thr``, boxes clipped to ``input_size (w, h)``."""
+    from posekit_rtmo.yoloxpose_head import YOLOXPoseHead
+
+    out = []
+    for b, s, k, v in zip(bboxes, scores, keypoints, keypoint_scores, strict=True):
+        keep = OneStageHead.filter(None, s[:, None], b, test_cfg)  # type: ignore[arg-type]
+        out.append(YOLOXPoseHead.instances(s[keep], b[keep], k[keep], v[keep], input_size))
+    return out

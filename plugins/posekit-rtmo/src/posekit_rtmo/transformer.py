@@ -1,0 +1,280 @@
+"""Transformer bricks of RTMO, with MMPose / mmcv's module names (so checkpoint keys carry over).
+
+- :class:`SinePositionalEncoding`: sine/cosine encodings of 1D or 2D positions (``dim_t`` buffer);
+- :class:`DetrTransformerEncoderLayer`: post-norm self-attention + FFN (mmcv's ``MultiheadAttention``
+  keys ``self_attn.attn.in_proj_weight``, ``FFN`` keys ``ffn.layers.0.0.weight``, ``norms.<i>``);
+- :class:`GAUEncoder`: the gated attention unit over keypoint tokens of RTMO's DCC.
+
+Dimensions: B batch, L tokens, C channels.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor, nn
+
+from posekit.nn import ActConfig, NormConfig, build_activation_layer, build_norm_layer
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SelfAttnConfig(_Frozen):
+    """mmcv's ``MultiheadAttention`` arguments.
+
+    Args:
+        embed_dims: C. Default 256.
+        num_heads: attention heads. Default 8.
+        dropout: MMPose's deprecated spelling of attn_drop and the output dropout. Default 0.0.
+        attn_drop: dropout on the attention weights. Default 0.0.
+        proj_drop: dropout on the projected output. Default 0.0.
+        batch_first: inputs are ``(B, L, C)``; must be True (DETR layers). Default True.
+    """
+
+    embed_dims: int = 256
+    num_heads: int = 8
+    dropout: float = 0.0
+    attn_drop: float = 0.0
+    proj_drop: float = 0.0
+    batch_first: Literal[True] = True
+
+
+class FFNConfig(_Frozen):
+    """mmcv's ``FFN`` arguments.
+
+    Args:
+        embed_dims: C. Default 256.
+        feedforward_channels: hidden channels. Default 1024.
+        num_fcs: linear layers (at least 2). Default 2.
+        ffn_drop: dropout after each layer. Default 0.0.
+        act_cfg: activation after each hidden layer. Default ReLU (in place).
+        add_identity: add the input to the output. Default True.
+    """
+
+    embed_dims: int = 256
+    feedforward_channels: int = 1024
+    num_fcs: int = 2
+    ffn_drop: float = 0.0
+    act_cfg: ActConfig = ActConfig(type="ReLU", inplace=True)
+    add_identity: bool = True
+
+
+class EncoderLayerConfig(_Frozen):
+    """MMPose's ``DetrTransformerEncoderLayer`` arguments (HybridEncoder's ``encoder_cfg``).
+
+    Args:
+        self_attn_cfg: the self-attention. Default ``SelfAttnConfig()``.
+        ffn_cfg: the feed-forward network. Default ``FFNConfig()``.
+        norm_cfg: the two norms after attention and FFN. Default LN.
+    """
+
+    self_attn_cfg: SelfAttnConfig = SelfAttnConfig()
+    ffn_cfg: FFNConfig = FFNConfig()
+    norm_cfg: NormConfig = NormConfig(type="LN")
+
+
+class SinePositionalEncoding(nn.Module):
+    """Sine/cosine positional encodings (MMPose's), ``dim_t = temperature ** (i / (out_channels / 2))``.
+
+    ``forward(size=(h, w))`` (``spatial_dim=2``) returns ``(h*w, out_channels, 2)``: the row and column
+    encodings stacked last; ``forward(position=p)`` (``spatial_dim=1``) returns ``p.shape + (out_channels,)``
+    as ``cat(cos(p / dim_t), sin(p / dim_t))``.
+
+    Args:
+        out_channels: channels of one encoding (even).
+        spatial_dim: 1 or 2. Default 1.
+        temperature: frequency base. Default 1e5.
+    """
+
+    dim_t: Tensor
+
+    def __init__(self, out_channels: int, spatial_dim: Literal[1, 2] = 1, temperature: float = 1e5) -> None:
+        super().__init__()
+        self.spatial_dim = spatial_dim
+        half = out_channels // 2
+        self.register_buffer("dim_t", temperature ** (torch.arange(half, dtype=torch.float32) / half))
+
+    def _encode(self, pos: Tensor) -> Tensor:
+        freq = pos.unsqueeze(-1) / self.dim_t
+        return torch.cat((freq.cos(), freq.sin()), dim=-1)
+
+    def forward(self, size: tuple[int, int] | None = None, position: Tensor | None = None) -> Tensor:
+        if self.spatial_dim == 1:
+            if position is None:
+                raise ValueError("SinePositionalEncoding(spatial_dim=1) needs position")
+            return self._encode(position)
+        if size is None:
+            raise ValueError("SinePositionalEncoding(spatial_dim=2) needs size=(h, w)")
+        h, w = size
+        device = self.dim_t.device
+        grid_h, grid_w = torch.meshgrid(
+            torch.arange(int(h), dtype=torch.float32, device=device),
+            torch.arange(int(w), dtype=torch.float32, device=device),
+            indexing="ij",
+        )
+        return torch.stack((self._encode(grid_h.flatten()), self._encode(grid_w.flatten())), dim=-1)
+
+
+class MultiheadAttention(nn.Module):
+    """mmcv's wrapper of :class:`torch.nn.MultiheadAttention` (keys ``attn.*``): positions added to query and key,
+    the value left as given, and the input added back to the output. ``(B, L, C)`` in and out."""
+
+    def __init__(self, cfg: SelfAttnConfig) -> None:
+        super().__init__()
+        drop = cfg.dropout or cfg.attn_drop
+        self.embed_dims = cfg.embed_dims
+        self.attn = nn.MultiheadAttention(cfg.embed_dims, cfg.num_heads, drop)
+        self.proj_drop = nn.Dropout(cfg.proj_drop)
+        self.dropout_layer = nn.Dropout(cfg.dropout)
+
+    def forward(self, query: Tensor, query_pos: Tensor | None, key_padding_mask: Tensor | None = None) -> Tensor:
+        q = query if query_pos is None else query + query_pos
+        out = self.attn(q.transpose(0, 1), q.transpose(0, 1), query.transpose(0, 1), key_padding_mask=key_padding_mask)[
+            0
+        ].transpose(0, 1)
+        return query + self.dropout_layer(self.proj_drop(out))
+
+
+class FFN(nn.Module):
+    """mmcv's feed-forward network (keys ``layers.0.0`` .. ``layers.<n>``), identity added. ``(..., C)`` in and out."""
+
+    def __init__(self, cfg: FFNConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_ch = cfg.embed_dims
+        for _ in range(cfg.num_fcs - 1):
+            layers.append(
+                nn.Sequential(
+                    nn.Linear(in_ch, cfg.feedforward_channels),
+                    build_activation_layer(cfg.act_cfg),
+                    nn.Dropout(cfg.ffn_drop),
+                )
+            )
+            in_ch = cfg.feedforward_channels
+        layers += [nn.Linear(in_ch, cfg.embed_dims), nn.Dropout(cfg.ffn_drop)]
+        self.layers = nn.Sequential(*layers)
+        self.add_identity = cfg.add_identity
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.layers(x)
+        return x + out if self.add_identity else out
+
+
+class DetrTransformerEncoderLayer(nn.Module):
+    """Self-attention (positions on query and key), norm, FFN, norm. ``(B, L, C)`` in and out."""
+
+    def __init__(self, cfg: EncoderLayerConfig) -> None:
+        super().__init__()
+        self.self_attn = MultiheadAttention(cfg.self_attn_cfg)
+        self.embed_dims = cfg.self_attn_cfg.embed_dims
+        self.ffn = FFN(cfg.ffn_cfg)
+        self.norms = nn.ModuleList(build_norm_layer(cfg.norm_cfg, self.embed_dims)[1] for _ in range(2))
+
+    def forward(self, query: Tensor, query_pos: Tensor | None, key_padding_mask: Tensor | None = None) -> Tensor:
+        query = self.norms[0](self.self_attn(query, query_pos, key_padding_mask))
+        return self.norms[1](self.ffn(query))
+
+
+class DetrTransformerEncoder(nn.Module):
+    """``num_layers`` encoder layers (keys ``layers.<i>``). ``(B, L, C)`` in and out."""
+
+    def __init__(self, num_layers: int, cfg: EncoderLayerConfig) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(DetrTransformerEncoderLayer(cfg) for _ in range(num_layers))
+
+    def forward(self, query: Tensor, query_pos: Tensor | None) -> Tensor:
+        for layer in self.layers:
+            query = layer(query, query_pos)
+        return query
+
+
+class GAUConfig(_Frozen):
+    """MMPose's ``GAUEncoder`` arguments (RTMO's ``dcc_cfg.gau_cfg``; token dims come from the DCC).
+
+    Args:
+        s: query/key dims. Default 128.
+        expansion_factor: value dims / token dims. Default 2.
+        eps: ScaleNorm's lower bound. Default 1e-5.
+        dropout_rate: dropout on the attention kernel. Default 0.0.
+        drop_path: stochastic depth (must be 0 here). Default 0.0.
+        act_fn: ``SiLU`` or ``ReLU``. Default SiLU.
+        bias: biases of the linear layers. Default False.
+        use_rel_bias: accepted for MMPose's configs; must be False. Default False.
+        pos_enc: ``none`` or ``add`` (a learned per-keypoint encoding added to query and key). Default none.
+    """
+
+    s: int = 128
+    expansion_factor: float = 2
+    eps: float = 1e-5
+    dropout_rate: float = 0.0
+    drop_path: Literal[0.0] = 0.0
+    act_fn: Literal["SiLU", "ReLU"] = "SiLU"
+    bias: bool = False
+    use_rel_bias: Literal[False] = False
+    pos_enc: Literal["none", "add"] = "none"
+
+
+class ScaleNorm(nn.Module):
+    """``x / max(||x|| * dim**-0.5, eps) * g`` over the last dim (key ``g``)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.scale = dim**-0.5
+        self.eps = eps
+        self.g = nn.Parameter(torch.ones(1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True) * self.scale
+        return x / norm.clamp(min=self.eps) * self.g
+
+
+class ChannelWiseScale(nn.Module):
+    """``x * scale`` with a learned per-channel ``scale`` (init 1)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.scale
+
+
+class GAUEncoder(nn.Module):
+    """Gated attention unit over tokens: ``(B, L, in_dims)`` -> ``(B, L, out_dims)`` (keys ``uv``, ``o``, ``gamma``,
+    ``beta``, ``ln.g``, ``res_scale.scale``)."""
+
+    def __init__(self, in_token_dims: int, out_token_dims: int, cfg: GAUConfig) -> None:
+        super().__init__()
+        self.s = cfg.s
+        self.e = int(in_token_dims * cfg.expansion_factor)
+        self.o = nn.Linear(self.e, out_token_dims, bias=cfg.bias)
+        self.uv = nn.Linear(in_token_dims, 2 * self.e + self.s, bias=cfg.bias)
+        self.gamma = nn.Parameter(torch.rand((2, self.s)))
+        self.beta = nn.Parameter(torch.rand((2, self.s)))
+        self.ln = ScaleNorm(in_token_dims, eps=cfg.eps)
+        nn.init.xavier_uniform_(self.uv.weight)
+        self.act_fn = nn.SiLU(True) if cfg.act_fn == "SiLU" else nn.ReLU(True)
+        self.shortcut = in_token_dims == out_token_dims
+        if self.shortcut:
+            self.res_scale = ChannelWiseScale(in_token_dims)
+        self.sqrt_s = math.sqrt(self.s)
+        self.dropout = nn.Dropout(cfg.dropout_rate) if cfg.dropout_rate > 0 else None
+
+    def forward(self, x: Tensor, pos_enc: Tensor | None = None) -> Tensor:
+        """``x (..., L, C)``; ``pos_enc (L, s)`` added to queries and keys when given."""
+        u, v, base = torch.split(self.act_fn(self.uv(self.ln(x))), [self.e, self.e, self.s], dim=-1)
+        base = base.unsqueeze(-2) * self.gamma + self.beta
+        q, k = torch.unbind(base, dim=-2)
+        if pos_enc is not None:
+            q, k = q + pos_enc, k + pos_enc
+        kernel = torch.square(F.relu(torch.matmul(q, k.transpose(-1, -2)) / self.sqrt_s))
+        if self.dropout is not None:
+            kernel = self.dropout(kernel)
+        out = self.o(u * torch.matmul(kernel, v))
+        return self.res_scale(x) + out if self.shortcut else out
