@@ -7,7 +7,6 @@ there), the outputs of ``mmpose.evaluation.functional``. Tolerance: 1e-6 (relati
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -22,32 +21,23 @@ from posekit.metrics.functional import (
     oks_nms,
     soft_oks_nms,
 )
+from posekit.testing.reference import assert_metric_close, metric_fixture
 
 PCK_FIXTURES = ("pck_mpii-pckh0.5.npz", "pck_onehand10k-pck0.2.npz")
-RTOL = 1e-6
-
-
-def load(shared: Path, name: str) -> dict[str, Any]:
-    with np.load(shared / "fixtures" / "mmpose" / "metrics" / name, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-def close(actual: Any, expected: Any, source: str) -> None:
-    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=1e-12, err_msg=source)
 
 
 @pytest.mark.parametrize("name", PCK_FIXTURES)
 def test_functional_pck_auc_epe_nme(shared: Path, name: str) -> None:
-    z = load(shared, name)
+    z = metric_fixture(shared, name)
     pred, gt, mask = z["pred"], z["gt"], z["mask"]
     acc, avg_acc, cnt = keypoint_pck_accuracy(pred, gt, mask, float(z["thr"]), z["normalize"])
-    close(acc, z["pck_acc"], f"{name}: pck_acc")
-    close(avg_acc, z["pck_avg_acc"], f"{name}: pck_avg_acc")
+    assert_metric_close(acc, z["pck_acc"], f"{name}: pck_acc")
+    assert_metric_close(avg_acc, z["pck_avg_acc"], f"{name}: pck_avg_acc")
     assert cnt == int(z["pck_cnt"]), name
     auc = keypoint_auc(pred, gt, mask, float(z["auc_norm_factor"]), int(z["auc_num_thrs"]))
-    close(auc, z["auc"], f"{name}: auc")
-    close(keypoint_epe(pred, gt, mask), z["epe"], f"{name}: epe")
-    close(keypoint_nme(pred, gt, mask, z["normalize"]), z["nme"], f"{name}: nme")
+    assert_metric_close(auc, z["auc"], f"{name}: auc")
+    assert_metric_close(keypoint_epe(pred, gt, mask), z["epe"], f"{name}: epe")
+    assert_metric_close(keypoint_nme(pred, gt, mask, z["normalize"]), z["nme"], f"{name}: nme")
 
 
 def test_oks_nms() -> None:
@@ -84,6 +74,7 @@ out = {"gathered": [r for _, r in gather_records(records)]}
 import numpy as np
 from posekit.errors import ConfigError
 from posekit.registry import build
+from posekit.testing.reference import assert_metric_close, metric_fixture
 from posekit.structures import PoseResult, PoseSample
 
 def result(i):

@@ -16,18 +16,9 @@ from posekit_datasets.keypoint_metrics import AUC, EPE, NME, PCKAccuracy
 from posekit.errors import ConfigError, DataError
 from posekit.metrics.functional import keypoint_epe, keypoint_nme, keypoint_pck_accuracy
 from posekit.structures import PoseResult, PoseSample
+from posekit.testing.reference import assert_metric_close, metric_fixture
 
 PCK_FIXTURES = ("pck_mpii-pckh0.5.npz", "pck_onehand10k-pck0.2.npz")
-RTOL = 1e-6
-
-
-def load(shared: Path, name: str) -> dict[str, Any]:
-    with np.load(shared / "fixtures" / "mmpose" / "metrics" / name, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-def close(actual: Any, expected: Any, source: str) -> None:
-    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=1e-12, err_msg=source)
 
 
 def results_2d(z: dict[str, Any], **extra: Any) -> list[PoseResult]:
@@ -57,15 +48,15 @@ def results_2d(z: dict[str, Any], **extra: Any) -> list[PoseResult]:
 
 @pytest.mark.parametrize("name", PCK_FIXTURES)
 def test_metric_classes_match_mmpose(shared: Path, name: str) -> None:
-    z = load(shared, name)
+    z = metric_fixture(shared, name)
     size = z["normalize"][:, 0]
     results = results_2d(z, head_size=size, norm=size)
 
     pck = PCKAccuracy(thr=float(z["thr"]), norm_item=("bbox", "head"))
     pck.process(results)
     out = pck.evaluate()
-    close(out["PCK"], z["pck_avg_acc"], f"{name}: PCK (normalised by the box's longer side)")
-    close(out["PCKh"], z["pck_avg_acc"], f"{name}: PCKh (normalised by extra['head_size'])")
+    assert_metric_close(out["PCK"], z["pck_avg_acc"], f"{name}: PCK (normalised by the box's longer side)")
+    assert_metric_close(out["PCKh"], z["pck_avg_acc"], f"{name}: PCKh (normalised by extra['head_size'])")
 
     for metric, key, expected in [
         (AUC(norm_factor=float(z["auc_norm_factor"]), num_thrs=int(z["auc_num_thrs"])), "AUC", z["auc"]),
@@ -74,11 +65,11 @@ def test_metric_classes_match_mmpose(shared: Path, name: str) -> None:
         (NME(norm_mode="use_norm_item", norm_item="bbox_size"), "NME", z["nme"]),
     ]:
         metric.process(results)
-        close(metric.evaluate()[key], expected, f"{name}: {type(metric).__name__} {key}")
+        assert_metric_close(metric.evaluate()[key], expected, f"{name}: {type(metric).__name__} {key}")
 
 
 def test_nme_keypoint_distance(shared: Path) -> None:
-    z = load(shared, "pck_onehand10k-pck0.2.npz")
+    z = metric_fixture(shared, "pck_onehand10k-pck0.2.npz")
     metric = NME(norm_mode="keypoint_distance", keypoint_indices=(0, 9))
     metric.process(results_2d(z))
     interocular = np.linalg.norm(z["gt"][:, 0] - z["gt"][:, 9], axis=1)
@@ -100,7 +91,7 @@ def test_nme_keypoint_distance(shared: Path) -> None:
 
 
 def test_bad_input_is_named(shared: Path) -> None:
-    z = load(shared, "pck_mpii-pckh0.5.npz")
+    z = metric_fixture(shared, "pck_mpii-pckh0.5.npz")
     results = results_2d(z)
     results[1].keypoints = results[1].keypoints[:, :15]
     message = (
@@ -129,11 +120,11 @@ def test_bad_input_is_named(shared: Path) -> None:
 
 
 def test_evaluate_resets_and_prefixes(shared: Path) -> None:
-    z = load(shared, "pck_mpii-pckh0.5.npz")
+    z = metric_fixture(shared, "pck_mpii-pckh0.5.npz")
     metric = EPE(prefix="val")
     metric.process(results_2d(z))
     metric.process(results_2d(z)[:2])  # duplicates (a padded sampler) are counted once
-    assert metric.evaluate() == {"val/EPE": pytest.approx(float(z["epe"]), rel=RTOL)}
+    assert metric.evaluate() == {"val/EPE": pytest.approx(float(z["epe"]), rel=1e-6)}
     with pytest.raises(DataError, match="no result was processed"):
         metric.evaluate()
 

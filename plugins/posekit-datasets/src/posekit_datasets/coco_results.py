@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from posekit.datasets._io import read_json
 from posekit.errors import ConfigError, DataError
 from posekit.metrics.base import check_finite, load_definition
 from posekit_datasets.coco_metric import meta_file, resolve_sigmas
@@ -23,13 +24,7 @@ __all__ = ["evaluate_results_file"]
 
 
 def _read_results(results_file: Path) -> list[dict[str, Any]]:
-    if not results_file.is_file():
-        raise DataError(f"results file {results_file} does not exist")
-    try:
-        with open(results_file) as f:
-            results = json.load(f)
-    except json.JSONDecodeError as e:
-        raise DataError(f"results file {results_file} is not valid JSON: {e}") from e
+    results = read_json(results_file, "results file")
     if not isinstance(results, list):
         raise DataError(
             f"results file {results_file} must hold a COCO results list ([{{image_id, category_id, keypoints, "
