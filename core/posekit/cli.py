@@ -18,7 +18,7 @@ from importlib.metadata import entry_points
 
 from posekit.errors import PosekitError
 
-COMMANDS = ("plugins", "config", "data", "train", "test", "infer", "new_plugin")
+COMMANDS = ("plugins", "config", "data", "train", "test", "infer")
 #: entry-point group of plugin subcommands (a module with ``add_parser`` and ``run``)
 COMMANDS_GROUP = "posekit.commands"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 #: the ``posekit.commands`` group, the others are registry kinds
 PROVIDERS: dict[tuple[str, str], str] = {
     ("command", "export"): "posekit-onnx",
+    ("command", "new-plugin"): "posekit-scaffold",
     ("backend", "onnx"): "posekit-onnx",
     ("synthesizer", "coco"): "posekit-synthetic",
 }
