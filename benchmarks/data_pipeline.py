@@ -22,10 +22,10 @@ import time
 from collections import defaultdict
 
 import cv2
+from posekit_datasets.coco import CocoDataset  # posekit-datasets
 
-from posekit.datasets.coco import CocoDataset
+from posekit.registry import get
 from posekit.structures import PoseSample
-from posekit.synthetic.coco import write_coco_dataset
 from posekit.testing.conformance import shared_dir
 
 #: BASELINES.md, "Data pipeline": MMPose 1.3.2, the same pipeline over test_coco.json
@@ -130,7 +130,7 @@ def main() -> None:
         print("shared/ not found: skipping the COCO sample images (set POSEKIT_SHARED)")
     if args.synthetic:
         with tempfile.TemporaryDirectory() as tmp:
-            write_coco_dataset(tmp, num_train=args.synthetic, num_val=0, seed=0)
+            get("synthesizer", "coco")(tmp, num_train=args.synthetic, num_val=0, seed=0)  # posekit-synthetic
             synth = CocoDataset(
                 ann_file="annotations/person_keypoints_train2017.json",
                 data_root=tmp,

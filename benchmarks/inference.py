@@ -144,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("-" * len(header))
+    from posekit_onnx import export_onnx  # posekit-onnx
+
     from posekit.apis import init_model
-    from posekit.onnx import export_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.models:

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from posekit_datasets.coco_metric import CocoMetric  # posekit-datasets
+from posekit_datasets.coco_results import evaluate_results_file
+from posekit_datasets.keypoint_metrics import PCKAccuracy
 
-from posekit.metrics.coco_metric import CocoMetric, evaluate_results_file
-from posekit.metrics.keypoint_metrics import PCKAccuracy
 from posekit.structures import PoseResult, PoseSample
 
 COCO_SIGMAS = tuple(

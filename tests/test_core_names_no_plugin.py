@@ -3,9 +3,7 @@
 The names are those the shipped plugin distributions (``plugins/*/pyproject.toml``) register
 through their installed entry points. Docstrings, comments and a component's declared
 ``example_config`` (the small instance ``posekit plugins --check`` builds) may mention them:
-they document examples. Code names, attribute names, imported names and string literals may not. The
-scaffold (``posekit new-plugin``) is the one folder of examples: the configs it writes pair the
-new plugin's parts with installed shipped ones, as a user's own config would.
+they document examples. Code names, attribute names, imported names and string literals may not.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "core" / "posekit"
-EXAMPLES = CORE / "scaffold"  # writes example configs for a new plugin (see the module docstring)
 
 
 def shipped_component_names() -> dict[str, str]:
@@ -84,9 +81,7 @@ def test_core_names_no_shipped_plugin_component() -> None:
     names = shipped_component_names()
     pattern = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names), key=len, reverse=True)) + r")\b")
     offences = {
-        str(path.relative_to(REPO)): hits
-        for path in sorted(CORE.rglob("*.py"))
-        if EXAMPLES not in path.parents and (hits := named_in(path, pattern))
+        str(path.relative_to(REPO)): hits for path in sorted(CORE.rglob("*.py")) if (hits := named_in(path, pattern))
     }
     report = "\n".join(
         f"  {file} line {hit} (from {names[hit.split(': ')[1]]})" for file, hits in offences.items() for hit in hits

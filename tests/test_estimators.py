@@ -25,10 +25,15 @@ import pytest
 import torch
 
 from posekit.data import pose_collate
-from posekit.datasets import CocoDataset
 from posekit.interop import load_model_checkpoint
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseResult
+
+
+def coco_dataset(**kwargs: Any) -> Any:
+    """A ``CocoDataset`` (posekit-datasets), built by registry name."""
+    return build("dataset", {"type": "CocoDataset", **kwargs})
+
 
 MODELS = (
     "rtmpose-t_coco-256x192",
@@ -121,7 +126,7 @@ def test_estimator_matches_mmpose(shared: Path, name: str) -> None:
 
 def _topdown_batch(shared: Path, model: torch.nn.Module) -> PoseBatch:
     """The fixture people through the real test pipeline, collated and preprocessed by ``model``."""
-    dataset = CocoDataset(
+    dataset = coco_dataset(
         ann_file="coco/test_coco.json",
         data_root=str(shared / "data"),
         data_prefix={"img": "coco/"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,9 +13,15 @@ import torch.distributed as dist
 from torch.utils.data import DistributedSampler, RandomSampler, SequentialSampler
 
 from posekit.data import build_dataloader, pose_collate, set_epoch
-from posekit.datasets import CocoDataset
 from posekit.errors import DataError
+from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample
+
+
+def coco_dataset(**kwargs: Any) -> Any:
+    """A ``CocoDataset`` (posekit-datasets), built by registry name."""
+    return build("dataset", {"type": "CocoDataset", **kwargs})
+
 
 NUM = 10  # instances, one per image
 
@@ -61,7 +68,7 @@ def _ids(loader) -> list[int]:
 
 
 def test_collate_shapes(ann_file: str) -> None:
-    ds = CocoDataset(ann_file=ann_file, pipeline=[Pack(varying=True)])
+    ds = coco_dataset(ann_file=ann_file, pipeline=[Pack(varying=True)])
     batch = pose_collate([ds[i] for i in range(4)])
     assert isinstance(batch, PoseBatch) and len(batch) == 4
     assert batch.inputs.shape == (4, 3, 8, 6) and batch.inputs.dtype == torch.uint8
@@ -77,9 +84,9 @@ def test_collate_shapes(ann_file: str) -> None:
 
 
 def test_collate_errors(ann_file: str) -> None:
-    ds = CocoDataset(ann_file=ann_file, pipeline=[Pack()])
+    ds = coco_dataset(ann_file=ann_file, pipeline=[Pack()])
     with pytest.raises(DataError, match="have no inputs; end the pipeline with PackPoseInputs"):
-        pose_collate([CocoDataset(ann_file=ann_file)[0]])
+        pose_collate([coco_dataset(ann_file=ann_file)[0]])
     odd = ds[1]
     odd.inputs = torch.zeros(3, 9, 6, dtype=torch.uint8)
     with pytest.raises(DataError, match=r"inputs of shapes \[\(3, 8, 6\), \(3, 9, 6\)\] cannot be stacked"):
@@ -91,7 +98,7 @@ def test_collate_errors(ann_file: str) -> None:
 
 
 def test_same_seed_same_order(ann_file: str) -> None:
-    ds = CocoDataset(ann_file=ann_file, pipeline=[Pack()])
+    ds = coco_dataset(ann_file=ann_file, pipeline=[Pack()])
     first = _ids(build_dataloader(ds, batch_size=3, shuffle=True, seed=5))
     assert first == _ids(build_dataloader(ds, batch_size=3, shuffle=True, seed=5))
     assert sorted(first) == list(range(100, 100 + NUM)) and first != sorted(first)
@@ -101,7 +108,7 @@ def test_same_seed_same_order(ann_file: str) -> None:
 
 
 def test_two_workers(ann_file: str) -> None:
-    ds = CocoDataset(ann_file=ann_file, pipeline=[Pack()], seed=11)
+    ds = coco_dataset(ann_file=ann_file, pipeline=[Pack()], seed=11)
 
     def run(num_workers: int) -> list[tuple[int, float, float]]:
         loader = build_dataloader(ds, batch_size=2, num_workers=num_workers, shuffle=True, seed=3)
@@ -116,7 +123,7 @@ def test_two_workers(ann_file: str) -> None:
 
 
 def test_set_epoch_reaches_dataset(ann_file: str) -> None:
-    ds = CocoDataset(ann_file=ann_file, pipeline=[Pack()], seed=1)
+    ds = coco_dataset(ann_file=ann_file, pipeline=[Pack()], seed=1)
     loader = build_dataloader(ds, batch_size=4, seed=0)
     before = [s.extra["sample_draw"] for b in loader for s in b.samples]
     set_epoch(loader, 3)
@@ -124,7 +131,7 @@ def test_set_epoch_reaches_dataset(ann_file: str) -> None:
 
 
 def test_samplers(ann_file: str, tmp_path: Path) -> None:
-    ds = CocoDataset(ann_file=ann_file, pipeline=[Pack()])
+    ds = coco_dataset(ann_file=ann_file, pipeline=[Pack()])
     assert isinstance(build_dataloader(ds, batch_size=2).sampler, SequentialSampler)
     assert isinstance(build_dataloader(ds, batch_size=2, shuffle=True).sampler, RandomSampler)
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)

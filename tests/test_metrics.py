@@ -1,4 +1,4 @@
-"""PCK / AUC / EPE / NME (functions and metric classes) against MMPose 1.3.2.
+"""PCK / AUC / EPE / NME and OKS NMS functions against MMPose 1.3.2; records gathered across ranks.
 
 Reference: shared/fixtures/mmpose/metrics/pck_<tag>.npz (see the README
 there), the outputs of ``mmpose.evaluation.functional``. Tolerance: 1e-6 (relative).
@@ -7,12 +7,11 @@ there), the outputs of ``mmpose.evaluation.functional``. Tolerance: 1e-6 (relati
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from posekit.errors import ConfigError, DataError
+from posekit.errors import DataError
 from posekit.metrics.functional import (
     keypoint_auc,
     keypoint_epe,
@@ -22,151 +21,23 @@ from posekit.metrics.functional import (
     oks_nms,
     soft_oks_nms,
 )
-from posekit.metrics.keypoint_metrics import AUC, EPE, NME, PCKAccuracy
-from posekit.structures import PoseResult, PoseSample
+from posekit.testing.reference import assert_metric_close, metric_fixture
 
 PCK_FIXTURES = ("pck_mpii-pckh0.5.npz", "pck_onehand10k-pck0.2.npz")
-RTOL = 1e-6
-
-
-def load(shared: Path, name: str) -> dict[str, Any]:
-    with np.load(shared / "fixtures" / "mmpose" / "metrics" / name, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-def close(actual: Any, expected: Any, source: str) -> None:
-    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=1e-12, err_msg=source)
 
 
 @pytest.mark.parametrize("name", PCK_FIXTURES)
 def test_functional_pck_auc_epe_nme(shared: Path, name: str) -> None:
-    z = load(shared, name)
+    z = metric_fixture(shared, name)
     pred, gt, mask = z["pred"], z["gt"], z["mask"]
     acc, avg_acc, cnt = keypoint_pck_accuracy(pred, gt, mask, float(z["thr"]), z["normalize"])
-    close(acc, z["pck_acc"], f"{name}: pck_acc")
-    close(avg_acc, z["pck_avg_acc"], f"{name}: pck_avg_acc")
+    assert_metric_close(acc, z["pck_acc"], f"{name}: pck_acc")
+    assert_metric_close(avg_acc, z["pck_avg_acc"], f"{name}: pck_avg_acc")
     assert cnt == int(z["pck_cnt"]), name
     auc = keypoint_auc(pred, gt, mask, float(z["auc_norm_factor"]), int(z["auc_num_thrs"]))
-    close(auc, z["auc"], f"{name}: auc")
-    close(keypoint_epe(pred, gt, mask), z["epe"], f"{name}: epe")
-    close(keypoint_nme(pred, gt, mask, z["normalize"]), z["nme"], f"{name}: nme")
-
-
-def results_2d(z: dict[str, Any], **extra: Any) -> list[PoseResult]:
-    """One top-down result per fixture instance; ``extra[key][i]`` goes to sample i's ``extra``."""
-    out = []
-    for i in range(len(z["pred"])):
-        size = float(z["normalize"][i, 0])
-        sample = PoseSample(
-            img_id=i,
-            id=i,
-            keypoints=z["gt"][i : i + 1],
-            keypoints_visible=z["mask"][i : i + 1].astype(np.float32),
-            bbox=np.array([[5.0, 7.0, 5.0 + size, 7.0 + size / 2]], dtype=np.float32),
-            extra={k: v[i] for k, v in extra.items()},
-        )
-        out.append(
-            PoseResult(
-                keypoints=z["pred"][i : i + 1],
-                keypoint_scores=np.ones((1, z["pred"].shape[1]), np.float32),
-                bboxes=sample.bbox,
-                bbox_scores=np.ones(1, np.float32),
-                sample=sample,
-            )
-        )
-    return out
-
-
-@pytest.mark.parametrize("name", PCK_FIXTURES)
-def test_metric_classes_match_mmpose(shared: Path, name: str) -> None:
-    z = load(shared, name)
-    size = z["normalize"][:, 0]
-    results = results_2d(z, head_size=size, norm=size)
-
-    pck = PCKAccuracy(thr=float(z["thr"]), norm_item=("bbox", "head"))
-    pck.process(results)
-    out = pck.evaluate()
-    close(out["PCK"], z["pck_avg_acc"], f"{name}: PCK (normalised by the box's longer side)")
-    close(out["PCKh"], z["pck_avg_acc"], f"{name}: PCKh (normalised by extra['head_size'])")
-
-    for metric, key, expected in [
-        (AUC(norm_factor=float(z["auc_norm_factor"]), num_thrs=int(z["auc_num_thrs"])), "AUC", z["auc"]),
-        (EPE(), "EPE", z["epe"]),
-        (NME(norm_mode="use_norm_item", norm_item="norm"), "NME", z["nme"]),
-        (NME(norm_mode="use_norm_item", norm_item="bbox_size"), "NME", z["nme"]),
-    ]:
-        metric.process(results)
-        close(metric.evaluate()[key], expected, f"{name}: {type(metric).__name__} {key}")
-
-
-def test_nme_keypoint_distance(shared: Path) -> None:
-    z = load(shared, "pck_onehand10k-pck0.2.npz")
-    metric = NME(norm_mode="keypoint_distance", keypoint_indices=(0, 9))
-    metric.process(results_2d(z))
-    interocular = np.linalg.norm(z["gt"][:, 0] - z["gt"][:, 9], axis=1)
-    expected = keypoint_nme(z["pred"], z["gt"], z["mask"], np.stack([interocular, interocular], axis=1))
-    assert metric.evaluate() == {"NME": expected}
-
-    by_dataset = NME(norm_mode="keypoint_distance")
-    by_dataset.set_dataset_meta({"dataset_name": "horse10"})
-    by_dataset.process(results_2d(z))
-    interocular = np.linalg.norm(z["gt"][:, 0] - z["gt"][:, 1], axis=1)
-    expected = keypoint_nme(z["pred"], z["gt"], z["mask"], np.stack([interocular, interocular], axis=1))
-    assert by_dataset.evaluate() == {"NME": expected}
-
-    unknown = NME(norm_mode="keypoint_distance")
-    unknown.set_dataset_meta({"dataset_name": "onehand10k"})
-    unknown.process(results_2d(z))
-    with pytest.raises(ConfigError, match=r"no default pair for dataset 'onehand10k'.*keypoint_indices=\(i, j\)"):
-        unknown.evaluate()
-
-
-def test_bad_input_is_named(shared: Path) -> None:
-    z = load(shared, "pck_mpii-pckh0.5.npz")
-    results = results_2d(z)
-    results[1].keypoints = results[1].keypoints[:, :15]
-    message = (
-        r"PCKAccuracy.process: results\[1\] \(img_id 1, id 1\): keypoints must have shape \(1, 16, 2\) "
-        r"\(that of the ground truth sample.keypoints\), got \(1, 15, 2\)"
-    )
-    with pytest.raises(DataError, match=message):
-        PCKAccuracy().process(results)
-    results = results_2d(z)
-    results[0].keypoints = results[0].keypoints.copy()
-    results[0].keypoints[0, 2, 0] = np.nan
-    with pytest.raises(DataError, match=r"results\[0\] \(img_id 0, id 0\): keypoints holds 1 NaN"):
-        EPE().process(results)
-    with pytest.raises(DataError, match=r"PCKAccuracy\(norm_item='head'\) needs sample.extra\['head_size'\]"):
-        PCKAccuracy(norm_item="head").process(results_2d(z))
-    with pytest.raises(DataError, match="no result was processed"):
-        EPE().evaluate()
-    with pytest.raises(ConfigError, match="norm_item must be among"):
-        PCKAccuracy(norm_item="elbow")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="needs norm_item"):
-        NME(norm_mode="use_norm_item")
-    with pytest.raises(DataError, match=r"mask must have shape \(N, K\) = \(5, 16\), got \(5, 15\)"):
-        keypoint_epe(z["pred"], z["gt"], z["mask"][:, :15])
-    with pytest.raises(DataError, match=r"norm_factor must have shape \(N, 2\) = \(5, 2\), got \(5,\)"):
-        keypoint_pck_accuracy(z["pred"], z["gt"], z["mask"], 0.5, z["normalize"][:, 0])
-
-
-def test_evaluate_resets_and_prefixes(shared: Path) -> None:
-    z = load(shared, "pck_mpii-pckh0.5.npz")
-    metric = EPE(prefix="val")
-    metric.process(results_2d(z))
-    metric.process(results_2d(z)[:2])  # duplicates (a padded sampler) are counted once
-    assert metric.evaluate() == {"val/EPE": pytest.approx(float(z["epe"]), rel=RTOL)}
-    with pytest.raises(DataError, match="no result was processed"):
-        metric.evaluate()
-
-
-def test_registry_builds_keypoint_metrics() -> None:
-    from posekit.registry import build
-
-    assert build("metric", {"type": "PCKAccuracy", "thr": 0.5, "norm_item": "head"}).norm_item == ("head",)
-    assert build("metric", {"type": "PCKAccuracy", "norm_item": ["bbox", "torso"]}).norm_item == ("bbox", "torso")
-    assert build("metric", {"type": "NME", "norm_mode": "keypoint_distance"}).keypoint_indices is None
-    assert isinstance(build("metric", {"type": "AUC"}), AUC)
+    assert_metric_close(auc, z["auc"], f"{name}: auc")
+    assert_metric_close(keypoint_epe(pred, gt, mask), z["epe"], f"{name}: epe")
+    assert_metric_close(keypoint_nme(pred, gt, mask, z["normalize"]), z["nme"], f"{name}: nme")
 
 
 def test_oks_nms() -> None:
@@ -202,7 +73,8 @@ out = {"gathered": [r for _, r in gather_records(records)]}
 
 import numpy as np
 from posekit.errors import ConfigError
-from posekit.metrics import EPE, NME
+from posekit.registry import build
+from posekit.testing.reference import assert_metric_close, metric_fixture
 from posekit.structures import PoseResult, PoseSample
 
 def result(i):
@@ -211,10 +83,11 @@ def result(i):
     return PoseResult(gt + i, np.ones((1, 3)), np.zeros((1, 4)), np.ones(1), sample)
 
 padded = [0, 1, 2, 3, 4, 0]  # 5 samples padded to 6: EPE = mean(i * sqrt(2)) over 0..4
-epe = EPE()
+epe = build("metric", {"type": "EPE"})
 epe.process([result(i) for i in padded[rank::world]])
 out["epe"] = epe.evaluate()["EPE"]
-nme = NME(norm_mode="keypoint_distance")  # no pair: computing fails on rank 0, every rank raises
+# no pair: computing fails on rank 0, every rank raises
+nme = build("metric", {"type": "NME", "norm_mode": "keypoint_distance"})
 nme.process([result(i) for i in padded[rank::world]])
 try:
     nme.evaluate()

@@ -25,10 +25,14 @@ import pytest
 import torch
 
 from posekit.data import build_dataloader
-from posekit.datasets import CocoDataset
-from posekit.metrics import PCKAccuracy
 from posekit.registry import build
 from posekit.structures import PoseBatch
+
+
+def coco_dataset(**kwargs: Any) -> Any:
+    """A ``CocoDataset`` (posekit-datasets), built by registry name."""
+    return build("dataset", {"type": "CocoDataset", **kwargs})
+
 
 SEED = 0
 NUM_SAMPLES = 8
@@ -130,7 +134,7 @@ def one_thread() -> Iterator[None]:
 
 def _batch(shared: Path, codec: dict[str, Any]) -> PoseBatch:
     """The first ``NUM_SAMPLES`` COCO people through the deterministic training pipeline, as one batch."""
-    dataset = CocoDataset(
+    dataset = coco_dataset(
         ann_file="coco/test_coco.json",
         data_root=str(shared / "data"),
         data_prefix={"img": "coco/"},
@@ -187,7 +191,7 @@ def test_topdown_family_overfits_eight_people(shared: Path, family: str) -> None
     model.eval()
     with torch.no_grad():
         results = model(batch.inputs, batch, mode="predict")
-    metric = PCKAccuracy(thr=0.05, norm_item="bbox")
+    metric = build("metric", {"type": "PCKAccuracy", "thr": 0.05, "norm_item": "bbox"})
     metric.process(results)
     pck = metric.evaluate()["PCK"]
     assert pck > PCK_MIN, (

@@ -325,8 +325,9 @@ def test_posekit_export_runs_the_plugin_paradigm_in_onnxruntime(trained: tuple[P
     done = _posekit("export", str(config), "--checkpoint", str(checkpoint), "-o", str(out), cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "SoftArgmaxHead has no export decoding: exporting raw outputs, decoded by RegressionLabel" in done.stdout
+    from posekit_onnx import compare_with_torch  # posekit-onnx: the distribution `posekit export` comes from
+
     import posekit
-    from posekit.onnx import compare_with_torch
     from posekit.registry import refresh
 
     refresh()  # the probe was installed by another process after this one read the entry points

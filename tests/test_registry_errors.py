@@ -182,3 +182,24 @@ def test_trace_hooks_prints_calls(throwaway, monkeypatch, capsys) -> None:
     pm.hook.before_run(trainer="T")
     err = capsys.readouterr().err
     assert "[posekit hook] before_run(trainer=str) -> [okhook]" in err
+
+
+def test_a_shipped_name_without_its_distribution_says_what_to_install(monkeypatch) -> None:
+    """A `.onnx` checkpoint, `posekit export` and `posekit new-plugin` name the distribution that provides them."""
+    from posekit.cli import _missing_command
+    from posekit.inference import Inferencer
+    from posekit.registry import refresh
+
+    monkeypatch.setenv("POSEKIT_DISABLE_PLUGINS", "posekit-onnx")
+    refresh()
+    try:
+        with pytest.raises(UnknownComponentError, match=r"unknown backend 'onnx'.*It ships with posekit-onnx"):
+            Inferencer(None, "model.onnx")
+    finally:
+        monkeypatch.delenv("POSEKIT_DISABLE_PLUGINS")
+        refresh()
+    assert _missing_command(["export", "cfg.yaml"]) is None  # installed: argparse takes it
+    monkeypatch.setattr("posekit.cli.entry_points", lambda group: [])  # as if no plugin command were installed
+    assert "pip install posekit-onnx" in (_missing_command(["export", "cfg.yaml"]) or "")
+    assert "pip install posekit-scaffold" in (_missing_command(["new-plugin", "x"]) or "")
+    assert _missing_command(["train", "cfg.yaml"]) is None and _missing_command(["nonsense"]) is None

@@ -18,7 +18,7 @@ from importlib.metadata import entry_points
 
 from posekit.errors import PosekitError
 
-COMMANDS = ("plugins", "config", "data", "train", "test", "infer", "export", "new_plugin")
+COMMANDS = ("plugins", "config", "data", "train", "test", "infer")
 #: entry-point group of plugin subcommands (a module with ``add_parser`` and ``run``)
 COMMANDS_GROUP = "posekit.commands"
 
@@ -60,7 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_command(argv: Sequence[str]) -> str | None:
+    """Why the first argument is a shipped plugin's command that is not installed, or None."""
+    from posekit.shipped import install_hint
+
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name is None or name in COMMANDS or any(e.name == name for e in entry_points(group=COMMANDS_GROUP)):
+        return None
+    hint = install_hint("command", name)
+    return f"`posekit {name}` is a plugin command and no installed distribution registers it.{hint}" if hint else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if (missing := _missing_command(argv)) is not None:
+        print(f"posekit: error: {missing}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from posekit.errors import ConfigError, DuplicateComponentError, PluginLoadError, PosekitError, UnknownComponentError
+from posekit.shipped import install_hint
 
 #: kind -> entry-point group
 GROUPS: dict[str, str] = {
@@ -49,6 +50,7 @@ GROUPS: dict[str, str] = {
     "detector": "posekit.detectors",
     "synthesizer": "posekit.synthesizers",
     "optim_constructor": "posekit.optim_constructors",
+    "backend": "posekit.backends",
 }
 HOOKS_GROUP = "posekit.hooks"
 CORE_DIST = "posekit"
@@ -285,7 +287,7 @@ def resolve(kind: str, name: str) -> Entry:
         msg += f" Did you mean: {', '.join(close)}?"
     msg += f" Installed {kind} names: {', '.join(names) if names else '(none)'}."
     msg += f" A plugin registers one under the entry-point group {GROUPS[kind]!r}; `posekit plugins` lists them."
-    raise UnknownComponentError(msg)
+    raise UnknownComponentError(msg + install_hint(kind, short))
 
 
 def record_failure(entry: Entry, message: str) -> None:

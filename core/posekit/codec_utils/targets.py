@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -100,6 +100,15 @@ def _window(
     return weights, labelled & ~outside
 
 
+def _rounded_window(keypoints: np.ndarray, radius: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(mu, lo, hi)``: the rounded keypoint and its window ``[lo, hi)`` of half-width ``radius``, in heatmap pixels.
+
+    The rounding is MMPose's ``astype(int64)`` of ``keypoint + 0.5`` (half up, toward zero below 0).
+    """
+    mu = np.trunc(keypoints + 0.5)
+    return mu, np.trunc(mu - radius), np.trunc(mu + radius + 1)
+
+
 def generate_gaussian_heatmaps(
     heatmap_size: tuple[int, int],
     keypoints: np.ndarray,
@@ -122,9 +131,7 @@ def generate_gaussian_heatmaps(
     """
     sigmas = _instance_sigmas(sigma, keypoints.shape[0])
     radius = sigmas * 3
-    mu = np.trunc(keypoints + 0.5)  # MMPose: astype(int64), i.e. rounding half up, toward zero below 0
-    lo = np.trunc(mu - radius)
-    hi = np.trunc(mu + radius + 1)
+    _, lo, hi = _rounded_window(keypoints, radius)
     weights, draw = _window(heatmap_size, keypoints_visible, lo, hi)
     origin = lo.astype(np.float32)
     center = _per_instance((2 * radius + 1) // 2)
@@ -139,14 +146,7 @@ def generate_unbiased_gaussian_heatmaps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Full-map Gaussian heatmaps centred on the exact (sub-pixel) keypoint (DarkPose).
 
-    Args:
-        heatmap_size: ``(W, H)``.
-        keypoints: ``(N, K, 2)`` in heatmap pixels.
-        keypoints_visible: ``(N, K)``.
-        sigma: the Gaussian's sigma in heatmap pixels.
-
-    Returns:
-        ``heatmaps (K, H, W)`` float32 and ``keypoint_weights (N, K)``.
+    Arguments and returns as :func:`generate_gaussian_heatmaps` (one ``sigma`` in heatmap pixels).
     """
     radius = sigma * 3
     weights, draw = _window(heatmap_size, keypoints_visible, keypoints - radius, keypoints + radius + 1)
@@ -163,19 +163,10 @@ def generate_udp_gaussian_heatmaps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian heatmaps centred on the exact keypoint inside the 3-sigma window of the rounded one (UDP).
 
-    Args:
-        heatmap_size: ``(W, H)``.
-        keypoints: ``(N, K, 2)`` in heatmap pixels.
-        keypoints_visible: ``(N, K)``.
-        sigma: the Gaussian's sigma in heatmap pixels.
-
-    Returns:
-        ``heatmaps (K, H, W)`` float32 and ``keypoint_weights (N, K)``.
+    Arguments and returns as :func:`generate_gaussian_heatmaps` (one ``sigma`` in heatmap pixels).
     """
     radius = sigma * 3
-    mu = np.trunc(keypoints + 0.5)
-    lo = np.trunc(mu - radius)
-    hi = np.trunc(mu + radius + 1)
+    mu, lo, hi = _rounded_window(keypoints, radius)
     weights, draw = _window(heatmap_size, keypoints_visible, lo, hi)
     center = ((2 * radius + 1) // 2 + (keypoints.astype(np.float64) - mu)).astype(np.float32)[..., None]
     origin = lo.astype(np.float32)

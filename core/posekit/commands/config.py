@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from posekit.commands._args import add_overrides
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="validate or print an experiment config")
@@ -14,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ):
         q = csub.add_parser(name, help=help_)
         q.add_argument("file")
-        q.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+        add_overrides(q)
         q.set_defaults(func=run)
 
 

@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     data_sub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     s = data_sub.add_parser(
         "synth",
-        help="write a synthetic dataset with a registered synthesizer (coco ships with the core)",
+        help="write a synthetic dataset with a registered synthesizer (coco: posekit-synthetic)",
         description=(
             "coco: OUT/annotations/person_keypoints_{train,val}2017.json and OUT/{train,val}2017/*.jpg "
             "(COCO-17 figures with visibility flags, boxes, areas). Plugins register more formats under "

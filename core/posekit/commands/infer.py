@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from posekit.commands._args import add_overrides
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -46,14 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--det-interval", type=int, default=1, help="video: run the detector every N frames (default 1)")
     p.add_argument("--smooth", action="store_true", help="video: One-Euro smoothing of keypoints per track")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override an experiment config field",
-    )
+    add_overrides(p, "override an experiment config field")
     p.set_defaults(func=run)
 
 

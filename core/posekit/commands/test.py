@@ -5,28 +5,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from posekit.commands._args import add_overrides
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "test",
-        help="evaluate a checkpoint (or a COCO results file) with the config's metrics",
+        help="evaluate a checkpoint (or a results file a metric wrote) with the config's metrics",
         description=(
             "Evaluate CKPT on the config's test split (its val split when it has none), or, with --results, "
-            "evaluate a COCO keypoint results json against the config's annotation file without a model."
+            "evaluate a results file (e.g. a COCO keypoint results json) with the first evaluator metric "
+            "that reads one, without a model."
         ),
     )
     p.add_argument("config", help="experiment config (.yaml, .toml or .json)")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--checkpoint", help="the checkpoint to evaluate (posekit or MMPose)")
-    what.add_argument("--results", help="a COCO keypoint results json to evaluate without a model")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a field, e.g. train.epochs=20",
-    )
+    what.add_argument("--results", help="a results file (e.g. COCO keypoint json) to evaluate without a model")
+    add_overrides(p)
     p.add_argument("--out", help="also write the metrics to this JSON file")
     p.set_defaults(func=run)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from posekit.commands._args import add_overrides
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,14 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Train a model. Distributed: torchrun --nproc-per-node N -m posekit train CONFIG",
     )
     p.add_argument("config", help="experiment config (.yaml, .toml or .json)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a field, e.g. train.epochs=20",
-    )
+    add_overrides(p)
     p.add_argument("--work-dir", help="where checkpoints and logs go (default: the config's work_dir)")
     p.add_argument(
         "--resume",

@@ -1,13 +1,9 @@
 """Datasets: annotation files in, :class:`~posekit.structures.PoseSample` out (images load lazily).
 
-- :class:`CocoDataset`: any COCO-format keypoint file (COCO, CrowdPose, AP-10K, OneHand10K,
-  WFLW, PoseTrack18, ...), top-down or bottom-up, or detection boxes for evaluation;
-- :class:`CocoWholeBodyDataset`: COCO-WholeBody's 133 keypoints;
-- :class:`MpiiDataset`: MPII in MMPose's json layout.
-
-Classes are imported on first access (they pull in torch). The file readers a plugin's dataset
-needs (``join_root``, ``load_array``, ``load_npz``, ``load_plain_pickle``: errors name the file)
-are public here too.
+:class:`BaseDataset` is the protocol; dataset classes are plugins registered under
+``posekit.datasets`` and built by name (COCO, COCO-WholeBody and MPII ship with posekit-datasets).
+The file readers a plugin's dataset needs (``join_root``, ``load_array``, ``load_npz``,
+``load_plain_pickle``: errors name the file) are public here. Names are imported on first access.
 """
 
 from __future__ import annotations
@@ -25,8 +21,6 @@ if TYPE_CHECKING:
         load_plain_pickle,
     )
     from posekit.datasets.base import BaseDataset, FilterCfg
-    from posekit.datasets.coco import CocoDataset, CocoWholeBodyDataset
-    from posekit.datasets.mpii import MpiiDataset
 
 _LAZY = {
     "AnnotationFileNotFoundError": "posekit.datasets._io",
@@ -36,18 +30,12 @@ _LAZY = {
     "load_plain_pickle": "posekit.datasets._io",
     "BaseDataset": "posekit.datasets.base",
     "FilterCfg": "posekit.datasets.base",
-    "CocoDataset": "posekit.datasets.coco",
-    "CocoWholeBodyDataset": "posekit.datasets.coco",
-    "MpiiDataset": "posekit.datasets.mpii",
 }
 
 __all__ = [
     "AnnotationFileNotFoundError",
     "BaseDataset",
-    "CocoDataset",
-    "CocoWholeBodyDataset",
     "FilterCfg",
-    "MpiiDataset",
     "join_root",
     "load_array",
     "load_npz",

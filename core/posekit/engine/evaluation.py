@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -129,40 +128,26 @@ def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, fl
 
 
 def evaluate_results(cfg: Experiment, results_file: str | Path) -> dict[str, float]:
-    """Evaluate a COCO keypoint results json against the config's annotation file, without a model.
+    """Evaluate a results file, as a metric of ``cfg.evaluator`` wrote it, without a model.
 
-    The annotation file, sigmas and IoU type come from the first ``CocoMetric`` in
-    ``cfg.evaluator`` (its ``ann_file``), else from the test (or val) dataset's ``ann_file``.
+    The first evaluator whose class declares ``evaluate_results_file`` (a classmethod taking the
+    file, the metric's config, the test (or val) dataset's config and the experiment's
+    ``metainfo``, returning prefixed statistics) evaluates it.
 
     Args:
         cfg: the validated experiment.
-        results_file: ``[{image_id, category_id, keypoints, score}, ...]`` as CocoMetric writes it.
+        results_file: the file the metric wrote (e.g. a COCO keypoint results list).
     """
-    from posekit.metrics import evaluate_results_file
+    from posekit.registry import get
 
-    metric = next((m for m in cfg.evaluator if str(m["type"]).rpartition(":")[2] == "CocoMetric"), {})
     split = cfg.data.test if cfg.data.test is not None else cfg.data.val
-    dataset_cfg = split.dataset if split is not None else {}
-    ann_file = metric.get("ann_file")
-    if ann_file is None and dataset_cfg.get("ann_file") is not None:
-        root, ann_file = dataset_cfg.get("data_root"), str(dataset_cfg["ann_file"])
-        if root and not os.path.isabs(ann_file):
-            ann_file = os.path.join(root, ann_file)
-    if ann_file is None:
-        raise ConfigError(
-            "--results needs an annotation file: set evaluator[].ann_file of a CocoMetric or data.test.dataset.ann_file"
-        )
-    metainfo = metric.get("metainfo") or cfg.metainfo
-    if metainfo is None and isinstance(dataset_cfg.get("metainfo"), str):
-        metainfo = dataset_cfg["metainfo"]
-    stats = evaluate_results_file(
-        results_file,
-        ann_file,
-        metainfo=metainfo,
-        sigmas=metric.get("sigmas"),
-        uniform_sigma=metric.get("uniform_sigma"),
-        iou_type=metric.get("iou_type"),
-        use_area=metric.get("use_area"),
+    dataset_cfg = dict(split.dataset) if split is not None else {}
+    for metric in cfg.evaluator:
+        evaluate_file = getattr(get("metric", metric["type"]), "evaluate_results_file", None)
+        if callable(evaluate_file):
+            return evaluate_file(results_file, dict(metric), dataset_cfg, cfg.metainfo)
+    names = ", ".join(str(m["type"]) for m in cfg.evaluator) or "none"
+    raise ConfigError(
+        f"--results needs an evaluator whose metric evaluates a results file (a metric class declaring "
+        f"evaluate_results_file); the config's evaluator has: {names}"
     )
-    prefix = metric.get("prefix") or "coco"
-    return {f"{prefix}/{k}": float(v) for k, v in stats.items()}

@@ -1,4 +1,4 @@
-"""Inference: the :class:`Inferencer`, batched top-down crops, video helpers, the onnxruntime backend."""
+"""Inference: the :class:`Inferencer`, batched top-down crops, video helpers (serving backends are plugins)."""
 
 from posekit.inference.detectors import PersonDetector, build_detector
 from posekit.inference.inferencer import Inferencer

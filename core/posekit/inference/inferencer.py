@@ -5,8 +5,9 @@ The Inferencer serves any estimator through its serving contract (``model.servin
 person boxes — given boxes, a boxes file (see :mod:`posekit.inference.sources`), a detector
 (entry-point group ``posekit.detectors``), or the whole image — gives ``"image"`` servings whole
 images and ``"keypoints"`` servings 2D keypoint sequences (``posekit infer``'s own JSON), and
-leaves writing to :mod:`posekit.inference.writers`. A ``.onnx`` checkpoint (from ``posekit
-export``) runs top-down inference on onnxruntime instead of torch.
+leaves writing to :mod:`posekit.inference.writers`. A checkpoint whose suffix names a serving
+backend (entry-point group ``posekit.backends``: ``.onnx`` files from ``posekit export`` run on
+onnxruntime with posekit-onnx) is served by that backend instead of torch.
 """
 
 from __future__ import annotations
@@ -26,11 +27,25 @@ from posekit.inference.detectors import PersonDetector, build_detector, detect
 from posekit.inference.pipeline import keypoint_names
 from posekit.inference.results import PoseInstance
 from posekit.inference.sources import BoxFile, VideoReader, classify_input, read_image, read_keypoint_json
-from posekit.inference.topdown import Precision, TopdownServing, as_bboxes, enable_bf16
+from posekit.inference.topdown import Precision, as_bboxes, enable_bf16
 from posekit.inference.validate import check_boxes
 from posekit.inference.video import IouTracker, PoseSmoother, boxes_from_keypoints
 from posekit.inference.writers import ResultWriter
 from posekit.protocols.serving import ImageRequest, KeypointRequest, Serving
+
+
+def backend_of(checkpoint: str | os.PathLike[str] | None) -> str | None:
+    """The serving backend a checkpoint's suffix names (``model.onnx``: ``onnx``), or None for torch weights.
+
+    A suffix names a backend when one is registered under it (``posekit.backends``) or a shipped
+    distribution provides one (then building it says which distribution to install).
+    """
+    from posekit.registry import list_components
+    from posekit.shipped import PROVIDERS
+
+    suffix = Path(checkpoint).suffix[1:] if checkpoint is not None else ""
+    known = set(list_components("backend")["backend"]) | {name for kind, name in PROVIDERS if kind == "backend"}
+    return suffix if suffix in known else None
 
 
 class Inferencer:
@@ -86,11 +101,11 @@ class Inferencer:
         self.smooth = (smooth_min_cutoff, smooth_beta) if smooth else None
         self.model: torch.nn.Module | None = None
         experiment_detector = None
-        if checkpoint is not None and Path(checkpoint).suffix == ".onnx":
-            self.serving = self._init_onnx(config, checkpoint, flip_test, num_threads)
+        if (backend := backend_of(checkpoint)) is not None:
+            self.serving = self._init_backend(backend, config, checkpoint, flip_test, num_threads)
         else:
             if config is None:
-                raise ConfigError("Inferencer needs a config (only a .onnx checkpoint carries its own)")
+                raise ConfigError("Inferencer needs a config (only an exported file, e.g. .onnx, carries its own)")
             self.serving = self._init_torch(config, checkpoint, device, flip_test, optimize, compile, precision)
             experiment_detector = getattr(getattr(self.model, "cfg", None), "detector", None)
         self.serving.batch_size = batch_size
@@ -124,9 +139,12 @@ class Inferencer:
         self.model = model
         return serving
 
-    def _init_onnx(self, config: Any, checkpoint: Any, flip_test: bool | None, num_threads: int) -> Serving:
-        from posekit.onnx.runtime import OnnxTopdown
+    def _init_backend(
+        self, backend: str, config: Any, checkpoint: Any, flip_test: bool | None, num_threads: int
+    ) -> Serving:
+        from posekit.registry import get
 
+        serve = get("backend", backend)  # unknown: names the distribution to install
         codec = None
         if config is not None:
             from posekit.apis import read_model_config
@@ -135,13 +153,7 @@ class Inferencer:
             model_cfg, _ = read_model_config(config)
             decoder = (model_cfg.get("head") or {}).get("decoder")
             codec = build("codec", decoder, where="model.head.decoder") if decoder is not None else None
-        backend = OnnxTopdown(checkpoint, codec=codec, num_threads=num_threads)
-        if flip_test is not None and flip_test != backend.flip_test:
-            raise ConfigError(
-                f"{checkpoint} was exported with flip_test={backend.flip_test}; re-export it with "
-                f"`posekit export ... {'--flip-test' if flip_test else '--no-flip-test'}`"
-            )
-        return TopdownServing(None, backend, backend.pipeline, backend.dataset_meta)
+        return serve(checkpoint, codec=codec, flip_test=flip_test, num_threads=num_threads)
 
     def _served(self) -> str:
         return type(self.model).__name__ if self.model is not None else "this model"

@@ -1,7 +1,8 @@
-"""Evaluation metrics: COCO keypoint AP/AR, PCK / AUC / EPE / NME.
+"""Evaluation metrics: the :class:`BaseMetric` protocol and pure numpy functions.
 
-The metric classes (registered under ``posekit.metrics``) follow MMPose's names, arguments
-and numbers; :mod:`posekit.metrics.functional` holds the pure numpy functions they use.
+Metric classes are plugins registered under ``posekit.metrics`` (COCO keypoint AP/AR and
+PCK / AUC / EPE / NME ship with posekit-datasets) and are built by name; :mod:`posekit.metrics.functional`
+holds the numpy functions they use (PCK, AUC, EPE, NME, OKS and its NMS).
 Names are imported on first access, so ``import posekit.metrics`` stays cheap.
 """
 
@@ -11,12 +12,6 @@ from posekit._lazy import lazy_attributes
 
 _LAZY: dict[str, str] = {
     "BaseMetric": "posekit.metrics.base",
-    "CocoMetric": "posekit.metrics.coco_metric",
-    "evaluate_results_file": "posekit.metrics.coco_metric",
-    "PCKAccuracy": "posekit.metrics.keypoint_metrics",
-    "AUC": "posekit.metrics.keypoint_metrics",
-    "EPE": "posekit.metrics.keypoint_metrics",
-    "NME": "posekit.metrics.keypoint_metrics",
 }
 
 __all__ = list(_LAZY)

@@ -35,6 +35,17 @@ def assert_close_to_max(name: str, got: object, ref: np.ndarray, where: str, rel
     assert err <= rel * scale, f"{where}: {name} differs by {err:.3g} > {rel:g} * max|ref| = {rel * scale:.3g}"
 
 
+def metric_fixture(shared: Path, name: str) -> dict[str, np.ndarray]:
+    """The arrays of ``shared/fixtures/mmpose/metrics/NAME`` (MMPose 1.3.2's metric inputs and outputs)."""
+    with np.load(shared / "fixtures" / "mmpose" / "metrics" / name, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def assert_metric_close(actual: Any, expected: Any, source: str, rtol: float = 1e-6) -> None:
+    """A metric value equals MMPose's to ``rtol`` (relative; 1e-12 absolute for zeros)."""
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=1e-12, err_msg=source)
+
+
 def assert_outputs_match(outputs: tuple[object, ...], ref_file: Path) -> None:
     """Every ``out_i`` of a reference ``.npz`` (a backbone's or neck's tuple) within 1e-4 * max|ref|."""
     ref = np.load(ref_file, allow_pickle=False)

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from posekit_datasets.cocoeval import COCO_STATS
 
 from posekit.errors import ConfigError, DataError
-from posekit.metrics._cocoeval import COCO_STATS
 from posekit.registry import build
 from posekit.structures import PoseResult, PoseSample
 

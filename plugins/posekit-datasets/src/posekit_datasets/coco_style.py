@@ -21,11 +21,11 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from posekit.datasets import CocoDataset, CocoWholeBodyDataset
 from posekit.datasets._io import number_array, read_json
 from posekit.datasets.base import FilterCfg, MetainfoArg, PipelineStep
 from posekit.errors import ConfigError
 from posekit.structures import PoseSample
+from posekit_datasets.coco import CocoDataset, CocoWholeBodyDataset
 
 #: MMPose dataset type -> the registered name of its keypoint definition (plain COCO-format readers)
 DEFINITIONS: dict[str, str] = {

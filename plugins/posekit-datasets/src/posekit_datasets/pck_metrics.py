@@ -12,7 +12,7 @@ import numpy as np
 
 from posekit.errors import DataError
 from posekit.metrics.functional import keypoint_pck_accuracy
-from posekit.metrics.keypoint_metrics import NormItem, PCKAccuracy
+from posekit_datasets.keypoint_metrics import NormItem, PCKAccuracy
 
 #: joint groups as (name, left index, right index) in MPII's 16-keypoint order (left == right: one joint)
 MPII_GROUPS: tuple[tuple[str, int, int], ...] = (

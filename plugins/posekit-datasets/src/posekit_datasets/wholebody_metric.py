@@ -4,7 +4,7 @@ MMPose (through xtcocotools) evaluates the 133 keypoints six times, each with it
 the OKS sigmas: body (17), foot (6), face (68), left hand (21), right hand (21) and the whole
 body; for each part the ground-truth people without a labelled keypoint of that part are
 ignored and the predictions without a positive score in it dropped. Here every evaluation is
-pycocotools' under the core's protocol (:mod:`posekit.metrics._cocoeval`), on the part's slice.
+pycocotools' under the core's protocol (:mod:`posekit_datasets.cocoeval`), on the part's slice.
 
 Metric names: the whole body's ``coco-wholebody/AP``, ``coco-wholebody/AP .5``, ... (MMPose's
 returned values) and each part's ``coco-wholebody/body/AP``, ... (what MMPose prints).
@@ -18,8 +18,8 @@ import numpy as np
 
 from posekit.datasets._io import read_json
 from posekit.errors import ConfigError, DataError
-from posekit.metrics._cocoeval import coco_from_dict, evaluate_keypoints
-from posekit.metrics.coco_metric import CocoMetric
+from posekit_datasets.coco_metric import CocoMetric
+from posekit_datasets.cocoeval import coco_from_dict, evaluate_keypoints
 
 if TYPE_CHECKING:
     from pycocotools.coco import COCO
@@ -42,7 +42,7 @@ def _part_slices() -> dict[str, slice]:
 class CocoWholeBodyMetric(CocoMetric):
     """COCO-WholeBody keypoint AP/AR (K = 133): whole body and body/foot/face/left hand/right hand.
 
-    Arguments as :class:`~posekit.metrics.coco_metric.CocoMetric`; ``ann_file`` is a
+    Arguments as :class:`~posekit_datasets.coco_metric.CocoMetric`; ``ann_file`` is a
     COCO-WholeBody annotation file (``keypoints``, ``foot_kpts``, ``face_kpts``,
     ``lefthand_kpts``, ``righthand_kpts`` per person), or None to build the ground truth from
     the samples' 133 keypoints. The default prefix is ``coco-wholebody``.

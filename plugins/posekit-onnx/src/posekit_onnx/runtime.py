@@ -1,6 +1,6 @@
-"""The onnxruntime backend of top-down inference (``pip install posekit[onnx]``).
+"""The onnxruntime backend of top-down inference (the ``onnx`` entry of ``posekit.backends``).
 
-It runs a file written by :func:`posekit.onnx.export_onnx`: the crops go in, keypoints in
+It runs a file written by :func:`posekit_onnx.export_onnx`: the crops go in, keypoints in
 model-input pixels come out (or the head's raw outputs, decoded here with the head's codec,
 rebuilt through the registry from the config the file records) and are mapped back to the
 image with each crop's center and scale. The file's ``posekit`` metadata gives the test
@@ -35,7 +35,9 @@ def ort_session(path: str | os.PathLike[str], providers: tuple[str, ...] | None 
     try:
         import onnxruntime as ort
     except ImportError as e:
-        raise ConfigError("the onnxruntime backend needs onnxruntime: pip install 'posekit[onnx]'") from e
+        raise ConfigError(
+            "the onnxruntime backend needs onnxruntime: pip install posekit-onnx (it depends on onnxruntime)"
+        ) from e
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = num_threads
@@ -132,6 +134,31 @@ class OnnxTopdown:
 
         keypoints, scores = self.decode(self._run(np.ascontiguousarray(inputs.numpy(), dtype=np.float32)))
         return input_to_image_batch(keypoints, samples).astype(np.float32), scores
+
+
+def onnx_serving(
+    checkpoint: str | os.PathLike[str], *, codec: Any = None, flip_test: bool | None = None, num_threads: int = 0
+) -> Any:
+    """The ``onnx`` serving backend: a top-down :class:`~posekit.protocols.serving.Serving` of an exported file.
+
+    ``posekit.Inferencer`` calls it for a ``.onnx`` checkpoint (found through the entry-point group
+    ``posekit.backends`` by the file's suffix).
+
+    Args:
+        checkpoint: the ``.onnx`` file from ``posekit export``.
+        codec: decodes raw outputs (from the experiment's ``model.head.decoder``); default: the file's.
+        flip_test: must equal the file's flip setting when given (it is baked into the graph).
+        num_threads: onnxruntime intra-op threads (0: all cores).
+    """
+    from posekit.inference.topdown import TopdownServing
+
+    backend = OnnxTopdown(checkpoint, codec=codec, num_threads=num_threads)
+    if flip_test is not None and flip_test != backend.flip_test:
+        raise ConfigError(
+            f"{checkpoint} was exported with flip_test={backend.flip_test}; re-export it with "
+            f"`posekit export ... {'--flip-test' if flip_test else '--no-flip-test'}`"
+        )
+    return TopdownServing(None, backend, backend.pipeline, backend.dataset_meta)
 
 
 def _whole_crop_samples(crops: Tensor, flip_indices: list[int]) -> list[PoseSample]:

@@ -91,7 +91,7 @@ def plugin_names(name: str) -> PluginNames:
 
 
 def _template(name: str) -> Template:
-    return Template(resources.files("posekit.scaffold").joinpath("templates", name).read_text(encoding="utf-8"))
+    return Template(resources.files("posekit_scaffold").joinpath("templates", name).read_text(encoding="utf-8"))
 
 
 def _model_section(n: PluginNames, chosen: set[str]) -> tuple[str, str, list[tuple[str, str]]]:

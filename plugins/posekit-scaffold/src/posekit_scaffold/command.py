@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from posekit.scaffold import COMPONENTS, plugin_names, write_plugin
+    from posekit_scaffold import COMPONENTS, plugin_names, write_plugin
 
     chosen = tuple(k for k in COMPONENTS if getattr(args, k)) or tuple(COMPONENTS)
     try:

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from posekit_datasets.coco_metric import CocoMetric, meta_file
+from posekit_datasets.coco_results import evaluate_results_file
 
 from posekit.errors import ConfigError, DataError
-from posekit.metrics.coco_metric import CocoMetric, evaluate_results_file, meta_file
 from posekit.structures import PoseResult, PoseSample
 
 FIXTURES = ("coco_coco-sample.json", "coco_crowdpose-sample.json")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +26,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from posekit.datasets._io import read_json
 from posekit.errors import DataError
 
 IouType = Literal["keypoints", "keypoints_crowd"]
@@ -54,13 +54,7 @@ def coco_from_dict(dataset: dict[str, Any]) -> COCO:
 def load_coco(ann_file: str | Path) -> COCO:
     """Read a COCO keypoint annotation file; errors name the file."""
     path = Path(ann_file)
-    if not path.is_file():
-        raise DataError(f"annotation file {path} does not exist")
-    try:
-        with open(path) as f:
-            dataset = json.load(f)
-    except json.JSONDecodeError as e:
-        raise DataError(f"annotation file {path} is not valid JSON: {e}") from e
+    dataset = read_json(path)
     if not isinstance(dataset, dict) or "images" not in dataset:
         raise DataError(f"annotation file {path} is not a COCO annotation file (no 'images' list)")
     return coco_from_dict(dataset)

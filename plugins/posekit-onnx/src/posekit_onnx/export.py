@@ -12,7 +12,7 @@ flipped crops run in the same batch) and what the head supplies for export
   pixels and ``scores (B, K)``.
 
 A head that supplies no decoding exports its outputs (``output_0``, ``output_1``, ...) and the
-onnxruntime backend (:mod:`posekit.onnx.runtime`) decodes them with the head's codec, rebuilt
+onnxruntime backend (:mod:`posekit_onnx.runtime`) decodes them with the head's codec, rebuilt
 from the config recorded in the file; a head with no flip-back is exported without the flip
 test. The batch dimension is dynamic with ``dynamic_batch``. What the backend needs (pipeline,
 keypoint definition, flip setting, codec) is stored in the model's metadata under ``posekit``.
@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError, PosekitError
-from posekit.onnx.runtime import METADATA_KEY, ort_session
+from posekit_onnx.runtime import METADATA_KEY, ort_session
 
 
 def _halves(out: Any, n: int) -> tuple[Any, Any]:

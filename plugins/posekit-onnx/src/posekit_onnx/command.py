@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from posekit.apis import init_model
-    from posekit.onnx import export_onnx, file_metadata
+    from posekit_onnx import export_onnx, file_metadata
 
     out = Path(args.out) if args.out else Path(args.checkpoint or args.config).with_suffix(".onnx")
     model = init_model(args.config, args.checkpoint, optimize=False)  # exported as built; onnxruntime fuses

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from posekit_synthetic.coco import OCCLUDER, render_scene, scene_rng, write_coco_dataset
+from posekit_synthetic.figures import L_HIP, L_SHO, R_HIP, R_SHO, sample_figure
 
 from posekit.cli import main
-from posekit.synthetic.coco import OCCLUDER, render_scene, scene_rng, write_coco_dataset
-from posekit.synthetic.figures import L_HIP, L_SHO, R_HIP, R_SHO, sample_figure
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,8 @@ def test_ground_truth_scores_ap_1_with_pycocotools(coco_dir: Path) -> None:
 
 
 def test_loads_through_coco_dataset_and_pipeline(coco_dir: Path) -> None:
-    datasets = pytest.importorskip("posekit.datasets.coco")
+    from posekit.registry import build
+
     pipeline = [
         {"type": "LoadImage"},
         {"type": "GetBBoxCenterScale"},
@@ -148,12 +149,16 @@ def test_loads_through_coco_dataset_and_pipeline(coco_dir: Path) -> None:
         {"type": "TopdownAffine", "input_size": (192, 256)},
         {"type": "PackPoseInputs"},
     ]
-    ds = datasets.CocoDataset(
-        ann_file="annotations/person_keypoints_train2017.json",
-        data_root=str(coco_dir),
-        data_prefix={"img": "train2017/"},
-        pipeline=pipeline,
-        seed=0,
+    ds = build(
+        "dataset",
+        {
+            "type": "CocoDataset",
+            "ann_file": "annotations/person_keypoints_train2017.json",
+            "data_root": str(coco_dir),
+            "data_prefix": {"img": "train2017/"},
+            "pipeline": pipeline,
+            "seed": 0,
+        },
     )
     data = json.loads((coco_dir / "annotations/person_keypoints_train2017.json").read_text())
     assert len(ds) == len(data["annotations"])

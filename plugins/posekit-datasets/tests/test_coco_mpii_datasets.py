@@ -1,4 +1,5 @@
-"""Datasets on the shared sample files (real values checked), and bad input that must be named."""
+"""CocoDataset, CocoWholeBodyDataset and MpiiDataset on the shared sample files (real values checked), and bad
+input that must be named."""
 
 from __future__ import annotations
 
@@ -7,14 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from posekit_datasets.coco import CocoDataset, CocoWholeBodyDataset
+from posekit_datasets.mpii import MpiiDataset
 
-import posekit
-from posekit.datasets import (
-    AnnotationFileNotFoundError,
-    CocoDataset,
-    CocoWholeBodyDataset,
-    MpiiDataset,
-)
+from posekit.datasets import AnnotationFileNotFoundError
 from posekit.errors import ConfigError, DataError
 from posekit.metainfo import load_metainfo
 from posekit.structures import PoseSample
@@ -247,63 +244,6 @@ def test_mpii_head_sizes(data: Path, tmp_path: Path) -> None:
 
 
 # ---- pipelines, seeds, registry ----
-
-
-def test_pipeline_callables_and_refetch(data: Path) -> None:
-    def tag(sample: PoseSample) -> PoseSample:
-        sample.extra["tagged"] = True
-        return sample
-
-    ds = CocoDataset(ann_file=str(data / COCO), pipeline=[tag])
-    assert ds[0].extra["tagged"]
-
-    def drop_first(sample: PoseSample) -> PoseSample | None:
-        return None if sample.id == 442619 else sample
-
-    assert CocoDataset(ann_file=str(data / COCO), pipeline=[drop_first], seed=0)[0].id != 442619
-    with pytest.raises(DataError, match="dropped sample 0 in test mode"):
-        CocoDataset(ann_file=str(data / COCO), pipeline=[drop_first], test_mode=True)[0]
-    with pytest.raises(TypeError, match="returned a dict; a transform takes a PoseSample"):
-        CocoDataset(ann_file=str(data / COCO), pipeline=[lambda s: {"img": None}])[0]
-
-
-def test_seeded_sample_rng(data: Path) -> None:
-    def draw(sample: PoseSample) -> PoseSample:
-        assert sample.rng is not None
-        sample.extra["draw"] = float(sample.rng.random())
-        return sample
-
-    ds = CocoDataset(ann_file=str(data / COCO), pipeline=[draw], seed=7)
-    first = [ds[i].extra["draw"] for i in range(3)]
-    assert first == [ds[i].extra["draw"] for i in range(3)] and len(set(first)) == 3
-    ds.set_epoch(1)
-    assert ds[0].extra["draw"] != first[0]
-    assert CocoDataset(ann_file=str(data / COCO))[0].rng is None
-
-
-def test_build_from_config_with_registered_transform(data: Path, throwaway) -> None:
-    throwaway(
-        "posekit-tagger",
-        {"posekit.transforms": {"AddTag": "posekit_tagger:AddTag"}},
-        modules={
-            "posekit_tagger": """
-                class AddTag:
-                    def __init__(self, tag: str = "x") -> None:
-                        self.tag = tag
-
-                    def __call__(self, sample):
-                        sample.extra["tag"] = self.tag
-                        return sample
-            """
-        },
-    )
-    cfg = {"type": "CocoDataset", "ann_file": str(data / COCO), "pipeline": [{"type": "AddTag", "tag": "y"}]}
-    ds = posekit.build("dataset", cfg)
-    assert isinstance(ds, CocoDataset) and ds[0].extra["tag"] == "y"
-    with pytest.raises(ConfigError, match=r"pipeline\.0\.tagg|tagg"):
-        posekit.build("dataset", {**cfg, "pipeline": [{"type": "AddTag", "tagg": "y"}]})
-    with pytest.raises(ConfigError, match="bbox_froom"):
-        posekit.build("dataset", {"type": "CocoDataset", "ann_file": str(data / COCO), "bbox_froom": "bbox"})
 
 
 # ---- bad input: the message names the file and the annotation / image ----

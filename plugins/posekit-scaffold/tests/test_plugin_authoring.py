@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from posekit_scaffold import write_plugin
 
-from posekit.scaffold import write_plugin
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO / "examples" / "plugin-template"
 KINDS = ("backbone", "head", "codec", "estimator")
 

@@ -1,7 +1,7 @@
 """Synthetic COCO-format keypoint datasets of rendered figures.
 
 :func:`render_scene` draws one image: a textured background, one to three figures
-(:mod:`posekit.synthetic.figures`) in depth order, and occluders. It returns the image,
+(:mod:`posekit_synthetic.figures`) in depth order, and occluders. It returns the image,
 a label map of who owns each pixel, and COCO annotations whose visibility flags follow
 the rendering: 0 outside the image, 1 hidden (by an occluder, another figure, or the
 head itself for a face point turned away), 2 visible. :func:`write_coco_dataset` writes
@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from posekit.synthetic.figures import K, draw_figure, sample_figure
+from posekit_synthetic.figures import K, draw_figure, sample_figure
 
 OCCLUDER = 255  # label of occluder pixels (figures are 1..N, background 0)
 

@@ -139,7 +139,7 @@ def assert_exports_like_torch(
     Keypoints to ``1e-4`` of the input size, scores to ``1e-4`` of the largest score, on ``crops``
     (``(B, 3, H, W)`` uint8; default: random ones). Returns the file's metadata.
     """
-    from posekit.onnx import compare_with_torch, export_onnx, file_metadata
+    from posekit_onnx import compare_with_torch, export_onnx, file_metadata
 
     export_onnx(model, path, **export)  # verifies the graph's outputs against torch's to 1e-4
     dk, ds = compare_with_torch(model, path, crops)
@@ -157,7 +157,7 @@ def test_every_shipped_head_exports(tmp_path: Path, name: str, flip: bool) -> No
     DARK / UDP refinement (the codec-decoded rows) is ill-conditioned on random weights: those
     decoded results are compared on trained weights and real crops below.
     """
-    from posekit.onnx import export_onnx, file_metadata
+    from posekit_onnx import export_onnx, file_metadata
 
     head, pooled, decoded = HEADS[name]
     model = tiny_topdown(head, pooled, flip_test=flip, shift_heatmap=flip and "UDP" not in name)
@@ -203,7 +203,7 @@ def _real_crops(shared: Path, boxes: list[list[int]], size: tuple[int, int] = (1
 def test_codec_decoded_files_equal_torch(shared: Path, tmp_path: Path, codec: str) -> None:
     """A refining codec's raw outputs: onnxruntime's equal torch's to 1e-4, and the backend's decoding (the
     codec the file records) of torch's outputs equals torch's predict to 1e-4 (trained weights, real crops)."""
-    from posekit.onnx import ExportablePoseModel, OnnxTopdown, export_onnx, torch_predict
+    from posekit_onnx import ExportablePoseModel, OnnxTopdown, export_onnx, torch_predict
 
     name, decoder, test_cfg = REFINED[codec]
     folder = shared / "fixtures/mmpose/models" / name
@@ -280,7 +280,7 @@ def test_head_without_export_decoding_exports_raw_outputs(tmp_path: Path, head_c
     assert info["flip_test"] is (flip and not dropped)
     assert info["notes"] == [f"{name} has no export flip-back: exporting without the flip test"] * dropped + [raw_note]
     if head_cls is SoftArgmaxHead:  # asked for explicitly, a flip test it cannot bake in is an error
-        from posekit.onnx import export_onnx
+        from posekit_onnx import export_onnx
 
         with pytest.raises(posekit.ConfigError, match=r"SoftArgmaxHead \(module .*\) has no export flip-back"):
             export_onnx(model, tmp_path / "flip.onnx", flip_test=True)
@@ -300,7 +300,7 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize("flip", [True, False])
 @pytest.mark.parametrize("name", TOPDOWN)
 def test_onnx_round_trip_dynamic_batch(shared: Path, tmp_path: Path, name: str, flip: bool) -> None:
-    from posekit.onnx import ExportablePoseModel, compare_with_torch, export_onnx, ort_session
+    from posekit_onnx import ExportablePoseModel, compare_with_torch, export_onnx, ort_session
 
     model, folder = _model(shared, name, flip_test=flip)
     path = export_onnx(model, tmp_path / "model.onnx", dynamic_batch=True)
@@ -322,7 +322,7 @@ def test_onnx_round_trip_dynamic_batch(shared: Path, tmp_path: Path, name: str, 
 
 @pytest.mark.parametrize("name", TOPDOWN)
 def test_onnx_inferencer_matches_mmpose(shared: Path, tmp_path: Path, name: str) -> None:
-    from posekit.onnx import export_onnx
+    from posekit_onnx import export_onnx
 
     e2e = json.loads((shared / "fixtures/mmpose/models" / name / "e2e.json").read_text())
     for flip in (True, False):
@@ -342,7 +342,7 @@ def test_onnx_inferencer_matches_mmpose(shared: Path, tmp_path: Path, name: str)
 
 
 def test_static_batch_and_flip_mismatch(shared: Path, tmp_path: Path) -> None:
-    from posekit.onnx import export_onnx
+    from posekit_onnx import export_onnx
 
     model, _ = _model(shared, "rtmpose-t_coco-256x192", flip_test=False)
     path = export_onnx(model, tmp_path / "static.onnx", dynamic_batch=False, batch_size=2)
@@ -360,7 +360,7 @@ def test_static_batch_and_flip_mismatch(shared: Path, tmp_path: Path) -> None:
 
 def test_inferencer_decodes_raw_outputs_without_a_config(shared: Path, tmp_path: Path) -> None:
     """A UDP heatmap file runs in the Inferencer from the file alone (its codec rebuilt from the metadata)."""
-    from posekit.onnx import export_onnx
+    from posekit_onnx import export_onnx
 
     name, decoder, test_cfg = REFINED["UDPHeatmap"]
     folder = shared / "fixtures/mmpose/models" / name

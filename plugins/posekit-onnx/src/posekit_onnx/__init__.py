@@ -1,0 +1,32 @@
+"""posekit-onnx: ONNX deployment in one place.
+
+Export (:mod:`posekit_onnx.export`, the ``posekit export`` command of :mod:`posekit_onnx.command`)
+and the onnxruntime backend (:mod:`posekit_onnx.runtime`) that runs what export writes, found by
+``posekit.Inferencer`` through the entry-point group ``posekit.backends``.
+"""
+
+from posekit_onnx.export import ExportablePoseModel, export_onnx, verify_onnx
+from posekit_onnx.runtime import (
+    METADATA_KEY,
+    OnnxTopdown,
+    compare_with_torch,
+    file_metadata,
+    onnx_serving,
+    ort_session,
+    torch_predict,
+)
+
+__all__ = [
+    "METADATA_KEY",
+    "ExportablePoseModel",
+    "OnnxTopdown",
+    "compare_with_torch",
+    "export_onnx",
+    "file_metadata",
+    "onnx_serving",
+    "ort_session",
+    "torch_predict",
+    "verify_onnx",
+]
+
+__version__ = "0.1.0"
