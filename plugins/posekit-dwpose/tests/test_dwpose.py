@@ -229,7 +229,10 @@ def _serve(config: Path, checkpoint: Path, image: Path, out: Path, export: bool 
     assert instances and len(instances[0]["keypoints"]) == 17
     if not export:
         return
-    assert main(["export", str(config), "--checkpoint", str(checkpoint), "-o", str(out / "student.onnx")]) == 0
+    # --no-verify: a student trained two steps has near-flat SimCC maxima, whose argmax onnxruntime and torch
+    # may break differently (the export check itself is posekit-onnx's, on heads with spread maxima)
+    export = ["export", str(config), "--checkpoint", str(checkpoint), "-o", str(out / "student.onnx"), "--no-verify"]
+    assert main(export) == 0
     assert (out / "student.onnx").stat().st_size > 0
 
 
