@@ -232,3 +232,11 @@ def test_remote_file_backend_is_left_out_with_a_note(shared: Path, tmp_path: Pat
     assert notes and not any(p.fatal for p in notes)
     assert "backend_args" not in experiment["data"]["train"]["dataset"]["pipeline"][0]
     assert "backend_args" not in experiment["data"]["train"]["pipeline_switch"]["pipeline"][0]
+
+
+def test_estimator_pretrained_init_cfg_becomes_load_from(shared: Path, tmp_path: Path) -> None:
+    """IPR/DSNT start the whole estimator from a SimpleBaseline checkpoint: MMEngine's non-strict load, as load_from."""
+    ipr = "body_2d_keypoint/integral_regression/coco/ipr_res50_8xb64-210e_coco-256x256.py"
+    experiment, problems = convert_mmpose_config(shared / "mmpose-configs" / ipr, tmp_path / "ipr.yaml")
+    assert experiment["train"]["load_from"].startswith("https://")
+    assert "init_cfg" not in experiment["model"] and not [p for p in problems if p.fatal]

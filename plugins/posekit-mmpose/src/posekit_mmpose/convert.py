@@ -129,12 +129,13 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
     if missing:
         raise MissingComponentError(missing_message(missing, source), missing)
     problems: list[Problem] = []
+    start_from = None
     if "init_cfg" in model:  # the estimator's own init: a checkpoint to start from (IPR/DSNT) or a weight init
         init = model.pop("init_cfg")
-        start = init.get("checkpoint") if isinstance(init, Mapping) else None
-        if start:
-            reason = f"the estimator takes no init_cfg (start from {start}: load it as the run's checkpoint)"
-            problems.append(Problem("model", "model.init_cfg", reason))
+        start_from = init.get("checkpoint") if isinstance(init, Mapping) else None
+        if start_from:  # MMEngine loads it into the whole model, non-strictly: what train.load_from does
+            reason = f"the estimator's Pretrained init_cfg becomes train.load_from ({start_from})"
+            problems.append(Problem("model", "model.init_cfg", reason, False))
         else:  # RTMO, YOLOX-Pose: each posekit component initialises itself
             problems.append(
                 Problem("model", "model.init_cfg", f"ignored {init!r}: components use their own init", False)
@@ -149,6 +150,8 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
         experiment["evaluator"] = evaluator
     experiment["optim"] = sections.optim(names, problems)
     experiment["train"] = sections.train(names, problems)
+    if start_from and "load_from" not in experiment["train"]:
+        experiment["train"]["load_from"] = str(start_from)
     if hook_sections := hooks(names, problems, has_evaluator=bool(evaluator)):
         experiment["hooks"] = hook_sections
     metainfo = sections.metainfo(model, names, problems)
