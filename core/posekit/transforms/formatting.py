@@ -51,11 +51,20 @@ class PackPoseInputs(BaseTransform):
     Args:
         meta_keys: accepted for MMPose config compatibility; a PoseSample keeps all its metadata.
         pack_transformed: accepted for MMPose config compatibility; ``transformed_keypoints`` are always kept.
+        extra_mapping_labels: accepted for MMPose's YOLOX-Pose tiny config, which names this argument of a
+            development branch of MMPose (more sample fields packed as labels; no release has it: there the
+            codec declares its label fields); a PoseSample keeps every field. Default none.
     """
 
-    def __init__(self, meta_keys: tuple[str, ...] = _META_KEYS, pack_transformed: bool = False) -> None:
+    def __init__(
+        self,
+        meta_keys: tuple[str, ...] = _META_KEYS,
+        pack_transformed: bool = False,
+        extra_mapping_labels: dict[str, str] | None = None,
+    ) -> None:
         self.meta_keys = meta_keys
         self.pack_transformed = pack_transformed
+        self.extra_mapping_labels = dict(extra_mapping_labels or {})
 
     def __call__(self, sample: PoseSample) -> PoseSample:
         if sample.img is not None:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from posekit import list_components
-from posekit.errors import ConfigError, UnknownComponentError
+from posekit.errors import ConfigError, DataError, UnknownComponentError
 from posekit.metainfo import load_metainfo
 from posekit.registry import build
 
@@ -96,8 +96,8 @@ def test_every_dataset_type_of_mmpose_configs_is_registered() -> None:
     for path in CONFIGS.rglob("*.py"):
         named |= set(re.findall(r"type\s*=\s*'([A-Za-z0-9]+Dataset)'", path.read_text()))
     installed = set(list_components("dataset")["dataset"])
-    # not built here: not in MMPose 1.3.2 (HalpeHand), or not COCO-format (InterHand's 2D/3D camera files)
-    outside = {"HalpeHandDataset", "InterHand2DDoubleDataset", "InterHand3DDataset"}
+    # not built here: not COCO-format (InterHand's 2D/3D camera files)
+    outside = {"InterHand2DDoubleDataset", "InterHand3DDataset"}
     assert named, f"no configs under {CONFIGS}"
     assert named - outside <= installed, f"not registered: {sorted(named - outside - installed)}"
 
@@ -125,6 +125,31 @@ def test_center_scale_boxes_and_hands_by_hand(shared: Path) -> None:
         },
     )
     assert [hands.get_data_info(i).id for i in range(len(hands))] == list(range(len(hands)))
+
+
+def test_halpe_hands_are_coco_wholebody_hands(shared: Path, tmp_path: Path) -> None:
+    """Halpe's 136 keypoints (hands at 94-135) give the hands CocoWholeBodyHandDataset reads, boxed tightly."""
+    source = shared / "data/coco/test_coco_wholebody.json"
+    data = json.loads(source.read_text())
+    for ann in data["annotations"]:
+        hands = ann["lefthand_kpts"] + ann["righthand_kpts"]
+        ann["keypoints"] = ann["keypoints"] + [0] * 9 * 3 + ann["face_kpts"] + hands  # 26 + 68 + 42
+    halpe_file = tmp_path / "halpe_val_v1.json"
+    halpe_file.write_text(json.dumps(data))
+    halpe = build("dataset", {"type": "HalpeHandDataset", "ann_file": str(halpe_file)})
+    wholebody = build("dataset", {"type": "CocoWholeBodyHandDataset", "ann_file": str(source)})
+    assert len(halpe) == len(wholebody) > 0
+    for i in range(len(halpe)):
+        a, b = halpe.get_data_info(i), wholebody.get_data_info(i)
+        assert (a.id, a.img_id, a.img_path) == (b.id, b.img_id, b.img_path)
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+        np.testing.assert_array_equal(a.keypoints_visible, b.keypoints_visible)
+        labelled = a.keypoints[0][a.keypoints_visible[0] > 0]
+        np.testing.assert_allclose(a.bbox[0], [*labelled.min(0), *labelled.max(0)], rtol=1e-6)
+    data["annotations"][0]["keypoints"] = data["annotations"][0]["keypoints"][:-3]
+    halpe_file.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=r"halpe_val_v1.json: annotation id \d+ has 405 keypoint values"):
+        build("dataset", {"type": "HalpeHandDataset", "ann_file": str(halpe_file)})
 
 
 def test_deepfashion_subset_is_checked() -> None:

@@ -375,8 +375,8 @@ class CocoMetric(BaseMetric):
                 results.append(entry)
         return results
 
-    def compute_metrics(self, records: list[dict[str, Any]]) -> dict[str, float]:
-        """Rescore, NMS, write the results file, evaluate it: ``{'AP': ..., ...}`` (prefix added by evaluate)."""
+    def _checked_sigmas(self, records: list[dict[str, Any]]) -> tuple[int, np.ndarray, str]:
+        """K of the records, the (K,) OKS sigmas and where they come from; refused when they disagree."""
         ks = {r["keypoints"].shape[1] for r in records}
         if len(ks) > 1:
             raise DataError(f"CocoMetric: the processed results have different keypoint counts K: {sorted(ks)}")
@@ -388,6 +388,11 @@ class CocoMetric(BaseMetric):
             raise DataError(
                 f"CocoMetric: the results have K={k} keypoints but the sigmas of {source} have {len(sigmas)}"
             )
+        return k, sigmas, source
+
+    def compute_metrics(self, records: list[dict[str, Any]]) -> dict[str, float]:
+        """Rescore, NMS, write the results file, evaluate it: ``{'AP': ..., ...}`` (prefix added by evaluate)."""
+        k, sigmas, source = self._checked_sigmas(records)
         results = self._results(records, sigmas)
 
         with tempfile.TemporaryDirectory() as tmp:

@@ -23,7 +23,7 @@ import numpy as np
 
 from posekit.datasets._io import number_array, read_json
 from posekit.datasets.base import FilterCfg, MetainfoArg, PipelineStep
-from posekit.errors import ConfigError
+from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
 from posekit_datasets.coco import CocoDataset, CocoWholeBodyDataset
 
@@ -206,6 +206,34 @@ class CocoWholeBodyHandDataset(CocoDataset):
             num_keypoints=np.array([np.count_nonzero(keypoints.max(axis=2))], np.int64),
             extra={"segmentation": ann.get("segmentation"), "raw_ann_info": ann},
         )
+
+
+class HalpeHandDataset(CocoWholeBodyHandDataset):
+    """The hands of Halpe's 136 keypoints (94-114 left, 115-135 right) as COCO-WholeBody hand instances (K = 21).
+
+    MMPose 1.3.2 registers no ``HalpeHandDataset``; its hand5 RTMPose config names the one of the
+    RTMPose author's fork (github.com/Tau-J/mmpose): each hand with a non-zero value is an instance,
+    numbered 0, 1, ... in file order, crowd annotations skipped, as :class:`CocoWholeBodyHandDataset`.
+    The fork boxes a hand by the extent of its 63 raw values (which fails on a flat list); here the
+    box is the extent of the hand's labelled keypoints (those not ``0, 0, 0``).
+    """
+
+    HANDS: ClassVar[dict[str, slice]] = {"left": slice(94 * 3, 115 * 3), "right": slice(115 * 3, 136 * 3)}
+
+    def _hand(self, ann: dict[str, Any], img: dict[str, Any], side: str, index: int) -> PoseSample | None:
+        values = ann.get("keypoints") or []
+        if len(values) != 136 * 3:
+            raise DataError(
+                f"annotation file {self.ann_file}: annotation id {ann.get('id')} has {len(values)} keypoint "
+                "values; Halpe's 136 keypoints take 408"
+            )
+        kpts = list(values[self.HANDS[side]])
+        triplets = np.asarray(kpts, np.float64).reshape(-1, 3)
+        labelled = triplets[np.any(triplets != 0, axis=1), :2]
+        (x1, y1), (x2, y2) = (labelled.min(0), labelled.max(0)) if len(labelled) else ((0, 0), (0, 0))
+        box = [x1, y1, x2 - x1, y2 - y1]
+        hand = {f"{side}hand_kpts": kpts, f"{side}hand_valid": max(kpts) > 0, f"{side}hand_box": box}
+        return super()._hand({**ann, **hand}, img, side, index)
 
 
 class DeepFashionDataset(CocoDataset):
