@@ -23,29 +23,11 @@ import numpy as np
 
 from posekit.datasets._io import read_json
 from posekit.errors import ConfigError, DataError
+from posekit.metrics.base import load_definition
 from posekit_datasets.coco_metric import CocoMetric, NmsMode, ScoreMode
 from posekit_datasets.posetrack_ap import JOINTS, Frame, evaluate_ap, summarize
 
-#: PoseTrack18's keypoint names in the order of its 17-keypoint definition (the written files' category)
-KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose",
-    "head_bottom",
-    "head_top",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
+#: the skeleton of the written files' category (1-based; MMPose's and poseval's, not the definition's)
 SKELETON: list[list[int]] = [
     [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
     [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
@@ -60,7 +42,7 @@ def gt_folder(ann_file: str) -> Path:
 def _joint_columns(video: dict[str, Any], where: str) -> np.ndarray:
     """(J,) column of each poseval joint in the file's keypoint order (its category's ``keypoints``)."""
     categories = video.get("categories") or [{}]
-    names = list(categories[0].get("keypoints", KEYPOINT_NAMES))
+    names = list(categories[0].get("keypoints") or load_definition("posetrack18").keypoint_names)
     missing = [j for j in JOINTS if j not in names]
     if missing:
         raise DataError(f"{where}: categories[0].keypoints lacks the PoseTrack joints {missing}")
@@ -187,7 +169,7 @@ class PoseTrack18Metric(CocoMetric):
                     }
                 )
         category = {"supercategory": "person", "id": 1, "name": "person"}
-        category |= {"keypoints": list(KEYPOINT_NAMES), "skeleton": SKELETON}
+        category |= {"keypoints": list(load_definition("posetrack18").keypoint_names), "skeleton": SKELETON}
         return {"images": images, "categories": [category], "annotations": annotations}
 
     def compute_metrics(self, records: list[dict[str, Any]]) -> dict[str, float]:
