@@ -69,6 +69,28 @@ def test_matches_mmpose_and_poseval(case: str, shared: Path, tmp_path: Path) -> 
             assert a["score"] == pytest.approx(b["score"], rel=1e-6)
 
 
+def test_dataset_samples_as_predictions_score_100(shared: Path) -> None:
+    """PoseTrack18Dataset's samples predicted exactly (unlabelled joints at 0, 0 with score 0), via the registry."""
+    ann_file = str(shared / REF["ann_file"])
+    dataset = build("dataset", {"type": "PoseTrack18Dataset", "ann_file": ann_file, "test_mode": True})
+    metric = build("metric", {"type": "PoseTrack18Metric", "ann_file": ann_file})
+    metric.set_dataset_meta(dataset.metainfo)
+    samples = [dataset.get_data_info(i) for i in range(len(dataset))]
+    metric.process(
+        [
+            PoseResult(
+                keypoints=s.keypoints,
+                keypoint_scores=s.keypoints_visible,
+                bboxes=s.bbox,
+                bbox_scores=np.ones(1, np.float32),
+                sample=s,
+            )
+            for s in samples
+        ]
+    )
+    assert metric.evaluate() == REF["exact"]["metrics"]  # 100 for each of the eight names
+
+
 def test_synthetic_frames_match_poseval() -> None:
     """Frames with unlabelled joints, decoys, empty frames and ignore regions, as poseval scores them."""
     frames = [
