@@ -72,3 +72,35 @@ def test_build_passes_through_built_objects() -> None:
 def test_entries_are_module_attr_paths(kind: str) -> None:
     for e in entries(kind):
         assert ":" in e.value, f"{e.dist}: entry point {e.name} = {e.value} is not 'module:attr'"
+
+
+def test_kwargs_constructor_is_validated_with_its_bases_parameters() -> None:
+    """A subclass passing ``**kwargs`` on accepts its base's typed arguments, minus its ``fixed_arguments``."""
+    from typing import Any, ClassVar
+
+    from pydantic import ValidationError
+    from torch import nn
+
+    from posekit.registry import _signature_model
+
+    class Base(nn.Module):
+        def __init__(self, depth: int, width: int = 8, deep: bool = False) -> None:
+            super().__init__()
+
+    class Variant(Base):
+        fixed_arguments: ClassVar[dict[str, Any]] = {"deep": True}
+
+        def __init__(self, depth: int, ratio: float = 0.5, **kwargs: Any) -> None:
+            super().__init__(depth, **self.fixed_arguments, **kwargs)
+
+    class Anything(nn.Module):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__()
+
+    model = _signature_model(Variant)
+    assert set(model.model_fields) == {"depth", "ratio", "width"}
+    assert model.model_validate({"depth": 2, "width": 4}).width == 4
+    for wrong in ({"depth": 2, "deep": False}, {"depth": 2, "widht": 4}, {"depth": 2, "width": "x"}):
+        with pytest.raises(ValidationError):
+            model.model_validate(wrong)
+    assert _signature_model(Anything).model_validate({"any": 1}).model_extra == {"any": 1}

@@ -323,12 +323,17 @@ def _split(kind: str, cfg: Mapping[str, Any] | str) -> tuple[str, dict[str, Any]
     return cfg["type"], args
 
 
-@functools.cache
-def _signature_model(obj: Any) -> Any:
-    """A pydantic model of ``obj``'s keyword constructor, or None when it takes anything."""
+def _constructor_fields(obj: Any) -> tuple[dict[str, Any], bool]:
+    """``({name: (annotation, default)}, takes_any)`` of ``obj``'s keyword constructor.
+
+    A class whose ``__init__`` takes ``**kwargs`` hands them to its base: it accepts its own
+    parameters plus its base's (its own win) except those it sets itself, named in its class
+    attribute ``fixed_arguments``; followed up the MRO, only a base with an untyped constructor
+    (``object``, ``torch.nn.Module``) makes it take anything.
+    """
     from types import MappingProxyType
 
-    from pydantic import ConfigDict, Field, create_model
+    from pydantic import Field
 
     target = obj.__init__ if inspect.isclass(obj) else obj
     sig = inspect.signature(target)
@@ -337,12 +342,18 @@ def _signature_model(obj: Any) -> Any:
     except Exception:
         hints = {}
     fields: dict[str, Any] = {}
-    extra = "forbid"
+    takes_any = False
     for i, (pname, p) in enumerate(sig.parameters.items()):
         if i == 0 and inspect.isclass(obj) and pname == "self":
             continue
         if p.kind is p.VAR_KEYWORD:
-            extra = "allow"
+            base = _base_constructor(obj) if inspect.isclass(obj) else None
+            if base is None:
+                takes_any = True
+            else:
+                inherited, takes_any = _constructor_fields(base)
+                fixed = getattr(obj, "fixed_arguments", {})
+                fields = {**{k: v for k, v in inherited.items() if k not in fixed}, **fields}
             continue
         if p.kind is p.VAR_POSITIONAL:
             continue
@@ -353,8 +364,23 @@ def _signature_model(obj: Any) -> Any:
             fields[pname] = (ann, Field(default_factory=functools.partial(dict, p.default)))
         else:
             fields[pname] = (ann, p.default)
+    return fields, takes_any
+
+
+def _base_constructor(cls: type) -> type | None:
+    """The nearest base class of ``cls`` defining ``__init__``; None when that one is untyped (torch's, object's)."""
+    base = next((c for c in cls.__mro__[1:] if "__init__" in vars(c)), object)
+    return None if base is object or base.__module__.startswith("torch.") else base
+
+
+@functools.cache
+def _signature_model(obj: Any) -> Any:
+    """A pydantic model of ``obj``'s keyword constructor (see :func:`_constructor_fields`)."""
+    from pydantic import ConfigDict, create_model
+
+    fields, takes_any = _constructor_fields(obj)
     name = getattr(obj, "__name__", "Component")
-    cfg = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=())
+    cfg = ConfigDict(extra="allow" if takes_any else "forbid", arbitrary_types_allowed=True, protected_namespaces=())
     return create_model(f"{name}Config", __config__=cfg, **fields)
 
 

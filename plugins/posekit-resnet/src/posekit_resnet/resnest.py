@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import NamedNorms, NormConfig, PretrainedInit, add_conv_norm, build_norm_layer
+from posekit.nn import NamedNorms, NormConfig, add_conv_norm, build_norm_layer
 from posekit_resnet.resnet import BN, ArchSettings, ResNetV1d, Style
 from posekit_resnet.resnext import ResNeXtBottleneck
 
@@ -177,21 +177,7 @@ class ResNeSt(ResNetV1d):
         radix: int = 2,
         reduction_factor: int = 4,
         avg_down_stride: bool = True,
-        in_channels: int = 3,
-        stem_channels: int = 64,
-        base_channels: int = 64,
-        expansion: int | None = None,
-        num_stages: Literal[1, 2, 3, 4] = 4,
-        strides: tuple[int, ...] = (1, 2, 2, 2),
-        dilations: tuple[int, ...] = (1, 1, 1, 1),
-        out_indices: tuple[int, ...] = (3,),
-        style: Style = "pytorch",
-        frozen_stages: int = -1,
-        norm_cfg: NormConfig = BN,
-        norm_eval: bool = False,
-        with_cp: bool = False,
-        zero_init_residual: bool = True,
-        init_cfg: PretrainedInit | None = None,
+        **kwargs: Any,
     ) -> None:
         if min(groups, width_per_group, radix, reduction_factor) < 1:
             raise ConfigError(
@@ -206,24 +192,7 @@ class ResNeSt(ResNetV1d):
             "reduction_factor": reduction_factor,
             "avg_down_stride": avg_down_stride,
         }
-        super().__init__(
-            depth,  # type: ignore[arg-type]
-            in_channels=in_channels,
-            stem_channels=stem_channels,
-            base_channels=base_channels,
-            expansion=expansion,
-            num_stages=num_stages,
-            strides=strides,
-            dilations=dilations,
-            out_indices=out_indices,
-            style=style,
-            frozen_stages=frozen_stages,
-            norm_cfg=norm_cfg,
-            norm_eval=norm_eval,
-            with_cp=with_cp,
-            zero_init_residual=zero_init_residual,
-            init_cfg=init_cfg,
-        )
+        super().__init__(depth, **kwargs)  # type: ignore[arg-type]
 
     def block_kwargs(self) -> dict[str, Any]:
         """The split-attention arguments and ``base_channels`` for every block."""

@@ -273,42 +273,8 @@ class ResNetV1d(ResNet):
     Args: as :class:`ResNet`, without ``deep_stem`` and ``avg_down`` (both always on).
     """
 
-    def __init__(
-        self,
-        depth: Depth,
-        in_channels: int = 3,
-        stem_channels: int = 64,
-        base_channels: int = 64,
-        expansion: int | None = None,
-        num_stages: Literal[1, 2, 3, 4] = 4,
-        strides: tuple[int, ...] = (1, 2, 2, 2),
-        dilations: tuple[int, ...] = (1, 1, 1, 1),
-        out_indices: tuple[int, ...] = (3,),
-        style: Style = "pytorch",
-        frozen_stages: int = -1,
-        norm_cfg: NormConfig = BN,
-        norm_eval: bool = False,
-        with_cp: bool = False,
-        zero_init_residual: bool = True,
-        init_cfg: PretrainedInit | None = None,
-    ) -> None:
-        super().__init__(
-            depth,
-            in_channels=in_channels,
-            stem_channels=stem_channels,
-            base_channels=base_channels,
-            expansion=expansion,
-            num_stages=num_stages,
-            strides=strides,
-            dilations=dilations,
-            out_indices=out_indices,
-            style=style,
-            deep_stem=True,
-            avg_down=True,
-            frozen_stages=frozen_stages,
-            norm_cfg=norm_cfg,
-            norm_eval=norm_eval,
-            with_cp=with_cp,
-            zero_init_residual=zero_init_residual,
-            init_cfg=init_cfg,
-        )
+    #: what ResNetV1d sets itself (the registry refuses them in a config)
+    fixed_arguments: ClassVar[dict[str, Any]] = {"deep_stem": True, "avg_down": True}
+
+    def __init__(self, depth: Depth, **kwargs: Any) -> None:
+        super().__init__(depth, **self.fixed_arguments, **kwargs)

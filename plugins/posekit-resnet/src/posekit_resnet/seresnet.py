@@ -12,8 +12,8 @@ from typing import Any, ClassVar, Literal
 
 from torch import Tensor
 
-from posekit.nn import Bottleneck, NormConfig, PretrainedInit, SELayer
-from posekit_resnet.resnet import BN, ArchSettings, ResNet, Style
+from posekit.nn import Bottleneck, SELayer
+from posekit_resnet.resnet import ArchSettings, ResNet
 
 
 class SEBottleneck(Bottleneck):
@@ -50,49 +50,9 @@ class SEResNet(ResNet):
         152: (SEBottleneck, (3, 8, 36, 3)),
     }
 
-    def __init__(
-        self,
-        depth: Literal[50, 101, 152],
-        se_ratio: int = 16,
-        in_channels: int = 3,
-        stem_channels: int = 64,
-        base_channels: int = 64,
-        expansion: int | None = None,
-        num_stages: Literal[1, 2, 3, 4] = 4,
-        strides: tuple[int, ...] = (1, 2, 2, 2),
-        dilations: tuple[int, ...] = (1, 1, 1, 1),
-        out_indices: tuple[int, ...] = (3,),
-        style: Style = "pytorch",
-        deep_stem: bool = False,
-        avg_down: bool = False,
-        frozen_stages: int = -1,
-        norm_cfg: NormConfig = BN,
-        norm_eval: bool = False,
-        with_cp: bool = False,
-        zero_init_residual: bool = True,
-        init_cfg: PretrainedInit | None = None,
-    ) -> None:
+    def __init__(self, depth: Literal[50, 101, 152], se_ratio: int = 16, **kwargs: Any) -> None:
         self.se_ratio = se_ratio  # read by block_kwargs() while ResNet builds the stages
-        super().__init__(
-            depth,
-            in_channels=in_channels,
-            stem_channels=stem_channels,
-            base_channels=base_channels,
-            expansion=expansion,
-            num_stages=num_stages,
-            strides=strides,
-            dilations=dilations,
-            out_indices=out_indices,
-            style=style,
-            deep_stem=deep_stem,
-            avg_down=avg_down,
-            frozen_stages=frozen_stages,
-            norm_cfg=norm_cfg,
-            norm_eval=norm_eval,
-            with_cp=with_cp,
-            zero_init_residual=zero_init_residual,
-            init_cfg=init_cfg,
-        )
+        super().__init__(depth, **kwargs)
 
     def block_kwargs(self) -> dict[str, Any]:
         """``se_ratio`` for every :class:`SEBottleneck`."""

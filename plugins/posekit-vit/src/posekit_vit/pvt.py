@@ -13,6 +13,8 @@ position embedding ``pos_embed`` when used, then the encoder layers: ``norm1``, 
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -383,32 +385,9 @@ class PyramidVisionTransformerV2(PyramidVisionTransformer):
     example_config = {"embed_dims": 8, "num_stages": 4, "num_layers": (1, 1, 1, 1), "num_heads": (1, 1, 2, 2),
                       "sr_ratios": (2, 1, 1, 1), "out_indices": (3,), "mlp_ratios": (2, 2, 2, 2)}  # fmt: skip
 
-    def __init__(
-        self,
-        pretrain_img_size: int | tuple[int, int] = 224,
-        in_channels: int = 3,
-        embed_dims: int = 64,
-        num_stages: int = 4,
-        num_layers: tuple[int, ...] = (3, 4, 6, 3),
-        num_heads: tuple[int, ...] = (1, 2, 5, 8),
-        strides: tuple[int, ...] = (4, 2, 2, 2),
-        sr_ratios: tuple[int, ...] = (8, 4, 2, 1),
-        out_indices: tuple[int, ...] = (0, 1, 2, 3),
-        mlp_ratios: tuple[int, ...] = (8, 8, 4, 4),
-        qkv_bias: bool = True,
-        drop_rate: float = 0.0,
-        attn_drop_rate: float = 0.0,
-        drop_path_rate: float = 0.1,
-        act_cfg: ActConfig = GELU,
-        norm_cfg: NormConfig = LN6,
-        convert_weights: bool = True,
-        init_cfg: PretrainedInit | None = None,
-    ) -> None:
-        super().__init__(
-            pretrain_img_size, in_channels, embed_dims, num_stages, num_layers, num_heads,
-            patch_sizes=(7, 3, 3, 3), strides=strides, paddings=(3, 1, 1, 1), sr_ratios=sr_ratios,
-            out_indices=out_indices, mlp_ratios=mlp_ratios, qkv_bias=qkv_bias, drop_rate=drop_rate,
-            attn_drop_rate=attn_drop_rate, drop_path_rate=drop_path_rate, use_abs_pos_embed=False,
-            norm_after_stage=True, use_conv_ffn=True, act_cfg=act_cfg, norm_cfg=norm_cfg,
-            convert_weights=convert_weights, init_cfg=init_cfg,
-        )  # fmt: skip
+    #: what PVTv2 sets itself (the registry refuses them in a config)
+    fixed_arguments: ClassVar[dict[str, Any]] = {"patch_sizes": (7, 3, 3, 3), "paddings": (3, 1, 1, 1),
+        "use_abs_pos_embed": False, "norm_after_stage": True, "use_conv_ffn": True}  # fmt: skip
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**self.fixed_arguments, **kwargs)
