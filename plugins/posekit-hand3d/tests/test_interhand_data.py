@@ -55,6 +55,20 @@ def test_2d_double_dataset(interhand_root: Path) -> None:
         dataset(interhand_root, use_gt_root_depth=False)
 
 
+def test_rtmw_cocktail_interhand_section(interhand_root: Path, shared: Path) -> None:
+    """RTMW's InterHand2DDoubleDataset section, its KeypointConverter to COCO-WholeBody included, on the tiny set."""
+    from posekit_mmpose.pyconfig import read_config
+
+    path = shared / "mmpose-configs/wholebody_2d_keypoint/rtmpose/cocktail14/rtmw-m_8xb1024-270e_cocktail14-256x192.py"
+    section = read_config(path)["dataset_interhand2d"]
+    ds = dataset(
+        interhand_root, section["type"], sample_interval=section["sample_interval"], pipeline=section["pipeline"]
+    )
+    sample = ds[0]
+    assert sample.keypoints.shape == (1, 133, 2) and sample.keypoints_visible[0, 91:].all()
+    assert not sample.keypoints_visible[0, :91].any()
+
+
 def test_hand_random_flip(interhand_root: Path) -> None:
     ds = dataset(interhand_root)
     sample = ds.get_data_info(0)
