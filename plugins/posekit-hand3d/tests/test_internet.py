@@ -2,7 +2,7 @@
 
 The reference model loads strictly from its MMPose checkpoint; forward outputs match within 1e-4
 (relative to each output's largest value), decoded predictions and the codec exactly (floats within
-1e-5), losses within 1e-6 relative.
+1e-5), losses within 1e-6 relative, InterHandMetric within 1e-5.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import posekit
 from posekit import structures
 from posekit.data import pose_collate
 from posekit.registry import build
-from posekit.structures import PoseSample
+from posekit.structures import PoseResult, PoseSample
 from posekit.testing.conformance import check_component
 from posekit.testing.reference import assert_close_to_max
 
@@ -138,3 +138,23 @@ def test_mmpose_config_converts_checks_builds(shared: Path) -> None:
     with torch.device("meta"):
         model = build("estimator", posekit.interop.clean_model_dict(experiment["model"], drop_pretrained=True))
     assert model.head.right_hand_head.final_layer.out_channels == 21 * 64
+
+
+def test_metric_matches_mmpose(reference: dict[str, Any]) -> None:
+    case = reference["metric"]
+    metric = build("metric", {"type": "InterHandMetric"})
+    results = []
+    for i, s in enumerate(case["samples"]):
+        gt = s["gt_instances"]
+        extra = {k: numpy(s[k]) for k in ("hand_type", "hand_type_valid", "abs_depth", "focal", "principal_pt")}
+        extra["keypoints_cam"] = numpy(gt["keypoints_cam"])
+        sample = PoseSample(img_id=i, keypoints_visible=numpy(gt["keypoints_visible"]), extra=extra)
+        pred = s["pred_instances"]
+        out = {k: numpy(pred[k]) for k in ("rel_root_depth", "hand_type")}
+        kpts = numpy(pred["keypoints"])
+        results.append(PoseResult(kpts, np.ones(kpts.shape[:2]), np.zeros((1, 4)), np.ones(1), sample, extra=out))
+    metric.process(results)
+    got = metric.evaluate()
+    assert set(got) == set(case["metrics"])
+    for key, value in case["metrics"].items():
+        np.testing.assert_allclose(got[key], value, rtol=1e-5, err_msg=key)
