@@ -147,6 +147,7 @@ class InstanceData:
     keypoint_x_labels: np.ndarray | None = None  # (N, K, Wx) SimCC x vectors, with ``output_heatmaps``
     keypoint_y_labels: np.ndarray | None = None  # (N, K, Wy) SimCC y vectors, with ``output_heatmaps``
     bboxes: np.ndarray | None = None  # (N, 4) xyxy input space, from heads that predict boxes
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # a head's other decoded values (InterNet's hand_type)
 
 
 @dataclass
@@ -164,6 +165,7 @@ class PoseResult:
     sample: PoseSample
     keypoints_visible: np.ndarray | None = None
     heatmaps: np.ndarray | None = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # the head's other decoded values, as InstanceData
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])

@@ -118,4 +118,5 @@ def to_result(pred: InstanceData, sample: PoseSample, bboxes: np.ndarray, bbox_s
         sample=sample,
         keypoints_visible=pred.keypoints_visible if pred.keypoints_visible is not None else pred.keypoint_scores,
         heatmaps=pred.heatmaps,
+        extra=pred.extra,
     )

@@ -13,10 +13,10 @@ from posekit.structures import PoseBatch, PoseResult
 class TopdownPoseEstimator(PoseEstimator):
     """Top-down paradigm: person boxes are cropped by the pipeline, the head decodes each crop.
 
-    ``predict`` returns one :class:`PoseResult` per sample with ``keypoints (1, K, 2)`` in
+    ``predict`` returns one :class:`PoseResult` per sample with ``keypoints (1, K, D)``: x, y in
     original image pixels (``input / input_size * input_scale + input_center - input_scale / 2``),
-    and the sample's box and box score. It is served with person boxes (``"image+boxes"``
-    requests, :class:`~posekit.inference.topdown.TopdownServing`).
+    a third coordinate (a head's depth) kept as it is; and the sample's box and box score. It is
+    served with person boxes (``"image+boxes"`` requests, :class:`~posekit.inference.topdown.TopdownServing`).
     """
 
     def serving(self) -> Serving:

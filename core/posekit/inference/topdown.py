@@ -31,7 +31,8 @@ Precision = Literal["fp32", "bf16"]
 class TopdownBackend(Protocol):
     """Runs a preprocessed batch: ``(B, 3, H, W)`` uint8 crops and their samples -> image-space results.
 
-    Returns ``keypoints (B, K, 2)`` in original image pixels and ``scores (B, K)``.
+    Returns ``keypoints (B, K, D)`` in original image pixels (D = 3 for heads that also predict depth:
+    z in the head's units) and ``scores (B, K)``.
     """
 
     def __call__(self, inputs: Tensor, samples: list[PoseSample]) -> tuple[np.ndarray, np.ndarray]: ...
@@ -142,7 +143,7 @@ class TorchTopdown:
     def __call__(self, inputs: Tensor, samples: list[PoseSample]) -> tuple[np.ndarray, np.ndarray]:
         batch = self.model.data_preprocessor(PoseBatch(inputs=inputs, targets={}, samples=samples))
         results = self.model(batch.inputs, batch, mode="predict")
-        keypoints = np.concatenate([r.keypoints[..., :2] for r in results]).astype(np.float32, copy=False)
+        keypoints = np.concatenate([r.keypoints for r in results]).astype(np.float32, copy=False)
         scores = np.concatenate([r.keypoint_scores for r in results]).astype(np.float32, copy=False)
         return keypoints, scores
 
