@@ -12,7 +12,8 @@ import torch
 
 import posekit
 from posekit.registry import build
-from posekit.structures import PoseBatch, PoseSample, TestCfg
+from posekit.structures import PoseBatch, PoseSample
+from posekit.structures import TestCfg as Switches
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NAME = "edpose_tiny"
@@ -58,7 +59,7 @@ def test_raw_head_outputs_match(case: tuple) -> None:
 def test_predictions_match(case: tuple) -> None:
     model, ref, batch = case
     with torch.no_grad():
-        preds = model.head.predict(model.extract_feat(batch.inputs), batch, TestCfg())
+        preds = model.head.predict(model.extract_feat(batch.inputs), batch, Switches())
     for i, p in enumerate(preds):
         assert len(p.keypoints) == len(ref[f"pred{i}_keypoints"]) > 0
         close(f"image {i} keypoints", p.keypoints, ref[f"pred{i}_keypoints"])

@@ -104,6 +104,21 @@ def clean(value: Any) -> Any:
     return value
 
 
+#: ``model.test_cfg`` keys of MMPose configs that no MMPose code reads (its heads take ``test_cfg.get(...)``),
+#: so they are dropped with a note rather than refused by posekit's strict ``test_cfg``
+INERT_TEST_CFG_KEYS = {
+    "Pmultiscale_test": "ED-Pose's misspelt switch (MMPose reads multiscale_test)",
+    "num_select": "ED-Pose's; its EDPoseLabel codec's num_select decides",
+}
+
+
+def _drop_inert_test_cfg(model: dict[str, Any], problems: list[Problem]) -> None:
+    test_cfg = model.get("test_cfg")
+    for key in [k for k in test_cfg or {} if k in INERT_TEST_CFG_KEYS]:
+        del test_cfg[key]
+        problems.append(Problem("model", f"model.test_cfg.{key}", f"ignored: {INERT_TEST_CFG_KEYS[key]}", False))
+
+
 def _resolve_repo_paths(model: dict[str, Any], source: str) -> None:
     """MMPose-repository config paths of the model (DWPoseDistiller's ``teacher_cfg='configs/...'``)
     made absolute: found under the nearest folder above ``source`` that holds them; else left as written."""
@@ -129,6 +144,7 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
     if missing:
         raise MissingComponentError(missing_message(missing, source), missing)
     problems: list[Problem] = []
+    _drop_inert_test_cfg(model, problems)
     start_from = None
     if "init_cfg" in model:  # the estimator's own init: a checkpoint to start from (IPR/DSNT) or a weight init
         init = model.pop("init_cfg")
