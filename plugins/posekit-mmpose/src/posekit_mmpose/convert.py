@@ -80,10 +80,16 @@ def read_mmpose_config(path: str | Path) -> dict[str, Any]:
     return names
 
 
+#: classes that new-style (``read_base``) configs import by name where posekit registers another name:
+#: ``torch.nn.GroupNorm``, MMEngine's ``PretrainedInit``, MMPose's ``FrozenBatchNorm2d`` (a BN with fixed
+#: statistics and affine: posekit's BN with its ``requires_grad=False`` and the backbone's ``norm_eval=True``)
+CLASS_TYPES = {"GroupNorm": "GN", "PretrainedInit": "Pretrained", "FrozenBatchNorm2d": "BN"}
+
+
 def clean(value: Any) -> Any:
     """A plain copy: ``_scope_`` keys dropped, scoped types (``mmdet.X``) unscoped, tuples as lists,
     ``metainfo=dict(from_file='.../x.py')`` (or the bare ``'.../x.py'`` of losses) as the definition name
-    ``x``, ``file_client_args`` as ``backend_args``."""
+    ``x``, ``file_client_args`` as ``backend_args``, :data:`CLASS_TYPES` as posekit's names."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -91,6 +97,7 @@ def clean(value: Any) -> Any:
                 continue
             if key == "type" and isinstance(item, str):
                 item = item.rpartition(".")[2]
+                item = CLASS_TYPES.get(item, item)
             elif key == "metainfo" and isinstance(item, Mapping) and set(item) == {"from_file"}:
                 item = Path(str(item["from_file"])).stem
             elif key == "metainfo" and isinstance(item, str) and item.endswith(".py"):  # OKSLoss / PoseOKS
