@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import posekit
+from posekit.nn.checkpoint import load_state_dict
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample
 from posekit.structures import TestCfg as Switches
@@ -46,6 +47,16 @@ def test_checkpoint_loads_strictly() -> None:
     model = posekit.init_model(model_dict())
     theirs = torch.load(FIXTURES / f"{NAME}.pth", weights_only=True)["state_dict"]
     assert set(model.state_dict()) == set(theirs)
+
+
+def test_frozen_batchnorm_checkpoint_loads() -> None:
+    """MMPose's ED-Pose config freezes the backbone's norms (FrozenBatchNorm2d: no num_batches_tracked counters);
+    posekit builds them as BN (``requires_grad=False``, ``norm_eval``) and loads such checkpoints strictly."""
+    model = posekit.init_model(model_dict())
+    state = torch.load(FIXTURES / f"{NAME}.pth", weights_only=True)["state_dict"]
+    frozen = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    assert len(frozen) < len(state)
+    assert load_state_dict(model, frozen).missing_keys == []
 
 
 def test_raw_head_outputs_match(case: tuple) -> None:
