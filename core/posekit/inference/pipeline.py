@@ -37,8 +37,9 @@ def keypoint_names(meta: dict[str, Any]) -> list[str]:
 
 
 def codec_of(model: nn.Module) -> Any:
-    """The head's codec (``model.head.decoder``); error when the model has none."""
-    codec = getattr(getattr(model, "head", None), "decoder", None)
+    """The head's codec (``model.head.codec``, by default its ``decoder``); error when the model has none."""
+    head = getattr(model, "head", None)
+    codec = getattr(head, "codec", getattr(head, "decoder", None))
     if codec is None:
         raise ConfigError(f"{type(model).__name__} has no head.decoder: inference needs the head's codec to decode")
     return codec

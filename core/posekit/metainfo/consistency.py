@@ -95,7 +95,7 @@ def built_head_keypoints(model: Any) -> tuple[int, str] | None:
     value = getattr(head, arg, None) if arg is not None else None
     if not isinstance(value, int) or isinstance(value, bool):
         return None
-    return _through_codec(value, f"model.head.{arg}", getattr(head, "decoder", None))
+    return _through_codec(value, f"model.head.{arg}", getattr(head, "codec", getattr(head, "decoder", None)))
 
 
 def dataset_default_metainfo(dataset: Mapping[str, Any]) -> str | None:

@@ -169,10 +169,13 @@ def load_state_dict(
     """Copy ``state`` into ``module``, checking keys and shapes first.
 
     Mis-shaped keys are always an error; missing or unexpected keys are an error when
-    ``strict``, else a warning. A state that shares no key with the module is always an error.
+    ``strict``, else a warning (BatchNorm's ``num_batches_tracked`` counters may be absent). A state that
+    shares no key with the module is always an error.
     """
     own = module.state_dict()
-    missing = [k for k in own if k not in state]
+    # BatchNorm's num_batches_tracked is a counter, not a weight: checkpoints of frozen norms (MMPose's
+    # FrozenBatchNorm2d, which posekit builds as BN) have none, and the module keeps its own
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in own]
     misshaped = [
         f"{k} (checkpoint {tuple(v.shape)}, model {tuple(own[k].shape)})"

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 class BaseHead(nn.Module):
     """Base class of every head.
 
-    A head owns its codec (built from its ``decoder`` config, ``self.decoder``) and
-    decodes through it in ``predict``.
+    A head owns its codec (built from its ``decoder`` config, ``self.decoder``; ``self.codec``
+    names it for every head) and decodes through it in ``predict``.
 
     - ``forward(feats)``: the raw outputs (e.g. heatmaps ``(B, K, H, W)``, or a tuple
       ``(simcc_x (B, K, Wx), simcc_y (B, K, Wy))``).
@@ -42,6 +42,12 @@ class BaseHead(nn.Module):
     #: the constructor argument (and attribute) holding K, the number of keypoints predicted; checked
     #: against the keypoint definition. None: the first of num_keypoints, num_joints, out_channels.
     num_keypoints_arg: ClassVar[str | None] = None
+
+    @property
+    def codec(self) -> BaseKeypointCodec | None:
+        """The codec ``predict`` decodes with (what serving reads): ``self.decoder``, unless a head keeps it
+        under another name (MMPose's transformer heads: ``data_decoder``, their ``decoder`` being a module)."""
+        return self.decoder
 
     def forward(self, feats: tuple[Tensor, ...]) -> Any:
         raise NotImplementedError

@@ -235,8 +235,8 @@ def check_head(
     head = build("head", copy.deepcopy(dict(cfg)))
     assert isinstance(head, BaseHead), f"{cfg['type']} must subclass posekit.protocols.BaseHead"
     if batch is None:
-        assert head.decoder is not None, "check_head needs a head with a decoder, or an explicit batch"
-        batch = random_topdown_batch(head.decoder, batch_size, int(getattr(head, "out_channels", 17)), seed)
+        assert head.codec is not None, "check_head needs a head with a decoder, or an explicit batch"
+        batch = random_topdown_batch(head.codec, batch_size, int(getattr(head, "out_channels", 17)), seed)
     n = len(batch)
     torch.manual_seed(seed)
     feats = tuple(torch.randn(n, *s) for s in feat_shapes)

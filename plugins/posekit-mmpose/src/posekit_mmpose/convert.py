@@ -80,10 +80,16 @@ def read_mmpose_config(path: str | Path) -> dict[str, Any]:
     return names
 
 
+#: classes that new-style (``read_base``) configs import by name where posekit registers another name:
+#: ``torch.nn.GroupNorm``, MMEngine's ``PretrainedInit``, MMPose's ``FrozenBatchNorm2d`` (a BN with fixed
+#: statistics and affine: posekit's BN with its ``requires_grad=False`` and the backbone's ``norm_eval=True``)
+CLASS_TYPES = {"GroupNorm": "GN", "PretrainedInit": "Pretrained", "FrozenBatchNorm2d": "BN"}
+
+
 def clean(value: Any) -> Any:
     """A plain copy: ``_scope_`` keys dropped, scoped types (``mmdet.X``) unscoped, tuples as lists,
     ``metainfo=dict(from_file='.../x.py')`` (or the bare ``'.../x.py'`` of losses) as the definition name
-    ``x``, ``file_client_args`` as ``backend_args``."""
+    ``x``, ``file_client_args`` as ``backend_args``, :data:`CLASS_TYPES` as posekit's names."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -91,6 +97,7 @@ def clean(value: Any) -> Any:
                 continue
             if key == "type" and isinstance(item, str):
                 item = item.rpartition(".")[2]
+                item = CLASS_TYPES.get(item, item)
             elif key == "metainfo" and isinstance(item, Mapping) and set(item) == {"from_file"}:
                 item = Path(str(item["from_file"])).stem
             elif key == "metainfo" and isinstance(item, str) and item.endswith(".py"):  # OKSLoss / PoseOKS
@@ -102,6 +109,21 @@ def clean(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [clean(v) for v in value]
     return value
+
+
+#: ``model.test_cfg`` keys of MMPose configs that no MMPose code reads (its heads take ``test_cfg.get(...)``),
+#: so they are dropped with a note rather than refused by posekit's strict ``test_cfg``
+INERT_TEST_CFG_KEYS = {
+    "Pmultiscale_test": "ED-Pose's misspelt switch (MMPose reads multiscale_test)",
+    "num_select": "ED-Pose's; its EDPoseLabel codec's num_select decides",
+}
+
+
+def _drop_inert_test_cfg(model: dict[str, Any], problems: list[Problem]) -> None:
+    test_cfg = model.get("test_cfg")
+    for key in [k for k in test_cfg or {} if k in INERT_TEST_CFG_KEYS]:
+        del test_cfg[key]
+        problems.append(Problem("model", f"model.test_cfg.{key}", f"ignored: {INERT_TEST_CFG_KEYS[key]}", False))
 
 
 def _resolve_repo_paths(model: dict[str, Any], source: str) -> None:
@@ -129,6 +151,7 @@ def convert_names(names: Mapping[str, Any], source: str = "<config>") -> tuple[d
     if missing:
         raise MissingComponentError(missing_message(missing, source), missing)
     problems: list[Problem] = []
+    _drop_inert_test_cfg(model, problems)
     start_from = None
     if "init_cfg" in model:  # the estimator's own init: a checkpoint to start from (IPR/DSNT) or a weight init
         init = model.pop("init_cfg")
