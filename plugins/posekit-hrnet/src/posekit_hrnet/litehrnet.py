@@ -125,7 +125,7 @@ def _dw_pw(
 
 def _mul_nearest(x: Tensor, w: Tensor) -> Tensor:
     """``x * F.interpolate(w, size=x.shape[-2:], mode='nearest')`` for ``x (B, C, H, W)``, ``w (B, C, h, w)``;
-    where ``h`` and ``w`` divide ``H`` and ``W``, by broadcasting, without the upsampled copy of ``w``. The
+    where the small size divides the large one, by broadcasting, without the upsampled copy of ``w``. The
     result keeps ``x``'s memory format."""
     (hx, wx), (hw, ww) = x.shape[-2:], w.shape[-2:]
     if hx % hw or wx % ww:
