@@ -16,6 +16,8 @@ from posekit.nn import (
     DepthwiseSeparableConvModule,
     build_activation_layer,
     build_norm_layer,
+    cat_shuffle,
+    channel_shuffle,
     fuse_conv_bn,
     load_checkpoint,
     optimize_for_inference,
@@ -236,3 +238,18 @@ def test_init_model_names_the_distribution_a_checkpoint_needs(shared: Path, tmp_
     del ckpt["meta"]["distributions"]["ResNetV9"]
     torch.save(ckpt, tmp_path / "ck.pth")
     posekit.init_model(config, tmp_path / "ck.pth")
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "channels_last slices"])
+@pytest.mark.parametrize("groups", [2, 3])
+def test_shuffles_interleave_and_keep_the_memory_format(layout: str, groups: int) -> None:
+    fmt = torch.contiguous_format if layout == "nchw" else torch.channels_last
+    parts = torch.randn(2, 6 * groups, 5, 4).contiguous(memory_format=fmt).chunk(groups, dim=1)
+    if layout != "channels_last slices":
+        parts = tuple(p.contiguous(memory_format=fmt) for p in parts)
+    expected = torch.stack(parts, dim=2).flatten(1, 2)  # channel k * groups + j is channel k of part j
+    for out in (channel_shuffle(torch.cat(parts, dim=1).contiguous(memory_format=fmt), groups), cat_shuffle(*parts)):
+        assert torch.equal(out, expected)
+        assert out.is_contiguous(memory_format=fmt)
+    uneven = (torch.randn(1, 2, 3, 3), torch.randn(1, 4, 3, 3))  # unequal widths: the plain cat and shuffle
+    assert torch.equal(cat_shuffle(*uneven), channel_shuffle(torch.cat(uneven, dim=1), 2))

@@ -37,7 +37,7 @@ from posekit.nn.trunks import (
     heatmap_layers,
     init_heatmap_layers,
 )
-from posekit.nn.units import SELayer, ShuffleUnit, channel_shuffle
+from posekit.nn.units import SELayer, ShuffleUnit, cat_shuffle, channel_shuffle
 
 __all__ = [
     "ActConfig",
@@ -60,6 +60,7 @@ __all__ = [
     "batchnorms_eval",
     "build_activation_layer",
     "build_norm_layer",
+    "cat_shuffle",
     "channel_shuffle",
     "constant_init",
     "conv_layers",

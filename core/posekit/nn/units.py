@@ -1,6 +1,7 @@
 """Units several backbone families share, with MMPose's module names (so its state_dict keys carry over).
 
-- :func:`channel_shuffle` interleaves channel groups (ShuffleNet, Lite-HRNet);
+- :func:`channel_shuffle` interleaves channel groups (ShuffleNet, Lite-HRNet); :func:`cat_shuffle` is
+  ``channel_shuffle(torch.cat(parts, 1), len(parts))`` in one copy; both keep channels_last;
 - :class:`SELayer` is squeeze-and-excitation channel weighting (SEResNet, MobileNetV3 and ViPNAS
   units; Lite-HRNet's ``SpatialWeighting`` is the same module);
 - :class:`ShuffleUnit` is the ShuffleNetV2 unit (ShuffleNetV2's stages, naive Lite-HRNet's branches).
@@ -23,10 +24,34 @@ _RELU = ActConfig(type="ReLU")
 _SE_ACTS: tuple[ActConfig, ActConfig] = (ActConfig(type="ReLU"), ActConfig(type="Sigmoid"))
 
 
+def _is_channels_last(x: Tensor) -> bool:
+    """Channels vary fastest in memory (channels_last, or a channel slice of it)."""
+    return x.stride(1) < x.stride(3)
+
+
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
-    """Interleave the channels of ``x (B, C, H, W)`` across ``groups`` (C divisible by ``groups``)."""
+    """Interleave the channels of ``x (B, C, H, W)`` across ``groups`` (C divisible by ``groups``).
+
+    The output keeps ``x``'s memory format (a channels_last input stays channels_last, so the convs
+    after it need no reorder)."""
     b, c, h, w = x.shape
+    if _is_channels_last(x):
+        nhwc = x.permute(0, 2, 3, 1).reshape(b, h, w, groups, c // groups)
+        return nhwc.transpose(3, 4).reshape(b, h, w, c).permute(0, 3, 1, 2)
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
+def cat_shuffle(*parts: Tensor) -> Tensor:
+    """``channel_shuffle(torch.cat(parts, 1), len(parts))`` written in one copy: channel ``k * n + j`` of
+    the output is channel ``k`` of ``parts[j]``. Parts ``(B, C, H, W)`` of equal shape (else the plain
+    cat and shuffle) -> ``(B, n * C, H, W)``, channels_last when the last part is."""
+    n = len(parts)
+    b, c, h, w = parts[-1].shape
+    if any(p.shape != parts[-1].shape for p in parts):
+        return channel_shuffle(torch.cat(parts, dim=1), n)
+    if _is_channels_last(parts[-1]):
+        return torch.stack([p.permute(0, 2, 3, 1) for p in parts], dim=4).reshape(b, h, w, n * c).permute(0, 3, 1, 2)
+    return torch.stack(parts, dim=2).reshape(b, n * c, h, w)
 
 
 class SELayer(nn.Module):
@@ -98,11 +123,9 @@ class ShuffleUnit(nn.Module):
 
     def _forward(self, x: Tensor) -> Tensor:
         if self.stride > 1:
-            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
-        else:
-            kept, branch = x.chunk(2, dim=1)
-            out = torch.cat((kept, self.branch2(branch)), dim=1)
-        return channel_shuffle(out, 2)
+            return cat_shuffle(self.branch1(x), self.branch2(x))
+        kept, branch = x.chunk(2, dim=1)
+        return cat_shuffle(kept, self.branch2(branch))
 
     def forward(self, x: Tensor) -> Tensor:
         if self.with_cp and x.requires_grad:

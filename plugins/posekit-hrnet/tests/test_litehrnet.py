@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import torch
-from posekit_hrnet.litehrnet import LiteHRNet
+import torch.nn.functional as F
+from posekit_hrnet.litehrnet import LiteHRNet, _add_upsampled_, _mul_nearest
 
 import posekit
 from posekit.cli import main
@@ -111,3 +112,21 @@ def test_norm_eval_keeps_statistics() -> None:
 def test_bad_extra_is_named(stages: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         build("backbone", {"type": "LiteHRNet", "extra": _extra(**stages)})
+
+
+@pytest.mark.parametrize(("size", "small"), [((16, 12), (4, 3)), ((9, 7), (5, 4))], ids=["divides", "uneven"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_broadcast_resampling_equals_interpolation(
+    size: tuple[int, int], small: tuple[int, int], channels_last: bool
+) -> None:
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(2, 6, *size).contiguous(memory_format=fmt)[:, 3:]  # a channel half, as the blocks see it
+    w = torch.randn(2, 3, *small)
+    out = _mul_nearest(x, w)
+    assert torch.equal(out, x * F.interpolate(w, size=size, mode="nearest"))
+    assert out.is_contiguous(memory_format=fmt)
+    if size[0] % small[0] == 0:
+        y = torch.randn(2, 3, 16, 12).contiguous(memory_format=fmt)
+        expected = y + F.interpolate(w, scale_factor=4, mode="nearest")
+        _add_upsampled_(y, w, 4)
+        assert torch.equal(y, expected)

@@ -32,7 +32,7 @@ from posekit.nn import (
     ShuffleUnit,
     as_config,
     build_norm_layer,
-    channel_shuffle,
+    cat_shuffle,
     init_backbone,
     normal_init,
 )
@@ -123,6 +123,23 @@ def _dw_pw(
     return nn.Sequential(*layers)
 
 
+def _mul_nearest(x: Tensor, w: Tensor) -> Tensor:
+    """``x * F.interpolate(w, size=x.shape[-2:], mode='nearest')`` for ``x (B, C, H, W)``, ``w (B, C, h, w)``;
+    where the small size divides the large one, by broadcasting, without the upsampled copy of ``w``. The
+    result keeps ``x``'s memory format."""
+    (hx, wx), (hw, ww) = x.shape[-2:], w.shape[-2:]
+    if hx % hw or wx % ww:
+        return x * F.interpolate(w, size=(hx, wx), mode="nearest")
+    blocks = x.unflatten(3, (ww, wx // ww)).unflatten(2, (hw, hx // hw))
+    return (blocks * w[:, :, :, None, :, None]).flatten(4, 5).flatten(2, 3)
+
+
+def _add_upsampled_(y: Tensor, x: Tensor, factor: int) -> None:
+    """``y += nearest upsampling of x by factor``, in place, by broadcasting: ``x (B, C, h, w)``,
+    ``y (B, C, factor * h, factor * w)``."""
+    y.unflatten(3, (-1, factor)).unflatten(2, (-1, factor)).add_(x[:, :, :, None, :, None])
+
+
 class CrossResolutionWeighting(nn.Module):
     """Channel weights from all branches pooled to the coarsest size; each branch is scaled by its share.
 
@@ -140,7 +157,7 @@ class CrossResolutionWeighting(nn.Module):
         size = x[-1].shape[-2:]
         pooled = torch.cat([F.adaptive_avg_pool2d(s, size) for s in x[:-1]] + [x[-1]], dim=1)
         weights = torch.split(self.conv2(self.conv1(pooled)), self.channels, dim=1)
-        return [s * F.interpolate(w, size=s.shape[-2:], mode="nearest") for s, w in zip(x, weights, strict=True)]
+        return [_mul_nearest(s, w) for s, w in zip(x, weights, strict=True)]
 
 
 class ConditionalChannelWeighting(nn.Module):
@@ -162,7 +179,7 @@ class ConditionalChannelWeighting(nn.Module):
         halves = [s.chunk(2, dim=1) for s in x]
         x2 = self.cross_resolution_weighting([h[1] for h in halves])
         x2 = [sw(dw(s)) for s, dw, sw in zip(x2, self.depthwise_convs, self.spatial_weighting, strict=True)]
-        return [channel_shuffle(torch.cat([h[0], s], dim=1), 2) for h, s in zip(halves, x2, strict=True)]
+        return [cat_shuffle(h[0], s) for h, s in zip(halves, x2, strict=True)]
 
     def forward(self, x: list[Tensor]) -> list[Tensor]:
         if self.with_cp and x[0].requires_grad:
@@ -195,7 +212,7 @@ class Stem(nn.Module):
     def _forward(self, x: Tensor) -> Tensor:
         x1, x2 = self.conv1(x).chunk(2, dim=1)
         x2 = self.linear_conv(self.depthwise_conv(self.expand_conv(x2)))
-        return channel_shuffle(torch.cat((self.branch1(x1), x2), dim=1), 2)
+        return cat_shuffle(self.branch1(x1), x2)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.with_cp and x.requires_grad:
@@ -288,8 +305,11 @@ class LiteHRModule(nn.Module):
             # MMPose's sum, kept as its checkpoints were trained: it starts from branch 0 (itself for
             # i = 0, in place) and then adds every branch, so branch 0 counts twice
             y = out[0] if i == 0 else row[0](out[0])
-            for j in range(self.num_branches):
-                y += out[j] if i == j else row[j](out[j])
+            for j, (layer, s) in enumerate(zip(row, out, strict=True)):
+                if j > i:  # the 1x1 conv and norm at the coarse size, upsampled by broadcasting into the sum
+                    _add_upsampled_(y, layer[1](layer[0](s)), 2 ** (j - i))
+                else:
+                    y += s if i == j else layer(s)
             fused.append(self.relu(y))
         return fused
 
