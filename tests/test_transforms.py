@@ -9,15 +9,15 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from posekit_testing.samples import assert_dots_follow as _dots_follow
+from posekit_testing.samples import dotted_sample as _sample
+from posekit_testing.samples import isolated_keypoints as _isolated
+from posekit_testing.samples import paint_dots as _with_dots
+from posekit_testing.samples import sample_state as _state
+from posekit_testing.samples import seeded_sample as _rng_sample
 
 from posekit.errors import DataError
 from posekit.structures import PoseSample
-from posekit.testing.samples import assert_dots_follow as _dots_follow
-from posekit.testing.samples import dotted_sample as _sample
-from posekit.testing.samples import isolated_keypoints as _isolated
-from posekit.testing.samples import paint_dots as _with_dots
-from posekit.testing.samples import sample_state as _state
-from posekit.testing.samples import seeded_sample as _rng_sample
 from posekit.transforms import (
     Compose,
     GenerateTarget,
