@@ -2,13 +2,14 @@
 
 - :mod:`~posekit.codec_utils.checks`: input checks (``check_array``, ``check_keypoints``);
 - :mod:`~posekit.codec_utils.targets`: target rendering (Gaussian heatmaps, offset maps);
-- :mod:`~posekit.codec_utils.maxima`: maxima of heatmaps and SimCC vectors, heatmap NMS;
-- :mod:`~posekit.codec_utils.blur`: Gaussian blurs that keep the maxima;
-- :mod:`~posekit.codec_utils.refinement`: sub-pixel refinement (quarter pixel, DARK, DARK-UDP, SimCC DARK);
-- :mod:`~posekit.codec_utils.flip`: test-time flips of torch tensors.
+- :mod:`~posekit.codec_utils.maxima`: maxima of heatmaps, heatmap NMS;
+- :mod:`~posekit.codec_utils.blur`: Gaussian blurs that keep the maxima.
+- :mod:`~posekit.codec_utils.refinement`: sub-pixel refinement (quarter pixel, DARK, DARK-UDP);
+- :mod:`~posekit.codec_utils.flip`: test-time flips of torch tensors;
 
 The maths follow MMPose 1.x (``mmpose/codecs/utils`` and ``mmpose/models/utils/tta.py``) number for
-number, vectorised over instances and batches instead of looping over keypoints.
+number, vectorised over instances and batches instead of looping over keypoints. The SimCC
+family's own helpers (SimCC maxima, DARK and flips) live with it in posekit-simcc.
 
 Dimensions:
 
@@ -20,15 +21,14 @@ Keypoints passed to these helpers are already in the space of the array they ind
 pixels, SimCC bins); codecs scale them to and from the model's input space.
 """
 
-from posekit.codec_utils.blur import gaussian_blur, gaussian_blur1d
+from posekit.codec_utils.blur import gaussian_blur
 from posekit.codec_utils.checks import check_array, check_keypoints
-from posekit.codec_utils.flip import flip_coordinates, flip_heatmaps, flip_vectors
-from posekit.codec_utils.maxima import batch_heatmap_nms, get_heatmap_maximum, get_simcc_maximum
+from posekit.codec_utils.flip import flip_coordinates, flip_heatmaps
+from posekit.codec_utils.maxima import batch_heatmap_nms, get_heatmap_maximum
 from posekit.codec_utils.refinement import (
     refine_keypoints,
     refine_keypoints_dark,
     refine_keypoints_dark_udp,
-    refine_simcc_dark,
 )
 from posekit.codec_utils.targets import (
     generate_gaussian_heatmaps,
@@ -43,17 +43,13 @@ __all__ = [
     "check_keypoints",
     "flip_coordinates",
     "flip_heatmaps",
-    "flip_vectors",
     "gaussian_blur",
-    "gaussian_blur1d",
     "generate_gaussian_heatmaps",
     "generate_offset_heatmap",
     "generate_udp_gaussian_heatmaps",
     "generate_unbiased_gaussian_heatmaps",
     "get_heatmap_maximum",
-    "get_simcc_maximum",
     "refine_keypoints",
     "refine_keypoints_dark",
     "refine_keypoints_dark_udp",
-    "refine_simcc_dark",
 ]
