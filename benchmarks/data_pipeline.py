@@ -23,10 +23,10 @@ from collections import defaultdict
 
 import cv2
 from posekit_datasets.coco import CocoDataset  # posekit-datasets
+from posekit_testing.conformance import shared_dir
 
 from posekit.registry import get
 from posekit.structures import PoseSample
-from posekit.testing.conformance import shared_dir
 
 #: BASELINES.md, "Data pipeline": MMPose 1.3.2, the same pipeline over test_coco.json
 MMPOSE_INSTANCES_PER_S = 245.0

@@ -41,9 +41,9 @@ import cv2
 import numpy as np
 import torch
 from _examples import HRNET_W32, RTMPOSE_M, example_model
+from posekit_testing.conformance import shared_dir
 
 from posekit.inference import Inferencer
-from posekit.testing.conformance import shared_dir
 
 IMAGE = "data/coco/000000197388.jpg"  # 640 x 392, as BASELINES.md
 

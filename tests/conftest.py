@@ -6,8 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-
-from posekit.testing.dists import on_path, write_dist
+from posekit_testing.dists import on_path, write_dist
 
 
 @pytest.fixture

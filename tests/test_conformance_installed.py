@@ -6,9 +6,9 @@ conformance check; the other kinds are built and must refuse an unknown argument
 from __future__ import annotations
 
 import pytest
+from posekit_testing.conformance import check_component
 
 from posekit.registry import GROUPS, entries
-from posekit.testing.conformance import check_component
 
 COMPONENTS = [(e.kind, e.qualified) for kind in GROUPS for e in entries(kind)]
 

@@ -26,7 +26,7 @@ SCORE_TOL = 1e-4  # times max|reference score|
 
 
 def _cases() -> list[Any]:
-    from posekit.testing.conformance import shared_dir
+    from posekit_testing.conformance import shared_dir
 
     root = shared_dir()
     if root is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from posekit_testing.reference import assert_metric_close, metric_fixture
 
 from posekit.errors import DataError
 from posekit.metrics.functional import (
@@ -21,7 +22,6 @@ from posekit.metrics.functional import (
     oks_nms,
     soft_oks_nms,
 )
-from posekit.testing.reference import assert_metric_close, metric_fixture
 
 PCK_FIXTURES = ("pck_mpii-pckh0.5.npz", "pck_onehand10k-pck0.2.npz")
 
@@ -74,7 +74,7 @@ out = {"gathered": [r for _, r in gather_records(records)]}
 import numpy as np
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit.testing.reference import assert_metric_close, metric_fixture
+from posekit_testing.reference import assert_metric_close, metric_fixture
 from posekit.structures import PoseResult, PoseSample
 
 def result(i):

@@ -121,8 +121,9 @@ def test_plugins_dir_registers_components_and_hooks(tmp_path: Path, monkeypatch)
     try:
         neck = posekit.build("neck", {"type": "DoubleNeck", "factor": 3})
         assert neck.factor == 3.0
+        from posekit_testing.conformance import check_component
+
         from posekit.plugins import make_plugin_manager
-        from posekit.testing.conformance import check_component
 
         assert check_component("neck", "DoubleNeck") == "conformance"
         assert make_plugin_manager(enabled=["myhook"]).has_plugin("myhook")

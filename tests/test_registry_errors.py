@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 import posekit
-from posekit.errors import ConfigError, DuplicateComponentError, PluginLoadError, UnknownComponentError
+from posekit.errors import ConfigError, DuplicateComponentError, PluginLoadError, PosekitError, UnknownComponentError
 from posekit.registry import problems, resolve
 
 TOY = """
@@ -185,8 +185,9 @@ def test_trace_hooks_prints_calls(throwaway, monkeypatch, capsys) -> None:
 
 
 def test_a_shipped_name_without_its_distribution_says_what_to_install(monkeypatch) -> None:
-    """A `.onnx` checkpoint, `posekit export` and `posekit new-plugin` name the distribution that provides them."""
-    from posekit.cli import _missing_command
+    """A `.onnx` checkpoint, `posekit export`, `posekit new-plugin` and `posekit plugins --check` name the
+    distribution that provides them."""
+    from posekit.cli import _missing_command, load_command
     from posekit.inference import Inferencer
     from posekit.registry import refresh
 
@@ -202,4 +203,6 @@ def test_a_shipped_name_without_its_distribution_says_what_to_install(monkeypatc
     monkeypatch.setattr("posekit.cli.entry_points", lambda group: [])  # as if no plugin command were installed
     assert "pip install posekit-onnx" in (_missing_command(["export", "cfg.yaml"]) or "")
     assert "pip install posekit-scaffold" in (_missing_command(["new-plugin", "x"]) or "")
+    with pytest.raises(PosekitError, match=r"'check'.*It ships with posekit-testing: pip install posekit-testing"):
+        load_command("check")
     assert _missing_command(["train", "cfg.yaml"]) is None and _missing_command(["nonsense"]) is None

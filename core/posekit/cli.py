@@ -15,8 +15,10 @@ import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from types import ModuleType
 
 from posekit.errors import PosekitError
+from posekit.shipped import install_hint
 
 COMMANDS = ("plugins", "config", "data", "train", "test", "infer")
 #: entry-point group of plugin subcommands (a module with ``add_parser`` and ``run``)
@@ -62,13 +64,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _missing_command(argv: Sequence[str]) -> str | None:
     """Why the first argument is a shipped plugin's command that is not installed, or None."""
-    from posekit.shipped import install_hint
-
     name = next((a for a in argv if not a.startswith("-")), None)
     if name is None or name in COMMANDS or any(e.name == name for e in entry_points(group=COMMANDS_GROUP)):
         return None
     hint = install_hint("command", name)
     return f"`posekit {name}` is a plugin command and no installed distribution registers it.{hint}" if hint else None
+
+
+def load_command(name: str) -> ModuleType:
+    """The plugin command module registered as ``name`` under ``posekit.commands``.
+
+    Raises:
+        PosekitError: none is installed (naming the shipped distribution that provides it).
+    """
+    for entry in entry_points(group=COMMANDS_GROUP):
+        if entry.name == name:
+            return entry.load()
+    hint = install_hint("command", name)
+    raise PosekitError(f"no installed distribution registers the command {name!r} ({COMMANDS_GROUP}).{hint}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

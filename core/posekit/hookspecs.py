@@ -123,6 +123,22 @@ def run_validation(trainer: Trainer, epoch: int) -> dict[str, float] | None:
     """
 
 
+# --------------------------------------------------------------------------- logging
+
+
+@hookspec
+def log_scalars(trainer: Trainer, row: dict[str, Any]) -> None:
+    """Called on rank 0 with each row of scalars the ``logger`` hook writes to ``scalars.jsonl``.
+
+    A training row averages ``hooks.logger.interval`` iterations; a validation row follows each
+    validation pass. Writers of other logs (TensorBoard, an experiment tracker) implement it.
+
+    :param trainer: the trainer.
+    :param row: ``{"mode": "train" | "val", "epoch": int (1-based), "iter": int, <scalar>: float, ...}``
+        (read only).
+    """
+
+
 # --------------------------------------------------------------------------- checkpoint
 
 

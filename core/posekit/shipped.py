@@ -1,8 +1,8 @@
 """Which shipped distribution provides a name the core's own commands and API lean on.
 
 The core imports no plugin; where one of its commands or public functions needs a component a
-shipped plugin registers (``posekit export``, a ``.onnx`` checkpoint, ``posekit data synth``'s
-default format), a missing plugin is reported by naming the distribution to install. Only
+shipped plugin registers (``posekit export``, ``posekit plugins --check``, a ``.onnx`` checkpoint,
+``posekit data synth``'s default format), a missing plugin is reported by naming the distribution to install. Only
 entry names live here (command, backend, synthesizer names), never a plugin's class.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 PROVIDERS: dict[tuple[str, str], str] = {
     ("command", "export"): "posekit-onnx",
     ("command", "new-plugin"): "posekit-scaffold",
+    ("command", "check"): "posekit-testing",
     ("backend", "onnx"): "posekit-onnx",
     ("synthesizer", "coco"): "posekit-synthetic",
 }

@@ -119,6 +119,7 @@ import signal
 from posekit import hookimpl
 
 CALLS: list[tuple] = []
+ROWS: list[dict] = []  # the log_scalars rows, apart: CALLS is the lifecycle's order
 
 
 @hookimpl
@@ -172,6 +173,11 @@ def on_save_checkpoint(trainer, checkpoint):
 @hookimpl
 def on_load_checkpoint(trainer, checkpoint):
     CALLS.append(("on_load_checkpoint", checkpoint["tiny"]["iteration"]))
+
+
+@hookimpl
+def log_scalars(trainer, row):
+    ROWS.append(dict(row))
 '''
 
 ENTRY_POINTS = {

@@ -1,17 +1,12 @@
-"""Gaussian blurs of heatmaps and SimCC vectors that rescale to the original maxima (MMPose's).
+"""Gaussian blurs of heatmaps that rescale to the original maxima (MMPose's).
 
 Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import cv2
 import numpy as np
-
-if TYPE_CHECKING:
-    pass
 
 
 def _blur_raw(heatmaps: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,29 +47,4 @@ def gaussian_blur(heatmaps: np.ndarray, kernel: int = 11) -> np.ndarray:
         ``(..., H, W)`` float32.
     """
     blurred, scale = _blur_raw(heatmaps, kernel)
-    return blurred * scale
-
-
-def _blur1d_raw(simcc: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray]:
-    """1D counterpart of :func:`_blur_raw` for ``(..., L)`` vectors; scale is ``(..., 1)``."""
-    if kernel % 2 != 1:
-        raise ValueError(f"blur kernel size must be odd, got {kernel}")
-    rows = np.ascontiguousarray(simcc.reshape(-1, simcc.shape[-1]), dtype=np.float32)
-    out = cv2.GaussianBlur(rows, (kernel, 1), 0, borderType=cv2.BORDER_CONSTANT)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = simcc.reshape(len(rows), -1).max(axis=1).astype(np.float32) / out.max(axis=1)
-    return out.reshape(simcc.shape), scale.reshape(*simcc.shape[:-1], 1)
-
-
-def gaussian_blur1d(simcc: np.ndarray, kernel: int = 11) -> np.ndarray:
-    """Blur each SimCC vector with a zero-padded 1D Gaussian and rescale it to its original maximum.
-
-    Args:
-        simcc: ``(..., L)``; not modified.
-        kernel: odd kernel size.
-
-    Returns:
-        ``(..., L)`` float32.
-    """
-    blurred, scale = _blur1d_raw(simcc, kernel)
     return blurred * scale

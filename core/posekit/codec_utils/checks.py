@@ -6,12 +6,8 @@ Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    pass
 
 
 def check_array(name: str, value: object, shape: Sequence[int | str]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Test-time flips (torch tensors): heatmaps, SimCC vectors and coordinates flipped back.
+"""Test-time flips (torch tensors): heatmaps and coordinates flipped back.
 
 Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
 """
@@ -45,23 +45,6 @@ def flip_heatmaps(
     if shift_heatmap:
         heatmaps[..., 1:] = heatmaps[..., :-1].clone()
     return heatmaps
-
-
-def flip_vectors(x_labels: Tensor, y_labels: Tensor, flip_indices: Sequence[int]) -> tuple[Tensor, Tensor]:
-    """Flip SimCC vectors of a horizontally flipped input back (MMPose's ``flip_vectors``).
-
-    Args:
-        x_labels: ``(B, K, Lx)``.
-        y_labels: ``(B, K, Ly)``.
-        flip_indices: keypoint index after the flip.
-
-    Returns:
-        ``(x_labels, y_labels)`` with keypoints swapped and x reversed.
-    """
-    if len(flip_indices) != x_labels.shape[1]:
-        raise ValueError(f"flip_indices: expected {x_labels.shape[1]} entries, got {len(flip_indices)}")
-    index = list(flip_indices)
-    return x_labels[:, index].flip(-1), y_labels[:, index]
 
 
 def flip_coordinates(

@@ -1,16 +1,11 @@
-"""Maxima of heatmaps and SimCC vectors, and heatmap NMS.
+"""Maxima of heatmaps.
 
 Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
-
-if TYPE_CHECKING:
-    pass
 
 
 def get_heatmap_maximum(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -29,64 +24,5 @@ def get_heatmap_maximum(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     vals = np.take_along_axis(flat, index[:, None], axis=1)[:, 0]
     locs = np.empty((flat.shape[0], 2), dtype=np.float32)
     locs[:, 1], locs[:, 0] = np.divmod(index, width)
-    locs[vals <= 0] = -1
-    return locs.reshape(*lead, 2), vals.reshape(lead)
-
-
-def batch_heatmap_nms(batch_heatmaps: np.ndarray, kernel_size: int = 5) -> np.ndarray:
-    """Zero every pixel that is not the maximum of its ``kernel_size`` window (MMPose's ``batch_heatmap_nms``).
-
-    Same numbers as MMPose's ``max_pool2d`` (padding ``-inf``) and equality mask, in numpy.
-
-    Args:
-        batch_heatmaps: ``(..., H, W)``, e.g. ``(B, K, H, W)``.
-        kernel_size: odd window size in heatmap pixels.
-
-    Returns:
-        the heatmaps with non-maxima set to zero, same shape and dtype.
-    """
-    if kernel_size % 2 != 1 or kernel_size < 1:
-        raise ValueError(f"kernel_size: expected an odd positive integer, got {kernel_size}")
-    pad = (kernel_size - 1) // 2
-    maximum = batch_heatmaps
-    for axis in (batch_heatmaps.ndim - 1, batch_heatmaps.ndim - 2):  # the window max is separable
-        widths = [(0, 0)] * batch_heatmaps.ndim
-        widths[axis] = (pad, pad)
-        padded = np.pad(maximum, widths, constant_values=-np.inf)
-        maximum = np.lib.stride_tricks.sliding_window_view(padded, kernel_size, axis=axis).max(axis=-1)
-    return batch_heatmaps * (batch_heatmaps == maximum)
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
-
-
-def get_simcc_maximum(
-    simcc_x: np.ndarray, simcc_y: np.ndarray, apply_softmax: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """Location and value of the maximum of x / y SimCC vectors.
-
-    The value is the smaller of the two maxima.
-
-    Args:
-        simcc_x: ``(..., Lx)``, e.g. ``(N, K, Lx)``.
-        simcc_y: ``(..., Ly)`` with the same leading shape.
-        apply_softmax: take a softmax over the bins first.
-
-    Returns:
-        ``locs (..., 2)`` float32 in bins (``-1`` where the value is ``<= 0``) and ``vals (...)``.
-    """
-    if apply_softmax:
-        simcc_x, simcc_y = _softmax(simcc_x), _softmax(simcc_y)
-    lead = simcc_x.shape[:-1]
-    flat_x = simcc_x.reshape(-1, simcc_x.shape[-1])
-    flat_y = simcc_y.reshape(-1, simcc_y.shape[-1])
-    ix = np.argmax(flat_x, axis=1)
-    iy = np.argmax(flat_y, axis=1)
-    max_x = np.take_along_axis(flat_x, ix[:, None], axis=1)[:, 0]
-    max_y = np.take_along_axis(flat_y, iy[:, None], axis=1)[:, 0]
-    vals = np.where(max_x > max_y, max_y, max_x)
-    locs = np.stack((ix, iy), axis=-1).astype(np.float32)
     locs[vals <= 0] = -1
     return locs.reshape(*lead, 2), vals.reshape(lead)

@@ -1,4 +1,4 @@
-"""Sub-pixel refinement of decoded keypoints: quarter-pixel shift, DARK, DARK-UDP, SimCC DARK.
+"""Sub-pixel refinement of decoded heatmap keypoints: quarter-pixel shift, DARK, DARK-UDP.
 
 Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
 """
@@ -6,15 +6,11 @@ Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from posekit.codec_utils.blur import _blur1d_raw, _blur_raw
-
-if TYPE_CHECKING:
-    pass
+from posekit.codec_utils.blur import _blur_raw
 
 
 def _channels(keypoints: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
@@ -216,29 +212,3 @@ def _udp_exact_logs(
         value = blurred[c, np.clip(py - 1, 0, height - 1), np.clip(px - 1, 0, width - 1)] * scale[c]
         logs.append(np.log(np.clip(value, np.float32(1e-3), np.float32(50.0))))
     return np.stack(logs, axis=1)
-
-
-def refine_simcc_dark(keypoints: np.ndarray, simcc: np.ndarray, blur_kernel_size: int) -> np.ndarray:
-    """DarkPose refinement along one SimCC axis (a 1D Newton step on the clipped log-vector).
-
-    Args:
-        keypoints: ``(..., K)`` float, one coordinate in bins (the maxima).
-        simcc: ``(..., K, L)`` with the same leading shape.
-        blur_kernel_size: odd Gaussian kernel size of the modulation blur.
-
-    Returns:
-        the refined coordinates (a new array of the keypoints' dtype).
-    """
-    length = simcc.shape[-1]
-    blurred, scale = _blur1d_raw(simcc, blur_kernel_size)
-    padded = length + 4
-    px = (keypoints + 2.5).astype(np.int64)
-
-    def at(step: int) -> np.ndarray:
-        pos = np.clip((px + step) % padded - 2, 0, length - 1)  # MMPose's edge pad of 2, negative wrap
-        value = np.take_along_axis(blurred, pos[..., None], axis=-1)[..., 0] * scale[..., 0]
-        return np.log(np.clip(value, np.float32(1e-3), np.float32(50.0)))
-
-    dx = 0.5 * (at(1) - at(-1))
-    dxx = 1e-9 + 0.25 * (at(2) - 2 * at(0) + at(-2))
-    return (keypoints - dx / dxx).astype(keypoints.dtype)

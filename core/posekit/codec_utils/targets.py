@@ -1,4 +1,4 @@
-"""Target rendering: Gaussian heatmaps (MSRA, unbiased DARK, UDP) and offset maps.
+"""Target rendering: Gaussian heatmaps (MSRA, unbiased DARK, UDP).
 
 Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
 """
@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    pass
 
 
 @functools.lru_cache(maxsize=64)
@@ -171,42 +168,3 @@ def generate_udp_gaussian_heatmaps(
     center = ((2 * radius + 1) // 2 + (keypoints.astype(np.float64) - mu)).astype(np.float32)[..., None]
     origin = lo.astype(np.float32)
     return _render(heatmap_size, origin, center, np.float32(-2 * sigma**2), draw, hi.astype(np.float32)), weights
-
-
-def generate_offset_heatmap(
-    heatmap_size: tuple[int, int],
-    keypoints: np.ndarray,
-    keypoints_visible: np.ndarray,
-    radius_factor: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """UDP "combined" targets: per keypoint a binary disc map and x / y offset maps.
-
-    The disc has radius ``r = radius_factor * max(W, H)``; offsets ``(keypoint - pixel) / r`` cover
-    the whole map (zeros for an unlabelled keypoint). For several instances the last labelled one
-    wins, as in MMPose.
-
-    Args:
-        heatmap_size: ``(W, H)``.
-        keypoints: ``(N, K, 2)`` in heatmap pixels.
-        keypoints_visible: ``(N, K)``.
-        radius_factor: disc radius as a fraction of ``max(W, H)``.
-
-    Returns:
-        ``heatmaps (3K, H, W)`` float32 ordered ``[label_k, x_offset_k, y_offset_k]`` per keypoint,
-        and ``keypoint_weights (N, K)`` (a copy of the visibilities).
-    """
-    width, height = heatmap_size
-    n_inst, n_kpt = keypoints_visible.shape
-    labelled = keypoints_visible >= 0.5
-    last = n_inst - 1 - np.argmax(labelled[::-1], axis=0)  # (K,) last labelled instance
-    mu = keypoints[last, np.arange(n_kpt)].astype(np.float64)  # (K, 2)
-    radius = radius_factor * max(width, height)
-    x_offset = (mu[:, 0, None, None] - np.arange(width)) / radius  # (K, 1, W)
-    y_offset = (mu[:, 1, None, None] - np.arange(height)[:, None]) / radius  # (K, H, 1)
-    any_labelled = labelled.any(axis=0)[:, None, None]
-    label = (x_offset**2 + y_offset**2 <= 1) & any_labelled
-    heatmaps = np.empty((n_kpt, 3, height, width), dtype=np.float32)
-    heatmaps[:, 0] = label
-    heatmaps[:, 1] = x_offset * any_labelled
-    heatmaps[:, 2] = y_offset * any_labelled
-    return heatmaps.reshape(n_kpt * 3, height, width), keypoints_visible.copy()

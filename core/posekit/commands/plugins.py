@@ -35,10 +35,10 @@ def _hook_clashes() -> list[dict[str, str]]:
 def run(args: argparse.Namespace) -> int:
     from posekit.registry import GROUPS, entries, missing_modules, problems, skipped, strict
 
-    if args.check:
-        from posekit.commands.plugin_check import run_checks
+    if args.check:  # the `check` command of posekit.commands (posekit-testing ships it)
+        from posekit.cli import load_command
 
-        return run_checks()
+        return int(load_command("check").run(args) or 0)
     rows = [e for kind in (*GROUPS, "hook") for e in entries(kind)]
     broken = [p.__dict__ for p in (*problems(), *missing_modules())] + _hook_clashes()
     left_out: dict[tuple[str, str], str] = {(e.dist, e.version): why for e, why in skipped()}

@@ -15,10 +15,17 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from posekit.engine.optim import NORM_LAYERS
-
 if TYPE_CHECKING:
     from posekit.config.schema import OptimizerCfg
+
+#: normalisation layers (``norm_decay_mult`` applies to their parameters)
+NORM_LAYERS: tuple[type[nn.Module], ...] = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.LocalResponseNorm,
+)
 
 
 class CustomKey(BaseModel):

@@ -1,9 +1,9 @@
 """Optimizer with per-parameter-group weight decay, and the per-iteration LR schedule.
 
-Weight decay multipliers follow MMEngine's ``DefaultOptimWrapperConstructor``: a bias of a
-non-normalisation layer gets ``weight_decay * bias_decay_mult``; every parameter of a
-normalisation layer (BatchNorm, SyncBatchNorm, GroupNorm, LayerNorm, InstanceNorm) gets
-``weight_decay * norm_decay_mult``. Parameters with the same decay share one group.
+Param groups come from an ``optim_constructor`` component, by default MMEngine's
+``DefaultOptimWrapperConstructor`` with the config's ``norm_decay_mult`` and ``bias_decay_mult``: a
+bias of a non-normalisation layer gets ``weight_decay * bias_decay_mult``; every parameter of a
+normalisation layer gets ``weight_decay * norm_decay_mult``.
 
 The schedule gives each parameter group's LR every iteration from its base LR: MMEngine's
 parameter schedulers (``optim.scheduler.phases``) replayed as MMEngine's runner steps them
@@ -20,39 +20,22 @@ from torch import nn
 
 from posekit.config.lr_phases import LRPhase
 from posekit.config.schema import OptimizerCfg, SchedulerCfg
+from posekit.engine.constructors import DefaultOptimWrapperConstructor
 from posekit.errors import ConfigError
 
-NORM_LAYERS: tuple[type[nn.Module], ...] = (
-    nn.modules.batchnorm._BatchNorm,
-    nn.modules.instancenorm._InstanceNorm,
-    nn.GroupNorm,
-    nn.LayerNorm,
-    nn.LocalResponseNorm,
-)
 
-
-def param_groups(model: nn.Module, cfg: OptimizerCfg) -> list[dict[str, object]]:
-    """Trainable parameters of ``model`` grouped by their weight decay (module order kept).
+def param_groups(model: nn.Module, cfg: OptimizerCfg) -> list[dict[str, Any]]:
+    """Trainable parameters of ``model`` grouped by LR and weight decay (module order kept): MMEngine's
+    default constructor with the config's ``norm_decay_mult`` and ``bias_decay_mult``.
 
     Args:
         model: the model (unwrapped, not DDP).
-        cfg: the optimizer config (``weight_decay``, ``norm_decay_mult``, ``bias_decay_mult``).
+        cfg: the optimizer config.
     """
-    groups: dict[float, list[nn.Parameter]] = {}
-    seen: set[int] = set()
-    for module in model.modules():
-        is_norm = isinstance(module, NORM_LAYERS)
-        for name, p in module.named_parameters(recurse=False):
-            if not p.requires_grad or id(p) in seen:
-                continue
-            seen.add(id(p))
-            decay = cfg.weight_decay
-            if is_norm:
-                decay *= cfg.norm_decay_mult
-            elif name == "bias":
-                decay *= cfg.bias_decay_mult
-            groups.setdefault(decay, []).append(p)
-    return [{"params": params, "weight_decay": decay} for decay, params in groups.items()]
+    constructor = DefaultOptimWrapperConstructor(
+        norm_decay_mult=cfg.norm_decay_mult, bias_decay_mult=cfg.bias_decay_mult
+    )
+    return constructor(model, cfg)
 
 
 def build_optimizer(model: nn.Module, cfg: OptimizerCfg) -> torch.optim.Optimizer:

@@ -37,7 +37,7 @@ from posekit.nn.trunks import (
     heatmap_layers,
     init_heatmap_layers,
 )
-from posekit.nn.units import SELayer, ShuffleUnit, cat_shuffle, channel_shuffle
+from posekit.nn.units import SELayer, ShuffleUnit, cat_shuffle, channel_shuffle, run_block
 
 __all__ = [
     "ActConfig",
@@ -85,5 +85,6 @@ __all__ = [
     "normal_init",
     "optimize_for_inference",
     "read_checkpoint",
+    "run_block",
     "zero_init_last_norms",
 ]

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
 from posekit.nn.bricks import NamedNorms, add_conv_norm, build_norm_layer
 from posekit.nn.configs import NormConfig
 from posekit.nn.init import constant_init
+from posekit.nn.units import run_block
 
 Style = Literal["pytorch", "caffe"]
 _BN = NormConfig(type="BN")
@@ -83,9 +83,7 @@ class _ResidualBlock(NamedNorms, nn.Module):
         return out
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            return self.relu(cp.checkpoint(self._residual, x, use_reentrant=False))
-        return self.relu(self._residual(x))
+        return self.relu(run_block(self._residual, x, with_cp=self.with_cp))
 
 
 class BasicBlock(_ResidualBlock):

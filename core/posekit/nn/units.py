@@ -4,13 +4,14 @@
   ``channel_shuffle(torch.cat(parts, 1), len(parts))`` in one copy; both keep channels_last;
 - :class:`SELayer` is squeeze-and-excitation channel weighting (SEResNet, MobileNetV3 and ViPNAS
   units; Lite-HRNet's ``SpatialWeighting`` is the same module);
-- :class:`ShuffleUnit` is the ShuffleNetV2 unit (ShuffleNetV2's stages, naive Lite-HRNet's branches).
+- :class:`ShuffleUnit` is the ShuffleNetV2 unit (ShuffleNetV2's stages, naive Lite-HRNet's branches);
+- :func:`run_block` runs a block's forward with optional gradient checkpointing (``with_cp``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import torch
 import torch.utils.checkpoint as cp
@@ -27,6 +28,16 @@ _SE_ACTS: tuple[ActConfig, ActConfig] = (ActConfig(type="ReLU"), ActConfig(type=
 def _is_channels_last(x: Tensor) -> bool:
     """Channels vary fastest in memory (channels_last, or a channel slice of it)."""
     return x.stride(1) < x.stride(3)
+
+
+_Out = TypeVar("_Out")
+
+
+def run_block(fn: Callable[..., _Out], *inputs: Tensor, with_cp: bool) -> _Out:
+    """``fn(*inputs)``, with gradient checkpointing when ``with_cp`` and the first input needs gradients."""
+    if with_cp and inputs[0].requires_grad:
+        return cp.checkpoint(fn, *inputs, use_reentrant=False)
+    return fn(*inputs)
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -128,6 +139,4 @@ class ShuffleUnit(nn.Module):
         return cat_shuffle(kept, self.branch2(branch))
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._forward, x, use_reentrant=False)
-        return self._forward(x)
+        return run_block(self._forward, x, with_cp=self.with_cp)

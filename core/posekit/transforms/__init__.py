@@ -24,11 +24,9 @@ from posekit.transforms.base import BaseTransform, Compose
 from posekit.transforms.common import (
     GenerateTarget,
     GetBBoxCenterScale,
-    PhotometricDistortion,
     RandomBBoxTransform,
     RandomFlip,
     RandomHalfBody,
-    YOLOXHSVRandomAug,
 )
 from posekit.transforms.formatting import PackPoseInputs
 from posekit.transforms.loading import LoadImage
@@ -42,12 +40,10 @@ __all__ = [
     "GetBBoxCenterScale",
     "LoadImage",
     "PackPoseInputs",
-    "PhotometricDistortion",
     "RandomBBoxTransform",
     "RandomFlip",
     "RandomHalfBody",
     "TopdownAffine",
-    "YOLOXHSVRandomAug",
     "get_rng",
     "sample_rng",
 ]

@@ -26,7 +26,7 @@ def test_codec(posekit_check) -> None:
 
 
 def test_estimator(posekit_check) -> None:
-    from posekit.testing import example_config, random_topdown_batch
+    from posekit_testing import example_config, random_topdown_batch
 
     cfg = {**example_config("estimator", "YourmodelEstimator"), "test_cfg": {"flip_test": True}}
     codec = posekit.build("codec", cfg["head"]["decoder"])

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from posekit_testing.reference import assert_encode_matches, assert_same, codec_cases
 
 from posekit.registry import build
-from posekit.testing.reference import assert_encode_matches, assert_same, codec_cases
 
 #: cases written by MMPose 1.3.2 through benchmarks/fixtures/gen_fidelity.py (same layout as the shared ones)
 FIXTURES = Path(__file__).parent / "fixtures"

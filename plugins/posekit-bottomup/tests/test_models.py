@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from posekit_testing.reference import assert_head_matches_mmpose
 
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample
 from posekit.structures import TestCfg as HeadTestCfg
-from posekit.testing.reference import assert_head_matches_mmpose
 
 MODEL = "ae-hrnet-w18-small_coco-256x256"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from posekit_bottomup.transforms import BottomupGetHeatmapMask, BottomupRandomAffine, BottomupResize
-
-from posekit.testing.samples import (
+from posekit_testing.samples import (
     assert_dots_follow,
     dotted_sample,
     isolated_keypoints,
@@ -14,6 +13,7 @@ from posekit.testing.samples import (
     sample_state,
     seeded_sample,
 )
+
 from posekit.transforms import GetBBoxCenterScale, RandomFlip, sample_rng
 
 

@@ -11,17 +11,17 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-
-import posekit
-from posekit.cli import main
-from posekit.errors import ConfigError
-from posekit.registry import build
-from posekit.testing.reference import (
+from posekit_testing.reference import (
     assert_backbone_matches_mmpose,
     assert_close_to_max,
     assert_head_matches_mmpose,
     assert_outputs_match,
 )
+
+import posekit
+from posekit.cli import main
+from posekit.errors import ConfigError
+from posekit.registry import build
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 from torch import nn
 
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn import load_checkpoint
 from posekit.registry import build
-from posekit.testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 
 FIXTURE = "fixtures/mmpose/models/rtmpose-t_coco-256x192"
 TINY = {"type": "CSPNeXt", "deepen_factor": 0.167, "widen_factor": 0.125}

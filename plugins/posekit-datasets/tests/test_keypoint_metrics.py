@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 from posekit_datasets.keypoint_metrics import AUC, EPE, NME, PCKAccuracy
+from posekit_testing.reference import assert_metric_close, metric_fixture
 
 from posekit.errors import ConfigError, DataError
 from posekit.metrics.functional import keypoint_epe, keypoint_nme, keypoint_pck_accuracy
 from posekit.structures import PoseResult, PoseSample
-from posekit.testing.reference import assert_metric_close, metric_fixture
 
 PCK_FIXTURES = ("pck_mpii-pckh0.5.npz", "pck_onehand10k-pck0.2.npz")
 

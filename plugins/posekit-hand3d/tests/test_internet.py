@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from posekit_testing.conformance import check_component
+from posekit_testing.reference import assert_close_to_max
 
 import posekit
 from posekit import structures
 from posekit.data import pose_collate
 from posekit.registry import build
 from posekit.structures import PoseResult, PoseSample
-from posekit.testing.conformance import check_component
-from posekit.testing.reference import assert_close_to_max
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONFIG = "hand_3d_keypoint/internet/interhand3d/internet_res50_4xb16-20e_interhand3d-256x256.py"

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from posekit_testing.reference import assert_head_matches_mmpose
 
 from posekit import structures
 from posekit.codec_utils import flip_heatmaps
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample, TrainCfg
-from posekit.testing.reference import assert_head_matches_mmpose
 
 
 @pytest.mark.parametrize("model", ["hrnet-w18_coco-256x192", "simplebaseline-res18-narrow_coco-256x192"])

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 from torch import nn
 
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn import load_checkpoint
 from posekit.registry import build
-from posekit.testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 
 TOPDOWN = "fixtures/mmpose/models/hrnet-w18_coco-256x192"
 BOTTOMUP = "fixtures/mmpose/models/ae-hrnet-w18-small_coco-256x256"

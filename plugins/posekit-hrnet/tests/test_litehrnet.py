@@ -13,12 +13,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from posekit_hrnet.litehrnet import LiteHRNet, _add_upsampled_, _mul_nearest
+from posekit_testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 import posekit
 from posekit.cli import main
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit.testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "checkpoint.pth").is_file())

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from posekit_testing.reference import assert_same
 
 from posekit.registry import build
-from posekit.testing.reference import assert_same
 
 CODECS = ("ImagePoseLifting", "VideoPoseLifting")
 #: cases written by MMPose 1.3.2 through benchmarks/fixtures/gen_fidelity.py (same layout as the shared ones)

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from posekit_testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample
 from posekit.structures import TestCfg as HeadTestCfg
-from posekit.testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 MODEL = "videopose3d-27frm-c256_h36m"
 

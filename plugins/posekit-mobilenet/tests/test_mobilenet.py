@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 import torch
-
-import posekit
-from posekit.errors import ConfigError
-from posekit.registry import build
-from posekit.testing.reference import (
+from posekit_testing.reference import (
     assert_backbone_matches_mmpose,
     assert_head_matches_mmpose,
     mmpose_backbone_config,
 )
+
+import posekit
+from posekit.errors import ConfigError
+from posekit.registry import build
 
 HEADS = set(posekit.list_components("head")["head"])
 FIXTURES = Path(__file__).parent / "fixtures"

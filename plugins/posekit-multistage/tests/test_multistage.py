@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from posekit_testing.conformance import check_estimator
 
 import posekit
 from posekit.cli import main
@@ -24,7 +25,6 @@ from posekit.errors import ConfigError
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample, TrainCfg
 from posekit.structures import TestCfg as HeadTestCfg
-from posekit.testing.conformance import check_estimator
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NAMES = ("cpm", "hourglass", "mspn", "rsn")

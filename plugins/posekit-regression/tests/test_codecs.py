@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from posekit_testing.reference import assert_encode_matches, assert_same, codec_cases
 
 from posekit.registry import build
-from posekit.testing.reference import assert_encode_matches, assert_same, codec_cases
 
 
 @pytest.mark.parametrize("name", ["RegressionLabel", "IntegralRegressionLabel"])

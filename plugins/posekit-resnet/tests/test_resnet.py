@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 from torch import nn
 
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn import load_checkpoint
 from posekit.registry import build
-from posekit.testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 
 FIXTURE = "fixtures/mmpose/models/simplebaseline-res18-narrow_coco-256x192"
 TINY = {"type": "ResNet", "depth": 18, "base_channels": 8, "stem_channels": 8}

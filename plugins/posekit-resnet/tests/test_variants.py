@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_testing.reference import (
+    assert_backbone_matches_mmpose,
+    assert_head_matches_mmpose,
+    mmpose_backbone_config,
+)
 
 import posekit
 from posekit.cli import main
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit.testing.reference import (
-    assert_backbone_matches_mmpose,
-    assert_head_matches_mmpose,
-    mmpose_backbone_config,
-)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "checkpoint.pth").is_file())

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from posekit.testing.conformance import check_component
+from posekit_testing.conformance import check_component
 
 COMPONENTS = [
     ("backbone", "CSPDarknet"),

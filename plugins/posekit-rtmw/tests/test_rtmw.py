@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from posekit_testing.conformance import check_estimator, random_topdown_batch
+from posekit_testing.reference import assert_close_to_max
 
 import posekit
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit.testing.conformance import check_estimator, random_topdown_batch
-from posekit.testing.reference import assert_close_to_max
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REGENERATE = "~/.cache/posekit/mmpose-env/bin/python plugins/posekit-rtmw/tests/fixtures/generate.py"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from posekit_testing.reference import assert_encode_matches, assert_same, codec_cases
 
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit.testing.reference import assert_encode_matches, assert_same, codec_cases
 
 
 def test_matches_mmpose(shared: Path) -> None:

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from posekit_simcc.simcc_utils import flip_vectors
+from posekit_testing.reference import assert_head_matches_mmpose
 
 from posekit import structures
-from posekit.codec_utils import flip_vectors
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample, TrainCfg
-from posekit.testing.reference import assert_head_matches_mmpose
 
 
 def test_rtmcc_head_matches_mmpose(shared: Path) -> None:

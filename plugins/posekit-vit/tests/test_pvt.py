@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from posekit_testing.conformance import check_estimator, random_topdown_batch
 
 import posekit
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit.testing.conformance import check_estimator, random_topdown_batch
 
 TINY = {"embed_dims": 8, "num_layers": (1, 1, 1, 1), "num_heads": (1, 1, 2, 2), "mlp_ratios": (2, 2, 2, 2),
         "sr_ratios": (2, 2, 1, 1), "out_indices": (3,)}  # fmt: skip

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_testing.conformance import check_estimator, random_topdown_batch
 
 import posekit
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit.testing.conformance import check_estimator, random_topdown_batch
 
 TINY = {"type": "SwinTransformer", "embed_dims": 8, "depths": (2, 2), "num_heads": (1, 2), "strides": (4, 2)}
 

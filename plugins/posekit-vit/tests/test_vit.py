@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_testing.conformance import check_estimator, random_topdown_batch
 
 import posekit
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit.testing.conformance import check_estimator, random_topdown_batch
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NAMES = ("vitpose_simple", "vitpose_classic", "vit_cls_token", "swin", "pvt", "pvtv2")

@@ -8,5 +8,6 @@ its own validated section ``hooks.<name>`` (the module's ``config_model``):
 - ``ema``: the exponential moving average of the weights (``hooks.ema``);
 - ``evaluation``: the validation pass (``run_validation``) with the config's metrics;
 - ``checkpoint``: periodic, best and final checkpoints (``hooks.checkpoint``);
-- ``logger``: progress bar (``hooks.logger.interval``), ``scalars.jsonl``, ``train.log``, TensorBoard, ``curves.png``.
+- ``logger``: progress bar (``hooks.logger.interval``), ``scalars.jsonl``, ``train.log``; each row also to the
+  ``log_scalars`` hook (TensorBoard and ``curves.png`` are posekit-trainlog's hooks).
 """

@@ -1,12 +1,12 @@
-"""``logger``: progress bar, scalar log, text log, TensorBoard and a training-curve PNG (rank 0).
+"""``logger``: progress bar, scalar log and text log (rank 0).
 
 - a tqdm bar over the run's iterations with loss, lr, throughput and ETA (``train.progress``);
 - ``work_dir/scalars.jsonl``: one JSON object per line, ``{"mode": "train", "epoch", "iter",
   "loss", "lr", ...}`` averaged over ``hooks.logger.interval`` iterations, and
   ``{"mode": "val", "epoch", "iter", "<metric>": value}`` after each validation;
 - ``work_dir/train.log``: the same as text lines, with warnings and errors;
-- ``work_dir/tensorboard/``: the same scalars when the ``tensorboard`` package is installed;
-- ``work_dir/curves.png``: losses, LR and validation metrics, drawn when the run ends.
+- every row also goes to the ``log_scalars`` hook, for other writers (posekit-trainlog's
+  TensorBoard scalars, for one).
 
 A resumed run drops the scalar lines written after the checkpoint it resumes from.
 """
@@ -37,8 +37,8 @@ class LoggerConfig(BaseModel):
 
 
 config_model = LoggerConfig
+#: the JSON-lines scalar log in the work dir
 SCALARS = "scalars.jsonl"
-CURVES = "curves.png"
 
 
 def _state(trainer: Any) -> dict[str, Any]:
@@ -79,7 +79,6 @@ def before_run(trainer: Any) -> None:
     if trainer.resumed_from is not None:
         _truncate(trainer.work_dir / SCALARS, trainer.iteration)
     st["jsonl"] = open(trainer.work_dir / SCALARS, "a", encoding="utf-8")
-    st["tb"] = _tensorboard(trainer.work_dir / "tensorboard")
     st["window"] = defaultdict(list)
     progress = trainer.cfg.train.progress
     st["bar"] = tqdm(
@@ -101,21 +100,11 @@ def before_run(trainer: Any) -> None:
     )
 
 
-def _tensorboard(folder: Path) -> Any:
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
-    return SummaryWriter(str(folder))
-
-
-def _write(st: dict[str, Any], row: dict[str, Any]) -> None:
+def _write(trainer: Any, row: dict[str, Any]) -> None:
+    st = _state(trainer)
     st["jsonl"].write(scalars_json(row) + "\n")
     st["jsonl"].flush()
-    if st["tb"] is not None:
-        for key, value in row.items():
-            if key not in ("mode", "epoch", "iter"):
-                st["tb"].add_scalar(f"{row['mode']}/{key}", value, row["iter"])
+    trainer.pm.hook.log_scalars(trainer=trainer, row=row)
 
 
 def _text_line(st: dict[str, Any], message: str, console: bool) -> None:
@@ -151,7 +140,7 @@ def after_train_iter(trainer: Any, batch_idx: int, batch: Any, outputs: dict[str
     step_time = means.get("time")
     if step_time:
         means["samples_per_s"] = len(batch) * trainer.world_size / step_time
-    _write(st, {"mode": "train", "epoch": trainer.epoch + 1, "iter": trainer.iteration, **means})
+    _write(trainer, {"mode": "train", "epoch": trainer.epoch + 1, "iter": trainer.iteration, **means})
     postfix = {k: f"{means[k]:.4g}" for k in ("loss", "lr") if k in means}
     if "samples_per_s" in means:
         postfix["img/s"] = f"{means['samples_per_s']:.1f}"
@@ -171,8 +160,7 @@ def after_train_iter(trainer: Any, batch_idx: int, batch: Any, outputs: dict[str
 def after_val(trainer: Any, epoch: int, metrics: dict[str, float]) -> None:
     if not trainer.is_main or not metrics:
         return
-    st = _state(trainer)
-    _write(st, {"mode": "val", "epoch": epoch + 1, "iter": trainer.iteration, **metrics})
+    _write(trainer, {"mode": "val", "epoch": epoch + 1, "iter": trainer.iteration, **metrics})
     log.info("epoch %d validation: %s", epoch + 1, " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
 
@@ -187,61 +175,11 @@ def after_run(trainer: Any) -> None:
     if st["redirect"] is not None:
         st["redirect"].__exit__(None, None, None)
     st["jsonl"].close()
-    if st["tb"] is not None:
-        st["tb"].close()
     if trainer.stop_reason is not None:
         log.error("run stopped: %s", trainer.stop_reason)
-    try:
-        out = plot_curves(trainer.work_dir / SCALARS, trainer.work_dir / CURVES)
-        if out is not None:
-            log.info("training curves: %s", out)
-    except Exception as e:  # a plotting problem never fails a finished run
-        log.warning("could not draw %s: %s: %s", CURVES, type(e).__name__, e)
     root = logging.getLogger("posekit")
     root.removeHandler(st["file_handler"])
     st["file_handler"].close()
     if "old_level" in st:
         root.setLevel(st["old_level"])
     st.clear()
-
-
-def plot_curves(scalars: str | Path, out: str | Path) -> Path | None:
-    """Draw a ``scalars.jsonl`` log into a PNG: losses, LR, other train scalars, validation metrics.
-
-    Returns ``out``, or None when the log has no rows.
-
-    Args:
-        scalars: the JSON-lines log.
-        out: the PNG to write.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    rows = [json.loads(line) for line in Path(scalars).read_text().splitlines() if line.strip()]
-    train = [r for r in rows if r.get("mode") == "train"]
-    val = [r for r in rows if r.get("mode") == "val"]
-    skip = {"mode", "epoch", "iter", "time", "data_time", "samples_per_s", "grad_norm", "skipped"}
-    keys = sorted({k for r in train for k in r} - skip)
-    panels: list[tuple[str, str, list[dict[str, Any]], list[str]]] = [
-        ("losses", "iter", train, [k for k in keys if k.startswith("loss")]),
-        ("learning rate", "iter", train, [k for k in keys if k == "lr"]),
-        ("train scalars", "iter", train, [k for k in keys if not k.startswith("loss") and k != "lr"]),
-        ("validation", "epoch", val, sorted({k for r in val for k in r} - skip)),
-    ]
-    panels = [p for p in panels if p[3]]
-    if not panels:
-        return None
-    fig = Figure(figsize=(5 * len(panels), 4), layout="constrained")
-    FigureCanvasAgg(fig)
-    for i, (title, x, data, names) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        for name in names:
-            pts = [(r[x], r[name]) for r in data if r.get(name) is not None]  # null: non-finite
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name, marker="o" if x == "epoch" else None)
-        ax.set_title(title)
-        ax.set_xlabel(x)
-        ax.legend(fontsize="small")
-        ax.grid(alpha=0.3)
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    return out

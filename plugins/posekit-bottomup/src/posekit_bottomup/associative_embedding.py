@@ -27,7 +27,6 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from posekit.codec_utils import (
-    batch_heatmap_nms,
     check_array,
     gaussian_blur,
     generate_gaussian_heatmaps,
@@ -36,6 +35,7 @@ from posekit.codec_utils import (
     refine_keypoints_dark_udp,
 )
 from posekit.protocols import BaseKeypointCodec
+from posekit_bottomup.instances import batch_heatmap_nms
 
 
 def as_array(name: str, value: Any, shape: Sequence[int | str]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Per-person properties from visible keypoints, shared by the bottom-up codecs (SPR, DecoupledHeatmap).
+"""Per-person properties from visible keypoints, shared by the bottom-up codecs (SPR, DecoupledHeatmap),
+and the heatmap NMS their decoders (and AssociativeEmbedding's) find peaks with.
 
 Dimensions: N people, K keypoints; coordinates in any one pixel space.
 """
@@ -61,3 +62,27 @@ def head_example_inputs(decoder: dict[str, Any], num_keypoints: int, margin: flo
     flip = list(range(num_keypoints))
     samples = [PoseSample(img_shape=(64, 64), input_size=(64, 64), flip_indices=flip) for _ in encoded]
     return {"feat_shapes": [(8, 16, 16)], "batch": PoseBatch(torch.zeros(2, 3, 64, 64), targets, samples)}
+
+
+def batch_heatmap_nms(batch_heatmaps: np.ndarray, kernel_size: int = 5) -> np.ndarray:
+    """Zero every pixel that is not the maximum of its ``kernel_size`` window (MMPose's ``batch_heatmap_nms``).
+
+    Same numbers as MMPose's ``max_pool2d`` (padding ``-inf``) and equality mask, in numpy.
+
+    Args:
+        batch_heatmaps: ``(..., H, W)``, e.g. ``(B, K, H, W)``.
+        kernel_size: odd window size in heatmap pixels.
+
+    Returns:
+        the heatmaps with non-maxima set to zero, same shape and dtype.
+    """
+    if kernel_size % 2 != 1 or kernel_size < 1:
+        raise ValueError(f"kernel_size: expected an odd positive integer, got {kernel_size}")
+    pad = (kernel_size - 1) // 2
+    maximum = batch_heatmaps
+    for axis in (batch_heatmaps.ndim - 1, batch_heatmaps.ndim - 2):  # the window max is separable
+        widths = [(0, 0)] * batch_heatmaps.ndim
+        widths[axis] = (pad, pad)
+        padded = np.pad(maximum, widths, constant_values=-np.inf)
+        maximum = np.lib.stride_tricks.sliding_window_view(padded, kernel_size, axis=axis).max(axis=-1)
+    return batch_heatmaps * (batch_heatmaps == maximum)

@@ -24,10 +24,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from posekit.codec_utils import batch_heatmap_nms, generate_gaussian_heatmaps
+from posekit.codec_utils import generate_gaussian_heatmaps
 from posekit.protocols import BaseKeypointCodec
 from posekit_bottomup.associative_embedding import as_array
-from posekit_bottomup.instances import diagonal_lengths, instance_roots
+from posekit_bottomup.instances import batch_heatmap_nms, diagonal_lengths, instance_roots
 
 
 class SPR(BaseKeypointCodec):

@@ -17,7 +17,6 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from pydantic import BaseModel, ConfigDict, model_validator
 from torch import Tensor, nn
 
@@ -35,6 +34,7 @@ from posekit.nn import (
     cat_shuffle,
     init_backbone,
     normal_init,
+    run_block,
 )
 from posekit.protocols import BaseBackbone
 
@@ -182,9 +182,7 @@ class ConditionalChannelWeighting(nn.Module):
         return [cat_shuffle(h[0], s) for h, s in zip(halves, x2, strict=True)]
 
     def forward(self, x: list[Tensor]) -> list[Tensor]:
-        if self.with_cp and x[0].requires_grad:
-            return cp.checkpoint(self._forward, *x, use_reentrant=False)
-        return self._forward(*x)
+        return run_block(self._forward, *x, with_cp=self.with_cp)
 
 
 class Stem(nn.Module):
@@ -215,9 +213,7 @@ class Stem(nn.Module):
         return cat_shuffle(self.branch1(x1), x2)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._forward, x, use_reentrant=False)
-        return self._forward(x)
+        return run_block(self._forward, x, with_cp=self.with_cp)
 
 
 class IterativeHead(nn.Module):

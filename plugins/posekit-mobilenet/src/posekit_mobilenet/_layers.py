@@ -6,9 +6,8 @@ and the first n stages, ``norm_eval`` keeps every BatchNorm's statistics fixed w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
@@ -24,13 +23,6 @@ def make_divisible(value: float, divisor: int, min_value: int | None = None, min
     one step up when rounding lost more than ``1 - min_ratio`` of it (MMPose's channel rounding)."""
     rounded = max(min_value or divisor, int(value + divisor / 2) // divisor * divisor)
     return rounded + divisor if rounded < min_ratio * value else rounded
-
-
-def run_block(fn: Callable[[Tensor], Tensor], x: Tensor, with_cp: bool) -> Tensor:
-    """``fn(x)``, with gradient checkpointing when ``with_cp`` and ``x`` needs gradients."""
-    if with_cp and x.requires_grad:
-        return cp.checkpoint(fn, x, use_reentrant=False)
-    return fn(x)
 
 
 def check_indices(name: str, out_indices: Sequence[int], frozen_stages: int, num_stages: int) -> None:

@@ -16,8 +16,9 @@ from posekit.nn import (
     constant_init,
     is_norm,
     kaiming_init,
+    run_block,
 )
-from posekit_mobilenet._layers import BN, StagedBackbone, make_divisible, run_block
+from posekit_mobilenet._layers import BN, StagedBackbone, make_divisible
 
 _RELU6 = ActConfig(type="ReLU6")
 
@@ -74,7 +75,7 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_res_connect else self.conv(x)
 
     def forward(self, x: Tensor) -> Tensor:
-        return run_block(self._forward, x, self.with_cp)
+        return run_block(self._forward, x, with_cp=self.with_cp)
 
 
 class MobileNetV2(StagedBackbone):

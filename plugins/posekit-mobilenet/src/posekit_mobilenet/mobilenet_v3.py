@@ -12,8 +12,18 @@ from typing import Literal
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit, SELayer, constant_init, is_norm, kaiming_init
-from posekit_mobilenet._layers import BN, RELU, StagedBackbone, run_block
+from posekit.nn import (
+    ActConfig,
+    ConvModule,
+    NormConfig,
+    PretrainedInit,
+    SELayer,
+    constant_init,
+    is_norm,
+    kaiming_init,
+    run_block,
+)
+from posekit_mobilenet._layers import BN, RELU, StagedBackbone
 
 #: the SE gate of MobileNetV3 and ViPNAS units: mmcv's HSigmoid(bias=1, divisor=2) = clamp((x + 1) / 2, 0, 1)
 SE_ACTS = (ActConfig(type="ReLU"), ActConfig(type="HSigmoid", bias=1.0, divisor=2.0))
@@ -86,7 +96,7 @@ class InvertedResidual(nn.Module):
         return x + out if self.with_res_shortcut else out
 
     def forward(self, x: Tensor) -> Tensor:
-        return run_block(self._forward, x, self.with_cp)
+        return run_block(self._forward, x, with_cp=self.with_cp)
 
 
 #: per layer: kernel, hidden channels, output channels, SE, activation, stride

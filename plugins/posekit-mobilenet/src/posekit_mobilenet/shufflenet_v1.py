@@ -11,8 +11,16 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit, build_activation_layer, channel_shuffle
-from posekit_mobilenet._layers import BN, RELU, make_divisible, run_block
+from posekit.nn import (
+    ActConfig,
+    ConvModule,
+    NormConfig,
+    PretrainedInit,
+    build_activation_layer,
+    channel_shuffle,
+    run_block,
+)
+from posekit_mobilenet._layers import BN, RELU, make_divisible
 from posekit_mobilenet.shufflenet_v2 import STAGE_BLOCKS, ShuffleNetBase
 
 #: output channels of the three stages (before ``widen_factor``), per number of groups
@@ -83,7 +91,7 @@ class ShuffleUnit(nn.Module):
         return self.act(x + out)
 
     def forward(self, x: Tensor) -> Tensor:
-        return run_block(self._forward, x, self.with_cp)
+        return run_block(self._forward, x, with_cp=self.with_cp)
 
 
 class ShuffleNetV1(ShuffleNetBase):

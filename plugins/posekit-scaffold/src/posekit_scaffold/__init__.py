@@ -56,7 +56,7 @@ def test_codec(posekit_check) -> None:
     "estimator": """
 
 def test_estimator(posekit_check) -> None:
-    from posekit.testing import example_config, random_topdown_batch
+    from posekit_testing import example_config, random_topdown_batch
 
     cfg = {**example_config("estimator", "$estimator"), "test_cfg": {"flip_test": True}}
     codec = posekit.build("codec", cfg["head"]["decoder"])

@@ -11,11 +11,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from posekit.codec_utils import flip_vectors
 from posekit.protocols import BaseHead
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit_simcc._layers import get_simcc_normalized, simcc_pck_accuracy
 from posekit_simcc.simcc_label import SimCCLabel
+from posekit_simcc.simcc_utils import flip_vectors
 
 
 def decode_simcc(simcc_x: Tensor, simcc_y: Tensor, split_ratio: float) -> tuple[Tensor, Tensor]:

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit.codec_utils import get_simcc_maximum
 from posekit.metrics.functional import keypoint_pck_accuracy
+from posekit_simcc.simcc_utils import get_simcc_maximum
 
 
 class GAUConfig(BaseModel):

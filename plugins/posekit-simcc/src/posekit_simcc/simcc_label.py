@@ -16,9 +16,10 @@ from typing import Literal
 
 import numpy as np
 
-from posekit.codec_utils import check_array, check_keypoints, get_simcc_maximum, refine_simcc_dark
+from posekit.codec_utils import check_array, check_keypoints
 from posekit.errors import ConfigError
 from posekit.protocols import BaseKeypointCodec
+from posekit_simcc.simcc_utils import get_simcc_maximum, refine_simcc_dark
 
 
 class SimCCLabel(BaseKeypointCodec):

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils import checkpoint as cp
 
 from posekit.errors import ConfigError
 from posekit.nn import (
@@ -26,6 +25,7 @@ from posekit.nn import (
     PretrainedInit,
     build_norm_layer,
     freeze,
+    run_block,
 )
 from posekit.protocols import BaseBackbone
 from posekit_vit._layers import (
@@ -225,9 +225,7 @@ class SwinBlock(nn.Module):
             x = x + self.attn(self.norm1(x), size)
             return self.ffn(self.norm2(x), identity=x)
 
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(inner, x, use_reentrant=False)
-        return inner(x)
+        return run_block(inner, x, with_cp=self.with_cp)
 
 
 class SwinBlockSequence(nn.Module):

@@ -1,14 +1,27 @@
-"""``posekit plugins --check``: build and check every installed component and hook.
+"""``posekit check`` (also ``posekit plugins --check``): build and check every installed component and hook.
 
-Each component is built from the ``example_config`` its class declares and checked with
-the conformance kit (:func:`posekit.testing.conformance.check_component`); each hook module
-is imported and validated as the trainer registers it (misspelt hooks, a hook function
-without ``@hookimpl``, a hook name two distributions register, its ``hooks.<name>`` model).
+Registered under the entry-point group ``posekit.commands``. Each component is built from the
+``example_config`` its class declares and checked with the conformance kit
+(:func:`posekit_testing.conformance.check_component`); each hook module is imported and
+validated as the trainer registers it (misspelt hooks, a hook function without ``@hookimpl``,
+a hook name two distributions register, its ``hooks.<name>`` model).
 """
 
 from __future__ import annotations
 
+import argparse
+
 from posekit.registry import GROUPS, Entry, entries
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="build every installed component from its example config and check it")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command's entry: :func:`run_checks`."""
+    return run_checks()
 
 
 def _check_hook(entry: Entry) -> str:
@@ -30,7 +43,7 @@ def _check_hook(entry: Entry) -> str:
 
 def run_checks() -> int:
     """Print one row per component and hook: ok / failed with the reason. Returns 1 if any failed."""
-    from posekit.testing.conformance import check_component
+    from posekit_testing.conformance import check_component
 
     rows: list[tuple[Entry, bool, str]] = []
     for kind in (*GROUPS, "hook"):

@@ -220,12 +220,14 @@ def check_head(
     *,
     batch: Any = None,
     batch_size: int = 2,
+    num_keypoints: int | None = None,
     seed: int = 0,
 ) -> Any:
     """forward, loss (keys, finiteness, gradients), predict (one decoded sample each), flip test.
 
     ``feat_shapes`` are per-sample ``(C, H, W)`` shapes of the features the head takes.
-    Without ``batch``, targets are encoded by the head's own decoder from random keypoints.
+    Without ``batch``, targets are encoded by the head's own decoder from ``num_keypoints`` random
+    keypoints (default: the head's ``out_channels``, else 17).
     """
     import torch
 
@@ -236,7 +238,8 @@ def check_head(
     assert isinstance(head, BaseHead), f"{cfg['type']} must subclass posekit.protocols.BaseHead"
     if batch is None:
         assert head.codec is not None, "check_head needs a head with a decoder, or an explicit batch"
-        batch = random_topdown_batch(head.codec, batch_size, int(getattr(head, "out_channels", 17)), seed)
+        k = num_keypoints or int(getattr(head, "out_channels", 17))
+        batch = random_topdown_batch(head.codec, batch_size, k, seed)
     n = len(batch)
     torch.manual_seed(seed)
     feats = tuple(torch.randn(n, *s) for s in feat_shapes)

@@ -2,7 +2,8 @@
 
 A geometric transform is right when every keypoint still sits on its own dot afterwards
 (:func:`assert_dots_follow`); a seeded transform is reproducible when :func:`sample_state` of
-two runs with the same ``sample.rng`` is equal. Plugins' transform tests use these as the core's do.
+two runs with the same ``sample.rng`` is equal (:func:`assert_seeded`). Plugins' transform tests
+use these as the core's do.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from posekit.structures import PoseSample
+from posekit.transforms.base import BaseTransform
+from posekit.transforms.common import GetBBoxCenterScale
 from posekit.transforms.rng import sample_rng
 
 #: COCO-17 left/right swap
@@ -73,3 +76,18 @@ def sample_state(sample: PoseSample) -> list[np.ndarray]:
     return [np.asarray(getattr(sample, f)) for f in fields if getattr(sample, f) is not None] + [
         np.asarray(sample.flip)
     ]
+
+
+def assert_seeded(transform: BaseTransform, seeds: int = 6) -> None:
+    """``transform`` on :func:`seeded_sample` (3 instances, boxes as centers/scales) gives the same
+    :func:`sample_state` for the same seed, and not one state for all ``seeds`` seeds."""
+
+    def run(seed: int) -> list[np.ndarray]:
+        return sample_state(transform(GetBBoxCenterScale()(seeded_sample(seed, n=3))))
+
+    outputs = {s: run(s) for s in range(seeds)}
+    for s in range(seeds):
+        for a, b in zip(outputs[s], run(s), strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=f"{type(transform).__name__}: seed {s} run twice differs")
+    distinct = {b"".join(x.tobytes() for x in out) for out in outputs.values()}
+    assert len(distinct) > 1, f"{type(transform).__name__} gave the same output for {seeds} different seeds"

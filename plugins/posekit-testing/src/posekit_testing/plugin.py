@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture
 def posekit_check() -> SimpleNamespace:
     """The conformance checks: ``posekit_check.codec(cfg)``, ``.backbone(cfg)``, ``.head(cfg, ...)``, ..."""
-    from posekit.testing import conformance as c
+    from posekit_testing import conformance as c
 
     return SimpleNamespace(
         backbone=c.check_backbone,
@@ -27,7 +27,7 @@ def posekit_check() -> SimpleNamespace:
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """The ``shared/`` folder of reference fixtures and sample data (skips when absent)."""
-    from posekit.testing.conformance import shared_dir
+    from posekit_testing.conformance import shared_dir
 
     path = shared_dir()
     if path is None:

@@ -8,7 +8,7 @@ Use the functions directly, or through the pytest fixture ``posekit_check`` that
                             "decoder": {"type": "MSRAHeatmap", ...}}, feat_shapes=[(32, 8, 6)])
 """
 
-from posekit.testing.conformance import (
+from posekit_testing.conformance import (
     check_backbone,
     check_codec,
     check_component,
@@ -20,7 +20,7 @@ from posekit.testing.conformance import (
     random_topdown_batch,
     shared_dir,
 )
-from posekit.testing.reference import assert_close_to_max, assert_outputs_match, assert_same
+from posekit_testing.reference import assert_close_to_max, assert_outputs_match, assert_same
 
 __all__ = [
     "assert_close_to_max",
