@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
-from torch.utils.data import Dataset, DistributedSampler, Sampler
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from posekit.errors import ConfigError
 
 
 class TrainSampler(DistributedSampler):
@@ -74,3 +78,44 @@ def iters_per_epoch(num_samples: int, batch_size: int, drop_last: bool) -> int:
         drop_last: whether an incomplete last batch is dropped.
     """
     return num_samples // batch_size if drop_last else math.ceil(num_samples / batch_size)
+
+
+def build_train_loader(
+    dataset: Dataset, split: Any, seed: int, rank: int, world_size: int, device: torch.device, where: str
+) -> tuple[TrainSampler, DataLoader, int]:
+    """The trainer's sampler and loader of ``dataset``, and the batches a rank draws per epoch.
+
+    Args:
+        dataset: the training dataset (built from the config at ``where``).
+        split: the ``data.train`` section (batch size, workers, shuffle, drop_last, ...).
+        seed: the run's seed.
+        rank: this process's rank.
+        world_size: the number of processes.
+        device: the training device (pinned memory on CUDA).
+        where: the dataset's config path, for errors.
+    """
+    from posekit.data import build_dataloader, pose_collate
+
+    if len(dataset) == 0:  # type: ignore[arg-type]
+        raise ConfigError(f"{where} ({type(dataset).__name__}) has no samples")
+    shuffle = True if split.shuffle is None else split.shuffle
+    sampler = TrainSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed)
+    loader = build_dataloader(
+        dataset,
+        sampler=sampler,
+        batch_size=split.batch_size,
+        num_workers=split.num_workers,
+        drop_last=split.drop_last,
+        persistent_workers=split.persistent_workers,
+        collate_fn=pose_collate,
+        pin_memory=split.pins_memory(device.type),
+        seed=seed,
+        rank=rank,
+    )
+    iters = iters_per_epoch(sampler.num_samples, split.batch_size, split.drop_last)
+    if iters == 0:
+        raise ConfigError(
+            f"data.train: {sampler.num_samples} samples per process is less than one batch "
+            f"of {split.batch_size} with drop_last=true"
+        )
+    return sampler, loader, iters

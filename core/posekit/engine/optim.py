@@ -126,21 +126,46 @@ class LRSchedule:
 class IterLR:
     """Per-iteration LR: every parameter group's ``lr`` set from its base LR by the schedule.
 
+    When the training data changes the epoch length (:meth:`set_epoch_length`), iterations are
+    mapped to the schedule's own (epochs of ``iters_per_epoch``), so epoch phases keep their epochs.
+
     Args:
         optimizer: the optimizer (its groups' ``lr`` at construction are the base LRs).
         schedule: ``(iteration, base LR) -> LR``, e.g. an :class:`LRSchedule`.
+        iters_per_epoch: the epoch length the schedule counts in (default 1).
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, schedule: Callable[[int, float], float]) -> None:
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, schedule: Callable[[int, float], float], iters_per_epoch: int = 1
+    ) -> None:
         self.optimizer = optimizer
         self.schedule = schedule
         self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
         self.last_iter = 0
+        self.iters_per_epoch = max(iters_per_epoch, 1)
+        #: (first iteration, its epoch, iterations per epoch) of each change of the epoch length
+        self.epoch_lengths: list[tuple[int, int, int]] = []
         self._apply()
 
+    def set_epoch_length(self, first_iter: int, epoch: int, iters_per_epoch: int) -> None:
+        """From iteration ``first_iter``, the start of ``epoch`` (0-based), epochs have ``iters_per_epoch``
+        iterations (changes from that epoch on, set before, are replaced)."""
+        kept = [c for c in self.epoch_lengths if c[1] < epoch]
+        self.epoch_lengths = [*kept, (first_iter, epoch, max(iters_per_epoch, 1))]
+        self._apply()
+
+    def position(self, iteration: int) -> int:
+        """``iteration`` counted in the schedule's epochs: the same epoch, the same fraction of it."""
+        for first, epoch, length in reversed(self.epoch_lengths):
+            if iteration >= first:
+                done, within = divmod(iteration - first, length)
+                return (epoch + done) * self.iters_per_epoch + within * self.iters_per_epoch // length
+        return iteration
+
     def _apply(self) -> None:
+        at = self.position(self.last_iter)
         for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
-            group["lr"] = self.schedule(self.last_iter, base)
+            group["lr"] = self.schedule(at, base)
 
     def step(self) -> None:
         """Advance one iteration."""
@@ -148,9 +173,11 @@ class IterLR:
         self._apply()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"last_iter": self.last_iter, "base_lrs": list(self.base_lrs)}
+        lengths = [list(c) for c in self.epoch_lengths]
+        return {"last_iter": self.last_iter, "base_lrs": list(self.base_lrs), "epoch_lengths": lengths}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.last_iter = int(state["last_iter"])
         self.base_lrs = [float(x) for x in state["base_lrs"]]
+        self.epoch_lengths = [(int(a), int(b), int(c)) for a, b, c in state.get("epoch_lengths", ())]
         self._apply()

@@ -33,7 +33,7 @@ from posekit.engine import dist
 from posekit.engine.checkpoint import find_latest, rng_state, set_rng_state
 from posekit.engine.dist import resolve_device
 from posekit.engine.host_memory import retain_freed_memory
-from posekit.engine.loader import ShardSampler, TrainSampler, iters_per_epoch
+from posekit.engine.loader import ShardSampler, build_train_loader
 from posekit.engine.optim import IterLR, LRSchedule, build_optimizer
 from posekit.engine.runtime import parse_losses, seed_everything
 from posekit.engine.workdir import check_work_dir
@@ -144,7 +144,7 @@ class Trainer:
         self._build_data()
         self.optimizer = build_optimizer(model, cfg.optim.optimizer)
         schedule = LRSchedule(cfg.optim.scheduler, self.iters_per_epoch, self.max_epochs, self.max_iters)
-        self.scheduler = IterLR(self.optimizer, schedule)
+        self.scheduler = IterLR(self.optimizer, schedule, self.iters_per_epoch)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.optim.amp and self.device.type == "cuda" else None
         self._built = True
         if self.resume_from:
@@ -154,38 +154,8 @@ class Trainer:
         from posekit.data import build_dataloader, pose_collate
 
         cfg = self.cfg
-        split = cfg.data.train
-        assert split is not None
-        self.train_dataset = build("dataset", split.dataset, where="data.train.dataset")
-        if getattr(self.train_dataset, "seed", 0) is None:  # per-sample augmentation seeds follow train.seed
-            self.train_dataset.seed = cfg.train.seed
-        if len(self.train_dataset) == 0:
-            raise ConfigError(f"data.train.dataset ({split.dataset.get('type')}) has no samples")
-        self.train_sampler = TrainSampler(
-            self.train_dataset,
-            num_replicas=self.world_size,
-            rank=self.rank,
-            shuffle=True if split.shuffle is None else split.shuffle,
-            seed=cfg.train.seed,
-        )
-        self.train_loader = build_dataloader(
-            self.train_dataset,
-            sampler=self.train_sampler,
-            batch_size=split.batch_size,
-            num_workers=split.num_workers,
-            drop_last=split.drop_last,
-            persistent_workers=split.persistent_workers,
-            collate_fn=pose_collate,
-            pin_memory=split.pins_memory(self.device.type),
-            seed=cfg.train.seed,
-            rank=self.rank,
-        )
-        self.iters_per_epoch = iters_per_epoch(self.train_sampler.num_samples, split.batch_size, split.drop_last)
-        if self.iters_per_epoch == 0:
-            raise ConfigError(
-                f"data.train: {self.train_sampler.num_samples} samples per process is less than one batch "
-                f"of {split.batch_size} with drop_last=true"
-            )
+        self.train_dataset = build("dataset", cfg.data.train.dataset, where="data.train.dataset")
+        self._set_train_loader("data.train.dataset")
         self.max_epochs = cfg.train.epochs
         self.max_iters = self.max_epochs * self.iters_per_epoch
         if cfg.train.max_iters is not None:
@@ -207,6 +177,36 @@ class Trainer:
                 seed=cfg.train.seed,
                 rank=self.rank,
             )
+
+    def _set_train_loader(self, where: str) -> None:
+        """Sampler, loader and ``iters_per_epoch`` of ``self.train_dataset`` (given at ``where``)."""
+        if getattr(self.train_dataset, "seed", 0) is None:  # per-sample augmentation seeds follow train.seed
+            self.train_dataset.seed = self.cfg.train.seed
+        self.train_sampler, self.train_loader, self.iters_per_epoch = build_train_loader(
+            self.train_dataset, self.cfg.data.train, self.cfg.train.seed, self.rank, self.world_size, self.device, where
+        )
+
+    def replace_train_dataset(self, dataset: Any, where: str) -> None:
+        """Train on ``dataset`` from the current epoch on (hooks that switch the data: YOLOX-Pose's last epochs).
+
+        The sampler and loader are rebuilt (a run resumed mid-epoch skips the batches done), epochs take
+        the new data's length, the run ends after ``train.epochs`` of them, and the LR schedule keeps
+        following epochs (:meth:`~posekit.engine.optim.IterLR.set_epoch_length`). A hook calls this
+        again when a run resumes past its switch (``before_run``), so the switched data comes back.
+
+        Args:
+            dataset: the new training dataset (built, e.g. by ``posekit.build``).
+            where: its config path, for errors.
+        """
+        self.train_dataset = dataset
+        self._set_train_loader(where)
+        self.train_sampler.set_epoch(self.epoch)
+        self.train_sampler.set_start(self.batch_in_epoch * self.cfg.data.train.batch_size)  # type: ignore[union-attr]
+        first = self.iteration - self.batch_in_epoch
+        self.max_iters = first + (self.max_epochs - self.epoch) * self.iters_per_epoch
+        if self.cfg.train.max_iters is not None:
+            self.max_iters = min(self.max_iters, self.cfg.train.max_iters)
+        self.scheduler.set_epoch_length(first, self.epoch, self.iters_per_epoch)
 
     def autocast(self) -> AbstractContextManager[Any]:
         """The mixed-precision context of forward passes (fp16 on CUDA, bf16 on CPU; none unless ``optim.amp``)."""

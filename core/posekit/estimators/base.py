@@ -108,6 +108,28 @@ def input_to_image(keypoints: np.ndarray, sample: PoseSample) -> np.ndarray:
     return keypoints / size * scale + center - 0.5 * scale
 
 
+def people_to_image(pred: InstanceData, sample: PoseSample) -> tuple[np.ndarray, np.ndarray]:
+    """Map one image's people from model-input to original image pixels (``pred.keypoints``, in place).
+
+    Returns:
+        their ``(N, 4)`` xyxy boxes in image pixels (the head's own ``bboxes`` when it predicts them,
+        else each person's keypoint extent) and ``(N,)`` scores (``instance_scores``, else the mean
+        keypoint score).
+    """
+    pred.keypoints = input_to_image(pred.keypoints[..., :2], sample)
+    kpts = pred.keypoints
+    if pred.bboxes is not None:
+        bboxes = input_to_image(pred.bboxes.reshape(-1, 2, 2), sample).reshape(-1, 4).astype(np.float32)
+    elif len(kpts):
+        bboxes = np.concatenate([kpts.min(axis=1), kpts.max(axis=1)], axis=1).astype(np.float32)
+    else:
+        bboxes = np.zeros((0, 4), np.float32)
+    scores = pred.instance_scores
+    if scores is None:
+        scores = pred.keypoint_scores.mean(axis=1) if len(kpts) else np.zeros(0, np.float32)
+    return bboxes, scores
+
+
 def to_result(pred: InstanceData, sample: PoseSample, bboxes: np.ndarray, bbox_scores: np.ndarray) -> PoseResult:
     """Wrap a decoded sample into a :class:`PoseResult` (visibility defaults to the scores)."""
     return PoseResult(

@@ -2,42 +2,68 @@
 
 A paradigm that finds people itself (bottom-up, or a plugin's own) serves ``"image"`` requests
 with :class:`ImageServing` and gives its :meth:`~ImageServing.default_pipeline`; the estimator's
-``predict`` returns people in original image pixels, as ``posekit test`` expects too.
+``predict`` returns people in original image pixels, as ``posekit test`` expects too. A backend
+(:class:`ImageBackend`) runs the packed image: the estimator's own ``predict`` by default, or e.g.
+an exported whole-image graph on onnxruntime.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from posekit.inference.results import PoseInstance, instances_from_results
 from posekit.protocols.serving import ImageRequest, RequestKind, Serving
-from posekit.structures import PoseBatch, PoseSample
+from posekit.structures import PoseBatch, PoseResult, PoseSample
 from posekit.transforms.base import Compose
+
+
+class ImageBackend(Protocol):
+    """Runs packed whole images: ``(B, 3, H, W)`` uint8 inputs and their samples -> one result per image,
+    people in original image pixels (as an estimator's ``predict``)."""
+
+    def __call__(self, inputs: Tensor, samples: list[PoseSample]) -> list[PoseResult]: ...
+
+
+class TorchImage:
+    """The estimator's own ``predict`` as an :class:`ImageBackend` (its data preprocessor first)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    def __call__(self, inputs: Tensor, samples: list[PoseSample]) -> list[PoseResult]:
+        batch = self.model.data_preprocessor(PoseBatch(inputs=inputs, targets={}, samples=samples))
+        return self.model(batch.inputs, batch, mode="predict")
 
 
 class ImageServing(Serving):
     """Serves whole images, one forward per image.
 
     Args:
-        model: the estimator in eval mode (``dataset_meta`` gives flip indices).
+        model: the estimator in eval mode (``dataset_meta`` gives flip indices); None with a backend that
+            carries its own model (then ``dataset_meta`` is required).
         dataset_meta: the keypoint definition (default: the model's).
         default_pipeline: the transform configs used when no experiment gives a test pipeline
             (None: :meth:`default_pipeline` of a subclass).
+        backend: runs the packed image (default: :class:`TorchImage` of ``model``).
     """
 
     request: ClassVar[RequestKind] = "image"
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | None,
         dataset_meta: Mapping[str, Any] | None = None,
         default_pipeline: Sequence[dict[str, Any]] | None = None,
+        backend: ImageBackend | None = None,
     ) -> None:
+        if backend is None and model is None:
+            raise ValueError("ImageServing needs a model or a backend")
         super().__init__(model, dataset_meta)
+        self.backend: ImageBackend = backend if backend is not None else TorchImage(model)
         self._default = list(default_pipeline) if default_pipeline is not None else None
         self.pipeline = Compose(self.test_pipeline())
         self.flip_indices = [int(i) for i in self.dataset_meta.get("flip_indices", ())]
@@ -51,5 +77,4 @@ class ImageServing(Serving):
         for r in requests:
             sample = PoseSample(img=r.img, img_path=r.path, img_id=r.index, flip_indices=self.flip_indices)
             sample = self.pipeline(sample)
-            batch = self.model.data_preprocessor(PoseBatch(inputs=sample.inputs[None], targets={}, samples=[sample]))
-            yield instances_from_results(self.model(batch.inputs, batch, mode="predict"))
+            yield instances_from_results(self.backend(sample.inputs[None], [sample]))

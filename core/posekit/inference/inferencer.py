@@ -55,7 +55,7 @@ class Inferencer:
         config: the experiment (file, mapping or Experiment) or model dict, as
             :func:`posekit.init_model` takes it; may be None with a ``.onnx`` checkpoint.
         checkpoint: weights (``.pth``/``.safetensors``, MMPose's included) or an exported ``.onnx``
-            file (onnxruntime backend, top-down only).
+            file (onnxruntime backend: top-down crops, or whole images of heads with ``export_select``).
         device: torch device for the model (``cpu``, ``cuda:0``).
         detector: person detector config ``{"type": Name, ...}`` (``posekit.detectors``) or an
             instance; default: the experiment's ``detector``, else none.

@@ -36,6 +36,12 @@ class BaseHead(nn.Module):
     - ``export_decode(outputs)``: those tensors decoded in the graph to ``keypoints (B, K, 2)`` in
       input pixels and ``scores (B, K)``. Default: none; the file then outputs the tensors and the
       onnxruntime backend decodes them with the codec (rebuilt from the file's metadata).
+
+    A head that finds every person of a whole image (a one-stage head) exports candidates instead:
+    its ``export_outputs`` are every candidate person decoded in the graph, and the classmethod
+    ``export_select(outputs, test_cfg, input_size)`` is what runs after the graph (score threshold,
+    NMS: what a graph does not hold well), giving the people ``predict`` gives. The onnxruntime
+    backend finds it through the registry by the head's name recorded in the file.
     """
 
     decoder: BaseKeypointCodec | None = None
@@ -84,5 +90,23 @@ class BaseHead(nn.Module):
         Returns:
             ``keypoints (B, K, 2)`` in input pixels and ``scores (B, K)``, or None when this
             head (with its codec) has no export decoding (default).
+        """
+        return None
+
+    @classmethod
+    def export_select(
+        cls, outputs: Sequence[Tensor], test_cfg: TestCfg, input_size: tuple[int, int]
+    ) -> list[InstanceData] | None:
+        """What runs after an exported whole-image graph: per image, the people ``predict`` keeps.
+
+        Args:
+            outputs: the graph's outputs (:meth:`export_outputs`'s tensors), one image per row.
+            test_cfg: the test switches the file was exported with (``score_thr``, ``nms_thr``, ...).
+            input_size: ``(w, h)`` of the graph's input.
+
+        Returns:
+            one :class:`InstanceData` per image in input pixels (``keypoints (N, K, 2)``,
+            ``keypoint_scores (N, K)``, ``bboxes (N, 4)``, ``instance_scores (N,)``), or None when the
+            graph serves one person per crop (the top-down contract above; default).
         """
         return None

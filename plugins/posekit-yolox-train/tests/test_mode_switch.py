@@ -40,14 +40,19 @@ class _Recorder:
         self.seen.setdefault(trainer.epoch, (names, head.use_aux_loss, head.loss_module.loss_weight))
 
 
-def _config(shared: Path, hooks: dict[str, Any]) -> Any:
-    dataset = {
+def _dataset(shared: Path, samples: int) -> dict[str, Any]:
+    """The first ``samples`` people of the shared COCO file through :data:`STAGE1`."""
+    return {
         "type": "CocoDataset",
         "data_root": str(shared / "data" / "coco"),
         "ann_file": "test_coco.json",
         "pipeline": STAGE1,
-        "indices": 2,
+        "indices": samples,
     }
+
+
+def _config(shared: Path, hooks: dict[str, Any], **sections: Any) -> Any:
+    dataset = _dataset(shared, 2)
     return load_config(
         {
             "model": {
@@ -65,6 +70,7 @@ def _config(shared: Path, hooks: dict[str, Any]) -> Any:
             "data": {"train": {"dataset": dataset, "batch_size": 2, "num_workers": 0}},
             "train": {"epochs": 4, "progress": False},
             "hooks": {"disable": ["checkpoint"], **hooks},
+            **sections,
         }
     )
 
@@ -84,6 +90,41 @@ def test_switches_happen_at_their_epochs(shared: Path, tmp_path: Path) -> None:
     assert recorder.seen[1] == (stage1, False, 5.0)
     assert recorder.seen[2] == (stage2, True, 5.0)
     assert recorder.seen[3] == (stage2, False, 5.0)  # the RTMO switch of epoch 3 runs after
+
+
+class _Epochs:
+    """Records, per epoch, the training samples, the iterations per epoch and the LR of each iteration."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[int, int, list[float]]] = {}
+
+    @posekit.hookimpl
+    def before_train_iter(self, trainer: Any) -> None:
+        epoch = self.seen.setdefault(trainer.epoch, (len(trainer.train_dataset), trainer.iters_per_epoch, []))
+        epoch[2].append(trainer.optimizer.param_groups[0]["lr"])
+
+
+def test_a_new_train_dataset_replaces_the_data_and_resumes(shared: Path, tmp_path: Path) -> None:
+    """Body7's RTMO: the last epoch trains on another dataset (4 people, not 2: two batches per epoch). The LR
+    schedule by epoch still decays at its epoch, and a run resumed after the switch trains on the new data."""
+    from posekit.engine import Trainer
+
+    switch = {"enabled": True, "num_last_epochs": 2, "new_train_dataset": _dataset(shared, 4)}
+    optim = {"optimizer": {"type": "Adam", "lr": 1e-3}, "scheduler": {"policy": "multistep", "milestones": [3]}}
+    hooks = {"yoloxpose_mode_switch": switch, "checkpoint": {"keep_last": 4}, "disable": []}
+    full = _Epochs()
+    cfg = _config(shared, hooks, optim=optim)
+    Trainer(cfg, work_dir=tmp_path / "full", plugins=[full, _Recorder()]).fit()
+    # switched before epoch 4 - 2 - 1 = 1 (0-based): 2 samples (1 batch of 2) then 4 (2 batches)
+    assert {e: s[:2] for e, s in full.seen.items()} == {0: (2, 1), 1: (4, 2), 2: (4, 2), 3: (4, 2)}
+    lrs = {e: s[2] for e, s in full.seen.items()}
+    assert lrs[2] == pytest.approx([1e-3, 1e-3]) and lrs[3] == pytest.approx([1e-4, 1e-4])  # decay at epoch 3
+
+    resumed = _Epochs()
+    after_switch = tmp_path / "full" / "epoch_2.pth"
+    Trainer(cfg, work_dir=tmp_path / "full", resume=after_switch, plugins=[resumed, _Recorder()]).fit()
+    assert {e: s[:2] for e, s in resumed.seen.items()} == {2: (4, 2), 3: (4, 2)}
+    assert resumed.seen[2][2] + resumed.seen[3][2] == pytest.approx(lrs[2] + lrs[3])
 
 
 def test_switches_are_off_by_default(shared: Path) -> None:

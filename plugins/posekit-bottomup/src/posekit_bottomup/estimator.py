@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 from torch import Tensor
 
-from posekit.estimators.base import PoseEstimator, input_to_image, to_result
+from posekit.estimators.base import PoseEstimator, people_to_image, to_result
 from posekit.inference.image import ImageServing
 from posekit.inference.pipeline import codec_input_size, codec_of, dataset_meta
 from posekit.protocols.serving import Serving
@@ -48,17 +47,6 @@ class BottomupPoseEstimator(PoseEstimator):
         preds = self.head.predict(self._flip_feats(inputs), batch, self.test_cfg)
         results = []
         for pred, sample in zip(preds, batch.samples, strict=True):
-            pred.keypoints = input_to_image(pred.keypoints[..., :2], sample)
-            kpts = pred.keypoints
-            if pred.bboxes is not None:  # heads that detect people predict their boxes (input space)
-                corners = input_to_image(pred.bboxes.reshape(-1, 2, 2), sample)
-                bboxes = corners.reshape(-1, 4).astype(np.float32)
-            elif len(kpts):
-                bboxes = np.concatenate([kpts.min(axis=1), kpts.max(axis=1)], axis=1).astype(np.float32)
-            else:
-                bboxes = np.zeros((0, 4), np.float32)
-            scores = pred.instance_scores
-            if scores is None:
-                scores = pred.keypoint_scores.mean(axis=1) if len(kpts) else np.zeros(0, np.float32)
+            bboxes, scores = people_to_image(pred, sample)  # a head's own boxes, else the keypoints' extent
             results.append(to_result(self._select(pred), sample, bboxes, scores))
         return results

@@ -208,7 +208,10 @@ def _mode_switch(kind: str, cfg: Mapping[str, Any], where: str, problems: list[P
                 return {}
             out[key] = pipeline
         elif key == "new_train_dataset" and value is not None:
-            _problem(problems, "hooks", f"{where}.{key}", "posekit switches the pipeline, not the dataset")
+            dataset = clean(value)
+            if _missing("dataset", dataset, f"{where}.{key}", problems):
+                return {}
+            out[key] = dataset
         elif key not in ("type", "priority", "new_train_pipeline", "new_train_dataset"):
             _problem(problems, "hooks", f"{where}.{key}", f"{kind} has no {key!r}")
     return out

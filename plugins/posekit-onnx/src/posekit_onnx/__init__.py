@@ -1,13 +1,16 @@
 """posekit-onnx: ONNX deployment in one place.
 
 Export (:mod:`posekit_onnx.export`, the ``posekit export`` command of :mod:`posekit_onnx.command`)
-and the onnxruntime backend (:mod:`posekit_onnx.runtime`) that runs what export writes, found by
+and the onnxruntime backend (:mod:`posekit_onnx.runtime`: crops top-down, whole images of heads that
+export candidate people) that runs what export writes, found by
 ``posekit.Inferencer`` through the entry-point group ``posekit.backends``.
 """
 
 from posekit_onnx.export import ExportablePoseModel, export_onnx, verify_onnx
 from posekit_onnx.runtime import (
     METADATA_KEY,
+    OnnxFile,
+    OnnxImage,
     OnnxTopdown,
     compare_with_torch,
     file_metadata,
@@ -19,6 +22,8 @@ from posekit_onnx.runtime import (
 __all__ = [
     "METADATA_KEY",
     "ExportablePoseModel",
+    "OnnxFile",
+    "OnnxImage",
     "OnnxTopdown",
     "compare_with_torch",
     "export_onnx",

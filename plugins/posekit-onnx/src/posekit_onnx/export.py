@@ -14,8 +14,12 @@ flipped crops run in the same batch) and what the head supplies for export
 A head that supplies no decoding exports its outputs (``output_0``, ``output_1``, ...) and the
 onnxruntime backend (:mod:`posekit_onnx.runtime`) decodes them with the head's codec, rebuilt
 from the config recorded in the file; a head with no flip-back is exported without the flip
-test. The batch dimension is dynamic with ``dynamic_batch``. What the backend needs (pipeline,
-keypoint definition, flip setting, codec) is stored in the model's metadata under ``posekit``.
+test. A whole-image head that declares ``export_select`` (one-stage heads) exports every
+candidate person decoded in the graph (its ``export_outputs``); the backend runs that head's
+``export_select`` (score threshold, NMS) after the graph with the ``test_cfg`` recorded in the
+file. The batch dimension is dynamic with ``dynamic_batch``. What the backend needs (request kind,
+pipeline, keypoint definition, flip setting, codec, test switches) is stored in the model's
+metadata under ``posekit``.
 """
 
 from __future__ import annotations
@@ -44,11 +48,13 @@ def _halves(out: Any, n: int) -> tuple[Any, Any]:
 
 
 class ExportablePoseModel(nn.Module):
-    """A top-down estimator as one traceable graph: crops in, decoded keypoints (or codec inputs) out.
+    """An estimator as one traceable graph: crops (or whole images) in, decoded keypoints, codec inputs or
+    candidate people out.
 
     ``forward(input (B, 3, H, W) float32, 0..255)`` returns ``(keypoints (B, K, 2), scores (B, K))``
     in input pixels when the head decodes in the graph (:attr:`decoded`), else the tensors of its
-    ``export_outputs`` for the codec to decode at run time.
+    ``export_outputs``: for the codec to decode at run time, or (:attr:`candidates`, a head with
+    ``export_select``) every candidate person of each image, selected after the graph.
 
     Args:
         model: a top-down estimator in eval mode.
@@ -83,9 +89,12 @@ class ExportablePoseModel(nn.Module):
                 self.flip_test = False
                 self.notes.append(f"{head_name} has no export flip-back: exporting without the flip test")
             tensors = self.head.export_outputs(out, out if self.flip_test else None, self.flip_indices, self.test_cfg)
-            self.decoded = self.head.export_decode(tensors) is not None
+            self.candidates = type(self.head).export_select(tensors, self.test_cfg, self.input_size) is not None
+            self.decoded = not self.candidates and self.head.export_decode(tensors) is not None
         self.num_outputs = len(tensors)
-        if not self.decoded:
+        if self.candidates:
+            self.notes.append(f"{head_name} exports candidate people: its export_select runs after the graph")
+        elif not self.decoded:
             self.notes.append(
                 f"{head_name} has no export decoding: exporting raw outputs, "
                 f"decoded by {type(self.codec).__name__} at run time"
@@ -109,6 +118,11 @@ class ExportablePoseModel(nn.Module):
             keypoints, scores = keypoints[:, self.keep], scores[:, self.keep]
         return keypoints, scores
 
+    @property
+    def layout(self) -> str:
+        """What the graph outputs: ``keypoints`` (decoded), ``candidates`` (people to select) or ``raw``."""
+        return "keypoints" if self.decoded else "candidates" if self.candidates else "raw"
+
     def output_names(self) -> list[str]:
         return ["keypoints", "scores"] if self.decoded else [f"output_{i}" for i in range(self.num_outputs)]
 
@@ -125,11 +139,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _topdown_serving(model: nn.Module) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The keypoint definition and test pipeline of an estimator served from image crops; error otherwise.
+def _image_serving(model: nn.Module) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """The request kind, keypoint definition and test pipeline of an estimator served from images; error otherwise.
 
-    The exported graph takes crops of the codec's input size: estimators served with person
-    boxes (``"image+boxes"``) or whole images (``"image"``) export; keypoint sequences do not.
+    The exported graph takes images of the codec's input size: estimators served with person
+    boxes (``"image+boxes"``: crops) or whole images (``"image"``) export; keypoint sequences do not.
     """
     from posekit.inference.pipeline import dataset_meta
 
@@ -137,7 +151,7 @@ def _topdown_serving(model: nn.Module) -> tuple[dict[str, Any], list[dict[str, A
     if serving.request not in ("image+boxes", "image"):
         name = type(model).__name__
         raise ConfigError(f"ONNX export takes image crops; {name} serves {serving.request!r} requests")
-    return dataset_meta(model), serving.test_pipeline()
+    return serving.request, dataset_meta(model), serving.test_pipeline()
 
 
 def export_onnx(
@@ -149,7 +163,7 @@ def export_onnx(
     opset: int = 17,
     verify: bool = True,
 ) -> Path:
-    """Export a top-down estimator (from :func:`posekit.init_model`) to ONNX.
+    """Export an estimator served from images (from :func:`posekit.init_model`) to ONNX.
 
     Args:
         model: the estimator; it is copied, BatchNorm folded into the convolutions, not changed.
@@ -167,7 +181,7 @@ def export_onnx(
     from posekit.nn.fuse import fuse_conv_bn
     from posekit.registry import config_of
 
-    meta, pipeline = _topdown_serving(model)
+    request, meta, pipeline = _image_serving(model)
     wrapper = ExportablePoseModel(fuse_conv_bn(copy.deepcopy(model).cpu().eval()), meta["flip_indices"], flip_test)
     w, h = wrapper.input_size
     traced = max(batch_size, 2) if dynamic_batch else batch_size  # trace a batch > 1 so nothing fixes it
@@ -193,8 +207,9 @@ def export_onnx(
     proto = onnx.load(str(path))
     info = {
         "format": 2,
-        "paradigm": "topdown",
+        "request": request,
         "outputs": names,
+        "layout": wrapper.layout,
         "decoded": wrapper.decoded,
         "flip_test": wrapper.flip_test,
         "input_size": list(wrapper.input_size),
@@ -204,6 +219,7 @@ def export_onnx(
         "head": type(model.head).__name__,
         "codec": _jsonable(config_of(model.head.decoder)),
         "output_keypoint_indices": wrapper.keep,
+        "test_cfg": wrapper.test_cfg.model_dump(mode="json"),
         "notes": wrapper.notes,
     }
     entry = proto.metadata_props.add()

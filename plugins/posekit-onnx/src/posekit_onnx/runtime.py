@@ -1,10 +1,13 @@
-"""The onnxruntime backend of top-down inference (the ``onnx`` entry of ``posekit.backends``).
+"""The onnxruntime backend of inference (the ``onnx`` entry of ``posekit.backends``).
 
-It runs a file written by :func:`posekit_onnx.export_onnx`: the crops go in, keypoints in
-model-input pixels come out (or the head's raw outputs, decoded here with the head's codec,
-rebuilt through the registry from the config the file records) and are mapped back to the
-image with each crop's center and scale. The file's ``posekit`` metadata gives the test
-pipeline, the keypoint definition, the flip setting and the codec.
+It runs a file written by :func:`posekit_onnx.export_onnx`. Top-down files (:class:`OnnxTopdown`):
+the crops go in, keypoints in model-input pixels come out (or the head's raw outputs, decoded here
+with the head's codec, rebuilt through the registry from the config the file records) and are
+mapped back to the image with each crop's center and scale. Whole-image files of heads that find
+people themselves (:class:`OnnxImage`): every candidate person comes out, and the head's
+``export_select`` (found through the registry by the head's recorded name) keeps people as its
+``predict`` does, with the file's ``test_cfg``. The file's ``posekit`` metadata gives the request
+kind, the test pipeline, the keypoint definition, the flip setting, the codec and the test switches.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.structures import PoseBatch, PoseSample
+from posekit.structures import InstanceData, PoseBatch, PoseResult, PoseSample, TestCfg
 
 #: the ONNX metadata key holding what the backend needs (a JSON object)
 METADATA_KEY = "posekit"
@@ -60,7 +63,37 @@ def file_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return _metadata(props.get(METADATA_KEY), os.fspath(path))
 
 
-class OnnxTopdown:
+class OnnxFile:
+    """An exported file's session and metadata (what every serving of it needs).
+
+    Args:
+        path: the ``.onnx`` file from ``posekit export``.
+        providers: onnxruntime execution providers (default: CUDA when available, else CPU).
+        num_threads: intra-op threads (0: all cores).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], providers: tuple[str, ...] | None = None, num_threads: int = 0
+    ) -> None:
+        self.path = os.fspath(path)
+        self.session = ort_session(path, providers, num_threads)
+        self.info: dict[str, Any] = _metadata(
+            self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY), self.path
+        )
+        info = self.info
+        self.request: str = info.get("request", "image+boxes")
+        self.pipeline: list[dict[str, Any]] = info["pipeline"]
+        self.dataset_meta: dict[str, Any] = info["dataset_meta"]
+        self.flip_test: bool = bool(info["flip_test"])
+        self.outputs: list[str] = info["outputs"]
+        self.decoded: bool = bool(info.get("decoded", self.outputs == ["keypoints", "scores"]))
+        self.keep: list[int] | None = info.get("output_keypoint_indices")
+        shape = self.session.get_inputs()[0].shape
+        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self.input_hw: tuple[int, int] = (int(shape[2]), int(shape[3]))
+
+
+class OnnxTopdown(OnnxFile):
     """Top-down inference with an exported ONNX file.
 
     Args:
@@ -78,18 +111,8 @@ class OnnxTopdown:
         providers: tuple[str, ...] | None = None,
         num_threads: int = 0,
     ) -> None:
-        self.path = os.fspath(path)
-        self.session = ort_session(path, providers, num_threads)
-        info = _metadata(self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY), self.path)
-        self.pipeline: list[dict[str, Any]] = info["pipeline"]
-        self.dataset_meta: dict[str, Any] = info["dataset_meta"]
-        self.flip_test: bool = bool(info["flip_test"])
-        self.outputs: list[str] = info["outputs"]
-        self.decoded: bool = bool(info.get("decoded", self.outputs == ["keypoints", "scores"]))
-        self.keep: list[int] | None = info.get("output_keypoint_indices")
-        self.codec = None if self.decoded else (codec or self._build_codec(info.get("codec")))
-        batch = self.session.get_inputs()[0].shape[0]
-        self.fixed_batch = batch if isinstance(batch, int) else None
+        super().__init__(path, providers, num_threads)
+        self.codec = None if self.decoded else (codec or self._build_codec(self.info.get("codec")))
 
     def _build_codec(self, cfg: dict[str, Any] | None) -> Any:
         if cfg is None:
@@ -136,13 +159,76 @@ class OnnxTopdown:
         return input_to_image_batch(keypoints, samples).astype(np.float32), scores
 
 
+class OnnxImage(OnnxFile):
+    """Whole-image inference with an exported file of candidate people (a head with ``export_select``).
+
+    Each image's candidates come out of the graph; the head's ``export_select`` keeps people as its
+    ``predict`` does (``test_cfg``: the file's, e.g. ``score_thr`` and ``nms_thr``), and they are mapped
+    back to the image as the estimator maps them.
+
+    Args:
+        path: the ``.onnx`` file from ``posekit export``.
+        test_cfg: the test switches after the graph; default: those the file was exported with.
+        providers: onnxruntime execution providers (default: CUDA when available, else CPU).
+        num_threads: intra-op threads (0: all cores).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        test_cfg: TestCfg | None = None,
+        providers: tuple[str, ...] | None = None,
+        num_threads: int = 0,
+    ) -> None:
+        from posekit.registry import get
+
+        super().__init__(path, providers, num_threads)
+        if self.info.get("layout") != "candidates":
+            raise ConfigError(
+                f"{self.path}: its head ({self.info.get('head')}) exports no candidate people (no export_select), "
+                "so onnxruntime cannot serve whole images with it; serve the torch checkpoint instead"
+            )
+        self.head = get("head", self.info["head"])
+        self.test_cfg = test_cfg if test_cfg is not None else TestCfg.model_validate(self.info["test_cfg"])
+        self.input_size = (self.input_hw[1], self.input_hw[0])
+
+    def select(self, inputs: np.ndarray) -> list[InstanceData]:
+        """``(B, 3, H, W)`` float32 images (the graph's size) -> per image, its people in input pixels."""
+        if tuple(inputs.shape[2:]) != self.input_hw:
+            raise ConfigError(
+                f"{self.path} takes {self.input_hw[1]}x{self.input_hw[0]} images; the test pipeline gave "
+                f"{inputs.shape[3]}x{inputs.shape[2]}: resize to the exported size (e.g. BottomupResize with "
+                "resize_mode='fit')"
+            )
+        outputs = [torch.from_numpy(o) for o in self.session.run(None, {"input": inputs})]
+        people = self.head.export_select(outputs, self.test_cfg, self.input_size)
+        if self.keep is not None:
+            for p in people:
+                p.keypoints, p.keypoint_scores = p.keypoints[:, self.keep], p.keypoint_scores[:, self.keep]
+                if p.keypoints_visible is not None:
+                    p.keypoints_visible = p.keypoints_visible[:, self.keep]
+        return people
+
+    def __call__(self, inputs: Tensor, samples: list[PoseSample]) -> list[PoseResult]:
+        """``(B, 3, H, W)`` uint8 images -> one result per image, people in original image pixels."""
+        from posekit.estimators.base import people_to_image, to_result
+
+        results = []
+        for i, sample in enumerate(samples):  # one image per run: a file's batch may be fixed at 1
+            (pred,) = self.select(np.ascontiguousarray(inputs[i : i + 1].numpy(), dtype=np.float32))
+            bboxes, scores = people_to_image(pred, sample)
+            results.append(to_result(pred, sample, bboxes, scores))
+        return results
+
+
 def onnx_serving(
     checkpoint: str | os.PathLike[str], *, codec: Any = None, flip_test: bool | None = None, num_threads: int = 0
 ) -> Any:
-    """The ``onnx`` serving backend: a top-down :class:`~posekit.protocols.serving.Serving` of an exported file.
+    """The ``onnx`` serving backend: a :class:`~posekit.protocols.serving.Serving` of an exported file.
 
     ``posekit.Inferencer`` calls it for a ``.onnx`` checkpoint (found through the entry-point group
-    ``posekit.backends`` by the file's suffix).
+    ``posekit.backends`` by the file's suffix). A file of crops is served top-down (``"image+boxes"``),
+    a file of whole images (``"image"``) by :class:`OnnxImage`.
 
     Args:
         checkpoint: the ``.onnx`` file from ``posekit export``.
@@ -150,8 +236,14 @@ def onnx_serving(
         flip_test: must equal the file's flip setting when given (it is baked into the graph).
         num_threads: onnxruntime intra-op threads (0: all cores).
     """
+    from posekit.inference.image import ImageServing
     from posekit.inference.topdown import TopdownServing
 
+    if file_metadata(checkpoint).get("request") == "image":
+        image = OnnxImage(checkpoint, num_threads=num_threads)
+        if flip_test:
+            raise ConfigError(f"{checkpoint} serves whole images, exported without the flip test")
+        return ImageServing(None, image.dataset_meta, image.pipeline, backend=image)
     backend = OnnxTopdown(checkpoint, codec=codec, num_threads=num_threads)
     if flip_test is not None and flip_test != backend.flip_test:
         raise ConfigError(

@@ -7,6 +7,7 @@ G people of one image. Every coordinate is in model-input pixels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from posekit.errors import ConfigError
 from posekit.nn import as_config
 from posekit.protocols import BaseHead
 from posekit.registry import build, get
-from posekit.structures import PoseBatch, TestCfg
+from posekit.structures import InstanceData, PoseBatch, TestCfg
 from posekit.types import CodecConfig
 from posekit_rtmo._ops import PriorGeneratorConfig, filter_scores_and_topk, grid_priors, nms
 from posekit_rtmo.assigner import SimOTAAssigner, SimOTAConfig
@@ -252,10 +253,11 @@ class OneStageHead(BaseHead):
         self, outputs: Any, flip_outputs: Any | None, flip_indices: Any, test_cfg: TestCfg
     ) -> tuple[Tensor, ...] | None:
         """ONNX export: :meth:`decode_all` of every prior, decoded in the graph; score threshold, NMS and box
-        clipping stay outside (:func:`select_instances`). No flip test (None with flipped outputs)."""
+        clipping stay outside (:meth:`export_select`). No flip test (None with flipped outputs)."""
         return None if flip_outputs is not None else self.decode_all(outputs)
 
-    def filter(self, scores: Tensor, bboxes: Tensor, test_cfg: TestCfg) -> Tensor:
+    @staticmethod
+    def filter(scores: Tensor, bboxes: Tensor, test_cfg: TestCfg) -> Tensor:
         """Indices of priors kept for one image: score above ``score_thr``, the ``nms_pre`` best, then NMS."""
         score_thr = SCORE_THR if test_cfg.score_thr is None else test_cfg.score_thr
         nms_pre = NMS_PRE if test_cfg.nms_pre is None else test_cfg.nms_pre
@@ -265,16 +267,34 @@ class OneStageHead(BaseHead):
             keep = keep[nms(bboxes[keep], best, nms_thr)]
         return keep
 
+    @staticmethod
+    def instances(
+        scores: Tensor, boxes: Tensor, kpts: Tensor, vis: Tensor, input_size: tuple[int, int]
+    ) -> InstanceData:
+        """Kept people of one image as numpy, boxes clipped to the input ``(w, h)``."""
+        boxes = boxes.clone()
+        w, h = input_size
+        boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
+        boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
+        vis_np = vis.detach().float().cpu().numpy()
+        return InstanceData(
+            keypoints=kpts.detach().float().cpu().numpy(),
+            keypoint_scores=vis_np,
+            keypoints_visible=vis_np.copy(),
+            instance_scores=scores.detach().float().cpu().numpy(),
+            bboxes=boxes.detach().float().cpu().numpy(),
+        )
 
-def select_instances(
-    bboxes: Tensor, scores: Tensor, keypoints: Tensor, keypoint_scores: Tensor, test_cfg: TestCfg, input_size: Any
-) -> list[Any]:
-    """What ``predict`` keeps, from an exported file's outputs (one image per row): the people above
-    ``score_thr``, the ``nms_pre`` best, NMS at ``nms_thr``, boxes clipped to ``input_size (w, h)``."""
-    from posekit_rtmo.yoloxpose_head import YOLOXPoseHead
-
-    out = []
-    for b, s, k, v in zip(bboxes, scores, keypoints, keypoint_scores, strict=True):
-        keep = OneStageHead.filter(None, s[:, None], b, test_cfg)  # type: ignore[arg-type]
-        out.append(YOLOXPoseHead.instances(s[keep], b[keep], k[keep], v[keep], input_size))
-    return out
+    @classmethod
+    def export_select(
+        cls, outputs: Sequence[Tensor], test_cfg: TestCfg, input_size: tuple[int, int]
+    ) -> list[InstanceData]:
+        """After the exported graph (:meth:`export_outputs`: ``bboxes (B, P, 4)``, ``scores (B, P)``, ``keypoints
+        (B, P, K, 2)``, ``keypoint_scores (B, P, K)``): per image, what ``predict`` keeps (see :meth:`filter`),
+        boxes clipped to ``input_size (w, h)``."""
+        bboxes, scores, keypoints, keypoint_scores = (torch.as_tensor(o) for o in outputs)
+        out = []
+        for b, s, k, v in zip(bboxes, scores, keypoints, keypoint_scores, strict=True):
+            keep = cls.filter(s[:, None], b, test_cfg)
+            out.append(cls.instances(s[keep], b[keep], k[keep], v[keep], input_size))
+        return out

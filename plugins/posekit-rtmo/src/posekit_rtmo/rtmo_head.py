@@ -37,7 +37,7 @@ from posekit_rtmo.one_stage import (
     scalar,
 )
 from posekit_rtmo.transformer import GAUConfig, GAUEncoder, SinePositionalEncoding
-from posekit_rtmo.yoloxpose_head import PRIOR_PROB, YOLOX_BN, YOLOXPoseHead, stacked_convs
+from posekit_rtmo.yoloxpose_head import PRIOR_PROB, YOLOX_BN, stacked_convs
 
 EPS = 1e-8
 
@@ -376,9 +376,7 @@ class RTMOHead(OneStageHead):
                 kpts = self.dcc(f_pose[i][keep], bbox_xyxy2cs(kept, self.bbox_padding), priors[keep, :2])
             else:
                 kpts = kept.new_zeros((0, self.num_keypoints, 2))
-            out.append(
-                YOLOXPoseHead.instances(scores[i].max(1)[0][keep], kept, kpts, vis_p[i][keep], sample.input_size)
-            )
+            out.append(self.instances(scores[i].max(1)[0][keep], kept, kpts, vis_p[i][keep], sample.input_size))
         return out
 
     def decode_all(self, outputs: tuple[list[Tensor], ...]) -> tuple[Tensor, Tensor, Tensor, Tensor]:

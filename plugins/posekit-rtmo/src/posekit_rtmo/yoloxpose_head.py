@@ -256,21 +256,3 @@ class YOLOXPoseHead(OneStageHead):
         boxes = decode_bbox(flatten_levels(bbox), priors[:, :2], stride)
         kpts = decode_kpt_reg(flatten_levels(kpt), priors[:, :2], stride, self.num_keypoints)
         return boxes, scores, kpts, flatten_levels(vis).sigmoid()
-
-    @staticmethod
-    def instances(
-        scores: Tensor, boxes: Tensor, kpts: Tensor, vis: Tensor, input_size: tuple[int, int]
-    ) -> InstanceData:
-        """Kept people of one image as numpy, boxes clipped to the input ``(w, h)``."""
-        boxes = boxes.clone()
-        w, h = input_size
-        boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
-        boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
-        vis_np = vis.detach().float().cpu().numpy()
-        return InstanceData(
-            keypoints=kpts.detach().float().cpu().numpy(),
-            keypoint_scores=vis_np,
-            keypoints_visible=vis_np.copy(),
-            instance_scores=scores.detach().float().cpu().numpy(),
-            bboxes=boxes.detach().float().cpu().numpy(),
-        )
