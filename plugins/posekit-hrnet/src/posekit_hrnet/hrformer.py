@@ -276,6 +276,7 @@ class HRFormer(HRNet):
             (convs from N(0, 0.001^2), unit norms, bias tables from a truncated N(0, 0.02^2), as MMPose).
     """
 
+    module_type = HRFomerModule
     #: a small working instance (``posekit plugins --check``): widths 8-64, one block per branch, 4x4 windows
     example_config = {
         "extra": {
@@ -315,7 +316,7 @@ class HRFormer(HRNet):
         frozen_stages: int = -1,
         init_cfg: PretrainedInit | None = None,
     ) -> None:
-        # read by _make_stage while HRNet.__init__ builds the stages (plain values, no submodules)
+        # read by _make_branches while HRNet.__init__ builds the stages (a plain value, no submodule)
         self.transformer_norm_cfg = as_config(NormConfig, transformer_norm_cfg, "transformer_norm_cfg")
         super().__init__(
             as_config(HRFormerExtra, extra, "extra"),
@@ -340,18 +341,14 @@ class HRFormer(HRNet):
         start = sum(depths[: k - 2])
         return rates[start : start + depths[k - 2]]
 
-    def _make_stage(
-        self,
-        k: int,
-        stage: HRNetStage,
-        in_channels: list[int],
-        with_cp: bool,
-        norm_cfg: NormConfig,
-        multiscale_output: bool,
-    ) -> tuple[nn.Sequential, list[int]]:
-        """Stage ``k``: ``num_modules`` :class:`HRFomerModule` of :class:`HRFormerBlock` branches."""
+    def _make_branches(
+        self, k: int, i: int, stage: HRNetStage, in_channels: list[int], with_cp: bool, norm_cfg: NormConfig
+    ) -> list[nn.Module]:
+        """The branches of module ``i`` of stage ``k``: :class:`HRFormerBlock` sequences at each branch's width;
+        block j takes the module's j-th drop-path rate (MMPose's indexing)."""
         assert isinstance(stage, HRFormerStage) and isinstance(self.extra, HRFormerExtra)
-        rates = self._drop_path_rates(k)
+        depth = stage.num_blocks[0]
+        rates = self._drop_path_rates(k)[depth * i : depth * (i + 1)]
         make = functools.partial(
             HRFormerBlock,
             norm_cfg=norm_cfg,
@@ -359,36 +356,15 @@ class HRFormer(HRNet):
             with_rpe=self.extra.with_rpe,
             with_pad_mask=self.extra.with_pad_mask,
         )
-        modules = []
-        for i in range(stage.num_modules):
-            module_rates = rates[stage.num_blocks[0] * i : stage.num_blocks[0] * (i + 1)]
-            branches = [
-                nn.Sequential(
-                    *(
-                        make(
-                            in_channels[b],
-                            in_channels[b],
-                            stage.num_heads[b],
-                            stage.window_sizes[b],
-                            stage.mlp_ratios[b],
-                            module_rates[j],
-                        )
-                        for j in range(stage.num_blocks[b])
-                    )
-                )
-                for b in range(stage.num_branches)
-            ]
-            last = i == stage.num_modules - 1
-            modules.append(
-                HRFomerModule(
-                    branches,
-                    in_channels,
-                    multiscale_output=multiscale_output or stage.multiscale_output or not last,
-                    norm_cfg=norm_cfg,
-                    upsample=self.extra.upsample,
+        return [
+            nn.Sequential(
+                *(
+                    make(c, c, stage.num_heads[b], stage.window_sizes[b], stage.mlp_ratios[b], rates[j])
+                    for j in range(stage.num_blocks[b])
                 )
             )
-        return nn.Sequential(*modules), in_channels
+            for b, c in enumerate(in_channels)
+        ]
 
     def init_weights(self) -> None:
         """Bias tables from a truncated N(0, 0.02^2), then HRNet's init (convs N(0, 0.001^2), unit norms, or

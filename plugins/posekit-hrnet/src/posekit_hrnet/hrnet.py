@@ -11,7 +11,7 @@ State_dict keys equal MMPose's (``conv1``, ``bn1``, ``layer1``, ``transition1``,
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from torch import Tensor, nn
@@ -203,6 +203,8 @@ class HRNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
             (convs from N(0, 0.001^2), unit norms, as MMPose).
     """
 
+    #: the module of stages 2-4
+    module_type: ClassVar[type[HRModule]] = HRModule
     #: a small working instance (``posekit plugins --check``): width 8, one block per branch
     example_config = {
         "extra": {
@@ -275,6 +277,16 @@ class HRNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
         """Output channels of a ``block`` per configured channel."""
         return BLOCKS[block].expansion
 
+    def _make_branches(
+        self, k: int, i: int, stage: HRNetStage, in_channels: list[int], with_cp: bool, norm_cfg: NormConfig
+    ) -> list[nn.Module]:
+        """The branches of module ``i`` of stage ``k``: residual blocks to each branch's width."""
+        block = BLOCKS[stage.block]
+        return [
+            _blocks(block, stage.num_blocks[b], in_channels[b], stage.num_channels[b], with_cp, norm_cfg)
+            for b in range(stage.num_branches)
+        ]
+
     def _make_stage(
         self,
         k: int,
@@ -284,25 +296,21 @@ class HRNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
         norm_cfg: NormConfig,
         multiscale_output: bool,
     ) -> tuple[nn.Sequential, list[int]]:
-        """Stage ``k``: ``num_modules`` HRModules; only the last one may drop the low-resolution outputs."""
-        block = BLOCKS[stage.block]
+        """Stage ``k``: ``num_modules`` :attr:`module_type` modules; only the last may drop low-resolution outputs."""
+        out_channels = [c * self._expansion(stage.block) for c in stage.num_channels]
         modules = []
         for i in range(stage.num_modules):
             last = i == stage.num_modules - 1
-            branches = [
-                _blocks(block, stage.num_blocks[b], in_channels[b], stage.num_channels[b], with_cp, norm_cfg)
-                for b in range(stage.num_branches)
-            ]
-            in_channels = [c * block.expansion for c in stage.num_channels]
-            module = HRModule(
+            branches = self._make_branches(k, i, stage, in_channels if i == 0 else out_channels, with_cp, norm_cfg)
+            module = self.module_type(
                 branches,
-                in_channels,
+                out_channels,
                 multiscale_output=multiscale_output or stage.multiscale_output or not last,
                 norm_cfg=norm_cfg,
                 upsample=self.extra.upsample,
             )
             modules.append(module)
-        return nn.Sequential(*modules), in_channels
+        return nn.Sequential(*modules), out_channels
 
     def init_weights(self) -> None:
         """Convs from N(0, 0.001^2), unit norms (zero last norms with ``zero_init_residual``), or ``init_cfg``."""
