@@ -337,7 +337,7 @@ class HRFormer(HRNet):
         """Stage ``k``'s share of ``drop_path_rate`` rising linearly over the first branch's blocks of stages 2-4."""
         stages = [self.extra.stage2, self.extra.stage3, self.extra.stage4]
         depths = [s.num_blocks[0] * s.num_modules for s in stages]
-        rates = torch.linspace(0, self.extra.drop_path_rate, sum(depths)).tolist()
+        rates = torch.linspace(0, self.extra.drop_path_rate, sum(depths), device="cpu").tolist()  # also on meta
         start = sum(depths[: k - 2])
         return rates[start : start + depths[k - 2]]
 
