@@ -1,10 +1,11 @@
 """Layer bricks for plugins (a small, typed ``mmcv.cnn``): configs, builders, blocks, head trunks, freezing,
-loss bases, init, checkpoints.
+loss bases, init, checkpoints, windowed attention and stochastic depth.
 
 Everything here keeps mmcv/MMPose's module names, so state_dict keys of models built from
 these bricks equal MMPose's and its checkpoints load unchanged.
 """
 
+from posekit.nn.attention import DropPath, WindowMSA, drop_path
 from posekit.nn.backbone import FrozenStagesMixin, batchnorms_eval, freeze, init_backbone
 from posekit.nn.bricks import (
     ConvModule,
@@ -45,6 +46,7 @@ __all__ = [
     "Bottleneck",
     "ConvModule",
     "DepthwiseSeparableConvModule",
+    "DropPath",
     "FinalLayerConfig",
     "FrozenStagesMixin",
     "HeatmapTrunk",
@@ -55,6 +57,7 @@ __all__ = [
     "SELayer",
     "ShuffleUnit",
     "WeightedKeypointLoss",
+    "WindowMSA",
     "add_conv_norm",
     "as_config",
     "batchnorms_eval",
@@ -66,6 +69,7 @@ __all__ = [
     "conv_layers",
     "conv_norm",
     "deconv_layers",
+    "drop_path",
     "expand_target_weight",
     "extract_state_dict",
     "final_conv",

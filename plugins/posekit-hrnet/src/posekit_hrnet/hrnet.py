@@ -11,7 +11,7 @@ State_dict keys equal MMPose's (``conv1``, ``bn1``, ``layer1``, ``transition1``,
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from torch import Tensor, nn
@@ -120,45 +120,40 @@ def _blocks(
 
 
 class HRModule(nn.Module):
-    """Parallel branches of residual blocks, then a fuse: each output sums every branch resampled to its size.
+    """Parallel branches, then a fuse: each output sums every branch resampled to its size.
 
     Input and output: lists of ``(B, C_i, H / 2**i, W / 2**i)``; one output when not ``multiscale_output``.
+
+    Args:
+        branches: one module per branch (``branches.i``), built by the caller.
+        in_channels: each branch's output channels C_i.
+        multiscale_output: fuse into every branch (else into the first only).
+        norm_cfg: norms of the fuse layers.
+        upsample: fuse-layer upsampling of coarser branches.
     """
 
     def __init__(
         self,
-        block: type[BasicBlock] | type[Bottleneck],
-        num_blocks: tuple[int, ...],
+        branches: list[nn.Module],
         in_channels: list[int],
-        num_channels: tuple[int, ...],
         multiscale_output: bool,
-        with_cp: bool,
         norm_cfg: NormConfig,
         upsample: HRNetUpsample,
     ) -> None:
         super().__init__()
-        self.num_branches = len(num_channels)
+        self.num_branches = len(branches)
         self.multiscale_output = multiscale_output
         self.in_channels = list(in_channels)
-        self.branches = nn.ModuleList(
-            self._make_branch(i, block, num_blocks[i], num_channels[i], with_cp, norm_cfg)
-            for i in range(self.num_branches)
-        )
+        self.branches = nn.ModuleList(branches)
         self.fuse_layers = self._make_fuse_layers(norm_cfg, upsample) if self.num_branches > 1 else None
         self.relu = nn.ReLU(inplace=True)
 
-    def _make_branch(
-        self,
-        i: int,
-        block: type[BasicBlock] | type[Bottleneck],
-        num_blocks: int,
-        channels: int,
-        with_cp: bool,
-        norm_cfg: NormConfig,
-    ) -> nn.Sequential:
-        layers = _blocks(block, num_blocks, self.in_channels[i], channels, with_cp, norm_cfg)
-        self.in_channels[i] = channels * block.expansion
-        return layers
+    def _downsample(self, j: int, i: int, norm_cfg: NormConfig) -> nn.Sequential:
+        """Finer branch j to branch i: ``i - j`` strided 3x3 convs, ReLU between them."""
+        ch = self.in_channels
+        steps = [conv_norm(ch[j], ch[j], 3, 2, norm_cfg, relu=True) for _ in range(i - j - 1)]
+        steps.append(conv_norm(ch[j], ch[i], 3, 2, norm_cfg))
+        return nn.Sequential(*steps)
 
     def _make_fuse_layers(self, norm_cfg: NormConfig, upsample: HRNetUpsample) -> nn.ModuleList:
         ch = self.in_channels
@@ -172,12 +167,8 @@ class HRModule(nn.Module):
                         nn.Upsample(scale_factor=2 ** (j - i), mode=upsample.mode, align_corners=upsample.align_corners)
                     )
                     row.append(layer)
-                elif j == i:
-                    row.append(None)
-                else:  # finer branch: (i - j) strided 3x3 convs, ReLU between them
-                    steps = [conv_norm(ch[j], ch[j], 3, 2, norm_cfg, relu=True) for _ in range(i - j - 1)]
-                    steps.append(conv_norm(ch[j], ch[i], 3, 2, norm_cfg))
-                    row.append(nn.Sequential(*steps))
+                else:
+                    row.append(None if j == i else self._downsample(j, i, norm_cfg))
             fuse_layers.append(nn.ModuleList(row))
         return fuse_layers
 
@@ -212,6 +203,8 @@ class HRNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
             (convs from N(0, 0.001^2), unit norms, as MMPose).
     """
 
+    #: the module of stages 2-4
+    module_type: ClassVar[type[HRModule]] = HRModule
     #: a small working instance (``posekit plugins --check``): width 8, one block per branch
     example_config = {
         "extra": {
@@ -258,9 +251,9 @@ class HRNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
 
         pre = [out1]
         for k, stage in ((2, extra.stage2), (3, extra.stage3), (4, extra.stage4)):
-            channels = [c * BLOCKS[stage.block].expansion for c in stage.num_channels]
+            channels = [c * self._expansion(stage.block) for c in stage.num_channels]
             self.add_module(f"transition{k - 1}", self._make_transition(pre, channels, norm_cfg))
-            modules, pre = self._make_stage(stage, channels, with_cp, norm_cfg, multiscale_output=k < 4)
+            modules, pre = self._make_stage(k, stage, channels, with_cp, norm_cfg, multiscale_output=k < 4)
             self.add_module(f"stage{k}", modules)
 
         self.init_weights()
@@ -279,26 +272,45 @@ class HRNet(FrozenStagesMixin, NamedNorms, BaseBackbone):
                 layers.append(nn.Sequential(*steps))
         return nn.ModuleList(layers)
 
+    @staticmethod
+    def _expansion(block: str) -> int:
+        """Output channels of a ``block`` per configured channel."""
+        return BLOCKS[block].expansion
+
+    def _make_branches(
+        self, k: int, i: int, stage: HRNetStage, in_channels: list[int], with_cp: bool, norm_cfg: NormConfig
+    ) -> list[nn.Module]:
+        """The branches of module ``i`` of stage ``k``: residual blocks to each branch's width."""
+        block = BLOCKS[stage.block]
+        return [
+            _blocks(block, stage.num_blocks[b], in_channels[b], stage.num_channels[b], with_cp, norm_cfg)
+            for b in range(stage.num_branches)
+        ]
+
     def _make_stage(
-        self, stage: HRNetStage, in_channels: list[int], with_cp: bool, norm_cfg: NormConfig, multiscale_output: bool
+        self,
+        k: int,
+        stage: HRNetStage,
+        in_channels: list[int],
+        with_cp: bool,
+        norm_cfg: NormConfig,
+        multiscale_output: bool,
     ) -> tuple[nn.Sequential, list[int]]:
-        """``num_modules`` HRModules; only the last one may drop the low-resolution outputs."""
+        """Stage ``k``: ``num_modules`` :attr:`module_type` modules; only the last may drop low-resolution outputs."""
+        out_channels = [c * self._expansion(stage.block) for c in stage.num_channels]
         modules = []
         for i in range(stage.num_modules):
             last = i == stage.num_modules - 1
-            module = HRModule(
-                BLOCKS[stage.block],
-                stage.num_blocks,
-                in_channels,
-                stage.num_channels,
+            branches = self._make_branches(k, i, stage, in_channels if i == 0 else out_channels, with_cp, norm_cfg)
+            module = self.module_type(
+                branches,
+                out_channels,
                 multiscale_output=multiscale_output or stage.multiscale_output or not last,
-                with_cp=with_cp,
                 norm_cfg=norm_cfg,
                 upsample=self.extra.upsample,
             )
             modules.append(module)
-            in_channels = module.in_channels
-        return nn.Sequential(*modules), in_channels
+        return nn.Sequential(*modules), out_channels
 
     def init_weights(self) -> None:
         """Convs from N(0, 0.001^2), unit norms (zero last norms with ``zero_init_residual``), or ``init_cfg``."""

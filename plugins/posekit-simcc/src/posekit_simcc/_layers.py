@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.metrics.functional import keypoint_pck_accuracy
+from posekit.nn import drop_path as make_drop_path
 from posekit_simcc.simcc_utils import get_simcc_maximum
 
 
@@ -92,25 +93,6 @@ class Scale(nn.Module):
         return x * self.scale
 
 
-class DropPath(nn.Module):
-    """Stochastic depth: zero a sample's residual branch with probability ``drop_prob`` in training.
-
-    Args:
-        drop_prob: probability of dropping. Default 0.1.
-    """
-
-    def __init__(self, drop_prob: float = 0.1) -> None:
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.drop_prob == 0.0:
-            return x
-        keep = 1 - self.drop_prob
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-        return x * mask / keep
-
-
 class RTMCCBlock(nn.Module):
     """Gated attention unit (self-attention over the keypoint tokens) of RTMPose.
 
@@ -152,7 +134,7 @@ class RTMCCBlock(nn.Module):
         self.num_token = num_token
         self.use_rel_bias = use_rel_bias
         self.pos_enc = pos_enc
-        self.drop_path: nn.Module = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
+        self.drop_path: nn.Module = make_drop_path(drop_path)
         self.e = int(in_token_dims * expansion_factor)
         if use_rel_bias:
             self.w = nn.Parameter(torch.rand([2 * num_token - 1], dtype=torch.float))

@@ -6,7 +6,7 @@ Dimensions: B samples, N tokens, C embedding channels; images ``(B, C_in, H, W)`
 - :class:`FFN` (mmcv): ``layers.0.0`` Linear, activation, ``layers.1`` Linear, optional ``gamma2``;
 - :class:`MultiheadAttention` (mmpretrain): ``qkv``, ``proj``, optional ``gamma1``;
 - :class:`PatchMerging` (mmcv): ``norm`` and ``reduction`` over each window's gathered channels;
-- :class:`DropPath`, :class:`LayerScale` (``weight``), :func:`resize_pos_embed`, :func:`to_2tuple`,
+- :class:`LayerScale` (``weight``), :func:`resize_pos_embed`, :func:`to_2tuple`,
   :func:`init_linears_and_norms`, :func:`load_original_weights` (``init_cfg`` weights in an original
   repository's layout).
 """
@@ -28,6 +28,7 @@ from posekit.nn import (
     as_config,
     build_activation_layer,
     build_norm_layer,
+    drop_path,
     extract_state_dict,
     load_pretrained,
     load_state_dict,
@@ -43,31 +44,6 @@ def to_2tuple(value: int | tuple[int, ...]) -> tuple[int, int]:
         return (value, value)
     h, w = value
     return (int(h), int(w))
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: in training, zero whole samples with probability ``drop_prob`` and rescale the rest.
-
-    Args:
-        drop_prob: probability of dropping a sample's residual branch. Default 0.
-    """
-
-    def __init__(self, drop_prob: float = 0.0) -> None:
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``(B, ...)`` -> same shape."""
-        if self.drop_prob == 0.0 or not self.training:
-            return x
-        keep = 1.0 - self.drop_prob
-        mask = (keep + torch.rand((x.shape[0],) + (1,) * (x.ndim - 1), dtype=x.dtype, device=x.device)).floor()
-        return x.div(keep) * mask
-
-
-def drop_path(rate: float) -> nn.Module:
-    """:class:`DropPath` for a positive rate, else an identity (what mmcv builds for ``drop_prob=0``: no keys)."""
-    return DropPath(rate) if rate > 0.0 else nn.Identity()
 
 
 class LayerScale(nn.Module):

@@ -27,13 +27,13 @@ from posekit.nn import (
     PretrainedInit,
     build_activation_layer,
     build_norm_layer,
+    drop_path,
     kaiming_init,
 )
 from posekit.protocols import BaseBackbone
 from posekit_vit._layers import (
     GELU,
     PatchEmbed,
-    drop_path,
     init_linears_and_norms,
     load_original_weights,
     to_2tuple,

@@ -23,7 +23,9 @@ from posekit.nn import (
     FrozenStagesMixin,
     NormConfig,
     PretrainedInit,
+    WindowMSA,
     build_norm_layer,
+    drop_path,
     freeze,
     run_block,
 )
@@ -33,65 +35,11 @@ from posekit_vit._layers import (
     GELU,
     PatchEmbed,
     PatchMerging,
-    drop_path,
     init_linears_and_norms,
     load_original_weights,
 )
 
 LN = NormConfig(type="LN")
-
-
-class WindowMSA(nn.Module):
-    """Multi-head self-attention inside ``window x window`` token windows with a relative position bias.
-
-    ``(num_windows * B, window ** 2, C)`` (and an optional mask ``(num_windows, N, N)``) -> same shape.
-
-    Args:
-        embed_dims: channels C.
-        num_heads: attention heads.
-        window_size: window side.
-        qkv_bias: bias of the qkv projection. Default True.
-        qk_scale: overrides ``head_dims ** -0.5``; default None.
-        attn_drop_rate: dropout on the attention weights. Default 0.
-        proj_drop_rate: dropout after the output projection. Default 0.
-    """
-
-    def __init__(
-        self,
-        embed_dims: int,
-        num_heads: int,
-        window_size: int,
-        qkv_bias: bool = True,
-        qk_scale: float | None = None,
-        attn_drop_rate: float = 0.0,
-        proj_drop_rate: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.num_heads = num_heads
-        self.window_size = window_size
-        self.scale = qk_scale or (embed_dims // num_heads) ** -0.5
-        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
-        coords = torch.arange(0, (2 * window_size - 1) * window_size, 2 * window_size - 1)
-        seq = (coords[:, None] + torch.arange(window_size)[None, :]).reshape(1, -1)
-        self.register_buffer("relative_position_index", (seq + seq.T).flip(1).contiguous())
-        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
-        self.attn_drop = nn.Dropout(attn_drop_rate)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop_rate)
-
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """``(B', N, C)`` -> ``(B', N, C)``; ``mask`` ``(num_windows, N, N)`` adds to the logits."""
-        b, n, c = x.shape
-        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        attn = (q * self.scale) @ k.transpose(-2, -1)
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        attn = attn + bias.view(n, n, -1).permute(2, 0, 1).unsqueeze(0)
-        if mask is not None:
-            windows = mask.shape[0]
-            attn = attn.view(b // windows, windows, self.num_heads, n, n) + mask.unsqueeze(1).unsqueeze(0)
-            attn = attn.view(-1, self.num_heads, n, n)
-        attn = self.attn_drop(attn.softmax(dim=-1))
-        return self.proj_drop(self.proj((attn @ v).transpose(1, 2).reshape(b, n, c)))
 
 
 def window_partition(x: Tensor, window: int) -> Tensor:
