@@ -11,7 +11,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from posekit_hrnet.litehrnet import LiteHRNet, _add_upsampled_, _mul_nearest
-from posekit_testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 from posekit.errors import ConfigError
 from posekit.registry import build

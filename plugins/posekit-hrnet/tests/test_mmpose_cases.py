@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from posekit_testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 import posekit
 from posekit.cli import main
-from posekit_testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "checkpoint.pth").is_file())
