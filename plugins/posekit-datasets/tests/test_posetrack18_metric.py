@@ -214,3 +214,25 @@ def test_bad_configuration_is_refused(tmp_path: Path) -> None:
     ann.write_text(json.dumps({"images": [], "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
     with pytest.raises(ConfigError, match=r"no per-video ground truth .*val/\*\.json"):
         build("metric", {"type": "PoseTrack18Metric", "ann_file": str(ann)})
+
+
+def test_shipped_example_ground_truth_predicted_exactly_scores_100() -> None:
+    """The example ground truth the plugin ships (its example_config) is a valid PoseTrack18 folder."""
+    from posekit_datasets.posetrack18_metric import PoseTrack18Metric
+
+    metric = build("metric", {"type": "PoseTrack18Metric", **PoseTrack18Metric.example_config})
+    video = json.loads(next(metric.gt_folder.glob("*.json")).read_text())
+    person = np.asarray(video["annotations"][0]["keypoints"], np.float32).reshape(17, 3)
+    sample = PoseSample(img_id=video["images"][0]["id"], id=0, bbox_scale=np.array([40, 56], np.float32))
+    metric.process(
+        [
+            PoseResult(
+                keypoints=person[None, :, :2],
+                keypoint_scores=np.ones((1, 17), np.float32),
+                bboxes=np.zeros((0, 4), np.float32),
+                bbox_scores=np.ones(1, np.float32),
+                sample=sample,
+            )
+        ]
+    )
+    assert metric.evaluate()["posetrack18/AP"] == 100.0

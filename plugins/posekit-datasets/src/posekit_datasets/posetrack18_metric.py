@@ -17,7 +17,7 @@ import os
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -116,6 +116,10 @@ class PoseTrack18Metric(CocoMetric):
     """
 
     default_prefix = "posetrack18"
+    # a one-person, one-frame ground truth shipped with the plugin (posekit plugins --check)
+    example_config: ClassVar[dict[str, Any]] = {
+        "ann_file": str(Path(__file__).parent / "example_data" / "posetrack18" / "posetrack18_val.json")
+    }
 
     def __init__(
         self,
