@@ -18,3 +18,4 @@ def example_model(name: str) -> dict[str, Any]:
 RESNET50 = "simplebaseline_res50_coco-256x192"
 HRNET_W32 = "hrnet-w32_coco-256x192"
 RTMPOSE_M = "rtmpose-m_coco-256x192"
+MAIN_JOB = "synthetic_rtmpose"  # scripts/main.sh's model

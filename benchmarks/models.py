@@ -37,6 +37,8 @@ from typing import Any
 
 import torch
 from _examples import HRNET_W32, example_model
+from _machine import machine_line, matmul_peak_gflops
+from _mmpose import DEFAULT_MMPOSE
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -102,7 +104,6 @@ VIT_CASES = {
         mmpose_type="mmpretrain.VisionTransformer",
     ),
 }  # fmt: skip
-DEFAULT_MMPOSE = os.path.expanduser("~/.cache/posekit/mmpose-env/bin/python")
 
 
 def mmpose_backbone_ms(python: str, cfg: dict[str, Any], warmup: int, reps: int) -> dict[str, Any]:
@@ -131,18 +132,6 @@ def check_threads() -> None:
             return
         print(f"tiny parallel op took {ms:.1f} ms (threads on one vCPU?): restarting in a fresh process")
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "POSEKIT_BENCH_RETRY": "1"})
-
-
-def matmul_peak_gflops(reps: int) -> float:
-    """fp32 GFLOP/s of a 2048 x 2048 matmul, best of ``reps`` (a peak: other load only lowers it)."""
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * 2048**3 / best / 1e9
 
 
 def forward_gflops(model: nn.Module, x: Tensor) -> float:
@@ -290,7 +279,7 @@ def main() -> None:
     args = parser.parse_args()
     check_threads()
     peak = matmul_peak_gflops(max(args.reps, 10))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul 2048^2: {peak:.0f} GFLOP/s")
+    print(machine_line(peak))
     for key in args.models:
         bench_backbone(cases[key], peak, args)
 
