@@ -44,7 +44,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from _examples import HRNET_W32, RTMPOSE_M, example_model
+from _examples import HRNET_W32, RTMPOSE_M, example_model, randomize_norms
 from _machine import bf16_supported, machine_line, matmul_peak_gflops
 from _mmpose import DEFAULT_MMPOSE, MMPoseWorker
 from torch import nn
@@ -102,8 +102,8 @@ def threads_healthy() -> bool:
     return (time.perf_counter() - start) / 20 < 4e-3
 
 
-def interleaved_medians(fns: dict[str, Callable[[], float | None]], runs: int, warmup: int = 2) -> dict[str, float]:
-    """Median ms of each function, timed in rounds (A B C, A B C, ...); a function may return its own ms."""
+def interleaved_medians(fns: dict[str, Callable[[], Any]], runs: int, warmup: int = 2) -> dict[str, float]:
+    """Median ms of each function, timed in rounds (A B C, A B C, ...); one returning a float gives its own ms."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -112,24 +112,12 @@ def interleaved_medians(fns: dict[str, Callable[[], float | None]], runs: int, w
         for name, fn in fns.items():
             start = time.perf_counter()
             own = fn()
-            times[name].append(own if own is not None else (time.perf_counter() - start) * 1e3)
+            times[name].append(own if isinstance(own, float) else (time.perf_counter() - start) * 1e3)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
 def keypoints_of(people: list[Any]) -> np.ndarray:
     return np.stack([p.keypoints for p in people])
-
-
-def randomize_norms(model: nn.Module) -> None:
-    """Random BatchNorm statistics and affine terms (default init is 0/1), so folding them is exercised."""
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                m.bias.copy_(0.1 * torch.randn(m.num_features, generator=g))
 
 
 def save_checkpoint(config: dict[str, Any], path: Path) -> Path:
@@ -225,11 +213,9 @@ def bench_model(key: str, args: argparse.Namespace, shared: Path, peak: float, t
         ref = keypoints_of(posekit.inference_topdown(plain, img, boxes))
         fwd, gflops = forward_fn(model, img, boxes)
         mm_kpts = None
-        fns: dict[str, Callable[[], float | None]] = {
-            "posekit": lambda b=boxes: posekit.inference_topdown(model, img, b)
-        }
+        fns: dict[str, Callable[[], Any]] = {"posekit": lambda b=boxes: posekit.inference_topdown(model, img, b)}
         if mmpose is not None:
-            fns["MMPose"] = lambda b=boxes.tolist(): mmpose.ask(boxes=b)["ms"]
+            fns["MMPose"] = lambda b=boxes.tolist(): float(mmpose.ask(boxes=b)["ms"])
             mm_kpts = np.asarray(mmpose.ask(boxes=boxes.tolist())["keypoints"], np.float32)
         fns.update({n: (lambda r=r, b=boxes: r(img, b)) for n, r in runners.items()})
         fns["fwd"] = fwd

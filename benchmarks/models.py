@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from _examples import HRNET_W32, example_model
+from _examples import HRNET_W32, example_model, randomize_norms
 from _machine import machine_line, matmul_peak_gflops
 from _mmpose import DEFAULT_MMPOSE
 from torch import Tensor, nn
@@ -140,18 +140,6 @@ def forward_gflops(model: nn.Module, x: Tensor) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def _randomize_norms(model: nn.Module) -> None:
-    """Non-trivial BatchNorm statistics, so folding them is really exercised (default init is 0/1)."""
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                m.bias.copy_(0.1 * torch.randn(m.num_features, generator=g))
-
-
 def variants(model: nn.Module, x: Tensor, use_compile: bool) -> dict[str, Callable[[], nn.Module]]:
     """Name -> builder of an inference model (each from a fresh copy of ``model``)."""
 
@@ -205,7 +193,7 @@ def interleaved_medians(fns: dict[str, Callable[[], Any]], warmup: int, reps: in
 def bench_backbone(case: Case, peak: float, args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     model = build("backbone", case.cfg).eval()
-    _randomize_norms(model)
+    randomize_norms(model)
     params = sum(p.numel() for p in model.parameters()) / 1e6
     x1, x8 = torch.randn(1, *INPUT), torch.randn(8, *INPUT)
     gflops = forward_gflops(model, x1)
