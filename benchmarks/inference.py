@@ -11,6 +11,7 @@ rounds (A B C ..., median of ``--runs``):
 - ``MMPose``: MMPose 1.3.2's ``init_model`` + ``inference_topdown`` of the same model dict and
   checkpoint, in its own environment (``--mmpose PYTHON``, default the one ``mmpose_env.sh`` makes;
   ``mmpose_worker.py``); without it, BASELINES.md's figures (another machine: the ratio is marked);
+- ``not frozen``: the default path less its frozen TorchScript traces (BatchNorm folded, channels_last);
 - ``onnxruntime``: the ``posekit export`` graph (dynamic batch) through ``Inferencer``;
 - ``bf16``: ``Inferencer(precision="bf16")``, only where oneDNN has native bf16 (AVX512-BF16/AMX);
 - ``int8``: the exported graph statically quantized by onnxruntime (QDQ, per-channel weights,
@@ -52,6 +53,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import posekit
 from posekit.inference import Inferencer
+from posekit.nn import optimize_for_inference
 from posekit.testing.conformance import shared_dir
 
 IMAGE = "data/coco/000000197388.jpg"  # 640 x 392, as BASELINES.md
@@ -189,6 +191,8 @@ def bench_model(key: str, args: argparse.Namespace, shared: Path, peak: float, t
     from posekit_onnx import export_onnx
 
     onnx_path = export_onnx(plain, tmp / f"{key}.onnx", dynamic_batch=True, verify=False)
+    # the default path without its frozen traces (BatchNorm folded, channels_last only): what freezing adds
+    runners["not frozen"] = plain_runner(optimize_for_inference(posekit.init_model(config, checkpoint, optimize=False)))
     runners["onnxruntime"] = Inferencer(None, onnx_path, batch_size=8)
     people = coco_people(shared)
     if args.reduced:
@@ -238,7 +242,7 @@ def bench_model(key: str, args: argparse.Namespace, shared: Path, peak: float, t
             diff = np.abs(keypoints_of(r(img, boxes)) - ref).max()
             print(
                 f"  {count:5d} {n:12}{ms[n]:8.1f}{'':10}{'':7}{'':8}{'':8}{'':7}  "
-                f"{ms['posekit'] / ms[n]:.2f}x posekit torch; {diff:.3f} px from unoptimised"
+                f"{ms['posekit'] / ms[n]:.2f}x the speed of posekit's default; {diff:.3f} px from unoptimised"
             )
         sys.stdout.flush()
     for n in ("bf16", "int8"):
