@@ -6,7 +6,9 @@ training step (its model, ``examples/configs/synthetic_rtmpose.yaml``, batch 32,
 
 - ``unbound``: no ``OMP_PROC_BIND``/``OMP_PLACES`` (the kernel places and migrates the threads);
 - ``close/cores``: ``OMP_PROC_BIND=close OMP_PLACES=cores`` (each thread pinned to one core);
-- ``... + passive``: either, with ``OMP_WAIT_POLICY=passive`` (threads sleep at barriers, not spin).
+- ``... + passive``: either, with ``OMP_WAIT_POLICY=passive`` (threads sleep at barriers, not spin);
+- ``... + spin 10k``: either, with ``GOMP_SPINCOUNT=10000`` (torch's libgomp spins about 30x shorter than its
+  default 300,000 before sleeping: back-to-back parallel regions still find the threads awake).
 
 each once with the machine otherwise as it is (``quiet``) and once with ``--busy`` processes
 spinning beside it (``shared``; one pure-Python loop each, as another job would load a core).
@@ -32,8 +34,10 @@ SETTINGS = {
     "close/cores": {"OMP_PROC_BIND": "close", "OMP_PLACES": "cores"},
     "unbound + passive": {"OMP_WAIT_POLICY": "passive"},
     "close/cores + passive": {"OMP_PROC_BIND": "close", "OMP_PLACES": "cores", "OMP_WAIT_POLICY": "passive"},
+    "unbound + spin 10k": {"GOMP_SPINCOUNT": "10000"},
+    "close/cores + spin 10k": {"OMP_PROC_BIND": "close", "OMP_PLACES": "cores", "GOMP_SPINCOUNT": "10000"},
 }
-OMP_KEYS = ("OMP_PROC_BIND", "OMP_PLACES", "OMP_WAIT_POLICY")
+OMP_KEYS = ("OMP_PROC_BIND", "OMP_PLACES", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 def child(steps: int) -> None:
