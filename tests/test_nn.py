@@ -155,7 +155,7 @@ def test_frozen_feature_extractor_per_shape_eager_for_gradients_and_copies() -> 
     assert model(x2).requires_grad  # gradients enabled: the eager modules
     copied = copy.deepcopy(model)
     assert copied.extract_feat.eager.__self__ is copied and not copied.extract_feat.traces
-    with pytest.raises(TypeError, match="no backbone"):
+    with pytest.raises(TypeError, match="no extract_feat"):
         freeze_feature_extractor(nn.Conv2d(3, 3, 1))
 
 

@@ -109,8 +109,7 @@ class _FrozenTraces:
         return _FrozenTraces(copy.deepcopy(self.eager, memo), self.limit)
 
     def _trace(self, inputs: Tensor) -> torch.jit.ScriptModule:
-        owner = self.eager.__self__
-        extractor = _Extractor(owner.backbone, getattr(owner, "neck", None))
+        extractor = _Extractor(self.eager.__self__, self.eager.__func__)
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's and TorchScript's deprecation warnings
             traced = torch.jit.trace(extractor, inputs.clone(), check_trace=False, strict=False)
@@ -118,15 +117,14 @@ class _FrozenTraces:
 
 
 class _Extractor(nn.Module):
-    """Backbone then neck, as ``PoseEstimator.extract_feat``, as one module to trace."""
+    """The estimator's own ``extract_feat`` (its class's, overrides included) as a module to trace."""
 
-    def __init__(self, backbone: nn.Module, neck: nn.Module | None) -> None:
+    def __init__(self, estimator: nn.Module, extract_feat: Any) -> None:
         super().__init__()
-        self.backbone, self.neck = backbone, neck
+        self.estimator, self.extract_feat = estimator, extract_feat
 
     def forward(self, inputs: Tensor) -> Any:
-        feats = self.backbone(inputs)
-        return self.neck(feats) if self.neck is not None else feats
+        return self.extract_feat(self.estimator, inputs)
 
 
 def freeze_feature_extractor(model: nn.Module, limit: int = 8) -> nn.Module:
@@ -138,8 +136,8 @@ def freeze_feature_extractor(model: nn.Module, limit: int = 8) -> nn.Module:
     e.g. HRNet's branches at small batches). With gradients enabled the eager modules run, so
     training is unaffected. Outputs equal the eager model's to float rounding. Returns ``model``.
     """
-    if not hasattr(model, "backbone") or not hasattr(model, "extract_feat"):
-        raise TypeError(f"freeze_feature_extractor: {type(model).__name__} has no backbone/extract_feat")
+    if not callable(getattr(model, "extract_feat", None)):
+        raise TypeError(f"freeze_feature_extractor: {type(model).__name__} has no extract_feat method")
     model.extract_feat = _FrozenTraces(model.extract_feat, limit)
     return model
 
