@@ -93,8 +93,8 @@ class _FrozenTraces:
         self.traces: dict[tuple[Any, ...], torch.jit.ScriptModule] = {}
 
     def __call__(self, inputs: Tensor) -> Any:
-        if torch.is_grad_enabled() or inputs.requires_grad:  # a frozen graph has no gradients
-            return self.eager(inputs)
+        if torch.is_grad_enabled() or inputs.requires_grad or torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return self.eager(inputs)  # a frozen graph has no gradients; an exporter or compiler traces the modules
         nhwc = inputs.is_contiguous(memory_format=torch.channels_last)
         key = (tuple(inputs.shape), inputs.dtype, inputs.device, nhwc)
         trace = self.traces.get(key)
