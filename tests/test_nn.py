@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn import (
@@ -147,6 +148,9 @@ def test_frozen_feature_extractor_per_shape_eager_for_gradients_and_copies() -> 
         refs = [model(x) for x in (x2, x3, x4)]
     optimize_for_inference(model, freeze=True)
     model.extract_feat.limit = 2
+    with torch.inference_mode(), FlopCounterMode(display=False):
+        model(x2)  # a dispatch mode sees every op: eager, nothing traced under it
+    assert not model.extract_feat.traces
     with torch.inference_mode():
         outs = [model(x) for x in (x2, x3, x4, x2)]
     for out, ref in zip(outs, [*refs, refs[0]], strict=True):

@@ -85,6 +85,13 @@ def optimize_for_inference(model: nn.Module, freeze: bool = False) -> nn.Module:
     return freeze_feature_extractor(model) if freeze else model
 
 
+def _tracing_or_intercepted() -> bool:
+    """Whether an exporter traces, a compiler compiles, or a dispatch mode (e.g. a FLOP counter) sees each op."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+    return torch.jit.is_tracing() or torch.compiler.is_compiling() or _get_current_dispatch_mode() is not None
+
+
 class _FrozenTraces:
     """``extract_feat`` run by a TorchScript trace frozen for each exact input shape (eager beyond ``limit`` shapes)."""
 
@@ -93,8 +100,8 @@ class _FrozenTraces:
         self.traces: dict[tuple[Any, ...], torch.jit.ScriptModule] = {}
 
     def __call__(self, inputs: Tensor) -> Any:
-        if torch.is_grad_enabled() or inputs.requires_grad or torch.jit.is_tracing() or torch.compiler.is_compiling():
-            return self.eager(inputs)  # a frozen graph has no gradients; an exporter or compiler traces the modules
+        if torch.is_grad_enabled() or inputs.requires_grad or _tracing_or_intercepted():
+            return self.eager(inputs)  # a frozen graph has no gradients; others tracing see the modules
         nhwc = inputs.is_contiguous(memory_format=torch.channels_last)
         key = (tuple(inputs.shape), inputs.dtype, inputs.device, nhwc)
         trace = self.traces.get(key)
