@@ -13,6 +13,11 @@ one JSON object per line, and each gets one JSON line back on stdout:
 - ``{"backbone": {...}, "input": [3, 256, 192], "batches": [1, 8], "warmup": 2, "reps": 10}``: an MMPose
   backbone's eval-mode forward (``torch.inference_mode``), for ``models.py --mmpose PYTHON``; answers
   ``{"params": N, "ms": {"1": median, "8": median}}``.
+- ``{"topdown": {...}, "checkpoint": PATH, "image": PATH}``: MMPose's ``init_model`` of that model dict and
+  checkpoint (test pipeline: ``LoadImage``, ``GetBBoxCenterScale``, ``TopdownAffine`` at the codec's input
+  size, ``PackPoseInputs``; COCO's keypoint definition) and the image loaded once with ``cv2``; answers
+  ``{"params": N}``. Then ``{"boxes": [[x1, y1, x2, y2], ...]}``: one ``inference_topdown`` of the loaded
+  image, for ``inference.py``; answers ``{"ms": wall time, "keypoints": (N, K, 2), "scores": (N, K)}``.
 
 mmcv-lite ships no compiled ops, yet ``import mmpose.models`` imports ``mmcv.ops`` (for heads this
 benchmark never builds). A stand-in ``mmcv._ext`` lets that import through; calling any of its
@@ -47,6 +52,7 @@ def _stand_in_for_compiled_ops() -> None:
         return call
 
     ext.__getattr__ = missing  # type: ignore[method-assign]
+    ext.__spec__ = importlib.machinery.ModuleSpec("mmcv._ext", None)  # found, with no loader: "no mmcv-full"
     sys.modules["mmcv._ext"] = ext
 
 
@@ -152,6 +158,57 @@ def time_backbone(cmd: dict[str, Any]) -> dict[str, Any]:
     return {"params": sum(p.numel() for p in model.parameters()), "ms": ms}
 
 
+def mmpose_inference_api() -> types.ModuleType:
+    """MMPose's ``mmpose/apis/inference.py`` (``init_model``, ``inference_topdown``) loaded alone: importing the
+    ``mmpose.apis`` package also imports its inferencers, which need setuptools' ``pkg_resources``."""
+    import importlib.util
+
+    import mmpose
+
+    path = os.path.join(os.path.dirname(mmpose.__file__), "apis", "inference.py")
+    spec = importlib.util.spec_from_file_location("mmpose_apis_inference", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class TopdownRunner:
+    """MMPose's ``init_model`` + ``inference_topdown`` of one model on one pre-loaded image."""
+
+    def __init__(self, model_cfg: dict[str, Any], checkpoint: str, image: str) -> None:
+        import cv2
+        from mmengine.config import Config
+
+        codec = model_cfg["head"]["decoder"]
+        pipeline = [
+            {"type": "LoadImage"},
+            {"type": "GetBBoxCenterScale"},
+            {"type": "TopdownAffine", "input_size": codec["input_size"], "use_udp": codec.get("use_udp", False)},
+            {"type": "PackPoseInputs"},
+        ]
+        config = Config(
+            {
+                "model": model_cfg,
+                "train_dataloader": {"dataset": {"type": "CocoDataset"}},  # the keypoint definition: COCO's
+                "test_dataloader": {"dataset": {"pipeline": pipeline}},
+            }
+        )
+        self.api = mmpose_inference_api()
+        self.model = self.api.init_model(config, checkpoint, device="cpu")
+        self.img = cv2.imread(image)
+
+    def __call__(self, boxes: list[list[float]]) -> dict[str, Any]:
+        import numpy as np
+
+        start = time.perf_counter()
+        results = self.api.inference_topdown(self.model, self.img, np.asarray(boxes, np.float32))
+        ms = (time.perf_counter() - start) * 1e3
+        keypoints = [r.pred_instances.keypoints[0].tolist() for r in results]
+        scores = [r.pred_instances.keypoint_scores[0].tolist() for r in results]
+        return {"ms": ms, "keypoints": keypoints, "scores": scores}
+
+
 def main() -> None:
     replies, sys.stdout = sys.stdout, sys.stderr  # MMPose's logging goes to stderr, the protocol to stdout
     if hasattr(os, "sched_setaffinity"):  # a parent under OMP_PROC_BIND is bound to one core, and so are its children
@@ -160,11 +217,18 @@ def main() -> None:
     import mmpose.models  # noqa: F401  (registers MMPose's models)
 
     trainee: Trainee | None = None
+    runner: TopdownRunner | None = None
     reply: dict[str, Any]
     for line in sys.stdin:
         cmd = json.loads(line)
         if "backbone" in cmd:
             reply = time_backbone(cmd)
+        elif "topdown" in cmd:
+            runner = TopdownRunner(cmd["topdown"], cmd["checkpoint"], cmd["image"])
+            reply = {"params": sum(p.numel() for p in runner.model.parameters())}
+        elif "boxes" in cmd:
+            assert runner is not None, "build a top-down model first"
+            reply = runner(cmd["boxes"])
         elif "model" in cmd:
             trainee = Trainee(cmd["model"], cmd["batch"], tuple(cmd["input_size"]), cmd["seed"])
             reply = {"params": sum(p.numel() for p in trainee.model.parameters())}

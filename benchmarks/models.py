@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from _examples import HRNET_W32, example_model
+from _examples import HRNET_W32, example_model, randomize_norms
+from _machine import machine_line, matmul_peak_gflops
+from _mmpose import DEFAULT_MMPOSE
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -102,7 +104,6 @@ VIT_CASES = {
         mmpose_type="mmpretrain.VisionTransformer",
     ),
 }  # fmt: skip
-DEFAULT_MMPOSE = os.path.expanduser("~/.cache/posekit/mmpose-env/bin/python")
 
 
 def mmpose_backbone_ms(python: str, cfg: dict[str, Any], warmup: int, reps: int) -> dict[str, Any]:
@@ -133,34 +134,10 @@ def check_threads() -> None:
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "POSEKIT_BENCH_RETRY": "1"})
 
 
-def matmul_peak_gflops(reps: int) -> float:
-    """fp32 GFLOP/s of a 2048 x 2048 matmul, best of ``reps`` (a peak: other load only lowers it)."""
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * 2048**3 / best / 1e9
-
-
 def forward_gflops(model: nn.Module, x: Tensor) -> float:
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         model(x)
     return counter.get_total_flops() / 1e9
-
-
-def _randomize_norms(model: nn.Module) -> None:
-    """Non-trivial BatchNorm statistics, so folding them is really exercised (default init is 0/1)."""
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
-                m.bias.copy_(0.1 * torch.randn(m.num_features, generator=g))
 
 
 def variants(model: nn.Module, x: Tensor, use_compile: bool) -> dict[str, Callable[[], nn.Module]]:
@@ -216,7 +193,7 @@ def interleaved_medians(fns: dict[str, Callable[[], Any]], warmup: int, reps: in
 def bench_backbone(case: Case, peak: float, args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     model = build("backbone", case.cfg).eval()
-    _randomize_norms(model)
+    randomize_norms(model)
     params = sum(p.numel() for p in model.parameters()) / 1e6
     x1, x8 = torch.randn(1, *INPUT), torch.randn(8, *INPUT)
     gflops = forward_gflops(model, x1)
@@ -290,7 +267,7 @@ def main() -> None:
     args = parser.parse_args()
     check_threads()
     peak = matmul_peak_gflops(max(args.reps, 10))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul 2048^2: {peak:.0f} GFLOP/s")
+    print(machine_line(peak))
     for key in args.models:
         bench_backbone(cases[key], peak, args)
 

@@ -1,4 +1,7 @@
-"""Training step speed at 256x192, batch 8: data preprocessor + forward + loss + backward + AdamW step.
+"""Training step speed and throughput (images/s): data preprocessor + forward + loss + backward + AdamW step.
+
+256x192 crops at batch 8, and the main job's model (``main-job``: ``examples/configs/synthetic_rtmpose.yaml``,
+128x96 crops, its training batch of 32; BASELINES.md has no figure for it, so ``--mmpose`` gives its ratio).
 
 Models and losses as MMPose's configs: SimpleBaseline ResNet-50 and HRNet-w32 (HeatmapHead,
 MSRAHeatmap sigma 2, KeypointMSELoss with target weights) and RTMPose-m (CSPNeXt-m, deepen 0.67,
@@ -44,7 +47,7 @@ sit on one vCPU (the fault described in BASELINES.md), and the script
 restarts itself (up to 3 times) with the threads pinned to cores (``OMP_PROC_BIND=close
 OMP_PLACES=cores``).
 
-    python benchmarks/train_step.py [--reps 5] [--warmup 2] [--models resnet50 hrnet-w32 rtmpose-m]
+    python benchmarks/train_step.py [--reps 5] [--warmup 2] [--models resnet50 hrnet-w32 rtmpose-m main-job]
                                     [--threads N] [--extra] [--glibc-defaults] [--mmpose PYTHON]
 """
 
@@ -52,11 +55,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -65,7 +66,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from _examples import HRNET_W32, RESNET50, RTMPOSE_M, example_model
+from _examples import HRNET_W32, MAIN_JOB, RESNET50, RTMPOSE_M, example_model
+from _mmpose import MMPoseWorker
 from torch import Tensor, nn
 
 from posekit.config.schema import OptimizerCfg, TrainSection
@@ -78,7 +80,6 @@ from posekit.structures import PoseBatch, PoseSample
 
 BATCH = 8
 TRAINER = "trainer (channels_last + fused AdamW)"
-INPUT_SIZE = (192, 256)  # (w, h)
 
 
 @dataclass(frozen=True)
@@ -88,18 +89,27 @@ class Case:
     title: str
     model: dict[str, Any]
     codec: dict[str, Any]
-    mmpose_ms: float
+    mmpose_ms: float  # 0: BASELINES.md has no figure
+    batch: int = BATCH
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """``(w, h)`` of the crops (the codec's)."""
+        w, h = self.codec["input_size"]
+        return int(w), int(h)
 
 
-def _case(title: str, name: str, mmpose_ms: float) -> Case:
+def _case(title: str, name: str, mmpose_ms: float, batch: int = BATCH) -> Case:
     model = example_model(name)
-    return Case(title, model, model["head"]["decoder"], mmpose_ms)
+    return Case(title, model, model["head"]["decoder"], mmpose_ms, batch)
 
 
 CASES = {
     "resnet50": _case("SimpleBaseline ResNet-50", RESNET50, 1970.0),
     "hrnet-w32": _case("HRNet-w32", HRNET_W32, 2640.0),
     "rtmpose-m": _case("RTMPose-m (CSPNeXt-m + RTMCCHead)", RTMPOSE_M, 840.0),
+    # the main job's model (scripts/main.sh) at its training batch size
+    "main-job": _case("main job (synthetic_rtmpose: CSPNeXt 0.167/0.375 + RTMCCHead)", MAIN_JOB, 0.0, 32),
 }
 
 
@@ -143,7 +153,7 @@ def make_batch(codec_cfg: dict[str, Any], size: int = BATCH, seed: int = 0) -> P
     """``size`` random uint8 crops ``(B, 3, H, W)`` with the codec's targets of random keypoints inside them."""
     rng = np.random.default_rng(seed)
     codec = build("codec", codec_cfg)
-    w, h = INPUT_SIZE
+    w, h = codec_cfg["input_size"]
     encoded = []
     for _ in range(size):
         keypoints = (rng.uniform(0.1, 0.9, (1, 17, 2)) * (w, h)).astype(np.float32)
@@ -310,35 +320,17 @@ def interleaved_medians(steps: dict[str, Step], warmup: int, reps: int) -> tuple
     return {name: statistics.median(t) for name, t in times.items()}, faults
 
 
-class MMPoseWorker:
+class TrainWorker(MMPoseWorker):
     """MMPose's own training step in a child process (``mmpose_worker.py`` under MMPose's Python)."""
-
-    def __init__(self, python: str) -> None:
-        worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mmpose_worker.py")
-        self.proc = subprocess.Popen([python, worker], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def ask(self, **cmd: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the MMPose worker exited (code {self.proc.wait()}); its stderr is above")
-        return json.loads(line)
 
     def build(self, case: Case) -> int:
         """Build ``case``'s model in MMPose; its parameter count."""
-        reply = self.ask(model=case.model, batch=BATCH, input_size=list(INPUT_SIZE), seed=0)
+        reply = self.ask(model=case.model, batch=case.batch, input_size=list(case.input_size), seed=0)
         return int(reply["params"])
 
     def step(self) -> SelfTimed:
         reply = self.ask(steps=1)
         return reply["ms"][0], reply["faults"][0]
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.wait()
 
 
 def _estimator(case: Case) -> nn.Module:
@@ -357,9 +349,10 @@ MMPOSE_ROW = "MMPose 1.3.2 (this run, its own process)"
 
 def bench(case: Case, args: argparse.Namespace) -> None:
     model = _estimator(case)
-    batch = make_batch(case.codec)
+    batch = make_batch(case.codec, size=case.batch)
     params = sum(p.numel() for p in model.parameters()) / 1e6
-    print(f"\n{case.title}: {params:.1f} M params, batch {BATCH}, {INPUT_SIZE[1]}x{INPUT_SIZE[0]}")
+    w, h = case.input_size
+    print(f"\n{case.title}: {params:.1f} M params, batch {case.batch}, {h}x{w}")
     exact = float64_agreement(case, args.extra)
     trainees = {name: make() for name, make in variants(model, args.extra).items()}
     found = agreement(trainees, batch)
@@ -367,7 +360,7 @@ def bench(case: Case, args: argparse.Namespace) -> None:
     steps: dict[str, Step] = {name: (lambda t=t: t.step(batch)) for name, t in trainees.items()}
     worker = None
     if args.mmpose:
-        worker = MMPoseWorker(args.mmpose)
+        worker = TrainWorker(args.mmpose)
         mm_params = worker.build(case)
         if mm_params != sum(p.numel() for p in model.parameters()):
             raise RuntimeError(f"MMPose's {case.title} has {mm_params} parameters, posekit's a different number")
@@ -377,23 +370,32 @@ def bench(case: Case, args: argparse.Namespace) -> None:
     finally:
         if worker is not None:
             worker.close()
-    mmpose_ms = ms.get(MMPOSE_ROW, case.mmpose_ms)
+    mmpose_ms = ms.get(MMPOSE_ROW, case.mmpose_ms) or float("nan")
     print(
-        f"  {'variant':<42}{'step ms':>9}{'vs eager':>10}{'vs MMPose':>11}"
+        f"  {'variant':<42}{'step ms':>9}{'img/s':>7}{'vs eager':>10}{'vs MMPose':>11}"
         f"{'faults':>9}{'f32 loss':>10}{'f32 grad L2':>12}{'f32 step':>10}{'f64 worst':>11}"
     )
     for name, value in ms.items():
-        row = f"  {name:<42}{value:9.0f}{ms['eager'] / value:9.2f}x{mmpose_ms / value:10.2f}x{faults[name]:9.0f}"
+        row = (
+            f"  {name:<42}{value:9.0f}{1e3 * case.batch / value:7.1f}{ms['eager'] / value:9.2f}x"
+            f"{mmpose_ms / value:10.2f}x{faults[name]:9.0f}"
+        )
         if name in trainees:
             a, e = found[name], exact[name]
             worst = max(e.loss, e.grad_l2, e.grad_max, e.step)
             row += f"{a.loss:10.0e}{a.grad_l2:12.0e}{a.step:10.0e}{worst:11.0e} {'ok' if ok[name] else 'FAIL'}"
         print(row)
     verdict = "" if ok[TRAINER] else " (FAILED the agreement checks)"
-    in_run = f"MMPose in this run {ms[MMPOSE_ROW]:.0f} ms = {ms[MMPOSE_ROW] / ms[TRAINER]:.2f}x; " if worker else ""
+    rate = 1e3 * case.batch / ms[TRAINER]
+    in_run = ""
+    if worker:
+        mm_rate = 1e3 * case.batch / ms[MMPOSE_ROW]
+        speedup = ms[MMPOSE_ROW] / ms[TRAINER]
+        in_run = f"MMPose in this run {ms[MMPOSE_ROW]:.0f} ms ({mm_rate:.1f} img/s) = {speedup:.2f}x; "
+    fixed = f"MMPose 1.3.2 in BASELINES.md {case.mmpose_ms:.0f} ms = {case.mmpose_ms / ms[TRAINER]:.2f}x; "
     print(
-        f"  posekit's trainer {ms[TRAINER]:.0f} ms{verdict}: {in_run}MMPose 1.3.2 in BASELINES.md "
-        f"{case.mmpose_ms:.0f} ms = {case.mmpose_ms / ms[TRAINER]:.2f}x; target >= 1.2x"
+        f"  posekit's trainer {ms[TRAINER]:.0f} ms ({rate:.1f} img/s){verdict}: {in_run}"
+        f"{fixed if case.mmpose_ms else ''}target >= 1.2x"
     )
 
 

@@ -91,6 +91,7 @@ def _optimized_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()), "BatchNorm left"
     convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs), "not channels_last"
+    assert hasattr(model.extract_feat, "traces"), "backbone and neck not run as frozen traces"
     return model.state_dict()
 
 

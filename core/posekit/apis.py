@@ -75,10 +75,11 @@ def init_model(
         checkpoint: an MMPose or posekit checkpoint (``.pth``, ``.safetensors``, URL); None keeps
             the initial weights.
         device: where the model runs, e.g. ``"cpu"`` or ``"cuda:0"``.
-        optimize: BatchNorm folded into the convolutions and channels_last weights
-            (:func:`posekit.nn.optimize_for_inference`) where the paradigm's serving allows it;
-            outputs equal the unmodified model's to float rounding. ``False`` keeps the module as
-            built (to train it further, or to read its state dict by MMPose's keys).
+        optimize: BatchNorm folded into the convolutions, channels_last weights and the backbone
+            and neck run as frozen TorchScript traces, one per input shape
+            (:func:`posekit.nn.optimize_for_inference` with ``freeze``) where the paradigm's serving
+            allows it; outputs equal the unmodified model's to float rounding. ``False`` keeps the
+            module as built (to train it further, or to read its state dict by MMPose's keys).
 
     Returns:
         the estimator in eval mode, with ``dataset_meta`` (MMPose's keypoint-definition dict)
@@ -123,7 +124,7 @@ def init_model(
     if optimize and _serving_optimizable(model):
         from posekit.nn.fuse import optimize_for_inference
 
-        optimize_for_inference(model)
+        optimize_for_inference(model, freeze=True)
     return model
 
 

@@ -26,7 +26,7 @@ from posekit.nn.checkpoint import (
     read_checkpoint,
 )
 from posekit.nn.configs import ActConfig, FinalLayerConfig, NormConfig, PretrainedInit, as_config
-from posekit.nn.fuse import fuse_conv_bn, optimize_for_inference
+from posekit.nn.fuse import freeze_feature_extractor, fuse_conv_bn, optimize_for_inference
 from posekit.nn.init import constant_init, is_norm, kaiming_init, normal_init
 from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
@@ -74,6 +74,7 @@ __all__ = [
     "extract_state_dict",
     "final_conv",
     "freeze",
+    "freeze_feature_extractor",
     "fuse_conv_bn",
     "get_expansion",
     "heatmap_layers",
