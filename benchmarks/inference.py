@@ -45,24 +45,16 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-<<<<<<< HEAD
-from _examples import HRNET_W32, RTMPOSE_M, example_model
-from posekit_testing.conformance import shared_dir
-=======
 from _examples import HRNET_W32, RTMPOSE_M, example_model, randomize_norms
 from _machine import bf16_supported, machine_line, matmul_peak_gflops
 from _mmpose import DEFAULT_MMPOSE, MMPoseWorker
+from posekit_testing.conformance import shared_dir
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
->>>>>>> wt-bench
 
 import posekit
 from posekit.inference import Inferencer
-<<<<<<< HEAD
-=======
 from posekit.nn import optimize_for_inference
-from posekit_testing.conformance import shared_dir
->>>>>>> wt-bench
 
 IMAGE = "data/coco/000000197388.jpg"  # 640 x 392, as BASELINES.md
 MODELS = {"rtmpose-m": ("RTMPose-m", RTMPOSE_M), "hrnet-w32": ("HRNet-w32", HRNET_W32)}
