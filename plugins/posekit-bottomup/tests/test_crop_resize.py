@@ -8,30 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posekit_bottomup.crop_resize import BottomupRandomChoiceResize, BottomupRandomCrop
-from posekit_testing.samples import assert_dots_follow, assert_seeded, isolated_keypoints, paint_dots
+from posekit_testing.samples import assert_dots_follow, assert_seeded, coco_dataset, coco_sample, isolated_keypoints
 
 from posekit.estimators.base import input_to_image
 from posekit.registry import build
-from posekit.structures import PoseSample
-from posekit.transforms import sample_rng
-
-
-def coco_sample(shared: Path, img_id: int, seed: int = 0) -> PoseSample:
-    """The people of one image of ``data/coco/test_coco.json`` (bottom-up), loaded, instance 0 painted as dots."""
-    dataset = build(
-        "dataset",
-        {
-            "type": "CocoDataset",
-            "data_root": str(shared / "data" / "coco"),
-            "ann_file": "test_coco.json",
-            "data_mode": "bottomup",
-            "pipeline": [{"type": "LoadImage"}],
-        },
-    )
-    index = next(i for i in range(len(dataset)) if dataset.get_data_info(i).img_id == img_id)
-    sample = paint_dots(dataset[index])
-    sample.rng = sample_rng(seed, 0, 0)
-    return sample
 
 
 def _meets(bbox: np.ndarray, left: float, top: float, w: int, h: int) -> np.ndarray:
@@ -126,17 +106,7 @@ def test_training_only_and_the_ed_pose_pipeline(shared: Path) -> None:
         },
         {"type": "PackPoseInputs"},
     ]
-    dataset = build(
-        "dataset",
-        {
-            "type": "CocoDataset",
-            "data_root": str(shared / "data" / "coco"),
-            "ann_file": "test_coco.json",
-            "data_mode": "bottomup",
-            "pipeline": pipeline,
-            "seed": 0,
-        },
-    )
+    dataset = coco_dataset(shared, pipeline, seed=0)
     for i in range(len(dataset)):
         sample = dataset[i]
         h, w = sample.img_shape

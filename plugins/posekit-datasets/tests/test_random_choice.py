@@ -7,31 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from posekit_datasets.choice import RandomChoice, RandomChoiceResize
-from posekit_testing.samples import assert_dots_follow, assert_seeded, isolated_keypoints, paint_dots
+from posekit_testing.samples import assert_dots_follow, assert_seeded, coco_sample, isolated_keypoints
 
 from posekit.errors import PosekitError
 from posekit.registry import build
 from posekit.structures import PoseSample
-from posekit.transforms import sample_rng
 from posekit.transforms.geometry import transform_points
-
-
-def coco_sample(shared: Path, img_id: int, seed: int = 0) -> PoseSample:
-    """The people of one image of ``data/coco/test_coco.json`` (bottom-up), loaded, instance 0 painted as dots."""
-    dataset = build(
-        "dataset",
-        {
-            "type": "CocoDataset",
-            "data_root": str(shared / "data" / "coco"),
-            "ann_file": "test_coco.json",
-            "data_mode": "bottomup",
-            "pipeline": [{"type": "LoadImage"}],
-        },
-    )
-    index = next(i for i in range(len(dataset)) if dataset.get_data_info(i).img_id == img_id)
-    sample = paint_dots(dataset[index])
-    sample.rng = sample_rng(seed, 0, 0)
-    return sample
 
 
 @pytest.mark.parametrize(("keep_ratio", "size"), [(True, (640, 426)), (False, (480, 640))])
