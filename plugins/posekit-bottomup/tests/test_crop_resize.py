@@ -3,8 +3,10 @@ crop keeps or drops them as MMPose's ``allow_negative_crop`` says, the input map
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from posekit_bottomup.crop_resize import BottomupRandomChoiceResize, BottomupRandomCrop
@@ -12,6 +14,9 @@ from posekit_testing.samples import assert_dots_follow, assert_seeded, coco_data
 
 from posekit.estimators.base import input_to_image
 from posekit.registry import build
+from posekit.structures import PoseSample
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _meets(bbox: np.ndarray, left: float, top: float, w: int, h: int) -> np.ndarray:
@@ -112,3 +117,60 @@ def test_training_only_and_the_ed_pose_pipeline(shared: Path) -> None:
         h, w = sample.img_shape
         assert tuple(sample.inputs.shape[1:]) == (h, w) and min(h, w) in (480, 512, 544)
         assert (sample.keypoints >= 0).all() and (sample.keypoints <= (w, h)).all()
+
+
+class _FixedDraws:
+    """A generator stand-in whose ``integers`` returns given values in turn (the crop's top, then left)."""
+
+    def __init__(self, *values: int) -> None:
+        self.values = list(values)
+
+    def integers(self, *args: object) -> int:
+        return self.values.pop(0)
+
+
+def _people(shared: Path, img_id: int) -> PoseSample:
+    """Every annotation of a shared COCO image as an instance (the fixture generator's input)."""
+    data = json.loads((shared / "data/coco/test_coco.json").read_text())
+    image = next(i for i in data["images"] if i["id"] == img_id)
+    kpts = np.array([a["keypoints"] for a in data["annotations"] if a["image_id"] == img_id], np.float32)
+    kpts = kpts.reshape(len(kpts), -1, 3)
+    bbox = np.array([a["bbox"] for a in data["annotations"] if a["image_id"] == img_id], np.float32)
+    bbox[:, 2:] += bbox[:, :2]
+    img = cv2.imread(str(shared / "data/coco" / image["file_name"]))
+    return PoseSample(
+        img=img,
+        img_shape=img.shape[:2],
+        ori_shape=img.shape[:2],
+        keypoints=kpts[..., :2].copy(),
+        keypoints_visible=(kpts[..., 2] > 0).astype(np.float32),
+        bbox=bbox,
+    )
+
+
+@pytest.mark.parametrize("img_id", [40083, 196141])
+def test_matches_mmpose(shared: Path, img_id: int) -> None:
+    """``fixtures/crop_resize.npz`` (``fixtures/generate_crop_resize.py``, MMPose 1.3.2): keypoints exact,
+    boxes 1e-5 relative (MMPose keeps them float64), image rows within 1e-3 gray levels."""
+    ref = np.load(FIXTURES / "crop_resize.npz")
+    for backend in ("cv2", "pillow"):
+        cfg = {"scales": [(480, 1333)], "keep_ratio": True, "backend": backend}
+        out = BottomupRandomChoiceResize(**cfg)(_people(shared, img_id))
+        case = f"{img_id}/resize_{backend}"
+        np.testing.assert_array_equal(out.keypoints, ref[f"{case}/keypoints"], err_msg=case)
+        np.testing.assert_allclose(out.bbox, ref[f"{case}/bbox"], rtol=1e-5, err_msg=case)
+        np.testing.assert_allclose(out.img.mean(axis=(1, 2)), ref[f"{case}/img_rows"], atol=1e-3, err_msg=case)
+    sample = _people(shared, img_id)
+    sample.rng = _FixedDraws(60, 250)
+    out = BottomupRandomCrop(crop_size=(200, 150))(sample)
+    for key in ("keypoints", "keypoints_visible", "bbox"):
+        np.testing.assert_array_equal(getattr(out, key), ref[f"{img_id}/crop/{key}"], err_msg=key)
+    np.testing.assert_array_equal(out.warp_mat, ref[f"{img_id}/crop/warp_mat"][:2])
+    np.testing.assert_allclose(out.img.mean(axis=(1, 2)), ref[f"{img_id}/crop/img_rows"], atol=1e-3)
+    outs = []
+    for allow in (False, True):  # a window meeting no box: dropped unless allowed
+        sample = _people(shared, img_id)
+        sample.rng = _FixedDraws(0, 0)
+        outs.append(BottomupRandomCrop(crop_size=(4, 4), allow_negative_crop=allow)(sample))
+    assert outs[0] is None and bool(ref[f"{img_id}/empty_crop/dropped"])
+    assert outs[1].num_instances == int(ref[f"{img_id}/empty_crop/instances"]) == 0

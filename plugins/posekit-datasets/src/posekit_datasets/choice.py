@@ -156,14 +156,14 @@ class RandomChoiceResize(BaseTransform):
         if any(sample.input_size):
             sample.input_size = (new_w, new_h)
         if len(sample.bbox):
-            bbox = sample.bbox * np.array([sx, sy, sx, sy], dtype=sample.bbox.dtype)
+            bbox = (sample.bbox * np.array([sx, sy, sx, sy])).astype(sample.bbox.dtype)  # float64 factors, as mmcv
             if self.clip_object_border:
                 bbox[:, 0::2] = np.clip(bbox[:, 0::2], 0, new_w)
                 bbox[:, 1::2] = np.clip(bbox[:, 1::2], 0, new_h)
             sample.bbox = bbox
         if sample.keypoints.size:
             kpts = sample.keypoints.copy()
-            kpts[..., :2] *= np.array([sx, sy], dtype=kpts.dtype)
+            kpts[..., :2] = kpts[..., :2] * np.array([sx, sy])
             if self.clip_object_border:
                 kpts[..., 0] = np.clip(kpts[..., 0], 0, new_w)
                 kpts[..., 1] = np.clip(kpts[..., 1], 0, new_h)
