@@ -4,7 +4,9 @@ Dimensions: N instances, K keypoints. ``RandomChoiceResize`` scales the image to
 ``scales`` and moves ``keypoints`` (N, K, 2), ``bbox`` (N, 4) xyxy and ``area`` (N,) with it, into the
 new image's pixels; ``warp_mat`` (original image -> now) gains the scale. mmcv's ``Resize`` moves
 mmdet's ``gt_bboxes``/``gt_keypoints``; under MMPose's key names (``bbox``, ``keypoints``) its
-annotations would stay behind in an MMPose pipeline, which posekit does not copy.
+annotations would stay behind in an MMPose pipeline, which posekit does not copy. (MMPose's own
+``BottomupRandomChoiceResize`` moves boxes and keypoints but leaves ``area`` in the old pixels; here
+it follows the image, as in ``BottomupRandomAffine``.)
 """
 
 from __future__ import annotations
