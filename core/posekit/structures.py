@@ -74,6 +74,35 @@ class PoseSample:
     def num_instances(self) -> int:
         return int(self.keypoints.shape[0])
 
+    def select_instances(self, keep: np.ndarray) -> None:
+        """Keep the instances where the bool mask ``keep`` (N,) is set (in place): in each field of
+        :data:`INSTANCE_FIELDS` with one row per instance, and in ``extra``'s arrays and lists of length N."""
+        n = self.num_instances
+        for name in INSTANCE_FIELDS:
+            value = getattr(self, name)
+            if len(value) == n:
+                setattr(self, name, value[keep])
+        for key, value in list(self.extra.items()):
+            if isinstance(value, np.ndarray) and len(value) == n:
+                self.extra[key] = value[keep]
+            elif isinstance(value, list) and len(value) == n:
+                self.extra[key] = [v for v, k in zip(value, keep, strict=True) if k]
+
+
+#: the :class:`PoseSample` fields that hold one row per instance (when the dataset filled them)
+INSTANCE_FIELDS: tuple[str, ...] = (
+    "bbox",
+    "bbox_score",
+    "bbox_center",
+    "bbox_scale",
+    "bbox_rotation",
+    "keypoints",
+    "keypoints_visible",
+    "area",
+    "iscrowd",
+    "num_keypoints",
+)
+
 
 @dataclass
 class PoseBatch:

@@ -206,6 +206,17 @@ def transform_points(points: np.ndarray, warp_mat: np.ndarray) -> np.ndarray:
     return out.reshape(shape).astype(points.dtype, copy=False)
 
 
+def compose_warp(warp_mat: np.ndarray | None, step: np.ndarray) -> np.ndarray:
+    """``warp_mat`` (``(2, 3)`` affine, ``(3, 3)`` perspective, or None: the identity) then the affine ``step``
+    ``(2, 3)``: the float32 matrix of the same shape (``(2, 3)`` from None) mapping through both."""
+    step = np.asarray(step, dtype=np.float64)
+    if warp_mat is None:
+        return step.astype(np.float32)
+    square = warp_mat.shape[0] == 3
+    full = np.vstack([step, [0.0, 0.0, 1.0]]) @ (warp_mat if square else np.vstack([warp_mat, [0.0, 0.0, 1.0]]))
+    return (full if square else full[:2]).astype(np.float32)
+
+
 def get_pers_warp_matrix(
     center: np.ndarray, translate: np.ndarray, scale: float, rot: float, shear: np.ndarray
 ) -> np.ndarray:

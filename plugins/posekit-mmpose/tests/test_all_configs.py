@@ -3,7 +3,8 @@
 A config whose model needs a component posekit lacks is reported by that component's name (not a
 pass, not a failure). Each converted one goes through ``posekit config check`` (the experiment
 schema, data and evaluator included: what those name and posekit lacks is reported the same way)
-and its model is built on the meta device (shapes only, no memory, no forward). Prints the counts.
+and its model is built on the meta device (shapes only, no memory, no forward). Prints the counts;
+every converted config's data and evaluator sections must validate.
 """
 
 from __future__ import annotations
@@ -80,3 +81,4 @@ def test_every_mmpose_config(shared: Path) -> None:
         print(f"    {count:4d}  {name}")
     assert not failures, "converted configs that fail config check or do not build:\n" + "\n".join(failures)
     assert converted > 0
+    assert data_complete == converted, "every converted config's data and evaluator sections validate (see above)"

@@ -240,3 +240,22 @@ def test_estimator_pretrained_init_cfg_becomes_load_from(shared: Path, tmp_path:
     experiment, problems = convert_mmpose_config(shared / "mmpose-configs" / ipr, tmp_path / "ipr.yaml")
     assert experiment["train"]["load_from"].startswith("https://")
     assert "init_cfg" not in experiment["model"] and not [p for p in problems if p.fatal]
+
+
+def test_nested_pipelines_convert_and_their_steps_are_checked(shared: Path, tmp_path: Path) -> None:
+    """ED-Pose's RandomChoice of sub-pipelines converts whole; a step posekit lacks inside one is named."""
+    edpose = shared / "mmpose-configs" / "body_2d_keypoint/edpose/coco/edpose_res50_8xb2-50e_coco-800x1333.py"
+    experiment, problems = convert_mmpose_config(edpose, tmp_path / "edpose.yaml", partial=True)
+    choice = experiment["data"]["train"]["dataset"]["pipeline"][2]
+    crop = ["BottomupRandomChoiceResize", "BottomupRandomCrop", "BottomupRandomChoiceResize"]
+    assert choice["type"] == "RandomChoice" and [step["type"] for step in choice["transforms"][1]] == crop
+    assert not [p for p in problems if p.fatal and p.section in ("data", "evaluator")]
+    child = tmp_path / "nested.py"
+    child.write_text(
+        f"_base_ = [{str(shared / 'mmpose-configs' / RTMPOSE_T)!r}]\n"
+        "train_dataloader = dict(dataset=dict(pipeline=[\n"
+        "    dict(type='RandomChoice', transforms=[[dict(type='RandomFlip')], [dict(type='NoSuchCrop')]])]))\n"
+    )
+    _, problems = convert_mmpose_config(child, tmp_path / "nested.yaml", partial=True)
+    [missing] = [p for p in problems if p.component == "transform NoSuchCrop"]
+    assert missing.path == "train_dataloader.dataset.pipeline[0].transforms[1][0]"

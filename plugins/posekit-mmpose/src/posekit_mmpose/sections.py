@@ -40,7 +40,8 @@ def _problem(
 
 
 def _missing(kind: str, cfg: Any, where: str, problems: list[Problem]) -> bool:
-    """Report ``cfg``'s component (and a dataset's pipeline and sub-datasets) when not installed."""
+    """Report ``cfg``'s component (and a dataset's pipeline and sub-datasets, a transform's nested steps)
+    when not installed."""
     from posekit.registry import resolve
 
     if not isinstance(cfg, Mapping) or "type" not in cfg:
@@ -61,7 +62,17 @@ def _missing(kind: str, cfg: Any, where: str, problems: list[Problem]) -> bool:
             found = _missing("transform", step, f"{where}.pipeline[{i}]", problems) or found
         for i, sub in enumerate(cfg.get("datasets") or []):
             found = _missing("dataset", sub, f"{where}.datasets[{i}]", problems) or found
+    if kind == "transform":  # nested pipelines: RandomChoice's lists of steps, Mosaic's pre_transform
+        nested = [(f"transforms[{i}]", s) for i, s in enumerate(_steps(cfg.get("transforms"))) if isinstance(s, list)]
+        for name, steps in [*nested, ("pre_transform", _steps(cfg.get("pre_transform")))]:
+            for j, step in enumerate(steps):
+                found = _missing("transform", step, f"{where}.{name}[{j}]", problems) or found
     return found
+
+
+def _steps(value: Any) -> list[Any]:
+    """``value`` when it is a list of pipeline steps, else no steps."""
+    return value if isinstance(value, list) else []
 
 
 def _errors(e: Exception) -> str:

@@ -3,10 +3,14 @@
 A geometric transform is right when every keypoint still sits on its own dot afterwards
 (:func:`assert_dots_follow`); a seeded transform is reproducible when :func:`sample_state` of
 two runs with the same ``sample.rng`` is equal (:func:`assert_seeded`). Plugins' transform tests
-use these as the core's do.
+use these as the core's do; :func:`coco_sample` paints the dots on a shared COCO image's first person instead.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +70,25 @@ def assert_dots_follow(out: PoseSample, kpts: np.ndarray, isolated: np.ndarray, 
 def seeded_sample(seed: int, n: int = 1) -> PoseSample:
     """``dotted_sample(0, n)`` with ``sample.rng`` seeded by ``seed``."""
     sample = dotted_sample(seed=0, n=n)
+    sample.rng = sample_rng(seed, 0, 0)
+    return sample
+
+
+def coco_dataset(shared: Path, pipeline: Sequence[dict[str, Any]], seed: int | None = None) -> Any:
+    """The bottom-up ``CocoDataset`` (posekit-datasets, through the registry) of the four shared COCO images
+    ``shared/data/coco/test_coco.json`` with ``pipeline``."""
+    from posekit.registry import build
+
+    cfg = {"type": "CocoDataset", "data_root": str(shared / "data" / "coco"), "ann_file": "test_coco.json"}
+    return build("dataset", {**cfg, "data_mode": "bottomup", "pipeline": list(pipeline), "seed": seed})
+
+
+def coco_sample(shared: Path, img_id: int, seed: int = 0) -> PoseSample:
+    """The people of shared COCO image ``img_id`` in one loaded sample, instance 0 painted as dots
+    (:func:`paint_dots`), ``sample.rng`` seeded by ``seed``."""
+    dataset = coco_dataset(shared, [{"type": "LoadImage"}])
+    index = next(i for i in range(len(dataset)) if dataset.get_data_info(i).img_id == img_id)
+    sample = paint_dots(dataset[index])
     sample.rng = sample_rng(seed, 0, 0)
     return sample
 

@@ -8,7 +8,6 @@ import numpy as np
 
 from posekit.structures import PoseSample
 from posekit.transforms.base import BaseTransform
-from posekit_yolox_train.instances import select_instances
 
 
 class FilterAnnotations(BaseTransform):
@@ -68,5 +67,5 @@ class FilterAnnotations(BaseTransform):
             keep &= visible.sum(axis=1) >= self.min_kpt_vis
         if not keep.any() and self.keep_empty:
             return None
-        select_instances(sample, keep)
+        sample.select_instances(keep)
         return sample

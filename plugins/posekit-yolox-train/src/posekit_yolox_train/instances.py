@@ -1,6 +1,6 @@
 """Per-instance fields of a bottom-up sample: select a subset, concatenate several images' instances.
 
-Dimensions: N instances. The fields listed in :data:`INSTANCE_FIELDS` hold one row per
+Dimensions: N instances. The fields listed in :data:`posekit.structures.INSTANCE_FIELDS` hold one row per
 instance when their length is N (a field left empty by the dataset stays empty); list or
 array values of ``extra`` of length N (``ids``, ``category_ids``) are per instance too.
 """
@@ -12,20 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from posekit.structures import PoseSample
-
-INSTANCE_FIELDS: tuple[str, ...] = (
-    "bbox",
-    "bbox_score",
-    "bbox_center",
-    "bbox_scale",
-    "bbox_rotation",
-    "keypoints",
-    "keypoints_visible",
-    "area",
-    "iscrowd",
-    "num_keypoints",
-)
+from posekit.structures import INSTANCE_FIELDS, PoseSample
 
 
 def _per_instance(value: Any, n: int) -> bool:
@@ -35,20 +22,6 @@ def _per_instance(value: Any, n: int) -> bool:
 def instances_of(sample: PoseSample) -> PoseSample:
     """A sample holding only ``sample``'s per-instance fields (and a copy of its ``extra``)."""
     return PoseSample(**{name: getattr(sample, name) for name in INSTANCE_FIELDS}, extra=dict(sample.extra))
-
-
-def select_instances(sample: PoseSample, keep: np.ndarray) -> None:
-    """Keep the instances where the bool mask ``keep`` (N,) is set, in every per-instance field (in place)."""
-    n = sample.num_instances
-    for name in INSTANCE_FIELDS:
-        value = getattr(sample, name)
-        if _per_instance(value, n):
-            setattr(sample, name, value[keep])
-    for key, value in list(sample.extra.items()):
-        if isinstance(value, np.ndarray) and len(value) == n:
-            sample.extra[key] = value[keep]
-        elif isinstance(value, list) and len(value) == n:
-            sample.extra[key] = [v for v, k in zip(value, keep, strict=True) if k]
 
 
 def concat_instances(target: PoseSample, parts: Sequence[PoseSample]) -> None:
