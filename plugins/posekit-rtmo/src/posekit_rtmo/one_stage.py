@@ -7,6 +7,7 @@ G people of one image. Every coordinate is in model-input pixels.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -28,6 +29,9 @@ from posekit_rtmo.assigner import SimOTAAssigner, SimOTAConfig
 
 #: MMPose's defaults when ``test_cfg`` leaves them out
 SCORE_THR, NMS_PRE, NMS_THR = 0.01, 100000, 1.0
+#: the largest box side (in strides) :func:`decode_bbox` gives: exp of a raw size above ~88 is inf in float32,
+#: and an inf box turns the DCC's bins, the keypoints and the metric's input into NaN; no trained model comes near
+MAX_BBOX_STRIDES = 1.0e4
 
 
 def check_decoder(head: str, decoder: Any) -> None:
@@ -59,10 +63,11 @@ def flatten_levels(preds: list[Tensor]) -> Tensor:
 
 
 def decode_bbox(pred: Tensor, priors: Tensor, stride: Tensor) -> Tensor:
-    """``(B, P, 4)`` ``(dx, dy, log w, log h)`` in strides -> ``(B, P, 4)`` xyxy."""
+    """``(B, P, 4)`` ``(dx, dy, log w, log h)`` in strides -> ``(B, P, 4)`` xyxy (MMPose's decoding; sides capped
+    at :data:`MAX_BBOX_STRIDES` strides, so a diverging size never becomes inf)."""
     stride = stride.view(1, -1, 1)
     xy = pred[..., :2] * stride + priors.view(1, -1, 2)
-    wh = pred[..., 2:].exp() * stride
+    wh = pred[..., 2:].clamp(max=math.log(MAX_BBOX_STRIDES)).exp() * stride
     return torch.cat([xy - wh / 2, xy + wh / 2], dim=-1)
 
 
