@@ -35,7 +35,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, epochs: int, val_inter
 
 
 def prepare(args: argparse.Namespace, prefix: str) -> tuple[Path, Path]:
-    """Set the torch threads, write the synthetic data (``posekit data synth``, seed 0) under the work folder.
+    """Set the torch threads, write the synthetic data (``posekit data synth``, seed 0) under the work folder
+    unless it is there.
 
     Returns:
         the work folder and the data folder in it.
@@ -43,7 +44,7 @@ def prepare(args: argparse.Namespace, prefix: str) -> tuple[Path, Path]:
     if args.threads:  # one thread is faster than two on a machine shared by several runs
         torch.set_num_threads(args.threads)
     work = args.work or Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
-    data = work / "data"
+    data = work / f"data-{args.size}px-{args.num_train}-{args.num_val}"
     if not (data / "annotations").exists():
         synth = ["data", "synth", "--out", str(data), "--num-train", str(args.num_train)]
         synth += ["--num-val", str(args.num_val), "--size", f"{args.size}x{args.size}", "--seed", "0"]

@@ -5,11 +5,11 @@ and the wall time after each validation (a learning curve, not a test).
     python benchmarks/bottomup_learning.py --family dekr --epochs 8 --val-interval 2
     python benchmarks/bottomup_learning.py --family cid --size 128 --work /tmp/cid
 
-Writes the data (``posekit data synth``) and the run under ``--work`` (default a temporary folder; data
-already there is reused) and prints ``epoch  AP  AR  minutes`` after each validation. The model is
+Writes the data (``posekit data synth``) and the run under ``--work`` (default a temporary folder; data of the
+same sizes already there is reused) and prints ``epoch  AP  AR  minutes`` after each validation. The model is
 ``plugins/posekit-bottomup/configs/synthetic_<family>.yaml`` (a small HRNet and the family's head; ED-Pose's is
-``plugins/posekit-edpose/configs/synthetic_edpose.yaml``) at
-``--size`` inputs, the synthetic images' size too, validated every ``--val-interval`` epochs.
+``plugins/posekit-edpose/configs/synthetic_edpose.yaml``) at ``--size`` inputs, the synthetic images' size too,
+validated every ``--val-interval`` epochs. Torch runs one thread unless ``--threads`` says otherwise.
 """
 
 from __future__ import annotations
