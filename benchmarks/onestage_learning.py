@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 import yaml
+from _learning import Clock
 
 import posekit
 from posekit.cli import main as posekit_cli
@@ -40,22 +41,6 @@ def config(family: str, data: Path, work: Path, args: argparse.Namespace) -> dic
     cfg["optim"]["scheduler"]["warmup_iters"] = args.warmup
     cfg["train"] = {"epochs": args.epochs, "val_interval": args.val_interval, "progress": False, "seed": 0}
     return cfg
-
-
-class Clock:
-    """Prints each validation's COCO AP / AR and the minutes since training started."""
-
-    def __init__(self) -> None:
-        self.start = time.time()
-
-    @posekit.hookimpl
-    def before_run(self) -> None:
-        self.start = time.time()
-
-    @posekit.hookimpl
-    def after_val(self, epoch: int, metrics: dict[str, float]) -> None:
-        minutes = (time.time() - self.start) / 60
-        print(f"{epoch + 1:5d}  {metrics['coco/AP']:.4f}  {metrics['coco/AR']:.4f}  {minutes:7.1f}", flush=True)
 
 
 def main() -> None:
