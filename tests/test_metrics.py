@@ -1,4 +1,4 @@
-"""PCK / AUC / EPE / NME and OKS NMS functions against MMPose 1.3.2; records gathered across ranks.
+"""PCK / AUC / EPE / NME functions against MMPose 1.3.2; records gathered across ranks (OKS NMS: posekit-datasets).
 
 Reference: shared/fixtures/mmpose/metrics/pck_<tag>.npz (see the README
 there), the outputs of ``mmpose.evaluation.functional``. Tolerance: 1e-6 (relative).
@@ -12,15 +12,11 @@ import numpy as np
 import pytest
 from posekit_testing.reference import assert_metric_close, metric_fixture
 
-from posekit.errors import DataError
 from posekit.metrics.functional import (
     keypoint_auc,
     keypoint_epe,
     keypoint_nme,
     keypoint_pck_accuracy,
-    oks_matrix,
-    oks_nms,
-    soft_oks_nms,
 )
 
 PCK_FIXTURES = ("pck_mpii-pckh0.5.npz", "pck_onehand10k-pck0.2.npz")
@@ -38,26 +34,6 @@ def test_functional_pck_auc_epe_nme(shared: Path, name: str) -> None:
     assert_metric_close(auc, z["auc"], f"{name}: auc")
     assert_metric_close(keypoint_epe(pred, gt, mask), z["epe"], f"{name}: epe")
     assert_metric_close(keypoint_nme(pred, gt, mask, z["normalize"]), z["nme"], f"{name}: nme")
-
-
-def test_oks_nms() -> None:
-    rng = np.random.default_rng(0)
-    base = rng.uniform(0, 100, size=(17, 2))
-    keypoints = np.stack([base, base + 0.5, base + 40.0, base + 0.2])
-    scores = np.array([0.5, 0.9, 0.8, 0.3])
-    areas = np.full(4, 5000.0)
-    sigmas = np.full(17, 0.05)
-    oks = oks_matrix(keypoints, areas, sigmas)
-    assert oks.dtype == np.float32 and np.allclose(oks, oks.T) and np.allclose(np.diag(oks), 1)
-    # 1 beats its near-duplicates 0 and 3; 2 is far away
-    assert oks_nms(keypoints, scores, areas, 0.9, sigmas).tolist() == [1, 2]
-    # soft NMS keeps everything, the decayed duplicates last
-    assert soft_oks_nms(keypoints, scores, areas, 0.9, sigmas).tolist() == [1, 2, 0, 3]
-    assert soft_oks_nms(keypoints, scores, areas, 0.9, sigmas, max_dets=2).tolist() == [1, 2]
-    with pytest.raises(DataError, match=r"sigmas must have shape \(K,\) = \(17,\)"):
-        oks_nms(keypoints, scores, areas, 0.9, sigmas[:14])
-    with_scores = np.concatenate([keypoints, np.zeros((4, 17, 1))], axis=-1)
-    assert np.all(oks_matrix(with_scores, areas, sigmas, vis_thr=0.2) == 0)
 
 
 _WORKER = """

@@ -168,7 +168,7 @@ def inference_topdown(
         one :class:`~posekit.inference.PoseInstance` per box: ``keypoints (K, 2)`` in image
         pixels, ``keypoint_scores (K,)``, ``bbox (4,)`` xyxy.
     """
-    from posekit.inference.topdown import as_bboxes
+    from posekit.inference.validate import as_bboxes
     from posekit.protocols.serving import ImageRequest
 
     serving = model.serving()

@@ -51,6 +51,7 @@ GROUPS: dict[str, str] = {
     "synthesizer": "posekit.synthesizers",
     "optim_constructor": "posekit.optim_constructors",
     "backend": "posekit.backends",
+    "serving": "posekit.servings",
 }
 HOOKS_GROUP = "posekit.hooks"
 CORE_DIST = "posekit"

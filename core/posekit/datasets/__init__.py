@@ -2,8 +2,8 @@
 
 :class:`BaseDataset` is the protocol; dataset classes are plugins registered under
 ``posekit.datasets`` and built by name (COCO, COCO-WholeBody and MPII ship with posekit-datasets).
-The file readers a plugin's dataset needs (``join_root``, ``load_array``, ``load_npz``,
-``load_plain_pickle``: errors name the file) are public here. Names are imported on first access.
+The file helpers a plugin's dataset needs (``join_root``, ``check_file``: errors name the file)
+are public here. Names are imported on first access.
 """
 
 from __future__ import annotations
@@ -13,21 +13,13 @@ from typing import TYPE_CHECKING
 from posekit._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from posekit.datasets._io import (
-        AnnotationFileNotFoundError,
-        join_root,
-        load_array,
-        load_npz,
-        load_plain_pickle,
-    )
+    from posekit.datasets._io import AnnotationFileNotFoundError, check_file, join_root
     from posekit.datasets.base import BaseDataset, FilterCfg
 
 _LAZY = {
     "AnnotationFileNotFoundError": "posekit.datasets._io",
+    "check_file": "posekit.datasets._io",
     "join_root": "posekit.datasets._io",
-    "load_array": "posekit.datasets._io",
-    "load_npz": "posekit.datasets._io",
-    "load_plain_pickle": "posekit.datasets._io",
     "BaseDataset": "posekit.datasets.base",
     "FilterCfg": "posekit.datasets.base",
 }
@@ -36,10 +28,8 @@ __all__ = [
     "AnnotationFileNotFoundError",
     "BaseDataset",
     "FilterCfg",
+    "check_file",
     "join_root",
-    "load_array",
-    "load_npz",
-    "load_plain_pickle",
 ]
 
 

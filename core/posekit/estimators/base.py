@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -105,6 +106,14 @@ def input_to_image(keypoints: np.ndarray, sample: PoseSample) -> np.ndarray:
     size = np.asarray(sample.input_size, np.float32)
     scale = np.asarray(sample.input_scale, np.float32).reshape(-1, 2)[:, None]
     center = np.asarray(sample.input_center, np.float32).reshape(-1, 2)[:, None]
+    return keypoints / size * scale + center - 0.5 * scale
+
+
+def input_to_image_batch(keypoints: np.ndarray, samples: Sequence[PoseSample]) -> np.ndarray:
+    """Map ``(B, K, 2)`` keypoints from model-input pixels to image pixels (one sample per row)."""
+    size = np.array([s.input_size for s in samples], np.float32)[:, None]
+    scale = np.stack([np.asarray(s.input_scale, np.float32).reshape(2) for s in samples])[:, None]
+    center = np.stack([np.asarray(s.input_center, np.float32).reshape(2) for s in samples])[:, None]
     return keypoints / size * scale + center - 0.5 * scale
 
 

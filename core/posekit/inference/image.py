@@ -68,6 +68,13 @@ class ImageServing(Serving):
         self.pipeline = Compose(self.test_pipeline())
         self.flip_indices = [int(i) for i in self.dataset_meta.get("flip_indices", ())]
 
+    @classmethod
+    def from_backend(
+        cls, backend: ImageBackend, pipeline: Sequence[dict[str, Any]], dataset_meta: Mapping[str, Any]
+    ) -> ImageServing:
+        """Whole images served by ``backend`` (an :class:`ImageBackend`) through ``pipeline``."""
+        return cls(None, dataset_meta, pipeline, backend=backend)
+
     def default_pipeline(self) -> list[dict[str, Any]]:
         return list(self._default) if self._default is not None else super().default_pipeline()
 

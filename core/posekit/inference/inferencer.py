@@ -17,7 +17,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -27,11 +27,13 @@ from posekit.inference.detectors import PersonDetector, build_detector, detect
 from posekit.inference.pipeline import keypoint_names
 from posekit.inference.results import PoseInstance
 from posekit.inference.sources import BoxFile, VideoReader, classify_input, read_image, read_keypoint_json
-from posekit.inference.topdown import Precision, as_bboxes, enable_bf16
-from posekit.inference.validate import check_boxes
+from posekit.inference.validate import as_bboxes, check_boxes
 from posekit.inference.video import IouTracker, PoseSmoother, boxes_from_keypoints
 from posekit.inference.writers import ResultWriter
 from posekit.protocols.serving import ImageRequest, KeypointRequest, Serving
+
+if TYPE_CHECKING:
+    from posekit.nn.fuse import Precision
 
 
 def backend_of(checkpoint: str | os.PathLike[str] | None) -> str | None:
@@ -126,7 +128,7 @@ class Inferencer:
         precision: Precision,
     ) -> Serving:
         from posekit.apis import init_model
-        from posekit.nn.fuse import compile_for_inference
+        from posekit.nn.fuse import compile_for_inference, enable_bf16
 
         model = init_model(config, checkpoint, device, optimize=optimize)
         if flip_test is not None:

@@ -1,4 +1,4 @@
-"""Checks at inference's edges: weights that are numbers, boxes inside the image.
+"""Checks at inference's edges: weights that are numbers, boxes inside the image, person boxes as given.
 
 A checkpoint with NaN/inf weights is refused when it is loaded; a NaN, inverted or empty box
 is refused, and a box reaching outside the image is clipped to it with a warning. (What is
@@ -8,10 +8,12 @@ written is valid JSON: :mod:`posekit.jsonsafe`.)
 from __future__ import annotations
 
 import warnings
+from typing import Any, Literal
 
 import numpy as np
 
 from posekit.errors import DataError
+from posekit.transforms.geometry import bbox_xywh2xyxy
 
 
 def check_boxes(boxes: np.ndarray, image_shape: tuple[int, int], where: str) -> np.ndarray:
@@ -38,3 +40,32 @@ def check_boxes(boxes: np.ndarray, image_shape: tuple[int, int], where: str) -> 
     if len(boxes) and not np.array_equal(clipped, boxes):
         warnings.warn(f"{where}: boxes reaching outside the {w}x{h} image were clipped to it", stacklevel=3)
     return clipped.astype(np.float32)
+
+
+def as_bboxes(
+    bboxes: Any, image_shape: tuple[int, int], bbox_format: Literal["xyxy", "xywh"] = "xyxy"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate person boxes: ``(N, 4)`` or ``(N, 5)`` (with scores) -> xyxy ``(N, 4)`` float32 and scores ``(N,)``.
+
+    ``None`` or an empty list means the whole image ``[0, 0, w, h]`` (as MMPose's ``inference_topdown``).
+
+    Args:
+        bboxes: boxes in image pixels (a list of lists or an array), or None.
+        image_shape: ``(h, w)`` of the image.
+        bbox_format: ``xyxy`` (x1, y1, x2, y2) or ``xywh`` (x, y, w, h).
+    """
+    if bbox_format not in ("xyxy", "xywh"):
+        raise ValueError(f"bbox_format must be 'xyxy' or 'xywh', got {bbox_format!r}")
+    if bboxes is None or len(bboxes) == 0:
+        h, w = image_shape
+        return np.array([[0, 0, w, h]], dtype=np.float32), np.ones(1, np.float32)
+    arr = np.asarray(bboxes, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] not in (4, 5):
+        raise ValueError(f"bboxes: expected shape (N, 4) or (N, 5) (with scores), got {arr.shape}")
+    scores = arr[:, 4].copy() if arr.shape[1] == 5 else np.ones(len(arr), np.float32)
+    boxes = np.ascontiguousarray(arr[:, :4])
+    if bbox_format == "xywh":
+        boxes = bbox_xywh2xyxy(boxes)
+    return check_boxes(boxes, image_shape, "bboxes"), scores

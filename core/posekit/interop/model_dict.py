@@ -94,7 +94,9 @@ def check_components(model: Mapping[str, Any], source: str = "<config>") -> None
     Each unknown name is reported with its field path; the message says how to find what is installed.
     """
     if "type" not in model:
-        raise ConfigError(f"{source}: the model dict has no 'type' (expected e.g. 'TopdownPoseEstimator')")
+        raise ConfigError(
+            f"{source}: the model dict has no 'type' (expected an estimator name: `posekit plugins` lists them)"
+        )
     missing = missing_components(model)
     if missing:
         raise ConfigError(missing_message(missing, source))

@@ -1,18 +1,20 @@
 """Inference-time rewrites: BatchNorm folded into the preceding conv, channels_last, a frozen or compiled
-feature extractor."""
+feature extractor, a bfloat16 feature extractor."""
 
 from __future__ import annotations
 
 import copy
 import functools
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+Precision = Literal["fp32", "bf16"]
 
 
 @torch.no_grad()
@@ -171,3 +173,29 @@ def compile_for_inference(model: nn.Module) -> nn.Module:
 
     model.extract_feat = extract_feat
     return model
+
+
+class _FloatOutputs:
+    """Forward hook casting a module's tensor outputs back to float32 (the end of the bf16 region)."""
+
+    def __call__(self, module: nn.Module, args: Any, output: Any) -> Any:
+        if isinstance(output, Tensor):
+            return output.float()
+        return type(output)(o.float() if isinstance(o, Tensor) else o for o in output)
+
+
+def _to_bf16(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(a.to(torch.bfloat16) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args)
+
+
+def enable_bf16(model: nn.Module) -> None:
+    """Run the backbone (and neck) in bfloat16, the head and decoding in float32; in place.
+
+    The features are cast back to float32 before the head, so the head's decoding sees float32.
+    """
+    for name in ("backbone", "neck"):
+        module = getattr(model, name, None)
+        if module is not None:
+            module.to(torch.bfloat16)
+            module.register_forward_pre_hook(_to_bf16)
+            module.register_forward_hook(_FloatOutputs())

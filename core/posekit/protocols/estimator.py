@@ -25,8 +25,9 @@ def distribution_of(cls: type) -> str:
 
 
 def contract_error(owner: object, method: str, purpose: str) -> ContractError:
-    """The error for a component lacking ``method``: names its class, distribution, the method and what needs it."""
-    cls = type(owner)
+    """The error for a component (or class) lacking ``method``: names its class, distribution, the method and what
+    needs it."""
+    cls = owner if isinstance(owner, type) else type(owner)
     return ContractError(
         f"{cls.__name__} (from {distribution_of(cls)}) does not implement {method}, which {purpose}. "
         f"Implement {cls.__name__}.{method} (see CONTRIBUTING.md, 'A new paradigm')."

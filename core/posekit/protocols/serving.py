@@ -3,9 +3,11 @@
 An estimator's ``serving()`` returns a :class:`Serving` bound to it. The serving declares what
 one request holds (:attr:`Serving.request`), builds the test-time pipeline from the estimator's
 own codec and config, and turns predictions into :class:`~posekit.inference.PoseInstance` people
-in image space. The Inferencer reads the inputs (images, folders, videos, keypoint JSON), supplies
-person boxes to ``"image+boxes"`` servings, and writes the results; it never asks which paradigm
-it serves.
+in image space. Servings are registered by class name under the entry-point group
+``posekit.servings`` (the core's ``ImageServing``, a paradigm plugin's own), so another plugin's
+paradigm or a serving backend reuses one through the registry, never by importing its plugin.
+The Inferencer reads the inputs (images, folders, videos, keypoint JSON), supplies person boxes
+to ``"image+boxes"`` servings, and writes the results; it never asks which paradigm it serves.
 
 Request kinds:
 
@@ -90,6 +92,20 @@ class Serving:
         self.model = model
         self.dataset_meta: dict[str, Any] = dict(dataset_meta)
         self.batch_size = batch_size
+
+    @classmethod
+    def from_backend(cls, backend: Any, pipeline: Sequence[dict[str, Any]], dataset_meta: Mapping[str, Any]) -> Serving:
+        """This serving without a model: ``backend`` runs the packed inputs (e.g. an exported file on onnxruntime).
+
+        Servings are registered under ``posekit.servings`` by class name, so a serving backend finds one
+        without importing its plugin (posekit-onnx: ``TopdownServing`` for crop files).
+
+        Args:
+            backend: what the serving's own default runs the estimator with (its backend protocol).
+            pipeline: the test pipeline's transform configs recorded with the export.
+            dataset_meta: the keypoint definition recorded with the export.
+        """
+        raise contract_error(cls, "from_backend(backend, pipeline, dataset_meta)", "serves an exported model")
 
     @property
     def owner(self) -> object:

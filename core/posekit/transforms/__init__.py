@@ -5,9 +5,10 @@ Each transform is a class with a typed keyword constructor and
 returned); :class:`Compose` runs a pipeline written as MMPose config dicts.
 
 Coordinates: ``keypoints``, ``bbox``, ``bbox_center``, ``bbox_scale`` are image pixels
-until a warp; ``TopdownAffine`` writes input-space ``transformed_keypoints`` and keeps
-``keypoints`` in image pixels (as MMPose). A transform that runs only in training declares
-``train_only = True``; test-time pipelines leave it out.
+until a warp; a paradigm's warp (posekit-topdown's crop, posekit-bottomup's affine) writes
+input-space ``transformed_keypoints`` and keeps ``keypoints`` in image pixels (as MMPose). A
+transform that runs only in training declares ``train_only = True``; test-time pipelines leave
+it out.
 
 Randomness: random transforms draw only from ``sample.rng``, a
 :class:`numpy.random.Generator` that the dataset seeds per sample with
@@ -21,29 +22,18 @@ probability of 0) reproduces MMPose's numbers exactly.
 """
 
 from posekit.transforms.base import BaseTransform, Compose
-from posekit.transforms.common import (
-    GenerateTarget,
-    GetBBoxCenterScale,
-    RandomBBoxTransform,
-    RandomFlip,
-    RandomHalfBody,
-)
+from posekit.transforms.common import GenerateTarget, RandomFlip
 from posekit.transforms.formatting import PackPoseInputs
 from posekit.transforms.loading import LoadImage
 from posekit.transforms.rng import get_rng, sample_rng
-from posekit.transforms.topdown import TopdownAffine
 
 __all__ = [
     "BaseTransform",
     "Compose",
     "GenerateTarget",
-    "GetBBoxCenterScale",
     "LoadImage",
     "PackPoseInputs",
-    "RandomBBoxTransform",
     "RandomFlip",
-    "RandomHalfBody",
-    "TopdownAffine",
     "get_rng",
     "sample_rng",
 ]

@@ -97,26 +97,6 @@ def flip_keypoints(
     return keypoints, keypoints_visible
 
 
-def flip_keypoints_custom_center(
-    keypoints: np.ndarray,
-    keypoints_visible: np.ndarray,
-    flip_indices: Sequence[int],
-    center_mode: str = "static",
-    center_x: float = 0.5,
-    center_index: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Swap left/right keypoints ``(..., K, D)`` and mirror x about a static x or a root joint's x."""
-    if center_mode == "static":
-        x_c: float | np.ndarray = center_x
-    elif center_mode == "root":
-        x_c = keypoints[..., center_index : center_index + 1, 0]
-    else:
-        raise ValueError(f"center_mode must be 'static' or 'root', got {center_mode!r}")
-    flipped = keypoints[..., flip_indices, :]
-    flipped[..., 0] = x_c * 2 - flipped[..., 0]
-    return flipped, keypoints_visible[..., flip_indices]
-
-
 def fix_aspect_ratio(bbox_scale: np.ndarray, aspect_ratio: float) -> np.ndarray:
     """Grow scales ``(N, 2)`` (w, h) to the aspect ratio ``w / h`` (MMPose's ``_fix_aspect_ratio``)."""
     w, h = bbox_scale[:, :1], bbox_scale[:, 1:]

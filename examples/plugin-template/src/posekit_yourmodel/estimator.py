@@ -81,7 +81,10 @@ class YourmodelEstimator(BasePoseEstimator):
         return results
 
     def serving(self) -> Serving:
-        """Served like top-down: an image and its person boxes, crops batched (``posekit infer``)."""
-        from posekit.inference.topdown import TopdownServing
+        """Served like top-down: an image and its person boxes, crops batched (``posekit infer``).
 
-        return TopdownServing(self)
+        posekit-topdown's ``TopdownServing``, found through the registry (``posekit.servings``).
+        """
+        from posekit.registry import get
+
+        return get("serving", "TopdownServing")(self)

@@ -26,7 +26,6 @@ import numpy as np
 
 from posekit.errors import ConfigError, DataError
 from posekit.metrics.base import BaseMetric, check_finite, check_shape, describe, load_definition, meta_value
-from posekit.metrics.functional import oks_nms, soft_oks_nms
 from posekit_datasets.cocoeval import (
     IouType,
     check_ground_truth,
@@ -34,6 +33,7 @@ from posekit_datasets.cocoeval import (
     evaluate_keypoints,
     load_coco,
 )
+from posekit_datasets.oks_nms import oks_nms, soft_oks_nms
 
 if TYPE_CHECKING:
     from pycocotools.coco import COCO

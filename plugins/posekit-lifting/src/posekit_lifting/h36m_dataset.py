@@ -29,10 +29,11 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from posekit.datasets import join_root, load_array, load_npz, load_plain_pickle
+from posekit.datasets import join_root
 from posekit.datasets.base import BaseDataset, FilterCfg, MetainfoArg, PipelineStep
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
+from posekit_lifting.files import load_array, load_npz, load_plain_pickle
 
 
 def parse_h36m_imgname(imgname: str) -> tuple[str, str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -11,8 +12,27 @@ from typing_extensions import TypedDict
 from posekit.errors import DataError
 from posekit.structures import PoseSample
 from posekit.transforms.base import BaseTransform
-from posekit.transforms.geometry import flip_keypoints_custom_center
 from posekit.transforms.rng import get_rng
+
+
+def flip_keypoints_custom_center(
+    keypoints: np.ndarray,
+    keypoints_visible: np.ndarray,
+    flip_indices: Sequence[int],
+    center_mode: str = "static",
+    center_x: float = 0.5,
+    center_index: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Swap left/right keypoints ``(..., K, D)`` and mirror x about a static x or a root joint's x."""
+    if center_mode == "static":
+        x_c: float | np.ndarray = center_x
+    elif center_mode == "root":
+        x_c = keypoints[..., center_index : center_index + 1, 0]
+    else:
+        raise ValueError(f"center_mode must be 'static' or 'root', got {center_mode!r}")
+    flipped = keypoints[..., flip_indices, :]
+    flipped[..., 0] = x_c * 2 - flipped[..., 0]
+    return flipped, keypoints_visible[..., flip_indices]
 
 
 class FlipCenterCfg(TypedDict, total=False):

@@ -153,7 +153,7 @@ class OnnxTopdown(OnnxFile):
 
     def __call__(self, inputs: Tensor, samples: list[PoseSample]) -> tuple[np.ndarray, np.ndarray]:
         """``(B, 3, H, W)`` crops -> ``keypoints (B, K, 2)`` in image pixels and ``scores (B, K)``."""
-        from posekit.inference.topdown import input_to_image_batch
+        from posekit.estimators.base import input_to_image_batch
 
         keypoints, scores = self.decode(self._run(np.ascontiguousarray(inputs.numpy(), dtype=np.float32)))
         return input_to_image_batch(keypoints, samples).astype(np.float32), scores
@@ -227,8 +227,10 @@ def onnx_serving(
     """The ``onnx`` serving backend: a :class:`~posekit.protocols.serving.Serving` of an exported file.
 
     ``posekit.Inferencer`` calls it for a ``.onnx`` checkpoint (found through the entry-point group
-    ``posekit.backends`` by the file's suffix). A file of crops is served top-down (``"image+boxes"``),
-    a file of whole images (``"image"``) by :class:`OnnxImage`.
+    ``posekit.backends`` by the file's suffix). A file of crops is served top-down (``"image+boxes"``:
+    posekit-topdown's ``TopdownServing`` running :class:`OnnxTopdown`), a file of whole images
+    (``"image"``: the core's ``ImageServing`` running :class:`OnnxImage`); both found through the
+    registry (``posekit.servings``).
 
     Args:
         checkpoint: the ``.onnx`` file from ``posekit export``.
@@ -236,21 +238,20 @@ def onnx_serving(
         flip_test: must equal the file's flip setting when given (it is baked into the graph).
         num_threads: onnxruntime intra-op threads (0: all cores).
     """
-    from posekit.inference.image import ImageServing
-    from posekit.inference.topdown import TopdownServing
+    from posekit.registry import get
 
     if file_metadata(checkpoint).get("request") == "image":
         image = OnnxImage(checkpoint, num_threads=num_threads)
         if flip_test:
             raise ConfigError(f"{checkpoint} serves whole images, exported without the flip test")
-        return ImageServing(None, image.dataset_meta, image.pipeline, backend=image)
+        return get("serving", "ImageServing").from_backend(image, image.pipeline, image.dataset_meta)
     backend = OnnxTopdown(checkpoint, codec=codec, num_threads=num_threads)
     if flip_test is not None and flip_test != backend.flip_test:
         raise ConfigError(
             f"{checkpoint} was exported with flip_test={backend.flip_test}; re-export it with "
             f"`posekit export ... {'--flip-test' if flip_test else '--no-flip-test'}`"
         )
-    return TopdownServing(None, backend, backend.pipeline, backend.dataset_meta)
+    return get("serving", "TopdownServing").from_backend(backend, backend.pipeline, backend.dataset_meta)
 
 
 def _whole_crop_samples(crops: Tensor, flip_indices: list[int]) -> list[PoseSample]:

@@ -99,7 +99,8 @@ def _model_section(n: PluginNames, chosen: set[str]) -> tuple[str, str, list[tup
 
     Own parts are used where the plugin has them; a 64x96 input, 64 channels at stride 16.
     """
-    used = [("estimator", "TopdownPoseEstimator")] if "estimator" not in chosen else []
+    used = [("transform", "TopdownAffine")]  # the config's pipelines crop person boxes (posekit-topdown)
+    used += [("estimator", "TopdownPoseEstimator")] if "estimator" not in chosen else [("serving", "TopdownServing")]
     msra = "{type: MSRAHeatmap, input_size: [64, 96], heatmap_size: [16, 24], sigma: 1.5}"
     if "backbone" in chosen:
         backbone = f"{{type: {n.cls('backbone')}, base_channels: 16, num_stages: 3, out_indices: [2]}}"

@@ -339,6 +339,8 @@ def check_train_then_infer(cfg: Mapping[str, Any], work_dir: Path, batch_size: i
 
 #: kinds whose construction reads user files (annotation files, ONNX models): imported, never built
 FILE_KINDS = frozenset({"dataset", "detector"})
+#: kinds built around a model instance (servings): imported, never built from a config
+BOUND_KINDS = frozenset({"serving"})
 
 
 def example_config(kind: str, name: str) -> dict[str, Any] | None:
@@ -374,7 +376,7 @@ def check_component(kind: str, name: str) -> str:
     from posekit.registry import _signature_model, get
 
     obj = get(kind, name)
-    if kind in FILE_KINDS or kind == "metainfo" or not inspect.isclass(obj):
+    if kind in FILE_KINDS | BOUND_KINDS or kind == "metainfo" or not inspect.isclass(obj):
         return "imported"
     cfg = example_config(kind, name)
     if cfg is None:

@@ -55,6 +55,24 @@ def assert_outputs_match(outputs: tuple[object, ...], ref_file: Path) -> None:
         assert_close_to_max(f"out_{i}", value, ref[f"out_{i}"], str(ref_file))
 
 
+def mmpose_estimator(folder: Path, test_cfg: dict[str, Any] | None = None) -> Any:
+    """A model fixture's estimator: ``config.json`` built as it is, ``checkpoint.pth`` loaded strictly, eval mode.
+
+    Args:
+        folder: a ``fixtures/mmpose/models/<name>`` folder.
+        test_cfg: entries that override the config's ``test_cfg``.
+    """
+    from posekit.interop import load_model_checkpoint
+    from posekit.registry import build
+
+    cfg = json.loads((folder / "config.json").read_text())
+    if test_cfg is not None:
+        cfg["test_cfg"] = {**cfg.get("test_cfg", {}), **test_cfg}
+    model = build("estimator", cfg)
+    load_model_checkpoint(model, folder / "checkpoint.pth", strict=True)
+    return model.eval()
+
+
 def mmpose_backbone_config(folder: Path) -> dict[str, Any]:
     """The ``backbone`` dict of a model fixture's ``config.json``, as MMPose wrote it.
 

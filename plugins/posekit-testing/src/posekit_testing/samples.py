@@ -16,7 +16,7 @@ import numpy as np
 
 from posekit.structures import PoseSample
 from posekit.transforms.base import BaseTransform
-from posekit.transforms.common import GetBBoxCenterScale
+from posekit.transforms.geometry import bbox_xyxy2cs
 from posekit.transforms.rng import sample_rng
 
 #: COCO-17 left/right swap
@@ -106,7 +106,9 @@ def assert_seeded(transform: BaseTransform, seeds: int = 6) -> None:
     :func:`sample_state` for the same seed, and not one state for all ``seeds`` seeds."""
 
     def run(seed: int) -> list[np.ndarray]:
-        return sample_state(transform(GetBBoxCenterScale()(seeded_sample(seed, n=3))))
+        sample = seeded_sample(seed, n=3)
+        sample.bbox_center, sample.bbox_scale = bbox_xyxy2cs(sample.bbox, padding=1.25)
+        return sample_state(transform(sample))
 
     outputs = {s: run(s) for s in range(seeds)}
     for s in range(seeds):

@@ -16,11 +16,11 @@ class TopdownPoseEstimator(PoseEstimator):
     ``predict`` returns one :class:`PoseResult` per sample with ``keypoints (1, K, D)``: x, y in
     original image pixels (``input / input_size * input_scale + input_center - input_scale / 2``),
     a third coordinate (a head's depth) kept as it is; and the sample's box and box score. It is
-    served with person boxes (``"image+boxes"`` requests, :class:`~posekit.inference.topdown.TopdownServing`).
+    served with person boxes (``"image+boxes"`` requests, :class:`~posekit_topdown.serving.TopdownServing`).
     """
 
     def serving(self) -> Serving:
-        from posekit.inference.topdown import TopdownServing
+        from posekit_topdown.serving import TopdownServing
 
         return TopdownServing(self)
 

@@ -4,14 +4,15 @@ Each box becomes one :class:`~posekit.structures.PoseSample` run through the tes
 (``GetBBoxCenterScale`` and ``TopdownAffine``: one ``cv2``-exact affine warp per box); the crops
 are stacked into one ``(B, 3, H, W)`` uint8 batch, normalised by the model's data preprocessor
 and decoded by the head in one batched call. A backend maps that batch to keypoints in image
-pixels: :class:`TorchTopdown` (the estimator's own ``predict``) or the onnxruntime backend.
-:class:`TopdownServing` is the top-down paradigm's serving (``"image+boxes"`` requests).
+pixels: :class:`TorchTopdown` (the estimator's own ``predict``) or a serving backend's (posekit-onnx's).
+:class:`TopdownServing` is the top-down paradigm's serving (``"image+boxes"`` requests), registered
+under ``posekit.servings`` for plugin paradigms and serving backends to reuse by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -19,13 +20,9 @@ from torch import Tensor, nn
 
 from posekit.inference.pipeline import codec_input_size, codec_of
 from posekit.inference.results import PoseInstance
-from posekit.inference.validate import check_boxes
 from posekit.protocols.serving import ImageRequest, RequestKind, Serving
 from posekit.structures import PoseBatch, PoseSample
 from posekit.transforms.base import Compose
-from posekit.transforms.geometry import bbox_xywh2xyxy
-
-Precision = Literal["fp32", "bf16"]
 
 
 class TopdownBackend(Protocol):
@@ -36,35 +33,6 @@ class TopdownBackend(Protocol):
     """
 
     def __call__(self, inputs: Tensor, samples: list[PoseSample]) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-def as_bboxes(
-    bboxes: Any, image_shape: tuple[int, int], bbox_format: Literal["xyxy", "xywh"] = "xyxy"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate person boxes: ``(N, 4)`` or ``(N, 5)`` (with scores) -> xyxy ``(N, 4)`` float32 and scores ``(N,)``.
-
-    ``None`` or an empty list means the whole image ``[0, 0, w, h]`` (as MMPose's ``inference_topdown``).
-
-    Args:
-        bboxes: boxes in image pixels (a list of lists or an array), or None.
-        image_shape: ``(h, w)`` of the image.
-        bbox_format: ``xyxy`` (x1, y1, x2, y2) or ``xywh`` (x, y, w, h).
-    """
-    if bbox_format not in ("xyxy", "xywh"):
-        raise ValueError(f"bbox_format must be 'xyxy' or 'xywh', got {bbox_format!r}")
-    if bboxes is None or len(bboxes) == 0:
-        h, w = image_shape
-        return np.array([[0, 0, w, h]], dtype=np.float32), np.ones(1, np.float32)
-    arr = np.asarray(bboxes, dtype=np.float32)
-    if arr.ndim == 1:
-        arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] not in (4, 5):
-        raise ValueError(f"bboxes: expected shape (N, 4) or (N, 5) (with scores), got {arr.shape}")
-    scores = arr[:, 4].copy() if arr.shape[1] == 5 else np.ones(len(arr), np.float32)
-    boxes = np.ascontiguousarray(arr[:, :4])
-    if bbox_format == "xywh":
-        boxes = bbox_xywh2xyxy(boxes)
-    return check_boxes(boxes, image_shape, "bboxes"), scores
 
 
 class TopdownPreprocessor:
@@ -103,32 +71,6 @@ def stack_inputs(samples: Sequence[PoseSample]) -> Tensor:
     return torch.stack([s.inputs for s in samples])
 
 
-class _FloatOutputs:
-    """Forward hook casting a module's tensor outputs back to float32 (the end of the bf16 region)."""
-
-    def __call__(self, module: nn.Module, args: Any, output: Any) -> Any:
-        if isinstance(output, Tensor):
-            return output.float()
-        return type(output)(o.float() if isinstance(o, Tensor) else o for o in output)
-
-
-def _to_bf16(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(a.to(torch.bfloat16) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args)
-
-
-def enable_bf16(model: nn.Module) -> None:
-    """Run the backbone (and neck) in bfloat16, the head and decoding in float32; in place.
-
-    The features are cast back to float32 before the head, so the head's decoding sees float32.
-    """
-    for name in ("backbone", "neck"):
-        module = getattr(model, name, None)
-        if module is not None:
-            module.to(torch.bfloat16)
-            module.register_forward_pre_hook(_to_bf16)
-            module.register_forward_hook(_FloatOutputs())
-
-
 class TorchTopdown:
     """The estimator's own preprocessing and ``predict`` (decoding by the head's codec).
 
@@ -146,14 +88,6 @@ class TorchTopdown:
         keypoints = np.concatenate([r.keypoints for r in results]).astype(np.float32, copy=False)
         scores = np.concatenate([r.keypoint_scores for r in results]).astype(np.float32, copy=False)
         return keypoints, scores
-
-
-def input_to_image_batch(keypoints: np.ndarray, samples: Sequence[PoseSample]) -> np.ndarray:
-    """Map ``(B, K, 2)`` keypoints from model-input pixels to image pixels (one sample per row)."""
-    size = np.array([s.input_size for s in samples], np.float32)[:, None]
-    scale = np.stack([np.asarray(s.input_scale, np.float32).reshape(2) for s in samples])[:, None]
-    center = np.stack([np.asarray(s.input_center, np.float32).reshape(2) for s in samples])[:, None]
-    return keypoints / size * scale + center - 0.5 * scale
 
 
 class TopdownServing(Serving):
@@ -183,6 +117,13 @@ class TopdownServing(Serving):
         self.backend: TopdownBackend = backend if backend is not None else TorchTopdown(model)
         steps = pipeline if pipeline is not None else self.test_pipeline()
         self.preprocess = TopdownPreprocessor(steps, self.dataset_meta)
+
+    @classmethod
+    def from_backend(
+        cls, backend: TopdownBackend, pipeline: Sequence[dict[str, Any]], dataset_meta: Mapping[str, Any]
+    ) -> TopdownServing:
+        """Boxes' crops (``pipeline``) run by ``backend`` (a :class:`TopdownBackend`), e.g. an exported file."""
+        return cls(None, backend, pipeline, dataset_meta)
 
     def default_pipeline(self) -> list[dict[str, Any]]:
         """MMPose's top-down test pipeline with the codec's ``input_size`` and ``use_udp``."""
