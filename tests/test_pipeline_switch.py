@@ -5,19 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from posekit_testing.configs import topdown_pipeline
+
 import posekit
 from posekit.config import load_config
 
 CODEC = {"type": "MSRAHeatmap", "input_size": [64, 64], "heatmap_size": [16, 16], "sigma": 2}
-STAGE1 = [
-    {"type": "LoadImage"},
-    {"type": "GetBBoxCenterScale"},
-    {"type": "RandomFlip", "direction": "horizontal"},
-    {"type": "RandomBBoxTransform"},
-    {"type": "TopdownAffine", "input_size": [64, 64]},
-    {"type": "GenerateTarget", "encoder": CODEC},
-    {"type": "PackPoseInputs"},
-]
+STAGE1 = topdown_pipeline(codec=CODEC, augment=True)
 STAGE2 = [step for step in STAGE1 if step["type"] not in ("RandomFlip", "RandomBBoxTransform")]
 
 

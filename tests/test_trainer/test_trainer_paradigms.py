@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_testing.configs import bottomup_pipeline, topdown_pipeline
 
 from posekit.cli import main
 
@@ -25,21 +26,7 @@ def _coco(shared: Path, pipeline: list[dict[str, Any]], **kw: Any) -> dict[str, 
 
 def topdown(shared: Path) -> dict[str, Any]:
     codec = {"type": "MSRAHeatmap", "input_size": [64, 64], "heatmap_size": [16, 16], "sigma": 2}
-    train = [
-        {"type": "LoadImage"},
-        {"type": "GetBBoxCenterScale"},
-        {"type": "RandomFlip", "direction": "horizontal"},
-        {"type": "RandomBBoxTransform"},
-        {"type": "TopdownAffine", "input_size": [64, 64]},
-        {"type": "GenerateTarget", "encoder": codec},
-        {"type": "PackPoseInputs"},
-    ]
-    val = [
-        {"type": "LoadImage"},
-        {"type": "GetBBoxCenterScale"},
-        {"type": "TopdownAffine", "input_size": [64, 64]},
-        {"type": "PackPoseInputs"},
-    ]
+    train, val = topdown_pipeline(codec=codec, augment=True), topdown_pipeline()
     return {
         "model": {
             "type": "TopdownPoseEstimator",
@@ -68,19 +55,7 @@ def topdown(shared: Path) -> dict[str, Any]:
 def bottomup(shared: Path) -> dict[str, Any]:
     codec = {"type": "AssociativeEmbedding", "input_size": [64, 64], "heatmap_size": [16, 16], "sigma": 2}
     order = [0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16]
-    train = [
-        {"type": "LoadImage"},
-        {"type": "BottomupRandomAffine", "input_size": [64, 64]},
-        {"type": "RandomFlip", "direction": "horizontal"},
-        {"type": "GenerateTarget", "encoder": codec},
-        {"type": "BottomupGetHeatmapMask"},
-        {"type": "PackPoseInputs"},
-    ]
-    val = [
-        {"type": "LoadImage"},
-        {"type": "BottomupResize", "input_size": [64, 64], "size_factor": 32, "resize_mode": "expand"},
-        {"type": "PackPoseInputs"},
-    ]
+    train, val = bottomup_pipeline(codec=codec), bottomup_pipeline()
     return {
         "model": {
             "type": "BottomupPoseEstimator",
