@@ -109,18 +109,20 @@ def pack_keypoints(labels: np.ndarray, visible: np.ndarray, concat_vis: bool, re
 
 
 def lifting_labels(
+    codec: Any,
     keypoint_labels: np.ndarray,
     keypoints_visible: np.ndarray,
     label: np.ndarray,
     weight: np.ndarray,
     trajectory_weights: np.ndarray,
-    concat_vis: bool,
-    reshape: bool,
 ) -> dict[str, np.ndarray]:
-    """The labels every lifting codec returns: ``keypoint_labels`` (packed by :func:`pack_keypoints`),
-    ``lifting_target_label (T, K', C)``, ``lifting_target_weight (T, K')`` and ``trajectory_weights``."""
+    """The labels every lifting codec returns: ``keypoint_labels`` (packed by :func:`pack_keypoints` as the
+    ``codec``'s ``concat_vis`` and ``reshape_keypoints`` say), ``lifting_target_label (T, K', C)``,
+    ``lifting_target_weight (T, K')`` and ``trajectory_weights``."""
     return {
-        "keypoint_labels": pack_keypoints(keypoint_labels, keypoints_visible, concat_vis, reshape),
+        "keypoint_labels": pack_keypoints(
+            keypoint_labels, keypoints_visible, codec.concat_vis, codec.reshape_keypoints
+        ),
         "lifting_target_label": label,
         "lifting_target_weight": weight,
         "trajectory_weights": trajectory_weights,

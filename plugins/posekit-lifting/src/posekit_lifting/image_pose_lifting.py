@@ -150,17 +150,7 @@ class ImagePoseLifting(BaseKeypointCodec):
             encoded["target_std"] = self.target_std.copy()
             label = (label - self.target_mean) / self.target_std
 
-        encoded.update(
-            lifting_labels(
-                keypoint_labels,
-                keypoints_visible,
-                label,
-                weight,
-                trajectory_weights,
-                self.concat_vis,
-                self.reshape_keypoints,
-            )
-        )
+        encoded.update(lifting_labels(self, keypoint_labels, keypoints_visible, label, weight, trajectory_weights))
         encoded["keypoint_labels_visible"] = keypoints_visible
         return encoded
 

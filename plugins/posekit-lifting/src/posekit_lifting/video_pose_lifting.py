@@ -135,17 +135,7 @@ class VideoPoseLifting(BaseKeypointCodec):
         elif self.normalize_camera:
             raise ValueError("normalize_camera needs camera_param with 'w', 'h', 'f' and 'c', got None")
 
-        encoded.update(
-            lifting_labels(
-                keypoint_labels,
-                keypoints_visible,
-                label,
-                weight,
-                trajectory_weights,
-                self.concat_vis,
-                self.reshape_keypoints,
-            )
-        )
+        encoded.update(lifting_labels(self, keypoint_labels, keypoints_visible, label, weight, trajectory_weights))
         encoded["keypoints_visible"] = keypoints_visible
         return encoded
 
