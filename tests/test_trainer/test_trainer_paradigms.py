@@ -12,11 +12,9 @@ from typing import Any
 
 import pytest
 import torch
-from posekit_testing.configs import bottomup_pipeline, topdown_pipeline
+from posekit_testing.configs import IMAGENET_PREPROCESSOR, bottomup_pipeline, heatmap_model, topdown_pipeline
 
 from posekit.cli import main
-
-NORMALIZE = {"type": "PoseDataPreprocessor", "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375]}
 
 
 def _coco(shared: Path, pipeline: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
@@ -28,20 +26,7 @@ def topdown(shared: Path) -> dict[str, Any]:
     codec = {"type": "MSRAHeatmap", "input_size": [64, 64], "heatmap_size": [16, 16], "sigma": 2}
     train, val = topdown_pipeline(codec=codec, augment=True), topdown_pipeline()
     return {
-        "model": {
-            "type": "TopdownPoseEstimator",
-            "data_preprocessor": {**NORMALIZE, "bgr_to_rgb": True},
-            "backbone": {"type": "ResNet", "depth": 18},
-            "head": {
-                "type": "HeatmapHead",
-                "in_channels": 512,
-                "out_channels": 17,
-                "deconv_out_channels": [16, 16, 16],
-                "loss": {"type": "KeypointMSELoss", "use_target_weight": True},
-                "decoder": codec,
-            },
-            "test_cfg": {"flip_test": True, "shift_heatmap": True},
-        },
+        "model": heatmap_model(codec, deconv_out_channels=[16, 16, 16]),
         "data": {
             "train": {"dataset": _coco(shared, train, indices=8), "batch_size": 4, "num_workers": 0},
             "val": {"dataset": _coco(shared, val, test_mode=True, indices=4), "batch_size": 4, "num_workers": 0},
@@ -59,7 +44,7 @@ def bottomup(shared: Path) -> dict[str, Any]:
     return {
         "model": {
             "type": "BottomupPoseEstimator",
-            "data_preprocessor": {**NORMALIZE, "bgr_to_rgb": True},
+            "data_preprocessor": IMAGENET_PREPROCESSOR,
             "backbone": {"type": "ResNet", "depth": 18},
             "head": {
                 "type": "AssociativeEmbeddingHead",

@@ -30,7 +30,7 @@ from posekit.nn.fuse import freeze_feature_extractor, fuse_conv_bn, optimize_for
 from posekit.nn.init import constant_init, is_norm, kaiming_init, normal_init
 from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
-from posekit.nn.transformer import FFN, AttnConfig, FFNConfig, MultiheadAttention
+from posekit.nn.transformer import FFN, AttnConfig, ChannelScale, FFNConfig, MultiheadAttention, ScaleNorm
 from posekit.nn.trunks import (
     HeatmapTrunk,
     conv_layers,
@@ -47,6 +47,7 @@ __all__ = [
     "AttnConfig",
     "BasicBlock",
     "Bottleneck",
+    "ChannelScale",
     "ConvModule",
     "DepthwiseSeparableConvModule",
     "DropPath",
@@ -60,6 +61,7 @@ __all__ = [
     "NormConfig",
     "PretrainedInit",
     "SELayer",
+    "ScaleNorm",
     "ShuffleUnit",
     "WeightedKeypointLoss",
     "WindowMSA",

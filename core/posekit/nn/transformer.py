@@ -1,14 +1,16 @@
-"""mmcv's DETR-style transformer wrappers, shared by the plugins' encoders and decoders (RTMO, ED-Pose).
+"""Transformer bricks several plugins share: mmcv's DETR-style wrappers (RTMO's and ED-Pose's encoders and
+decoders) and the norms of RTMPose's gated attention units (RTMPose, RTMW, RTMO).
 
-Dimensions: B batch, L tokens (queries), C channels. Keys are mmcv's: ``attn.in_proj_weight``,
+Dimensions: B batch, L tokens (queries), C channels. Keys are mmcv's / MMPose's: ``attn.in_proj_weight``,
 ``attn.out_proj.weight`` (:class:`MultiheadAttention`), ``layers.0.0.weight`` .. ``layers.<n>.weight``
-(:class:`FFN`), so MMPose checkpoints load unchanged.
+(:class:`FFN`), ``g`` (:class:`ScaleNorm`), ``scale`` (:class:`ChannelScale`), so MMPose checkpoints load unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
@@ -102,3 +104,37 @@ class FFN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.layers(x) if self.add_identity else self.layers(x)
+
+
+class ScaleNorm(nn.Module):
+    """``x / max(||x||_2 / sqrt(dim), eps) * g`` over the last axis, with one learned gain ``g``.
+
+    Args:
+        dim: size of the last axis.
+        eps: smallest normaliser. Default 1e-5.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.scale = dim**-0.5
+        self.eps = eps
+        self.g = nn.Parameter(torch.ones(1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True) * self.scale
+        return x / norm.clamp(min=self.eps) * self.g
+
+
+class ChannelScale(nn.Module):
+    """``x * scale`` with a learned scale per channel of the last axis (initialised to ones; MMPose's ``Scale``).
+
+    Args:
+        dim: size of the last axis.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.scale

@@ -18,7 +18,16 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit.nn import FFN, AttnConfig, FFNConfig, MultiheadAttention, NormConfig, build_norm_layer
+from posekit.nn import (
+    FFN,
+    AttnConfig,
+    ChannelScale,
+    FFNConfig,
+    MultiheadAttention,
+    NormConfig,
+    ScaleNorm,
+    build_norm_layer,
+)
 
 
 class _Frozen(BaseModel):
@@ -135,31 +144,6 @@ class GAUConfig(_Frozen):
     pos_enc: Literal["none", "add"] = "none"
 
 
-class ScaleNorm(nn.Module):
-    """``x / max(||x|| * dim**-0.5, eps) * g`` over the last dim (key ``g``)."""
-
-    def __init__(self, dim: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.scale = dim**-0.5
-        self.eps = eps
-        self.g = nn.Parameter(torch.ones(1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True) * self.scale
-        return x / norm.clamp(min=self.eps) * self.g
-
-
-class ChannelWiseScale(nn.Module):
-    """``x * scale`` with a learned per-channel ``scale`` (init 1)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.scale = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.scale
-
-
 class GAUEncoder(nn.Module):
     """Gated attention unit over tokens: ``(B, L, in_dims)`` -> ``(B, L, out_dims)`` (keys ``uv``, ``o``, ``gamma``,
     ``beta``, ``ln.g``, ``res_scale.scale``)."""
@@ -177,7 +161,7 @@ class GAUEncoder(nn.Module):
         self.act_fn = nn.SiLU(True) if cfg.act_fn == "SiLU" else nn.ReLU(True)
         self.shortcut = in_token_dims == out_token_dims
         if self.shortcut:
-            self.res_scale = ChannelWiseScale(in_token_dims)
+            self.res_scale = ChannelScale(in_token_dims)
         self.sqrt_s = math.sqrt(self.s)
         self.dropout = nn.Dropout(cfg.dropout_rate) if cfg.dropout_rate > 0 else None
 

@@ -1,9 +1,17 @@
-"""Experiment pieces that test suites share: MMPose's standard data pipelines, as config lists."""
+"""Experiment pieces that test suites share: ImageNet normalization, MMPose's standard data pipelines."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+#: the data preprocessor of MMPose's configs: ImageNet mean / std (0-255), BGR images to RGB
+IMAGENET_PREPROCESSOR: dict[str, Any] = {
+    "type": "PoseDataPreprocessor",
+    "mean": [123.675, 116.28, 103.53],
+    "std": [58.395, 57.12, 57.375],
+    "bgr_to_rgb": True,
+}
 
 
 def topdown_pipeline(
@@ -44,3 +52,23 @@ def bottomup_pipeline(
         {"type": "BottomupGetHeatmapMask"},
         {"type": "PackPoseInputs"},
     ]
+
+
+def heatmap_model(codec: Mapping[str, Any], **head: Any) -> dict[str, Any]:
+    """A ``TopdownPoseEstimator`` dict as MMPose's SimpleBaseline configs: ImageNet normalization, ResNet-18 and a
+    ``HeatmapHead`` of 17 keypoints (MSE loss with target weights, ``codec`` as decoder, ``head`` overriding its
+    arguments), flip test with shifted heatmaps."""
+    return {
+        "type": "TopdownPoseEstimator",
+        "data_preprocessor": IMAGENET_PREPROCESSOR,
+        "backbone": {"type": "ResNet", "depth": 18},
+        "head": {
+            "type": "HeatmapHead",
+            "in_channels": 512,
+            "out_channels": 17,
+            "loss": {"type": "KeypointMSELoss", "use_target_weight": True},
+            "decoder": dict(codec),
+            **head,
+        },
+        "test_cfg": {"flip_test": True, "shift_heatmap": True},
+    }
