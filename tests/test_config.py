@@ -7,28 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from posekit_testing.configs import heatmap_model
 
 from posekit.config import apply_overrides, dump_config, load_config
 from posekit.errors import ConfigError
 
-MODEL = {
-    "type": "TopdownPoseEstimator",
-    "data_preprocessor": {
-        "type": "PoseDataPreprocessor",
-        "mean": [123.675, 116.28, 103.53],
-        "std": [58.395, 57.12, 57.375],
-        "bgr_to_rgb": True,
-    },
-    "backbone": {"type": "ResNet", "depth": 18},
-    "head": {
-        "type": "HeatmapHead",
-        "in_channels": 512,
-        "out_channels": 17,
-        "loss": {"type": "KeypointMSELoss", "use_target_weight": True},
-        "decoder": {"type": "MSRAHeatmap", "input_size": [192, 256], "heatmap_size": [48, 64], "sigma": 2},
-    },
-    "test_cfg": {"flip_test": True, "shift_heatmap": True},
-}
+MODEL = heatmap_model({"type": "MSRAHeatmap", "input_size": [192, 256], "heatmap_size": [48, 64], "sigma": 2})
 
 
 def write(tmp_path: Path, data: dict, suffix: str = ".yaml") -> Path:

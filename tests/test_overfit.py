@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from posekit_testing.configs import IMAGENET_PREPROCESSOR
 
 from posekit.data import build_dataloader
 from posekit.registry import build
@@ -39,12 +40,6 @@ NUM_SAMPLES = 8
 INPUT_SIZE = (64, 64)  # (w, h)
 LOSS_DROP = 10.0
 PCK_MIN = 0.9
-PREPROCESSOR = {
-    "type": "PoseDataPreprocessor",
-    "mean": (123.675, 116.28, 103.53),
-    "std": (58.395, 57.12, 57.375),
-    "bgr_to_rgb": True,
-}
 #: ResNet-18 at a quarter of its width (stage widths 16-128)
 RESNET18_NARROW = {"type": "ResNet", "depth": 18, "stem_channels": 16, "base_channels": 16}
 
@@ -167,7 +162,7 @@ def _precise_bn(model: torch.nn.Module, inputs: torch.Tensor) -> None:
 def test_topdown_family_overfits_eight_people(shared: Path, family: str) -> None:
     cfg, codec, steps, lr = FAMILIES[family]
     torch.manual_seed(SEED)
-    model = build("estimator", {"type": "TopdownPoseEstimator", "data_preprocessor": PREPROCESSOR, **cfg})
+    model = build("estimator", {"type": "TopdownPoseEstimator", "data_preprocessor": IMAGENET_PREPROCESSOR, **cfg})
     batch = model.data_preprocessor(_batch(shared, codec), training=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 

@@ -185,6 +185,23 @@ def _posekit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _infer(trained: tuple[Path, Path, Path], source: Path, out: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``posekit infer`` of the trained checkpoint on ``source``, written to ``root / out``."""
+    root, config, checkpoint = trained
+    return _posekit(
+        "infer",
+        str(config),
+        "--checkpoint",
+        str(checkpoint),
+        "--input",
+        str(source),
+        *args,
+        "--out",
+        str(root / out),
+        cwd=root,
+    )
+
+
 def _config(data: Path, work: Path) -> dict:
     pipeline_head = [{"type": "LoadImage"}, {"type": "GetBBoxCenterScale", "padding": 1.0}]
     affine = {"type": "TopdownAffine", "input_size": [SIZE, SIZE]}
@@ -277,19 +294,9 @@ def test_posekit_test_evaluates_the_plugin_paradigm(trained: tuple[Path, Path, P
 
 
 def test_posekit_infer_serves_a_folder_and_a_video(trained: tuple[Path, Path, Path]) -> None:
-    root, config, checkpoint = trained
+    root = trained[0]
     images = sorted((root / "data" / "val2017").glob("*.jpg"))
-    done = _posekit(
-        "infer",
-        str(config),
-        "--checkpoint",
-        str(checkpoint),
-        "--input",
-        str(images[0].parent),
-        "--out",
-        str(root / "out_images"),
-        cwd=root,
-    )
+    done = _infer(trained, images[0].parent, "out_images")
     assert done.returncode == 0, done.stderr[-3000:]
     for image in images:
         record = json.loads((root / "out_images/predictions" / f"{image.stem}.json").read_text())
@@ -302,17 +309,7 @@ def test_posekit_infer_serves_a_folder_and_a_video(trained: tuple[Path, Path, Pa
     for image in images * 2:
         writer.write(cv2.imread(str(image)))
     writer.release()
-    done = _posekit(
-        "infer",
-        str(config),
-        "--checkpoint",
-        str(checkpoint),
-        "--input",
-        str(video),
-        "--out",
-        str(root / "out_video"),
-        cwd=root,
-    )
+    done = _infer(trained, video, "out_video")
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads((root / "out_video/predictions/clip.json").read_text())
     assert [len(f["instances"]) for f in record["frames"]] == [1] * (2 * len(images))
@@ -337,21 +334,9 @@ def test_posekit_export_runs_the_plugin_paradigm_in_onnxruntime(trained: tuple[P
 
 
 def test_a_paradigm_without_serving_names_what_to_implement(trained: tuple[Path, Path, Path]) -> None:
-    root, config, checkpoint = trained
+    root = trained[0]
     image = next((root / "data" / "val2017").glob("*.jpg"))
-    done = _posekit(
-        "infer",
-        str(config),
-        "--checkpoint",
-        str(checkpoint),
-        "--input",
-        str(image),
-        "--set",
-        "model.type=UnservedPose",
-        "--out",
-        str(root / "out_unserved"),
-        cwd=root,
-    )
+    done = _infer(trained, image, "out_unserved", "--set", "model.type=UnservedPose")
     assert done.returncode != 0
     assert f"UnservedPose (from {DIST}) does not implement serving()" in done.stderr, done.stderr[-2000:]
     assert "Implement UnservedPose.serving()" in done.stderr

@@ -5,19 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from posekit_testing.configs import heatmap_model, topdown_pipeline
+
 import posekit
 from posekit.config import load_config
 
 CODEC = {"type": "MSRAHeatmap", "input_size": [64, 64], "heatmap_size": [16, 16], "sigma": 2}
-STAGE1 = [
-    {"type": "LoadImage"},
-    {"type": "GetBBoxCenterScale"},
-    {"type": "RandomFlip", "direction": "horizontal"},
-    {"type": "RandomBBoxTransform"},
-    {"type": "TopdownAffine", "input_size": [64, 64]},
-    {"type": "GenerateTarget", "encoder": CODEC},
-    {"type": "PackPoseInputs"},
-]
+STAGE1 = topdown_pipeline(codec=CODEC, augment=True)
 STAGE2 = [step for step in STAGE1 if step["type"] not in ("RandomFlip", "RandomBBoxTransform")]
 
 
@@ -46,17 +40,7 @@ def test_pipeline_switches_at_its_epoch(shared: Path, tmp_path: Path) -> None:
     }
     cfg = load_config(
         {
-            "model": {
-                "type": "TopdownPoseEstimator",
-                "backbone": {"type": "ResNet", "depth": 18},
-                "head": {
-                    "type": "HeatmapHead",
-                    "in_channels": 512,
-                    "out_channels": 17,
-                    "deconv_out_channels": [16, 16, 16],
-                    "decoder": CODEC,
-                },
-            },
+            "model": heatmap_model(CODEC, deconv_out_channels=[16, 16, 16]),
             "metainfo": "coco",
             "data": {
                 "train": {

@@ -368,6 +368,11 @@ def _constructor_fields(obj: Any) -> tuple[dict[str, Any], bool]:
     return fields, takes_any
 
 
+def constructor_fields(obj: Any) -> dict[str, Any]:
+    """``{name: (annotation, default)}`` of the arguments ``obj``'s constructor accepts (``**kwargs`` followed)."""
+    return _constructor_fields(obj)[0]
+
+
 def _base_constructor(cls: type) -> type | None:
     """The nearest base class of ``cls`` defining ``__init__``; None when that one is untyped (torch's, object's)."""
     base = next((c for c in cls.__mro__[1:] if "__init__" in vars(c)), object)

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_testing.configs import IMAGENET_PREPROCESSOR, bottomup_pipeline, heatmap_model, topdown_pipeline
 
 from posekit.cli import main
-
-NORMALIZE = {"type": "PoseDataPreprocessor", "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375]}
 
 
 def _coco(shared: Path, pipeline: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
@@ -25,36 +24,9 @@ def _coco(shared: Path, pipeline: list[dict[str, Any]], **kw: Any) -> dict[str, 
 
 def topdown(shared: Path) -> dict[str, Any]:
     codec = {"type": "MSRAHeatmap", "input_size": [64, 64], "heatmap_size": [16, 16], "sigma": 2}
-    train = [
-        {"type": "LoadImage"},
-        {"type": "GetBBoxCenterScale"},
-        {"type": "RandomFlip", "direction": "horizontal"},
-        {"type": "RandomBBoxTransform"},
-        {"type": "TopdownAffine", "input_size": [64, 64]},
-        {"type": "GenerateTarget", "encoder": codec},
-        {"type": "PackPoseInputs"},
-    ]
-    val = [
-        {"type": "LoadImage"},
-        {"type": "GetBBoxCenterScale"},
-        {"type": "TopdownAffine", "input_size": [64, 64]},
-        {"type": "PackPoseInputs"},
-    ]
+    train, val = topdown_pipeline(codec=codec, augment=True), topdown_pipeline()
     return {
-        "model": {
-            "type": "TopdownPoseEstimator",
-            "data_preprocessor": {**NORMALIZE, "bgr_to_rgb": True},
-            "backbone": {"type": "ResNet", "depth": 18},
-            "head": {
-                "type": "HeatmapHead",
-                "in_channels": 512,
-                "out_channels": 17,
-                "deconv_out_channels": [16, 16, 16],
-                "loss": {"type": "KeypointMSELoss", "use_target_weight": True},
-                "decoder": codec,
-            },
-            "test_cfg": {"flip_test": True, "shift_heatmap": True},
-        },
+        "model": heatmap_model(codec, deconv_out_channels=[16, 16, 16]),
         "data": {
             "train": {"dataset": _coco(shared, train, indices=8), "batch_size": 4, "num_workers": 0},
             "val": {"dataset": _coco(shared, val, test_mode=True, indices=4), "batch_size": 4, "num_workers": 0},
@@ -68,23 +40,11 @@ def topdown(shared: Path) -> dict[str, Any]:
 def bottomup(shared: Path) -> dict[str, Any]:
     codec = {"type": "AssociativeEmbedding", "input_size": [64, 64], "heatmap_size": [16, 16], "sigma": 2}
     order = [0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16]
-    train = [
-        {"type": "LoadImage"},
-        {"type": "BottomupRandomAffine", "input_size": [64, 64]},
-        {"type": "RandomFlip", "direction": "horizontal"},
-        {"type": "GenerateTarget", "encoder": codec},
-        {"type": "BottomupGetHeatmapMask"},
-        {"type": "PackPoseInputs"},
-    ]
-    val = [
-        {"type": "LoadImage"},
-        {"type": "BottomupResize", "input_size": [64, 64], "size_factor": 32, "resize_mode": "expand"},
-        {"type": "PackPoseInputs"},
-    ]
+    train, val = bottomup_pipeline(codec=codec), bottomup_pipeline()
     return {
         "model": {
             "type": "BottomupPoseEstimator",
-            "data_preprocessor": {**NORMALIZE, "bgr_to_rgb": True},
+            "data_preprocessor": IMAGENET_PREPROCESSOR,
             "backbone": {"type": "ResNet", "depth": 18},
             "head": {
                 "type": "AssociativeEmbeddingHead",

@@ -151,6 +151,9 @@ def _serialize(samples: Sequence[PoseSample]) -> tuple[np.ndarray, np.ndarray]:
 class BaseDataset(Dataset[PoseSample]):
     """The common machinery of posekit's datasets; subclasses implement :meth:`load_data_list`.
 
+    A subclass declares only its own arguments and hands the rest on as ``**kwargs`` (the
+    registry validates those against this signature, as for any typed base class).
+
     Args:
         ann_file: the annotation file, under ``data_root`` unless absolute.
         data_mode: ``topdown`` (one sample per instance) or ``bottomup`` (one per image).
@@ -180,19 +183,19 @@ class BaseDataset(Dataset[PoseSample]):
     def __init__(
         self,
         *,
-        ann_file: str,
-        data_mode: Literal["topdown", "bottomup"],
-        metainfo: MetainfoArg,
-        data_root: str | None,
-        data_prefix: Mapping[str, str] | None,
-        filter_cfg: FilterCfg | None,
-        indices: int | Sequence[int] | None,
-        serialize_data: bool,
-        pipeline: Sequence[PipelineStep],
-        test_mode: bool,
-        lazy_init: bool,
-        max_refetch: int,
-        seed: int | None,
+        ann_file: str = "",
+        data_mode: Literal["topdown", "bottomup"] = "topdown",
+        metainfo: MetainfoArg = None,
+        data_root: str | None = None,
+        data_prefix: Mapping[str, str] | None = None,
+        filter_cfg: FilterCfg | None = None,
+        indices: int | Sequence[int] | None = None,
+        serialize_data: bool = True,
+        pipeline: Sequence[PipelineStep] = (),
+        test_mode: bool = False,
+        lazy_init: bool = False,
+        max_refetch: int = 1000,
+        seed: int | None = None,
     ) -> None:
         if data_mode not in ("topdown", "bottomup"):
             raise ConfigError(f"{type(self).__name__}: data_mode must be 'topdown' or 'bottomup', got {data_mode!r}")

@@ -11,7 +11,6 @@ maps: 3 channels a keypoint; a lifter that removes the root: K - 1 joints).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,8 +25,10 @@ def keypoint_arg(head_cls: Any) -> str | None:
     declared = getattr(head_cls, "num_keypoints_arg", None)
     if isinstance(declared, str):
         return declared
+    from posekit.registry import constructor_fields
+
     try:
-        params = inspect.signature(head_cls).parameters
+        params = constructor_fields(head_cls)
     except (TypeError, ValueError):
         return None
     return next((name for name in _K_ARGS if name in params), None)

@@ -1,5 +1,5 @@
 """Layer bricks for plugins (a small, typed ``mmcv.cnn``): configs, builders, blocks, head trunks, freezing,
-loss bases, init, checkpoints, windowed attention and stochastic depth.
+loss bases, init, checkpoints, windowed attention, stochastic depth and mmcv's DETR attention / FFN.
 
 Everything here keeps mmcv/MMPose's module names, so state_dict keys of models built from
 these bricks equal MMPose's and its checkpoints load unchanged.
@@ -30,6 +30,7 @@ from posekit.nn.fuse import freeze_feature_extractor, fuse_conv_bn, optimize_for
 from posekit.nn.init import constant_init, is_norm, kaiming_init, normal_init
 from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
+from posekit.nn.transformer import FFN, AttnConfig, ChannelScale, FFNConfig, MultiheadAttention, ScaleNorm
 from posekit.nn.trunks import (
     HeatmapTrunk,
     conv_layers,
@@ -41,20 +42,26 @@ from posekit.nn.trunks import (
 from posekit.nn.units import SELayer, ShuffleUnit, cat_shuffle, channel_shuffle, run_block
 
 __all__ = [
+    "FFN",
     "ActConfig",
+    "AttnConfig",
     "BasicBlock",
     "Bottleneck",
+    "ChannelScale",
     "ConvModule",
     "DepthwiseSeparableConvModule",
     "DropPath",
+    "FFNConfig",
     "FinalLayerConfig",
     "FrozenStagesMixin",
     "HeatmapTrunk",
     "LoadResult",
+    "MultiheadAttention",
     "NamedNorms",
     "NormConfig",
     "PretrainedInit",
     "SELayer",
+    "ScaleNorm",
     "ShuffleUnit",
     "WeightedKeypointLoss",
     "WindowMSA",

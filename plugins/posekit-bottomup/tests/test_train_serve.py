@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from posekit_testing.configs import IMAGENET_PREPROCESSOR, bottomup_pipeline
 
 from posekit.cli import main
 
@@ -41,26 +42,13 @@ def _config(shared: Path, tmp_path: Path, codec: dict[str, Any], head: dict[str,
         "data_root": str(shared / "data" / "coco"),
         "ann_file": "test_coco.json",
     }
-    train = [
-        {"type": "LoadImage"},
-        {"type": "BottomupRandomAffine", "input_size": [64, 64]},
-        {"type": "RandomFlip", "direction": "horizontal"},
-        {"type": "GenerateTarget", "encoder": codec},
-        {"type": "BottomupGetHeatmapMask"},
-        {"type": "PackPoseInputs"},
-    ]
-    val = [
-        {"type": "LoadImage"},
-        {"type": "BottomupResize", "input_size": [64, 64], "size_factor": 32, "resize_mode": "expand"},
-        {"type": "PackPoseInputs"},
-    ]
-    normalize = {"mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375], "bgr_to_rgb": True}
+    train, val = bottomup_pipeline(codec=codec), bottomup_pipeline()
     resnet = {"type": "ResNet", "depth": 18, "stem_channels": 8, "base_channels": 8, "strides": [1, 1, 1, 1]}
     cfg = {
         "work_dir": str(tmp_path / "run"),
         "model": {
             "type": "BottomupPoseEstimator",
-            "data_preprocessor": {"type": "PoseDataPreprocessor", **normalize},
+            "data_preprocessor": IMAGENET_PREPROCESSOR,
             "backbone": resnet,
             "head": {**head, "in_channels": 64, "num_keypoints": 17, "decoder": codec},
             **cfgs,

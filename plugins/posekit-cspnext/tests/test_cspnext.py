@@ -1,4 +1,7 @@
-"""CSPNeXt: conformance, MMPose/mmdet parity on the RTMPose-t fixture, freezing, checkpoint errors."""
+"""The CSP family: conformance, MMPose/mmdet parity on the RTMPose-t fixture, freezing, checkpoint errors.
+
+CSPDarknet and YOLOXPAFPN share CSPNeXt's layers; their MMPose parity is checked by posekit-rtmo's fixtures.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from posekit.registry import build
 
 FIXTURE = "fixtures/mmpose/models/rtmpose-t_coco-256x192"
 TINY = {"type": "CSPNeXt", "deepen_factor": 0.167, "widen_factor": 0.125}
+DARKNET = {"type": "CSPDarknet", "deepen_factor": 0.33, "widen_factor": 0.125}
+BACKBONES = pytest.mark.parametrize("tiny", [TINY, DARKNET], ids=["cspnext", "darknet"])
 
 
 def _fixture(shared: Path) -> tuple[dict[str, Any], Path]:
@@ -55,8 +60,10 @@ def test_wrong_architecture_checkpoint(shared: Path, change: dict[str, Any], exp
         {**TINY, "use_depthwise": True, "expand_ratio": 0.25},
         {**TINY, "norm_cfg": {"type": "SyncBN"}, "act_cfg": {"type": "LeakyReLU", "negative_slope": 0.1}},
         {**TINY, "act_cfg": {"type": "Swish"}, "spp_kernal_sizes": (3, 5)},
+        DARKNET,
+        {**DARKNET, "arch": "P6", "out_indices": (0, 5), "use_depthwise": True},
     ],
-    ids=["tiny", "all-layers-no-attention", "p6", "depthwise", "syncbn-leaky", "swish-spp35"],
+    ids=["tiny", "all-layers-no-attention", "p6", "depthwise", "syncbn-leaky", "swish-spp35", "darknet", "darknet-p6"],
 )
 def test_conformance(posekit_check: Any, cfg: dict[str, Any]) -> None:
     posekit_check.backbone(cfg, input_shape=(2, 3, 64, 64))
@@ -81,8 +88,9 @@ def _train_step(model: nn.Module) -> None:
     sum(o.mean() for o in out).backward()
 
 
-def test_frozen_stages() -> None:
-    model = build("backbone", {**TINY, "frozen_stages": 2})
+@BACKBONES
+def test_frozen_stages(tiny: dict[str, Any]) -> None:
+    model = build("backbone", {**tiny, "frozen_stages": 2})
     frozen = [model.stem, model.stage1, model.stage2]
     before = [{k: v.clone() for k, v in m.state_dict().items()} for m in frozen]
     _train_step(model)
@@ -94,8 +102,9 @@ def test_frozen_stages() -> None:
     assert model.stage3.training and all(p.grad is not None for p in model.stage3.parameters())
 
 
-def test_norm_eval() -> None:
-    model = build("backbone", {**TINY, "norm_eval": True})
+@BACKBONES
+def test_norm_eval(tiny: dict[str, Any]) -> None:
+    model = build("backbone", {**tiny, "norm_eval": True})
     bn = model.stage2[1].main_conv.bn
     stats = bn.running_mean.clone()
     _train_step(model)
@@ -105,8 +114,10 @@ def test_norm_eval() -> None:
     assert bn.weight.grad is not None
 
 
-def test_default_norm_is_mmdet_bn() -> None:
-    bn = build("backbone", TINY).stem[0].bn
+@BACKBONES
+def test_default_norm_is_mmdet_bn(tiny: dict[str, Any]) -> None:
+    stem = build("backbone", tiny).stem
+    bn = stem.conv.bn if tiny is DARKNET else stem[0].bn
     assert (bn.momentum, bn.eps) == (0.03, 0.001)
 
 
@@ -119,9 +130,10 @@ def test_default_norm_is_mmdet_bn() -> None:
         ({"norm_cfg": {"type": "GN"}}, "num_groups"),
     ],
 )
-def test_bad_config(change: dict[str, Any], message: str) -> None:
+@BACKBONES
+def test_bad_config(tiny: dict[str, Any], change: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        build("backbone", {**TINY, **change})
+        build("backbone", {**tiny, **change})
 
 
 PAFPN = {"type": "CSPNeXtPAFPN", "in_channels": (8, 16, 32), "num_csp_blocks": 1}
@@ -134,8 +146,10 @@ PAFPN_FEATS = [(8, 16, 12), (16, 8, 6), (32, 4, 3)]
         {**PAFPN, "out_indices": (1, 2)},
         {**PAFPN, "out_channels": 8, "use_depthwise": True},
         {**PAFPN, "norm_cfg": {"type": "SyncBN"}, "act_cfg": {"type": "SiLU", "inplace": True}},
+        {**PAFPN, "type": "YOLOXPAFPN", "out_channels": 8},
+        {**PAFPN, "type": "YOLOXPAFPN", "out_channels": 4, "use_depthwise": True, "upsample_cfg": {"mode": "bilinear"}},
     ],
-    ids=["rtmw", "out-channels-depthwise", "syncbn-silu"],
+    ids=["rtmw", "out-channels-depthwise", "syncbn-silu", "yolox", "yolox-depthwise-bilinear"],
 )
 def test_pafpn_conformance(posekit_check: Any, cfg: dict[str, Any]) -> None:
     posekit_check.neck(cfg, feat_shapes=PAFPN_FEATS)
@@ -153,7 +167,11 @@ def test_pafpn_output_shapes_and_keys() -> None:
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"in_channels": (8,)}, "at least 2 levels"), ({"out_indices": (3,)}, r"out_indices \(3,\)")],
+    [
+        ({"in_channels": (8,)}, "CSPNeXtPAFPN: in_channels needs at least 2 levels"),
+        ({"out_indices": (3,)}, r"out_indices \(3,\)"),
+        ({"type": "YOLOXPAFPN", "out_channels": 8, "in_channels": (8,)}, "YOLOXPAFPN: in_channels needs at least 2"),
+    ],
 )
 def test_pafpn_bad_config(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):

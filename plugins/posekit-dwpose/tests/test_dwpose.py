@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from posekit_testing.configs import IMAGENET_PREPROCESSOR
 from posekit_testing.conformance import check_estimator, random_topdown_batch
 from posekit_testing.reference import assert_close_to_max
 
@@ -110,12 +111,7 @@ def _rtmpose(widen: float) -> dict[str, Any]:
     return {
         "type": "TopdownPoseEstimator",
         "metainfo": "coco",
-        "data_preprocessor": {
-            "type": "PoseDataPreprocessor",
-            "mean": [123.675, 116.28, 103.53],
-            "std": [58.395, 57.12, 57.375],
-            "bgr_to_rgb": True,
-        },
+        "data_preprocessor": IMAGENET_PREPROCESSOR,
         "backbone": {"type": "CSPNeXt", "deepen_factor": 0.167, "widen_factor": widen, "out_indices": (4,)},
         "head": {
             "type": "RTMCCHead",

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from posekit_testing.configs import IMAGENET_PREPROCESSOR
 from torch import Tensor, nn
 
 import posekit
@@ -106,12 +107,7 @@ def tiny_config(head: dict[str, Any] | None, pooled: bool = False, **test_cfg: A
     """A top-down model dict on 64x64 crops: a narrow ResNet-18 (pooled: and GlobalAveragePooling) and ``head``."""
     config = {
         "type": "TopdownPoseEstimator",
-        "data_preprocessor": {
-            "type": "PoseDataPreprocessor",
-            "mean": [123.675, 116.28, 103.53],
-            "std": [58.395, 57.12, 57.375],
-            "bgr_to_rgb": True,
-        },
+        "data_preprocessor": IMAGENET_PREPROCESSOR,
         "backbone": {"type": "ResNet", "depth": 18, "base_channels": 16, "stem_channels": 16},
         "head": head or HEATMAP,
         "test_cfg": test_cfg,

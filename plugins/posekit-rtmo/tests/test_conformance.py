@@ -6,10 +6,8 @@ import pytest
 from posekit_testing.conformance import check_component
 
 COMPONENTS = [
-    ("backbone", "CSPDarknet"),
     ("neck", "ChannelMapper"),
     ("neck", "HybridEncoder"),
-    ("neck", "YOLOXPAFPN"),
     ("head", "YOLOXPoseHead"),
     ("head", "RTMOHead"),
     ("codec", "YOLOXPoseAnnotationProcessor"),

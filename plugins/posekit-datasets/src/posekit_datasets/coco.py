@@ -16,13 +16,13 @@ dataset), ``posetrack18``, or your own YAML file.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from posekit.datasets._io import PIXEL_STD, check_file, number_array, read_json
-from posekit.datasets.base import BAD_BOX, BaseDataset, FilterCfg, MetainfoArg, PipelineStep, empty_image_sample
+from posekit.datasets.base import BAD_BOX, BaseDataset, empty_image_sample
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
 
@@ -41,21 +41,14 @@ class CocoDataset(BaseDataset):
             ``bbox`` xywh, ``score``) used instead of the annotations' boxes; top-down
             test mode only; a relative path is taken as is (as MMPose).
         data_mode: ``topdown`` (one sample per instance) or ``bottomup`` (one per image).
-        metainfo: keypoint definition (registered name, YAML/JSON path, mapping); default ``coco``.
-        data_root: folder that relative ``ann_file`` and ``data_prefix`` paths are under.
-        data_prefix: ``{"img": folder}`` prefixed to the images' ``file_name``.
-        filter_cfg: ``{"bbox_score_thr": t}`` drops detection boxes scored below ``t``.
-        indices: keep the first ``indices`` samples (int) or these ones (sequence).
-        serialize_data: hold the samples in one pickled buffer shared by loader workers.
-        pipeline: transforms (configs or callables) run by ``__getitem__``.
         test_mode: evaluation mode (required by ``bbox_file``; bottom-up keeps empty images).
-        lazy_init: read the file on first use instead of in the constructor.
-        max_refetch: how many other samples to try when the pipeline drops one (training).
         sample_interval: keep only images whose id is a multiple of this (MMPose's subsampling).
         bbox_from: ``bbox`` (the annotation's box) or ``center_scale`` (the annotation's
             ``center`` and ``scale * 200`` square, as MMPose's face datasets, e.g. WFLW); None: the
             class's ``BBOX_FROM`` (``bbox``).
-        seed: seeds each sample's ``rng`` from (seed, epoch, index); None: numpy's global state.
+        metainfo, data_root, data_prefix, filter_cfg, indices, serialize_data, pipeline, lazy_init,
+        max_refetch, seed: as :class:`~posekit.datasets.BaseDataset` (``metainfo`` default ``coco``;
+        ``filter_cfg={"bbox_score_thr": t}`` drops detection boxes scored below ``t``).
     """
 
     METAINFO: ClassVar[str] = "coco"
@@ -69,19 +62,10 @@ class CocoDataset(BaseDataset):
         ann_file: str = "",
         bbox_file: str | None = None,
         data_mode: Literal["topdown", "bottomup"] = "topdown",
-        metainfo: MetainfoArg = None,
-        data_root: str | None = None,
-        data_prefix: Mapping[str, str] | None = None,
-        filter_cfg: FilterCfg | None = None,
-        indices: int | Sequence[int] | None = None,
-        serialize_data: bool = True,
-        pipeline: Sequence[PipelineStep] = (),
         test_mode: bool = False,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
         sample_interval: int = 1,
         bbox_from: Literal["bbox", "center_scale"] | None = None,
-        seed: int | None = None,
+        **kwargs: Any,
     ) -> None:
         if bbox_file and data_mode != "topdown":
             raise ConfigError(f"{type(self).__name__}: bbox_file needs data_mode='topdown', got {data_mode!r}")
@@ -92,21 +76,7 @@ class CocoDataset(BaseDataset):
         self.bbox_file = bbox_file
         self.sample_interval = sample_interval
         self.bbox_from = bbox_from or self.BBOX_FROM
-        super().__init__(
-            ann_file=ann_file,
-            data_mode=data_mode,
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=data_prefix,
-            filter_cfg=filter_cfg,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch,
-            seed=seed,
-        )
+        super().__init__(ann_file=ann_file, data_mode=data_mode, test_mode=test_mode, **kwargs)
 
     # ---- reading the file ----
 

@@ -16,13 +16,13 @@ Pass ``metainfo`` to use another definition (a registered name, a YAML/JSON file
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from posekit.datasets._io import number_array, read_json
-from posekit.datasets.base import FilterCfg, MetainfoArg, PipelineStep
+from posekit.datasets.base import MetainfoArg
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
 from posekit_datasets.coco import CocoDataset, CocoWholeBodyDataset
@@ -260,39 +260,14 @@ class DeepFashionDataset(CocoDataset):
         self,
         ann_file: str = "",
         subset: Literal["", "full", "upper", "lower"] = "",
-        bbox_file: str | None = None,
-        data_mode: Literal["topdown", "bottomup"] = "topdown",
         metainfo: MetainfoArg = None,
-        data_root: str | None = None,
-        data_prefix: Mapping[str, str] | None = None,
-        filter_cfg: FilterCfg | None = None,
-        indices: int | Sequence[int] | None = None,
-        serialize_data: bool = True,
-        pipeline: Sequence[PipelineStep] = (),
-        test_mode: bool = False,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        seed: int | None = None,
+        **kwargs: Any,
     ) -> None:
         if subset not in self.SUBSETS:
             raise ConfigError(f"DeepFashionDataset: subset must be one of 'full', 'upper', 'lower', got {subset!r}")
         self.subset = subset
-        super().__init__(
-            ann_file=ann_file,
-            bbox_file=bbox_file,
-            data_mode=data_mode,
-            metainfo=metainfo if metainfo is not None else self.SUBSETS[subset],
-            data_root=data_root,
-            data_prefix=data_prefix,
-            filter_cfg=filter_cfg,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch,
-            seed=seed,
-        )
+        metainfo = metainfo if metainfo is not None else self.SUBSETS[subset]
+        super().__init__(ann_file=ann_file, metainfo=metainfo, **kwargs)
 
 
 def _register_table() -> None:

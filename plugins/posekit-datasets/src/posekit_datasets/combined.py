@@ -151,13 +151,7 @@ class CombinedDataset(BaseDataset):
         self.sample_ratio_factor = sample_ratio_factor
         self._sizes = np.cumsum(sizes)
         super().__init__(
-            ann_file="",
-            data_mode="topdown",
             metainfo=metainfo,
-            data_root=None,
-            data_prefix=None,
-            filter_cfg=None,
-            indices=None,
             serialize_data=False,
             pipeline=pipeline,
             test_mode=test_mode,

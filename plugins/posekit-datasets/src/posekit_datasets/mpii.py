@@ -11,14 +11,13 @@ json alone carries no head box, so PCKh needs that file.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from posekit.datasets._io import PIXEL_STD, check_file, join_root, number_array, read_json
-from posekit.datasets.base import BaseDataset, FilterCfg, MetainfoArg, PipelineStep
+from posekit.datasets.base import BaseDataset
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
 
@@ -47,18 +46,11 @@ class MpiiDataset(BaseDataset):
     Args:
         ann_file: the json list of annotations, under ``data_root`` unless absolute.
         data_mode: ``topdown`` (one sample per person) or ``bottomup`` (one per image).
-        metainfo: keypoint definition; default ``mpii``.
         data_root: folder that relative ``ann_file``, ``headbox_file`` and ``data_prefix`` paths are under.
-        data_prefix: ``{"img": folder}`` prefixed to the ``image`` names.
-        filter_cfg: ``{"bbox_score_thr": t}`` (all MPII boxes score 1).
-        indices: keep the first ``indices`` samples (int) or these ones (sequence).
-        serialize_data: hold the samples in one pickled buffer shared by loader workers.
-        pipeline: transforms (configs or callables) run by ``__getitem__``.
         test_mode: evaluation mode (required by ``headbox_file``).
-        lazy_init: read the file on first use instead of in the constructor.
-        max_refetch: how many other samples to try when the pipeline drops one (training).
         headbox_file: MPII's ``.mat`` ground truth with ``headboxes_src``, for PCKh.
-        seed: seeds each sample's ``rng`` from (seed, epoch, index); None: numpy's global state.
+        metainfo, data_prefix, filter_cfg, indices, serialize_data, pipeline, lazy_init, max_refetch,
+        seed: as :class:`~posekit.datasets.BaseDataset` (``metainfo`` default ``mpii``).
     """
 
     METAINFO: ClassVar[str] = "mpii"
@@ -67,18 +59,10 @@ class MpiiDataset(BaseDataset):
         self,
         ann_file: str = "",
         data_mode: Literal["topdown", "bottomup"] = "topdown",
-        metainfo: MetainfoArg = None,
         data_root: str | None = None,
-        data_prefix: Mapping[str, str] | None = None,
-        filter_cfg: FilterCfg | None = None,
-        indices: int | Sequence[int] | None = None,
-        serialize_data: bool = True,
-        pipeline: Sequence[PipelineStep] = (),
         test_mode: bool = False,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
         headbox_file: str | None = None,
-        seed: int | None = None,
+        **kwargs: Any,
     ) -> None:
         if headbox_file:
             if data_mode != "topdown" or not test_mode:
@@ -87,21 +71,7 @@ class MpiiDataset(BaseDataset):
                 raise ConfigError(f"{type(self).__name__}: headbox_file must be a .mat file, got {headbox_file!r}")
             headbox_file = join_root(headbox_file, data_root)
         self.headbox_file = headbox_file
-        super().__init__(
-            ann_file=ann_file,
-            data_mode=data_mode,
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=data_prefix,
-            filter_cfg=filter_cfg,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch,
-            seed=seed,
-        )
+        super().__init__(ann_file=ann_file, data_mode=data_mode, data_root=data_root, test_mode=test_mode, **kwargs)
 
     def parse_data_info(self, idx: int, ann: Any) -> PoseSample:
         """Annotation ``idx`` of the list as a one-instance sample (errors name the file and index)."""

@@ -3,7 +3,7 @@
 - :func:`deformable_sample`: multi-scale deformable attention's sampling (``grid_sample``, no compiled op);
 - :class:`MultiScaleDeformableAttention`: mmcv's module (``sampling_offsets``, ``attention_weights``,
   ``value_proj``, ``output_proj``), the input added back;
-- :class:`MultiheadAttention`, :class:`FFN`: mmcv's wrappers (``attn.in_proj_weight``, ``layers.0.0.weight``);
+- mmcv's wrappers :class:`~posekit.nn.MultiheadAttention`, :class:`~posekit.nn.FFN` come from ``posekit.nn``;
 - :class:`MLP`: MMPose's DETR ``FFN`` (``layers.<i>``, ReLU between);
 - :class:`PositionEmbeddingSineHW`, :func:`sine_embed`: sine encodings of feature positions and of boxes;
 - :class:`DeformableEncoder`, :class:`DeformableDecoderLayer`: post-norm encoder stack and decoder layer.
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit.nn import ActConfig, NormConfig, build_activation_layer, build_norm_layer
+from posekit.nn import FFN, AttnConfig, FFNConfig, MultiheadAttention, NormConfig, build_norm_layer
 
 
 class _Frozen(BaseModel):
@@ -52,46 +52,6 @@ class DeformAttnConfig(_Frozen):
     value_proj_ratio: float = 1.0
 
 
-class AttnConfig(_Frozen):
-    """mmcv's ``MultiheadAttention`` arguments.
-
-    Args:
-        embed_dims: C. Default 256.
-        num_heads: M. Default 8.
-        dropout: MMPose's spelling of attn_drop and the output dropout. Default 0.0.
-        attn_drop: dropout on the attention weights. Default 0.0.
-        proj_drop: dropout on the output. Default 0.0.
-        batch_first: must be True. Default True.
-    """
-
-    embed_dims: int = 256
-    num_heads: int = 8
-    dropout: float = 0.0
-    attn_drop: float = 0.0
-    proj_drop: float = 0.0
-    batch_first: bool = True
-
-
-class FFNConfig(_Frozen):
-    """mmcv's ``FFN`` arguments.
-
-    Args:
-        embed_dims: C. Default 256.
-        feedforward_channels: hidden channels. Default 1024.
-        num_fcs: linear layers (at least 2). Default 2.
-        ffn_drop: dropout after each layer. Default 0.0.
-        act_cfg: hidden activation. Default ReLU.
-        add_identity: add the input to the output. Default True.
-    """
-
-    embed_dims: int = 256
-    feedforward_channels: int = 1024
-    num_fcs: int = 2
-    ffn_drop: float = 0.0
-    act_cfg: ActConfig = ActConfig(type="ReLU", inplace=True)
-    add_identity: bool = True
-
-
 class EncoderLayerConfig(_Frozen):
     """One encoder layer: deformable self-attention, FFN, each followed by a norm (default LN)."""
 
@@ -109,7 +69,7 @@ class DecoderLayerConfig(_Frozen):
     norm_cfg: NormConfig = NormConfig(type="LN")
 
 
-def _check_batch_first(cfg: AttnConfig | DeformAttnConfig, where: str) -> None:
+def _check_batch_first(cfg: DeformAttnConfig, where: str) -> None:
     if not cfg.batch_first:
         raise ValueError(f"{where}.batch_first must be True (ED-Pose's layers are batch first)")
 
@@ -212,40 +172,6 @@ class MultiScaleDeformableAttention(nn.Module):
             raise ValueError(f"reference_points must end in 2 or 4 values, got {tuple(reference_points.shape)}")
         out = self.output_proj(deformable_sample(value, shapes, locations, weights))
         return self.dropout(out) + identity
-
-
-class MultiheadAttention(nn.Module):
-    """mmcv's wrapper of :class:`torch.nn.MultiheadAttention`: positions on query and key, value as given,
-    input added back. ``(B, Q, C)`` in and out; ``attn_mask (Q, Q)`` True where attention is blocked."""
-
-    def __init__(self, cfg: AttnConfig) -> None:
-        super().__init__()
-        self.attn = nn.MultiheadAttention(cfg.embed_dims, cfg.num_heads, cfg.dropout or cfg.attn_drop)
-        self.proj_drop = nn.Dropout(cfg.proj_drop)
-        self.dropout_layer = nn.Dropout(cfg.dropout)
-
-    def forward(self, query: Tensor, query_pos: Tensor, attn_mask: Tensor | None = None) -> Tensor:
-        qk = (query + query_pos).transpose(0, 1)
-        out = self.attn(qk, qk, query.transpose(0, 1), attn_mask=attn_mask, need_weights=False)[0]
-        return query + self.dropout_layer(self.proj_drop(out.transpose(0, 1)))
-
-
-class FFN(nn.Module):
-    """mmcv's feed-forward network (keys ``layers.0.0`` ... ``layers.<n>``), identity added. ``(..., C)``."""
-
-    def __init__(self, cfg: FFNConfig) -> None:
-        super().__init__()
-        blocks: list[nn.Module] = []
-        width = cfg.embed_dims
-        for _ in range(cfg.num_fcs - 1):
-            act = build_activation_layer(cfg.act_cfg)
-            blocks.append(nn.Sequential(nn.Linear(width, cfg.feedforward_channels), act, nn.Dropout(cfg.ffn_drop)))
-            width = cfg.feedforward_channels
-        self.layers = nn.Sequential(*blocks, nn.Linear(width, cfg.embed_dims), nn.Dropout(cfg.ffn_drop))
-        self.add_identity = cfg.add_identity
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.layers(x) if self.add_identity else self.layers(x)
 
 
 class MLP(nn.Module):
@@ -373,7 +299,6 @@ class DeformableDecoderLayer(nn.Module):
 
     def __init__(self, cfg: DecoderLayerConfig) -> None:
         super().__init__()
-        _check_batch_first(cfg.self_attn_cfg, "decoder.layer_cfg.self_attn_cfg")
         _check_batch_first(cfg.cross_attn_cfg, "decoder.layer_cfg.cross_attn_cfg")
         self.self_attn = MultiheadAttention(cfg.self_attn_cfg)
         self.cross_attn = MultiScaleDeformableAttention(cfg.cross_attn_cfg)

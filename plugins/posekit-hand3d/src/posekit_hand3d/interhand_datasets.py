@@ -11,13 +11,13 @@ wrist, the root), 21-41 the left (41). Dimensions: K = 42.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from posekit.datasets._io import join_root, read_json
-from posekit.datasets.base import BaseDataset, FilterCfg, MetainfoArg, PipelineStep
+from posekit.datasets.base import BaseDataset
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
 
@@ -62,8 +62,9 @@ class InterHand3DDataset(BaseDataset):
             ``rootnet_result_file`` (a list of ``{annot_id, bbox, abs_depth}``). Default True.
         rootnet_result_file: RootNet's results, needed when ``use_gt_root_depth`` is False.
         sample_interval: keep every ``sample_interval``-th image. Default 1.
-        data_mode, metainfo, data_root, data_prefix, filter_cfg, indices, serialize_data, pipeline,
-        test_mode, lazy_init, max_refetch, seed: as :class:`~posekit.datasets.base.BaseDataset`.
+        data_root: folder that the relative file paths are under.
+        data_mode, metainfo, data_prefix, filter_cfg, indices, serialize_data, pipeline, test_mode,
+        lazy_init, max_refetch, seed: as :class:`~posekit.datasets.base.BaseDataset`.
     """
 
     METAINFO: ClassVar[str] = "interhand3d"
@@ -78,18 +79,8 @@ class InterHand3DDataset(BaseDataset):
         use_gt_root_depth: bool = True,
         rootnet_result_file: str | None = None,
         sample_interval: int = 1,
-        data_mode: Literal["topdown", "bottomup"] = "topdown",
-        metainfo: MetainfoArg = None,
         data_root: str | None = None,
-        data_prefix: Mapping[str, str] | None = None,
-        filter_cfg: FilterCfg | None = None,
-        indices: int | Sequence[int] | None = None,
-        serialize_data: bool = True,
-        pipeline: Sequence[PipelineStep] = (),
-        test_mode: bool = False,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        seed: int | None = None,
+        **kwargs: Any,
     ) -> None:
         name = type(self).__name__
         if not use_gt_root_depth and not rootnet_result_file:
@@ -101,21 +92,7 @@ class InterHand3DDataset(BaseDataset):
         self.use_gt_root_depth = use_gt_root_depth
         self.rootnet_result_file = join_root(rootnet_result_file, data_root) if rootnet_result_file else None
         self.sample_interval = sample_interval
-        super().__init__(
-            ann_file=ann_file,
-            data_mode=data_mode,
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=data_prefix,
-            filter_cfg=filter_cfg,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch,
-            seed=seed,
-        )
+        super().__init__(ann_file=ann_file, data_root=data_root, **kwargs)
 
     def load_data_list(self) -> list[PoseSample]:
         """One sample per image of ``ann_file`` (every ``sample_interval``-th), from its first annotation."""

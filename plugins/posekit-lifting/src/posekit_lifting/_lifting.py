@@ -7,6 +7,7 @@ D 2D coordinate dims, C target dims (3).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,32 @@ def remove_root_joint(label: np.ndarray, weight: np.ndarray, root_index: int) ->
     return np.delete(label, root_index, axis=-2), np.delete(weight, root_index, axis=-1)
 
 
+def center_on_root(
+    encoded: dict[str, Any],
+    lifting_target: np.ndarray,
+    weight: np.ndarray,
+    root_index: Sequence[int],
+    remove_root: bool,
+    save_index: bool,
+    root_dtype: type | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The root-relative target ``(T, K', C)`` and its weight ``(T, K')``; the root is the mean of ``root_index``
+    (computed in ``root_dtype``; None: the target's).
+
+    Sets ``encoded["target_root"]`` ``(T, C)`` and, when the root is removed (``remove_root`` with one
+    root index), ``target_root_removed`` (and ``target_root_index`` with ``save_index``).
+    """
+    root = np.mean(lifting_target[..., list(root_index), :], axis=-2, dtype=root_dtype)
+    label = lifting_target - root[..., None, :]
+    encoded["target_root"] = root
+    if remove_root and len(root_index) == 1:
+        label, weight = remove_root_joint(label, weight, root_index[0])
+        encoded["target_root_removed"] = True
+        if save_index:
+            encoded["target_root_index"] = root_index[0]
+    return label, weight
+
+
 def pack_keypoints(labels: np.ndarray, visible: np.ndarray, concat_vis: bool, reshape: bool) -> np.ndarray:
     """Append visibility (``concat_vis``) and reshape ``(N, K, D') -> (K * D', N)`` (``reshape``)."""
     if concat_vis:
@@ -79,6 +106,27 @@ def pack_keypoints(labels: np.ndarray, visible: np.ndarray, concat_vis: bool, re
         n = labels.shape[0]
         labels = labels.transpose(1, 2, 0).reshape(-1, n)
     return labels
+
+
+def lifting_labels(
+    codec: Any,
+    keypoint_labels: np.ndarray,
+    keypoints_visible: np.ndarray,
+    label: np.ndarray,
+    weight: np.ndarray,
+    trajectory_weights: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The labels every lifting codec returns: ``keypoint_labels`` (packed by :func:`pack_keypoints` as the
+    ``codec``'s ``concat_vis`` and ``reshape_keypoints`` say), ``lifting_target_label (T, K', C)``,
+    ``lifting_target_weight (T, K')`` and ``trajectory_weights``."""
+    return {
+        "keypoint_labels": pack_keypoints(
+            keypoint_labels, keypoints_visible, codec.concat_vis, codec.reshape_keypoints
+        ),
+        "lifting_target_label": label,
+        "lifting_target_weight": weight,
+        "trajectory_weights": trajectory_weights,
+    }
 
 
 def restore_root(

@@ -21,22 +21,8 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from posekit.nn import PretrainedInit, load_pretrained
+from posekit.nn import DropPath, PretrainedInit, load_pretrained
 from posekit.protocols import BaseBackbone
-
-
-class _DropPath(nn.Module):
-    """Stochastic depth on a residual branch ``(N, ...)``: drop a whole sample with probability ``p`` in training."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = 1.0 - self.p
-        return x * x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep) / keep
 
 
 class _Attention(nn.Module):
@@ -105,7 +91,7 @@ class _AttentionBlock(nn.Module):
         self.norm1_t = nn.LayerNorm(dim, eps=1e-6)
         self.attn_s = _Attention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop, "spatial")
         self.attn_t = _Attention(dim, num_heads, qkv_bias, qk_scale, attn_drop, drop, "temporal")
-        self.drop_path = _DropPath(drop_path)
+        self.drop_path = DropPath(drop_path)
         self.norm2_s = nn.LayerNorm(dim, eps=1e-6)
         self.norm2_t = nn.LayerNorm(dim, eps=1e-6)
         self.mlp_s = _mlp(dim, int(dim * mlp_ratio), drop)

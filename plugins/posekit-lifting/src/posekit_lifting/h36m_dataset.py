@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from posekit.datasets import join_root
-from posekit.datasets.base import BaseDataset, FilterCfg, MetainfoArg, PipelineStep
+from posekit.datasets.base import BaseDataset
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
 from posekit_lifting.files import load_array, load_npz, load_plain_pickle
@@ -104,17 +104,11 @@ class Human36mDataset(BaseDataset):
         factor_file: (F,) ``.npy`` of per-frame scale factors, under ``data_root``.
         camera_param_file: ``cameras.pkl`` keyed by (subject, camera id), under ``data_root``.
         data_mode: ``topdown`` only (one window per sample).
-        metainfo: keypoint definition; default ``h36m``.
         data_root: folder that relative file paths are under.
-        data_prefix: ``{"img": folder}`` prefixed to the target image name in ``img_path``.
         filter_cfg: accepted for MMPose configs; windows have no box score to filter on.
-        indices: keep the first ``indices`` samples (int) or these ones (sequence).
-        serialize_data: hold the samples in one pickled buffer shared by loader workers.
-        pipeline: transforms (configs or callables) run by ``__getitem__``.
-        test_mode: evaluation mode.
-        lazy_init: read the files on first use instead of in the constructor.
-        max_refetch: how many other samples to try when the pipeline drops one (training).
-        seed: seeds each sample's ``rng`` from (seed, epoch, index); None: numpy's global state.
+        metainfo, data_prefix, indices, serialize_data, pipeline, test_mode, lazy_init, max_refetch,
+        seed: as :class:`~posekit.datasets.BaseDataset` (``metainfo`` default ``h36m``; ``data_prefix``
+            is prefixed to the target image name in ``img_path``).
     """
 
     METAINFO: ClassVar[str] = "h36m"
@@ -134,17 +128,8 @@ class Human36mDataset(BaseDataset):
         factor_file: str | None = None,
         camera_param_file: str | None = None,
         data_mode: Literal["topdown"] = "topdown",
-        metainfo: MetainfoArg = None,
         data_root: str | None = None,
-        data_prefix: Mapping[str, str] | None = None,
-        filter_cfg: FilterCfg | None = None,
-        indices: int | Sequence[int] | None = None,
-        serialize_data: bool = True,
-        pipeline: Sequence[PipelineStep] = (),
-        test_mode: bool = False,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        seed: int | None = None,
+        **kwargs: Any,
     ) -> None:
         name = type(self).__name__
         if seq_len < 1 or seq_step < 1 or multiple_target < 0 or multiple_target_step < 0:
@@ -171,21 +156,7 @@ class Human36mDataset(BaseDataset):
         self.keypoint_2d_det_file = join_root(keypoint_2d_det_file, data_root) if keypoint_2d_det_file else None
         self.factor_file = join_root(factor_file, data_root) if factor_file else None
         self.camera_param_file = join_root(camera_param_file, data_root) if camera_param_file else None
-        super().__init__(
-            ann_file=ann_file,
-            data_mode=data_mode,
-            metainfo=metainfo,
-            data_root=data_root,
-            data_prefix=data_prefix,
-            filter_cfg=filter_cfg,
-            indices=indices,
-            serialize_data=serialize_data,
-            pipeline=pipeline,
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch,
-            seed=seed,
-        )
+        super().__init__(ann_file=ann_file, data_mode=data_mode, data_root=data_root, **kwargs)
 
     # ---- windows ----
 

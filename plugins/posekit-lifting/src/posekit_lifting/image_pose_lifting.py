@@ -28,9 +28,9 @@ from posekit.protocols import BaseKeypointCodec
 from posekit_lifting._lifting import (
     INSTANCE_MAPPING,
     LABEL_MAPPING,
+    center_on_root,
     check_inputs,
-    pack_keypoints,
-    remove_root_joint,
+    lifting_labels,
     restore_root,
     target_weights,
 )
@@ -134,13 +134,9 @@ class ImagePoseLifting(BaseKeypointCodec):
         )
         weight, trajectory_weights = target_weights(lifting_target, lifting_target_visible)
         encoded: dict[str, Any] = {}
-        root = np.mean(lifting_target[..., list(self.root_index), :], axis=-2, dtype=np.float32)
-        label = lifting_target - root[..., None, :]
-        if self._removes_root:
-            label, weight = remove_root_joint(label, weight, self.root_index[0])
-            encoded["target_root_removed"] = True
-            if self.save_index:
-                encoded["target_root_index"] = self.root_index[0]
+        label, weight = center_on_root(
+            encoded, lifting_target, weight, self.root_index, self.remove_root, self.save_index, np.float32
+        )
 
         keypoint_labels = keypoints.copy()
         if self.keypoints_mean is not None and self.keypoints_std is not None:
@@ -154,14 +150,8 @@ class ImagePoseLifting(BaseKeypointCodec):
             encoded["target_std"] = self.target_std.copy()
             label = (label - self.target_mean) / self.target_std
 
-        encoded["keypoint_labels"] = pack_keypoints(
-            keypoint_labels, keypoints_visible, self.concat_vis, self.reshape_keypoints
-        )
+        encoded.update(lifting_labels(self, keypoint_labels, keypoints_visible, label, weight, trajectory_weights))
         encoded["keypoint_labels_visible"] = keypoints_visible
-        encoded["lifting_target_label"] = label
-        encoded["lifting_target_weight"] = weight
-        encoded["trajectory_weights"] = trajectory_weights
-        encoded["target_root"] = root
         return encoded
 
     def decode(self, encoded: np.ndarray, target_root: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -32,9 +32,9 @@ from posekit.protocols import BaseKeypointCodec
 from posekit_lifting._lifting import (
     INSTANCE_MAPPING,
     LABEL_MAPPING,
+    center_on_root,
     check_inputs,
-    pack_keypoints,
-    remove_root_joint,
+    lifting_labels,
     restore_root,
     target_weights,
 )
@@ -114,14 +114,9 @@ class VideoPoseLifting(BaseKeypointCodec):
         encoded: dict[str, Any] = {}
         label = lifting_target.copy()
         if self.zero_center:
-            root = np.mean(lifting_target[..., list(self.root_index), :], axis=-2)
-            label -= root[..., None, :]
-            encoded["target_root"] = root
-            if self.remove_root and len(self.root_index) == 1:
-                label, weight = remove_root_joint(label, weight, self.root_index[0])
-                encoded["target_root_removed"] = True
-                if self.save_index:
-                    encoded["target_root_index"] = self.root_index[0]
+            label, weight = center_on_root(
+                encoded, lifting_target, weight, self.root_index, self.remove_root, self.save_index
+            )
 
         keypoint_labels = keypoints
         if camera_param is not None:
@@ -140,13 +135,8 @@ class VideoPoseLifting(BaseKeypointCodec):
         elif self.normalize_camera:
             raise ValueError("normalize_camera needs camera_param with 'w', 'h', 'f' and 'c', got None")
 
-        encoded["keypoint_labels"] = pack_keypoints(
-            keypoint_labels, keypoints_visible, self.concat_vis, self.reshape_keypoints
-        )
+        encoded.update(lifting_labels(self, keypoint_labels, keypoints_visible, label, weight, trajectory_weights))
         encoded["keypoints_visible"] = keypoints_visible
-        encoded["lifting_target_label"] = label
-        encoded["lifting_target_weight"] = weight
-        encoded["trajectory_weights"] = trajectory_weights
         return encoded
 
     def decode(self, encoded: np.ndarray, target_root: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -9,11 +9,12 @@ coordinates ``(B, K, 2)`` normalized to [0, 1), softmax heatmaps ``(B, K, H, W)`
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
-from posekit.nn import FinalLayerConfig
 from posekit.structures import PoseBatch, TrainCfg
-from posekit.types import CodecConfig, LossConfig
+from posekit.types import LossConfig
 from posekit_regression._base import coordinate_accuracy
 from posekit_regression.integral_regression_head import IntegralRegressionHead
 
@@ -31,20 +32,10 @@ class DSNTHead(IntegralRegressionHead):
     loss, the heatmap loss dropped from epoch ``lambda_t`` on.
 
     Args:
-        in_channels: channels of the last feature map.
-        in_featuremap_size: size ``(w, h)`` of the last feature map.
-        num_joints: K, the number of keypoints.
         lambda_t: the epoch (0-based) from which only the coordinate loss is kept; -1 (default): never.
             The trainer's ``dsnt_epoch`` hook tells the head the epoch.
-        debias: remove the soft-argmax bias (Gu et al. 2021). Default False.
-        beta: softmax temperature on the maps. Default 1.0.
-        deconv_out_channels: channels of each stride-2 deconv layer; None or empty: none. Default (256, 256, 256).
-        deconv_kernel_sizes: kernel of each deconv layer. Default (4, 4, 4).
-        conv_out_channels: channels of each conv layer after the deconvs; None: none.
-        conv_kernel_sizes: kernel of each conv layer; None: none.
-        final_layer: the conv to K maps (see :class:`FinalLayerConfig`); None: none.
         loss: a two-loss ``MultipleLossWrapper`` (coordinates, heatmaps). Default SmoothL1Loss + JSDiscretLoss.
-        decoder: codec config used by ``predict`` (``IntegralRegressionLabel``); None: no decoding.
+        (others): as :class:`~posekit_regression.integral_regression_head.IntegralRegressionHead`.
 
     .. _`DSNT`: https://arxiv.org/abs/1801.07372
     """
@@ -52,36 +43,8 @@ class DSNTHead(IntegralRegressionHead):
     example_config = {**IntegralRegressionHead.example_config, "lambda_t": 2}
     example_inputs = IntegralRegressionHead.example_inputs
 
-    def __init__(
-        self,
-        in_channels: int,
-        in_featuremap_size: tuple[int, int],
-        num_joints: int,
-        lambda_t: int = -1,
-        debias: bool = False,
-        beta: float = 1.0,
-        deconv_out_channels: tuple[int, ...] | None = (256, 256, 256),
-        deconv_kernel_sizes: tuple[int, ...] | None = (4, 4, 4),
-        conv_out_channels: tuple[int, ...] | None = None,
-        conv_kernel_sizes: tuple[int, ...] | None = None,
-        final_layer: FinalLayerConfig | None = FinalLayerConfig(),
-        loss: LossConfig | None = None,
-        decoder: CodecConfig | None = None,
-    ) -> None:
-        super().__init__(
-            in_channels,
-            in_featuremap_size,
-            num_joints,
-            debias,
-            beta,
-            deconv_out_channels,
-            deconv_kernel_sizes,
-            conv_out_channels,
-            conv_kernel_sizes,
-            final_layer,
-            loss or _LOSS,
-            decoder,
-        )
+    def __init__(self, lambda_t: int = -1, loss: LossConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(loss=loss or _LOSS, **kwargs)
         self.lambda_t = lambda_t
         #: the training epoch (0-based), set by the ``dsnt_epoch`` hook before each epoch
         self.epoch = 0

@@ -14,13 +14,13 @@ Keys as MMPose's (``head_module.conv_pose.0.1.conv.weight``, ``dcc.gau.uv.weight
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit.nn import ActConfig, NormConfig, as_config
+from posekit.nn import as_config
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import LossConfig
@@ -37,42 +37,27 @@ from posekit_rtmo.one_stage import (
     scalar,
 )
 from posekit_rtmo.transformer import GAUConfig, GAUEncoder, SinePositionalEncoding
-from posekit_rtmo.yoloxpose_head import PRIOR_PROB, YOLOX_BN, stacked_convs
+from posekit_rtmo.yoloxpose_head import PRIOR_PROB, HeadModuleConfig, stacked_convs
 
 EPS = 1e-8
 
 
-class RTMOHeadModuleConfig(BaseModel):
-    """MMPose's ``head_module_cfg`` of RTMOHead (``num_keypoints``/``featmap_strides`` come from the head).
+class RTMOHeadModuleConfig(HeadModuleConfig):
+    """MMPose's ``head_module_cfg`` of RTMOHead (each tower takes half of ``in_channels``).
 
     Args:
-        num_classes: C. Default 1.
-        in_channels: input channels before ``widen_factor`` (each tower takes half of ``in_channels``).
-        widen_factor: multiplies ``in_channels``, ``cls_feat_channels`` and ``channels_per_group``. Default 1.0.
         cls_feat_channels: class tower channels before ``widen_factor``. Default 256.
-        stacked_convs: convs of the class tower (the pose tower has twice as many). Default 2.
         num_groups: groups of the pose tower's convs after the first. Default 8.
         channels_per_group: pose tower channels per group before ``widen_factor``. Default 36.
         pose_vec_channels: V, channels of the pose vector; -1: the pose tower's channels. Default -1.
-        conv_bias: conv biases; ``auto``: only without a norm. Default auto.
-        conv_cfg: must be None.
-        norm_cfg: norm of the towers. Default ``BN(momentum=0.03, eps=0.001)``.
-        act_cfg: activation of the towers. Default SiLU.
+        (others): as :class:`~posekit_rtmo.yoloxpose_head.HeadModuleConfig` (``stacked_convs``: of the class
+            tower).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    num_classes: int = 1
-    in_channels: int
-    widen_factor: float = 1.0
     cls_feat_channels: int = 256
-    stacked_convs: int = 2
     num_groups: int = 8
     channels_per_group: int = 36
     pose_vec_channels: int = -1
-    conv_bias: bool | Literal["auto"] = "auto"
-    conv_cfg: None = None
-    norm_cfg: NormConfig = YOLOX_BN
-    act_cfg: ActConfig = ActConfig(type="SiLU", inplace=True)
 
 
 class DCCConfig(BaseModel):

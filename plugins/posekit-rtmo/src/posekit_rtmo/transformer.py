@@ -18,63 +18,32 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit.nn import ActConfig, NormConfig, build_activation_layer, build_norm_layer
+from posekit.nn import (
+    FFN,
+    AttnConfig,
+    ChannelScale,
+    FFNConfig,
+    MultiheadAttention,
+    NormConfig,
+    ScaleNorm,
+    build_norm_layer,
+)
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SelfAttnConfig(_Frozen):
-    """mmcv's ``MultiheadAttention`` arguments.
-
-    Args:
-        embed_dims: C. Default 256.
-        num_heads: attention heads. Default 8.
-        dropout: MMPose's deprecated spelling of attn_drop and the output dropout. Default 0.0.
-        attn_drop: dropout on the attention weights. Default 0.0.
-        proj_drop: dropout on the projected output. Default 0.0.
-        batch_first: inputs are ``(B, L, C)``; must be True (DETR layers). Default True.
-    """
-
-    embed_dims: int = 256
-    num_heads: int = 8
-    dropout: float = 0.0
-    attn_drop: float = 0.0
-    proj_drop: float = 0.0
-    batch_first: Literal[True] = True
-
-
-class FFNConfig(_Frozen):
-    """mmcv's ``FFN`` arguments.
-
-    Args:
-        embed_dims: C. Default 256.
-        feedforward_channels: hidden channels. Default 1024.
-        num_fcs: linear layers (at least 2). Default 2.
-        ffn_drop: dropout after each layer. Default 0.0.
-        act_cfg: activation after each hidden layer. Default ReLU (in place).
-        add_identity: add the input to the output. Default True.
-    """
-
-    embed_dims: int = 256
-    feedforward_channels: int = 1024
-    num_fcs: int = 2
-    ffn_drop: float = 0.0
-    act_cfg: ActConfig = ActConfig(type="ReLU", inplace=True)
-    add_identity: bool = True
-
-
 class EncoderLayerConfig(_Frozen):
     """MMPose's ``DetrTransformerEncoderLayer`` arguments (HybridEncoder's ``encoder_cfg``).
 
     Args:
-        self_attn_cfg: the self-attention. Default ``SelfAttnConfig()``.
+        self_attn_cfg: the self-attention. Default ``AttnConfig()``.
         ffn_cfg: the feed-forward network. Default ``FFNConfig()``.
         norm_cfg: the two norms after attention and FFN. Default LN.
     """
 
-    self_attn_cfg: SelfAttnConfig = SelfAttnConfig()
+    self_attn_cfg: AttnConfig = AttnConfig()
     ffn_cfg: FFNConfig = FFNConfig()
     norm_cfg: NormConfig = NormConfig(type="LN")
 
@@ -121,51 +90,6 @@ class SinePositionalEncoding(nn.Module):
         return torch.stack((self._encode(grid_h.flatten()), self._encode(grid_w.flatten())), dim=-1)
 
 
-class MultiheadAttention(nn.Module):
-    """mmcv's wrapper of :class:`torch.nn.MultiheadAttention` (keys ``attn.*``): positions added to query and key,
-    the value left as given, and the input added back to the output. ``(B, L, C)`` in and out."""
-
-    def __init__(self, cfg: SelfAttnConfig) -> None:
-        super().__init__()
-        drop = cfg.dropout or cfg.attn_drop
-        self.embed_dims = cfg.embed_dims
-        self.attn = nn.MultiheadAttention(cfg.embed_dims, cfg.num_heads, drop)
-        self.proj_drop = nn.Dropout(cfg.proj_drop)
-        self.dropout_layer = nn.Dropout(cfg.dropout)
-
-    def forward(self, query: Tensor, query_pos: Tensor | None, key_padding_mask: Tensor | None = None) -> Tensor:
-        q = query if query_pos is None else query + query_pos
-        out = self.attn(q.transpose(0, 1), q.transpose(0, 1), query.transpose(0, 1), key_padding_mask=key_padding_mask)[
-            0
-        ].transpose(0, 1)
-        return query + self.dropout_layer(self.proj_drop(out))
-
-
-class FFN(nn.Module):
-    """mmcv's feed-forward network (keys ``layers.0.0`` .. ``layers.<n>``), identity added. ``(..., C)`` in and out."""
-
-    def __init__(self, cfg: FFNConfig) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        in_ch = cfg.embed_dims
-        for _ in range(cfg.num_fcs - 1):
-            layers.append(
-                nn.Sequential(
-                    nn.Linear(in_ch, cfg.feedforward_channels),
-                    build_activation_layer(cfg.act_cfg),
-                    nn.Dropout(cfg.ffn_drop),
-                )
-            )
-            in_ch = cfg.feedforward_channels
-        layers += [nn.Linear(in_ch, cfg.embed_dims), nn.Dropout(cfg.ffn_drop)]
-        self.layers = nn.Sequential(*layers)
-        self.add_identity = cfg.add_identity
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.layers(x)
-        return x + out if self.add_identity else out
-
-
 class DetrTransformerEncoderLayer(nn.Module):
     """Self-attention (positions on query and key), norm, FFN, norm. ``(B, L, C)`` in and out."""
 
@@ -177,7 +101,7 @@ class DetrTransformerEncoderLayer(nn.Module):
         self.norms = nn.ModuleList(build_norm_layer(cfg.norm_cfg, self.embed_dims)[1] for _ in range(2))
 
     def forward(self, query: Tensor, query_pos: Tensor | None, key_padding_mask: Tensor | None = None) -> Tensor:
-        query = self.norms[0](self.self_attn(query, query_pos, key_padding_mask))
+        query = self.norms[0](self.self_attn(query, query_pos, key_padding_mask=key_padding_mask))
         return self.norms[1](self.ffn(query))
 
 
@@ -220,31 +144,6 @@ class GAUConfig(_Frozen):
     pos_enc: Literal["none", "add"] = "none"
 
 
-class ScaleNorm(nn.Module):
-    """``x / max(||x|| * dim**-0.5, eps) * g`` over the last dim (key ``g``)."""
-
-    def __init__(self, dim: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.scale = dim**-0.5
-        self.eps = eps
-        self.g = nn.Parameter(torch.ones(1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True) * self.scale
-        return x / norm.clamp(min=self.eps) * self.g
-
-
-class ChannelWiseScale(nn.Module):
-    """``x * scale`` with a learned per-channel ``scale`` (init 1)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.scale = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.scale
-
-
 class GAUEncoder(nn.Module):
     """Gated attention unit over tokens: ``(B, L, in_dims)`` -> ``(B, L, out_dims)`` (keys ``uv``, ``o``, ``gamma``,
     ``beta``, ``ln.g``, ``res_scale.scale``)."""
@@ -262,7 +161,7 @@ class GAUEncoder(nn.Module):
         self.act_fn = nn.SiLU(True) if cfg.act_fn == "SiLU" else nn.ReLU(True)
         self.shortcut = in_token_dims == out_token_dims
         if self.shortcut:
-            self.res_scale = ChannelWiseScale(in_token_dims)
+            self.res_scale = ChannelScale(in_token_dims)
         self.sqrt_s = math.sqrt(self.s)
         self.dropout = nn.Dropout(cfg.dropout_rate) if cfg.dropout_rate > 0 else None
 

@@ -58,14 +58,14 @@ def stacked_convs(
     )
 
 
-class YOLOXHeadModuleConfig(BaseModel):
-    """MMPose's ``head_module_cfg`` of YOLOXPoseHead (``num_keypoints``/``featmap_strides`` come from the head).
+class HeadModuleConfig(BaseModel):
+    """What the ``head_module_cfg`` of YOLOXPoseHead and RTMOHead share (``num_keypoints``/``featmap_strides``
+    come from the head).
 
     Args:
         num_classes: C. Default 1.
         in_channels: input channels before ``widen_factor``.
-        widen_factor: multiplies ``in_channels`` and ``feat_channels``. Default 1.0.
-        feat_channels: tower channels before ``widen_factor``. Default 256.
+        widen_factor: multiplies ``in_channels`` and the towers' channels. Default 1.0.
         stacked_convs: convs per tower (the pose tower has twice as many). Default 2.
         conv_bias: conv biases; ``auto``: only without a norm. Default auto.
         conv_cfg: must be None.
@@ -77,12 +77,22 @@ class YOLOXHeadModuleConfig(BaseModel):
     num_classes: int = 1
     in_channels: int
     widen_factor: float = 1.0
-    feat_channels: int = 256
     stacked_convs: int = 2
     conv_bias: bool | Literal["auto"] = "auto"
     conv_cfg: None = None
     norm_cfg: NormConfig = YOLOX_BN
     act_cfg: ActConfig = ActConfig(type="SiLU", inplace=True)
+
+
+class YOLOXHeadModuleConfig(HeadModuleConfig):
+    """MMPose's ``head_module_cfg`` of YOLOXPoseHead.
+
+    Args:
+        feat_channels: tower channels before ``widen_factor``. Default 256.
+        (others): as :class:`HeadModuleConfig`.
+    """
+
+    feat_channels: int = 256
 
 
 class YOLOXPoseHeadModule(nn.Module):

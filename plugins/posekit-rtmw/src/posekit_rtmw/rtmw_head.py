@@ -16,14 +16,14 @@ decoding and export are RTMCCHead's. state_dict keys are MMPose's (``final_layer
 from __future__ import annotations
 
 import typing
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import ActConfig, ConvModule, NormConfig
+from posekit.nn import ActConfig, ConvModule, NormConfig, ScaleNorm
 from posekit.registry import get
-from posekit.types import CodecConfig, LossConfig
 
 #: RTMPose's SimCC head and its gated-attention-unit config, as registered by posekit-simcc
 RTMCCHead = get("head", "RTMCCHead")
@@ -39,13 +39,10 @@ class RTMWHead(RTMCCHead):  # type: ignore[misc, valid-type]
     Args:
         in_channels: channels C of the coarser input ``enc_t``; the finer ``enc_b`` has C/2.
         out_channels: K, the number of keypoints.
-        input_size: model input size ``(w, h)`` in pixels.
         in_featuremap_size: size ``(w, h)`` of ``enc_t`` (input size / 32).
-        simcc_split_ratio: SimCC bins per input pixel. Default 2.0.
         final_layer_kernel_size: kernel of the front convs (same padding). Default 1.
         gau_cfg: the gated attention unit (RTMCCHead's ``GAUConfig``); its ``hidden_dims`` must be even.
-        loss: loss config. Default ``KLDiscretLoss(use_target_weight=True)``.
-        decoder: codec config used by ``predict`` (``SimCCLabel``); None: no decoding.
+        input_size, simcc_split_ratio, loss, decoder: as RTMCCHead's.
     """
 
     #: a small working instance and the features it takes (``posekit plugins --check``)
@@ -64,13 +61,10 @@ class RTMWHead(RTMCCHead):  # type: ignore[misc, valid-type]
         self,
         in_channels: int,
         out_channels: int,
-        input_size: tuple[int, int],
         in_featuremap_size: tuple[int, int],
-        simcc_split_ratio: float = 2.0,
         final_layer_kernel_size: int = 1,
         gau_cfg: GAUConfig = GAUConfig(),
-        loss: LossConfig | None = None,
-        decoder: CodecConfig | None = None,
+        **kwargs: Any,
     ) -> None:
         hidden = GAUConfig.model_validate(gau_cfg).hidden_dims
         if hidden % 2 or in_channels % (SHUFFLE**2):
@@ -79,17 +73,13 @@ class RTMWHead(RTMCCHead):  # type: ignore[misc, valid-type]
                 f"a multiple of {SHUFFLE**2} (two half-width tokens; a {SHUFFLE}x pixel shuffle)"
             )
         super().__init__(
-            in_channels,
-            out_channels,
-            input_size,
-            in_featuremap_size,
-            simcc_split_ratio=simcc_split_ratio,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            in_featuremap_size=in_featuremap_size,
             final_layer_kernel_size=final_layer_kernel_size,
             gau_cfg=gau_cfg,
-            loss=loss,
-            decoder=decoder,
+            **kwargs,
         )
-        scale_norm = type(self.mlp[0])  # RTMCCHead's ScaleNorm
         flatten = in_featuremap_size[0] * in_featuremap_size[1]
         kernel, pad = final_layer_kernel_size, final_layer_kernel_size // 2
         bn_relu = {"norm_cfg": NormConfig(type="BN"), "act_cfg": ActConfig(type="ReLU")}
@@ -99,9 +89,9 @@ class RTMWHead(RTMCCHead):  # type: ignore[misc, valid-type]
         self.final_layer2 = ConvModule(
             in_channels // SHUFFLE + in_channels // 4, out_channels, kernel, padding=pad, **bn_relu
         )
-        self.mlp = nn.Sequential(scale_norm(flatten), nn.Linear(flatten, hidden // 2, bias=False))
+        self.mlp = nn.Sequential(ScaleNorm(flatten), nn.Linear(flatten, hidden // 2, bias=False))
         fine = flatten * SHUFFLE**2
-        self.mlp2 = nn.Sequential(scale_norm(fine), nn.Linear(fine, hidden // 2, bias=False))
+        self.mlp2 = nn.Sequential(ScaleNorm(fine), nn.Linear(fine, hidden // 2, bias=False))
         self.init_weights()
 
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:

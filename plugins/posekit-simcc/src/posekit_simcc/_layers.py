@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.metrics.functional import keypoint_pck_accuracy
+from posekit.nn import ChannelScale, ScaleNorm
 from posekit.nn import drop_path as make_drop_path
 from posekit_simcc.simcc_utils import get_simcc_maximum
 
@@ -57,40 +58,6 @@ def rope(x: Tensor, dim: int) -> Tensor:
     sin, cos = torch.sin(sinusoid), torch.cos(sinusoid)
     x1, x2 = torch.chunk(x, 2, dim=-1)
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
-
-
-class ScaleNorm(nn.Module):
-    """``x / max(|x|_2 / sqrt(dim), eps) * g`` over the last axis, with one learned gain ``g``.
-
-    Args:
-        dim: size of the last axis.
-        eps: smallest normaliser. Default 1e-5.
-    """
-
-    def __init__(self, dim: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.scale = dim**-0.5
-        self.eps = eps
-        self.g = nn.Parameter(torch.ones(1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True) * self.scale
-        return x / norm.clamp(min=self.eps) * self.g
-
-
-class Scale(nn.Module):
-    """Element-wise learned scale of the last axis (initialised to ones).
-
-    Args:
-        dim: size of the last axis.
-    """
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.scale = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.scale
 
 
 class RTMCCBlock(nn.Module):
@@ -147,7 +114,7 @@ class RTMCCBlock(nn.Module):
         self.act_fn = nn.SiLU(True) if act_fn == "SiLU" else nn.ReLU(True)
         self.shortcut = in_token_dims == out_token_dims
         if self.shortcut:
-            self.res_scale = Scale(in_token_dims)
+            self.res_scale = ChannelScale(in_token_dims)
         self.sqrt_s = math.sqrt(s)
         self.dropout_rate = dropout_rate
         if dropout_rate > 0.0:

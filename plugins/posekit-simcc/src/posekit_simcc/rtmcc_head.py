@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from posekit.nn import normal_init
+from posekit.nn import ScaleNorm, normal_init
 from posekit.registry import build
 from posekit.types import CodecConfig, LossConfig
 from posekit_simcc._base import SimCCHeadBase
-from posekit_simcc._layers import GAUConfig, RTMCCBlock, ScaleNorm
+from posekit_simcc._layers import GAUConfig, RTMCCBlock
 
 
 class RTMCCHead(SimCCHeadBase):

@@ -164,3 +164,84 @@ def assert_head_matches_mmpose(folder: Path, names: tuple[str, ...]) -> None:
     assert len(outputs) == len(names), f"{folder}: the head returned {len(outputs)} outputs, expected {names}"
     for name, out in zip(names, outputs, strict=True):
         assert_close_to_max(name, out.detach().cpu().numpy(), ref[name], str(folder / "head_out.npz"))
+
+
+def assert_close(actual: object, expected: object, where: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    """``actual`` equals ``expected`` (tensors or arrays) within ``rtol`` / ``atol``; a failure names ``where``."""
+    import torch
+
+    torch.testing.assert_close(
+        torch.as_tensor(actual), torch.as_tensor(expected), rtol=rtol, atol=atol, msg=lambda m: f"{where}: {m}"
+    )
+
+
+def head_fixture(
+    fixtures: Path, name: str, encoder: tuple[str, ...] = ("decoder",), **overrides: object
+) -> tuple[Any, Any, dict[str, Any]]:
+    """A head fixture written by a plugin's generator: ``NAME_outputs.pt`` (the record) and ``NAME.pth``.
+
+    Returns ``(head, batch, ref)``: the record's ``head`` config (with ``overrides``) built, its
+    checkpoint loaded strictly, in eval mode; the batch of the record's ``keypoints`` (N, K, 2)
+    encoded by posekit's ``GenerateTarget`` with the codec at ``ref["head"][encoder[0]][encoder[1]]...``
+    (48 x 64 inputs, COCO flip indices); the record.
+    """
+    import torch
+
+    from posekit.data import pose_collate
+    from posekit.nn import load_checkpoint
+    from posekit.registry import build
+    from posekit.structures import PoseSample
+    from posekit_testing.samples import COCO_FLIP_INDICES
+
+    ref = torch.load(fixtures / f"{name}_outputs.pt", weights_only=True)
+    head = build("head", {**ref["head"], **overrides})
+    load_checkpoint(head, fixtures / f"{name}.pth", prefix="head.")  # strict
+    head.eval()
+    codec: Any = ref["head"]
+    for key in encoder:
+        codec = codec[key]
+    generate = build("transform", {"type": "GenerateTarget", "encoder": codec})
+    samples = []
+    for i, (k, v) in enumerate(zip(ref["keypoints"], ref["keypoints_visible"], strict=True)):
+        s = PoseSample(img_id=i, keypoints=k.numpy(), keypoints_visible=v.numpy(), flip_indices=list(COCO_FLIP_INDICES))
+        s.input_size = (48, 64)
+        s.inputs = torch.zeros(3, 64, 48, dtype=torch.uint8)
+        samples.append(generate(s))
+    return head, pose_collate(samples), ref
+
+
+def assert_head_fixture_matches(
+    fixtures: Path, name: str, regenerate: str, outputs: tuple[str, ...], encoder: tuple[str, ...] = ("decoder",)
+) -> None:
+    """A :func:`head_fixture` head gives the record's outputs, losses and flip-test predictions (1e-4).
+
+    Args:
+        fixtures: the folder of ``NAME_outputs.pt`` and ``NAME.pth``.
+        name: the fixture's name.
+        regenerate: the command that writes the fixture, for failure messages.
+        outputs: what ``forward``'s outputs are, in order (``"heatmaps"``), for failure messages.
+        encoder: the path of the codec config in the record's head config.
+    """
+    import numpy as np
+    import torch
+
+    from posekit.structures import TestCfg, TrainCfg
+
+    head, batch, ref = head_fixture(fixtures, name, encoder)
+    with torch.no_grad():
+        out = head(ref["feats"])
+        losses = head.loss(ref["feats"], batch, TrainCfg())
+        preds = head.predict((ref["feats"], ref["feats_flip"]), batch, TestCfg(**ref["test_cfg"]))
+    where = f"{name}.pth (regenerate: {regenerate})"
+    for what, value, expected in zip(outputs, (out,) if len(outputs) == 1 else out, ref["outputs"], strict=True):
+        assert_close(value, expected, f"{where} {what}")
+    assert set(losses) == set(ref["losses"]), f"{where}: losses {sorted(losses)} != {sorted(ref['losses'])}"
+    for key in ref["losses"]:
+        assert_close(losses[key], ref["losses"][key], f"{where} {key}")
+    for field, key in (
+        ("keypoints", "pred_keypoints"),
+        ("keypoint_scores", "pred_scores"),
+        ("keypoints_visible", "pred_visible"),
+    ):
+        if key in ref:
+            assert_close(np.stack([getattr(p, field) for p in preds]), ref[key], f"{where} flip-test {field}")
