@@ -12,10 +12,11 @@ DEFAULT_MMPOSE = os.path.expanduser("~/.cache/posekit/mmpose-env/bin/python")
 
 
 class MMPoseWorker:
-    """``mmpose_worker.py`` under ``python``; :meth:`ask` sends one JSON command and returns its JSON reply."""
+    """``script`` (``mmpose_worker.py``, or ``posekit_worker.py`` that speaks its top-down commands) under
+    ``python``; :meth:`ask` sends one JSON command and returns its JSON reply."""
 
-    def __init__(self, python: str) -> None:
-        worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mmpose_worker.py")
+    def __init__(self, python: str, script: str = "mmpose_worker.py") -> None:
+        worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), script)
         self.proc = subprocess.Popen([python, worker], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def ask(self, **cmd: Any) -> dict[str, Any]:

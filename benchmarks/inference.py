@@ -11,6 +11,8 @@ rounds (A B C ..., median of ``--runs``):
 - ``MMPose``: MMPose 1.3.2's ``init_model`` + ``inference_topdown`` of the same model dict and
   checkpoint, in its own environment (``--mmpose PYTHON``, default the one ``mmpose_env.sh`` makes;
   ``mmpose_worker.py``); without it, BASELINES.md's figures (another machine: the ratio is marked);
+- ``before`` (with ``--before PYTHON``): the same public API path of another checkout's posekit (its
+  ``.venv``'s Python; ``posekit_worker.py``), to measure a change before/after in one run;
 - ``not frozen``: the default path less its frozen TorchScript traces (BatchNorm folded, channels_last);
 - ``onnxruntime``: the ``posekit export`` graph (dynamic batch) through ``Inferencer``;
 - ``bf16``: ``Inferencer(precision="bf16")``, only where oneDNN has native bf16 (AVX512-BF16/AMX);
@@ -26,7 +28,7 @@ boxes; the reduced precisions' change is then measured on every person of the sh
 a near-tie: the median is the fair figure, the maximum shows such jumps).
 
     python benchmarks/inference.py [--runs 15] [--models rtmpose-m hrnet-w32] [--boxes 1 8]
-                                   [--mmpose PYTHON] [--no-reduced]
+                                   [--mmpose PYTHON] [--before PYTHON] [--no-reduced]
 """
 
 from __future__ import annotations
@@ -186,7 +188,9 @@ def px_change(runner: Any, reference: Any, people: list[tuple[np.ndarray, np.nda
     return f"{len(dist)} keypoints: median {median:.2f} px, p90 {p90:.2f}, max {dist.max():.1f}"
 
 
-def bench_model(key: str, args: argparse.Namespace, shared: Path, peak: float, tmp: Path, mmpose: Any) -> None:
+def bench_model(
+    key: str, args: argparse.Namespace, shared: Path, peak: float, tmp: Path, mmpose: Any, before: Any
+) -> None:
     title, name = MODELS[key]
     config = flip_config(name)
     checkpoint = save_checkpoint(config, tmp / f"{key}.pth")
@@ -215,6 +219,8 @@ def bench_model(key: str, args: argparse.Namespace, shared: Path, peak: float, t
         mm_params = mmpose.ask(topdown=config, checkpoint=str(checkpoint), image=str(shared / IMAGE))["params"]
         if mm_params != sum(p.numel() for p in plain.parameters()):
             mm_note = f" (WARNING: MMPose's model has {mm_params} parameters)"
+    if before is not None:
+        before.ask(topdown=config, checkpoint=str(checkpoint), image=str(shared / IMAGE))
     print(f"\n{title}, flip test on, {IMAGE}{mm_note}")
     cols = f"{'ms':>8}{'MMPose ms':>10}{'ratio':>7}{'fwd ms':>8}{'GFLOP/s':>8}{'% peak':>7}"
     print(f"  {'boxes':>5} {'path':12}{cols}  check")
@@ -227,6 +233,8 @@ def bench_model(key: str, args: argparse.Namespace, shared: Path, peak: float, t
         if mmpose is not None:
             fns["MMPose"] = lambda b=boxes.tolist(): float(mmpose.ask(boxes=b)["ms"])
             mm_kpts = np.asarray(mmpose.ask(boxes=boxes.tolist())["keypoints"], np.float32)
+        if before is not None:
+            fns["before"] = lambda b=boxes.tolist(): float(before.ask(boxes=b)["ms"])
         fns.update({n: (lambda r=r, b=boxes: r(img, b)) for n, r in runners.items()})
         fns["fwd"] = fwd
         ms = interleaved_medians(fns, args.runs)
@@ -244,6 +252,13 @@ def bench_model(key: str, args: argparse.Namespace, shared: Path, peak: float, t
             f"  {count:5d} {'posekit':12}{ms['posekit']:8.1f}{mm_txt}{ratio:6.2f}x{ms['fwd']:8.1f}"
             f"{gflops / (ms['fwd'] * 1e-3):8.1f}{100 * share:6.0f}%  {need}; {check}"
         )
+        if before is not None:
+            before_kpts = np.asarray(before.ask(boxes=boxes.tolist())["keypoints"], np.float32)
+            print(
+                f"  {count:5d} {'before':12}{ms['before']:8.1f}{'':10}{'':7}{'':8}{'':8}{'':7}  "
+                f"{ms['before'] / ms['posekit']:.2f}x: this checkout's speed over the --before checkout's; "
+                f"{within(before_kpts, ref)}"
+            )
         for n, r in runners.items():
             diff = within(keypoints_of(r(img, boxes)), ref)
             print(
@@ -279,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--boxes", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--mmpose", default=DEFAULT_MMPOSE, help="Python of MMPose's environment (mmpose_env.sh)")
+    parser.add_argument("--before", help="Python of another checkout's .venv: its posekit timed in the same run")
     parser.add_argument("--no-reduced", dest="reduced", action="store_false", help="skip bf16 and int8")
     args = parser.parse_args(argv)
     shared = shared_dir()
@@ -298,13 +314,15 @@ def main(argv: list[str] | None = None) -> int:
     mmpose = MMPoseWorker(args.mmpose) if os.path.exists(args.mmpose) else None
     if mmpose is None:
         print(f"no MMPose environment at {args.mmpose}: MMPose ms marked * are BASELINES.md's (another machine)")
+    before = MMPoseWorker(args.before, "posekit_worker.py") if args.before else None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for key in args.models:
-                bench_model(key, args, shared, peak, Path(tmp), mmpose)
+                bench_model(key, args, shared, peak, Path(tmp), mmpose, before)
     finally:
-        if mmpose is not None:
-            mmpose.close()
+        for worker in (mmpose, before):
+            if worker is not None:
+                worker.close()
     return 0
 
 
