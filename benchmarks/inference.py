@@ -13,7 +13,9 @@ rounds (A B C ..., median of ``--runs``):
   ``mmpose_worker.py``); without it, BASELINES.md's figures (another machine: the ratio is marked);
 - ``before`` (with ``--before PYTHON``): the same public API path of another checkout's posekit (its
   ``.venv``'s Python; ``posekit_worker.py``), to measure a change before/after in one run;
-- ``not frozen``: the default path less its frozen TorchScript traces (BatchNorm folded, channels_last);
+- ``torchscript``: the default path with frozen TorchScript traces where it has onnxruntime graphs
+  (``freeze_feature_extractor(model, onnxruntime=False)``);
+- ``not frozen``: the default path less its per-shape graphs (BatchNorm folded, channels_last only);
 - ``onnxruntime``: the ``posekit export`` graph (dynamic batch) through ``Inferencer``;
 - ``bf16``: ``Inferencer(precision="bf16")``, only where oneDNN has native bf16 (AVX512-BF16/AMX);
 - ``int8``: the exported graph statically quantized by onnxruntime (QDQ, per-channel weights,
@@ -56,7 +58,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import posekit
 from posekit.inference import Inferencer
-from posekit.nn import optimize_for_inference
+from posekit.nn import freeze_feature_extractor, optimize_for_inference
 
 IMAGE = "data/coco/000000197388.jpg"  # 640 x 392, as BASELINES.md
 MODELS = {"rtmpose-m": ("RTMPose-m", RTMPOSE_M), "hrnet-w32": ("HRNet-w32", HRNET_W32)}
@@ -201,7 +203,9 @@ def bench_model(
     from posekit_onnx import export_onnx
 
     onnx_path = export_onnx(plain, tmp / f"{key}.onnx", dynamic_batch=True, verify=False)
-    # the default path without its frozen traces (BatchNorm folded, channels_last only): what freezing adds
+    # the default path with TorchScript traces instead of onnxruntime graphs, and without either
+    scripted = optimize_for_inference(posekit.init_model(config, checkpoint, optimize=False))
+    runners["torchscript"] = plain_runner(freeze_feature_extractor(scripted, onnxruntime=False))
     runners["not frozen"] = plain_runner(optimize_for_inference(posekit.init_model(config, checkpoint, optimize=False)))
     runners["onnxruntime"] = Inferencer(None, onnx_path, batch_size=8)
     people = coco_people(shared)

@@ -26,6 +26,7 @@ from posekit.nn import (
     optimize_for_inference,
     read_checkpoint,
 )
+from posekit.nn.ort_graph import OnnxRuntimeGraph
 
 
 @pytest.mark.parametrize(
@@ -163,6 +164,31 @@ def test_frozen_feature_extractor_per_shape_eager_for_gradients_and_copies() -> 
     assert copied.extract_feat.eager.__self__ is copied and not copied.extract_feat.traces
     with pytest.raises(TypeError, match="no extract_feat"):
         freeze_feature_extractor(nn.Conv2d(3, 3, 1))
+
+
+class _NotExportableEstimator(_TinyEstimator):
+    def extract_feat(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.lgamma(self.backbone(x).abs() + 1)  # aten::lgamma: no ONNX export at opset 17
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "torchscript", "export fails"])
+def test_feature_extractor_graph_runtimes(runtime: str) -> None:
+    """onnxruntime serves where it can (the README's install has it), TorchScript on request or where export fails."""
+    model = _NotExportableEstimator() if runtime == "export fails" else _TinyEstimator()
+    model.head = nn.BatchNorm2d(4)  # outside extract_feat: exporting must leave it (and all) in eval mode
+    _randomize_bn(model)
+    model.eval()
+    x = torch.randn(2, 3, 16, 12)
+    with torch.no_grad():
+        ref = model.head(model(x))
+    optimize_for_inference(model)
+    freeze_feature_extractor(model, onnxruntime=runtime != "torchscript")
+    with torch.inference_mode():
+        out = model.head(model(x))
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
+    (graph,) = model.extract_feat.traces.values()
+    assert isinstance(graph, OnnxRuntimeGraph if runtime == "onnxruntime" else torch.jit.ScriptModule)
+    assert not any(m.training for m in model.modules())
 
 
 def test_fuse_skips_mismatched_norm() -> None:

@@ -76,7 +76,8 @@ def init_model(
             the initial weights.
         device: where the model runs, e.g. ``"cpu"`` or ``"cuda:0"``.
         optimize: BatchNorm folded into the convolutions, channels_last weights and the backbone
-            and neck run as frozen TorchScript traces, one per input shape
+            and neck run as one graph per input shape (onnxruntime where installed, else a
+            frozen TorchScript trace)
             (:func:`posekit.nn.optimize_for_inference` with ``freeze``) where the paradigm's serving
             allows it; outputs equal the unmodified model's to float rounding. ``False`` keeps the
             module as built (to train it further, or to read its state dict by MMPose's keys).

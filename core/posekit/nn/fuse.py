@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
 import warnings
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
+
+from posekit.nn.ort_graph import OnnxRuntimeGraph, onnxruntime_usable
+
+log = logging.getLogger(__name__)
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -45,7 +50,7 @@ def fuse_conv_bn(module: nn.Module) -> nn.Module:
         if isinstance(child, _BatchNorm) and last_conv is not None and child.track_running_stats:
             if child.running_mean is not None and child.num_features == last_conv.out_channels:
                 _fold(last_conv, child)
-                setattr(module, name, nn.Identity())
+                setattr(module, name, nn.Identity().train(child.training))
             last_conv = None
         elif isinstance(child, _CONVS):
             last_conv = child
@@ -95,15 +100,16 @@ def _tracing_or_intercepted() -> bool:
 
 
 class _FrozenTraces:
-    """``extract_feat`` run by a TorchScript trace frozen for each exact input shape (eager beyond ``limit`` shapes)."""
+    """``extract_feat`` run by a graph made for each exact input shape (eager beyond ``limit`` shapes): an
+    onnxruntime session where ``onnxruntime`` allows and the export succeeds, else a frozen TorchScript trace."""
 
-    def __init__(self, eager: Any, limit: int) -> None:
-        self.eager, self.limit = eager, limit
-        self.traces: dict[tuple[Any, ...], torch.jit.ScriptModule] = {}
+    def __init__(self, eager: Any, limit: int, onnxruntime: bool = True) -> None:
+        self.eager, self.limit, self.onnxruntime = eager, limit, onnxruntime
+        self.traces: dict[tuple[Any, ...], Any] = {}
 
     def __call__(self, inputs: Tensor) -> Any:
-        if torch.is_grad_enabled() or inputs.requires_grad or _tracing_or_intercepted():
-            return self.eager(inputs)  # a frozen graph has no gradients; others tracing see the modules
+        if torch.is_grad_enabled() or inputs.requires_grad or self.eager.__self__.training or _tracing_or_intercepted():
+            return self.eager(inputs)  # a graph has no gradients nor train-mode norms; others tracing see the modules
         nhwc = inputs.is_contiguous(memory_format=torch.channels_last)
         key = (tuple(inputs.shape), inputs.dtype, inputs.device, nhwc)
         trace = self.traces.get(key)
@@ -115,10 +121,21 @@ class _FrozenTraces:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _FrozenTraces:
         """A copy bound to the copied model, tracing anew (a copy may be changed, e.g. exported unfolded)."""
-        return _FrozenTraces(copy.deepcopy(self.eager, memo), self.limit)
+        return _FrozenTraces(copy.deepcopy(self.eager, memo), self.limit, self.onnxruntime)
 
-    def _trace(self, inputs: Tensor) -> torch.jit.ScriptModule:
+    def _trace(self, inputs: Tensor) -> Any:
         extractor = _Extractor(self.eager.__self__, self.eager.__func__)
+        extractor.training = False  # as the estimator's (exporters restore this mode, recursively)
+        if self.onnxruntime and onnxruntime_usable(extractor, inputs):
+            try:
+                return OnnxRuntimeGraph(extractor, inputs)
+            except Exception as e:  # an op the exporter lacks: the TorchScript trace serves instead
+                self.onnxruntime = False
+                log.info(
+                    "extract_feat not exported to onnxruntime (%s: %s); frozen TorchScript traces serve it",
+                    type(e).__name__,
+                    e,
+                )
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's and TorchScript's deprecation warnings
             traced = torch.jit.trace(extractor, inputs.clone(), check_trace=False, strict=False)
@@ -136,18 +153,20 @@ class _Extractor(nn.Module):
         return self.extract_feat(self.estimator, inputs)
 
 
-def freeze_feature_extractor(model: nn.Module, limit: int = 8) -> nn.Module:
-    """``model.extract_feat`` (backbone and neck) run as a frozen TorchScript trace; in place.
+def freeze_feature_extractor(model: nn.Module, limit: int = 8, onnxruntime: bool = True) -> nn.Module:
+    """``model.extract_feat`` (backbone and neck) run as a graph made per input shape; in place.
 
-    Each new input shape (up to ``limit``; eager beyond) is traced once on first use and frozen:
-    the weights become constants, convolutions run on pre-packed oneDNN weights with their
-    activations fused, and no Python runs per layer (the gain is largest for many small layers,
-    e.g. HRNet's branches at small batches). With gradients enabled the eager modules run, so
-    training is unaffected. Outputs equal the eager model's to float rounding. Returns ``model``.
+    Each new input shape (up to ``limit``; eager beyond) gets its graph on first use: with
+    ``onnxruntime`` (and it installed, a float32 model on CPU) the extractor exported to ONNX in
+    memory and run by onnxruntime (:mod:`posekit.nn.ort_graph`, the fastest measured here);
+    otherwise, or where the export fails, a frozen TorchScript trace (weights as constants,
+    convolutions on pre-packed oneDNN weights with their activations fused). Either way no Python
+    runs per layer. With gradients enabled the eager modules run, so training is unaffected.
+    Outputs equal the eager model's to float rounding. Returns ``model``.
     """
     if not callable(getattr(model, "extract_feat", None)):
         raise TypeError(f"freeze_feature_extractor: {type(model).__name__} has no extract_feat method")
-    model.extract_feat = _FrozenTraces(model.extract_feat, limit)
+    model.extract_feat = _FrozenTraces(model.extract_feat, limit, onnxruntime)
     return model
 
 
