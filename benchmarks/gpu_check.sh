@@ -3,7 +3,8 @@
 #   1. the tests that need CUDA (names containing "cuda", they skip elsewhere);
 #   2. two minutes of the main job with AMP (fp16 autocast + GradScaler);
 #   3. a 1-GPU torchrun (NCCL) with SyncBatchNorm;
-#   4. inference throughput of RTMPose-m at batch 1/32/128 in fp32 and fp16.
+#   4. inference throughput of RTMPose-m at batch 1/32/128 in fp32 and fp16;
+#   5. the public inference path on CUDA against the CPU's (gpu_parity.py).
 # That machine reaches no registry: prepare the wheels here with benchmarks/gpu_wheels.sh and carry
 # the folder (GPU_WHEELS, default gpu_wheels). On a machine without CUDA it says so and exits 0.
 #
@@ -73,3 +74,6 @@ for dtype in (torch.float32, torch.float16):
         print(f"{str(dtype).removeprefix('torch.'):8s} batch {batch:4d}: {per_s:9.1f} crops/s")
 print("MMPose beside: not carried (its mmcv wheels are built per CUDA/torch pair)")
 PY
+
+section "init_model + inference_topdown, CUDA against CPU"
+timeout 120 "$PY" benchmarks/gpu_parity.py "$(ls "$OUT"/data/synthetic/val2017/*.jpg | head -1)"
