@@ -129,6 +129,21 @@ class Trainee:
         self.optimizer.step()
 
 
+def mmpose_models(mmpretrain: bool = False) -> Any:
+    """MMPose's ``MODELS`` registry for the fixture generators (they load this file): mmcv-lite's compiled ops
+    stood in, every MMPose model registered, ``mmpose`` the default scope (with ``mmpretrain``: its backbones
+    too, through :func:`import_mmpretrain`)."""
+    _stand_in_for_compiled_ops()
+    if mmpretrain:
+        import_mmpretrain()
+    import mmpose.models  # noqa: F401  (registers the models)
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    init_default_scope("mmpose")
+    return MODELS
+
+
 def time_backbone(cmd: dict[str, Any]) -> dict[str, Any]:
     """Median forward ms of MMPose's backbone ``cmd["backbone"]`` at each batch size."""
     import statistics
