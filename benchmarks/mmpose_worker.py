@@ -144,6 +144,22 @@ def mmpose_models(mmpretrain: bool = False) -> Any:
     return MODELS
 
 
+def randomize_batchnorm(module: Any, g: Any) -> bool:
+    """When ``module`` is a BatchNorm: its affine weight U(0.5, 1.5) and bias N(0, 0.1^2), running mean N(0, 0.1^2)
+    and variance U(0.5, 1.5), drawn from the generator ``g`` in that order (so loading them matters); whether it
+    was one."""
+    import torch
+
+    if not isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        return False
+    n = module.num_features
+    module.weight.data = torch.rand(n, generator=g) + 0.5
+    module.bias.data = torch.randn(n, generator=g) * 0.1
+    module.running_mean = torch.randn(n, generator=g) * 0.1
+    module.running_var = torch.rand(n, generator=g) + 0.5
+    return True
+
+
 def time_backbone(cmd: dict[str, Any]) -> dict[str, Any]:
     """Median forward ms of MMPose's backbone ``cmd["backbone"]`` at each batch size."""
     import statistics
