@@ -160,6 +160,23 @@ def randomize_batchnorm(module: Any, g: Any) -> bool:
     return True
 
 
+def tensors(obj: Any) -> Any:
+    """``obj`` with numpy arrays as tensors and numpy scalars as floats, through dicts, lists and tuples: what a
+    generator's ``torch.save`` needs for ``torch.load(weights_only=True)``."""
+    import numpy as np
+    import torch
+
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: tensors(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(tensors(v) for v in obj)
+    return obj
+
+
 def time_backbone(cmd: dict[str, Any]) -> dict[str, Any]:
     """Median forward ms of MMPose's backbone ``cmd["backbone"]`` at each batch size."""
     import statistics
