@@ -135,27 +135,15 @@ def _decode_rate(codec: Any, batch: tuple[np.ndarray, ...], calls: int) -> float
     return calls * BATCH / (time.perf_counter() - start)
 
 
-def _parallel_probe_s(threads: int) -> float:
-    """Median seconds of a tiny torch op run on ``threads`` threads (a parallel region and little work)."""
-    import torch
-
-    torch.set_num_threads(threads)
-    x = torch.ones(1 << 16)
-    times = []
-    for _ in range(30):
-        start = time.perf_counter()
-        x.add_(1.0)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _check_threads() -> str:
     """Restart in a fresh process when torch's OpenMP threads share a vCPU; describe the outcome.
 
     The fault shows as a two-thread op far slower than the same op on one thread (a busy machine
     slows both alike).
     """
-    one, two = _parallel_probe_s(1), _parallel_probe_s(2)
+    from _machine import tiny_parallel_op_ms
+
+    one, two = (tiny_parallel_op_ms(threads, numel=1 << 16) / 1e3 for threads in (1, 2))
     restarts = int(os.environ.get(RESTART_ENV, "0"))
     probe = f"parallel probe {two * 1e6:.0f} us on 2 threads, {one * 1e6:.0f} us on 1"
     if two <= max(PARALLEL_PROBE_LIMIT_S, 10 * one):

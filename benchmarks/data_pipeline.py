@@ -23,6 +23,7 @@ from collections import defaultdict
 
 import cv2
 from posekit_datasets.coco import CocoDataset  # posekit-datasets
+from posekit_testing.configs import topdown_pipeline
 from posekit_testing.conformance import shared_dir
 
 from posekit.registry import get
@@ -30,18 +31,11 @@ from posekit.structures import PoseSample
 
 #: BASELINES.md, "Data pipeline": MMPose 1.3.2, the same pipeline over test_coco.json
 MMPOSE_INSTANCES_PER_S = 245.0
-PIPELINE = (
-    {"type": "LoadImage"},
-    {"type": "GetBBoxCenterScale"},
-    {"type": "RandomFlip", "direction": "horizontal"},
-    {"type": "RandomHalfBody"},
-    {"type": "RandomBBoxTransform"},
-    {"type": "TopdownAffine", "input_size": (192, 256)},
-    {
-        "type": "GenerateTarget",
-        "encoder": {"type": "MSRAHeatmap", "input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0},
-    },
-    {"type": "PackPoseInputs"},
+PIPELINE = topdown_pipeline(
+    (192, 256),
+    {"type": "MSRAHeatmap", "input_size": (192, 256), "heatmap_size": (48, 64), "sigma": 2.0},
+    augment=True,
+    half_body=True,
 )
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ import cv2
 import numpy as np
 import torch
 from _examples import HRNET_W32, RTMPOSE_M, example_model, randomize_norms
-from _machine import bf16_supported, machine_line, matmul_peak_gflops
+from _machine import bf16_supported, interleaved_medians, machine_line, matmul_peak_gflops
 from _mmpose import DEFAULT_MMPOSE, MMPoseWorker
 from posekit_testing.conformance import shared_dir
 from torch import nn
@@ -106,20 +105,6 @@ def threads_healthy() -> bool:
     for _ in range(20):
         a @ a
     return (time.perf_counter() - start) / 20 < 4e-3
-
-
-def interleaved_medians(fns: dict[str, Callable[[], Any]], runs: int, warmup: int = 2) -> dict[str, float]:
-    """Median ms of each function, timed in rounds (A B C, A B C, ...); one returning a float gives its own ms."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(runs):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            own = fn()
-            times[name].append(own if isinstance(own, float) else (time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def keypoints_of(people: list[Any]) -> np.ndarray:

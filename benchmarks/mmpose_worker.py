@@ -129,6 +129,54 @@ class Trainee:
         self.optimizer.step()
 
 
+def mmpose_models(mmpretrain: bool = False) -> Any:
+    """MMPose's ``MODELS`` registry for the fixture generators (they load this file): mmcv-lite's compiled ops
+    stood in, every MMPose model registered, ``mmpose`` the default scope (with ``mmpretrain``: its backbones
+    too, through :func:`import_mmpretrain`)."""
+    _stand_in_for_compiled_ops()
+    if mmpretrain:
+        import_mmpretrain()
+    import mmpose.models  # noqa: F401  (registers the models)
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    init_default_scope("mmpose")
+    return MODELS
+
+
+def randomize_batchnorm(module: Any, g: Any) -> bool:
+    """When ``module`` is a BatchNorm: its affine weight U(0.5, 1.5) and bias N(0, 0.1^2), running mean N(0, 0.1^2)
+    and variance U(0.5, 1.5), drawn from the generator ``g`` in that order (so loading them matters); whether it
+    was one."""
+    import torch
+
+    if not isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        return False
+    n = module.num_features
+    module.weight.data = torch.rand(n, generator=g) + 0.5
+    module.bias.data = torch.randn(n, generator=g) * 0.1
+    module.running_mean = torch.randn(n, generator=g) * 0.1
+    module.running_var = torch.rand(n, generator=g) + 0.5
+    return True
+
+
+def tensors(obj: Any) -> Any:
+    """``obj`` with numpy arrays as tensors and numpy scalars as floats, through dicts, lists and tuples: what a
+    generator's ``torch.save`` needs for ``torch.load(weights_only=True)``."""
+    import numpy as np
+    import torch
+
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: tensors(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(tensors(v) for v in obj)
+    return obj
+
+
 def time_backbone(cmd: dict[str, Any]) -> dict[str, Any]:
     """Median forward ms of MMPose's backbone ``cmd["backbone"]`` at each batch size."""
     import statistics

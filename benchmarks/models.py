@@ -26,10 +26,8 @@ import argparse
 import copy
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +35,7 @@ from typing import Any
 
 import torch
 from _examples import HRNET_W32, example_model, randomize_norms
-from _machine import machine_line, matmul_peak_gflops
+from _machine import interleaved_medians, machine_line, matmul_peak_gflops
 from _mmpose import DEFAULT_MMPOSE
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -119,7 +117,7 @@ def mmpose_backbone_ms(python: str, cfg: dict[str, Any], warmup: int, reps: int)
 
 
 def median_ms(fn: Callable[[], Any], warmup: int, reps: int) -> float:
-    return interleaved_medians({"fn": fn}, warmup, reps)["fn"]
+    return interleaved_medians({"fn": fn}, reps, warmup)["fn"]
 
 
 def check_threads() -> None:
@@ -176,20 +174,6 @@ def max_rel_error(out: tuple[Tensor, ...], ref: tuple[Tensor, ...]) -> float:
     return max(float((o - r).abs().max() / r.abs().max()) for o, r in zip(out, ref, strict=True))
 
 
-def interleaved_medians(fns: dict[str, Callable[[], Any]], warmup: int, reps: int) -> dict[str, float]:
-    """Median ms of each ``fn``, timed in rounds (A B C A B C ...) so drift on a shared machine hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(reps):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
-
-
 def bench_backbone(case: Case, peak: float, args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     model = build("backbone", case.cfg).eval()
@@ -209,8 +193,8 @@ def bench_backbone(case: Case, peak: float, args: argparse.Namespace) -> None:
             except Exception as e:  # a trick unavailable here (e.g. no compiler): report, go on
                 print(f"  {name:<26} unavailable: {type(e).__name__}: {str(e).splitlines()[0][:80]}")
                 models.pop(name, None)
-        b1 = interleaved_medians({n: (lambda m=m: m(x1)) for n, m in models.items()}, args.warmup, args.reps)
-        b8 = interleaved_medians({n: (lambda m=m: m(x8)) for n, m in models.items()}, args.warmup, args.reps)
+        b1 = interleaved_medians({n: (lambda m=m: m(x1)) for n, m in models.items()}, args.reps, args.warmup)
+        b8 = interleaved_medians({n: (lambda m=m: m(x8)) for n, m in models.items()}, args.reps, args.warmup)
     print(f"  {'variant':<26}{'b1 ms':>8}{'b8 ms':>9}{'b8 GFLOP/s':>12}{'% peak':>8}{'b8 vs eager':>13}{'max err':>10}")
     for name in models:
         rate = 8 * gflops / (b8[name] * 1e-3)
@@ -244,7 +228,7 @@ def compare_measured(
         print(f"  MMPose: no environment at {args.mmpose} (bash benchmarks/mmpose_env.sh makes one); no ratio")
         return
     cfg = {**case.cfg, "type": case.mmpose_type or case.cfg["type"]}
-    ref = mmpose_backbone_ms(args.mmpose, cfg, args.warmup, args.reps)
+    ref = mmpose_backbone_ms(args.mmpose, cfg, args.reps, args.warmup)
     params = sum(p.numel() for p in model.parameters())
     if ref["params"] != params:
         print(f"  WARNING: MMPose's {case.title} has {ref['params']} parameters, posekit's {params}")

@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 import torch
 from _examples import HRNET_W32, MAIN_JOB, RESNET50, RTMPOSE_M, example_model
+from _machine import tiny_parallel_op_ms
 from _mmpose import MMPoseWorker
 from torch import Tensor, nn
 
@@ -116,17 +117,6 @@ CASES = {
 # ---- the OpenMP thread-placement fault ----
 
 RESTARTS = "POSEKIT_TRAIN_STEP_RESTARTS"
-
-
-def tiny_parallel_op_ms() -> float:
-    """Median ms of an add over 1M floats (about 0.05-0.3 ms when the threads run on separate vCPUs)."""
-    x = torch.ones(1 << 20)
-    times = []
-    for _ in range(30):
-        start = time.perf_counter()
-        x.add_(1.0)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[5:]) * 1e3
 
 
 def check_thread_placement(max_restarts: int = 3) -> None:

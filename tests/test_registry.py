@@ -36,24 +36,26 @@ def test_dist_qualified_name_resolves() -> None:
     assert resolve("backbone", "posekit-resnet:ResNet").name == "ResNet"
 
 
-def test_import_posekit_is_light() -> None:
-    code = (
-        "import sys, posekit; posekit.list_components(); "
-        "heavy = [m for m in ('torch', 'numpy', 'pydantic', 'posekit_resnet', 'posekit_heatmap') if m in sys.modules]; "
-        "print(heavy)"
-    )
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (
+            "import sys, posekit; posekit.list_components(); heavy = ('torch', 'numpy', 'pydantic', "
+            "'posekit_resnet', 'posekit_heatmap'); print([m for m in heavy if m in sys.modules])",
+            "[]",  # import posekit + listing import no heavy module
+        ),
+        (
+            "import sys, posekit; assert 'posekit_resnet' not in sys.modules; "
+            "m = posekit.build('backbone', {'type': 'ResNet', 'depth': 18}); "
+            "print('posekit_resnet.resnet' in sys.modules, type(m).__name__)",
+            "True ResNet",  # build imports the plugin on first use
+        ),
+    ],
+    ids=["import-and-list-are-light", "build-imports-plugin-on-first-use"],
+)
+def test_plugins_load_lazily(code: str, expected: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]", f"import posekit + listing imported {out.strip()}"
-
-
-def test_build_imports_plugin_on_first_use() -> None:
-    code = (
-        "import sys, posekit; assert 'posekit_resnet' not in sys.modules; "
-        "m = posekit.build('backbone', {'type': 'ResNet', 'depth': 18}); "
-        "print('posekit_resnet.resnet' in sys.modules, type(m).__name__)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["True", "ResNet"]
+    assert out.strip() == expected, f"{code}\nprinted {out.strip()}"
 
 
 def test_build_validates_and_coerces() -> None:

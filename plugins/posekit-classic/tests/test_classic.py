@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from posekit_testing.configs import convert_and_check, mmpose_configs
 from posekit_testing.reference import (
     assert_backbone_matches_mmpose,
     assert_close_to_max,
@@ -19,7 +20,6 @@ from posekit_testing.reference import (
 )
 
 import posekit
-from posekit.cli import main
 from posekit.errors import ConfigError
 from posekit.registry import build
 
@@ -59,19 +59,13 @@ def test_alexnet_matches_mmpose() -> None:
     assert_close_to_max("heatmaps", heatmaps.numpy(), ref, str(case / "head_out.npz"))
 
 
-CONFIGS = sorted(
-    p
-    for p in (Path(__file__).resolve().parents[3].parent / "shared" / "mmpose-configs").rglob("*.py")
-    if "type='AlexNet'" in p.read_text() or "type='VGG'" in p.read_text()
-)
+CONFIGS = mmpose_configs("type='AlexNet'", "type='VGG'")
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_mmpose_config_converts_checks_and_builds(path: Path, tmp_path: Path) -> None:
     assert len(CONFIGS) == 2, f"expected MMPose's AlexNet and VGG configs, found {CONFIGS}"
-    out = tmp_path / f"{path.stem}.yaml"
-    assert main(["convert", "mmpose-config", str(path), "-o", str(out)]) == 0
-    assert main(["config", "check", str(out)]) == 0
+    out = convert_and_check(path, tmp_path)
     with torch.device("meta"):
         model = posekit.init_model(out, device="meta")
     assert f"type='{type(model.backbone).__name__}'" in path.read_text()

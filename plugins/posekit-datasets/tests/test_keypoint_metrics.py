@@ -68,21 +68,26 @@ def test_metric_classes_match_mmpose(shared: Path, name: str) -> None:
         assert_metric_close(metric.evaluate()[key], expected, f"{name}: {type(metric).__name__} {key}")
 
 
-def test_nme_keypoint_distance(shared: Path) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "dataset", "pair"),
+    [({"keypoint_indices": (0, 9)}, None, (0, 9)), ({}, "horse10", (0, 1))],
+    ids=["given-pair", "dataset-default-pair"],
+)
+def test_nme_keypoint_distance(
+    shared: Path, kwargs: dict[str, Any], dataset: str | None, pair: tuple[int, int]
+) -> None:
     z = metric_fixture(shared, "pck_onehand10k-pck0.2.npz")
-    metric = NME(norm_mode="keypoint_distance", keypoint_indices=(0, 9))
+    metric = NME(norm_mode="keypoint_distance", **kwargs)
+    if dataset is not None:
+        metric.set_dataset_meta({"dataset_name": dataset})
     metric.process(results_2d(z))
-    interocular = np.linalg.norm(z["gt"][:, 0] - z["gt"][:, 9], axis=1)
+    interocular = np.linalg.norm(z["gt"][:, pair[0]] - z["gt"][:, pair[1]], axis=1)
     expected = keypoint_nme(z["pred"], z["gt"], z["mask"], np.stack([interocular, interocular], axis=1))
     assert metric.evaluate() == {"NME": expected}
 
-    by_dataset = NME(norm_mode="keypoint_distance")
-    by_dataset.set_dataset_meta({"dataset_name": "horse10"})
-    by_dataset.process(results_2d(z))
-    interocular = np.linalg.norm(z["gt"][:, 0] - z["gt"][:, 1], axis=1)
-    expected = keypoint_nme(z["pred"], z["gt"], z["mask"], np.stack([interocular, interocular], axis=1))
-    assert by_dataset.evaluate() == {"NME": expected}
 
+def test_nme_keypoint_distance_names_a_dataset_without_default_pair(shared: Path) -> None:
+    z = metric_fixture(shared, "pck_onehand10k-pck0.2.npz")
     unknown = NME(norm_mode="keypoint_distance")
     unknown.set_dataset_meta({"dataset_name": "onehand10k"})
     unknown.process(results_2d(z))

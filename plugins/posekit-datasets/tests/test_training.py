@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -17,6 +18,16 @@ from posekit.cli import main
 pytest.importorskip("albumentations", reason="the albumentations extra of posekit-datasets")
 
 CODEC = {"type": "SimCCLabel", "input_size": [48, 64], "sigma": [2.0, 2.0], "simcc_split_ratio": 2.0}
+
+
+def _to_coco(data: Path, dataset: str, name: str, mapping: list[list[int]]) -> dict[str, Any]:
+    """``dataset`` on ``data/<name>/test_<name>.json``, its keypoints mapped (source, COCO index) to COCO's 17."""
+    return {
+        "type": dataset,
+        "ann_file": str(data / name / f"test_{name}.json"),
+        "data_prefix": {"img": str(data / name)},
+        "pipeline": [{"type": "KeypointConverter", "num_keypoints": 17, "mapping": mapping}],
+    }
 
 
 def _config(shared: Path, work_dir: Path) -> dict:
@@ -60,30 +71,8 @@ def _config(shared: Path, work_dir: Path) -> dict:
                     "metainfo": {"from_file": "configs/_base_/datasets/coco.py"},
                     "sample_ratio_factor": [1.0, 0.5],
                     "datasets": [
-                        {
-                            "type": "CocoDataset",
-                            "ann_file": str(data / "coco/test_coco.json"),
-                            "data_prefix": {"img": str(data / "coco")},
-                            "pipeline": [
-                                {
-                                    "type": "KeypointConverter",
-                                    "num_keypoints": 17,
-                                    "mapping": [[i, i] for i in range(17)],
-                                }
-                            ],
-                        },
-                        {
-                            "type": "CrowdPoseDataset",
-                            "ann_file": str(data / "crowdpose/test_crowdpose.json"),
-                            "data_prefix": {"img": str(data / "crowdpose")},
-                            "pipeline": [
-                                {
-                                    "type": "KeypointConverter",
-                                    "num_keypoints": 17,
-                                    "mapping": [[i, i + 5] for i in range(12)],
-                                }
-                            ],
-                        },
+                        _to_coco(data, "CocoDataset", "coco", [[i, i] for i in range(17)]),
+                        _to_coco(data, "CrowdPoseDataset", "crowdpose", [[i, i + 5] for i in range(12)]),
                     ],
                     "pipeline": [
                         {"type": "LoadImage"},

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from posekit_testing.configs import IMAGENET_PREPROCESSOR
+from posekit_testing.configs import IMAGENET_PREPROCESSOR, convert_and_check, mmpose_configs
 from posekit_testing.conformance import check_estimator, random_topdown_batch
 from posekit_testing.reference import assert_close_to_max
 
@@ -25,8 +25,7 @@ from posekit.registry import build
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REGENERATE = "~/.cache/posekit/mmpose-env/bin/python plugins/posekit-dwpose/tests/fixtures/generate_losses.py"
-CONFIG_ROOT = Path(__file__).resolve().parents[3].parent / "shared/mmpose-configs/wholebody_2d_keypoint/dwpose"
-CONFIGS = sorted(CONFIG_ROOT.rglob("*.py"))
+CONFIGS = mmpose_configs(under="wholebody_2d_keypoint/dwpose")
 INPUT = (64, 64)
 CODEC = {"type": "SimCCLabel", "input_size": INPUT, "sigma": (4.9, 5.66), "normalize": False}
 
@@ -85,18 +84,14 @@ def test_fea_loss_names_mismatched_features() -> None:
 
 
 def test_configs_found() -> None:
-    assert len(CONFIGS) == 14, f"expected MMPose's 14 DWPose configs under {CONFIG_ROOT}, found {len(CONFIGS)}"
+    assert len(CONFIGS) == 14, f"expected MMPose's 14 DWPose configs, found {len(CONFIGS)}"
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from posekit.cli import main
+def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path) -> None:
     from posekit.interop import clean_model_dict
 
-    out = tmp_path / f"{path.stem}.yaml"
-    assert main(["convert", "mmpose-config", str(path), "-o", str(out)]) == 0
-    assert main(["config", "check", str(out)]) == 0
-    assert "ok (DWPoseDistiller)" in capsys.readouterr().out
+    out = convert_and_check(path, tmp_path, estimator="DWPoseDistiller")
     model_cfg = yaml.safe_load(out.read_text())["model"]
     assert Path(model_cfg["teacher_cfg"]).is_file() and Path(model_cfg["student_cfg"]).is_file()
     with torch.device("meta"):

@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from posekit_hrnet.litehrnet import LiteHRNet, _add_upsampled_, _mul_nearest
+from posekit_testing.configs import heatmap_model
 
 from posekit.errors import ConfigError
 from posekit.registry import build
@@ -28,9 +29,8 @@ def _extra(**stages: Any) -> dict[str, Any]:
 
 def test_one_training_step_then_posekit_infer(posekit_check: Any, tmp_path: Path) -> None:
     codec = {"type": "MSRAHeatmap", "input_size": (64, 64), "heatmap_size": (16, 16), "sigma": 2.0}
-    head = {"type": "HeatmapHead", "in_channels": 8, "out_channels": 17, "deconv_out_channels": None}
-    cfg = {"type": "TopdownPoseEstimator", "backbone": {"type": "LiteHRNet", "extra": TINY_EXTRA}}
-    posekit_check.train_then_infer({**cfg, "head": {**head, "decoder": codec}}, tmp_path)
+    cfg = heatmap_model(codec, in_channels=8, deconv_out_channels=None)
+    posekit_check.train_then_infer({**cfg, "backbone": {"type": "LiteHRNet", "extra": TINY_EXTRA}}, tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from posekit_testing.configs import convert_and_check, mmpose_configs
 from posekit_testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 import posekit
-from posekit.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "checkpoint.pth").is_file())
@@ -32,9 +32,7 @@ def test_matches_mmpose(case: str, optimized: bool) -> None:
 
 
 def _configs() -> dict[str, list[Path]]:
-    root = Path(__file__).resolve().parents[3].parent / "shared" / "mmpose-configs"
-    texts = {p: p.read_text() for p in sorted(root.rglob("*.py"))}
-    return {family: [p for p, text in texts.items() if f"type='{family}'" in text] for family in FAMILIES}
+    return {family: mmpose_configs(f"type='{family}'") for family in FAMILIES}
 
 
 CONFIGS = _configs()
@@ -46,10 +44,7 @@ def test_configs_found() -> None:
 
 @pytest.mark.parametrize("path", [p for paths in CONFIGS.values() for p in paths], ids=lambda p: p.stem)
 def test_mmpose_config_converts_checks_and_builds(path: Path, tmp_path: Path) -> None:
-    out = tmp_path / f"{path.stem}.yaml"
-    assert main(["convert", "mmpose-config", str(path), "-o", str(out)]) == 0
-    assert main(["config", "check", str(out)]) == 0
-    model = posekit.init_model(out, optimize=False)
+    model = posekit.init_model(convert_and_check(path, tmp_path), optimize=False)
     with torch.no_grad():
         (feat,) = model.backbone(torch.zeros(1, 3, 32, 32))
     assert feat.shape == (1, model.head.in_channels, 8, 8)

@@ -8,6 +8,7 @@ random weights, saved as MMPose checkpoints). Models match within 1e-4 relative,
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,19 +207,14 @@ def test_trains_a_few_iterations(family: Any, tmp_path: Path, capsys: pytest.Cap
     assert "MPJPE" in capsys.readouterr().out
 
 
-def test_motionbert_serves_a_2d_sequence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_motionbert_serves_a_2d_sequence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], coco_track: Callable[[int], Path]
+) -> None:
     """A 10-frame COCO track through ``posekit infer``: clips of the backbone's 8 frames, one 3D pose per frame."""
     cfg = torch.load(FIXTURES / "motionbert_outputs.pt", weights_only=True)["model"]
     config = tmp_path / "motionbert.json"
     config.write_text(json.dumps({**cfg, "metainfo": "h36m"}))
-    rng = np.random.default_rng(0)
-    base = rng.uniform(100, 300, (17, 2))
-    frames = [
-        {"instances": [{"keypoints": (base + i).tolist(), "keypoint_scores": [0.9] * 17, "track_id": 0}]}
-        for i in range(10)
-    ]
-    source = tmp_path / "clip.json"
-    source.write_text(json.dumps({"width": 640, "height": 480, "dataset_name": "coco", "frames": frames}))
+    source = coco_track(10)
     out = tmp_path / "lifted"
     args = ["infer", str(config), "--checkpoint", str(FIXTURES / "motionbert.pth"), "--input", str(source)]
     assert main([*args, "--out", str(out), "--no-draw"]) == 0, capsys.readouterr().err
@@ -237,7 +233,7 @@ def test_motionbert_serves_a_2d_sequence(tmp_path: Path, capsys: pytest.CaptureF
                 track_id=0,
             )
         ]
-        for f in frames[:8]
+        for f in json.loads(source.read_text())["frames"][:8]
     ]
     lifted = inferencer.lift(people, (640, 480), {"dataset_name": "coco"})
     expected = np.stack([p[0].keypoints for p in lifted])

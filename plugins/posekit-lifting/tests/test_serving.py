@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -61,19 +62,12 @@ def test_coco_to_h36m_conversion() -> None:
     np.testing.assert_allclose(scores, 1.0)
 
 
-def test_lifts_posekit_infer_coco_output(shared: Path, tmp_path: Path) -> None:
+def test_lifts_posekit_infer_coco_output(shared: Path, tmp_path: Path, coco_track: Callable[[int], Path]) -> None:
     """A 2D COCO track (as ``posekit infer`` writes it) is converted to Human3.6M and lifted frame by frame."""
     folder = shared / "fixtures/mmpose/models" / MODEL
     inferencer = Inferencer(json.loads((folder / "config.json").read_text()), folder / "checkpoint.pth")
     assert inferencer.kind == "keypoints"
-    rng = np.random.default_rng(0)
-    base = rng.uniform(100, 300, (17, 2))
-    frames = [
-        {"instances": [{"keypoints": (base + i).tolist(), "keypoint_scores": [0.9] * 17, "track_id": 0}]}
-        for i in range(6)
-    ]
-    source = tmp_path / "clip.json"
-    source.write_text(json.dumps({"width": 640, "height": 480, "dataset_name": "coco", "frames": frames}))
+    source = coco_track(6)
     written = inferencer.run(source, tmp_path / "lifted", draw=False)
     record = json.loads(written[0].read_text())
     assert [len(f["instances"]) for f in record["frames"]] == [1] * 6

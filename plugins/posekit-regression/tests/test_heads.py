@@ -7,26 +7,19 @@ import math
 import numpy as np
 import pytest
 import torch
+from posekit_testing.conformance import random_topdown_batch
 
 from posekit import structures
 from posekit.codec_utils import flip_coordinates
 from posekit.registry import build
-from posekit.structures import PoseBatch, PoseSample, TrainCfg
+from posekit.structures import PoseBatch, TrainCfg
 
 CODEC = {"type": "RegressionLabel", "input_size": (64, 48)}
 FLIP = [0, 2, 1, 4, 3, *range(5, 17)]
 
 
-def _batch(codec_cfg: dict, n: int = 2) -> PoseBatch:
-    codec = build("codec", codec_cfg)
-    rng = np.random.default_rng(0)
-    samples, encoded = [], []
-    for i in range(n):
-        keypoints = (rng.random((1, 17, 2)) * [60, 44] + 2).astype(np.float32)
-        encoded.append(codec.encode(keypoints))
-        samples.append(PoseSample(img_id=i, keypoints=keypoints, flip_indices=FLIP, input_size=(64, 48)))
-    targets = {k: torch.stack([torch.as_tensor(e[k]) for e in encoded]) for k in encoded[0]}
-    return PoseBatch(inputs=torch.zeros(n, 3, 48, 64), targets=targets, samples=samples)
+def _batch(codec_cfg: dict) -> PoseBatch:
+    return random_topdown_batch(build("codec", codec_cfg), flip_indices=FLIP)
 
 
 def test_regression_head_flip_test_by_hand() -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from posekit_simcc.simcc_utils import flip_vectors
+from posekit_testing.conformance import random_topdown_batch
 from posekit_testing.reference import assert_head_matches_mmpose
 
 from posekit import structures
@@ -26,38 +27,26 @@ def test_rtmcc_head_matches_mmpose(shared: Path) -> None:
 
 
 CODEC = {"type": "SimCCLabel", "input_size": (64, 48), "sigma": (4.9, 5.66), "normalize": False}
+#: what both heads take: 8 input channels on a 2x2 map, 17 keypoints, 64x48 inputs
+SHAPES = {"in_channels": 8, "out_channels": 17, "input_size": (64, 48), "in_featuremap_size": (2, 2)}
 RTMCC = {
     "type": "RTMCCHead",
-    "in_channels": 8,
-    "out_channels": 17,
-    "input_size": (64, 48),
-    "in_featuremap_size": (2, 2),
+    **SHAPES,
     "final_layer_kernel_size": 3,
     "gau_cfg": {"hidden_dims": 16, "s": 8, "act_fn": "SiLU", "use_rel_bias": True, "pos_enc": True},
     "decoder": CODEC,
 }
 SIMCC = {
     "type": "SimCCHead",
-    "in_channels": 8,
-    "out_channels": 17,
-    "input_size": (64, 48),
-    "in_featuremap_size": (2, 2),
+    **SHAPES,
     "deconv_out_channels": (8, 8),
     "deconv_kernel_sizes": (4, 4),
     "decoder": CODEC | {"normalize": True},
 }
 
 
-def _batch(n: int = 2) -> PoseBatch:
-    codec = build("codec", CODEC)
-    rng = np.random.default_rng(0)
-    samples, encoded = [], []
-    for i in range(n):
-        keypoints = (rng.random((1, 17, 2)) * [60, 44] + 2).astype(np.float32)
-        encoded.append(codec.encode(keypoints))
-        samples.append(PoseSample(img_id=i, keypoints=keypoints, flip_indices=[0, 2, 1, 4, 3, *range(5, 17)]))
-    targets = {k: torch.stack([torch.as_tensor(e[k]) for e in encoded]) for k in encoded[0]}
-    return PoseBatch(inputs=torch.zeros(n, 3, 48, 64), targets=targets, samples=samples)
+def _batch() -> PoseBatch:
+    return random_topdown_batch(build("codec", CODEC), flip_indices=[0, 2, 1, 4, 3, *range(5, 17)])
 
 
 @pytest.mark.parametrize("cfg", [RTMCC, SIMCC])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from posekit_synthetic.coco import OCCLUDER, render_scene, scene_rng, write_coco_dataset
 from posekit_synthetic.figures import L_HIP, L_SHO, R_HIP, R_SHO, sample_figure
+from posekit_testing.configs import topdown_pipeline
 
 from posekit.cli import main
 
@@ -140,15 +141,7 @@ def test_ground_truth_scores_ap_1_with_pycocotools(coco_dir: Path) -> None:
 def test_loads_through_coco_dataset_and_pipeline(coco_dir: Path) -> None:
     from posekit.registry import build
 
-    pipeline = [
-        {"type": "LoadImage"},
-        {"type": "GetBBoxCenterScale"},
-        {"type": "RandomFlip", "direction": "horizontal"},
-        {"type": "RandomHalfBody"},
-        {"type": "RandomBBoxTransform"},
-        {"type": "TopdownAffine", "input_size": (192, 256)},
-        {"type": "PackPoseInputs"},
-    ]
+    pipeline = topdown_pipeline((192, 256), augment=True, half_body=True)
     ds = build(
         "dataset",
         {

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from posekit_testing.configs import convert_and_check, mmpose_configs
 from posekit_testing.conformance import check_estimator, random_topdown_batch
 
 import posekit
@@ -15,15 +16,7 @@ from posekit.registry import build
 
 TINY = {"embed_dims": 8, "num_layers": (1, 1, 1, 1), "num_heads": (1, 1, 2, 2), "mlp_ratios": (2, 2, 2, 2),
         "sr_ratios": (2, 2, 1, 1), "out_indices": (3,)}  # fmt: skip
-NEEDLES = ("type='PyramidVisionTransformer'", "type='PyramidVisionTransformerV2'")
-
-
-def _configs() -> list[Path]:
-    root = Path(__file__).resolve().parents[3].parent / "shared" / "mmpose-configs"
-    return sorted(p for p in root.rglob("*.py") if any(n in p.read_text() for n in NEEDLES))
-
-
-CONFIGS = _configs()
+CONFIGS = mmpose_configs("type='PyramidVisionTransformer'", "type='PyramidVisionTransformerV2'")
 
 
 def test_configs_found() -> None:
@@ -31,14 +24,8 @@ def test_configs_found() -> None:
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from posekit.cli import main
-
-    out = tmp_path / f"{path.stem}.yaml"
-    assert main(["convert", "mmpose-config", str(path), "-o", str(out)]) == 0
-    assert main(["config", "check", str(out)]) == 0
-    assert "ok (TopdownPoseEstimator)" in capsys.readouterr().out
-    model_cfg = posekit.load_config(out).model
+def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path) -> None:
+    model_cfg = posekit.load_config(convert_and_check(path, tmp_path)).model
     model_cfg["backbone"].pop("init_cfg")  # the PVT repository's ImageNet weights: not downloaded here
     with torch.device("meta"):
         model = build("estimator", model_cfg)

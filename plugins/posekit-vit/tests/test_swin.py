@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_testing.configs import convert_and_check, mmpose_configs
 from posekit_testing.conformance import check_estimator, random_topdown_batch
 
 import posekit
@@ -16,13 +17,7 @@ from posekit.registry import build
 
 TINY = {"type": "SwinTransformer", "embed_dims": 8, "depths": (2, 2), "num_heads": (1, 2), "strides": (4, 2)}
 
-
-def _configs() -> list[Path]:
-    root = Path(__file__).resolve().parents[3].parent / "shared" / "mmpose-configs"
-    return sorted(p for p in root.rglob("*.py") if "type='SwinTransformer'" in p.read_text())
-
-
-CONFIGS = _configs()
+CONFIGS = mmpose_configs("type='SwinTransformer'")
 
 
 def test_configs_found() -> None:
@@ -31,15 +26,10 @@ def test_configs_found() -> None:
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from posekit.cli import main
-
-    out = tmp_path / f"{path.stem}.yaml"
     # --partial: Swin-L's per-key weight decay (paramwise_cfg.custom_keys) has no posekit equivalent yet
-    assert main(["convert", "mmpose-config", str(path), "-o", str(out), "--partial"]) == 0
+    out = convert_and_check(path, tmp_path, "--partial")
     dropped = {line.split(":")[0].strip() for line in capsys.readouterr().err.splitlines() if line.startswith("  [")}
     assert dropped <= {"[optim] optim_wrapper.paramwise_cfg.custom_keys"}, dropped
-    assert main(["config", "check", str(out)]) == 0
-    assert "ok (TopdownPoseEstimator)" in capsys.readouterr().out
     model_cfg = posekit.load_config(out).model
     model_cfg["backbone"].pop("init_cfg")  # the Swin repository's ImageNet weights: not downloaded here
     with torch.device("meta"):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import torch
+from posekit_testing.configs import convert_and_check, mmpose_configs
 from posekit_testing.conformance import check_estimator, random_topdown_batch
 
 import posekit
@@ -53,12 +54,7 @@ def test_mmpose_checkpoint_matches(name: str, tmp_path: Path) -> None:
     _close(heatmaps, ref["heatmaps"], f"{name}.pth heatmaps")
 
 
-def _configs() -> list[Path]:
-    root = Path(__file__).resolve().parents[3].parent / "shared" / "mmpose-configs"
-    return sorted(p for p in root.rglob("*.py") if ".VisionTransformer'" in p.read_text())
-
-
-CONFIGS = _configs()
+CONFIGS = mmpose_configs(".VisionTransformer'")
 
 
 def test_configs_found() -> None:
@@ -66,16 +62,11 @@ def test_configs_found() -> None:
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from posekit.cli import main
-
-    out = tmp_path / f"{path.stem}.yaml"
+def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path) -> None:
     # whole: the layer-decay constructor converts to optim.optimizer.constructor, custom_imports is a note
-    assert main(["convert", "mmpose-config", str(path), "-o", str(out)]) == 0, capsys.readouterr().err
+    out = convert_and_check(path, tmp_path)
     constructor = posekit.load_config(out).optim.optimizer.constructor
     assert constructor is not None and constructor["type"] == "LayerDecayOptimWrapperConstructor"
-    assert main(["config", "check", str(out)]) == 0
-    assert "ok (TopdownPoseEstimator)" in capsys.readouterr().out
     model_cfg = posekit.load_config(out).model
     assert model_cfg["backbone"]["type"] == "VisionTransformer"  # the scope dropped by the converter
     model_cfg["backbone"].pop("init_cfg")  # MMPose's MAE weights: not downloaded here

@@ -27,7 +27,7 @@ import numpy as np
 
 from posekit.codec_utils import check_array
 from posekit.protocols import BaseKeypointCodec
-from posekit_lifting._lifting import INSTANCE_MAPPING, LABEL_MAPPING
+from posekit_lifting._lifting import INSTANCE_MAPPING, LABEL_MAPPING, check_inputs
 
 
 def camera_to_image(root_index: int, points: np.ndarray, camera: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -126,17 +126,15 @@ class MotionBERTLabel(BaseKeypointCodec):
         k = self.num_keypoints
         keypoints = check_array("keypoints", keypoints, ("T", k, "D"))
         t = keypoints.shape[0]
-        if keypoints_visible is None:
-            keypoints_visible = np.ones((t, k), dtype=np.float32)
-        keypoints_visible = check_array("keypoints_visible", keypoints_visible, (t, k))
-        if lifting_target is None:
+        if lifting_target is None:  # the 2D keypoints with zero depth
             lifting_target = np.concatenate([keypoints, np.zeros((t, k, 1), keypoints.dtype)], axis=-1)
-        lifting_target = check_array("lifting_target", lifting_target, ("T", k, "C"))
+        keypoints, keypoints_visible, lifting_target, lifting_target_visible = check_inputs(
+            k, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        )
         if lifting_target_visible is None:
             lifting_target_visible = np.ones(lifting_target.shape[:-1], dtype=np.float32)
             weight = lifting_target_visible
         else:
-            lifting_target_visible = check_array("lifting_target_visible", lifting_target_visible, ("T", k))
             weight = np.where(lifting_target_visible > 0.5, 1.0, 0.0).astype(np.float32)
 
         label = lifting_target.copy()

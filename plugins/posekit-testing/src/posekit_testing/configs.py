@@ -1,9 +1,15 @@
-"""Experiment pieces that test suites share: ImageNet normalization, MMPose's standard data pipelines."""
+"""Experiment pieces that test suites share: ImageNet normalization, MMPose's standard data pipelines, MMPose's
+configs found by what they name and converted to checked posekit YAML."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from posekit_testing.conformance import shared_dir
 
 #: the data preprocessor of MMPose's configs: ImageNet mean / std (0-255), BGR images to RGB
 IMAGENET_PREPROCESSOR: dict[str, Any] = {
@@ -15,19 +21,25 @@ IMAGENET_PREPROCESSOR: dict[str, Any] = {
 
 
 def topdown_pipeline(
-    input_size: tuple[int, int] = (64, 64), codec: Mapping[str, Any] | None = None, augment: bool = False
+    input_size: tuple[int, int] = (64, 64),
+    codec: Mapping[str, Any] | None = None,
+    augment: bool = False,
+    half_body: bool = False,
 ) -> list[dict[str, Any]]:
-    """``LoadImage``, ``GetBBoxCenterScale``, [``RandomFlip``, ``RandomBBoxTransform``], ``TopdownAffine``,
-    [``GenerateTarget``], ``PackPoseInputs``.
+    """``LoadImage``, ``GetBBoxCenterScale``, [``RandomFlip``, [``RandomHalfBody``], ``RandomBBoxTransform``],
+    ``TopdownAffine``, [``GenerateTarget``], ``PackPoseInputs``.
 
     Args:
         input_size: the crops' ``(w, h)``.
         codec: the targets' codec config; None: no ``GenerateTarget`` (a test pipeline).
         augment: add the random flip and box jitter (a training pipeline).
+        half_body: with ``augment``, also the random half-body crop (MMPose's COCO training pipeline).
     """
     steps: list[dict[str, Any]] = [{"type": "LoadImage"}, {"type": "GetBBoxCenterScale"}]
     if augment:
-        steps += [{"type": "RandomFlip", "direction": "horizontal"}, {"type": "RandomBBoxTransform"}]
+        steps.append({"type": "RandomFlip", "direction": "horizontal"})
+        steps += [{"type": "RandomHalfBody"}] if half_body else []
+        steps.append({"type": "RandomBBoxTransform"})
     steps.append({"type": "TopdownAffine", "input_size": list(input_size)})
     if codec is not None:
         steps.append({"type": "GenerateTarget", "encoder": dict(codec)})
@@ -72,3 +84,28 @@ def heatmap_model(codec: Mapping[str, Any], **head: Any) -> dict[str, Any]:
         },
         "test_cfg": {"flip_test": True, "shift_heatmap": True},
     }
+
+
+def mmpose_configs(*needles: str, under: str = "") -> list[Path]:
+    """MMPose's configs under ``shared/mmpose-configs/<under>`` whose text holds any of ``needles`` (every one
+    when none is given), sorted; empty when ``shared/`` is absent (a suite's count check then says so)."""
+    shared = shared_dir()
+    if shared is None:
+        return []
+    paths = sorted((shared / "mmpose-configs" / under).rglob("*.py"))
+    return [p for p in paths if not needles or any(n in p.read_text() for n in needles)]
+
+
+def convert_and_check(source: Path, out_dir: Path, *flags: str, estimator: str = "TopdownPoseEstimator") -> Path:
+    """Converts the MMPose config ``source`` with ``posekit convert mmpose-config [flags]`` into
+    ``out_dir/<stem>.yaml``, checks it with ``posekit config check`` (which must report ``estimator``) and
+    returns the YAML's path. What the converter prints stays on the caller's stdout/stderr."""
+    from posekit.cli import main
+
+    out = out_dir / f"{source.stem}.yaml"
+    assert main(["convert", "mmpose-config", str(source), "-o", str(out), *flags]) == 0, f"{source}: convert failed"
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        code = main(["config", "check", str(out)])
+    assert code == 0 and f"ok ({estimator})" in report.getvalue(), f"{out}: config check said {report.getvalue()!r}"
+    return out

@@ -177,11 +177,18 @@ def check_loss(cfg: Mapping[str, Any], pred: Any, target: Any, target_weight: An
     return loss_fn
 
 
-def random_topdown_batch(codec: Any, batch_size: int = 2, num_keypoints: int = 17, seed: int = 0) -> Any:
+def random_topdown_batch(
+    codec: Any,
+    batch_size: int = 2,
+    num_keypoints: int = 17,
+    seed: int = 0,
+    flip_indices: Sequence[int] | None = None,
+) -> Any:
     """A collated top-down :class:`PoseBatch` of random crops, targets encoded by ``codec``.
 
     Inputs are ``(B, 3, h, w)`` uint8 noise at the codec's ``input_size``; each sample holds
-    one instance with ``num_keypoints`` visible keypoints and identity crop geometry.
+    one instance with ``num_keypoints`` visible keypoints and identity crop geometry, and
+    ``flip_indices`` (default: every keypoint its own mirror).
     """
     import torch
 
@@ -206,7 +213,7 @@ def random_topdown_batch(codec: Any, batch_size: int = 2, num_keypoints: int = 1
             input_scale=np.array([w, h], np.float32),
             bbox=np.array([[0, 0, w, h]], np.float32),
             bbox_score=np.ones(1, np.float32),
-            flip_indices=list(range(k)),
+            flip_indices=list(range(k)) if flip_indices is None else list(flip_indices),
         )
         s.targets = codec.encode(kpts, vis)
         s.inputs = torch.from_numpy(rng.integers(0, 256, (3, int(h), int(w)), dtype=np.uint8))
