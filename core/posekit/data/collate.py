@@ -37,14 +37,6 @@ def pose_collate(samples: Sequence[PoseSample]) -> PoseBatch:
       ``(B, L, ...)`` (``heatmaps (B, L, K, H, W)``, ``keypoint_weights (B, L, N, K)``);
     - ``samples``: the samples' metadata, with ``img``, ``inputs``, ``targets`` and ``rng``
       dropped (the first three live in the batch, once).
-
-    Args:
-        samples: pipeline outputs, each with ``inputs`` set (by ``PackPoseInputs``) and the
-            same ``targets`` keys.
-
-    Raises:
-        DataError: no samples, a sample without inputs, inputs of different shapes, or
-            samples whose targets have different keys.
     """
     if not samples:
         raise DataError("pose_collate: got no samples to collate")

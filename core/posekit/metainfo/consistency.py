@@ -68,11 +68,7 @@ def _through_codec(value: int, where: str, codec: Any) -> tuple[int, str]:
 def check_keypoints(found: tuple[int, str] | None, num: int, flip_indices: Sequence[int], origin: str) -> None:
     """Refuse a head whose K differs from the definition's (or from its flip indices' length).
 
-    Args:
-        found: ``(K, where)`` of the head, or None (nothing to check).
-        num: the definition's number of keypoints.
-        flip_indices: the definition's flip indices (K,).
-        origin: where the definition comes from, for the message (``metainfo 'coco'``).
+    ``found`` is the head's ``(K, where)``, or None (nothing to check).
     """
     if found is None:
         return

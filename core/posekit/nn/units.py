@@ -69,11 +69,6 @@ class SELayer(nn.Module):
     """Squeeze-and-excitation: ``x * act2(conv2(act1(conv1(avgpool(x)))))``, ``(B, C, H, W)`` in and out.
 
     Keys: ``conv1.conv.*``, ``conv2.conv.*`` (1x1 convs with bias, ``C -> int(C / ratio) -> C``).
-
-    Args:
-        channels: input and output channels C.
-        ratio: squeeze ratio; the inner width is ``int(channels / ratio)``. Default 16.
-        act_cfg: the two activations. Default (ReLU, Sigmoid).
     """
 
     def __init__(
@@ -95,15 +90,8 @@ class SELayer(nn.Module):
 class ShuffleUnit(nn.Module):
     """ShuffleNetV2 unit: with stride 1, half the channels pass through and half go through ``branch2``;
     with stride 2, ``branch1`` and ``branch2`` both see the input. Outputs are concatenated and shuffled.
-    ``(B, in_channels, H, W)`` -> ``(B, out_channels, H/s, W/s)``.
-
-    Args:
-        in_channels: input channels (``out_channels`` when the stride is 1).
-        out_channels: output channels (even).
-        stride: stride of the depthwise convs. Default 1.
-        norm_cfg: norm layer config. Default BN.
-        act_cfg: activation config. Default ReLU.
-        with_cp: gradient checkpointing. Default False.
+    ``(B, in_channels, H, W)`` -> ``(B, out_channels, H/s, W/s)``; ``out_channels`` is even, and equals
+    ``in_channels`` with stride 1.
     """
 
     def __init__(

@@ -67,29 +67,18 @@ class BaseHead(nn.Module):
     def export_outputs(
         self, outputs: Any, flip_outputs: Any | None, flip_indices: Sequence[int], test_cfg: TestCfg
     ) -> tuple[Tensor, ...] | None:
-        """``forward``'s outputs as the codec's ``batch_decode`` arguments, flipped crops averaged in.
+        """``forward``'s outputs for ``B`` crops as the codec's ``batch_decode`` arguments, flipped crops averaged in.
 
-        Args:
-            outputs: ``forward``'s outputs for ``B`` crops.
-            flip_outputs: its outputs for the same crops flipped horizontally, or None (no flip test).
-            flip_indices: each keypoint's horizontal-flip partner.
-            test_cfg: the estimator's test switches (``flip_mode``, ``shift_heatmap``, ...).
-
-        Returns:
-            batch-first tensors, or None when this head has no graph-friendly flip-back (it is
-            then exported without the flip test). Default: ``outputs`` as a tuple when
-            ``flip_outputs`` is None, else None.
+        Returns None when this head has no graph-friendly flip-back (it is then exported without the
+        flip test). Default: ``outputs`` as a tuple when ``flip_outputs`` is None, else None.
         """
         if flip_outputs is not None:
             return None
         return tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
 
     def export_decode(self, outputs: tuple[Tensor, ...]) -> tuple[Tensor, Tensor] | None:
-        """Decode :meth:`export_outputs`'s tensors in the graph, as ``predict``'s codec does.
-
-        Returns:
-            ``keypoints (B, K, 2)`` in input pixels and ``scores (B, K)``, or None when this
-            head (with its codec) has no export decoding (default).
+        """Decode :meth:`export_outputs`'s tensors in the graph to ``keypoints (B, K, 2)`` in input pixels
+        and ``scores (B, K)``; None (default) when this head has no export decoding.
         """
         return None
 
@@ -99,14 +88,8 @@ class BaseHead(nn.Module):
     ) -> list[InstanceData] | None:
         """What runs after an exported whole-image graph: per image, the people ``predict`` keeps.
 
-        Args:
-            outputs: the graph's outputs (:meth:`export_outputs`'s tensors), one image per row.
-            test_cfg: the test switches the file was exported with (``score_thr``, ``nms_thr``, ...).
-            input_size: ``(w, h)`` of the graph's input.
-
-        Returns:
-            one :class:`InstanceData` per image in input pixels (``keypoints (N, K, 2)``,
-            ``keypoint_scores (N, K)``, ``bboxes (N, 4)``, ``instance_scores (N,)``), or None when the
-            graph serves one person per crop (the top-down contract above; default).
+        One :class:`InstanceData` per image row in input pixels (``keypoints (N, K, 2)``,
+        ``keypoint_scores (N, K)``, ``bboxes (N, 4)``, ``instance_scores (N,)``); ``input_size`` is
+        ``(w, h)``. None (default) when the graph serves one person per crop.
         """
         return None

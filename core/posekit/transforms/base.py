@@ -35,11 +35,7 @@ class BaseTransform:
 
 
 class Compose:
-    """Apply transforms in order; each is a config ``{"type": Name, ...}`` or a callable.
-
-    Args:
-        transforms: the pipeline, e.g. MMPose's ``train_pipeline`` list of dicts.
-    """
+    """Apply transforms in order; each is a config ``{"type": Name, ...}`` or a callable."""
 
     def __init__(self, transforms: Sequence[dict[str, Any] | Callable[[PoseSample], PoseSample]]) -> None:
         from posekit.registry import build

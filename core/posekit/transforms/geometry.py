@@ -39,14 +39,7 @@ def bbox_cs2xyxy(center: np.ndarray, scale: np.ndarray, padding: float = 1.0) ->
 
 
 def flip_bbox(bbox: np.ndarray, image_size: tuple[int, int], bbox_format: str, direction: str) -> np.ndarray:
-    """Flip boxes in an image of ``image_size`` (w, h), as MMPose (``w - 1 - x``).
-
-    Args:
-        bbox: ``(..., 4)`` for ``xyxy``/``xywh``, ``(..., 2)`` for ``center``.
-        image_size: (w, h) of the image.
-        bbox_format: ``xyxy``, ``xywh`` or ``center``.
-        direction: ``horizontal``, ``vertical`` or ``diagonal``.
-    """
+    """Flip boxes ``(..., 4)`` (``xyxy``/``xywh``) or ``(..., 2)`` (``center``) in a (w, h) image: ``w - 1 - x``."""
     if direction not in FLIP_DIRECTIONS:
         raise ValueError(f"flip direction must be one of {FLIP_DIRECTIONS}, got {direction!r}")
     w, h = image_size
