@@ -1,20 +1,8 @@
 """The keypoint definition model: MMPose's ``dataset_info`` as validated, immutable data.
 
 A definition file (YAML or JSON) has the layout of MMPose's ``configs/_base_/datasets/*.py``
-written as data::
-
-    dataset_name: coco
-    keypoint_info:                    # {id: keypoint}, ids 0..K-1
-      0: {name: nose, id: 0, color: [51, 153, 255], type: upper, swap: ''}
-      1: {name: left_eye, id: 1, color: [51, 153, 255], type: upper, swap: right_eye}
-    skeleton_info:                    # {id: link}, links by keypoint name
-      0: {link: [left_ankle, left_knee], id: 0, color: [0, 255, 0]}
-    joint_weights: [1.0, 1.0, ...]    # (K,) loss weights; all 1 when left out
-    sigmas: [0.026, 0.025, ...]       # (K,) OKS sigmas; null or [] when the dataset has none
-
-:class:`KeypointInfo` validates it and derives what MMPose's ``parse_pose_metainfo``
-derives: flip indices and flip pairs from the ``swap`` names, skeleton links as index
-pairs, upper/lower body ids. Colours are (r, g, b) as MMPose writes them (0..255).
+written as data (``keypoint_info`` ids 0..K-1, ``skeleton_info`` links by name, ``joint_weights``
+and ``sigmas`` ``(K,)``); :class:`KeypointInfo` derives what MMPose's ``parse_pose_metainfo`` does.
 """
 
 from __future__ import annotations
