@@ -67,13 +67,8 @@ def build_dataloader(
 ) -> DataLoader[PoseBatch]:
     """A :class:`~torch.utils.data.DataLoader` of :class:`PoseBatch` with reproducible order and workers.
 
-    With ``seed`` set, the shuffled order comes from a ``torch.Generator`` seeded with it
-    (same seed, same order, whatever ``num_workers``), and each worker is seeded by
-    :func:`worker_init_fn`. Under an initialised ``torch.distributed`` process group, a
-    :class:`DistributedSampler` gives each rank its share; call :func:`set_epoch` before
-    each epoch so it reshuffles (and the dataset's per-sample seeds move on). Creating an
-    iterator draws from the loader's own generator, never from the run's random state.
-    ``batch_size`` is per rank; ``distributed=None`` means when torch.distributed is initialised.
+    With ``seed`` set, the order (whatever ``num_workers``) and the workers are seeded; a distributed
+    sampler needs :func:`set_epoch` before each epoch. ``batch_size`` is per rank.
     A ``sampler`` of ``(epoch, index)`` keys (the trainer's) reads the dataset through
     :class:`EpochDataset`, and ``shuffle``/``distributed`` are then not used.
     """

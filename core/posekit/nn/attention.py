@@ -1,11 +1,6 @@
 """Transformer bricks shared by backbones: stochastic depth and windowed self-attention with mmcv's names.
 
-Dimensions: B' windows (or samples), N tokens of a window (``Wh * Ww``), C channels.
-
-- :class:`DropPath` / :func:`drop_path`: stochastic depth of a residual branch (no state_dict keys);
-- :class:`WindowMSA`: multi-head self-attention inside token windows with a relative position bias
-  (keys ``relative_position_bias_table``, ``relative_position_index``, ``qkv``, ``proj``), as Swin's
-  ``w_msa`` and HRFormer's ``attn.attn`` in MMPose.
+:class:`WindowMSA` has the keys of Swin's ``w_msa`` and HRFormer's ``attn.attn`` in MMPose.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Transformer bricks several plugins share: mmcv's DETR-style wrappers (RTMO's and ED-Pose's encoders and
 decoders) and the norms of RTMPose's gated attention units (RTMPose, RTMW, RTMO).
 
-Dimensions: B batch, L tokens (queries), C channels. Keys are mmcv's / MMPose's: ``attn.in_proj_weight``,
-``attn.out_proj.weight`` (:class:`MultiheadAttention`), ``layers.0.0.weight`` .. ``layers.<n>.weight``
-(:class:`FFN`), ``g`` (:class:`ScaleNorm`), ``scale`` (:class:`ChannelScale`), so MMPose checkpoints load unchanged.
+Dimensions: B batch, L tokens (queries), C channels; keys are mmcv's / MMPose's.
 """
 
 from __future__ import annotations

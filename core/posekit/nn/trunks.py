@@ -2,11 +2,8 @@
 
 Dimensions: feature ``(B, C, h, w)``; maps ``(B, K, H, W)`` with ``H = h * 2 ** len(deconv_out_channels)``.
 
-Layers and state_dict keys are MMPose's ``HeatmapHead``: ``deconv_layers`` (ConvTranspose2d,
-BatchNorm2d, ReLU per layer), ``conv_layers`` (Conv2d, BatchNorm2d, ReLU), ``final_layer``
-(Conv2d). A head either holds the three as its own attributes (:func:`heatmap_layers`, as
-``HeatmapHead`` does) or holds a :class:`HeatmapTrunk` under MMPose's attribute name
-(``SimCCHead.deconv_head``, ``IntegralRegressionHead.simplebaseline_head``).
+Keys are MMPose's ``HeatmapHead``'s (``deconv_layers``, ``conv_layers``, ``final_layer``), held as
+the head's own attributes (:func:`heatmap_layers`) or nested in a :class:`HeatmapTrunk`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """Units several backbone families share, with MMPose's module names (so its state_dict keys carry over).
 
-- :func:`channel_shuffle` interleaves channel groups (ShuffleNet, Lite-HRNet); :func:`cat_shuffle` is
-  ``channel_shuffle(torch.cat(parts, 1), len(parts))`` in one copy; both keep channels_last;
-- :class:`SELayer` is squeeze-and-excitation channel weighting (SEResNet, MobileNetV3 and ViPNAS
-  units; Lite-HRNet's ``SpatialWeighting`` is the same module);
-- :class:`ShuffleUnit` is the ShuffleNetV2 unit (ShuffleNetV2's stages, naive Lite-HRNet's branches);
-- :func:`run_block` runs a block's forward with optional gradient checkpointing (``with_cp``).
+Lite-HRNet's ``SpatialWeighting`` is :class:`SELayer`; its naive branches are :class:`ShuffleUnit`.
 """
 
 from __future__ import annotations

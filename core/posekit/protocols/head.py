@@ -27,21 +27,10 @@ class BaseHead(nn.Module):
       space; the estimator maps them back to the image. ``feats`` may be a pair
       ``(feats, flipped_feats)`` when ``test_cfg.flip_test`` is on.
 
-    ONNX export (``posekit export``) traces two optional methods, both graph-friendly (torch ops
-    only, batch first, no numpy):
-
-    - ``export_outputs(outputs, flip_outputs, flip_indices, test_cfg)``: ``forward``'s outputs as
-      the tensors the codec's ``batch_decode`` takes, with the flipped crops' outputs (when given)
-      mapped back and averaged in. Default: the outputs unchanged, and no flip-back.
-    - ``export_decode(outputs)``: those tensors decoded in the graph to ``keypoints (B, K, 2)`` in
-      input pixels and ``scores (B, K)``. Default: none; the file then outputs the tensors and the
-      onnxruntime backend decodes them with the codec (rebuilt from the file's metadata).
-
-    A head that finds every person of a whole image (a one-stage head) exports candidates instead:
-    its ``export_outputs`` are every candidate person decoded in the graph, and the classmethod
-    ``export_select(outputs, test_cfg, input_size)`` is what runs after the graph (score threshold,
-    NMS: what a graph does not hold well), giving the people ``predict`` gives. The onnxruntime
-    backend finds it through the registry by the head's name recorded in the file.
+    ONNX export traces the optional graph-friendly (torch ops only, batch first) :meth:`export_outputs`
+    and :meth:`export_decode`; without the latter the onnxruntime backend decodes the exported
+    tensors with the codec. A one-stage head exports every candidate person decoded in the graph,
+    and its :meth:`export_select` (score threshold, NMS) runs after the graph.
     """
 
     decoder: BaseKeypointCodec | None = None

@@ -190,20 +190,6 @@ def compose_warp(warp_mat: np.ndarray | None, step: np.ndarray) -> np.ndarray:
     return (full if square else full[:2]).astype(np.float32)
 
 
-def get_pers_warp_matrix(
-    center: np.ndarray, translate: np.ndarray, scale: float, rot: float, shear: np.ndarray
-) -> np.ndarray:
-    """The ``(3, 3)`` float32 perspective matrix: about ``center`` scale, rotate, shear (degrees), then translate."""
-    sx, sy = math.radians(float(shear[0])), math.radians(float(shear[1]))
-    a = math.radians(float(rot))
-    t = np.array([[1, 0, translate[0] + center[0]], [0, 1, translate[1] + center[1]], [0, 0, 1]], dtype=np.float32)
-    sh = np.array([[1, np.tan(sx), 0], [np.tan(sy), 1, 0], [0, 0, 1]], dtype=np.float32)
-    r = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]], dtype=np.float32)
-    s = np.array([[scale, 0, 0], [0, scale, 0], [0, 0, 1]], dtype=np.float32)
-    back = np.array([[1, 0, -center[0]], [0, 1, -center[1]], [0, 0, 1]], dtype=np.float32)
-    return t @ sh @ r @ s @ back
-
-
 _AB_SCALE = 1024  # OpenCV's warpAffine steps a source coordinate in 1/1024 pixel
 
 
