@@ -23,7 +23,7 @@ from posekit.datasets._io import join_root
 from posekit.errors import ConfigError, DataError
 from posekit.metainfo import KeypointInfo, load_metainfo
 from posekit.registry import build, validate
-from posekit.structures import PoseSample
+from posekit.structures import INSTANCE_FIELDS, PoseSample
 from posekit.transforms.rng import sample_rng
 
 logger = logging.getLogger("posekit.datasets")
@@ -87,10 +87,6 @@ def merge_instances(group: Sequence[PoseSample]) -> PoseSample:
     instances (crowds, empty ones) go to ``invalid_segs`` to be masked out.
     """
     first = group[0]
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(s, name) for s in group], axis=0)
-
     extra: dict[str, Any] = {"ids": [s.id for s in group], "category_ids": [s.category_id for s in group]}
     for key, value in first.extra.items():
         values = [s.extra.get(key) for s in group]
@@ -105,15 +101,7 @@ def merge_instances(group: Sequence[PoseSample]) -> PoseSample:
         img_path=first.img_path,
         ori_shape=first.ori_shape,
         category_id=first.category_id,
-        bbox=cat("bbox"),
-        bbox_score=cat("bbox_score"),
-        bbox_center=cat("bbox_center"),
-        bbox_scale=cat("bbox_scale"),
-        keypoints=cat("keypoints"),
-        keypoints_visible=cat("keypoints_visible"),
-        area=cat("area"),
-        iscrowd=cat("iscrowd"),
-        num_keypoints=cat("num_keypoints"),
+        **{name: np.concatenate([getattr(s, name) for s in group], axis=0) for name in INSTANCE_FIELDS},
         crowd_index=first.crowd_index,
         invalid_segs=invalid_segs,
         extra=extra,

@@ -1,10 +1,4 @@
-"""Layer bricks shared by the plugins, with mmcv's names so MMPose state_dict keys carry over.
-
-- :func:`build_norm_layer` returns ``(name, layer)`` with mmcv's abbreviations (``bn``, ``gn``,
-  ``ln``, ``in``) plus a postfix, e.g. ``("bn1", BatchNorm2d)``;
-- :class:`ConvModule` is conv -> norm -> activation with keys ``conv``, ``bn``/``gn``, ``activate``;
-- :class:`DepthwiseSeparableConvModule` is ``depthwise_conv`` then ``pointwise_conv`` ConvModules.
-"""
+"""Layer bricks shared by the plugins, with mmcv's names so MMPose state_dict keys carry over."""
 
 from __future__ import annotations
 
