@@ -87,12 +87,8 @@ class Serving:
     # ------------------------------------------------------------------ pipeline
 
     def test_pipeline(self) -> list[dict[str, Any]]:
-        """The transform configs that turn a request's image into the model's input.
-
-        The experiment's ``data.test`` (else ``data.val``) pipeline without the transforms that
-        declare ``train_only``, when the model was built from an experiment; else
-        :meth:`default_pipeline`.
-        """
+        """The experiment's ``data.test`` (else ``data.val``) pipeline without ``train_only`` transforms,
+        else :meth:`default_pipeline`."""
         from posekit.inference.pipeline import experiment_pipeline
 
         pipeline = experiment_pipeline(self.model) if self.model is not None else None
