@@ -13,10 +13,6 @@ def lazy_attributes(package: str, names: Mapping[str, str]) -> tuple[Callable[[s
 
     Use as ``__getattr__, __dir__ = lazy_attributes(__name__, {"Trainer": "posekit.engine"})``;
     the first access imports the defining module and caches the value in the package.
-
-    Args:
-        package: the package's ``__name__``.
-        names: attribute name -> the module that defines it.
     """
     namespace = sys.modules[package].__dict__
 

@@ -10,13 +10,7 @@ from posekit.errors import DataError
 
 
 def to_json(record: Any, where: str, **kwargs: Any) -> str:
-    """``json.dumps(record)`` that refuses NaN/inf instead of writing invalid JSON.
-
-    Args:
-        record: the JSON-able value.
-        where: the file or record, for the message.
-        kwargs: passed to :func:`json.dumps` (``indent``, ``sort_keys``...).
-    """
+    """``json.dumps(record, **kwargs)`` that refuses NaN/inf (naming ``where``) instead of writing invalid JSON."""
     try:
         return json.dumps(record, allow_nan=False, **kwargs)
     except ValueError as e:
@@ -24,11 +18,6 @@ def to_json(record: Any, where: str, **kwargs: Any) -> str:
 
 
 def scalars_json(row: dict[str, Any], **kwargs: Any) -> str:
-    """A row of scalars as JSON, a non-finite number written as ``null`` (a diverged loss or an undefined metric).
-
-    Args:
-        row: name -> number (or string).
-        kwargs: passed to :func:`json.dumps`.
-    """
+    """A row of scalars as JSON, a non-finite number written as ``null`` (a diverged loss or an undefined metric)."""
     clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
     return json.dumps(clean, allow_nan=False, **kwargs)

@@ -1,10 +1,6 @@
-"""Typed sub-component configs for constructor signatures.
+"""Typed sub-component configs (``decoder: CodecConfig``), validated against the component's own signature.
 
-A head declares ``decoder: CodecConfig | None = None`` and ``loss: LossConfig``; the
-registry then validates the nested config against that component's own signature
-(so ``model.head.decoder.sigma`` errors name their full path) before anything is
-built. The constructor receives a plain ``dict`` (or an already built component when
-called from Python) and builds it with :func:`posekit.registry.build`.
+The constructor receives a plain ``dict`` (or a built component) and builds it with :func:`posekit.registry.build`.
 """
 
 from __future__ import annotations

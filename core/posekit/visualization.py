@@ -1,10 +1,7 @@
 """Drawing poses: skeletons on images (OpenCV).
 
-Colours come from the keypoint definition (MMPose's ``dataset_meta``: ``keypoint_colors``,
-``skeleton_links``, ``skeleton_link_colors``, given as RGB). Radii and line widths scale with
-the image size so drawings read the same on a thumbnail and on a 4K frame.
-
-Dimensions: N people, K keypoints, L skeleton links.
+Colours come from the keypoint definition (MMPose's ``dataset_meta``, RGB); radii and line
+widths scale with the image size. N people, K keypoints, L skeleton links.
 """
 
 from __future__ import annotations
@@ -44,15 +41,9 @@ def draw_poses(
 ) -> np.ndarray:
     """Draw people on a copy of ``img``; returns the drawn image.
 
-    Args:
-        img: ``(H, W, 3)`` uint8 BGR image.
-        keypoints: ``(N, K, 2)`` keypoints in image pixels.
-        keypoint_scores: ``(N, K)``; keypoints and links with a score at or below ``kpt_thr`` are not drawn.
-        dataset_meta: the keypoint definition (MMPose's ``dataset_meta`` dict).
-        kpt_thr: the score threshold (default 0.3).
-        bboxes: ``(N, 4)`` xyxy boxes to outline, or None.
-        radius: keypoint radius in pixels; default scales with the image (3 at 640 px).
-        thickness: link width in pixels; default scales with the image (2 at 640 px).
+    ``img (H, W, 3)`` uint8 BGR; ``keypoints (N, K, 2)`` in image pixels, those (and links) scoring at
+    or below ``kpt_thr`` not drawn; ``bboxes (N, 4)`` xyxy. ``radius``/``thickness`` default to 3/2 px
+    at 640 px, scaled with the image.
     """
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"img: expected an (H, W, 3) BGR image, got shape {img.shape}")

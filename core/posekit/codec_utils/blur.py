@@ -1,7 +1,4 @@
-"""Gaussian blurs of heatmaps that rescale to the original maxima (MMPose's).
-
-Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
-"""
+"""Gaussian blurs of heatmaps that rescale to the original maxima (MMPose's)."""
 
 from __future__ import annotations
 
@@ -14,14 +11,8 @@ def _blur_raw(heatmaps: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray
 
     All maps go through one ``cv2.GaussianBlur`` call (zero border): they are stacked vertically with
     ``kernel // 2`` zero rows after each, which gives every kept pixel exactly the neighbourhood it
-    has in MMPose's per-map zero-padded blur.
-
-    Args:
-        heatmaps: ``(..., H, W)``.
-        kernel: odd Gaussian kernel size (sigma from cv2's rule ``0.3 * ((kernel - 1) * 0.5 - 1) + 0.8``).
-
-    Returns:
-        ``blurred (..., H, W)`` float32 (not rescaled) and ``scale (..., 1, 1)`` float32.
+    has in MMPose's per-map zero-padded blur. Returns ``blurred (..., H, W)`` float32 (not rescaled)
+    and ``scale (..., 1, 1)`` float32; sigma follows cv2's rule for the odd ``kernel``.
     """
     if kernel % 2 != 1:
         raise ValueError(f"blur kernel size must be odd, got {kernel}")
@@ -37,14 +28,9 @@ def _blur_raw(heatmaps: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray
 
 
 def gaussian_blur(heatmaps: np.ndarray, kernel: int = 11) -> np.ndarray:
-    """Blur each map with a zero-padded Gaussian and rescale it to its original maximum (DarkPose).
+    """Blur each map ``(..., H, W)`` with a zero-padded Gaussian and rescale it to its original maximum (DarkPose).
 
-    Args:
-        heatmaps: ``(..., H, W)``; not modified (MMPose's version works in place).
-        kernel: odd kernel size; 11 matches sigma 2, 17 sigma 3.
-
-    Returns:
-        ``(..., H, W)`` float32.
+    Returns a new float32 array (MMPose's works in place); kernel 11 matches sigma 2, 17 sigma 3.
     """
     blurred, scale = _blur_raw(heatmaps, kernel)
     return blurred * scale

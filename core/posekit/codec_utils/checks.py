@@ -1,7 +1,4 @@
-"""Input checks shared by the codecs: numeric arrays of a given shape.
-
-Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
-"""
+"""Input checks shared by the codecs: numeric arrays of a given shape."""
 
 from __future__ import annotations
 
@@ -11,13 +8,9 @@ import numpy as np
 
 
 def check_array(name: str, value: object, shape: Sequence[int | str]) -> np.ndarray:
-    """Return ``value`` when it is a numeric ndarray of ``shape``, else raise ``ValueError``.
+    """Return ``value`` when it is a numeric ndarray of ``shape``, else raise ``ValueError`` naming ``name``.
 
-    Args:
-        name: the argument's name, used in the message.
-        value: what the caller passed.
-        shape: the expected shape; an ``int`` entry must match exactly, a ``str`` entry (a
-            dimension's name such as ``"K"``) matches any size.
+    A ``str`` entry of ``shape`` (a dimension's name such as ``"K"``) matches any size.
     """
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.ndim == len(shape):
         for want, got in zip(shape, value.shape, strict=True):
@@ -34,12 +27,9 @@ def check_array(name: str, value: object, shape: Sequence[int | str]) -> np.ndar
 
 
 def check_keypoints(keypoints: object, keypoints_visible: object | None, instances: int | str = "N") -> np.ndarray:
-    """Check a codec's ``encode`` inputs; return the visibilities (all ones when None).
+    """Check ``keypoints (N, K, 2)`` and ``keypoints_visible (N, K)``; return the visibilities (ones when None).
 
-    Args:
-        keypoints: ``(N, K, 2)`` (``instances`` fixes N, e.g. 1 for one instance per sample).
-        keypoints_visible: ``(N, K)`` or None.
-        instances: the expected N, or a name that matches any size. Default ``"N"``.
+    ``instances`` fixes N (e.g. 1), or is a name that matches any size.
     """
     keypoints = check_array("keypoints", keypoints, (instances, "K", 2))
     if keypoints_visible is None:

@@ -1,7 +1,4 @@
-"""Test-time flips (torch tensors): heatmaps and coordinates flipped back.
-
-Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
-"""
+"""Test-time flips (torch tensors): heatmaps and coordinates flipped back."""
 
 from __future__ import annotations
 
@@ -20,15 +17,8 @@ def flip_heatmaps(
 ) -> Tensor:
     """Flip heatmaps of a horizontally flipped input back (MMPose's ``flip_heatmaps``).
 
-    Args:
-        heatmaps: ``(B, C, H, W)``.
-        flip_indices: keypoint index after the flip, one per keypoint.
-        flip_mode: ``"heatmap"`` (one map per keypoint), ``"udp_combined"`` (3 maps per keypoint,
-            the x-offset map negated) or ``"offset"`` (2 offset maps per keypoint, x negated).
-        shift_heatmap: shift the flipped maps one pixel right (MSRA heatmaps).
-
-    Returns:
-        ``(B, C, H, W)``.
+    ``heatmaps (B, C, H, W)``; ``flip_mode`` is ``"heatmap"`` (one map per keypoint), ``"udp_combined"``
+    (3 maps per keypoint, the x-offset map negated) or ``"offset"`` (2 offset maps per keypoint, x negated).
     """
     group = {"heatmap": 1, "udp_combined": 3, "offset": 2}.get(flip_mode)
     if group is None:
@@ -52,14 +42,8 @@ def flip_coordinates(
 ) -> Tensor:
     """Flip normalized coordinates of a horizontally flipped input back (MMPose's ``flip_coordinates``).
 
-    Args:
-        coords: ``(B, K, D)`` with x normalized to [0, 1] in its first channel.
-        flip_indices: keypoint index after the flip.
-        shift_coords: shift x by one input pixel, compensating the flip's pixel-centre offset.
-        input_size: ``(w, h)`` of the model input.
-
-    Returns:
-        ``(B, K, D)``.
+    ``coords (B, K, D)`` with x normalized to [0, 1] first; ``shift_coords`` shifts x by one input
+    pixel of ``input_size (w, h)``, compensating the flip's pixel-centre offset.
     """
     if len(flip_indices) != coords.shape[1]:
         raise ValueError(f"flip_indices: expected {coords.shape[1]} entries, got {len(flip_indices)}")

@@ -1,7 +1,4 @@
-"""Maxima of heatmaps.
-
-Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
-"""
+"""Maxima of heatmaps."""
 
 from __future__ import annotations
 
@@ -9,14 +6,9 @@ import numpy as np
 
 
 def get_heatmap_maximum(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Location and value of each heatmap's maximum.
+    """``locs (..., 2)`` float32 ``(x, y)`` and ``vals (...)`` of the maxima of ``heatmaps (..., H, W)``.
 
-    Args:
-        heatmaps: ``(..., H, W)``, e.g. ``(K, H, W)`` or ``(B, K, H, W)``.
-
-    Returns:
-        ``locs (..., 2)`` float32 ``(x, y)`` in heatmap pixels (``-1`` where the maximum is
-        ``<= 0``) and ``vals (...)``.
+    ``locs`` is ``-1`` where the maximum is ``<= 0``.
     """
     lead, (height, width) = heatmaps.shape[:-2], heatmaps.shape[-2:]
     flat = heatmaps.reshape(-1, height * width)

@@ -1,7 +1,4 @@
-"""Sub-pixel refinement of decoded heatmap keypoints: quarter-pixel shift, DARK, DARK-UDP.
-
-Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
-"""
+"""Sub-pixel refinement of decoded heatmap keypoints: quarter-pixel shift, DARK, DARK-UDP."""
 
 from __future__ import annotations
 
@@ -32,12 +29,8 @@ def _channels(keypoints: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
 def refine_keypoints(keypoints: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
     """Move each keypoint a quarter pixel towards its higher neighbour, per axis (MSRA decoding).
 
-    Args:
-        keypoints: ``(..., K, 2)`` float in heatmap pixels (the maxima).
-        heatmaps: ``(..., K, H, W)`` broadcastable to the keypoints (see MMPose's ``(K, H, W)``).
-
-    Returns:
-        the refined keypoints (a new array of the keypoints' dtype).
+    ``keypoints (..., K, 2)`` are the maxima in heatmap pixels, ``heatmaps (..., K, H, W)``
+    broadcast against them; returns a new array of the keypoints' dtype.
     """
     height, width = heatmaps.shape[-2:]
     maps = heatmaps.reshape(-1, height, width)
@@ -94,14 +87,7 @@ def refine_keypoints_dark(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kern
     invertible, as in MMPose. The blur is evaluated on each keypoint's 5 x 5 neighbourhood only: the
     rescale to the map's maximum adds a constant to the log-map, which cancels from every derivative,
     unless a neighbour falls below MMPose's floor of 1e-10; those keypoints take the whole-map path.
-
-    Args:
-        keypoints: ``(..., K, 2)`` float in heatmap pixels (the maxima).
-        heatmaps: ``(..., K, H, W)`` broadcastable to the keypoints.
-        blur_kernel_size: odd Gaussian kernel size of the modulation blur.
-
-    Returns:
-        the refined keypoints (a new array of the keypoints' dtype).
+    Arguments and result as :func:`refine_keypoints`; ``blur_kernel_size`` is odd.
     """
     if blur_kernel_size % 2 != 1:
         raise ValueError(f"blur kernel size must be odd, got {blur_kernel_size}")

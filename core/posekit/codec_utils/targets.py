@@ -1,7 +1,4 @@
-"""Target rendering: Gaussian heatmaps (MSRA, unbiased DARK, UDP).
-
-Dimensions (N, K, [W, H], L) and keypoint spaces as in :mod:`posekit.codec_utils`.
-"""
+"""Target rendering: Gaussian heatmaps (MSRA, unbiased DARK, UDP)."""
 
 from __future__ import annotations
 
@@ -34,15 +31,9 @@ def _render(
 
     Per axis, the value at pixel ``p`` of keypoint ``(n, k)`` is ``exp(d ** 2 / neg_denom)`` with
     ``d = (p - origin) - offset`` computed in float32, the way MMPose evaluates its local patch.
-
-    Args:
-        heatmap_size: ``(W, H)``.
-        origin: ``(N, K, 2)`` float32 integer origin of the local patch (0 for a full-map Gaussian).
-        offset: float32 centre relative to ``origin``, broadcastable to ``(N, K, 2, 1)``.
-        neg_denom: float32 ``-2 * sigma ** 2``, a scalar or ``(N, 1, 1, 1)`` per instance.
-        draw: ``(N, K)`` bool, the keypoints to draw.
-        end: ``(N, K, 2)`` float32 end of the window: draw only on ``[origin, end)`` per axis, or
-            None for the whole map.
+    ``origin (N, K, 2)`` is the patch's integer origin (0 for a full-map Gaussian), ``offset``
+    broadcasts to ``(N, K, 2, 1)``, ``neg_denom`` is ``-2 * sigma ** 2`` (scalar or ``(N, 1, 1, 1)``),
+    ``end (N, K, 2)`` bounds the window ``[origin, end)`` (None: the whole map).
     """
     width, height = heatmap_size
     n_inst, n_kpt = draw.shape
@@ -114,17 +105,9 @@ def generate_gaussian_heatmaps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian heatmaps centred on the rounded keypoint, cut to a 3-sigma window (MSRA).
 
-    Overlapping instances of one keypoint take the element-wise maximum.
-
-    Args:
-        heatmap_size: ``(W, H)``.
-        keypoints: ``(N, K, 2)`` in heatmap pixels.
-        keypoints_visible: ``(N, K)``.
-        sigma: one sigma, or one per instance ``(N,)``.
-
-    Returns:
-        ``heatmaps (K, H, W)`` float32 and ``keypoint_weights (N, K)`` (the visibilities, zeroed
-        where a labelled keypoint's window misses the map).
+    ``keypoints (N, K, 2)`` in heatmap pixels of ``heatmap_size (W, H)``; ``sigma`` one or ``(N,)``.
+    Overlapping instances take the element-wise maximum. Returns ``heatmaps (K, H, W)`` float32 and
+    ``keypoint_weights (N, K)`` (the visibilities, zeroed where a labelled keypoint's window misses the map).
     """
     sigmas = _instance_sigmas(sigma, keypoints.shape[0])
     radius = sigmas * 3

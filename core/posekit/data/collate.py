@@ -27,24 +27,10 @@ def _sample_target(sample: PoseSample, key: str) -> torch.Tensor:
 
 
 def pose_collate(samples: Sequence[PoseSample]) -> PoseBatch:
-    """Stack B packed samples into a batch.
+    """Stack B packed samples into a :class:`PoseBatch` (shapes there); samples keep metadata only.
 
-    - ``inputs``: the samples' ``inputs`` stacked, ``(B, C, H, W)`` (``(B, C, T)`` for lifting);
-    - ``targets[key]``: one tensor ``(B, ...)`` when every sample's array has the same shape
-      (``heatmaps (B, K, H, W)``, ``keypoint_weights (B, N, K)``), else a list of B tensors
-      (bottom-up targets with different numbers of instances); a multilevel target
-      (``GenerateTarget(multilevel=True)``: a list of L same-shape arrays per sample) becomes
-      ``(B, L, ...)`` (``heatmaps (B, L, K, H, W)``, ``keypoint_weights (B, L, N, K)``);
-    - ``samples``: the samples' metadata, with ``img``, ``inputs``, ``targets`` and ``rng``
-      dropped (the first three live in the batch, once).
-
-    Args:
-        samples: pipeline outputs, each with ``inputs`` set (by ``PackPoseInputs``) and the
-            same ``targets`` keys.
-
-    Raises:
-        DataError: no samples, a sample without inputs, inputs of different shapes, or
-            samples whose targets have different keys.
+    A multilevel target (``GenerateTarget(multilevel=True)``: L same-shape arrays per sample)
+    becomes ``(B, L, ...)``; targets of different shapes (bottom-up instances) stay a list of B tensors.
     """
     if not samples:
         raise DataError("pose_collate: got no samples to collate")

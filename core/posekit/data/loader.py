@@ -1,11 +1,7 @@
 """The one DataLoader factory: seeded sampling and workers, distributed sampling, epoch-keyed samplers.
 
-A plain call picks the sampler (sequential, seeded random, or distributed when
-torch.distributed runs). The trainer and evaluation pass their own sampler of ``(epoch, index)``
-keys (:mod:`posekit.engine.loader`); the dataset is then wrapped in :class:`EpochDataset`, which
-passes the epoch to the dataset (``set_epoch``) before fetching the sample, so per-sample
-augmentation seeds (``sample_rng(seed, epoch, index)``) reach every worker process, even
-persistent ones.
+Per-sample augmentation seeds reach every worker, even persistent ones, through
+:class:`EpochDataset` when the trainer passes its sampler of ``(epoch, index)`` keys.
 """
 
 from __future__ import annotations
@@ -29,14 +25,7 @@ from posekit.structures import PoseBatch, PoseSample
 def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> None:
     """Seed a loader worker's ``random``, numpy and torch from ``seed + num_workers * rank + worker_id``.
 
-    The formula of mmengine's ``worker_init_fn``, so every worker of every rank draws a
-    different stream, and the same seed gives the same streams again.
-
-    Args:
-        worker_id: the worker's index in its loader.
-        num_workers: workers per loader.
-        rank: the process's rank (0 without distribution).
-        seed: the run's base seed.
+    mmengine's formula: every worker of every rank draws a different, reproducible stream.
     """
     die_with_parent()
     worker_seed = num_workers * rank + worker_id + seed
@@ -46,11 +35,7 @@ def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> No
 
 
 class EpochDataset(Dataset):
-    """Wrap ``dataset`` so that keys ``(epoch, index)`` set the epoch before ``dataset[index]``.
-
-    Args:
-        dataset: the wrapped dataset; its ``set_epoch(epoch)`` is called when it has one.
-    """
+    """Wrap ``dataset`` so that keys ``(epoch, index)`` call its ``set_epoch(epoch)`` before ``dataset[index]``."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
@@ -82,28 +67,10 @@ def build_dataloader(
 ) -> DataLoader[PoseBatch]:
     """A :class:`~torch.utils.data.DataLoader` of :class:`PoseBatch` with reproducible order and workers.
 
-    With ``seed`` set, the shuffled order comes from a ``torch.Generator`` seeded with it
-    (same seed, same order, whatever ``num_workers``), and each worker is seeded by
-    :func:`worker_init_fn`. Under an initialised ``torch.distributed`` process group, a
-    :class:`DistributedSampler` gives each rank its share; call :func:`set_epoch` before
-    each epoch so it reshuffles (and the dataset's per-sample seeds move on). Creating an
-    iterator draws from the loader's own generator, never from the run's random state.
-
-    Args:
-        dataset: a map-style dataset of :class:`PoseSample`.
-        batch_size: samples per batch (per rank when distributed).
-        num_workers: loader worker processes; 0 loads in the main process.
-        shuffle: shuffle every epoch (training).
-        seed: base seed of the order and the workers; None: unseeded.
-        drop_last: drop the last incomplete batch.
-        distributed: use a DistributedSampler; None: when torch.distributed is initialised.
-        persistent_workers: keep workers between epochs (a dataset's ``set_epoch`` then does
-            not reach them: leave off when the dataset seeds per epoch).
-        collate_fn: how samples become a batch (default :func:`pose_collate`).
-        pin_memory: pin host memory (CUDA).
-        sampler: a sampler of ``(epoch, index)`` keys (the trainer's); the dataset is then read
-            through :class:`EpochDataset` and ``shuffle``/``distributed`` are not used.
-        rank: this process's rank, giving its workers their own seeds; None: from torch.distributed.
+    With ``seed`` set, the order (whatever ``num_workers``) and the workers are seeded; a distributed
+    sampler needs :func:`set_epoch` before each epoch. ``batch_size`` is per rank.
+    A ``sampler`` of ``(epoch, index)`` keys (the trainer's) reads the dataset through
+    :class:`EpochDataset`, and ``shuffle``/``distributed`` are then not used.
     """
     if batch_size < 1 or num_workers < 0:
         raise ConfigError(

@@ -1,10 +1,7 @@
 """DataLoader workers that never outlive the process that started them.
 
-A worker blocked on a full pipe does not notice its parent's death: after ``kill -9`` of a
-trainer it could hold its memory for minutes. On Linux each worker asks the kernel for
-SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); a parent that died before the
-request is caught by reading the parent's pid again. Elsewhere the worker relies on torch's
-own parent watchdog.
+On Linux each worker asks for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``): a
+worker blocked on a full pipe would otherwise outlive a ``kill -9``-ed trainer for minutes.
 """
 
 from __future__ import annotations

@@ -1,10 +1,4 @@
-"""Datasets: annotation files in, :class:`~posekit.structures.PoseSample` out (images load lazily).
-
-:class:`BaseDataset` is the protocol; dataset classes are plugins registered under
-``posekit.datasets`` and built by name (COCO, COCO-WholeBody and MPII ship with posekit-datasets).
-The file helpers a plugin's dataset needs (``join_root``, ``check_file``: errors name the file)
-are public here. Names are imported on first access.
-"""
+"""Datasets: annotation files in, :class:`~posekit.structures.PoseSample` out (images load lazily)."""
 
 from __future__ import annotations
 

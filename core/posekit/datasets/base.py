@@ -1,12 +1,7 @@
 """What every posekit dataset shares: keypoint definition, pipeline, lazy loading, copies.
 
-A dataset reads its annotation file into a list of :class:`~posekit.structures.PoseSample`
-(image paths, boxes and keypoints in original image pixels; images are read later by the
-``LoadImage`` transform), and ``dataset[idx]`` runs the ``pipeline`` on a fresh copy of
-sample ``idx``. As in MMPose, a training pipeline may drop a sample by returning ``None``;
-another sample is then drawn (at most ``max_refetch`` times).
-
-Dimensions: N instances (1 in top-down mode), K keypoints.
+Samples hold boxes and keypoints in original image pixels; N instances (1 in top-down mode),
+K keypoints. As in MMPose, a training pipeline may drop a sample by returning ``None``.
 """
 
 from __future__ import annotations
@@ -28,7 +23,7 @@ from posekit.datasets._io import join_root
 from posekit.errors import ConfigError, DataError
 from posekit.metainfo import KeypointInfo, load_metainfo
 from posekit.registry import build, validate
-from posekit.structures import PoseSample
+from posekit.structures import INSTANCE_FIELDS, PoseSample
 from posekit.transforms.rng import sample_rng
 
 logger = logging.getLogger("posekit.datasets")
@@ -58,12 +53,8 @@ BAD_BOX = "a box of zero or negative size"
 class FilterCfg(BaseModel):
     """MMPose's ``filter_cfg``: which samples a dataset keeps.
 
-    Args:
-        bbox_score_thr: top-down mode only: drop samples whose box score is below this
-            (for detection boxes from a ``bbox_file``); default None keeps all.
-        filter_empty_gt: mmdet's key, written by MMPose's YOLOX-Pose configs; MMPose 1.3 ignores it, as here.
-        min_size: mmdet's key, likewise ignored (as MMPose 1.3 does).
-        scenes: Human-Art scene names RTMW's configs write; MMPose 1.3 ignores them, as here.
+    ``bbox_score_thr`` drops top-down samples whose (detection) box score is below it; the other
+    keys (mmdet's, and RTMW's Human-Art ``scenes``) are accepted and ignored, as MMPose 1.3 does.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -96,10 +87,6 @@ def merge_instances(group: Sequence[PoseSample]) -> PoseSample:
     instances (crowds, empty ones) go to ``invalid_segs`` to be masked out.
     """
     first = group[0]
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(s, name) for s in group], axis=0)
-
     extra: dict[str, Any] = {"ids": [s.id for s in group], "category_ids": [s.category_id for s in group]}
     for key, value in first.extra.items():
         values = [s.extra.get(key) for s in group]
@@ -114,15 +101,7 @@ def merge_instances(group: Sequence[PoseSample]) -> PoseSample:
         img_path=first.img_path,
         ori_shape=first.ori_shape,
         category_id=first.category_id,
-        bbox=cat("bbox"),
-        bbox_score=cat("bbox_score"),
-        bbox_center=cat("bbox_center"),
-        bbox_scale=cat("bbox_scale"),
-        keypoints=cat("keypoints"),
-        keypoints_visible=cat("keypoints_visible"),
-        area=cat("area"),
-        iscrowd=cat("iscrowd"),
-        num_keypoints=cat("num_keypoints"),
+        **{name: np.concatenate([getattr(s, name) for s in group], axis=0) for name in INSTANCE_FIELDS},
         crowd_index=first.crowd_index,
         invalid_segs=invalid_segs,
         extra=extra,
@@ -151,25 +130,12 @@ def _serialize(samples: Sequence[PoseSample]) -> tuple[np.ndarray, np.ndarray]:
 class BaseDataset(Dataset[PoseSample]):
     """The common machinery of posekit's datasets; subclasses implement :meth:`load_data_list`.
 
-    A subclass declares only its own arguments and hands the rest on as ``**kwargs`` (the
-    registry validates those against this signature, as for any typed base class).
-
-    Args:
-        ann_file: the annotation file, under ``data_root`` unless absolute.
-        data_mode: ``topdown`` (one sample per instance) or ``bottomup`` (one per image).
-        metainfo: the keypoint definition; None uses the class's ``METAINFO`` name.
-        data_root: folder that relative ``ann_file`` and ``data_prefix`` paths are under.
-        data_prefix: ``{"img": folder}`` prefixed to image file names; None: ``{"img": ""}``.
-        filter_cfg: which samples to keep (:class:`FilterCfg`, or its dict).
-        indices: keep only the first ``indices`` samples (an int) or these ones (a sequence).
-        serialize_data: hold the samples pickled in one buffer, so forked loader workers
-            share it instead of copying Python objects page by page.
-        pipeline: transforms (configs or callables) run on each sample in ``__getitem__``.
-        test_mode: evaluation: the pipeline must not drop samples.
-        lazy_init: read the annotation file on first use instead of in the constructor.
-        max_refetch: how many other samples to try when the pipeline drops one.
-        seed: seeds each sample's ``rng`` from (seed, epoch, index) (see
-            :mod:`posekit.transforms.rng`); None leaves it to numpy's global state.
+    A subclass declares only its own arguments and hands the rest on as ``**kwargs``.
+    ``data_mode`` is ``topdown`` (one sample per instance) or ``bottomup`` (one per image);
+    ``indices`` keeps the first n samples (an int) or these ones; ``serialize_data`` holds the
+    samples pickled in one buffer that forked loader workers share; ``max_refetch`` is how many
+    other samples to try when the pipeline drops one; ``seed`` seeds each sample's ``rng`` from
+    (seed, epoch, index), None leaving it to numpy's global state.
     """
 
     #: the registered keypoint definition used when ``metainfo`` is None
@@ -274,12 +240,7 @@ class BaseDataset(Dataset[PoseSample]):
         return kept
 
     def to_bottomup(self, instances: Iterable[PoseSample], images: Iterable[PoseSample]) -> list[PoseSample]:
-        """One sample per image with all its instances; in test mode, images with none too.
-
-        Args:
-            instances: one-instance samples; images are ordered by their first instance.
-            images: an empty sample per image of the file (for test mode).
-        """
+        """One sample per image with all its instances; in test mode, ``images`` with none too."""
         groups: dict[int, list[PoseSample]] = {}
         for sample in instances:
             groups.setdefault(sample.img_id, []).append(sample)

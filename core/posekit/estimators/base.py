@@ -19,15 +19,7 @@ from posekit.types import BackboneConfig, DataPreprocessorConfig, HeadConfig, Ne
 class PoseEstimator(BasePoseEstimator):
     """A backbone, an optional neck and a head, with MMPose's child names (checkpoint keys).
 
-    Args:
-        backbone: the backbone's config.
-        neck: the neck's config, or None.
-        head: the head's config.
-        train_cfg: training switches passed to ``head.loss``.
-        test_cfg: test switches (flip test, ...) passed to ``head.predict``.
-        data_preprocessor: the data preprocessor's config (default: no normalisation).
-        metainfo: keypoint definition name or file, or MMPose's ``{"from_file": ".../coco.py"}``
-            (resolved by name); gives flip indices at inference.
+    ``metainfo`` (anything ``load_metainfo`` takes) gives flip indices at inference.
     """
 
     def __init__(
@@ -120,10 +112,8 @@ def input_to_image_batch(keypoints: np.ndarray, samples: Sequence[PoseSample]) -
 def people_to_image(pred: InstanceData, sample: PoseSample) -> tuple[np.ndarray, np.ndarray]:
     """Map one image's people from model-input to original image pixels (``pred.keypoints``, in place).
 
-    Returns:
-        their ``(N, 4)`` xyxy boxes in image pixels (the head's own ``bboxes`` when it predicts them,
-        else each person's keypoint extent) and ``(N,)`` scores (``instance_scores``, else the mean
-        keypoint score).
+    Returns ``(N, 4)`` xyxy boxes (the head's own ``bboxes``, else each keypoint extent) and ``(N,)``
+    scores (``instance_scores``, else the mean keypoint score).
     """
     pred.keypoints = input_to_image(pred.keypoints[..., :2], sample)
     kpts = pred.keypoints

@@ -16,15 +16,8 @@ class PoseDataPreprocessor(nn.Module):
     (channels swapped to RGB first when ``bgr_to_rgb``). Non-image inputs (lifting's
     ``(B, C, T)``) are only cast to float when no mean/std is given.
 
-    Args:
-        mean: per-channel mean in the input's 0-255 scale, in the output channel order; None: no normalisation.
-        std: per-channel std, same convention as ``mean``.
-        bgr_to_rgb: swap the first and third channel before normalising.
-        pad_size_divisor: pad H and W up to a multiple of this (bottom-up batches), 1: no padding.
-        pad_value: the value padding is filled with.
-        non_blocking: copy to the device asynchronously.
-        batch_augments: data preprocessors run after this one on training batches, in order
-            (MMPose's ``batch_augments``: ``BatchSyncRandomResize``); each ``forward(batch, training) -> batch``.
+    ``mean``/``std`` are in the 0-255 scale, in the output channel order. ``batch_augments`` run after
+    this one on training batches (MMPose's ``BatchSyncRandomResize``), each ``forward(batch, training) -> batch``.
     """
 
     def __init__(

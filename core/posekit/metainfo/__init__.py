@@ -1,7 +1,5 @@
 """Keypoint definitions (MMPose's ``dataset_info``): names, skeleton, flip pairs, weights, sigmas.
 
-``load_metainfo("coco")`` returns the validated :class:`KeypointInfo` of a registered
-definition (entry-point group ``posekit.metainfo``) or of a user's YAML/JSON file.
 Importing this package is cheap: pydantic and PyYAML load on first use.
 """
 

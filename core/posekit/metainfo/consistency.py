@@ -1,12 +1,8 @@
 """A model's keypoint count against its keypoint definition: K must agree, or nothing runs.
 
-A head declares which constructor argument holds K (the keypoints it predicts) with the class
-attribute ``num_keypoints_arg``; when it declares none, the first of ``num_keypoints``,
-``num_joints`` and ``out_channels`` in its signature is K. The same name is read from a config
-(``model.head.out_channels``) and from a built head (``head.out_channels``). A head whose outputs
-are not one per keypoint says so through its codec (``decoder``): a codec with a method
-``definition_keypoints(outputs) -> K`` maps the head's count to the definition's (UDP's combined
-maps: 3 channels a keypoint; a lifter that removes the root: K - 1 joints).
+K is the head argument named by ``num_keypoints_arg`` (else the first of ``num_keypoints``,
+``num_joints``, ``out_channels``); a codec's ``definition_keypoints(outputs) -> K`` maps other counts
+(UDP's 3 maps a keypoint, a lifter's K - 1 joints).
 """
 
 from __future__ import annotations
@@ -68,11 +64,7 @@ def _through_codec(value: int, where: str, codec: Any) -> tuple[int, str]:
 def check_keypoints(found: tuple[int, str] | None, num: int, flip_indices: Sequence[int], origin: str) -> None:
     """Refuse a head whose K differs from the definition's (or from its flip indices' length).
 
-    Args:
-        found: ``(K, where)`` of the head, or None (nothing to check).
-        num: the definition's number of keypoints.
-        flip_indices: the definition's flip indices (K,).
-        origin: where the definition comes from, for the message (``metainfo 'coco'``).
+    ``found`` is the head's ``(K, where)``, or None (nothing to check).
     """
     if found is None:
         return

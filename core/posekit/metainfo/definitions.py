@@ -1,8 +1,6 @@
 """The keypoint definitions that ship with posekit (entry-point group ``posekit.metainfo``).
 
-Each function returns the validated definition of a YAML file beside this module (values
-as in MMPose's ``configs/_base_/datasets/<name>.py``). A plugin registers its own the same
-way, or with a module attribute holding the path of its YAML/JSON file.
+Each returns the YAML file beside this module (MMPose's ``configs/_base_/datasets/<name>.py`` as data).
 """
 
 from __future__ import annotations

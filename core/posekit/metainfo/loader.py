@@ -1,9 +1,7 @@
 """Find a keypoint definition: a registered name, a YAML/JSON file, a mapping, or a model.
 
-Registered names come from the entry-point group ``posekit.metainfo``. An entry point's
-object may be a function returning a :class:`KeypointInfo` (as the core's own), a path
-(``str`` / ``os.PathLike``) of a YAML/JSON definition file, a mapping, or a
-``KeypointInfo``. pydantic and PyYAML are imported on first use only.
+An entry point of ``posekit.metainfo`` may be a function returning a :class:`KeypointInfo`,
+the path of a YAML/JSON file, a mapping, or a ``KeypointInfo``.
 """
 
 from __future__ import annotations
@@ -45,13 +43,7 @@ def _format_errors(exc: ValidationError) -> str:
 
 
 def validate_metainfo(data: Mapping[str, Any], source: str) -> KeypointInfo:
-    """Validate a definition mapping; errors name ``source`` (a file or entry point) and the field.
-
-    Args:
-        data: the definition (MMPose ``dataset_info`` layout); a mapping whose only key is
-            ``dataset_info`` is unwrapped.
-        source: where ``data`` comes from, for error messages.
-    """
+    """Validate a definition mapping (a lone ``dataset_info`` key unwrapped); errors name ``source`` and the field."""
     from pydantic import ValidationError
 
     from posekit.metainfo.schema import KeypointInfo
@@ -65,12 +57,7 @@ def validate_metainfo(data: Mapping[str, Any], source: str) -> KeypointInfo:
 
 
 def load_metainfo_file(path: str | os.PathLike[str]) -> KeypointInfo:
-    """Read and validate a YAML (``.yaml``/``.yml``) or JSON (``.json``) definition file.
-
-    Args:
-        path: the file; a Python file (MMPose's ``configs/_base_/datasets/*.py``) is refused,
-            since posekit never executes configs.
-    """
+    """Read and validate a YAML or JSON definition file; a Python file is refused (posekit never executes configs)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".py":
@@ -130,16 +117,8 @@ def _looks_like_path(text: str) -> bool:
 def load_metainfo(name_or_path: str | os.PathLike[str] | Mapping[str, Any] | KeypointInfo) -> KeypointInfo:
     """The keypoint definition for a registered name, a YAML/JSON file, a mapping, or a model.
 
-    Args:
-        name_or_path: a name registered under ``posekit.metainfo`` (``coco``, ``mpii``, ...,
-            or ``dist-name:name``), the path of a YAML/JSON definition file, a definition
-            mapping, MMPose's ``{"from_file": ".../coco.py"}`` (resolved to the registered
-            definition of that name: the Python file is never executed), or a ``KeypointInfo``.
-
-    Raises:
-        UnknownComponentError: an unknown name (the message lists the registered ones).
-        DefinitionFileNotFoundError: a file that does not exist.
-        ConfigError: a definition that does not validate (naming the file and field).
+    A name may be ``dist-name:name``; MMPose's ``{"from_file": ".../coco.py"}`` resolves to the
+    registered definition of that name (the Python file is never executed).
     """
     if isinstance(name_or_path, Mapping):
         if set(name_or_path) == {"from_file"}:

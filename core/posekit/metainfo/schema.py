@@ -1,20 +1,8 @@
 """The keypoint definition model: MMPose's ``dataset_info`` as validated, immutable data.
 
 A definition file (YAML or JSON) has the layout of MMPose's ``configs/_base_/datasets/*.py``
-written as data::
-
-    dataset_name: coco
-    keypoint_info:                    # {id: keypoint}, ids 0..K-1
-      0: {name: nose, id: 0, color: [51, 153, 255], type: upper, swap: ''}
-      1: {name: left_eye, id: 1, color: [51, 153, 255], type: upper, swap: right_eye}
-    skeleton_info:                    # {id: link}, links by keypoint name
-      0: {link: [left_ankle, left_knee], id: 0, color: [0, 255, 0]}
-    joint_weights: [1.0, 1.0, ...]    # (K,) loss weights; all 1 when left out
-    sigmas: [0.026, 0.025, ...]       # (K,) OKS sigmas; null or [] when the dataset has none
-
-:class:`KeypointInfo` validates it and derives what MMPose's ``parse_pose_metainfo``
-derives: flip indices and flip pairs from the ``swap`` names, skeleton links as index
-pairs, upper/lower body ids. Colours are (r, g, b) as MMPose writes them (0..255).
+written as data (``keypoint_info`` ids 0..K-1, ``skeleton_info`` links by name, ``joint_weights``
+and ``sigmas`` ``(K,)``); :class:`KeypointInfo` derives what MMPose's ``parse_pose_metainfo`` does.
 """
 
 from __future__ import annotations
@@ -47,14 +35,10 @@ class PaperInfo(_Frozen):
 
 
 class KeypointSpec(_Frozen):
-    """One keypoint: its name, drawing colour, body half and horizontal-flip partner.
+    """One keypoint: its name, (r, g, b) colour 0..255, body half and horizontal-flip partner.
 
-    Args:
-        name: unique keypoint name.
-        id: its index (must equal its key in ``keypoint_info`` when given).
-        color: (r, g, b) drawing colour, 0..255; default (255, 128, 0) as MMPose.
-        type: ``upper`` / ``lower`` body half (used by the half-body augmentation), or ``''``.
-        swap: the name of the keypoint it becomes after a horizontal flip; ``''`` for itself.
+    ``id`` must equal its key in ``keypoint_info`` when given; ``type`` is ``upper``/``lower`` (for
+    the half-body augmentation) or ``''``; ``swap`` is the partner's name, ``''`` for itself.
     """
 
     name: str = Field(min_length=1)
@@ -65,13 +49,7 @@ class KeypointSpec(_Frozen):
 
 
 class LinkSpec(_Frozen):
-    """One skeleton link between two named keypoints.
-
-    Args:
-        link: (start name, end name).
-        id: the link's id (informative only: MMPose's own files repeat some).
-        color: (r, g, b) drawing colour, 0..255; default (96, 96, 255) as MMPose.
-    """
+    """One skeleton link between two named keypoints; ``id`` is informative only (MMPose's files repeat some)."""
 
     link: tuple[str, str]
     id: int | None = None
@@ -94,17 +72,8 @@ def _unknown(name: str, names: tuple[str, ...]) -> str:
 class KeypointInfo(_Frozen):
     """A dataset's keypoint definition (K keypoints), validated; derived values as properties.
 
-    Args:
-        dataset_name: the dataset's name (``coco``, ``mpii``, ...).
-        paper_info: citation of the dataset, or of each dataset it combines (optional).
-        keypoint_info: ``{id: KeypointSpec}`` for ids ``0..K-1``.
-        skeleton_info: ``{id: LinkSpec}``, drawn in this order.
-        joint_weights: (K,) per-keypoint loss weights; all 1.0 when left out.
-        sigmas: (K,) OKS sigmas; ``None`` when the dataset has none (an empty list reads as ``None``).
-        stats_info: dataset statistics (Human3.6M), optional.
-        one_way_swaps: accept a ``swap`` whose partner does not swap back, flipped one way as
-            MMPose's ``parse_pose_metainfo`` does (MMPose's own DeepFashion2 file has one); off by
-            default, so a typo in a definition is an error.
+    ``one_way_swaps`` accepts a ``swap`` whose partner does not swap back, flipped one way as
+    MMPose's ``parse_pose_metainfo`` does (its DeepFashion2 file has one); off, such a typo is an error.
     """
 
     dataset_name: str = Field(min_length=1)
@@ -245,10 +214,9 @@ class KeypointInfo(_Frozen):
         return tuple(link.color for link in self.skeleton_info.values())
 
     def to_dataset_meta(self) -> dict[str, Any]:
-        """The dict MMPose's ``parse_pose_metainfo`` returns (numpy arrays included).
+        """The dict MMPose's ``parse_pose_metainfo`` returns (a checkpoint's ``meta["dataset_meta"]``).
 
-        This is what MMPose stores as ``meta["dataset_meta"]`` in a checkpoint and hands its
-        visualizer; ``sigmas`` is an empty array when the dataset has none, as in MMPose.
+        ``sigmas`` is an empty array when the dataset has none, as in MMPose.
         """
         import numpy as np
 

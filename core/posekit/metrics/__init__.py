@@ -1,10 +1,4 @@
-"""Evaluation metrics: the :class:`BaseMetric` protocol and pure numpy functions.
-
-Metric classes are plugins registered under ``posekit.metrics`` (COCO keypoint AP/AR and
-PCK / AUC / EPE / NME ship with posekit-datasets) and are built by name; :mod:`posekit.metrics.functional`
-holds the numpy functions they use (PCK, AUC, EPE, NME, OKS and its NMS).
-Names are imported on first access, so ``import posekit.metrics`` stays cheap.
-"""
+"""Evaluation metrics: the :class:`BaseMetric` protocol and the numpy functions of :mod:`posekit.metrics.functional`."""
 
 from __future__ import annotations
 

@@ -1,11 +1,8 @@
 """The metric interface the trainer drives: ``process`` per batch, ``evaluate`` once per pass.
 
-A metric keeps one small, picklable record per processed sample (numpy arrays, no images).
-``evaluate`` gathers the records of every rank (``torch.distributed.all_gather_object`` when a
-process group is initialised), restores the dataset order (a ``DistributedSampler`` deals
-sample ``i`` to rank ``i % world_size``), drops the duplicates a padded sampler adds (by the
-sample key ``(img_id, id, img_path)``), computes on rank 0, and hands the same numbers to
-every rank. Metric names get the ``prefix`` as MMPose's do (``coco/AP``).
+``evaluate`` gathers every rank's picklable per-sample records, restores the dataset order
+(a ``DistributedSampler`` deals sample ``i`` to rank ``i % world_size``), drops a padded
+sampler's duplicates, computes on rank 0 and hands the same numbers to every rank.
 """
 
 from __future__ import annotations
@@ -81,11 +78,8 @@ class BaseMetric:
     """Accumulate per-sample records with :meth:`process`; :meth:`evaluate` computes and resets.
 
     Subclasses implement ``_record(result, index)`` (validate one :class:`PoseResult` and keep
-    what the metric needs) and ``compute_metrics(records)``.
-
-    Args:
-        prefix: prepended to every metric name as ``prefix/name``; default the class's
-            ``default_prefix`` (``coco`` for :class:`CocoMetric`, none for the others, as MMPose).
+    what the metric needs) and ``compute_metrics(records)``. ``prefix`` names metrics
+    ``prefix/name`` (default the class's ``default_prefix``, as MMPose).
     """
 
     default_prefix: ClassVar[str | None] = None
@@ -107,12 +101,7 @@ class BaseMetric:
         self.set_dataset_meta(metainfo)
 
     def set_dataset_meta(self, metainfo: Any) -> None:
-        """Give the metric the evaluated dataset's keypoint definition.
-
-        Args:
-            metainfo: a ``KeypointInfo``, an MMPose-style ``dataset_meta`` mapping, or a
-                definition name/path for ``posekit.metainfo.load_metainfo``.
-        """
+        """Give the metric the dataset's keypoint definition (what ``load_metainfo`` takes, or a ``dataset_meta``)."""
         self._dataset_meta = load_definition(metainfo) if isinstance(metainfo, str) else metainfo
 
     # ---- accumulation ----

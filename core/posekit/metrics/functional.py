@@ -1,11 +1,7 @@
-"""Pure, vectorized evaluation functions (numpy in, numbers out).
+"""Vectorized evaluation functions: ``pred``/``gt`` ``(N, K, D)``, ``mask (N, K)`` bool, in one space.
 
-Dimension legend: N instances, K keypoints, D coordinate dims (2 or 3), T thresholds.
-
-The numbers follow ``mmpose.evaluation.functional`` (1.3.2), dtypes included: distances are
-kept in float32 as MMPose keeps them, so a float32 input gives MMPose's result to rounding.
-Coordinates may be in any space as long as ``pred``, ``gt`` and the normalisation factors
-share it (image pixels for top-down results).
+The numbers follow ``mmpose.evaluation.functional`` (1.3.2): distances are kept in float32 as
+MMPose keeps them, so a float32 input gives MMPose's result to rounding.
 """
 
 from __future__ import annotations
@@ -74,16 +70,9 @@ def keypoint_pck_accuracy(
 ) -> tuple[np.ndarray, float, int]:
     """PCK: the fraction of keypoints whose normalised distance to the ground truth is below ``thr``.
 
-    Args:
-        pred: (N, K, D) predicted keypoints.
-        gt: (N, K, D) ground-truth keypoints, same space as ``pred``.
-        mask: (N, K) bool, which keypoints count.
-        thr: threshold on the normalised distance (e.g. 0.05 of the bbox size, 0.5 of the head size).
-        norm_factor: (N, 2) per-instance normalisation of x and y; an instance with a zero factor is skipped.
-
-    Returns:
-        ``(acc (K,), avg_acc, cnt)``: per-keypoint accuracy (-1 for a keypoint with no valid
-        instance), the mean over the valid keypoints (0 when none) and their number.
+    ``norm_factor (N, 2)`` normalises x and y per instance (a zero factor skips it). Returns
+    ``(acc (K,), avg_acc, cnt)``: per-keypoint accuracy (-1 for a keypoint with no valid
+    instance), the mean over the valid keypoints (0 when none) and their number.
     """
     pred, gt, mask, norm_factor = map(np.asarray, (pred, gt, mask, norm_factor))
     check_keypoints(pred, gt, mask)
@@ -96,12 +85,7 @@ def keypoint_pck_accuracy(
 def keypoint_auc(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm_factor: float, num_thrs: int = 20) -> float:
     """Area under the PCK curve over thresholds ``0, 1/num_thrs, ..., (num_thrs-1)/num_thrs``.
 
-    Args:
-        pred: (N, K, D) predicted keypoints.
-        gt: (N, K, D) ground-truth keypoints.
-        mask: (N, K) bool, which keypoints count.
-        norm_factor: one normalisation factor (pixels) for every instance and axis (MMPose: 30).
-        num_thrs: number of thresholds; default 20.
+    ``norm_factor`` (pixels) normalises every instance and axis (MMPose: 30).
     """
     pred, gt, mask = map(np.asarray, (pred, gt, mask))
     check_keypoints(pred, gt, mask)
@@ -113,13 +97,7 @@ def keypoint_auc(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm_factor
 
 
 def keypoint_epe(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
-    """End-point error: the mean Euclidean distance over the masked keypoints (input units).
-
-    Args:
-        pred: (N, K, D) predicted keypoints.
-        gt: (N, K, D) ground-truth keypoints.
-        mask: (N, K) bool, which keypoints count.
-    """
+    """End-point error: the mean Euclidean distance over the masked keypoints (input units)."""
     pred, gt, mask = map(np.asarray, (pred, gt, mask))
     check_keypoints(pred, gt, mask)
     ones = np.ones((pred.shape[0], pred.shape[2]), dtype=np.float32)
@@ -127,14 +105,9 @@ def keypoint_epe(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
 
 
 def keypoint_nme(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, normalize_factor: np.ndarray) -> float:
-    """Normalised mean error: the mean distance divided by a per-instance factor.
+    """Normalised mean error: the mean distance divided by ``normalize_factor (N, 2)`` per instance.
 
-    Args:
-        pred: (N, K, D) predicted keypoints.
-        gt: (N, K, D) ground-truth keypoints.
-        mask: (N, K) bool, which keypoints count.
-        normalize_factor: (N, 2) per-instance factor (e.g. the inter-ocular distance, twice);
-            an instance with a zero factor is skipped.
+    An instance with a zero factor is skipped.
     """
     pred, gt, mask, normalize_factor = map(np.asarray, (pred, gt, mask, normalize_factor))
     check_keypoints(pred, gt, mask)

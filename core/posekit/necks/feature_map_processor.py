@@ -12,12 +12,7 @@ from posekit.protocols import BaseNeck
 class FeatureMapProcessor(BaseNeck):
     """Select feature maps, optionally resize them to the first one's size and concatenate.
 
-    Args:
-        select_index: indices of the maps to keep (None: all).
-        concat: resize every kept map to the first one's size and concatenate them on channels.
-        scale_factor: resize the result(s) by this factor (1.0: no resize).
-        apply_relu: apply ReLU to the result(s).
-        align_corners: ``align_corners`` of the bilinear resizes.
+    ``select_index`` None keeps all; ``scale_factor`` resizes the result(s) bilinearly (1.0: none).
     """
 
     example_config = {"select_index": (0,)}  # a small working instance and its input (posekit plugins --check)

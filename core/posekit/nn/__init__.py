@@ -1,8 +1,7 @@
 """Layer bricks for plugins (a small, typed ``mmcv.cnn``): configs, builders, blocks, head trunks, freezing,
 loss bases, init, checkpoints, windowed attention, stochastic depth and mmcv's DETR attention / FFN.
 
-Everything here keeps mmcv/MMPose's module names, so state_dict keys of models built from
-these bricks equal MMPose's and its checkpoints load unchanged.
+Module names are mmcv/MMPose's, so MMPose checkpoints load unchanged.
 """
 
 from posekit.nn.attention import DropPath, WindowMSA, drop_path

@@ -1,11 +1,6 @@
 """Transformer bricks shared by backbones: stochastic depth and windowed self-attention with mmcv's names.
 
-Dimensions: B' windows (or samples), N tokens of a window (``Wh * Ww``), C channels.
-
-- :class:`DropPath` / :func:`drop_path`: stochastic depth of a residual branch (no state_dict keys);
-- :class:`WindowMSA`: multi-head self-attention inside token windows with a relative position bias
-  (keys ``relative_position_bias_table``, ``relative_position_index``, ``qkv``, ``proj``), as Swin's
-  ``w_msa`` and HRFormer's ``attn.attn`` in MMPose.
+:class:`WindowMSA` has the keys of Swin's ``w_msa`` and HRFormer's ``attn.attn`` in MMPose.
 """
 
 from __future__ import annotations
@@ -15,11 +10,7 @@ from torch import Tensor, nn
 
 
 class DropPath(nn.Module):
-    """Stochastic depth: in training, zero whole samples with probability ``drop_prob`` and rescale the rest.
-
-    Args:
-        drop_prob: probability of dropping a sample's residual branch. Default 0.
-    """
+    """Stochastic depth: in training, zero whole samples with probability ``drop_prob`` and rescale the rest."""
 
     def __init__(self, drop_prob: float = 0.0) -> None:
         super().__init__()
@@ -48,15 +39,8 @@ class WindowMSA(nn.Module):
 
     ``(B', N, C)`` with ``N = Wh * Ww`` (and an optional additive mask ``(num_windows, N, N)``) -> same shape.
 
-    Args:
-        embed_dims: channels C.
-        num_heads: attention heads (C is split over them).
-        window_size: window side, or ``(Wh, Ww)``.
-        qkv_bias: bias of the qkv projection. Default True.
-        qk_scale: overrides ``(C / num_heads) ** -0.5``; default None.
-        attn_drop_rate: dropout on the attention weights. Default 0.
-        proj_drop_rate: dropout after the output projection. Default 0.
-        with_rpe: add the relative position bias (``(2Wh - 1) * (2Ww - 1)`` entries per head). Default True.
+    ``qk_scale`` overrides ``(C / num_heads) ** -0.5``; the bias table has ``(2Wh - 1) * (2Ww - 1)``
+    entries per head.
     """
 
     def __init__(

@@ -63,13 +63,8 @@ def init_backbone(
     init_cfg: PretrainedInit | Mapping[str, Any] | None = None,
     zero_init_residual: bool = False,
 ) -> None:
-    """``conv_init`` on every Conv2d and unit norms; then ``init_cfg``'s weights, else zeroed last block norms.
-
-    Args:
-        module: the backbone.
-        conv_init: fills one Conv2d (e.g. ``kaiming_init``).
-        init_cfg: MMPose's ``dict(type='Pretrained', ...)``; default None.
-        zero_init_residual: without ``init_cfg``, start each residual block's last norm at 0. Default False.
+    """``conv_init`` on every Conv2d and unit norms; then ``init_cfg``'s weights, else (``zero_init_residual``)
+    each residual block's last norm at 0.
     """
     for m in module.modules():
         if isinstance(m, nn.Conv2d):

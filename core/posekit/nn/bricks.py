@@ -1,10 +1,4 @@
-"""Layer bricks shared by the plugins, with mmcv's names so MMPose state_dict keys carry over.
-
-- :func:`build_norm_layer` returns ``(name, layer)`` with mmcv's abbreviations (``bn``, ``gn``,
-  ``ln``, ``in``) plus a postfix, e.g. ``("bn1", BatchNorm2d)``;
-- :class:`ConvModule` is conv -> norm -> activation with keys ``conv``, ``bn``/``gn``, ``activate``;
-- :class:`DepthwiseSeparableConvModule` is ``depthwise_conv`` then ``pointwise_conv`` ConvModules.
-"""
+"""Layer bricks shared by the plugins, with mmcv's names so MMPose state_dict keys carry over."""
 
 from __future__ import annotations
 
@@ -46,16 +40,7 @@ def norm_abbr(layer: nn.Module) -> str:
 
 
 def build_norm_layer(cfg: NormCfg, num_features: int, postfix: int | str = "") -> tuple[str, nn.Module]:
-    """Build a norm layer over ``num_features`` channels from ``dict(type='BN', ...)``.
-
-    Args:
-        cfg: a :class:`NormConfig` or its dict.
-        num_features: channels C of the ``(B, C, ...)`` input (the last dim for ``LN``).
-        postfix: appended to the name, e.g. ``1`` gives ``bn1``.
-
-    Returns:
-        ``(name, layer)``, ``name`` being mmcv's abbreviation plus ``postfix``.
-    """
+    """``(name, layer)``: a norm over C of ``(B, C, ...)`` (last dim for ``LN``), named e.g. ``bn1`` for postfix 1."""
     c = as_config(NormConfig, cfg, "norm_cfg")
     opts: dict[str, Any] = {"eps": c.eps} if c.eps is not None else {}
     if c.type in ("GN", "LN") and c.momentum is not None:
@@ -131,19 +116,7 @@ class ConvModule(nn.Module):
 
     Input ``(B, in_channels, H, W)``, output ``(B, out_channels, H', W')``. Keys: ``conv.*``,
     the norm under its abbreviation (``bn.*``, ``gn.*``), ``activate`` (no parameters except PReLU).
-
-    Args:
-        in_channels: input channels.
-        out_channels: output channels.
-        kernel_size: kernel size, int or (kh, kw).
-        stride: stride. Default 1.
-        padding: zero padding. Default 0.
-        dilation: dilation. Default 1.
-        groups: conv groups. Default 1.
-        bias: conv bias; ``"auto"`` (default) adds one only without a norm layer.
-        norm_cfg: norm layer config; default None (no norm).
-        act_cfg: activation config; default ReLU; None for no activation.
-        inplace: default ``inplace`` of the activation (mmcv's). Default True.
+    ``bias="auto"`` adds a conv bias only without a norm layer; ``act_cfg=None`` means no activation.
     """
 
     def __init__(
@@ -209,19 +182,8 @@ class DepthwiseSeparableConvModule(nn.Module):
     """Depthwise ConvModule (groups = in_channels) then a 1x1 pointwise ConvModule.
 
     Input ``(B, in_channels, H, W)``, output ``(B, out_channels, H', W')``; keys
-    ``depthwise_conv.*`` and ``pointwise_conv.*``. Both use ``norm_cfg`` and ``act_cfg``.
-
-    Args:
-        in_channels: input channels.
-        out_channels: output channels.
-        kernel_size: depthwise kernel size.
-        stride: depthwise stride. Default 1.
-        padding: depthwise padding. Default 0.
-        dilation: depthwise dilation. Default 1.
-        norm_cfg: norm layer config; default None.
-        act_cfg: activation config; default ReLU.
-        dw_act_cfg: the depthwise conv's activation; default ``"default"`` (``act_cfg``), None for none.
-        pw_act_cfg: the pointwise conv's activation; default ``"default"`` (``act_cfg``), None for none.
+    ``depthwise_conv.*`` and ``pointwise_conv.*``. Kernel, stride, padding and dilation are the
+    depthwise conv's; ``dw_act_cfg``/``pw_act_cfg`` ``"default"`` take ``act_cfg``, None none.
     """
 
     def __init__(

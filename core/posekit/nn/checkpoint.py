@@ -1,12 +1,7 @@
 """Reading checkpoints: the one reader used by resume, ``init_model`` and MMPose interop.
 
-``.pth`` files are read with ``torch.load(weights_only=True)``, allowing only numpy's array
-reconstruction globals (MMPose's runner stores numpy arrays in ``meta["dataset_meta"]``);
-``.safetensors`` files need the ``safetensors`` package. A checkpoint that does not fit the
-module raises :class:`~posekit.errors.CheckpointError` listing the first missing, unexpected and
-mis-shaped keys. ``meta["distributions"]`` records which installed distribution provided each
-component (:func:`component_distributions`); a checkpoint naming one that is not installed is
-refused with the distribution to install (:func:`require_distributions`).
+``.pth`` files load with ``weights_only=True`` plus numpy's array globals (MMPose stores arrays
+in ``meta["dataset_meta"]``); ``.safetensors`` files need the ``safetensors`` package.
 """
 
 from __future__ import annotations
@@ -80,12 +75,7 @@ def _resolve(path: str | os.PathLike[str]) -> Path:
 
 
 def check_finite_weights(state: Mapping[str, torch.Tensor], source: str) -> None:
-    """Refuse weights holding NaN or inf.
-
-    Args:
-        state: a state dict (name -> tensor).
-        source: where it was read from, for the message.
-    """
+    """Refuse weights holding NaN or inf; ``source`` names where they were read from."""
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
@@ -96,11 +86,7 @@ def check_finite_weights(state: Mapping[str, torch.Tensor], source: str) -> None
 
 
 def load_error_reason(e: BaseException) -> str:
-    """Why ``torch.load(weights_only=True)`` failed, in one line, without torch's advice to load unsafely.
-
-    Args:
-        e: the exception ``torch.load`` raised.
-    """
+    """Why ``torch.load(weights_only=True)`` failed, in one line, without torch's advice to load unsafely."""
     refused = re.search(r"unsupported global:? (?:GLOBAL )?([\w.]+)", str(e), re.IGNORECASE)
     if refused:
         return f"it needs the Python object {refused.group(1)}, which is refused (a checkpoint never runs code)"
@@ -113,11 +99,7 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
 
     Returns the stored dict: MMPose's ``{"meta": ..., "state_dict": ...}``, a training run's
     checkpoint, or a bare state dict (a ``.safetensors`` file: ``{"state_dict": tensors}``).
-    Never unpickles arbitrary objects (``weights_only=True``).
-
-    Args:
-        path: the file or an ``http(s)://`` URL (downloaded once into torch's hub cache).
-        map_location: where tensors are placed. Default ``"cpu"``.
+    A URL is downloaded once into torch's hub cache.
     """
     file = _resolve(path)
     if not file.is_file():
@@ -206,18 +188,10 @@ def load_state_dict(
 def load_checkpoint(
     module: nn.Module, path: str | os.PathLike[str], prefix: str | None = None, strict: bool = True
 ) -> LoadResult:
-    """Load a checkpoint file into ``module``.
+    """Load a checkpoint file into ``module``; return the keys that did not load.
 
-    Args:
-        module: the model or sub-model to fill.
-        path: a ``.pth``/``.safetensors`` file, or an ``http(s)://`` URL.
-        prefix: take only keys under this prefix and strip it, e.g. ``"backbone."`` to load an
-            MMPose pose-model checkpoint into its backbone. Default None (all keys).
-        strict: missing or unexpected keys raise :class:`CheckpointError` (default True);
-            otherwise they are listed in a warning. Mis-shaped keys always raise.
-
-    Returns:
-        the keys that did not load, as ``(missing_keys, unexpected_keys)``.
+    ``prefix`` takes only keys under it and strips it (``"backbone."`` loads an MMPose pose-model
+    checkpoint into its backbone); ``strict`` as :func:`load_state_dict`.
     """
     source = f"checkpoint {str(path)!r}" + (f" (prefix {prefix!r})" if prefix else "")
     state = extract_state_dict(read_checkpoint(path), prefix, source)
@@ -261,14 +235,9 @@ def load_model_checkpoint(
     strict: bool = True,
     source: str | None = None,
 ) -> dict[str, Any]:
-    """Copy a checkpoint's weights into a whole model; return the checkpoint's ``meta`` (``{}`` when absent).
+    """Copy a checkpoint's weights (a file, URL or read dict) into a whole model; return its ``meta``.
 
-    Args:
-        model: the estimator built from the checkpoint's config.
-        checkpoint: a file or URL (read by :func:`read_checkpoint`), or a checkpoint already read.
-        strict: missing or unexpected keys raise :class:`CheckpointError` (default True);
-            mis-shaped keys always do. The error lists the first keys of each kind.
-        source: where the checkpoint came from, for messages. Default: the path, or "checkpoint".
+    ``meta`` is ``{}`` when absent; ``strict`` as :func:`load_state_dict`.
     """
     if isinstance(checkpoint, Mapping):
         ckpt = checkpoint
@@ -300,13 +269,9 @@ def _component_names(node: Any) -> set[str]:
 
 
 def component_distributions(config: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """``{component name: (distribution, version)}`` for each registered component ``config`` names.
+    """``{component name: (distribution, version)}`` for each registered ``type`` in ``config`` at any depth.
 
-    Reads entry-point metadata only. Names that are not components (an optimizer's ``AdamW``)
-    are left out.
-
-    Args:
-        config: an experiment or model config as plain data (``type`` keys at any depth).
+    Reads entry-point metadata only; names that are not components (an optimizer's ``AdamW``) are left out.
     """
     from posekit.registry import entries
 
@@ -315,12 +280,9 @@ def component_distributions(config: Mapping[str, Any]) -> dict[str, tuple[str, s
 
 
 def require_distributions(checkpoint: Mapping[str, Any], source: str = "checkpoint") -> None:
-    """Refuse a checkpoint whose components come from a distribution that is not installed.
+    """Refuse a checkpoint whose ``meta["distributions"]`` names a distribution that is not installed.
 
-    Args:
-        checkpoint: a read checkpoint; its ``meta["distributions"]`` (written by ``posekit train``)
-            maps component names to ``(distribution, version)``. Checkpoints without it pass.
-        source: the file, for the message.
+    Checkpoints without that record (written by ``posekit train``) pass.
     """
     from posekit.registry import entries
 

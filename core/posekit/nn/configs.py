@@ -1,8 +1,6 @@
 """Typed layer configs: MMPose's ``norm_cfg``, ``act_cfg`` and ``init_cfg`` dicts as pydantic models.
 
-A constructor annotates ``norm_cfg: NormConfig = NormConfig(type="BN")``: the registry then
-validates a config's ``dict(type='SyncBN', momentum=0.03)`` into a frozen model, and a
-Python caller may pass the plain dict (the builders validate it the same way).
+A Python caller may pass the plain dict; the registry and the builders validate it the same way.
 """
 
 from __future__ import annotations
@@ -27,15 +25,9 @@ class _Frozen(BaseModel):
 class NormConfig(_Frozen):
     """A normalization layer, as mmcv's ``build_norm_layer`` reads it.
 
-    Args:
-        type: ``BN`` (BatchNorm2d; ``BN1d``/``BN3d`` for other ranks), ``SyncBN`` (SyncBatchNorm
-            when torch.distributed runs with more than one process, else BatchNorm2d), ``GN``
-            (GroupNorm, needs ``num_groups``), ``LN`` (LayerNorm over the last dim), ``IN``.
-        requires_grad: train the affine parameters. Default True.
-        momentum: running-statistics momentum; default None (torch's 0.1).
-        eps: added to the variance; default None (torch's 1e-5).
-        num_groups: groups of ``GN``; default None.
-        affine: learn a scale and shift. Default True.
+    ``type``: ``BN`` (``BN1d``/``BN3d`` for other ranks), ``SyncBN`` (BatchNorm2d unless
+    torch.distributed runs more than one process), ``GN`` (needs ``num_groups``), ``LN`` (over the
+    last dim), ``IN``. ``momentum``/``eps`` None take torch's defaults.
     """
 
     type: NormType
@@ -49,13 +41,8 @@ class NormConfig(_Frozen):
 class ActConfig(_Frozen):
     """An activation layer, as mmcv's ``build_activation_layer`` reads it.
 
-    Args:
-        type: activation name (``Swish`` is mmcv's ``x * sigmoid(x)``, i.e. SiLU;
-            ``HSigmoid``/``HSwish`` are torch's Hardsigmoid/Hardswish).
-        inplace: compute in place where the layer supports it; default None (the caller's choice).
-        negative_slope: slope of ``LeakyReLU``; default None (0.01).
-        bias: ``HSigmoid``'s ``clamp((x + bias) / divisor, 0, 1)``; default None (3.0).
-        divisor: ``HSigmoid``'s divisor; default None (6.0).
+    ``Swish`` is SiLU; ``HSigmoid`` is ``clamp((x + bias) / divisor, 0, 1)`` (default 3.0 and 6.0);
+    ``inplace`` None leaves it to the caller.
     """
 
     type: ActType
@@ -66,15 +53,7 @@ class ActConfig(_Frozen):
 
 
 class FinalLayerConfig(_Frozen):
-    """MMPose's ``final_layer`` dict of a head: the arguments of its last Conv2d.
-
-    Args:
-        type: always ``Conv2d``.
-        kernel_size: kernel size. Default 1.
-        stride: stride. Default 1.
-        padding: zero padding. Default 0.
-        bias: conv bias. Default True.
-    """
+    """MMPose's ``final_layer`` dict of a head: the arguments of its last Conv2d."""
 
     type: Literal["Conv2d"] = "Conv2d"
     kernel_size: int = 1
@@ -84,15 +63,7 @@ class FinalLayerConfig(_Frozen):
 
 
 class PretrainedInit(_Frozen):
-    """MMPose's ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``.
-
-    Args:
-        type: always ``Pretrained``.
-        checkpoint: a local ``.pth``/``.safetensors`` path, or an ``http(s)://`` URL (downloaded once
-            to torch's hub cache).
-        prefix: keep only the checkpoint keys under this prefix and strip it (e.g. ``backbone.``);
-            default None.
-    """
+    """MMPose's ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``: a local file or an http(s) URL."""
 
     type: Literal["Pretrained"]
     checkpoint: str

@@ -70,9 +70,7 @@ def use_channels_last(model: nn.Module) -> nn.Module:
     """4-D weights in the channels_last memory format, and 4-D inputs of ``model`` converted on entry; in place.
 
     channels_last (NHWC) is oneDNN's and cuDNN's native layout: convolutions skip the reorders
-    around every call (10-28% faster forwards and training steps at batch 8 on the 2-core CPUs).
-    The maths is unchanged; outputs may be channels_last (call ``.contiguous()`` before ``.view``).
-    Returns ``model``.
+    around every call. Outputs may be channels_last (call ``.contiguous()`` before ``.view``).
     """
     model.to(memory_format=torch.channels_last)
     model.register_forward_pre_hook(_to_channels_last)
@@ -83,8 +81,7 @@ def optimize_for_inference(model: nn.Module, freeze: bool = False) -> nn.Module:
     """Eval mode, BatchNorm folded into convs, weights and 4-D inputs in channels_last; in place.
 
     With ``freeze``, also :func:`freeze_feature_extractor`. Outputs equal the eager model's to
-    float rounding (about 1e-6 of the largest magnitude); output tensors may be channels_last
-    (call ``.contiguous()`` before ``.view``). Returns ``model``.
+    about 1e-6 of the largest magnitude and may be channels_last.
     """
     model.eval()
     fuse_conv_bn(model)
@@ -157,12 +154,10 @@ def freeze_feature_extractor(model: nn.Module, limit: int = 8, onnxruntime: bool
     """``model.extract_feat`` (backbone and neck) run as a graph made per input shape; in place.
 
     Each new input shape (up to ``limit``; eager beyond) gets its graph on first use: with
-    ``onnxruntime`` (and it installed, a float32 model on CPU) the extractor exported to ONNX in
-    memory and run by onnxruntime (:mod:`posekit.nn.ort_graph`, the fastest measured here);
-    otherwise, or where the export fails, a frozen TorchScript trace (weights as constants,
-    convolutions on pre-packed oneDNN weights with their activations fused). Either way no Python
-    runs per layer. With gradients enabled the eager modules run, so training is unaffected.
-    Outputs equal the eager model's to float rounding. Returns ``model``.
+    ``onnxruntime`` (installed, a float32 model on CPU) the extractor exported to ONNX in memory
+    and run by onnxruntime (:mod:`posekit.nn.ort_graph`); otherwise, or where the export fails, a
+    frozen TorchScript trace (pre-packed oneDNN weights, fused activations). With gradients
+    enabled the eager modules run.
     """
     if not callable(getattr(model, "extract_feat", None)):
         raise TypeError(f"freeze_feature_extractor: {type(model).__name__} has no extract_feat method")
@@ -175,10 +170,8 @@ def compile_for_inference(model: nn.Module) -> nn.Module:
 
     Under ``torch.no_grad``/``inference_mode`` the weights become constants of the graph
     (Inductor's ``freezing``): convolutions run on pre-packed oneDNN weights and the pointwise
-    ops around them are fused. The first call of each input shape compiles (10-60 s on 2 cores,
-    a C++ compiler is needed on CPU); after a second batch size the batch dimension is compiled
-    as dynamic, so later sizes reuse it. Outputs equal the eager model's to float rounding.
-    Returns ``model``.
+    ops around them are fused. The first call of each input shape compiles (a C++ compiler is
+    needed on CPU); after a second batch size the batch dimension is compiled as dynamic.
     """
     import torch._inductor.config as inductor_config
 

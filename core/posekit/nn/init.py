@@ -24,16 +24,7 @@ def kaiming_init(
     bias: float = 0.0,
     distribution: Literal["normal", "uniform"] = "normal",
 ) -> None:
-    """He initialisation of ``module.weight`` (mmcv's default: normal, fan_out, relu); bias constant.
-
-    Args:
-        module: a layer with ``weight``.
-        a: negative slope of the following leaky ReLU. Default 0.
-        mode: ``fan_out`` (default) keeps the backward variance, ``fan_in`` the forward one.
-        nonlinearity: ``relu`` (default) or ``leaky_relu``.
-        bias: value of the bias. Default 0.
-        distribution: ``normal`` (default) or ``uniform``.
-    """
+    """He initialisation of ``module.weight`` (mmcv's default: normal, fan_out, relu); bias constant."""
     if getattr(module, "weight", None) is not None:
         init = nn.init.kaiming_normal_ if distribution == "normal" else nn.init.kaiming_uniform_
         init(module.weight, a=a, mode=mode, nonlinearity=nonlinearity)

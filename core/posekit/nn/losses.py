@@ -11,13 +11,7 @@ from torch import Tensor, nn
 
 
 def expand_target_weight(name: str, target: Tensor, target_weight: Tensor | None) -> Tensor:
-    """``target_weight`` with trailing unit axes so that it broadcasts against ``target``.
-
-    Args:
-        name: the loss, for the message.
-        target: ``(N, K, ...)``.
-        target_weight: ``(N, K)`` or ``(N, K, 1)``; None is an error (``use_target_weight`` needs it).
-    """
+    """``target_weight`` ``(N, K)``/``(N, K, 1)`` with unit axes added to broadcast against ``target (N, K, ...)``."""
     if target_weight is None:
         raise ValueError(f"{name}: target_weight is required with use_target_weight=True")
     weight = target_weight.reshape(*target_weight.shape, *(1,) * (target.ndim - target_weight.ndim))
@@ -34,12 +28,7 @@ def expand_target_weight(name: str, target: Tensor, target_weight: Tensor | None
 
 
 class WeightedKeypointLoss(nn.Module):
-    """Base of a keypoint loss with MMPose's two common arguments; ``forward`` is the subclass's.
-
-    Args:
-        use_target_weight: weight each keypoint by ``target_weight`` (see :meth:`target_weight`). Default False.
-        loss_weight: factor on the loss. Default 1.0.
-    """
+    """A keypoint loss with MMPose's ``use_target_weight`` and ``loss_weight``; ``forward`` is the subclass's."""
 
     def __init__(self, use_target_weight: bool = False, loss_weight: float = 1.0) -> None:
         super().__init__()

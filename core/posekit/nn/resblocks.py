@@ -26,19 +26,8 @@ class _ResidualBlock(NamedNorms, nn.Module):
 
     ``(B, in_channels, H, W) -> (B, out_channels, H/s, W/s)``; a subclass builds its branch in
     :meth:`_build` (``conv{i}`` and ``norm{i}`` by :func:`~posekit.nn.bricks.add_conv_norm`) and
-    runs it in :meth:`_branch`.
-
-    Args:
-        in_channels: input channels.
-        out_channels: output channels (``expansion`` x the inner convs' channels).
-        expansion: out_channels / mid_channels; default None (the class's own: 1 or 4).
-        stride: block stride. Default 1.
-        dilation: dilation of the 3x3 conv. Default 1.
-        downsample: shortcut projection when shape changes; default None (identity).
-        style: where a Bottleneck's stride goes, ``pytorch`` (the 3x3 conv, default) or ``caffe`` (the
-            first 1x1); unused by BasicBlock.
-        with_cp: recompute activations in backward (torch.utils.checkpoint) to save memory. Default False.
-        norm_cfg: norm layer config. Default BN.
+    runs it in :meth:`_branch`. ``expansion`` is out / inner channels (None: the class's 1 or 4);
+    ``style`` puts a Bottleneck's stride on the 3x3 conv (``pytorch``) or the first 1x1 (``caffe``).
     """
 
     expansion = 1

@@ -1,9 +1,7 @@
 """Transformer bricks several plugins share: mmcv's DETR-style wrappers (RTMO's and ED-Pose's encoders and
 decoders) and the norms of RTMPose's gated attention units (RTMPose, RTMW, RTMO).
 
-Dimensions: B batch, L tokens (queries), C channels. Keys are mmcv's / MMPose's: ``attn.in_proj_weight``,
-``attn.out_proj.weight`` (:class:`MultiheadAttention`), ``layers.0.0.weight`` .. ``layers.<n>.weight``
-(:class:`FFN`), ``g`` (:class:`ScaleNorm`), ``scale`` (:class:`ChannelScale`), so MMPose checkpoints load unchanged.
+Dimensions: B batch, L tokens (queries), C channels; keys are mmcv's / MMPose's.
 """
 
 from __future__ import annotations
@@ -19,15 +17,9 @@ from posekit.nn.configs import ActConfig
 
 
 class AttnConfig(BaseModel):
-    """mmcv's ``MultiheadAttention`` arguments.
+    """mmcv's ``MultiheadAttention`` arguments; ``dropout`` is MMPose's deprecated spelling of both dropouts.
 
-    Args:
-        embed_dims: C. Default 256.
-        num_heads: attention heads. Default 8.
-        dropout: MMPose's deprecated spelling of attn_drop and the output dropout. Default 0.0.
-        attn_drop: dropout on the attention weights. Default 0.0.
-        proj_drop: dropout on the projected output. Default 0.0.
-        batch_first: inputs are ``(B, L, C)``; must be True (DETR layers). Default True.
+    ``batch_first`` (inputs ``(B, L, C)``) must be True.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -40,16 +32,7 @@ class AttnConfig(BaseModel):
 
 
 class FFNConfig(BaseModel):
-    """mmcv's ``FFN`` arguments.
-
-    Args:
-        embed_dims: C. Default 256.
-        feedforward_channels: hidden channels. Default 1024.
-        num_fcs: linear layers (at least 2). Default 2.
-        ffn_drop: dropout after each layer. Default 0.0.
-        act_cfg: activation after each hidden layer. Default ReLU (in place).
-        add_identity: add the input to the output. Default True.
-    """
+    """mmcv's ``FFN`` arguments (``num_fcs`` at least 2)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     embed_dims: int = 256
@@ -107,12 +90,7 @@ class FFN(nn.Module):
 
 
 class ScaleNorm(nn.Module):
-    """``x / max(||x||_2 / sqrt(dim), eps) * g`` over the last axis, with one learned gain ``g``.
-
-    Args:
-        dim: size of the last axis.
-        eps: smallest normaliser. Default 1e-5.
-    """
+    """``x / max(||x||_2 / sqrt(dim), eps) * g`` over the last axis, with one learned gain ``g``."""
 
     def __init__(self, dim: int, eps: float = 1e-5) -> None:
         super().__init__()
@@ -126,11 +104,7 @@ class ScaleNorm(nn.Module):
 
 
 class ChannelScale(nn.Module):
-    """``x * scale`` with a learned scale per channel of the last axis (initialised to ones; MMPose's ``Scale``).
-
-    Args:
-        dim: size of the last axis.
-    """
+    """``x * scale`` with a learned scale per channel of the last axis (initialised to ones; MMPose's ``Scale``)."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()

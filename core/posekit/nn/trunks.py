@@ -2,11 +2,8 @@
 
 Dimensions: feature ``(B, C, h, w)``; maps ``(B, K, H, W)`` with ``H = h * 2 ** len(deconv_out_channels)``.
 
-Layers and state_dict keys are MMPose's ``HeatmapHead``: ``deconv_layers`` (ConvTranspose2d,
-BatchNorm2d, ReLU per layer), ``conv_layers`` (Conv2d, BatchNorm2d, ReLU), ``final_layer``
-(Conv2d). A head either holds the three as its own attributes (:func:`heatmap_layers`, as
-``HeatmapHead`` does) or holds a :class:`HeatmapTrunk` under MMPose's attribute name
-(``SimCCHead.deconv_head``, ``IntegralRegressionHead.simplebaseline_head``).
+Keys are MMPose's ``HeatmapHead``'s (``deconv_layers``, ``conv_layers``, ``final_layer``), held as
+the head's own attributes (:func:`heatmap_layers`) or nested in a :class:`HeatmapTrunk`.
 """
 
 from __future__ import annotations
@@ -33,13 +30,9 @@ def _check_pair(name: str, channels: Sequence[int] | None, kernels: Sequence[int
 def deconv_layers(
     in_channels: int, out_channels: Sequence[int], kernel_sizes: Sequence[int], groups: Sequence[int] | None = None
 ) -> nn.Sequential:
-    """Stride-2 ConvTranspose2d (no bias), BatchNorm2d, ReLU per entry; each doubles the size.
+    """Stride-2 ConvTranspose2d (no bias, kernel 2, 3 or 4), BatchNorm2d, ReLU per entry; each doubles the size.
 
-    Args:
-        in_channels: C of the input ``(B, C, h, w)``.
-        out_channels: channels of each layer.
-        kernel_sizes: kernel of each layer (2, 3 or 4).
-        groups: groups of each layer (ViPNAS's elastic deconvs); default None (1 each).
+    ``groups`` per layer serve ViPNAS's elastic deconvs (None: 1 each).
     """
     layers: list[nn.Module] = []
     for i, (out, kernel) in enumerate(zip(out_channels, kernel_sizes, strict=True)):
@@ -57,13 +50,7 @@ def deconv_layers(
 
 
 def conv_layers(in_channels: int, out_channels: Sequence[int], kernel_sizes: Sequence[int]) -> nn.Sequential:
-    """Same-size Conv2d, BatchNorm2d, ReLU per entry.
-
-    Args:
-        in_channels: C of the input ``(B, C, H, W)``.
-        out_channels: channels of each layer.
-        kernel_sizes: kernel of each layer (odd).
-    """
+    """Same-size Conv2d (odd kernels), BatchNorm2d, ReLU per entry."""
     layers: list[nn.Module] = []
     for out, kernel in zip(out_channels, kernel_sizes, strict=True):
         layers += [nn.Conv2d(in_channels, out, kernel, 1, (kernel - 1) // 2), nn.BatchNorm2d(out), nn.ReLU(True)]
@@ -74,13 +61,7 @@ def conv_layers(in_channels: int, out_channels: Sequence[int], kernel_sizes: Seq
 def final_conv(
     in_channels: int, out_channels: int, cfg: FinalLayerConfig | Mapping[str, Any] | None
 ) -> nn.Conv2d | None:
-    """The ``final_layer`` Conv2d of MMPose's ``final_layer`` dict; None when ``cfg`` is None.
-
-    Args:
-        in_channels: input channels.
-        out_channels: output maps (K).
-        cfg: the conv's arguments (see :class:`FinalLayerConfig`).
-    """
+    """The ``final_layer`` Conv2d to K maps of MMPose's ``final_layer`` dict; None when ``cfg`` is None."""
     if cfg is None:
         return None
     f = FinalLayerConfig.model_validate(cfg)
@@ -100,14 +81,7 @@ def heatmap_layers(
 ) -> tuple[nn.Module, nn.Module, nn.Module]:
     """``(deconv_layers, conv_layers, final_layer)`` of a SimpleBaseline head; absent parts are ``nn.Identity``.
 
-    Args:
-        in_channels: C of the feature ``(B, C, h, w)``.
-        out_channels: K, the maps of the final conv.
-        deconv: ``(deconv_out_channels, deconv_kernel_sizes)``: channels and kernel (2, 3 or 4) of each
-            stride-2 deconv layer; None or empty channels: no deconv.
-        conv: ``(conv_out_channels, conv_kernel_sizes)`` of the same-size convs after the deconvs;
-            None channels: none.
-        final_layer: the last conv (see :class:`FinalLayerConfig`); None: no final layer.
+    ``deconv`` and ``conv`` are ``(out_channels, kernel_sizes)`` pairs (None or empty channels: none).
     """
     (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes) = deconv, conv
     _check_pair("deconv", deconv_out_channels, deconv_kernel_sizes)

@@ -1,11 +1,6 @@
 """Units several backbone families share, with MMPose's module names (so its state_dict keys carry over).
 
-- :func:`channel_shuffle` interleaves channel groups (ShuffleNet, Lite-HRNet); :func:`cat_shuffle` is
-  ``channel_shuffle(torch.cat(parts, 1), len(parts))`` in one copy; both keep channels_last;
-- :class:`SELayer` is squeeze-and-excitation channel weighting (SEResNet, MobileNetV3 and ViPNAS
-  units; Lite-HRNet's ``SpatialWeighting`` is the same module);
-- :class:`ShuffleUnit` is the ShuffleNetV2 unit (ShuffleNetV2's stages, naive Lite-HRNet's branches);
-- :func:`run_block` runs a block's forward with optional gradient checkpointing (``with_cp``).
+Lite-HRNet's ``SpatialWeighting`` is :class:`SELayer`; its naive branches are :class:`ShuffleUnit`.
 """
 
 from __future__ import annotations
@@ -69,11 +64,6 @@ class SELayer(nn.Module):
     """Squeeze-and-excitation: ``x * act2(conv2(act1(conv1(avgpool(x)))))``, ``(B, C, H, W)`` in and out.
 
     Keys: ``conv1.conv.*``, ``conv2.conv.*`` (1x1 convs with bias, ``C -> int(C / ratio) -> C``).
-
-    Args:
-        channels: input and output channels C.
-        ratio: squeeze ratio; the inner width is ``int(channels / ratio)``. Default 16.
-        act_cfg: the two activations. Default (ReLU, Sigmoid).
     """
 
     def __init__(
@@ -95,15 +85,8 @@ class SELayer(nn.Module):
 class ShuffleUnit(nn.Module):
     """ShuffleNetV2 unit: with stride 1, half the channels pass through and half go through ``branch2``;
     with stride 2, ``branch1`` and ``branch2`` both see the input. Outputs are concatenated and shuffled.
-    ``(B, in_channels, H, W)`` -> ``(B, out_channels, H/s, W/s)``.
-
-    Args:
-        in_channels: input channels (``out_channels`` when the stride is 1).
-        out_channels: output channels (even).
-        stride: stride of the depthwise convs. Default 1.
-        norm_cfg: norm layer config. Default BN.
-        act_cfg: activation config. Default ReLU.
-        with_cp: gradient checkpointing. Default False.
+    ``(B, in_channels, H, W)`` -> ``(B, out_channels, H/s, W/s)``; ``out_channels`` is even, and equals
+    ``in_channels`` with stride 1.
     """
 
     def __init__(

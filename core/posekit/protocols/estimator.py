@@ -44,12 +44,8 @@ class BasePoseEstimator(nn.Module):
     - ``mode="tensor"``: the head's raw outputs (what ONNX export traces).
 
     ``inputs`` is the preprocessed tensor ``(B, C, H, W)`` (``(B, C, T)`` for lifting);
-    ``batch`` carries targets and per-sample metadata.
-
-    ``serving()`` says how the paradigm is served (``posekit infer``, :class:`posekit.Inferencer`,
-    videos): it returns a :class:`~posekit.protocols.serving.Serving` that declares what a request
-    holds, builds the test-time pipeline from the estimator's own codec and config, and turns
-    predictions into people in image space.
+    ``batch`` carries targets and per-sample metadata. ``serving()`` returns the paradigm's
+    :class:`~posekit.protocols.serving.Serving`.
     """
 
     def forward(self, inputs: Tensor, batch: PoseBatch | None = None, mode: Mode = "tensor") -> Any:

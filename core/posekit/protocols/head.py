@@ -27,21 +27,10 @@ class BaseHead(nn.Module):
       space; the estimator maps them back to the image. ``feats`` may be a pair
       ``(feats, flipped_feats)`` when ``test_cfg.flip_test`` is on.
 
-    ONNX export (``posekit export``) traces two optional methods, both graph-friendly (torch ops
-    only, batch first, no numpy):
-
-    - ``export_outputs(outputs, flip_outputs, flip_indices, test_cfg)``: ``forward``'s outputs as
-      the tensors the codec's ``batch_decode`` takes, with the flipped crops' outputs (when given)
-      mapped back and averaged in. Default: the outputs unchanged, and no flip-back.
-    - ``export_decode(outputs)``: those tensors decoded in the graph to ``keypoints (B, K, 2)`` in
-      input pixels and ``scores (B, K)``. Default: none; the file then outputs the tensors and the
-      onnxruntime backend decodes them with the codec (rebuilt from the file's metadata).
-
-    A head that finds every person of a whole image (a one-stage head) exports candidates instead:
-    its ``export_outputs`` are every candidate person decoded in the graph, and the classmethod
-    ``export_select(outputs, test_cfg, input_size)`` is what runs after the graph (score threshold,
-    NMS: what a graph does not hold well), giving the people ``predict`` gives. The onnxruntime
-    backend finds it through the registry by the head's name recorded in the file.
+    ONNX export traces the optional graph-friendly (torch ops only, batch first) :meth:`export_outputs`
+    and :meth:`export_decode`; without the latter the onnxruntime backend decodes the exported
+    tensors with the codec. A one-stage head exports every candidate person decoded in the graph,
+    and its :meth:`export_select` (score threshold, NMS) runs after the graph.
     """
 
     decoder: BaseKeypointCodec | None = None
@@ -67,29 +56,18 @@ class BaseHead(nn.Module):
     def export_outputs(
         self, outputs: Any, flip_outputs: Any | None, flip_indices: Sequence[int], test_cfg: TestCfg
     ) -> tuple[Tensor, ...] | None:
-        """``forward``'s outputs as the codec's ``batch_decode`` arguments, flipped crops averaged in.
+        """``forward``'s outputs for ``B`` crops as the codec's ``batch_decode`` arguments, flipped crops averaged in.
 
-        Args:
-            outputs: ``forward``'s outputs for ``B`` crops.
-            flip_outputs: its outputs for the same crops flipped horizontally, or None (no flip test).
-            flip_indices: each keypoint's horizontal-flip partner.
-            test_cfg: the estimator's test switches (``flip_mode``, ``shift_heatmap``, ...).
-
-        Returns:
-            batch-first tensors, or None when this head has no graph-friendly flip-back (it is
-            then exported without the flip test). Default: ``outputs`` as a tuple when
-            ``flip_outputs`` is None, else None.
+        Returns None when this head has no graph-friendly flip-back (it is then exported without the
+        flip test). Default: ``outputs`` as a tuple when ``flip_outputs`` is None, else None.
         """
         if flip_outputs is not None:
             return None
         return tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
 
     def export_decode(self, outputs: tuple[Tensor, ...]) -> tuple[Tensor, Tensor] | None:
-        """Decode :meth:`export_outputs`'s tensors in the graph, as ``predict``'s codec does.
-
-        Returns:
-            ``keypoints (B, K, 2)`` in input pixels and ``scores (B, K)``, or None when this
-            head (with its codec) has no export decoding (default).
+        """Decode :meth:`export_outputs`'s tensors in the graph to ``keypoints (B, K, 2)`` in input pixels
+        and ``scores (B, K)``; None (default) when this head has no export decoding.
         """
         return None
 
@@ -99,14 +77,8 @@ class BaseHead(nn.Module):
     ) -> list[InstanceData] | None:
         """What runs after an exported whole-image graph: per image, the people ``predict`` keeps.
 
-        Args:
-            outputs: the graph's outputs (:meth:`export_outputs`'s tensors), one image per row.
-            test_cfg: the test switches the file was exported with (``score_thr``, ``nms_thr``, ...).
-            input_size: ``(w, h)`` of the graph's input.
-
-        Returns:
-            one :class:`InstanceData` per image in input pixels (``keypoints (N, K, 2)``,
-            ``keypoint_scores (N, K)``, ``bboxes (N, 4)``, ``instance_scores (N,)``), or None when the
-            graph serves one person per crop (the top-down contract above; default).
+        One :class:`InstanceData` per image row in input pixels (``keypoints (N, K, 2)``,
+        ``keypoint_scores (N, K)``, ``bboxes (N, 4)``, ``instance_scores (N,)``); ``input_size`` is
+        ``(w, h)``. None (default) when the graph serves one person per crop.
         """
         return None

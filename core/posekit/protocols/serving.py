@@ -1,15 +1,6 @@
 """Serving protocol: how a paradigm is served by :class:`posekit.Inferencer`, ``posekit infer`` and videos.
 
-An estimator's ``serving()`` returns a :class:`Serving` bound to it. The serving declares what
-one request holds (:attr:`Serving.request`), builds the test-time pipeline from the estimator's
-own codec and config, and turns predictions into :class:`~posekit.inference.PoseInstance` people
-in image space. Servings are registered by class name under the entry-point group
-``posekit.servings`` (the core's ``ImageServing``, a paradigm plugin's own), so another plugin's
-paradigm or a serving backend reuses one through the registry, never by importing its plugin.
-The Inferencer reads the inputs (images, folders, videos, keypoint JSON), supplies person boxes
-to ``"image+boxes"`` servings, and writes the results; it never asks which paradigm it serves.
-
-Request kinds:
+Servings are registered by class name under ``posekit.servings``. Request kinds:
 
 - ``"image+boxes"``: an image and its ``(N, 5)`` person boxes (top-down); served by :meth:`Serving.predict`;
 - ``"image"``: a whole image (bottom-up, or a paradigm of its own); served by :meth:`Serving.predict`;
@@ -36,14 +27,8 @@ RequestKind = Literal["image+boxes", "image", "keypoints"]
 
 @dataclass
 class ImageRequest:
-    """One image to serve.
-
-    Attributes:
-        img: ``(H, W, 3)`` uint8 BGR image.
-        path: the image (or video) file it came from; ``""`` when none.
-        index: the image id or video frame index (-1: none).
-        boxes: ``(N, 5)`` xyxy + score person boxes in image pixels for ``"image+boxes"`` servings,
-            None for ``"image"`` servings.
+    """One ``(H, W, 3)`` uint8 BGR image to serve, with ``(N, 5)`` xyxy + score person boxes in image
+    pixels for ``"image+boxes"`` servings (None for ``"image"``); ``index`` -1 and ``path`` "" mean none.
     """
 
     img: np.ndarray
@@ -54,12 +39,8 @@ class ImageRequest:
 
 @dataclass
 class KeypointRequest:
-    """Tracked 2D people per frame (``posekit infer``'s own JSON output) to lift.
-
-    Attributes:
-        frames: per frame, its people (``keypoints (K, 2)`` in image pixels; ``track_id`` links frames).
-        image_size: ``(w, h)`` of the frames.
-        source_meta: the 2D keypoints' definition (``dataset_name`` at least).
+    """Tracked 2D people per frame (``posekit infer``'s JSON) to lift: ``keypoints (K, 2)`` in image
+    pixels, ``track_id`` linking frames; ``image_size`` is ``(w, h)``.
     """
 
     frames: Sequence[Sequence[PoseInstance]]
@@ -70,11 +51,8 @@ class KeypointRequest:
 class Serving:
     """Serves one estimator; subclasses set :attr:`request` and implement :meth:`predict` or :meth:`lift`.
 
-    Args:
-        model: the estimator in eval mode (None only for a backend that carries its own model,
-            e.g. an exported ``.onnx`` file; then ``dataset_meta`` is required).
-        dataset_meta: the keypoint definition (MMPose's ``dataset_meta``); default: the model's.
-        batch_size: samples per forward where the serving batches (default 16).
+    ``model`` is None only for a backend that carries its own model (an exported ``.onnx`` file);
+    then ``dataset_meta`` is required.
     """
 
     #: what one request holds (see the module docstring)
@@ -97,13 +75,7 @@ class Serving:
     def from_backend(cls, backend: Any, pipeline: Sequence[dict[str, Any]], dataset_meta: Mapping[str, Any]) -> Serving:
         """This serving without a model: ``backend`` runs the packed inputs (e.g. an exported file on onnxruntime).
 
-        Servings are registered under ``posekit.servings`` by class name, so a serving backend finds one
-        without importing its plugin (posekit-onnx: ``TopdownServing`` for crop files).
-
-        Args:
-            backend: what the serving's own default runs the estimator with (its backend protocol).
-            pipeline: the test pipeline's transform configs recorded with the export.
-            dataset_meta: the keypoint definition recorded with the export.
+        ``pipeline`` and ``dataset_meta`` are those recorded with the export.
         """
         raise contract_error(cls, "from_backend(backend, pipeline, dataset_meta)", "serves an exported model")
 
@@ -115,12 +87,8 @@ class Serving:
     # ------------------------------------------------------------------ pipeline
 
     def test_pipeline(self) -> list[dict[str, Any]]:
-        """The transform configs that turn a request's image into the model's input.
-
-        The experiment's ``data.test`` (else ``data.val``) pipeline without the transforms that
-        declare ``train_only``, when the model was built from an experiment; else
-        :meth:`default_pipeline`.
-        """
+        """The experiment's ``data.test`` (else ``data.val``) pipeline without ``train_only`` transforms,
+        else :meth:`default_pipeline`."""
         from posekit.inference.pipeline import experiment_pipeline
 
         pipeline = experiment_pipeline(self.model) if self.model is not None else None

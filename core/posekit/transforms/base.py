@@ -12,12 +12,8 @@ from posekit.structures import PoseSample
 class BaseTransform:
     """A data-pipeline step: ``transform(sample) -> sample`` (updated in place and returned).
 
-    Subclasses define a typed keyword constructor that stores each argument under its
-    own name (so ``repr`` shows the configuration) and ``__call__``. A transform that needs
-    annotations or draws random augmentations sets ``train_only = True``: test-time pipelines
-    (inference, ``posekit infer``) leave it out. A transform that mixes other samples of its
-    dataset into this one (``Mosaic``) sets ``needs_dataset = True``: a dataset running it calls
-    ``transform(sample, dataset=self)`` (``len(dataset)``, ``dataset.get_data_info(i)``).
+    Test-time pipelines leave out transforms that set ``train_only = True``. One that mixes in other
+    samples (``Mosaic``) sets ``needs_dataset = True`` and is called as ``transform(sample, dataset=...)``.
     """
 
     #: whether the step runs only in training (skipped by test-time pipelines)
@@ -35,11 +31,7 @@ class BaseTransform:
 
 
 class Compose:
-    """Apply transforms in order; each is a config ``{"type": Name, ...}`` or a callable.
-
-    Args:
-        transforms: the pipeline, e.g. MMPose's ``train_pipeline`` list of dicts.
-    """
+    """Apply transforms in order; each is a config ``{"type": Name, ...}`` or a callable."""
 
     def __init__(self, transforms: Sequence[dict[str, Any] | Callable[[PoseSample], PoseSample]]) -> None:
         from posekit.registry import build

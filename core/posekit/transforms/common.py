@@ -29,11 +29,7 @@ class RandomFlip(BaseTransform):
     Symmetric keypoints swap by ``sample.flip_indices`` (horizontal and vertical flips).
     Image-space coordinates become ``w - 1 - x`` (MMPose's convention); after a
     bottom-up affine the flip is about the model input (``input_size``). Sets ``flip``
-    and ``flip_direction``. Flipping twice in the same direction is the identity.
-
-    Args:
-        prob: flip probability, or one probability per direction (their sum <= 1); default 0.5.
-        direction: ``horizontal`` (default), ``vertical``, ``diagonal``, or a tuple of them.
+    and ``flip_direction``. ``prob`` may be one per direction (their sum <= 1).
     """
 
     train_only = True
@@ -106,14 +102,9 @@ class GenerateTarget(BaseTransform):
     Encodes ``transformed_keypoints`` (input space, after ``TopdownAffine``) or else
     ``keypoints``, with ``keypoints_visible`` and the codec's ``auxiliary_encode_keys``
     read from the sample (``lifting_target``, ``camera_param``, ... or ``sample.extra``).
-    A codec's ``target_root`` is also stored in ``sample.target_root``.
-
-    Args:
-        encoder: a codec config (``{"type": "MSRAHeatmap", ...}``) or a tuple of them.
-        target_type: deprecated in MMPose and ignored (a warning says so).
-        multilevel: with several encoders of one type, each target key holds a list (one per encoder);
-            otherwise several encoders' targets are merged and their ``keypoint_weights`` listed.
-        use_dataset_keypoint_weights: multiply ``keypoint_weights`` by ``sample.dataset_keypoint_weights``.
+    A codec's ``target_root`` is also stored in ``sample.target_root``. With several encoders,
+    ``multilevel`` makes each target key a list (one per encoder); otherwise their targets merge and
+    their ``keypoint_weights`` are listed. ``target_type`` is deprecated in MMPose and ignored.
     """
 
     train_only = True

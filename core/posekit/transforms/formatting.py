@@ -43,17 +43,11 @@ def keypoints_to_tensor(keypoints: np.ndarray) -> torch.Tensor:
 class PackPoseInputs(BaseTransform):
     """Set ``sample.inputs`` and drop the image and the per-sample generator.
 
-    Images (H, W, C) become a contiguous (C, H, W) tensor (uint8 stays uint8; the data
-    preprocessor normalizes). Lifting samples (with ``lifting_target``) pack
-    ``targets["keypoint_labels"]`` as the lifting codec encoded them (``(K * C, T)`` with
-    ``reshape_keypoints``), or else their raw ``keypoints`` (T, K, C).
+    Images (H, W, C) become a contiguous (C, H, W) tensor of the same dtype. Lifting samples pack
+    ``targets["keypoint_labels"]`` (``(K * C, T)`` with ``reshape_keypoints``), else ``keypoints`` (T, K, C).
 
-    Args:
-        meta_keys: accepted for MMPose config compatibility; a PoseSample keeps all its metadata.
-        pack_transformed: accepted for MMPose config compatibility; ``transformed_keypoints`` are always kept.
-        extra_mapping_labels: accepted for MMPose's YOLOX-Pose tiny config, which names this argument of a
-            development branch of MMPose (more sample fields packed as labels; no release has it: there the
-            codec declares its label fields); a PoseSample keeps every field. Default none.
+    ``meta_keys``, ``pack_transformed`` and ``extra_mapping_labels`` (a development branch's argument
+    MMPose's YOLOX-Pose tiny config names) are accepted and unused: a PoseSample keeps every field.
     """
 
     def __init__(

@@ -39,14 +39,7 @@ def bbox_cs2xyxy(center: np.ndarray, scale: np.ndarray, padding: float = 1.0) ->
 
 
 def flip_bbox(bbox: np.ndarray, image_size: tuple[int, int], bbox_format: str, direction: str) -> np.ndarray:
-    """Flip boxes in an image of ``image_size`` (w, h), as MMPose (``w - 1 - x``).
-
-    Args:
-        bbox: ``(..., 4)`` for ``xyxy``/``xywh``, ``(..., 2)`` for ``center``.
-        image_size: (w, h) of the image.
-        bbox_format: ``xyxy``, ``xywh`` or ``center``.
-        direction: ``horizontal``, ``vertical`` or ``diagonal``.
-    """
+    """Flip boxes ``(..., 4)`` (``xyxy``/``xywh``) or ``(..., 2)`` (``center``) in a (w, h) image: ``w - 1 - x``."""
     if direction not in FLIP_DIRECTIONS:
         raise ValueError(f"flip direction must be one of {FLIP_DIRECTIONS}, got {direction!r}")
     w, h = image_size
@@ -195,20 +188,6 @@ def compose_warp(warp_mat: np.ndarray | None, step: np.ndarray) -> np.ndarray:
     square = warp_mat.shape[0] == 3
     full = np.vstack([step, [0.0, 0.0, 1.0]]) @ (warp_mat if square else np.vstack([warp_mat, [0.0, 0.0, 1.0]]))
     return (full if square else full[:2]).astype(np.float32)
-
-
-def get_pers_warp_matrix(
-    center: np.ndarray, translate: np.ndarray, scale: float, rot: float, shear: np.ndarray
-) -> np.ndarray:
-    """The ``(3, 3)`` float32 perspective matrix: about ``center`` scale, rotate, shear (degrees), then translate."""
-    sx, sy = math.radians(float(shear[0])), math.radians(float(shear[1]))
-    a = math.radians(float(rot))
-    t = np.array([[1, 0, translate[0] + center[0]], [0, 1, translate[1] + center[1]], [0, 0, 1]], dtype=np.float32)
-    sh = np.array([[1, np.tan(sx), 0], [np.tan(sy), 1, 0], [0, 0, 1]], dtype=np.float32)
-    r = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]], dtype=np.float32)
-    s = np.array([[scale, 0, 0], [0, scale, 0], [0, 0, 1]], dtype=np.float32)
-    back = np.array([[1, 0, -center[0]], [0, 1, -center[1]], [0, 0, 1]], dtype=np.float32)
-    return t @ sh @ r @ s @ back
 
 
 _AB_SCALE = 1024  # OpenCV's warpAffine steps a source coordinate in 1/1024 pixel

@@ -26,12 +26,7 @@ class LoadImage(BaseTransform):
     Sets ``img_shape`` and ``ori_shape`` (h, w). A missing or undecodable file raises
     :class:`~posekit.errors.DataError` naming the file and the image id.
 
-    Args:
-        to_float32: convert the image to float32 (default False: uint8).
-        color_type: MMPose's decode flag: ``color`` (default), ``grayscale``, ``unchanged``,
-            ``color_ignore_orientation``, ``grayscale_ignore_orientation``.
-        imdecode_backend: only ``cv2``.
-        backend_args: MMPose's file backend; only local files (``None`` or ``{"backend": "local"}``).
+    Only the ``cv2`` decoder and local files (``backend_args`` None or ``{"backend": "local"}``).
     """
 
     def __init__(

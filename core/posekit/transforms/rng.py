@@ -1,10 +1,4 @@
-"""Per-sample random generators for the data pipeline.
-
-A dataset seeds one :class:`numpy.random.Generator` per sample from ``(seed, epoch,
-index)`` with :func:`sample_rng` and stores it in ``sample.rng``; every random transform
-draws from that generator only (:func:`get_rng`). The same seed therefore gives the same
-samples whatever the number of loader workers or the order they run in.
-"""
+"""Per-sample random generators: random transforms draw only from ``sample.rng`` (:func:`get_rng`)."""
 
 from __future__ import annotations
 
@@ -14,13 +8,7 @@ from posekit.structures import PoseSample
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
-    """The generator of sample ``index`` in ``epoch`` of a run seeded with ``seed``.
-
-    Args:
-        seed: the run's seed (``train.seed``).
-        epoch: the epoch, so that each epoch sees new augmentations.
-        index: the sample's index in the dataset.
-    """
+    """The generator of sample ``index`` in ``epoch`` of a run seeded with ``seed`` (``train.seed``)."""
     return np.random.default_rng(np.random.SeedSequence((seed, epoch, index)))
 
 

@@ -8,6 +8,7 @@ annotations in image pixels and records the mapping (``input_center``, ``input_s
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Literal
 
@@ -18,7 +19,6 @@ from posekit.errors import DataError
 from posekit.structures import PoseSample
 from posekit.transforms.base import BaseTransform
 from posekit.transforms.geometry import (
-    get_pers_warp_matrix,
     get_udp_warp_matrix,
     get_warp_matrix,
     transform_points,
@@ -27,6 +27,20 @@ from posekit.transforms.geometry import (
 from posekit.transforms.rng import get_rng, truncnorm
 
 _CV2_FLIP = {"horizontal": 1, "vertical": 0, "diagonal": -1}
+
+
+def get_pers_warp_matrix(
+    center: np.ndarray, translate: np.ndarray, scale: float, rot: float, shear: np.ndarray
+) -> np.ndarray:
+    """The ``(3, 3)`` float32 perspective matrix: about ``center`` scale, rotate, shear (degrees), then translate."""
+    sx, sy = math.radians(float(shear[0])), math.radians(float(shear[1]))
+    a = math.radians(float(rot))
+    t = np.array([[1, 0, translate[0] + center[0]], [0, 1, translate[1] + center[1]], [0, 0, 1]], dtype=np.float32)
+    sh = np.array([[1, np.tan(sx), 0], [np.tan(sy), 1, 0], [0, 0, 1]], dtype=np.float32)
+    r = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]], dtype=np.float32)
+    s = np.array([[scale, 0, 0], [0, scale, 0], [0, 0, 1]], dtype=np.float32)
+    back = np.array([[1, 0, -center[0]], [0, 1, -center[1]], [0, 0, 1]], dtype=np.float32)
+    return t @ sh @ r @ s @ back
 
 
 def _need_image(sample: PoseSample, who: str) -> np.ndarray:
