@@ -1,17 +1,5 @@
-"""The trainer: a plain torch loop whose behaviour (checkpoints, logs, validation, EMA) lives in hooks.
-
-One iteration is one batch: forward in ``mode="loss"``, the objective is the sum of the
-returned keys that start with ``loss``, backward, and every ``optim.accumulate`` batches an
-optimizer step (gradients unscaled, clipped to ``optim.clip_grad``); the LR schedule
-advances every iteration. Around the loop the trainer calls the hookspecs of
-:mod:`posekit.hookspecs` on a pluggy manager holding every ``posekit.hooks`` entry point
-(the core's ``checkpoint``, ``logger``, ``evaluation``, ``ema`` and ``timer`` among them).
-
-Under ``torchrun`` the model is wrapped in ``DistributedDataParallel`` and each rank reads
-its share of every epoch; only rank 0 writes files. N processes of batch B/N equal one
-process of batch B (see :mod:`posekit.engine.dist`); a rank that stops makes the others fail
-after ``train.dist_timeout`` seconds, naming it.
-"""
+"""The trainer: a plain torch loop (one batch per iteration, an optimizer step every ``optim.accumulate``)
+whose behaviour (checkpoints, logs, validation, EMA) lives in ``posekit.hooks`` hookimpls; DDP under torchrun."""
 
 from __future__ import annotations
 
@@ -56,20 +44,13 @@ log = logging.getLogger("posekit.train")
 class Trainer:
     """Train ``cfg.model`` on ``cfg.data.train``, validating on ``cfg.data.val``.
 
-    State that hooks read: ``cfg``, ``work_dir``, ``model`` (unwrapped), ``optimizer``,
-    ``scheduler``, ``scaler`` (or None), ``epoch`` (0-based, current), ``iteration``
-    (batches done in the run), ``batch_in_epoch``, ``iters_per_epoch``, ``max_epochs``,
-    ``max_iters``, ``rank``, ``world_size``, ``is_main``, ``device``, ``optimizer_stepped``
-    (this iteration applied an optimizer step), ``accumulating`` (gradients are pending for
-    the next step), ``stop_reason``, ``finished``,
-    ``last_metrics``, ``pm`` (the pluggy manager) and ``hook_state`` (a dict where hooks
-    keep per-run state under their own name).
+    Hooks read its attributes (``model`` is unwrapped, ``epoch`` 0-based, ``iteration`` counts the
+    run's batches; ``hook_state`` holds each hook's per-run state under its own name).
 
     Args:
-        cfg: the validated experiment.
-        work_dir: where files go (default ``cfg.work_dir``).
+        work_dir: default ``cfg.work_dir``.
         resume: a checkpoint path, True for the latest in ``work_dir``, or None.
-        plugins: extra hook plugin objects to register (besides the entry points).
+        plugins: hook plugin objects registered besides the entry points.
     """
 
     def __init__(
@@ -187,17 +168,8 @@ class Trainer:
         )
 
     def replace_train_dataset(self, dataset: Any, where: str) -> None:
-        """Train on ``dataset`` from the current epoch on (hooks that switch the data: YOLOX-Pose's last epochs).
-
-        The sampler and loader are rebuilt (a run resumed mid-epoch skips the batches done), epochs take
-        the new data's length, the run ends after ``train.epochs`` of them, and the LR schedule keeps
-        following epochs (:meth:`~posekit.engine.optim.IterLR.set_epoch_length`). A hook calls this
-        again when a run resumes past its switch (``before_run``), so the switched data comes back.
-
-        Args:
-            dataset: the new training dataset (built, e.g. by ``posekit.build``).
-            where: its config path, for errors.
-        """
+        """Train on ``dataset`` (config path ``where``) from the current epoch on; epochs take its length and
+        the LR schedule keeps following epochs. A hook calls it again in ``before_run`` when a run resumes."""
         self.train_dataset = dataset
         self._set_train_loader(where)
         self.train_sampler.set_epoch(self.epoch)
@@ -307,11 +279,7 @@ class Trainer:
         return self.last_metrics
 
     def fit(self) -> None:
-        """Train until ``train.epochs`` (or ``train.max_iters``), a non-finite loss, or an error.
-
-        On a non-finite loss under ``train.nan_policy="stop"`` the run ends cleanly with
-        ``stop_reason`` set (no checkpoint is written after the last good one).
-        """
+        """Train until ``train.epochs`` (or ``train.max_iters``), a non-finite loss (``stop_reason`` set), or an error."""
         if not self._built:
             try:
                 self.setup()
@@ -428,11 +396,15 @@ class Trainer:
         log.error(self.stop_reason)
         return True
 
-    def _train_iter(self, batch_idx: int, batch: Any) -> dict[str, float] | None:
-        """One batch: forward, backward, and at the end of an accumulation group the optimizer step.
+    def _skip(self, what: str, batch_idx: int, lr: float) -> dict[str, float] | None:
+        """A non-finite step: None when the run stops, else the skipped step's scalars."""
+        if self._fault(what, batch_idx):
+            return None
+        self.scheduler.step()
+        return {"lr": lr, "skipped": 1.0}
 
-        Returns the step's scalars, or None when the run stops.
-        """
+    def _train_iter(self, batch_idx: int, batch: Any) -> dict[str, float] | None:
+        """One batch: forward, backward, and the optimizer step ending a group; the scalars, or None to stop."""
         factor, boundary = self._group(batch_idx)
         self.optimizer_stepped = False
         lr = float(self.optimizer.param_groups[0]["lr"])
@@ -450,10 +422,7 @@ class Trainer:
                 outputs = dist.reduce_scalars(outputs, self.device, sums)
             if not math.isfinite(outputs["loss"]):
                 bad = ", ".join(f"{k}={v}" for k, v in outputs.items() if not math.isfinite(v)) or "on another process"
-                if self._fault(f"non-finite loss ({bad})", batch_idx):
-                    return None
-                self.scheduler.step()
-                return {"lr": lr, "skipped": 1.0}
+                return self._skip(f"non-finite loss ({bad})", batch_idx, lr)
             scaled = loss / factor
             (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
         self.accumulating = not boundary
@@ -462,20 +431,13 @@ class Trainer:
             grad_norm = self._step()
             if grad_norm is not None:
                 if self.scaler is None and self._nonfinite(grad_norm):
-                    if self._fault(f"non-finite gradient norm ({grad_norm})", batch_idx):
-                        return None
-                    self.scheduler.step()
-                    return {"lr": lr, "skipped": 1.0}
+                    return self._skip(f"non-finite gradient norm ({grad_norm})", batch_idx, lr)
                 outputs["grad_norm"] = grad_norm
         self.scheduler.step()
         return outputs
 
     def _step(self) -> float | None:
-        """Unscale, clip and apply the accumulated gradients; None when there were none.
-
-        A non-finite gradient norm without a grad scaler leaves the weights untouched
-        (the caller decides what to do); with a scaler, the scaler skips the step itself.
-        """
+        """Unscale, clip and apply the gradients; the norm (non-finite without a scaler: not applied), or None."""
         params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
         if not params:
             return None
