@@ -33,10 +33,7 @@ InputKind = Literal["image", "folder", "video", "keypoints"]
 
 
 def classify_input(path: str | Path) -> tuple[InputKind, list[Path]]:
-    """What ``path`` is and the files it stands for (a folder's images, sorted by name).
-
-    ``keypoints`` is a ``.json`` 2D keypoint file (the input of a pose lifter).
-    """
+    """What ``path`` is (``keypoints``: a 2D keypoint ``.json``) and its files (a folder's images, by name)."""
     path = Path(path)
     if path.is_dir():
         images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -69,11 +66,7 @@ def read_image(path: Path) -> np.ndarray:
 
 
 class VideoReader:
-    """Frames of a video file, ``(H, W, 3)`` uint8 BGR, with its ``fps`` and ``size`` (w, h).
-
-    Args:
-        path: the video file.
-    """
+    """Frames of a video file, ``(H, W, 3)`` uint8 BGR, with its ``fps`` and ``size`` (w, h)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -96,13 +89,7 @@ class VideoReader:
 
 
 class VideoWriter:
-    """Write ``(H, W, 3)`` uint8 BGR frames to an ``.mp4`` (``mp4v``) or ``.avi`` (``MJPG``) file.
-
-    Args:
-        path: the output file.
-        fps: frames per second.
-        size: (w, h) of every frame.
-    """
+    """Write ``(H, W, 3)`` uint8 BGR frames of ``size`` (w, h) to an ``.mp4`` (``mp4v``) or ``.avi`` (``MJPG``)."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
         fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
@@ -131,15 +118,7 @@ def _as_boxes(value: Any, where: str) -> np.ndarray:
 
 
 class BoxFile:
-    """Person boxes read from a JSON file (see the module docstring for the formats).
-
-    ``boxes_for(key)`` gives ``(N, 5)`` xyxy + score for an image path or a frame index, or
-    None when the file has no entry for it. Read a file with :meth:`read`.
-
-    Args:
-        data: the parsed JSON.
-        source: where it comes from (for messages), e.g. the file name.
-    """
+    """Person boxes of a parsed JSON ``data`` (formats: the module docstring) from ``source`` (a file name)."""
 
     def __init__(self, data: Any, source: str = "<boxes>") -> None:
         self.path = Path(source)
