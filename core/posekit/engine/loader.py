@@ -81,3 +81,23 @@ def build_train_loader(
             f"of {split.batch_size} with drop_last=true"
         )
     return sampler, loader, iters
+
+
+def build_eval_loader(
+    dataset: Dataset, split: Any, seed: int, rank: int, world_size: int, device: torch.device, persistent: bool
+) -> DataLoader:
+    """An evaluation loader of ``dataset``: this rank's :class:`ShardSampler` share, in order."""
+    from posekit.data import build_dataloader, pose_collate
+
+    return build_dataloader(
+        dataset,
+        sampler=ShardSampler(len(dataset), num_replicas=world_size, rank=rank),  # type: ignore[arg-type]
+        batch_size=split.batch_size,
+        num_workers=split.num_workers,
+        drop_last=False,
+        persistent_workers=persistent,
+        collate_fn=pose_collate,
+        pin_memory=split.pins_memory(device.type),
+        seed=seed,
+        rank=rank,
+    )

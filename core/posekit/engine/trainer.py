@@ -21,7 +21,7 @@ from posekit.engine import dist
 from posekit.engine.checkpoint import find_latest, rng_state, set_rng_state
 from posekit.engine.dist import resolve_device
 from posekit.engine.host_memory import retain_freed_memory
-from posekit.engine.loader import ShardSampler, build_train_loader
+from posekit.engine.loader import build_eval_loader, build_train_loader
 from posekit.engine.optim import IterLR, LRSchedule, build_optimizer
 from posekit.engine.runtime import parse_losses, seed_everything
 from posekit.engine.workdir import check_work_dir
@@ -132,8 +132,6 @@ class Trainer:
             self._resume()
 
     def _build_data(self) -> None:
-        from posekit.data import build_dataloader, pose_collate
-
         cfg = self.cfg
         self.train_dataset = build("dataset", cfg.data.train.dataset, where="data.train.dataset")
         self._set_train_loader("data.train.dataset")
@@ -146,17 +144,8 @@ class Trainer:
         val = cfg.data.val
         if val is not None:
             self.val_dataset = build("dataset", val.dataset, where="data.val.dataset")
-            self.val_loader = build_dataloader(
-                self.val_dataset,
-                sampler=ShardSampler(len(self.val_dataset), num_replicas=self.world_size, rank=self.rank),
-                batch_size=val.batch_size,
-                num_workers=val.num_workers,
-                drop_last=False,
-                persistent_workers=val.persistent_workers,
-                collate_fn=pose_collate,
-                pin_memory=val.pins_memory(self.device.type),
-                seed=cfg.train.seed,
-                rank=self.rank,
+            self.val_loader = build_eval_loader(
+                self.val_dataset, val, cfg.train.seed, self.rank, self.world_size, self.device, val.persistent_workers
             )
 
     def _set_train_loader(self, where: str) -> None:
