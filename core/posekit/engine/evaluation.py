@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -15,6 +16,7 @@ from torch.utils.data import DataLoader
 from posekit.config.schema import Experiment
 from posekit.engine import dist
 from posekit.engine.loader import build_eval_loader
+from posekit.engine.runtime import autocast
 from posekit.errors import ConfigError
 from posekit.registry import build
 
@@ -80,12 +82,8 @@ def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, fl
         dataset = build("dataset", split.dataset, where=f"{where}.dataset")
         loader = build_eval_loader(dataset, split, cfg.train.seed, rank, world_size, device, persistent=False)
         metrics = build_metrics(cfg.evaluator, getattr(dataset, "metainfo", None))
-        amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-
-        def autocast() -> AbstractContextManager[Any]:
-            return torch.autocast(device.type, dtype=amp_dtype) if cfg.optim.amp else contextlib.nullcontext()
-
-        out = evaluate(model, loader, metrics, autocast=autocast, progress=rank == 0 and cfg.train.progress)
+        amp = functools.partial(autocast, device.type, cfg.optim.amp)
+        out = evaluate(model, loader, metrics, autocast=amp, progress=rank == 0 and cfg.train.progress)
         return out if rank == 0 else None
     finally:
         if owns_group:

@@ -23,7 +23,7 @@ from posekit.engine.dist import resolve_device
 from posekit.engine.host_memory import retain_freed_memory
 from posekit.engine.loader import build_eval_loader, build_train_loader
 from posekit.engine.optim import IterLR, LRSchedule, build_optimizer
-from posekit.engine.runtime import parse_losses, seed_everything
+from posekit.engine.runtime import autocast, parse_losses, seed_everything
 from posekit.engine.workdir import check_work_dir
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn.checkpoint import (
@@ -170,11 +170,8 @@ class Trainer:
         self.scheduler.set_epoch_length(first, self.epoch, self.iters_per_epoch)
 
     def autocast(self) -> AbstractContextManager[Any]:
-        """The mixed-precision context of forward passes (fp16 on CUDA, bf16 on CPU; none unless ``optim.amp``)."""
-        if not self.cfg.optim.amp:
-            return contextlib.nullcontext()
-        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
-        return torch.autocast(self.device.type, dtype=dtype)
+        """The mixed-precision context of forward passes (:func:`~posekit.engine.runtime.autocast`)."""
+        return autocast(self.device.type, self.cfg.optim.amp)
 
     # ------------------------------------------------------------------ checkpoints
 
