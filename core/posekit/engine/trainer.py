@@ -265,7 +265,7 @@ class Trainer:
         return self.last_metrics
 
     def fit(self) -> None:
-        """Train until ``train.epochs`` (or ``train.max_iters``), a non-finite loss (``stop_reason`` set), or an error."""
+        """Train until ``train.epochs`` (or ``train.max_iters``), a non-finite loss (``stop_reason``), or an error."""
         if not self._built:
             try:
                 self.setup()
