@@ -144,7 +144,7 @@ class BoxFile:
             raise DataError(f"cannot read boxes file {path}: {e}") from e
         return cls(data, str(path))
 
-    def _add(self, key: str, bbox_xywh: Any, score: float, where: str) -> None:
+    def _add(self, key: str, bbox_xywh: Any, score: float) -> None:
         x, y, w, h = (float(v) for v in bbox_xywh)
         row = np.array([[x, y, x + w, y + h, score]], np.float32)
         self.by_key[key] = np.concatenate([self.by_key.get(key, np.zeros((0, 5), np.float32)), row])
@@ -155,14 +155,14 @@ class BoxFile:
                 raise DataError(f"{self.path}: detection {i} needs 'image_id' and 'bbox' [x, y, w, h]")
             if det.get("category_id", 1) != 1:
                 continue
-            self._add(str(int(det["image_id"])), det["bbox"], float(det.get("score", 1.0)), f"detection {i}")
+            self._add(str(int(det["image_id"])), det["bbox"], float(det.get("score", 1.0)))
 
     def _from_coco_annotations(self, data: dict[str, Any]) -> None:
         names = {img["id"]: Path(img["file_name"]).name for img in data["images"]}
         for ann in data["annotations"]:
             if ann.get("category_id", 1) != 1 or ann.get("iscrowd", 0) or ann["image_id"] not in names:
                 continue
-            self._add(names[ann["image_id"]], ann["bbox"], 1.0, f"annotation {ann.get('id')}")
+            self._add(names[ann["image_id"]], ann["bbox"], 1.0)
 
     def boxes_for(self, key: Path | int) -> np.ndarray | None:
         """``(N, 5)`` boxes for an image file (by name, stem or numeric stem) or a frame index."""
