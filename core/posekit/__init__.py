@@ -1,8 +1,5 @@
-"""posekit: pose estimation with a small core and pip-installable plugins.
-
-``import posekit`` is cheap: it imports neither torch nor any plugin. Heavy names
-(``Inferencer``, ``init_model``, ...) are resolved on first attribute access.
-"""
+"""posekit: pose estimation with a small core and pip-installable plugins (``import posekit`` imports neither
+torch nor any plugin; heavy names resolve on first access)."""
 
 from __future__ import annotations
 

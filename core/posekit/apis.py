@@ -1,12 +1,4 @@
-"""MMPose's inference API: ``init_model``, ``inference_topdown``, ``inference_bottomup``.
-
-``init_model`` takes a posekit experiment (file, mapping or :class:`~posekit.config.Experiment`)
-or a bare model dict — MMPose's own included (``_scope_`` keys ignored, ``SyncBN`` built as
-BatchNorm on one process) — and loads an MMPose checkpoint unchanged. The keypoint definition
-(flip indices, names, skeleton) comes from the checkpoint's ``meta["dataset_meta"]`` as in MMPose,
-else from the experiment's or estimator's ``metainfo``, else COCO; a head whose keypoint count
-differs from the definition's is refused, naming both numbers and where each came from.
-"""
+"""MMPose's inference API: ``init_model``, ``inference_topdown``, ``inference_bottomup``."""
 
 from __future__ import annotations
 
@@ -66,25 +58,18 @@ def init_model(
     device: str | torch.device = "cpu",
     optimize: bool = True,
 ) -> nn.Module:
-    """Build a pose estimator for inference and load its weights; optimized for inference by default.
+    """The estimator in eval mode with its weights, ``dataset_meta`` and ``cfg`` (None for a bare model dict).
+
+    The keypoint definition comes from the checkpoint's ``meta["dataset_meta"]`` as in MMPose, else the
+    experiment's or estimator's ``metainfo``, else COCO; a head of another keypoint count is refused.
 
     Args:
-        config: a posekit experiment (YAML/TOML/JSON file, mapping or Experiment), a bare model
-            dict (MMPose's included), or a file a ``posekit.config_formats`` plugin reads (an
-            MMPose ``.py`` config with posekit-mmpose installed).
-        checkpoint: an MMPose or posekit checkpoint (``.pth``, ``.safetensors``, URL); None keeps
-            the initial weights.
-        device: where the model runs, e.g. ``"cpu"`` or ``"cuda:0"``.
-        optimize: BatchNorm folded into the convolutions, channels_last weights and the backbone
-            and neck run as one graph per input shape (onnxruntime where installed, else a
-            frozen TorchScript trace)
-            (:func:`posekit.nn.optimize_for_inference` with ``freeze``) where the paradigm's serving
-            allows it; outputs equal the unmodified model's to float rounding. ``False`` keeps the
-            module as built (to train it further, or to read its state dict by MMPose's keys).
-
-    Returns:
-        the estimator in eval mode, with ``dataset_meta`` (MMPose's keypoint-definition dict)
-        and ``cfg`` (the experiment, or None for a bare model dict).
+        config: an experiment (file, mapping, Experiment), a bare model dict (MMPose's included:
+            ``_scope_`` ignored, ``SyncBN`` built as BatchNorm), or a ``posekit.config_formats`` file.
+        checkpoint: an MMPose or posekit checkpoint (``.pth``, ``.safetensors``, URL); None: initial weights.
+        optimize: :func:`posekit.nn.optimize_for_inference` with ``freeze`` where the serving allows it
+            (the backbone and neck as onnxruntime graphs where installed, else frozen TorchScript
+            traces; outputs equal to float rounding); ``False`` keeps the module as built.
     """
     from posekit.interop.model_dict import check_components, clean_model_dict
     from posekit.metainfo.consistency import built_head_keypoints, check_keypoints
@@ -156,18 +141,11 @@ def inference_topdown(
     bboxes: Any = None,
     bbox_format: Literal["xyxy", "xywh"] = "xyxy",
 ) -> list[PoseInstance]:
-    """Top-down inference of one image: all boxes in one batch, one result per box.
+    """One :class:`~posekit.inference.PoseInstance` per box of ``img`` (an ``(H, W, 3)`` uint8 BGR image or a
+    file), all boxes in one batch: ``keypoints (K, 2)`` in image pixels, ``keypoint_scores (K,)``, ``bbox (4,)``.
 
     Args:
-        model: a top-down estimator from :func:`init_model`.
-        img: an ``(H, W, 3)`` uint8 BGR image or an image file.
-        bboxes: ``(N, 4)`` boxes (or ``(N, 5)`` with scores) in image pixels; None or empty:
-            the whole image.
-        bbox_format: ``xyxy`` (default) or ``xywh``.
-
-    Returns:
-        one :class:`~posekit.inference.PoseInstance` per box: ``keypoints (K, 2)`` in image
-        pixels, ``keypoint_scores (K,)``, ``bbox (4,)`` xyxy.
+        bboxes: ``(N, 4)`` boxes (or ``(N, 5)`` with scores) in image pixels; None or empty: the whole image.
     """
     from posekit.inference.validate import as_bboxes
     from posekit.protocols.serving import ImageRequest
@@ -182,17 +160,8 @@ def inference_topdown(
 
 
 def inference_bottomup(model: nn.Module, img: np.ndarray | str | os.PathLike[str]) -> list[PoseInstance]:
-    """Bottom-up inference of one image: one result per person found.
-
-    Args:
-        model: a bottom-up estimator from :func:`init_model`.
-        img: an ``(H, W, 3)`` uint8 BGR image or an image file.
-
-    Returns:
-        one :class:`~posekit.inference.PoseInstance` per person: ``keypoints (K, 2)`` in image
-        pixels, ``keypoint_scores (K,)``, ``bbox`` spanning the keypoints, ``bbox_score`` the
-        instance score.
-    """
+    """One :class:`~posekit.inference.PoseInstance` per person found in ``img`` (an ``(H, W, 3)`` uint8 BGR
+    image or a file): ``keypoints (K, 2)`` in image pixels, ``bbox`` spanning them, ``bbox_score``."""
     from posekit.protocols.serving import ImageRequest
 
     serving = model.serving()

@@ -1,11 +1,5 @@
-"""The ``posekit`` command line (also ``python -m posekit``).
-
-Each subcommand lives in ``posekit.commands.<name>`` with ``add_parser(subparsers)``
-(cheap: argument definitions only) and a ``run(args) -> int`` that imports what it needs.
-A plugin adds a subcommand the same way: a module registered under the entry-point group
-``posekit.commands`` (``convert = "posekit_mmpose.command"``). One that fails to load is
-reported on stderr and every other command keeps working.
-"""
+"""The ``posekit`` command line: ``posekit.commands.<name>`` modules and ``posekit.commands`` entry points, each
+with ``add_parser(subparsers)`` and ``run(args) -> int``; one that fails to load never takes the others down."""
 
 from __future__ import annotations
 
@@ -72,11 +66,7 @@ def _missing_command(argv: Sequence[str]) -> str | None:
 
 
 def load_command(name: str) -> ModuleType:
-    """The plugin command module registered as ``name`` under ``posekit.commands``.
-
-    Raises:
-        PosekitError: none is installed (naming the shipped distribution that provides it).
-    """
+    """The plugin command module registered as ``name`` under ``posekit.commands`` (else a PosekitError)."""
     for entry in entry_points(group=COMMANDS_GROUP):
         if entry.name == name:
             return entry.load()

@@ -1,17 +1,7 @@
-"""The trainer's lifecycle as pluggy hookspecs.
+"""The trainer's lifecycle as pluggy hookspecs, implemented by ``posekit.hooks`` entry points (the core's too).
 
-Implementations are found through the entry-point group ``posekit.hooks`` (the core's
-own checkpointing, logging, evaluation and EMA are registered that way too). Hooks
-receive named arguments; an implementation may accept any subset of them::
-
-    from posekit import hookimpl
-
-    @hookimpl
-    def after_train_iter(trainer, outputs):
-        print(trainer.iteration, float(outputs["loss"]))
-
-Ordering uses ``tryfirst``/``trylast`` (EMA swaps weights in before the checkpoint hook
-saves). Unless stated, every implementation is called and return values are ignored.
+An implementation may accept any subset of the named arguments (``def after_train_iter(trainer, outputs)``);
+ordering uses ``tryfirst``/``trylast``. Unless stated, every implementation is called, results ignored.
 """
 
 from __future__ import annotations
@@ -128,10 +118,7 @@ def run_validation(trainer: Trainer, epoch: int) -> dict[str, float] | None:
 
 @hookspec
 def log_scalars(trainer: Trainer, row: dict[str, Any]) -> None:
-    """Called on rank 0 with each row of scalars the ``logger`` hook writes to ``scalars.jsonl``.
-
-    A training row averages ``hooks.logger.interval`` iterations; a validation row follows each
-    validation pass. Writers of other logs (TensorBoard, an experiment tracker) implement it.
+    """Called on rank 0 with each row the ``logger`` hook writes to ``scalars.jsonl`` (for other log writers).
 
     :param trainer: the trainer.
     :param row: ``{"mode": "train" | "val", "epoch": int (1-based), "iter": int, <scalar>: float, ...}``
@@ -153,10 +140,8 @@ def on_save_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
 
 @hookspec
 def on_load_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
-    """Called after a checkpoint file is read for a resume, before its state is applied.
-
-    Hooks restore their own state from it, and may rewrite entries before the trainer
-    applies them (EMA swaps the averaged and the raw weights back here).
+    """Called after a checkpoint is read for a resume, before the trainer applies it: hooks restore their
+    state and may rewrite entries (EMA swaps the averaged and the raw weights back here).
 
     :param trainer: the trainer.
     :param checkpoint: the loaded dict (mutable).

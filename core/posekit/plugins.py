@@ -1,21 +1,7 @@
-"""pluggy plugin manager for behaviour (hooks), loaded from the ``posekit.hooks`` group.
-
-Each entry point is loaded inside its own guard (pluggy's bulk
-``load_setuptools_entrypoints`` stops at the first broken plugin) and validated before it
-is registered, as pytest validates its plugins:
-
-- a ``@hookimpl`` whose name matches no hookspec is an error naming the hook, the module,
-  the distribution and the close match; so is a function named like a hook without
-  ``@hookimpl`` (pluggy would ignore it silently);
-- a hook name registered by two distributions is an error naming both: a plugin never
-  displaces another's hook (the core's ``checkpoint`` included);
-- a hook module that fails to import is reported (a warning, an error under
-  ``POSEKIT_STRICT_PLUGINS=1``) and left out; the others keep working.
-
-Each hook has its own config section ``hooks.<name>``, validated against the pydantic model
-the hook module declares as ``config_model`` (none: the section takes no keys).
-``POSEKIT_TRACE_HOOKS=1`` prints every hook call with its arguments and results.
-"""
+"""The pluggy manager of the ``posekit.hooks`` entry points, each loaded in its own guard and validated
+as pytest does (misspelt hook names and unmarked hook-like functions are errors; a name two distributions
+register is an error; a module that fails to import is reported and left out). ``hooks.<name>`` is
+validated against the module's ``config_model``; ``POSEKIT_TRACE_HOOKS=1`` prints every hook call."""
 
 from __future__ import annotations
 
@@ -144,13 +130,9 @@ def make_plugin_manager(
     """A plugin manager with every ``posekit.hooks`` entry point registered under its name.
 
     Args:
-        enabled: only these hook names (entry-point names); None means all.
+        enabled: only these hook names; None means all.
         disabled: hook names to leave out (a config's ``hooks.disable``).
         extra: further plugin objects (modules or instances) to register.
-
-    Raises :class:`PluginLoadError` for a misspelt hook or a hook function without
-    ``@hookimpl``, and :class:`DuplicateComponentError` for a hook name two distributions
-    register. A hook plugin that fails to import is reported and left out.
     """
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)

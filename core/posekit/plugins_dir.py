@@ -1,20 +1,6 @@
-"""A folder of one-off research code used as a plugin, without packaging (as datasette's ``--plugins-dir``).
-
-``posekit --plugins-dir DIR COMMAND ...`` or ``POSEKIT_PLUGINS_DIR=DIR`` imports every
-``DIR/*.py`` (not ``_*.py``) when the registry is first read. A file registers:
-
-- components, with a module-level mapping from kind to classes, each registered under its
-  class name::
-
-      POSEKIT_COMPONENTS = {"head": [MyHead], "codec": [MyCodec]}
-
-- hooks: a file holding ``@posekit.hookimpl`` functions is a hook plugin named after the
-  file (``DIR/myhook.py`` -> ``myhook``, config section ``hooks.myhook``).
-
-Its components are listed under the distribution ``plugins-dir`` with the folder as the
-version. Only that explicit user action loads the folder: a config or a checkpoint never
-names code to import.
-"""
+"""``--plugins-dir DIR`` / ``POSEKIT_PLUGINS_DIR`` (datasette's): every ``DIR/*.py`` (not ``_*.py``) imported,
+its ``POSEKIT_COMPONENTS = {"head": [MyHead]}`` registered by class name and a file of ``@hookimpl``
+functions registered as the hook named after it, under the distribution ``plugins-dir``."""
 
 from __future__ import annotations
 

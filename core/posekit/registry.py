@@ -1,23 +1,8 @@
-"""The component registry: entry points in, built components out.
-
-Listing reads installed distributions' entry-point metadata only; a plugin's module
-is imported the first time one of its components is built. A config is validated
-against the component's typed constructor (a pydantic model derived from the
-signature) before the component is constructed. Components are found only by their
-registered name, never by a dotted import path written in a config.
-
-Environment switches:
-
-- ``POSEKIT_LOAD_PLUGINS=dist-a,dist-b``: load only these distributions (and the core);
-- ``POSEKIT_DISABLE_PLUGINS=dist-a``: never load these;
-- ``POSEKIT_STRICT_PLUGINS=1``: any plugin failure is an error instead of a report;
-- ``POSEKIT_PLUGINS_DIR=DIR`` (or ``posekit --plugins-dir DIR``): one-off research code, see
-  :mod:`posekit.plugins_dir`. Only this explicit user action loads it; a config or a
-  checkpoint never names a folder of code.
-
-Filtered or skipped distributions are remembered, so that an unknown name one of them
-registers says so and why.
-"""
+"""The component registry: entry-point metadata listed, a module imported on first build, a config
+validated against a pydantic model of the constructor's signature. Components are found by registered
+name only. Switches: ``POSEKIT_LOAD_PLUGINS=dist-a,dist-b`` (only these and the core),
+``POSEKIT_DISABLE_PLUGINS``, ``POSEKIT_STRICT_PLUGINS=1`` (failures are errors), ``POSEKIT_PLUGINS_DIR``
+(:mod:`posekit.plugins_dir`); an unknown name a filtered or skipped distribution registers says so."""
 
 from __future__ import annotations
 
@@ -325,13 +310,8 @@ def _split(kind: str, cfg: Mapping[str, Any] | str) -> tuple[str, dict[str, Any]
 
 
 def _constructor_fields(obj: Any) -> tuple[dict[str, Any], bool]:
-    """``({name: (annotation, default)}, takes_any)`` of ``obj``'s keyword constructor.
-
-    A class whose ``__init__`` takes ``**kwargs`` hands them to its base: it accepts its own
-    parameters plus its base's (its own win) except those it sets itself, named in its class
-    attribute ``fixed_arguments``; followed up the MRO, only a base with an untyped constructor
-    (``object``, ``torch.nn.Module``) makes it take anything.
-    """
+    """``({name: (annotation, default)}, takes_any)`` of ``obj``'s keyword constructor; ``**kwargs`` adds its
+    base's parameters (minus its class attribute ``fixed_arguments``), takes any only over an untyped base."""
     from types import MappingProxyType
 
     from pydantic import Field
@@ -418,11 +398,8 @@ def _format_errors(kind: str, name: str, exc: Any, where: str) -> str:
 
 
 def validate(kind: str, cfg: Mapping[str, Any] | str, where: str = "") -> dict[str, Any]:
-    """Check ``cfg`` against the component's typed constructor; return the validated kwargs.
-
-    Raises :class:`ConfigError` naming the component, the field path and the expectation.
-    Imports the component's module (but builds nothing).
-    """
+    """The validated kwargs of ``cfg`` (imports the component's module, builds nothing); a
+    :class:`ConfigError` names the component, the field path and the expectation."""
     from pydantic import ValidationError
 
     name, args = _split(kind, cfg)
@@ -440,11 +417,8 @@ def validate(kind: str, cfg: Mapping[str, Any] | str, where: str = "") -> dict[s
 
 
 def validate_nested(kind: str, cfg: Mapping[str, Any] | str) -> None:
-    """:func:`validate` for use inside a pydantic validator: every failure is a ``ConfigError``.
-
-    pydantic reports a ``ValueError`` with the field path it occurred at; an unknown name
-    (a ``LookupError``) or a broken plugin (an ``ImportError``) is re-raised as one.
-    """
+    """:func:`validate` inside a pydantic validator: every failure is a ``ConfigError`` (a ``ValueError``,
+    which pydantic reports with its field path)."""
     try:
         validate(kind, cfg)
     except ConfigError:
@@ -454,11 +428,8 @@ def validate_nested(kind: str, cfg: Mapping[str, Any] | str) -> None:
 
 
 def build(kind: str, cfg: Mapping[str, Any] | str | Any, where: str = "") -> Any:
-    """Build a component of ``kind`` from ``{"type": Name, **kwargs}`` (validated first).
-
-    An object that is already built (not a mapping or a name) is returned unchanged,
-    so a constructor may accept either a config or an instance.
-    """
+    """Build a component of ``kind`` from ``{"type": Name, **kwargs}`` (validated first); an object
+    already built (not a mapping or a name) is returned unchanged."""
     if not isinstance(cfg, (Mapping, str)):
         return cfg
     args = validate(kind, cfg, where)
@@ -487,10 +458,7 @@ _BUILT_FROM: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDic
 
 
 def config_of(component: Any) -> dict[str, Any] | None:
-    """The config :func:`build` made ``component`` from (``{"type": Name, **kwargs}``); None if not built by it.
-
-    What rebuilds a component elsewhere reads it, e.g. an exported ONNX file records its head's codec.
-    """
+    """The config :func:`build` made ``component`` from (``{"type": Name, **kwargs}``); None if not built by it."""
     try:
         return _BUILT_FROM.get(component)
     except TypeError:

@@ -1,10 +1,4 @@
-"""Which shipped distribution provides a name the core's own commands and API lean on.
-
-The core imports no plugin; where one of its commands or public functions needs a component a
-shipped plugin registers (``posekit export``, ``posekit plugins --check``, a ``.onnx`` checkpoint,
-``posekit data synth``'s default format), a missing plugin is reported by naming the distribution to install. Only
-entry names live here (command, backend, synthesizer names), never a plugin's class.
-"""
+"""Which shipped distribution provides an entry name the core's commands and API lean on (never a class)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""``posekit data``: dataset utilities; ``posekit data synth`` writes a synthetic dataset.
-
-Synthesizers are registered under the entry-point group ``posekit.synthesizers``: each is a
-function ``write(out, *, seed, <options>) -> {name: path}`` with typed keyword options; the
-command passes the options given on the command line that the synthesizer declares.
-"""
+"""``posekit data synth``: a ``posekit.synthesizers`` function ``write(out, *, seed, <options>) -> {name: path}``
+called with the command-line options it declares."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""``posekit plugins``: every component by kind, its distribution and version, and what is broken or left out.
-
-Broken: entry points whose module cannot be found, distributions skipped for an
-incompatible core, hook names two distributions register, entry points that failed to load.
-Left out: distributions filtered by ``POSEKIT_LOAD_PLUGINS``/``POSEKIT_DISABLE_PLUGINS``.
-Under ``POSEKIT_STRICT_PLUGINS=1`` anything broken makes the command exit 1.
-"""
+"""``posekit plugins``: every component by kind with its distribution and version, what is broken (exit 1 under
+``POSEKIT_STRICT_PLUGINS=1``) and what the ``POSEKIT_LOAD_PLUGINS``/``POSEKIT_DISABLE_PLUGINS`` filters left out."""
 
 from __future__ import annotations
 

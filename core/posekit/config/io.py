@@ -20,15 +20,8 @@ MAX_CONFIG_DEPTH = 64
 
 
 def check_size(data: Any, source: str) -> None:
-    """Refuse a config whose values, with every YAML alias expanded, exceed the bounds above.
-
-    Counts each visit (a shared or recursive alias counts each time it is reached), so an
-    alias bomb or a self-referencing list fails after ``MAX_CONFIG_NODES`` steps, in milliseconds.
-
-    Args:
-        data: the loaded mapping (after overrides).
-        source: the file or ``<config>``, for the message.
-    """
+    """Refuse a config (from ``source``) whose values, every YAML alias visit counted, exceed the bounds above:
+    an alias bomb or a self-referencing list fails after ``MAX_CONFIG_NODES`` steps."""
     count = 0
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
@@ -52,12 +45,8 @@ def check_size(data: Any, source: str) -> None:
 
 
 def read_file(path: str | Path, partial: bool = False) -> dict[str, Any]:
-    """The raw mapping in a ``.yaml``/``.yml``, ``.toml`` or ``.json`` file, or in a file a plugin reads.
-
-    Args:
-        path: the config file.
-        partial: for a plugin-read format (an MMPose ``.py``), leave out what does not convert.
-    """
+    """The raw mapping in a ``.yaml``/``.yml``, ``.toml`` or ``.json`` file, or a plugin-read one (``partial``:
+    leave out what does not convert)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")

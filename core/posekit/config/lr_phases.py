@@ -1,15 +1,5 @@
-"""MMEngine's LR schedulers as config models: the phases of ``optim.scheduler.phases``.
-
-Each phase is one of the parameter schedulers MMPose configs name (MMEngine's ``LinearLR``,
-``ConstantLR``, ``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``PolyLR``
-and MMDetection/MMPose's ``QuadraticWarmupLR``), with MMEngine's arguments and defaults, active on
-steps ``[begin, end)`` counted in epochs (``by_epoch``) or iterations. ``chain`` is MMEngine's
-chainable update: a param group's LR after the phase's ``step``-th update (0-based), from the LR
-before it and the group's initial LR. :class:`posekit.engine.optim.LRSchedule` replays the phases
-in MMEngine's order, so overlapping phases compose as they do there.
-
-MMPose's ``ConstantLR`` is used (no bound on ``factor``: RTMO raises the LR with ``factor=2.5``).
-"""
+"""The phases of ``optim.scheduler.phases``: MMEngine's LR schedulers MMPose configs name, with their
+arguments and defaults, active on steps ``[begin, end)``; ``chain`` is MMEngine's chainable update."""
 
 from __future__ import annotations
 
@@ -21,15 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Phase(BaseModel):
-    """What every phase has: its span of steps and its unit.
-
-    Args:
-        begin: first step the phase updates the LR (epochs when ``by_epoch``, else iterations).
-        end: step it stops at (exclusive); None: the end of the run (``train.epochs``).
-        by_epoch: steps are epochs (the LR changes after each epoch), else iterations.
-        convert_to_iter_based: an epoch phase updated every iteration (``begin``, ``end`` and the
-            phase's own epoch counts multiplied by the iterations per epoch), as MMEngine's.
-    """
+    """A phase's span of steps ``[begin, end)`` (epochs when ``by_epoch``, else iterations; ``end`` None: the
+    run's end); ``convert_to_iter_based``: an epoch phase updated every iteration, as MMEngine's."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
@@ -134,13 +117,8 @@ class ExponentialLR(_Phase):
 
 
 class CosineAnnealingLR(_Phase):
-    """Cosine from the LR at ``begin`` down to ``eta_min`` over ``T_max`` steps (default: the span).
-
-    Args:
-        T_max: half period in steps; None: ``end - begin``.
-        eta_min: the floor (absolute LR, the same for every param group).
-        eta_min_ratio: the floor as a fraction of each group's initial LR (instead of ``eta_min``).
-    """
+    """Cosine from the LR at ``begin`` down to ``eta_min`` (absolute) or ``eta_min_ratio`` (of each group's
+    initial LR) over ``T_max`` steps (default: the span)."""
 
     type: Literal["CosineAnnealingLR"]
     T_max: int | None = Field(None, ge=1)

@@ -72,13 +72,8 @@ class OptimizerCfg(_Strict):
 
 
 class SchedulerCfg(_Strict):
-    """The LR schedule (per iteration): MMEngine's schedulers as ``phases``, or the short form.
-
-    ``phases`` lists MMEngine's parameter schedulers as MMPose's ``param_scheduler`` does
-    (:mod:`posekit.config.lr_phases`), replayed with MMEngine's numbers. The short form is a
-    linear warmup over ``warmup_iters`` iterations times one ``policy``; it stands for the phases
-    :meth:`as_phases` lists, and is left at its defaults when ``phases`` is given.
-    """
+    """The LR schedule: MMEngine's schedulers as ``phases`` (MMPose's ``param_scheduler``), or the short form
+    (a linear warmup over ``warmup_iters`` iterations times one ``policy``), which stands for :meth:`as_phases`."""
 
     phases: tuple[LRPhase, ...] = ()
     policy: Literal["constant", "step", "multistep", "cosine"] = "constant"
@@ -195,14 +190,8 @@ def _move_legacy_keys(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class HooksSection(BaseModel):
-    """Hook plugins (``posekit.hooks`` entry-point names): switches, and one section per hook.
-
-    ``enable``/``disable`` switch hooks on and off by name; every other key is a hook's
-    name and holds that hook's settings (``hooks.checkpoint.interval``, ``hooks.ema.momentum``),
-    validated against the pydantic model the hook declares (``config_model``). Each installed
-    hook gets its section, with its defaults when the config gives none; read it as
-    ``cfg.hooks.section("name")`` (or ``cfg.hooks.name``).
-    """
+    """``enable``/``disable`` switch hooks by name; every other key is an installed hook's section
+    (``hooks.ema.momentum``), validated against its ``config_model``: ``cfg.hooks.section("name")``."""
 
     model_config = ConfigDict(extra="allow", protected_namespaces=())
 

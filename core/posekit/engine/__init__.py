@@ -1,8 +1,4 @@
-"""The training engine: :class:`Trainer` (the loop), checkpoints, EMA, optimizers, evaluation.
-
-The trainer's behaviour lives in hook implementations (:mod:`posekit.engine.hooks`)
-registered under the ``posekit.hooks`` entry-point group, like any plugin's.
-"""
+"""The training engine: :class:`Trainer` (the loop; behaviour in ``posekit.hooks``), checkpoints, EMA, evaluation."""
 
 from posekit.engine.checkpoint import find_latest, save_checkpoint
 from posekit.engine.ema import ExpMomentumEMA

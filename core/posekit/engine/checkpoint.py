@@ -1,13 +1,6 @@
-"""Checkpoint files of a training run: atomic writes, RNG states, finding the latest, pruning.
-
-A checkpoint is a plain dict that ``torch.load(weights_only=True)`` can read (tensors,
-numbers, strings, lists, dicts; read back by :func:`posekit.nn.checkpoint.read_checkpoint`):
-MMPose's ``{"state_dict", "meta"}`` plus the optimizer,
-scheduler, scaler, EMA, loop position and RNG states of a training run. Writes go to a
-temporary file in the same folder, are fsynced, then renamed over the target, so a crash
-during a save never leaves a truncated checkpoint; the ``last_checkpoint`` file (MMEngine's
-name) that points at the newest one is replaced the same way.
-"""
+"""Checkpoint files of a run: atomic writes (a crash never leaves a truncated file), RNG states, finding
+the latest (MMEngine's ``last_checkpoint`` pointer), pruning. A checkpoint is a weights_only-loadable dict:
+MMPose's ``{"state_dict", "meta"}`` plus the run's optimizer, scheduler, scaler, EMA, loop and RNG states."""
 
 from __future__ import annotations
 
@@ -37,12 +30,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def atomic_write(path: str | Path, writer: Any) -> Path:
-    """Write ``path`` through ``writer(file)`` into a temporary sibling, fsync, then rename.
-
-    Args:
-        path: the final file.
-        writer: a callable receiving the open binary file.
-    """
+    """Write ``path`` through ``writer(binary file)`` into a temporary sibling, fsync, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -61,12 +49,7 @@ def atomic_write(path: str | Path, writer: Any) -> Path:
 
 
 def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
-    """``torch.save`` ``checkpoint`` to ``path`` atomically.
-
-    Args:
-        checkpoint: the dict to save (weights_only-loadable contents).
-        path: the final file.
-    """
+    """``torch.save`` ``checkpoint`` to ``path`` atomically."""
     return atomic_write(path, lambda f: torch.save(dict(checkpoint), f))
 
 
@@ -94,11 +77,7 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Restore the generators saved by :func:`rng_state`.
-
-    Args:
-        state: the ``rng`` entry of a checkpoint.
-    """
+    """Restore the generators saved by :func:`rng_state` (a checkpoint's ``rng`` entry)."""
     py = state["python"]
     random.setstate((py["version"], tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
     npy = state["numpy"]
@@ -116,12 +95,7 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 
 
 def write_last_pointer(work_dir: str | Path, ckpt: str | Path) -> None:
-    """Atomically point ``work_dir/last_checkpoint`` at ``ckpt`` (a file in ``work_dir``).
-
-    Args:
-        work_dir: the run's folder.
-        ckpt: the checkpoint just written.
-    """
+    """Atomically point ``work_dir/last_checkpoint`` at ``ckpt`` (a file in ``work_dir``)."""
     name = Path(ckpt).name
     atomic_write(Path(work_dir) / LAST_POINTER, lambda f: f.write(name.encode() + b"\n"))
 
@@ -136,11 +110,7 @@ def run_checkpoints(work_dir: str | Path) -> list[Path]:
 
 
 def find_latest(work_dir: str | Path) -> Path | None:
-    """The checkpoint a bare ``--resume`` continues from: ``last_checkpoint``'s target, else the newest file.
-
-    Args:
-        work_dir: the run's folder.
-    """
+    """The checkpoint a bare ``--resume`` continues from: ``last_checkpoint``'s target, else the newest file."""
     folder = Path(work_dir)
     pointer = folder / LAST_POINTER
     if pointer.is_file():
@@ -157,8 +127,6 @@ def prune(
     """Delete all but the ``keep_last`` newest run checkpoints; return the deleted paths.
 
     Args:
-        work_dir: the run's folder.
-        keep_last: how many ``epoch_N``/``iter_N`` files to keep.
         protect: files never deleted (the one ``last_checkpoint`` names).
         owned: when given, only these (resolved) files are counted and deleted: the run's own.
     """

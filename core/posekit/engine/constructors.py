@@ -1,12 +1,5 @@
-"""MMEngine's and MMPose's param-group constructors (``optim.optimizer.constructor``).
-
-An optimizer constructor is a component of kind ``optim_constructor`` (entry-point group
-``posekit.optim_constructors``): ``Constructor(**cfg)(model, optimizer_cfg)`` returns the
-optimizer's param groups, each ``{"params": [...], "lr": ..., "weight_decay": ...}`` (a group
-without ``lr`` or ``weight_decay`` takes the optimizer's). These two follow MMEngine's
-``DefaultOptimWrapperConstructor`` ``paramwise_cfg`` rules; parameters whose options agree share
-one group (the optimizers' updates are per parameter, so the numbers are MMEngine's).
-"""
+"""MMEngine's param-group constructors (``optim_constructor``): ``Constructor(**cfg)(model, optimizer_cfg)``
+-> param groups ``{"params", "lr"?, "weight_decay"?}``; parameters whose options agree share one group."""
 
 from __future__ import annotations
 
@@ -48,13 +41,7 @@ class DefaultOptimWrapperConstructor:
 
     Args:
         custom_keys: name substring -> ``{lr_mult, decay_mult}``.
-        bias_lr_mult: LR multiplier of biases outside norm layers (None: 1).
-        bias_decay_mult: weight-decay multiplier of biases outside norm layers (None: 1).
-        norm_decay_mult: weight-decay multiplier of norm layers' parameters (None: 1).
-        dwconv_decay_mult: weight-decay multiplier of depth-wise convolutions (None: 1).
-        flat_decay_mult: weight-decay multiplier of other 1-d parameters (None: 1).
-        bypass_duplicate: MMEngine's switch for parameters shared by two modules (posekit
-            always puts a shared parameter in one group).
+        bypass_duplicate: MMEngine's switch (posekit always puts a shared parameter in one group).
     """
 
     example_config: dict[str, Any] = {"custom_keys": {"backbone": {"lr_mult": 0.1}}, "norm_decay_mult": 0.0}

@@ -1,14 +1,6 @@
-"""Distributed helpers: process group from ``torchrun``'s environment, rank queries, collectives.
-
-A single process (no ``WORLD_SIZE`` in the environment) never touches ``torch.distributed``.
-
-What N processes mean: with ``train.sync_bn`` (or no BatchNorm) N processes of batch B/N train
-the same weights as one process of batch B. DDP averages the ranks' gradients, which is the
-gradient of a loss that is a mean over the batch; a loss that sums over its batch (MMPose's
-``KLDiscretLoss``) declares ``batch_reduction = "sum"`` and the trainer scales it by N, so the
-averaged gradient is again the one-process gradient. Logged scalars are reduced over ranks the
-same way (a mean, or a sum for summed losses).
-"""
+"""Distributed helpers (process group from ``torchrun``'s environment, ranks, collectives); one process
+never touches ``torch.distributed``. N processes of batch B/N train as one of batch B: a loss summed over
+its batch (``batch_reduction = "sum"``, MMPose's ``KLDiscretLoss``) is scaled by N under DDP's mean."""
 
 from __future__ import annotations
 
@@ -47,13 +39,10 @@ def get_world_size() -> int:
 
 
 def init_from_env(device: torch.device, timeout: float | None = None) -> bool:
-    """Join the process group ``torchrun`` describes (gloo on CPU, nccl on CUDA).
-
-    Returns True when this call created the group (the caller destroys it at the end).
+    """Join ``torchrun``'s process group (gloo on CPU, nccl on CUDA); True when this call created it.
 
     Args:
-        device: the device this rank trains on.
-        timeout: seconds a collective may wait for the other ranks before failing (None: torch's default).
+        timeout: seconds a collective may wait for the other ranks (None: torch's default).
     """
     if env_world_size() <= 1 or is_initialized():
         return False
@@ -70,12 +59,7 @@ def local_rank() -> int:
 
 
 def resolve_device(name: str, where: str = "train.device") -> torch.device:
-    """The device ``train.device`` names (``auto``: this rank's GPU when there is one, else CPU).
-
-    Args:
-        name: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        where: the option that gave it, for messages.
-    """
+    """The device ``name`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``; option ``where``) names; ``cuda``: this rank's."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
@@ -101,15 +85,8 @@ def all_reduce_max(value: float, device: torch.device) -> float:
 def reduce_scalars(
     values: dict[str, float], device: torch.device, sums: frozenset[str] = frozenset()
 ) -> dict[str, float]:
-    """``values`` reduced over ranks in one collective: the mean, or the sum for keys in ``sums``.
-
-    Every rank gets the same numbers; NaN/inf on any rank stays NaN/inf.
-
-    Args:
-        values: this rank's scalars (the same keys on every rank).
-        device: where the collective's tensor lives.
-        sums: keys whose global value is the sum over ranks.
-    """
+    """``values`` (the same keys on every rank) reduced over ranks in one collective: the mean, or the sum
+    for keys in ``sums``; NaN/inf on any rank stays NaN/inf."""
     if not is_initialized() or not values:
         return values
     t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
@@ -119,14 +96,8 @@ def reduce_scalars(
 
 
 def stalled_ranks(wait: float) -> list[int]:
-    """Ranks that do not answer a roll call through the rendezvous store within ``wait`` seconds.
-
-    Called by every rank whose collective timed out: each writes its own key, then waits
-    for the others'. A stopped (SIGSTOP) or dead rank never writes. Empty when unknown.
-
-    Args:
-        wait: seconds to wait for the other ranks' answers.
-    """
+    """Ranks that do not write their key in the rendezvous store within ``wait`` seconds (stopped or dead;
+    called by every rank whose collective timed out); empty when unknown."""
     try:
         store = dist.distributed_c10d._get_default_store()
         rank, n = get_rank(), get_world_size()
@@ -158,13 +129,8 @@ class _SumOverRanks(torch.autograd.Function):
 
 
 class _GlooSyncBatchNorm(_BatchNorm):
-    """BatchNorm synchronised over the process group on CPU (gloo), where torch's SyncBatchNorm refuses to run.
-
-    In training under a process group, the batch mean and variance are those of the global
-    batch (differentiable all-reduces of the count, the sums, then the squared deviations); the
-    running statistics are updated with the unbiased global variance, as ``BatchNorm`` does on
-    one process. Otherwise (eval, one process) it is plain ``BatchNorm``. Input: ``(N, C, ...)``.
-    """
+    """BatchNorm over the global batch on CPU (gloo), where torch's SyncBatchNorm refuses to run; plain
+    ``BatchNorm`` in eval or on one process. Input: ``(N, C, ...)``."""
 
     def _check_input_dim(self, input: Tensor) -> None:
         if input.dim() < 2:
@@ -195,12 +161,7 @@ class _GlooSyncBatchNorm(_BatchNorm):
 
 
 def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
-    """Every BatchNorm of ``model`` synchronised over the ranks (torch's SyncBatchNorm on CUDA, gloo's on CPU).
-
-    Args:
-        model: the model; its state_dict keys are unchanged.
-        device: the device it trains on.
-    """
+    """Every BatchNorm of ``model`` synchronised over the ranks (torch's on CUDA, gloo's on CPU); same keys."""
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(model)
     for m in model.modules():

@@ -1,11 +1,5 @@
-"""Exponential moving average of a model's weights, as MMPose's ``ExpMomentumEMA``.
-
-After each optimizer step ``avg = avg.lerp(src, m)`` with the momentum
-``m = (1 - momentum) * exp(-(1 + steps) / gamma) + momentum``: close to 1 early in training
-(the average follows the weights) and decaying to ``momentum`` after ~``gamma`` steps.
-The first update copies the weights. Without ``update_buffers`` buffers (BN running
-statistics) are copied from the model instead of averaged (MMEngine's default).
-"""
+"""MMPose's ``ExpMomentumEMA``: ``avg.lerp(src, m)`` after each step, ``m = (1 - momentum) * exp(-(1 + steps) /
+gamma) + momentum``; the first update copies. Without ``update_buffers`` buffers are copied (MMEngine's)."""
 
 from __future__ import annotations
 
@@ -21,9 +15,7 @@ class ExpMomentumEMA(nn.Module):
 
     Args:
         model: the model to average (unwrapped, not DDP).
-        momentum: the weight of the new value once warmed up (MMPose default 0.0002).
         gamma: the momentum warmup length, in updates.
-        update_buffers: average floating-point buffers too (else copy them).
     """
 
     def __init__(self, model: nn.Module, momentum: float = 0.0002, gamma: int = 2000, update_buffers: bool = False):
@@ -45,11 +37,7 @@ class ExpMomentumEMA(nn.Module):
 
     @torch.no_grad()
     def update_parameters(self, model: nn.Module) -> None:
-        """Fold ``model``'s current weights into the average.
-
-        Args:
-            model: the trained model (same architecture as the averaged one).
-        """
+        """Fold ``model``'s current weights into the average."""
         avg, src = self._averaged(model)
         steps = int(self.steps)
         if steps == 0:
@@ -67,11 +55,7 @@ class ExpMomentumEMA(nn.Module):
 
     @torch.no_grad()
     def swap(self, model: nn.Module) -> None:
-        """Exchange the averaged parameters (and buffers when averaged) with ``model``'s, in place.
-
-        Args:
-            model: the trained model.
-        """
+        """Exchange the averaged parameters (and buffers when averaged) with ``model``'s, in place."""
         avg, src = self._averaged(model)
         for k, a in avg.items():
             tmp = a.detach().clone()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -14,19 +15,14 @@ from torch.utils.data import DataLoader
 
 from posekit.config.schema import Experiment
 from posekit.engine import dist
-from posekit.engine.loader import ShardSampler
+from posekit.engine.loader import build_eval_loader
+from posekit.engine.runtime import autocast
 from posekit.errors import ConfigError
 from posekit.registry import build
 
 
 def build_metrics(cfgs: Sequence[Mapping[str, Any]], dataset_meta: Any) -> list[Any]:
-    """Fresh metric objects from the config's ``evaluator`` entries, told the dataset's meta.
-
-    Args:
-        cfgs: ``{"type": Name, ...}`` metric configs.
-        dataset_meta: the evaluated dataset's keypoint definition (``dataset.metainfo``, a
-            ``KeypointInfo`` or MMPose's ``dataset_meta`` dict), or None.
-    """
+    """Fresh metrics from ``evaluator`` configs, told ``dataset_meta`` (``dataset.metainfo`` or MMPose's dict)."""
     metrics = [build("metric", dict(c), where=f"evaluator[{i}]") for i, c in enumerate(cfgs)]
     if dataset_meta is not None:
         for m in metrics:
@@ -44,19 +40,8 @@ def evaluate(
     progress: bool = False,
     desc: str = "val",
 ) -> dict[str, float]:
-    """Predict every batch with ``model`` and feed the results to ``metrics``.
-
-    Each metric gathers its results across processes in ``evaluate()``; the merged
-    ``{name: value}`` is returned on every rank. The model is put in eval mode and back.
-
-    Args:
-        model: the estimator (unwrapped, not DDP).
-        loader: batches of :class:`~posekit.structures.PoseBatch`.
-        metrics: metric objects with ``process(results)`` and ``evaluate()``.
-        autocast: makes the context the forward pass runs in (mixed precision).
-        progress: show a progress bar.
-        desc: the progress bar's label.
-    """
+    """``{name: value}`` of ``metrics`` (gathered over processes, on every rank) over the predictions of the
+    unwrapped ``model`` (eval mode, then back) on every batch, forwards inside ``autocast()``."""
     was_training = model.training
     model.eval()
     try:
@@ -80,17 +65,9 @@ def evaluate(
 
 
 def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, float] | None:
-    """Evaluate ``checkpoint`` on ``cfg.data.test`` (else ``cfg.data.val``) with ``cfg.evaluator``.
-
-    Runs under ``torchrun`` too (each rank evaluates its share; the metrics gather). Returns
-    the metrics on rank 0 and None on the other ranks.
-
-    Args:
-        cfg: the validated experiment.
-        checkpoint: a posekit or MMPose checkpoint (a posekit checkpoint's EMA weights when it has them).
-    """
+    """The metrics of ``checkpoint`` (posekit's or MMPose's) on ``cfg.data.test`` (else ``data.val``): on rank 0,
+    None on the other ranks under ``torchrun``."""
     from posekit.apis import init_model
-    from posekit.data import build_dataloader, pose_collate
 
     split, where = (cfg.data.test, "data.test") if cfg.data.test is not None else (cfg.data.val, "data.val")
     if split is None:
@@ -103,24 +80,10 @@ def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, fl
         rank, world_size = dist.get_rank(), dist.get_world_size()
         model = init_model(cfg, checkpoint, device=device)
         dataset = build("dataset", split.dataset, where=f"{where}.dataset")
-        loader = build_dataloader(
-            dataset,
-            sampler=ShardSampler(len(dataset), num_replicas=world_size, rank=rank),
-            batch_size=split.batch_size,
-            num_workers=split.num_workers,
-            drop_last=False,
-            persistent_workers=False,
-            collate_fn=pose_collate,
-            pin_memory=split.pins_memory(device.type),
-            seed=cfg.train.seed,
-        )
+        loader = build_eval_loader(dataset, split, cfg.train.seed, rank, world_size, device, persistent=False)
         metrics = build_metrics(cfg.evaluator, getattr(dataset, "metainfo", None))
-        amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-
-        def autocast() -> AbstractContextManager[Any]:
-            return torch.autocast(device.type, dtype=amp_dtype) if cfg.optim.amp else contextlib.nullcontext()
-
-        out = evaluate(model, loader, metrics, autocast=autocast, progress=rank == 0 and cfg.train.progress)
+        amp = functools.partial(autocast, device.type, cfg.optim.amp)
+        out = evaluate(model, loader, metrics, autocast=amp, progress=rank == 0 and cfg.train.progress)
         return out if rank == 0 else None
     finally:
         if owns_group:
@@ -128,16 +91,8 @@ def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, fl
 
 
 def evaluate_results(cfg: Experiment, results_file: str | Path) -> dict[str, float]:
-    """Evaluate a results file, as a metric of ``cfg.evaluator`` wrote it, without a model.
-
-    The first evaluator whose class declares ``evaluate_results_file`` (a classmethod taking the
-    file, the metric's config, the test (or val) dataset's config and the experiment's
-    ``metainfo``, returning prefixed statistics) evaluates it.
-
-    Args:
-        cfg: the validated experiment.
-        results_file: the file the metric wrote (e.g. a COCO keypoint results list).
-    """
+    """The statistics of a results file a metric wrote, without a model: from the first evaluator whose class
+    declares the classmethod ``evaluate_results_file(file, metric cfg, dataset cfg, metainfo)``."""
     from posekit.registry import get
 
     split = cfg.data.test if cfg.data.test is not None else cfg.data.val

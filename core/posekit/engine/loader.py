@@ -1,11 +1,5 @@
-"""Samplers of the trainer: resumable, distributed, epoch-aware.
-
-The training sampler is a :class:`~torch.utils.data.DistributedSampler` (one process is
-a world of one) that can start part-way through an epoch, so a resumed run sees exactly
-the batches it would have seen. It yields ``(epoch, index)`` keys, which
-:func:`posekit.data.build_dataloader` turns into ``set_epoch`` calls on the dataset
-(:class:`~posekit.data.loader.EpochDataset`).
-"""
+"""The trainer's samplers: resumable mid-epoch, distributed, yielding ``(epoch, index)`` keys that
+:func:`posekit.data.build_dataloader` turns into the dataset's ``set_epoch`` calls."""
 
 from __future__ import annotations
 
@@ -20,26 +14,15 @@ from posekit.errors import ConfigError
 
 
 class TrainSampler(DistributedSampler):
-    """This rank's share of a seeded per-epoch permutation, from ``start`` on, as ``(epoch, index)``.
-
-    Args:
-        dataset: the dataset (only its length is used).
-        num_replicas: the world size.
-        rank: this process's rank.
-        shuffle: permute each epoch (seeded by ``seed + epoch``).
-        seed: the run's seed.
-    """
+    """This rank's share of a per-epoch permutation (seeded by ``seed + epoch``), from ``start`` on, as
+    ``(epoch, index)``."""
 
     def __init__(self, dataset: Dataset, *, num_replicas: int, rank: int, shuffle: bool, seed: int) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=False)
         self.start = 0
 
     def set_start(self, start: int) -> None:
-        """Skip the first ``start`` samples of this rank's share (the next epoch starts at 0 again).
-
-        Args:
-            start: samples of the current epoch already consumed by this rank.
-        """
+        """Skip the first ``start`` samples of this rank's share of the current epoch."""
         self.start = start
 
     def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
@@ -51,13 +34,7 @@ class TrainSampler(DistributedSampler):
 
 
 class ShardSampler(Sampler[tuple[int, int]]):
-    """Evaluation sampler: rank ``r`` of ``n`` takes indices ``r, r + n, ...`` in order, no padding.
-
-    Args:
-        length: the dataset's length.
-        num_replicas: the world size.
-        rank: this process's rank.
-    """
+    """Evaluation sampler: rank ``r`` of ``n`` takes indices ``r, r + n, ...`` in order, no padding."""
 
     def __init__(self, length: int, *, num_replicas: int = 1, rank: int = 0) -> None:
         self.indices = range(rank, length, num_replicas)
@@ -70,30 +47,15 @@ class ShardSampler(Sampler[tuple[int, int]]):
 
 
 def iters_per_epoch(num_samples: int, batch_size: int, drop_last: bool) -> int:
-    """Batches a rank draws per epoch from ``num_samples`` samples.
-
-    Args:
-        num_samples: this rank's samples per epoch.
-        batch_size: the per-rank batch size.
-        drop_last: whether an incomplete last batch is dropped.
-    """
+    """Batches a rank draws per epoch from its ``num_samples`` samples."""
     return num_samples // batch_size if drop_last else math.ceil(num_samples / batch_size)
 
 
 def build_train_loader(
     dataset: Dataset, split: Any, seed: int, rank: int, world_size: int, device: torch.device, where: str
 ) -> tuple[TrainSampler, DataLoader, int]:
-    """The trainer's sampler and loader of ``dataset``, and the batches a rank draws per epoch.
-
-    Args:
-        dataset: the training dataset (built from the config at ``where``).
-        split: the ``data.train`` section (batch size, workers, shuffle, drop_last, ...).
-        seed: the run's seed.
-        rank: this process's rank.
-        world_size: the number of processes.
-        device: the training device (pinned memory on CUDA).
-        where: the dataset's config path, for errors.
-    """
+    """The trainer's sampler and loader of ``dataset`` (config path ``where``) for the ``data.train``
+    section ``split``, and the batches a rank draws per epoch."""
     from posekit.data import build_dataloader, pose_collate
 
     if len(dataset) == 0:  # type: ignore[arg-type]
@@ -119,3 +81,23 @@ def build_train_loader(
             f"of {split.batch_size} with drop_last=true"
         )
     return sampler, loader, iters
+
+
+def build_eval_loader(
+    dataset: Dataset, split: Any, seed: int, rank: int, world_size: int, device: torch.device, persistent: bool
+) -> DataLoader:
+    """An evaluation loader of ``dataset``: this rank's :class:`ShardSampler` share, in order."""
+    from posekit.data import build_dataloader, pose_collate
+
+    return build_dataloader(
+        dataset,
+        sampler=ShardSampler(len(dataset), num_replicas=world_size, rank=rank),  # type: ignore[arg-type]
+        batch_size=split.batch_size,
+        num_workers=split.num_workers,
+        drop_last=False,
+        persistent_workers=persistent,
+        collate_fn=pose_collate,
+        pin_memory=split.pins_memory(device.type),
+        seed=seed,
+        rank=rank,
+    )

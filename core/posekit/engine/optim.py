@@ -1,14 +1,5 @@
-"""Optimizer with per-parameter-group weight decay, and the per-iteration LR schedule.
-
-Param groups come from an ``optim_constructor`` component, by default MMEngine's
-``DefaultOptimWrapperConstructor`` with the config's ``norm_decay_mult`` and ``bias_decay_mult``: a
-bias of a non-normalisation layer gets ``weight_decay * bias_decay_mult``; every parameter of a
-normalisation layer gets ``weight_decay * norm_decay_mult``.
-
-The schedule gives each parameter group's LR every iteration from its base LR: MMEngine's
-parameter schedulers (``optim.scheduler.phases``) replayed as MMEngine's runner steps them
-(:class:`LRSchedule`), applied by :class:`IterLR`.
-"""
+"""The optimizer over an ``optim_constructor``'s param groups (default MMEngine's), and the per-iteration
+LR schedule: MMEngine's parameter schedulers replayed as its runner steps them."""
 
 from __future__ import annotations
 
@@ -25,13 +16,8 @@ from posekit.errors import ConfigError
 
 
 def param_groups(model: nn.Module, cfg: OptimizerCfg) -> list[dict[str, Any]]:
-    """Trainable parameters of ``model`` grouped by LR and weight decay (module order kept): MMEngine's
-    default constructor with the config's ``norm_decay_mult`` and ``bias_decay_mult``.
-
-    Args:
-        model: the model (unwrapped, not DDP).
-        cfg: the optimizer config.
-    """
+    """Trainable parameters of ``model`` (unwrapped) grouped by LR and weight decay, module order kept:
+    MMEngine's default constructor with the config's ``norm_decay_mult`` and ``bias_decay_mult``."""
     constructor = DefaultOptimWrapperConstructor(
         norm_decay_mult=cfg.norm_decay_mult, bias_decay_mult=cfg.bias_decay_mult
     )
@@ -39,14 +25,8 @@ def param_groups(model: nn.Module, cfg: OptimizerCfg) -> list[dict[str, Any]]:
 
 
 def build_optimizer(model: nn.Module, cfg: OptimizerCfg) -> torch.optim.Optimizer:
-    """SGD, Adam or AdamW, fused (one kernel per step) where supported, over the param groups of
-    ``cfg.constructor`` (an ``optim_constructor`` component: ``Constructor(**cfg)(model, cfg)``),
-    else of :func:`param_groups`.
-
-    Args:
-        model: the model (unwrapped, not DDP).
-        cfg: the optimizer config.
-    """
+    """SGD, Adam or AdamW, fused where supported, over the param groups of ``cfg.constructor`` (an
+    ``optim_constructor`` component: ``Constructor(**cfg)(model, cfg)``), else of :func:`param_groups`."""
     if cfg.constructor is not None:
         from posekit.registry import build
 
@@ -70,17 +50,11 @@ def build_optimizer(model: nn.Module, cfg: OptimizerCfg) -> torch.optim.Optimize
 
 
 class LRSchedule:
-    """A param group's LR at every iteration: the schedule's phases replayed as MMEngine runs them.
-
-    MMEngine's runner builds the schedulers in order (each takes its first update at step 0),
-    then after every iteration updates the iteration-based ones and after every epoch the
-    epoch-based ones, each in list order, every update chained on the LR the previous left.
-    The replay is incremental (consecutive iterations cost one step each) and restarts from
-    iteration 0 when asked for an earlier one, so the LR depends on the iteration alone.
+    """A param group's LR at every iteration, as MMEngine's runner steps its schedulers: each takes its first
+    update at step 0, then iteration phases after every iteration and epoch phases after every epoch, in list
+    order, each chained on the LR the previous left. Incremental; an earlier iteration replays from 0.
 
     Args:
-        cfg: the schedule.
-        iters_per_epoch: batches per epoch (epoch phases update after each; converted phases scale by it).
         epochs: the run's epochs (the end of a phase that names none).
         total_iters: the run's iterations (the end of the short form's cosine).
     """
@@ -124,16 +98,9 @@ class LRSchedule:
 
 
 class IterLR:
-    """Per-iteration LR: every parameter group's ``lr`` set from its base LR by the schedule.
-
-    When the training data changes the epoch length (:meth:`set_epoch_length`), iterations are
-    mapped to the schedule's own (epochs of ``iters_per_epoch``), so epoch phases keep their epochs.
-
-    Args:
-        optimizer: the optimizer (its groups' ``lr`` at construction are the base LRs).
-        schedule: ``(iteration, base LR) -> LR``, e.g. an :class:`LRSchedule`.
-        iters_per_epoch: the epoch length the schedule counts in (default 1).
-    """
+    """Sets every param group's ``lr`` from its base LR (its ``lr`` at construction) by ``schedule``
+    (``(iteration, base LR) -> LR``) each iteration; after :meth:`set_epoch_length`, iterations are mapped
+    to the schedule's epochs of ``iters_per_epoch``."""
 
     def __init__(
         self, optimizer: torch.optim.Optimizer, schedule: Callable[[int, float], float], iters_per_epoch: int = 1
@@ -143,7 +110,7 @@ class IterLR:
         self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
         self.last_iter = 0
         self.iters_per_epoch = max(iters_per_epoch, 1)
-        #: (first iteration, its epoch, iterations per epoch) of each change of the epoch length
+        # (first iteration, its epoch, iterations per epoch) of each change of the epoch length
         self.epoch_lengths: list[tuple[int, int, int]] = []
         self._apply()
 

@@ -1,10 +1,13 @@
-"""Pieces of the training loop: seeding and the objective of a loss dict."""
+"""Pieces of the training loop: seeding, mixed precision and the objective of a loss dict."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 import torch
@@ -12,17 +15,9 @@ from torch import Tensor
 
 
 def seed_everything(seed: int, deterministic: bool) -> Callable[[], None]:
-    """Seed python, numpy and torch; with ``deterministic`` choose deterministic kernels.
-
-    Returns a function that puts torch's (process-wide) algorithm switches back.
-
-    Deterministic mode leaves fresh tensors unfilled (``torch.utils.deterministic.fill_uninitialized_memory``
-    off): every kernel here writes its whole output, and filling each allocation costs 2-3% of a CPU step.
-
-    Args:
-        seed: the run's seed.
-        deterministic: use deterministic algorithms (warn where none exists) and no cuDNN autotuning.
-    """
+    """Seed python, numpy and torch; ``deterministic``: deterministic algorithms (warn where none exists), no
+    cuDNN autotuning. Returns what puts torch's process-wide switches back. Fresh tensors stay unfilled
+    (``fill_uninitialized_memory`` off): every kernel here writes its whole output, and filling costs 2-3%."""
     previous = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
@@ -48,12 +43,16 @@ def seed_everything(seed: int, deterministic: bool) -> Callable[[], None]:
     return restore
 
 
-def parse_losses(losses: Mapping[str, Tensor | list[Tensor]]) -> tuple[Tensor, dict[str, float]]:
-    """The objective (sum of the ``loss*`` entries) and every entry as a float (one device sync).
+def autocast(device_type: str, enabled: bool) -> AbstractContextManager[Any]:
+    """The mixed-precision context of forward passes: fp16 on CUDA, bf16 on CPU; none unless ``enabled``."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=torch.float16 if device_type == "cuda" else torch.bfloat16)
 
-    Args:
-        losses: the estimator's ``mode="loss"`` output; tensors are averaged, lists summed.
-    """
+
+def parse_losses(losses: Mapping[str, Tensor | list[Tensor]]) -> tuple[Tensor, dict[str, float]]:
+    """The objective (sum of the ``loss*`` entries) and every entry as a float (one device sync) of an
+    estimator's ``mode="loss"`` output (tensors averaged, lists summed)."""
     values: dict[str, Tensor] = {}
     for key, value in losses.items():
         if isinstance(value, Tensor):

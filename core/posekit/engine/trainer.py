@@ -1,17 +1,5 @@
-"""The trainer: a plain torch loop whose behaviour (checkpoints, logs, validation, EMA) lives in hooks.
-
-One iteration is one batch: forward in ``mode="loss"``, the objective is the sum of the
-returned keys that start with ``loss``, backward, and every ``optim.accumulate`` batches an
-optimizer step (gradients unscaled, clipped to ``optim.clip_grad``); the LR schedule
-advances every iteration. Around the loop the trainer calls the hookspecs of
-:mod:`posekit.hookspecs` on a pluggy manager holding every ``posekit.hooks`` entry point
-(the core's ``checkpoint``, ``logger``, ``evaluation``, ``ema`` and ``timer`` among them).
-
-Under ``torchrun`` the model is wrapped in ``DistributedDataParallel`` and each rank reads
-its share of every epoch; only rank 0 writes files. N processes of batch B/N equal one
-process of batch B (see :mod:`posekit.engine.dist`); a rank that stops makes the others fail
-after ``train.dist_timeout`` seconds, naming it.
-"""
+"""The trainer: a plain torch loop (one batch per iteration, an optimizer step every ``optim.accumulate``)
+whose behaviour (checkpoints, logs, validation, EMA) lives in ``posekit.hooks`` hookimpls; DDP under torchrun."""
 
 from __future__ import annotations
 
@@ -33,9 +21,9 @@ from posekit.engine import dist
 from posekit.engine.checkpoint import find_latest, rng_state, set_rng_state
 from posekit.engine.dist import resolve_device
 from posekit.engine.host_memory import retain_freed_memory
-from posekit.engine.loader import ShardSampler, build_train_loader
+from posekit.engine.loader import build_eval_loader, build_train_loader
 from posekit.engine.optim import IterLR, LRSchedule, build_optimizer
-from posekit.engine.runtime import parse_losses, seed_everything
+from posekit.engine.runtime import autocast, parse_losses, seed_everything
 from posekit.engine.workdir import check_work_dir
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn.checkpoint import (
@@ -56,20 +44,13 @@ log = logging.getLogger("posekit.train")
 class Trainer:
     """Train ``cfg.model`` on ``cfg.data.train``, validating on ``cfg.data.val``.
 
-    State that hooks read: ``cfg``, ``work_dir``, ``model`` (unwrapped), ``optimizer``,
-    ``scheduler``, ``scaler`` (or None), ``epoch`` (0-based, current), ``iteration``
-    (batches done in the run), ``batch_in_epoch``, ``iters_per_epoch``, ``max_epochs``,
-    ``max_iters``, ``rank``, ``world_size``, ``is_main``, ``device``, ``optimizer_stepped``
-    (this iteration applied an optimizer step), ``accumulating`` (gradients are pending for
-    the next step), ``stop_reason``, ``finished``,
-    ``last_metrics``, ``pm`` (the pluggy manager) and ``hook_state`` (a dict where hooks
-    keep per-run state under their own name).
+    Hooks read its attributes (``model`` is unwrapped, ``epoch`` 0-based, ``iteration`` counts the
+    run's batches; ``hook_state`` holds each hook's per-run state under its own name).
 
     Args:
-        cfg: the validated experiment.
-        work_dir: where files go (default ``cfg.work_dir``).
+        work_dir: default ``cfg.work_dir``.
         resume: a checkpoint path, True for the latest in ``work_dir``, or None.
-        plugins: extra hook plugin objects to register (besides the entry points).
+        plugins: hook plugin objects registered besides the entry points.
     """
 
     def __init__(
@@ -151,8 +132,6 @@ class Trainer:
             self._resume()
 
     def _build_data(self) -> None:
-        from posekit.data import build_dataloader, pose_collate
-
         cfg = self.cfg
         self.train_dataset = build("dataset", cfg.data.train.dataset, where="data.train.dataset")
         self._set_train_loader("data.train.dataset")
@@ -165,17 +144,8 @@ class Trainer:
         val = cfg.data.val
         if val is not None:
             self.val_dataset = build("dataset", val.dataset, where="data.val.dataset")
-            self.val_loader = build_dataloader(
-                self.val_dataset,
-                sampler=ShardSampler(len(self.val_dataset), num_replicas=self.world_size, rank=self.rank),
-                batch_size=val.batch_size,
-                num_workers=val.num_workers,
-                drop_last=False,
-                persistent_workers=val.persistent_workers,
-                collate_fn=pose_collate,
-                pin_memory=val.pins_memory(self.device.type),
-                seed=cfg.train.seed,
-                rank=self.rank,
+            self.val_loader = build_eval_loader(
+                self.val_dataset, val, cfg.train.seed, self.rank, self.world_size, self.device, val.persistent_workers
             )
 
     def _set_train_loader(self, where: str) -> None:
@@ -187,17 +157,8 @@ class Trainer:
         )
 
     def replace_train_dataset(self, dataset: Any, where: str) -> None:
-        """Train on ``dataset`` from the current epoch on (hooks that switch the data: YOLOX-Pose's last epochs).
-
-        The sampler and loader are rebuilt (a run resumed mid-epoch skips the batches done), epochs take
-        the new data's length, the run ends after ``train.epochs`` of them, and the LR schedule keeps
-        following epochs (:meth:`~posekit.engine.optim.IterLR.set_epoch_length`). A hook calls this
-        again when a run resumes past its switch (``before_run``), so the switched data comes back.
-
-        Args:
-            dataset: the new training dataset (built, e.g. by ``posekit.build``).
-            where: its config path, for errors.
-        """
+        """Train on ``dataset`` (config path ``where``) from the current epoch on; epochs take its length and
+        the LR schedule keeps following epochs. A hook calls it again in ``before_run`` when a run resumes."""
         self.train_dataset = dataset
         self._set_train_loader(where)
         self.train_sampler.set_epoch(self.epoch)
@@ -209,11 +170,8 @@ class Trainer:
         self.scheduler.set_epoch_length(first, self.epoch, self.iters_per_epoch)
 
     def autocast(self) -> AbstractContextManager[Any]:
-        """The mixed-precision context of forward passes (fp16 on CUDA, bf16 on CPU; none unless ``optim.amp``)."""
-        if not self.cfg.optim.amp:
-            return contextlib.nullcontext()
-        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
-        return torch.autocast(self.device.type, dtype=dtype)
+        """The mixed-precision context of forward passes (:func:`~posekit.engine.runtime.autocast`)."""
+        return autocast(self.device.type, self.cfg.optim.amp)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -307,11 +265,7 @@ class Trainer:
         return self.last_metrics
 
     def fit(self) -> None:
-        """Train until ``train.epochs`` (or ``train.max_iters``), a non-finite loss, or an error.
-
-        On a non-finite loss under ``train.nan_policy="stop"`` the run ends cleanly with
-        ``stop_reason`` set (no checkpoint is written after the last good one).
-        """
+        """Train until ``train.epochs`` (or ``train.max_iters``), a non-finite loss (``stop_reason``), or an error."""
         if not self._built:
             try:
                 self.setup()
@@ -428,11 +382,15 @@ class Trainer:
         log.error(self.stop_reason)
         return True
 
-    def _train_iter(self, batch_idx: int, batch: Any) -> dict[str, float] | None:
-        """One batch: forward, backward, and at the end of an accumulation group the optimizer step.
+    def _skip(self, what: str, batch_idx: int, lr: float) -> dict[str, float] | None:
+        """A non-finite step: None when the run stops, else the skipped step's scalars."""
+        if self._fault(what, batch_idx):
+            return None
+        self.scheduler.step()
+        return {"lr": lr, "skipped": 1.0}
 
-        Returns the step's scalars, or None when the run stops.
-        """
+    def _train_iter(self, batch_idx: int, batch: Any) -> dict[str, float] | None:
+        """One batch: forward, backward, and the optimizer step ending a group; the scalars, or None to stop."""
         factor, boundary = self._group(batch_idx)
         self.optimizer_stepped = False
         lr = float(self.optimizer.param_groups[0]["lr"])
@@ -450,10 +408,7 @@ class Trainer:
                 outputs = dist.reduce_scalars(outputs, self.device, sums)
             if not math.isfinite(outputs["loss"]):
                 bad = ", ".join(f"{k}={v}" for k, v in outputs.items() if not math.isfinite(v)) or "on another process"
-                if self._fault(f"non-finite loss ({bad})", batch_idx):
-                    return None
-                self.scheduler.step()
-                return {"lr": lr, "skipped": 1.0}
+                return self._skip(f"non-finite loss ({bad})", batch_idx, lr)
             scaled = loss / factor
             (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
         self.accumulating = not boundary
@@ -462,20 +417,13 @@ class Trainer:
             grad_norm = self._step()
             if grad_norm is not None:
                 if self.scaler is None and self._nonfinite(grad_norm):
-                    if self._fault(f"non-finite gradient norm ({grad_norm})", batch_idx):
-                        return None
-                    self.scheduler.step()
-                    return {"lr": lr, "skipped": 1.0}
+                    return self._skip(f"non-finite gradient norm ({grad_norm})", batch_idx, lr)
                 outputs["grad_norm"] = grad_norm
         self.scheduler.step()
         return outputs
 
     def _step(self) -> float | None:
-        """Unscale, clip and apply the accumulated gradients; None when there were none.
-
-        A non-finite gradient norm without a grad scaler leaves the weights untouched
-        (the caller decides what to do); with a scaler, the scaler skips the step itself.
-        """
+        """Unscale, clip and apply the gradients; the norm (non-finite without a scaler: not applied), or None."""
         params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
         if not params:
             return None

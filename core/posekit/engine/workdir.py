@@ -1,11 +1,5 @@
-"""A run's work dir: who owns its files, and what a run checks there before its first step.
-
-A fresh run never writes into a folder that holds another run's files (checkpoints,
-``last_checkpoint``, ``scalars.jsonl``): it is refused with a message that offers ``--resume``
-(continue that run) or another ``--work-dir``. A run deletes only checkpoints it owns: the
-ones it wrote, and, when it resumes the run of its own work dir, that run's. Temporaries a
-killed save left behind (``.epoch_3.pth.<random>.tmp``) are removed when a run starts.
-"""
+"""A run's work dir: a fresh run refuses a folder holding another run's files; a run deletes only the
+checkpoints it owns (its own, and those of the run it resumes there) and a killed save's temporaries."""
 
 from __future__ import annotations
 
@@ -31,12 +25,8 @@ def foreign_files(work_dir: Path) -> list[str]:
 
 
 def check_work_dir(work_dir: Path, resume: bool) -> None:
-    """Refuse a work dir that is not a folder, or that holds another run's files when not resuming.
-
-    Args:
-        work_dir: the run's folder (it may not exist yet).
-        resume: the run continues the run found there (``--resume``).
-    """
+    """Refuse a work dir (it may not exist yet) that is not a folder, or holds another run's files unless
+    ``resume`` (the run continues the run found there)."""
     if work_dir.exists() and not work_dir.is_dir():
         raise ConfigError(f"work_dir {work_dir} is a file, not a folder; pass --work-dir with a folder")
     if resume:
@@ -52,23 +42,15 @@ def check_work_dir(work_dir: Path, resume: bool) -> None:
 
 
 def adopted_checkpoints(work_dir: Path, resume_from: Path | None) -> set[Path]:
-    """The checkpoints a run resuming from ``resume_from`` owns: its work dir's, when it resumes that run.
-
-    Args:
-        work_dir: the run's folder.
-        resume_from: the checkpoint resumed from (None: a fresh run, which owns nothing yet).
-    """
+    """The checkpoints a run resuming from ``resume_from`` (None: fresh) owns: its work dir's, when it resumes
+    that run."""
     if resume_from is None or resume_from.resolve().parent != work_dir.resolve():
         return set()
     return {p.resolve() for p in run_checkpoints(work_dir)}
 
 
 def remove_stale_temporaries(work_dir: Path) -> list[Path]:
-    """Delete the temporaries of checkpoint writes a killed run left in ``work_dir``; return them.
-
-    Args:
-        work_dir: the run's folder (rank 0 calls this before it writes anything).
-    """
+    """Delete the temporaries of checkpoint writes a killed run left in ``work_dir``; return them."""
     if not work_dir.is_dir():
         return []
     removed = []

@@ -1,4 +1,4 @@
-"""Inference: the :class:`Inferencer`, batched top-down crops, video helpers (serving backends are plugins)."""
+"""Inference: the :class:`Inferencer`, detectors, video helpers (servings and backends are plugins')."""
 
 from posekit.inference.detectors import PersonDetector, build_detector
 from posekit.inference.inferencer import Inferencer

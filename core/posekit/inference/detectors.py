@@ -1,9 +1,4 @@
-"""Person detectors: components of the entry-point group ``posekit.detectors`` (kind ``detector``).
-
-A detector turns an image into person boxes. Any class registered under ``posekit.detectors``
-whose instances follow :class:`PersonDetector` works; the :class:`~posekit.inference.Inferencer`
-builds one from ``detector: {type: Name, ...}`` in the experiment (or its ``detector`` argument).
-"""
+"""Person detectors: ``posekit.detectors`` components following :class:`PersonDetector`."""
 
 from __future__ import annotations
 
@@ -17,10 +12,7 @@ from posekit.errors import ConfigError
 
 @runtime_checkable
 class PersonDetector(Protocol):
-    """``detector(img)`` -> ``(boxes (N, 4) xyxy float32 in image pixels, scores (N,) float32)``.
-
-    ``img`` is an ``(H, W, 3)`` uint8 BGR image (as OpenCV reads it).
-    """
+    """``detector(img (H, W, 3) uint8 BGR)`` -> ``(boxes (N, 4) xyxy float32 in image pixels, scores (N,))``."""
 
     def __call__(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 

@@ -1,11 +1,5 @@
-"""Whole-image serving: each image through the test pipeline and the estimator's ``predict``, every person out.
-
-A paradigm that finds people itself (bottom-up, or a plugin's own) serves ``"image"`` requests
-with :class:`ImageServing` and gives its :meth:`~ImageServing.default_pipeline`; the estimator's
-``predict`` returns people in original image pixels, as ``posekit test`` expects too. A backend
-(:class:`ImageBackend`) runs the packed image: the estimator's own ``predict`` by default, or e.g.
-an exported whole-image graph on onnxruntime.
-"""
+"""Whole-image serving (``"image"`` requests): each image through the test pipeline and a backend (the
+estimator's ``predict``, or e.g. an exported graph), every person out in original image pixels."""
 
 from __future__ import annotations
 
@@ -43,11 +37,8 @@ class ImageServing(Serving):
     """Serves whole images, one forward per image.
 
     Args:
-        model: the estimator in eval mode (``dataset_meta`` gives flip indices); None with a backend that
-            carries its own model (then ``dataset_meta`` is required).
-        dataset_meta: the keypoint definition (default: the model's).
-        default_pipeline: the transform configs used when no experiment gives a test pipeline
-            (None: :meth:`default_pipeline` of a subclass).
+        model: the estimator in eval mode; None with a ``backend`` (then ``dataset_meta`` is required).
+        default_pipeline: transform configs when no experiment gives a test pipeline (None: a subclass's).
         backend: runs the packed image (default: :class:`TorchImage` of ``model``).
     """
 

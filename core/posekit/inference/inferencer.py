@@ -1,14 +1,5 @@
-"""``posekit.Inferencer``: images, folders and videos in; keypoints, JSON and drawings out.
-
-The Inferencer serves any estimator through its serving contract (``model.serving()``, see
-:mod:`posekit.protocols.serving`): it reads the inputs, gives ``"image+boxes"`` servings their
-person boxes — given boxes, a boxes file (see :mod:`posekit.inference.sources`), a detector
-(entry-point group ``posekit.detectors``), or the whole image — gives ``"image"`` servings whole
-images and ``"keypoints"`` servings 2D keypoint sequences (``posekit infer``'s own JSON), and
-leaves writing to :mod:`posekit.inference.writers`. A checkpoint whose suffix names a serving
-backend (entry-point group ``posekit.backends``: ``.onnx`` files from ``posekit export`` run on
-onnxruntime with posekit-onnx) is served by that backend instead of torch.
-"""
+"""``posekit.Inferencer``: images, folders, videos and 2D keypoint JSON in through ``model.serving()`` (or the
+``posekit.backends`` backend a checkpoint's suffix names); people, JSON and drawings out."""
 
 from __future__ import annotations
 
@@ -37,11 +28,7 @@ if TYPE_CHECKING:
 
 
 def backend_of(checkpoint: str | os.PathLike[str] | None) -> str | None:
-    """The serving backend a checkpoint's suffix names (``model.onnx``: ``onnx``), or None for torch weights.
-
-    A suffix names a backend when one is registered under it (``posekit.backends``) or a shipped
-    distribution provides one (then building it says which distribution to install).
-    """
+    """The backend a checkpoint's suffix names (``model.onnx``: ``onnx``; registered or shipped), or None."""
     from posekit.registry import list_components
     from posekit.shipped import PROVIDERS
 
@@ -54,25 +41,17 @@ class Inferencer:
     """Pose inference on images, folders and videos with a torch or onnxruntime model.
 
     Args:
-        config: the experiment (file, mapping or Experiment) or model dict, as
-            :func:`posekit.init_model` takes it; may be None with a ``.onnx`` checkpoint.
-        checkpoint: weights (``.pth``/``.safetensors``, MMPose's included) or an exported ``.onnx``
-            file (onnxruntime backend: top-down crops, or whole images of heads with ``export_select``).
-        device: torch device for the model (``cpu``, ``cuda:0``).
-        detector: person detector config ``{"type": Name, ...}`` (``posekit.detectors``) or an
-            instance; default: the experiment's ``detector``, else none.
-        bbox_thr: drop detector and box-file boxes scoring at or below this (default 0.3).
-        batch_size: crops per forward in top-down inference (default 16).
-        flip_test: override the model's ``test_cfg.flip_test`` (torch backend); None keeps it.
-        optimize: fold BatchNorm into convolutions and use channels_last (torch; default True).
-        compile: compile the backbone and neck with TorchInductor, weights frozen (torch; default
-            False): faster forwards after a one-off compilation per input shape (10-60 s).
-        precision: ``fp32`` (default) or ``bf16`` (torch: backbone and neck in bfloat16).
-        det_interval: in videos, run the detector every this many frames and carry boxes from the
-            previous frame's keypoints in between (default 1: every frame).
-        smooth: smooth keypoints over time in videos with a One-Euro filter per track (default False).
-        smooth_min_cutoff: the One-Euro filter's cutoff at rest, in Hz (default 1.0).
-        smooth_beta: the One-Euro filter's speed coefficient (default 0.007).
+        config: as :func:`posekit.init_model` takes it; may be None with a ``.onnx`` checkpoint.
+        checkpoint: weights (``.pth``/``.safetensors``, MMPose's included) or a backend's file (``.onnx``).
+        detector: a ``posekit.detectors`` config or instance; default: the experiment's ``detector``.
+        bbox_thr: drop detector and box-file boxes scoring at or below this.
+        batch_size: crops per forward in top-down inference.
+        flip_test: override the model's ``test_cfg.flip_test`` (torch); None keeps it.
+        optimize: fold BatchNorm into convolutions and use channels_last (torch).
+        compile: compile the backbone and neck with TorchInductor (torch; 10-60 s per input shape).
+        precision: ``bf16``: backbone and neck in bfloat16 (torch).
+        det_interval: in videos, detect every this many frames, boxes carried from keypoints in between.
+        smooth: One-Euro filter keypoints per video track (cutoff ``smooth_min_cutoff`` Hz, ``smooth_beta``).
         num_threads: onnxruntime intra-op threads (0: all cores).
     """
 
@@ -170,14 +149,8 @@ class Inferencer:
     def __call__(
         self, img: np.ndarray, bboxes: Any = None, bbox_format: Literal["xyxy", "xywh"] = "xyxy"
     ) -> list[PoseInstance]:
-        """People in one ``(H, W, 3)`` uint8 BGR image.
-
-        Args:
-            img: the image.
-            bboxes: ``"image+boxes"`` servings only: ``(N, 4)`` / ``(N, 5)`` boxes in image pixels;
-                None: the detector's boxes, or the whole image without a detector.
-            bbox_format: ``xyxy`` (default) or ``xywh``.
-        """
+        """People in one ``(H, W, 3)`` uint8 BGR image; ``bboxes`` (``"image+boxes"`` servings): ``(N, 4)`` /
+        ``(N, 5)`` in image pixels, None: the detector's, or the whole image without a detector."""
         if bboxes is not None and len(bboxes):
             self._require("image+boxes")
             boxes, scores = as_bboxes(bboxes, img.shape[:2], bbox_format)
@@ -187,13 +160,8 @@ class Inferencer:
     def predict_images(
         self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray | None] | None = None, paths: Sequence[str] = ()
     ) -> list[list[PoseInstance]]:
-        """People in each image; top-down boxes of all images share forwards of up to ``batch_size``.
-
-        Args:
-            images: ``(H, W, 3)`` uint8 BGR images.
-            boxes: per image ``(N, 5)`` xyxy + score boxes, or None (detector or whole image).
-            paths: the images' file names, kept in the samples' metadata.
-        """
+        """People in each ``(H, W, 3)`` uint8 BGR image (``boxes``: per image ``(N, 5)`` xyxy + score, or None
+        for the detector's or the whole image); boxes of all images share forwards of up to ``batch_size``."""
         self._require("image+boxes", "image")
         names = list(paths) or [""] * len(images)
         per_image = boxes if boxes is not None else [None] * len(images)
@@ -225,16 +193,8 @@ class Inferencer:
     def predict_video(
         self, path: str | os.PathLike[str], box_file: BoxFile | None = None
     ) -> Iterator[tuple[int, np.ndarray, list[PoseInstance]]]:
-        """``(frame index, frame, people)`` for each frame of a video, people tracked (``track_id``).
-
-        With a detector and ``det_interval > 1``, the detector runs every ``det_interval``
-        frames (and whenever nobody was found) and boxes are carried from the previous frame's
-        keypoints in between. With ``smooth``, keypoints are One-Euro filtered per track.
-
-        Args:
-            path: the video file.
-            box_file: boxes per frame index (see :class:`~posekit.inference.sources.BoxFile`).
-        """
+        """``(frame index, frame, people)`` for each frame of a video, people tracked (``track_id``);
+        ``box_file`` gives boxes per frame index."""
         self._require("image+boxes", "image")
         reader = VideoReader(Path(path))
         tracker = IouTracker()
@@ -274,18 +234,12 @@ class Inferencer:
         show_kpt_thr: float = 0.3,
         draw: bool = True,
     ) -> list[Path]:
-        """Run on an image, a folder of images, a video, or a 2D keypoint JSON; write the results.
+        """Run on an image, a folder of images, a video, or a 2D keypoint JSON; the files written.
 
         Args:
-            inputs: the input path.
-            out_dir: where ``predictions/`` and ``vis/`` go (see :mod:`posekit.inference.writers`);
-                None: write nothing (returns []).
-            boxes: a boxes JSON file for ``"image+boxes"`` servings (see :mod:`posekit.inference.sources`).
-            show_kpt_thr: keypoints scoring at or below this are not drawn (default 0.3).
-            draw: write drawn images / videos / plots (default True).
-
-        Returns:
-            the files written.
+            out_dir: where ``predictions/`` and ``vis/`` go; None: write nothing.
+            boxes: a boxes JSON file for ``"image+boxes"`` servings (:mod:`posekit.inference.sources`).
+            show_kpt_thr: keypoints scoring at or below this are not drawn.
         """
         kind, files = classify_input(inputs)
         box_file = boxes if isinstance(boxes, BoxFile) or boxes is None else BoxFile.read(boxes)

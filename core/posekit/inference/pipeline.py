@@ -1,9 +1,4 @@
-"""What inference needs to know about a model: its keypoint definition, codec and experiment pipeline.
-
-The test pipeline itself is the serving's (:meth:`posekit.protocols.Serving.test_pipeline`):
-the experiment's ``data.test`` (else ``data.val``) pipeline without the transforms that declare
-``train_only``, else the paradigm's default built from its codec.
-"""
+"""What serving needs to know about a model: its keypoint definition, codec and experiment pipeline."""
 
 from __future__ import annotations
 
@@ -15,11 +10,7 @@ from posekit.errors import ConfigError
 
 
 def dataset_meta(model: nn.Module) -> dict[str, Any]:
-    """The model's keypoint definition as MMPose's ``dataset_meta`` dict.
-
-    From ``model.dataset_meta`` (set by :func:`posekit.init_model` from the checkpoint's
-    ``meta``), else the estimator's ``metainfo`` name, else COCO (as MMPose defaults).
-    """
+    """The model's MMPose ``dataset_meta``: ``model.dataset_meta``, else its ``metainfo``'s, else COCO's."""
     meta = getattr(model, "dataset_meta", None)
     if meta:
         return meta

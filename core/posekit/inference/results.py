@@ -16,13 +16,10 @@ class PoseInstance:
     """One person's prediction in original image pixels.
 
     Attributes:
-        keypoints: ``(K, 2)`` (``(K, 3)`` for lifted 3D keypoints) in image pixels (3D: the
-            lifter's units, root-relative).
+        keypoints: ``(K, 2)`` in image pixels, or ``(K, 3)`` lifted (the lifter's units, root-relative).
         keypoint_scores: ``(K,)`` confidences.
-        bbox: ``(4,)`` xyxy box in image pixels (the input box for top-down, the keypoints'
-            extent for bottom-up).
-        bbox_score: the box's score (detector score, 1.0 for given boxes, the instance score
-            for bottom-up).
+        bbox: ``(4,)`` xyxy in image pixels (top-down's input box; bottom-up's keypoint extent).
+        bbox_score: the detector's score, 1.0 for given boxes, bottom-up's instance score.
         track_id: the person's id across video frames, or None.
     """
 

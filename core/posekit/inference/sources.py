@@ -33,10 +33,7 @@ InputKind = Literal["image", "folder", "video", "keypoints"]
 
 
 def classify_input(path: str | Path) -> tuple[InputKind, list[Path]]:
-    """What ``path`` is and the files it stands for (a folder's images, sorted by name).
-
-    ``keypoints`` is a ``.json`` 2D keypoint file (the input of a pose lifter).
-    """
+    """What ``path`` is (``keypoints``: a 2D keypoint ``.json``) and its files (a folder's images, by name)."""
     path = Path(path)
     if path.is_dir():
         images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -69,11 +66,7 @@ def read_image(path: Path) -> np.ndarray:
 
 
 class VideoReader:
-    """Frames of a video file, ``(H, W, 3)`` uint8 BGR, with its ``fps`` and ``size`` (w, h).
-
-    Args:
-        path: the video file.
-    """
+    """Frames of a video file, ``(H, W, 3)`` uint8 BGR, with its ``fps`` and ``size`` (w, h)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -96,13 +89,7 @@ class VideoReader:
 
 
 class VideoWriter:
-    """Write ``(H, W, 3)`` uint8 BGR frames to an ``.mp4`` (``mp4v``) or ``.avi`` (``MJPG``) file.
-
-    Args:
-        path: the output file.
-        fps: frames per second.
-        size: (w, h) of every frame.
-    """
+    """Write ``(H, W, 3)`` uint8 BGR frames of ``size`` (w, h) to an ``.mp4`` (``mp4v``) or ``.avi`` (``MJPG``)."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
         fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
@@ -131,15 +118,7 @@ def _as_boxes(value: Any, where: str) -> np.ndarray:
 
 
 class BoxFile:
-    """Person boxes read from a JSON file (see the module docstring for the formats).
-
-    ``boxes_for(key)`` gives ``(N, 5)`` xyxy + score for an image path or a frame index, or
-    None when the file has no entry for it. Read a file with :meth:`read`.
-
-    Args:
-        data: the parsed JSON.
-        source: where it comes from (for messages), e.g. the file name.
-    """
+    """Person boxes of a parsed JSON ``data`` (formats: the module docstring) from ``source`` (a file name)."""
 
     def __init__(self, data: Any, source: str = "<boxes>") -> None:
         self.path = Path(source)
@@ -165,7 +144,7 @@ class BoxFile:
             raise DataError(f"cannot read boxes file {path}: {e}") from e
         return cls(data, str(path))
 
-    def _add(self, key: str, bbox_xywh: Any, score: float, where: str) -> None:
+    def _add(self, key: str, bbox_xywh: Any, score: float) -> None:
         x, y, w, h = (float(v) for v in bbox_xywh)
         row = np.array([[x, y, x + w, y + h, score]], np.float32)
         self.by_key[key] = np.concatenate([self.by_key.get(key, np.zeros((0, 5), np.float32)), row])
@@ -176,14 +155,14 @@ class BoxFile:
                 raise DataError(f"{self.path}: detection {i} needs 'image_id' and 'bbox' [x, y, w, h]")
             if det.get("category_id", 1) != 1:
                 continue
-            self._add(str(int(det["image_id"])), det["bbox"], float(det.get("score", 1.0)), f"detection {i}")
+            self._add(str(int(det["image_id"])), det["bbox"], float(det.get("score", 1.0)))
 
     def _from_coco_annotations(self, data: dict[str, Any]) -> None:
         names = {img["id"]: Path(img["file_name"]).name for img in data["images"]}
         for ann in data["annotations"]:
             if ann.get("category_id", 1) != 1 or ann.get("iscrowd", 0) or ann["image_id"] not in names:
                 continue
-            self._add(names[ann["image_id"]], ann["bbox"], 1.0, f"annotation {ann.get('id')}")
+            self._add(names[ann["image_id"]], ann["bbox"], 1.0)
 
     def boxes_for(self, key: Path | int) -> np.ndarray | None:
         """``(N, 5)`` boxes for an image file (by name, stem or numeric stem) or a frame index."""

@@ -1,9 +1,4 @@
-"""Checks at inference's edges: weights that are numbers, boxes inside the image, person boxes as given.
-
-A checkpoint with NaN/inf weights is refused when it is loaded; a NaN, inverted or empty box
-is refused, and a box reaching outside the image is clipped to it with a warning. (What is
-written is valid JSON: :mod:`posekit.jsonsafe`.)
-"""
+"""Person boxes at inference's edge: NaN, inverted, empty or outside boxes refused, partly outside clipped."""
 
 from __future__ import annotations
 
@@ -17,13 +12,8 @@ from posekit.transforms.geometry import bbox_xywh2xyxy
 
 
 def check_boxes(boxes: np.ndarray, image_shape: tuple[int, int], where: str) -> np.ndarray:
-    """xyxy boxes ``(N, 4)`` clipped to the image; NaN/inf, inverted or outside boxes are refused.
-
-    Args:
-        boxes: ``(N, 4)`` x1, y1, x2, y2 in image pixels.
-        image_shape: ``(h, w)`` of the image.
-        where: the boxes' source, for messages.
-    """
+    """xyxy boxes ``(N, 4)`` in image pixels clipped to the ``(h, w)`` image; NaN/inf, inverted or outside
+    boxes are refused, naming their source ``where``."""
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     h, w = image_shape
     for i, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
@@ -45,15 +35,8 @@ def check_boxes(boxes: np.ndarray, image_shape: tuple[int, int], where: str) -> 
 def as_bboxes(
     bboxes: Any, image_shape: tuple[int, int], bbox_format: Literal["xyxy", "xywh"] = "xyxy"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate person boxes: ``(N, 4)`` or ``(N, 5)`` (with scores) -> xyxy ``(N, 4)`` float32 and scores ``(N,)``.
-
-    ``None`` or an empty list means the whole image ``[0, 0, w, h]`` (as MMPose's ``inference_topdown``).
-
-    Args:
-        bboxes: boxes in image pixels (a list of lists or an array), or None.
-        image_shape: ``(h, w)`` of the image.
-        bbox_format: ``xyxy`` (x1, y1, x2, y2) or ``xywh`` (x, y, w, h).
-    """
+    """Person boxes ``(N, 4)`` or ``(N, 5)`` (with scores) in image pixels -> xyxy ``(N, 4)`` float32 and
+    scores ``(N,)``; None or empty: the whole ``(h, w)`` image (as MMPose's ``inference_topdown``)."""
     if bbox_format not in ("xyxy", "xywh"):
         raise ValueError(f"bbox_format must be 'xyxy' or 'xywh', got {bbox_format!r}")
     if bboxes is None or len(bboxes) == 0:

@@ -1,7 +1,4 @@
-"""Video helpers: person tracking by box IoU, boxes carried from keypoints, One-Euro smoothing.
-
-Dimensions: N people, K keypoints. Coordinates are image pixels, times are seconds.
-"""
+"""Video helpers: IoU tracking, boxes carried from keypoints, One-Euro smoothing (image pixels, seconds)."""
 
 from __future__ import annotations
 
@@ -25,11 +22,8 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class IouTracker:
-    """Give each person a ``track_id``: greedy highest-IoU matching with the previous frame's boxes.
-
-    Args:
-        iou_thr: the smallest IoU that continues a track (default 0.3); below it a new id starts.
-    """
+    """Give each person a ``track_id``: greedy highest-IoU matching (at least ``iou_thr``) with the previous
+    frame's boxes; an unmatched person starts a new id."""
 
     def __init__(self, iou_thr: float = 0.3) -> None:
         self.iou_thr = iou_thr
@@ -59,18 +53,8 @@ class IouTracker:
 def boxes_from_keypoints(
     instances: Sequence[PoseInstance], kpt_thr: float = 0.3, scale: float = 1.2, min_keypoints: int = 3
 ) -> np.ndarray:
-    """Person boxes ``(M, 5)`` (xyxy + score) around the confident keypoints of ``instances``.
-
-    Each box spans the keypoints scoring above ``kpt_thr``, grown ``scale`` times about its
-    center; people with fewer than ``min_keypoints`` such keypoints are dropped. The score is
-    the mean confident-keypoint score.
-
-    Args:
-        instances: the previous frame's people.
-        kpt_thr: keypoint score threshold.
-        scale: box growth factor (a keypoint extent is tighter than a detector box).
-        min_keypoints: fewest confident keypoints that make a box.
-    """
+    """Person boxes ``(M, 5)`` (xyxy + mean score) spanning the keypoints above ``kpt_thr``, grown ``scale``
+    times about their center; people with fewer than ``min_keypoints`` such keypoints are dropped."""
     if not instances:
         return np.zeros((0, 5), np.float32)
     kpts = np.stack([p.keypoints[:, :2] for p in instances]).astype(np.float32)
@@ -91,15 +75,12 @@ def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
 
 
 class OneEuroFilter:
-    """The One-Euro filter (Casiez et al., CHI 2012) on arrays of coordinates, element-wise.
-
-    A low-pass filter whose cutoff rises with speed: ``cutoff = min_cutoff + beta * |dx/dt|``,
-    so slow jitter is smoothed and fast motion lags little.
+    """The One-Euro filter (Casiez et al., CHI 2012), element-wise: cutoff ``min_cutoff + beta * |dx/dt|``.
 
     Args:
-        min_cutoff: cutoff frequency (Hz) at rest; lower is smoother (default 1.0).
-        beta: speed coefficient (per pixel/s); higher follows fast motion more closely (default 0.007).
-        d_cutoff: cutoff frequency (Hz) of the speed estimate (default 1.0).
+        min_cutoff: cutoff frequency (Hz) at rest; lower is smoother.
+        beta: speed coefficient (per pixel/s); higher follows fast motion more closely.
+        d_cutoff: cutoff frequency (Hz) of the speed estimate.
     """
 
     def __init__(self, min_cutoff: float = 1.0, beta: float = 0.007, d_cutoff: float = 1.0) -> None:
@@ -126,13 +107,7 @@ class OneEuroFilter:
 
 
 class PoseSmoother:
-    """One :class:`OneEuroFilter` per track, applied to each person's keypoints (in place).
-
-    Args:
-        min_cutoff: see :class:`OneEuroFilter`.
-        beta: see :class:`OneEuroFilter`.
-        d_cutoff: see :class:`OneEuroFilter`.
-    """
+    """One :class:`OneEuroFilter` (same arguments) per track, applied to each person's keypoints in place."""
 
     def __init__(self, min_cutoff: float = 1.0, beta: float = 0.007, d_cutoff: float = 1.0) -> None:
         self.params = (min_cutoff, beta, d_cutoff)

@@ -1,17 +1,6 @@
-"""Writing inference results: ``predictions/<name>.json`` and drawings under ``vis/``.
-
-The layout under an output folder:
-
-- images: ``predictions/<stem>.json`` (``image, width, height, <header>, instances``) and
-  ``vis/<name>`` (the drawn image);
-- videos: ``predictions/<stem>.json`` (``video, fps, width, height, <header>, frames``) and
-  ``vis/<stem>.mp4``;
-- keypoint sequences (lifting): ``predictions/<stem>_3d.json`` (``source, width, height,
-  <header>, keypoints_3d, frames``) and ``vis/<stem>_3d/frame_<i>.png``.
-
-``<header>`` is ``dataset_name, keypoint_names, skeleton_links``. Drawings come from the
-serving's :meth:`~posekit.protocols.Serving.draw`. JSON never holds NaN or infinity.
-"""
+"""Inference results on disk: ``predictions/<stem>.json`` (``<stem>_3d.json`` for lifted sequences; strict
+JSON with ``dataset_name, keypoint_names, skeleton_links``) and the serving's drawings under ``vis/``
+(``<name>``, ``<stem>.mp4``, ``<stem>_3d/frame_<i>.png``)."""
 
 from __future__ import annotations
 
@@ -37,14 +26,7 @@ def write_json(path: Path, record: dict[str, Any]) -> Path:
 
 
 class ResultWriter:
-    """Writes one run's predictions and drawings under ``out``.
-
-    Args:
-        out: the output folder (``predictions/`` and, when drawing, ``vis/`` are created).
-        serving: the model's serving (keypoint definition and drawing).
-        draw: write drawings (default True).
-        kpt_thr: keypoints scoring at or below this are not drawn (default 0.3).
-    """
+    """Writes one run's predictions and drawings (``serving.draw``; keypoints above ``kpt_thr``) under ``out``."""
 
     def __init__(self, out: Path, serving: Serving, draw: bool = True, kpt_thr: float = 0.3) -> None:
         self.out = out

@@ -1,8 +1,4 @@
-"""Interop at the edge: MMPose checkpoints load as they are; foreign model dicts are cleaned and checked.
-
-Converting whole MMPose configs is the ``posekit-mmpose`` plugin's (entry points
-``posekit.commands`` and ``posekit.config_formats``).
-"""
+"""Interop at the edge: MMPose checkpoints load as they are; foreign model dicts are cleaned and checked."""
 
 from posekit.interop.model_dict import check_components, clean_model_dict, missing_components, missing_message
 from posekit.nn.checkpoint import load_model_checkpoint

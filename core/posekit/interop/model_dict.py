@@ -22,13 +22,8 @@ SCOPES = ("mmpose.", "mmdet.", "mmpretrain.", "mmcls.")
 
 
 def clean_model_dict(model: Mapping[str, Any], drop_pretrained: bool = False) -> dict[str, Any]:
-    """A plain copy of a model dict: ``_scope_`` keys dropped, :data:`SCOPES` dropped from type names, tuples as lists.
-
-    Args:
-        model: the model dict (nested dicts, lists and tuples).
-        drop_pretrained: also drop ``init_cfg=dict(type='Pretrained', ...)`` (weights come from
-            a checkpoint; MMPose's ``init_model`` never applies init_cfg either). Default False.
-    """
+    """A plain copy of a model dict: ``_scope_`` keys dropped, :data:`SCOPES` dropped from type names, tuples as
+    lists; ``drop_pretrained``: also ``init_cfg=dict(type='Pretrained', ...)`` (as MMPose's ``init_model``)."""
 
     def clean(value: Any) -> Any:
         if isinstance(value, Mapping):
@@ -57,10 +52,8 @@ def _is_pretrained(init_cfg: Any) -> bool:
 
 
 def missing_components(model: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """``(kind, name, field path)`` of every component of ``model`` that no installed plugin registers.
-
-    Walks the estimator, backbone, neck, head, codecs, losses and data preprocessor.
-    """
+    """``(kind, name, field path)`` of every component of ``model`` (estimator, backbone, neck, head, codecs,
+    losses, data preprocessor) that no installed plugin registers."""
     from posekit.registry import resolve
 
     missing: list[tuple[str, str, str]] = []
@@ -89,10 +82,7 @@ def missing_components(model: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def check_components(model: Mapping[str, Any], source: str = "<config>") -> None:
-    """Raise :class:`ConfigError` naming every component of ``model`` that posekit lacks.
-
-    Each unknown name is reported with its field path; the message says how to find what is installed.
-    """
+    """Raise :class:`ConfigError` naming every component of ``model`` that posekit lacks, with its field path."""
     if "type" not in model:
         raise ConfigError(
             f"{source}: the model dict has no 'type' (expected an estimator name: `posekit plugins` lists them)"

@@ -1,19 +1,6 @@
-"""``checkpoint``: periodic, best and final checkpoints in the work dir (rank 0 writes).
-
-Settings: ``hooks.checkpoint`` (:class:`CheckpointConfig`).
-
-- ``epoch_N.pth`` every ``interval`` epochs and after the last one, written before that epoch's
-  validation (a failing validation never costs it) and written again after it when the
-  best-so-far changed;
-- ``iter_N.pth`` every ``every_iters`` iterations (at the end of an
-  accumulation group), with the loader position, so a killed run resumes mid-epoch;
-- ``best_<metric>_epoch_N.pth`` when ``save_best`` improves (the previous best is removed);
-- ``iter_N.pth`` at the end of a run cut short by ``train.max_iters``.
-
-Only the ``keep_last`` newest ``epoch_``/``iter_`` files the run owns are kept (see
-:mod:`posekit.engine.workdir`); ``last_checkpoint`` names the newest. Weights with NaN/inf are
-never written, and a run that ends without one finite checkpoint fails, saying why.
-"""
+"""``checkpoint`` (rank 0 writes): ``epoch_N.pth`` before that epoch's validation (again after it when the best
+changed), ``iter_N.pth`` every ``every_iters`` and at a ``max_iters`` end, ``best_<metric>_epoch_N.pth``; the
+``keep_last`` newest owned files kept. NaN/inf weights are never written; a run without one finite fails."""
 
 from __future__ import annotations
 
@@ -67,13 +54,8 @@ def _finite(state_dict: dict[str, torch.Tensor]) -> bool:
 
 
 def save(trainer: Any, name: str, resume_point: bool = True) -> Path | None:
-    """Write the trainer's checkpoint as ``work_dir/name`` (rank 0 only).
-
-    Args:
-        trainer: the trainer.
-        name: the file name, e.g. ``epoch_3.pth``.
-        resume_point: point ``last_checkpoint`` at it and prune older ones (not for a best file).
-    """
+    """Write the trainer's checkpoint as ``work_dir/name`` (rank 0 only); a ``resume_point`` (not a best file)
+    is named by ``last_checkpoint`` and prunes older ones."""
     if resume_point:
         st = _state(trainer)
         st["last_saved"] = trainer.iteration

@@ -1,10 +1,5 @@
-"""``ema``: an exponential moving average of the weights (``hooks.ema``), as MMEngine's ``EMAHook``.
-
-The average is updated after every optimizer step and swapped into the model for
-validation. A checkpoint's ``state_dict`` holds the averaged weights (what ``posekit test``
-and inference load) and ``ema_state_dict`` the training weights under ``module.`` keys with
-the update count ``steps`` — MMEngine's layout, so MMPose checkpoints resume the same way.
-"""
+"""``ema``: MMEngine's ``EMAHook``, swapped in for validation; a checkpoint's ``state_dict`` holds the averaged
+weights and ``ema_state_dict`` the training ones under ``module.`` keys with ``steps`` (MMEngine's layout)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""``evaluation``: the validation pass, with fresh metrics from the config's ``evaluator``.
-
-Before the first step the run checks what validation will need, so a missing annotation
-file or image folder fails in seconds rather than after the first epochs: the metrics are
-built (they check their files) and the first validation sample is loaded.
-"""
+"""``evaluation``: the validation pass with fresh ``evaluator`` metrics; before the first step the metrics are
+built and the first validation sample loaded, so a missing file fails in seconds."""
 
 from __future__ import annotations
 

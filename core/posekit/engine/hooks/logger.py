@@ -1,15 +1,6 @@
-"""``logger``: progress bar, scalar log and text log (rank 0).
-
-- a tqdm bar over the run's iterations with loss, lr, throughput and ETA (``train.progress``);
-- ``work_dir/scalars.jsonl``: one JSON object per line, ``{"mode": "train", "epoch", "iter",
-  "loss", "lr", ...}`` averaged over ``hooks.logger.interval`` iterations, and
-  ``{"mode": "val", "epoch", "iter", "<metric>": value}`` after each validation;
-- ``work_dir/train.log``: the same as text lines, with warnings and errors;
-- every row also goes to the ``log_scalars`` hook, for other writers (posekit-trainlog's
-  TensorBoard scalars, for one).
-
-A resumed run drops the scalar lines written after the checkpoint it resumes from.
-"""
+"""``logger`` (rank 0): a tqdm bar (``train.progress``), ``scalars.jsonl`` (``{"mode": "train" | "val", "epoch",
+"iter", <scalar>: value}``, train rows averaged over ``interval`` iterations; a resumed run drops later lines),
+``train.log``, and every row to the ``log_scalars`` hook."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""``pipeline_switch``: the training dataset changes its pipeline at an epoch (``data.train.pipeline_switch``).
-
-posekit's equivalent of MMDetection's ``PipelineSwitchHook`` (RTMPose's stage 2: milder
-augmentation for the last epochs). Runs at the start of every epoch, so a resumed run past the
-switch epoch trains with the stage-2 pipeline too; persistent DataLoader workers are restarted
-so they pick the new pipeline up.
-"""
+"""``pipeline_switch``: MMDetection's ``PipelineSwitchHook`` (``data.train.pipeline_switch``, RTMPose's stage 2),
+checked every epoch so a resumed run switches too."""
 
 from __future__ import annotations
 
@@ -15,13 +10,7 @@ from posekit.hookspecs import hookimpl
 
 
 def switch_pipeline(trainer: Any, pipeline: Sequence[Mapping[str, Any]], where: str) -> None:
-    """Run the training dataset with ``pipeline`` from now on (for hooks that switch it: YOLOX-Pose's too).
-
-    Args:
-        trainer: the trainer.
-        pipeline: the new pipeline's transform configs.
-        where: the config path of ``pipeline``, for errors.
-    """
+    """Run the training dataset with ``pipeline`` (transform configs at config path ``where``) from now on."""
     from posekit.registry import build
 
     dataset = trainer.train_dataset

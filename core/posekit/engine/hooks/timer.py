@@ -1,8 +1,5 @@
-"""``timer``: each iteration's wall time and data-loading time, added to its outputs.
-
-``outputs["time"]`` is the time since the previous iteration ended (seconds) and
-``outputs["data_time"]`` the part of it spent waiting for the batch.
-"""
+"""``timer``: ``outputs["time"]`` since the previous iteration ended and ``outputs["data_time"]`` waiting for the
+batch (seconds)."""
 
 from __future__ import annotations
 
