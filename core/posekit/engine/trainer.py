@@ -44,8 +44,13 @@ log = logging.getLogger("posekit.train")
 class Trainer:
     """Train ``cfg.model`` on ``cfg.data.train``, validating on ``cfg.data.val``.
 
-    Hooks read its attributes (``model`` is unwrapped, ``epoch`` 0-based, ``iteration`` counts the
-    run's batches; ``hook_state`` holds each hook's per-run state under its own name).
+    State that hooks read: ``cfg``, ``work_dir``, ``model`` (unwrapped), ``optimizer``,
+    ``scheduler``, ``scaler`` (or None), ``epoch`` (0-based, current), ``iteration``
+    (batches done in the run), ``batch_in_epoch``, ``iters_per_epoch``, ``max_epochs``,
+    ``max_iters``, ``rank``, ``world_size``, ``is_main``, ``device``, ``optimizer_stepped``
+    (this iteration applied an optimizer step), ``accumulating`` (gradients are pending for
+    the next step), ``stop_reason``, ``finished``, ``last_metrics``, ``pm`` (the pluggy
+    manager) and ``hook_state`` (a dict where hooks keep per-run state under their own name).
 
     Args:
         work_dir: default ``cfg.work_dir``.
