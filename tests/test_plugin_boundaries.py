@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGINS = sorted(p.parent for p in REPO.glob("plugins/*/pyproject.toml"))
@@ -37,8 +38,7 @@ def declared(plugin: Path) -> tuple[str, set[str]]:
     """(its own package, the packages of the distributions it declares for its code and tests)."""
     project = tomllib.loads((plugin / "pyproject.toml").read_text())["project"]
     specs = project.get("dependencies", []) + project.get("optional-dependencies", {}).get("test", [])
-    dists = {spec.split(";")[0].split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip() for spec in specs}
-    return project["name"].replace("-", "_"), {d.replace("-", "_") for d in dists}
+    return project["name"].replace("-", "_"), {Requirement(spec).name.replace("-", "_") for spec in specs}
 
 
 @pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.name)

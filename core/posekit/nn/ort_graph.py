@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils._pytree import tree_flatten, tree_unflatten
+from torch.utils._pytree import TreeSpec, tree_flatten, tree_unflatten
 
 
 def onnxruntime_usable(module: nn.Module, inputs: Tensor) -> bool:
@@ -36,12 +36,12 @@ class OnnxRuntimeGraph:
     def __init__(self, module: nn.Module, inputs: Tensor) -> None:
         import onnxruntime as ort
 
-        example = inputs.contiguous()
+        flat, example = _Flattened(module), inputs.contiguous()
+        graph = io.BytesIO()
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation warnings
-            self.structure = tree_flatten(module(example))[1]
-            graph = io.BytesIO()
-            torch.onnx.export(module, (example,), graph, input_names=["input"], opset_version=17, dynamo=False)
+            torch.onnx.export(flat, (example,), graph, input_names=["input"], opset_version=17, dynamo=False)
+        self.structure = flat.structure
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # torch's head runs next
@@ -50,3 +50,17 @@ class OnnxRuntimeGraph:
     def __call__(self, inputs: Tensor) -> Any:
         outputs = self.session.run(None, {"input": inputs.contiguous().numpy()})
         return tree_unflatten([torch.from_numpy(o) for o in outputs], self.structure)
+
+
+class _Flattened(nn.Module):
+    """``module``'s outputs as a flat tuple (what ONNX exports); the nesting is kept in ``structure`` on the way."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.training = module.training  # the exporter restores the wrapper's mode, recursively
+        self.structure: TreeSpec | None = None
+
+    def forward(self, inputs: Tensor) -> tuple[Tensor, ...]:
+        leaves, self.structure = tree_flatten(self.module(inputs))
+        return tuple(leaves)
