@@ -1,7 +1,7 @@
 """What the learning-curve benchmarks share: the synthetic multi-person data, a plugin's synthetic config
 moved to it and to another input size, and a hook printing COCO AP, AR and the wall time after each validation.
 
-Used by ``bottomup_learning.py``; ``onestage_learning.py`` has its own copies of these pieces.
+Used by ``bottomup_learning.py`` and ``onestage_learning.py``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, epochs: int, val_inter
     parser.add_argument("--batch", type=int, default=batch)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     parser.add_argument("--work", type=Path, default=None, help="folder for the data and the run (default: temporary)")
+    parser.add_argument("--device", default="cpu", help="train.device (cpu, cuda)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
 
 
 def prepare(args: argparse.Namespace, prefix: str) -> tuple[Path, Path]:
@@ -105,12 +107,14 @@ class Clock:
         print(f"{epoch + 1:5d}  {metrics['coco/AP']:.4f}  {metrics['coco/AR']:.4f}  {minutes:7.1f}", flush=True)
 
 
-def train(cfg: dict[str, Any], work: Path, title: str) -> None:
-    """Train ``cfg`` in ``work``, printing ``epoch AP AR minutes`` after each validation and the total time."""
+def train(cfg: dict[str, Any], work: Path, title: str, args: argparse.Namespace) -> None:
+    """Train ``cfg`` in ``work`` on ``args.device`` with ``args.set`` overrides, printing ``epoch AP AR minutes``
+    after each validation and the total time."""
     from posekit.engine import Trainer
 
-    print(f"{title}, COCO AP after each validation")
+    cfg["train"] = {**cfg.get("train", {}), "device": args.device}
+    print(f"{title} on {args.device}, COCO AP after each validation; overrides: {args.set or 'none'}")
     print("epoch      AP      AR  minutes", flush=True)
     clock = Clock()
-    Trainer(posekit.load_config(cfg), work_dir=work, plugins=[clock]).fit()
+    Trainer(posekit.load_config(cfg, overrides=args.set), work_dir=work, plugins=[clock]).fit()
     print(f"total wall time {(time.time() - clock.start) / 60:.1f} min")

@@ -42,7 +42,7 @@ def main() -> None:
         cfg["optim"]["optimizer"]["lr"] = args.lr
     cfg["train"] = {"epochs": args.epochs, "val_interval": args.val_interval, "progress": False, "seed": 0}
     title = f"{args.family}: {args.num_train} synthetic images {args.size}x{args.size}"
-    train(cfg, work / "run", title)
+    train(cfg, work / "run", title, args)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from posekit.errors import CheckpointError, ConfigError
 from posekit.nn import (
     ConvModule,
     DepthwiseSeparableConvModule,
+    apply_init_cfg,
     build_activation_layer,
     build_norm_layer,
     cat_shuffle,
@@ -107,6 +108,23 @@ def _randomize_bn(model: nn.Module) -> None:
             m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
             m.weight.data.copy_(torch.randn(m.num_features, generator=g))
             m.bias.data.copy_(torch.randn(m.num_features, generator=g))
+
+
+def test_apply_init_cfg_follows_mmengine_dicts() -> None:
+    """mmengine's init dicts apply in order to the named layers (and their subclasses); a bad one is named."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Linear(4, 2))
+    apply_init_cfg(
+        model,
+        [
+            {"type": "Constant", "layer": ["Conv2d", "Linear"], "val": 0.5},
+            {"type": "Normal", "layer": "Linear", "std": 0.0, "bias_prob": 0.01},
+        ],
+    )
+    assert torch.equal(model[0].weight, torch.full_like(model[0].weight, 0.5)) and not model[0].bias.any()
+    assert not model[2].weight.any() and torch.allclose(model[2].bias, torch.full((2,), -4.59512), atol=1e-5)
+    assert torch.equal(model[1].weight, torch.ones(4))  # not named: untouched
+    with pytest.raises(ConfigError, match="Pretrained"):
+        apply_init_cfg(model, {"type": "Pretrained", "checkpoint": "x.pth"})
 
 
 def test_fuse_conv_bn_equivalent() -> None:

@@ -26,7 +26,7 @@ from posekit.nn.checkpoint import (
 )
 from posekit.nn.configs import ActConfig, FinalLayerConfig, NormConfig, PretrainedInit, as_config
 from posekit.nn.fuse import freeze_feature_extractor, fuse_conv_bn, optimize_for_inference
-from posekit.nn.init import constant_init, is_norm, kaiming_init, normal_init
+from posekit.nn.init import apply_init_cfg, constant_init, is_norm, kaiming_init, normal_init
 from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
 from posekit.nn.transformer import FFN, AttnConfig, ChannelScale, FFNConfig, MultiheadAttention, ScaleNorm
@@ -65,6 +65,7 @@ __all__ = [
     "WeightedKeypointLoss",
     "WindowMSA",
     "add_conv_norm",
+    "apply_init_cfg",
     "as_config",
     "batchnorms_eval",
     "build_activation_layer",

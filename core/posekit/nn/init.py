@@ -1,4 +1,5 @@
-"""Weight initialisers with mmcv/mmengine's defaults (``kaiming_init``, ``constant_init``, ``normal_init``).
+"""Weight initialisers with mmcv/mmengine's defaults (``kaiming_init``, ``constant_init``, ``normal_init``) and
+mmengine's ``init_cfg`` dicts (:func:`apply_init_cfg`).
 
 Each takes a module with ``weight`` (and optionally ``bias``) and fills them in place;
 a missing or ``None`` parameter is skipped.
@@ -6,9 +7,13 @@ a missing or ``None`` parameter is skipped.
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from torch import nn
+
+from posekit.errors import ConfigError
 
 
 def _fill_bias(module: nn.Module, bias: float) -> None:
@@ -50,3 +55,46 @@ def is_norm(module: nn.Module) -> bool:
     return isinstance(
         module, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
     )
+
+
+def _xavier_init(module: nn.Module, gain: float = 1.0, bias: float = 0.0, distribution: str = "normal") -> None:
+    if getattr(module, "weight", None) is not None:
+        init = nn.init.xavier_normal_ if distribution == "normal" else nn.init.xavier_uniform_
+        init(module.weight, gain=gain)
+    _fill_bias(module, bias)
+
+
+def _uniform_init(module: nn.Module, a: float = 0.0, b: float = 1.0, bias: float = 0.0) -> None:
+    if getattr(module, "weight", None) is not None:
+        nn.init.uniform_(module.weight, a, b)
+    _fill_bias(module, bias)
+
+
+#: mmengine's weight-init ``type`` names -> the initialiser (its keyword arguments as mmengine's)
+_INITIALISERS = {
+    "Normal": normal_init,
+    "Constant": constant_init,
+    "Kaiming": kaiming_init,
+    "Xavier": _xavier_init,
+    "Uniform": _uniform_init,
+}
+
+
+def apply_init_cfg(module: nn.Module, init_cfg: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+    """Apply mmengine weight-init dicts in order, e.g. ``[dict(type='Normal', layer=['Conv2d', 'Linear'],
+    std=0.001), dict(type='Constant', layer='BatchNorm2d', val=1)]``: each to every submodule whose class (or a
+    base class) is named in ``layer``. ``bias_prob`` sets the bias to the logit of that prior (mmengine's)."""
+    for item in [init_cfg] if isinstance(init_cfg, Mapping) else init_cfg:
+        kwargs = dict(item)
+        kind, layers = kwargs.pop("type", None), kwargs.pop("layer", None)
+        if kind not in _INITIALISERS or layers is None:
+            raise ConfigError(
+                f"init_cfg {dict(item)!r}: needs a type among {sorted(_INITIALISERS)} and a layer "
+                "(Pretrained is a checkpoint: use init_cfg on a backbone or train.load_from)"
+            )
+        names = {layers} if isinstance(layers, str) else set(layers)
+        if (prob := kwargs.pop("bias_prob", None)) is not None:
+            kwargs["bias"] = -math.log((1 - prob) / prob)
+        for m in module.modules():
+            if names & {c.__name__ for c in type(m).__mro__}:
+                _INITIALISERS[kind](m, **kwargs)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from posekit.nn import apply_init_cfg
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
@@ -174,6 +175,7 @@ class CIDHead(BaseHead):
         score_threshold: float = 0.01,
         blur_kernel_size: int = 3,
         decoder: CodecConfig | None = None,
+        init_cfg: list[dict[str, Any]] | dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
@@ -195,14 +197,15 @@ class CIDHead(BaseHead):
                 "contrastive": build("loss", contrastive_loss or {"type": "InfoNCELoss"}, where="contrastive_loss"),
             }
         )
-        self.init_weights(prior_prob)
+        self.init_weights(prior_prob, self.default_init_cfg if init_cfg is None else init_cfg)
 
-    def init_weights(self, prior_prob: float = 0.01) -> None:
-        """Convs and linears from N(0, 0.001^2), zero bias; the output convs' bias gives ``prior_prob``."""
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.normal_(m.weight, std=0.001)
-                nn.init.zeros_(m.bias)
+    #: MMPose's ``CIDHead.default_init_cfg``: every conv and linear from N(0, 0.001^2), zero bias
+    default_init_cfg: ClassVar[list[dict[str, Any]]] = [{"type": "Normal", "layer": ["Conv2d", "Linear"], "std": 0.001}]
+
+    def init_weights(self, prior_prob: float, init_cfg: list[dict[str, Any]] | dict[str, Any]) -> None:
+        """``init_cfg`` (mmengine's weight-init dicts; ``[]`` keeps torch's defaults), then the output convs'
+        bias gives ``prior_prob``."""
+        apply_init_cfg(self, init_cfg)
         bias = -math.log((1 - prior_prob) / prior_prob)
         nn.init.constant_(self.iia_module.keypoint_root_conv.bias, bias)
         nn.init.constant_(self.gfd_module.heatmap_conv.bias, bias)
