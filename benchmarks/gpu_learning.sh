@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-LOGS=${LOGS:-work_dirs/learning} && mkdir -p "$LOGS"
+LOGS=$(mkdir -p "${LOGS:-work_dirs/learning}" && cd "${LOGS:-work_dirs/learning}" && pwd)
 WORK=$(mktemp -d) && START=$SECONDS
 CPU_RUNS=${CPU_RUNS-"rtmo cid ae dekr"}
 GPU_RUNS=${GPU_RUNS-"rtmo cid ae dekr edpose"}
