@@ -26,7 +26,7 @@ from posekit.nn.checkpoint import (
 )
 from posekit.nn.configs import ActConfig, FinalLayerConfig, NormConfig, PretrainedInit, as_config
 from posekit.nn.fuse import freeze_feature_extractor, fuse_conv_bn, optimize_for_inference
-from posekit.nn.init import constant_init, is_norm, kaiming_init, normal_init
+from posekit.nn.init import constant_init, init_linears_and_norms, is_norm, kaiming_init, normal_init
 from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
 from posekit.nn.transformer import FFN, AttnConfig, ChannelScale, FFNConfig, MultiheadAttention, ScaleNorm
@@ -86,6 +86,7 @@ __all__ = [
     "heatmap_layers",
     "init_backbone",
     "init_heatmap_layers",
+    "init_linears_and_norms",
     "is_norm",
     "kaiming_init",
     "load_checkpoint",

@@ -7,8 +7,7 @@ Dimensions: B samples, N tokens, C embedding channels; images ``(B, C_in, H, W)`
 - :class:`MultiheadAttention` (mmpretrain): ``qkv``, ``proj``, optional ``gamma1``;
 - :class:`PatchMerging` (mmcv): ``norm`` and ``reduction`` over each window's gathered channels;
 - :class:`LayerScale` (``weight``), :func:`resize_pos_embed`, :func:`to_2tuple`,
-  :func:`init_linears_and_norms`, :func:`load_original_weights` (``init_cfg`` weights in an original
-  repository's layout).
+  :func:`load_original_weights` (``init_cfg`` weights in an original repository's layout).
 """
 
 from __future__ import annotations
@@ -258,18 +257,6 @@ class PatchMerging(nn.Module):
         x = self.sampler(x).transpose(1, 2)
         x = self.norm(x) if self.norm is not None else x
         return self.reduction(x), out
-
-
-def init_linears_and_norms(module: nn.Module) -> None:
-    """Truncated-normal Linear weights (std 0.02) with zero biases, unit LayerNorms (MMPose's Swin / PVT init)."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 def load_original_weights(
