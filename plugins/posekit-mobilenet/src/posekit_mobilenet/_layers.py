@@ -1,4 +1,4 @@
-"""What the mobile backbones share: channel rounding and staged freezing.
+"""What the mobile backbones share: channel rounding, staged freezing and the default init.
 
 Each backbone is a stem ``conv1`` followed by stages; ``frozen_stages`` freezes the stem (0)
 and the first n stages, ``norm_eval`` keeps every BatchNorm's statistics fixed while training.
@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import ActConfig, NormConfig, PretrainedInit, batchnorms_eval, freeze, load_pretrained
+from posekit.nn import (
+    ActConfig,
+    NormConfig,
+    PretrainedInit,
+    batchnorms_eval,
+    freeze,
+    init_backbone,
+    kaiming_init,
+    load_pretrained,
+)
 from posekit.protocols import BaseBackbone
 
 BN = NormConfig(type="BN")
@@ -58,8 +67,8 @@ class StagedBackbone(BaseBackbone):
         raise NotImplementedError
 
     def init_layers(self) -> None:
-        """The backbone's own random initialization."""
-        raise NotImplementedError
+        """Kaiming-normal convs and unit norms (MMPose's default; ShuffleNet and ViPNAS override it)."""
+        init_backbone(self, kaiming_init)
 
     def init_weights(self) -> None:
         """:meth:`init_layers`, then the ``init_cfg`` checkpoint if there is one."""
