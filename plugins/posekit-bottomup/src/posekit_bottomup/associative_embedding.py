@@ -45,6 +45,14 @@ def as_array(name: str, value: Any, shape: Sequence[int | str]) -> np.ndarray:
     return check_array(name, value, shape)
 
 
+def as_keypoints(keypoints: Any, keypoints_visible: Any | None) -> tuple[np.ndarray, np.ndarray]:
+    """``keypoints (N, K, 2)`` and ``keypoints_visible (N, K)`` (None: all ones) as checked numpy arrays."""
+    keypoints = as_array("keypoints", keypoints, ("N", "K", 2))
+    if keypoints_visible is None:
+        keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
+    return keypoints, as_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])
+
+
 def group_keypoints_by_tags(
     vals: np.ndarray,
     tags: np.ndarray,
@@ -175,11 +183,7 @@ class AssociativeEmbedding(BaseKeypointCodec):
         Returns:
             ``heatmaps (K, H, W)``, ``keypoint_indices (N, K, 2)`` int64, ``keypoint_weights (N, K)``.
         """
-        keypoints = as_array("keypoints", keypoints, ("N", "K", 2))
-        n, k = keypoints.shape[:2]
-        if keypoints_visible is None:
-            keypoints_visible = np.ones((n, k), dtype=np.float32)
-        keypoints_visible = as_array("keypoints_visible", keypoints_visible, (n, k))
+        keypoints, keypoints_visible = as_keypoints(keypoints, keypoints_visible)
         hm_keypoints = keypoints / self.scale_factor
         generate = generate_udp_gaussian_heatmaps if self.use_udp else generate_gaussian_heatmaps
         heatmaps, keypoint_weights = generate(

@@ -26,7 +26,7 @@ import numpy as np
 
 from posekit.codec_utils import generate_gaussian_heatmaps
 from posekit.protocols import BaseKeypointCodec
-from posekit_bottomup.associative_embedding import as_array
+from posekit_bottomup.associative_embedding import as_array, as_keypoints
 from posekit_bottomup.instances import batch_heatmap_nms, diagonal_lengths, instance_roots
 
 
@@ -143,11 +143,7 @@ class SPR(BaseKeypointCodec):
         Returns:
             ``heatmaps``, ``heatmap_weights``, ``displacements``, ``displacement_weights`` (see the module docstring).
         """
-        keypoints = as_array("keypoints", keypoints, ("N", "K", 2))
-        n, k = keypoints.shape[:2]
-        if keypoints_visible is None:
-            keypoints_visible = np.ones((n, k), dtype=np.float32)
-        keypoints_visible = as_array("keypoints_visible", keypoints_visible, (n, k))
+        keypoints, keypoints_visible = as_keypoints(keypoints, keypoints_visible)
         hm_keypoints = keypoints / self.scale_factor
         roots, roots_visible = instance_roots(hm_keypoints, keypoints_visible, self.root_type)
         diagonals = diagonal_lengths(hm_keypoints, keypoints_visible)
