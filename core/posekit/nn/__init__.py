@@ -29,7 +29,15 @@ from posekit.nn.fuse import freeze_feature_extractor, fuse_conv_bn, optimize_for
 from posekit.nn.init import constant_init, init_linears_and_norms, is_norm, kaiming_init, normal_init
 from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
-from posekit.nn.transformer import FFN, AttnConfig, ChannelScale, FFNConfig, MultiheadAttention, ScaleNorm
+from posekit.nn.transformer import (
+    FFN,
+    AttnConfig,
+    ChannelScale,
+    FFNConfig,
+    GatedAttentionUnit,
+    MultiheadAttention,
+    ScaleNorm,
+)
 from posekit.nn.trunks import (
     HeatmapTrunk,
     conv_layers,
@@ -53,6 +61,7 @@ __all__ = [
     "FFNConfig",
     "FinalLayerConfig",
     "FrozenStagesMixin",
+    "GatedAttentionUnit",
     "HeatmapTrunk",
     "LoadResult",
     "MultiheadAttention",
