@@ -5,7 +5,7 @@ Module names are mmcv/MMPose's, so MMPose checkpoints load unchanged.
 """
 
 from posekit.nn.attention import DropPath, WindowMSA, drop_path
-from posekit.nn.backbone import FrozenStagesMixin, batchnorms_eval, freeze, init_backbone
+from posekit.nn.backbone import FrozenStagesMixin, batchnorms_eval, freeze, init_backbone, run_stages
 from posekit.nn.bricks import (
     ConvModule,
     DepthwiseSeparableConvModule,
@@ -107,5 +107,6 @@ __all__ = [
     "optimize_for_inference",
     "read_checkpoint",
     "run_block",
+    "run_stages",
     "zero_init_last_norms",
 ]

@@ -20,6 +20,7 @@ from posekit.nn import (
     init_backbone,
     kaiming_init,
     load_pretrained,
+    run_stages,
 )
 from posekit.protocols import BaseBackbone
 
@@ -78,12 +79,7 @@ class StagedBackbone(BaseBackbone):
 
     def forward_stages(self, x: Tensor) -> tuple[Tensor, ...]:
         """Run the stages on the stem's output ``x``; the tuple of the ``out_indices`` stage outputs."""
-        outs = []
-        for i, stage in enumerate(self.stages()):
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return run_stages(x, self.stages(), self.out_indices)
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:

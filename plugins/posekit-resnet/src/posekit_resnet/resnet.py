@@ -27,6 +27,7 @@ from posekit.nn import (
     get_expansion,
     init_backbone,
     kaiming_init,
+    run_stages,
 )
 from posekit.protocols import BaseBackbone
 
@@ -177,13 +178,7 @@ class StemAndStages(FrozenStagesMixin, NamedNorms, BaseBackbone):
             x = self.stem(x)
         else:
             x = self.relu(self.norm1(self.conv1(x)))
-        x = self.maxpool(x)
-        outs = []
-        for i, layer_name in enumerate(self.res_layers):
-            x = getattr(self, layer_name)(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return run_stages(self.maxpool(x), (getattr(self, name) for name in self.res_layers), self.out_indices)
 
 
 class ResNet(StemAndStages):
