@@ -35,7 +35,7 @@ from posekit.codec_utils import (
     refine_keypoints_dark_udp,
 )
 from posekit.protocols import BaseKeypointCodec
-from posekit_bottomup.instances import batch_heatmap_nms
+from posekit_bottomup.instances import batch_heatmap_nms, odd_kernel
 
 
 def as_array(name: str, value: Any, shape: Sequence[int | str]) -> np.ndarray:
@@ -154,13 +154,11 @@ class AssociativeEmbedding(BaseKeypointCodec):
         decode_center_shift: float = 0.0,
         decode_max_instances: int | None = None,
     ) -> None:
-        if decode_nms_kernel % 2 != 1:
-            raise ValueError(f"decode_nms_kernel must be an odd integer, got {decode_nms_kernel}")
         self.input_size = input_size
         self.heatmap_size = heatmap_size
         self.use_udp = use_udp
         self.decode_keypoint_order = tuple(decode_keypoint_order)
-        self.decode_nms_kernel = decode_nms_kernel
+        self.decode_nms_kernel = odd_kernel("decode_nms_kernel", decode_nms_kernel)
         self.decode_gaussian_kernel = decode_gaussian_kernel
         self.decode_keypoint_thr = decode_keypoint_thr
         self.decode_tag_thr = decode_tag_thr
