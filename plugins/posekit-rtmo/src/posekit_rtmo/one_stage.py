@@ -23,7 +23,7 @@ from posekit.nn import as_config
 from posekit.protocols import BaseHead
 from posekit.registry import build, get
 from posekit.structures import InstanceData, PoseBatch, TestCfg
-from posekit.types import CodecConfig
+from posekit.types import CodecConfig, LossConfig
 from posekit_rtmo._ops import PriorGeneratorConfig, filter_scores_and_topk, grid_priors, nms
 from posekit_rtmo.assigner import SimOTAAssigner, SimOTAConfig
 
@@ -196,7 +196,7 @@ class OneStageHead(BaseHead):
         check_decoder(name, decoder)
         self.decoder = build("codec", decoder, where="decoder") if decoder is not None else None
 
-    def _build_losses(self, **losses: Any) -> None:
+    def _build_losses(self, **losses: LossConfig | None) -> None:
         """``self.<name>`` for each loss config, else its :data:`DEFAULT_LOSSES` entry; none without either."""
         for name, cfg in losses.items():
             cfg = cfg or DEFAULT_LOSSES.get(name)
