@@ -5,7 +5,7 @@ Module names are mmcv/MMPose's, so MMPose checkpoints load unchanged.
 """
 
 from posekit.nn.attention import DropPath, WindowMSA, drop_path
-from posekit.nn.backbone import FrozenStagesMixin, batchnorms_eval, freeze, init_backbone
+from posekit.nn.backbone import FrozenStagesMixin, batchnorms_eval, freeze, init_backbone, run_stages
 from posekit.nn.bricks import (
     ConvModule,
     DepthwiseSeparableConvModule,
@@ -26,10 +26,25 @@ from posekit.nn.checkpoint import (
 )
 from posekit.nn.configs import ActConfig, FinalLayerConfig, NormConfig, PretrainedInit, as_config
 from posekit.nn.fuse import freeze_feature_extractor, fuse_conv_bn, optimize_for_inference
-from posekit.nn.init import apply_init_cfg, constant_init, is_norm, kaiming_init, normal_init
+from posekit.nn.init import (
+    apply_init_cfg,
+    constant_init,
+    init_linears_and_norms,
+    is_norm,
+    kaiming_init,
+    normal_init,
+)
 from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 from posekit.nn.resblocks import BasicBlock, Bottleneck, conv_norm, get_expansion, zero_init_last_norms
-from posekit.nn.transformer import FFN, AttnConfig, ChannelScale, FFNConfig, MultiheadAttention, ScaleNorm
+from posekit.nn.transformer import (
+    FFN,
+    AttnConfig,
+    ChannelScale,
+    FFNConfig,
+    GatedAttentionUnit,
+    MultiheadAttention,
+    ScaleNorm,
+)
 from posekit.nn.trunks import (
     HeatmapTrunk,
     conv_layers,
@@ -53,6 +68,7 @@ __all__ = [
     "FFNConfig",
     "FinalLayerConfig",
     "FrozenStagesMixin",
+    "GatedAttentionUnit",
     "HeatmapTrunk",
     "LoadResult",
     "MultiheadAttention",
@@ -87,6 +103,7 @@ __all__ = [
     "heatmap_layers",
     "init_backbone",
     "init_heatmap_layers",
+    "init_linears_and_norms",
     "is_norm",
     "kaiming_init",
     "load_checkpoint",
@@ -98,5 +115,6 @@ __all__ = [
     "optimize_for_inference",
     "read_checkpoint",
     "run_block",
+    "run_stages",
     "zero_init_last_norms",
 ]

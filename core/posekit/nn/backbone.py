@@ -1,12 +1,12 @@
 """What backbones share: freezing the first stages and BatchNorm statistics (MMPose's ``frozen_stages``,
-``norm_eval``) and the weight init with ``init_cfg``."""
+``norm_eval``), the weight init with ``init_cfg`` and collecting the ``out_indices`` stage outputs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from posekit.nn.checkpoint import load_pretrained
 from posekit.nn.configs import PretrainedInit
@@ -21,6 +21,16 @@ def freeze(*modules: nn.Module | None) -> None:
             m.eval()
             for p in m.parameters():
                 p.requires_grad_(False)
+
+
+def run_stages(x: Tensor, stages: Iterable[nn.Module], out_indices: Container[int]) -> tuple[Tensor, ...]:
+    """``x`` through each stage in turn; the outputs of the stages whose index is in ``out_indices``."""
+    outs = []
+    for i, stage in enumerate(stages):
+        x = stage(x)
+        if i in out_indices:
+            outs.append(x)
+    return tuple(outs)
 
 
 def batchnorms_eval(module: nn.Module) -> None:

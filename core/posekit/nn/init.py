@@ -50,6 +50,18 @@ def normal_init(module: nn.Module, mean: float = 0.0, std: float = 1.0, bias: fl
     _fill_bias(module, bias)
 
 
+def init_linears_and_norms(module: nn.Module) -> None:
+    """Truncated-normal Linear weights (std 0.02) with zero biases, unit LayerNorms (Swin / PVT / DSTFormer)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 def is_norm(module: nn.Module) -> bool:
     """True for BatchNorm (incl. SyncBatchNorm), GroupNorm, LayerNorm and InstanceNorm layers."""
     return isinstance(

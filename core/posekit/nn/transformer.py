@@ -1,14 +1,16 @@
 """Transformer bricks several plugins share: mmcv's DETR-style wrappers (RTMO's and ED-Pose's encoders and
-decoders) and the norms of RTMPose's gated attention units (RTMPose, RTMW, RTMO).
+decoders) and RTMPose's gated attention unit with its norms (RTMPose, RTMW, RTMO).
 
 Dimensions: B batch, L tokens (queries), C channels; keys are mmcv's / MMPose's.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
@@ -112,3 +114,55 @@ class ChannelScale(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.scale
+
+
+class GatedAttentionUnit(nn.Module):
+    """What RTMPose's and RTMO's gated attention units share (MMPose's ``RTMCCBlock`` / ``GAUEncoder`` keys ``w``,
+    ``o``, ``uv``, ``gamma``, ``beta``, ``ln.g``, ``res_scale.scale``); subclasses add positions and ``forward``.
+
+    Tokens ``(..., L, in_token_dims)``; :meth:`project` gives ``u``, ``v`` ``(..., L, e)`` and the query/key base
+    ``(..., L, 2, s)``, :meth:`attend` the output ``(..., L, out_token_dims)``. ``rel_bias_tokens`` > 0 adds the
+    relative-position weights ``w`` for that many tokens; equal widths add the ``res_scale`` shortcut.
+    """
+
+    def __init__(
+        self,
+        in_token_dims: int,
+        out_token_dims: int,
+        expansion_factor: float,
+        s: int,
+        eps: float,
+        dropout_rate: float,
+        act_fn: Literal["ReLU", "SiLU"],
+        bias: bool,
+        rel_bias_tokens: int = 0,
+    ) -> None:
+        super().__init__()
+        self.s = s
+        self.e = int(in_token_dims * expansion_factor)
+        if rel_bias_tokens > 0:
+            self.w = nn.Parameter(torch.rand([2 * rel_bias_tokens - 1], dtype=torch.float))
+        self.o = nn.Linear(self.e, out_token_dims, bias=bias)
+        self.uv = nn.Linear(in_token_dims, 2 * self.e + s, bias=bias)
+        self.gamma = nn.Parameter(torch.rand((2, s)))
+        self.beta = nn.Parameter(torch.rand((2, s)))
+        self.ln = ScaleNorm(in_token_dims, eps=eps)
+        nn.init.xavier_uniform_(self.uv.weight)
+        self.act_fn = nn.SiLU(True) if act_fn == "SiLU" else nn.ReLU(True)
+        self.shortcut = in_token_dims == out_token_dims
+        if self.shortcut:
+            self.res_scale = ChannelScale(in_token_dims)
+        self.sqrt_s = math.sqrt(s)
+        self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 else None
+
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``x (..., L, C)`` -> ``u``, ``v`` ``(..., L, e)`` and the query/key base ``(..., L, 2, s)``."""
+        u, v, base = torch.split(self.act_fn(self.uv(self.ln(x))), [self.e, self.e, self.s], dim=-1)
+        return u, v, base.unsqueeze(-2) * self.gamma + self.beta
+
+    def attend(self, u: Tensor, v: Tensor, qk: Tensor) -> Tensor:
+        """The squared-ReLU kernel of the scores ``qk (..., L, L)`` gates ``v`` by ``u``, then ``o``."""
+        kernel = torch.square(F.relu(qk / self.sqrt_s))
+        if self.dropout is not None:
+            kernel = self.dropout(kernel)
+        return self.o(u * torch.matmul(kernel, v))

@@ -35,7 +35,7 @@ from posekit.codec_utils import (
     refine_keypoints_dark_udp,
 )
 from posekit.protocols import BaseKeypointCodec
-from posekit_bottomup.instances import batch_heatmap_nms
+from posekit_bottomup.instances import batch_heatmap_nms, odd_kernel
 
 
 def as_array(name: str, value: Any, shape: Sequence[int | str]) -> np.ndarray:
@@ -43,6 +43,14 @@ def as_array(name: str, value: Any, shape: Sequence[int | str]) -> np.ndarray:
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
     return check_array(name, value, shape)
+
+
+def as_keypoints(keypoints: Any, keypoints_visible: Any | None) -> tuple[np.ndarray, np.ndarray]:
+    """``keypoints (N, K, 2)`` and ``keypoints_visible (N, K)`` (None: all ones) as checked numpy arrays."""
+    keypoints = as_array("keypoints", keypoints, ("N", "K", 2))
+    if keypoints_visible is None:
+        keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
+    return keypoints, as_array("keypoints_visible", keypoints_visible, keypoints.shape[:2])
 
 
 def group_keypoints_by_tags(
@@ -146,13 +154,11 @@ class AssociativeEmbedding(BaseKeypointCodec):
         decode_center_shift: float = 0.0,
         decode_max_instances: int | None = None,
     ) -> None:
-        if decode_nms_kernel % 2 != 1:
-            raise ValueError(f"decode_nms_kernel must be an odd integer, got {decode_nms_kernel}")
         self.input_size = input_size
         self.heatmap_size = heatmap_size
         self.use_udp = use_udp
         self.decode_keypoint_order = tuple(decode_keypoint_order)
-        self.decode_nms_kernel = decode_nms_kernel
+        self.decode_nms_kernel = odd_kernel("decode_nms_kernel", decode_nms_kernel)
         self.decode_gaussian_kernel = decode_gaussian_kernel
         self.decode_keypoint_thr = decode_keypoint_thr
         self.decode_tag_thr = decode_tag_thr
@@ -175,11 +181,7 @@ class AssociativeEmbedding(BaseKeypointCodec):
         Returns:
             ``heatmaps (K, H, W)``, ``keypoint_indices (N, K, 2)`` int64, ``keypoint_weights (N, K)``.
         """
-        keypoints = as_array("keypoints", keypoints, ("N", "K", 2))
-        n, k = keypoints.shape[:2]
-        if keypoints_visible is None:
-            keypoints_visible = np.ones((n, k), dtype=np.float32)
-        keypoints_visible = as_array("keypoints_visible", keypoints_visible, (n, k))
+        keypoints, keypoints_visible = as_keypoints(keypoints, keypoints_visible)
         hm_keypoints = keypoints / self.scale_factor
         generate = generate_udp_gaussian_heatmaps if self.use_udp else generate_gaussian_heatmaps
         heatmaps, keypoint_weights = generate(

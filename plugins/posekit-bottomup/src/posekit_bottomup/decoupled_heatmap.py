@@ -28,7 +28,7 @@ import numpy as np
 
 from posekit.codec_utils import generate_gaussian_heatmaps, get_heatmap_maximum, refine_keypoints
 from posekit.protocols import BaseKeypointCodec
-from posekit_bottomup.associative_embedding import as_array
+from posekit_bottomup.associative_embedding import as_keypoints
 from posekit_bottomup.instances import diagonal_lengths, instance_roots, keypoint_boxes
 
 #: the smallest sigma (heatmap pixels): a 3-sigma radius under half a pixel draws the peak pixel alone
@@ -119,11 +119,7 @@ class DecoupledHeatmap(BaseKeypointCodec):
             bbox: boxes ``(N, 4)`` xyxy, or MMPose's warped corners ``(N, 8)``; None: the box of each
                 person's visible keypoints.
         """
-        keypoints = as_array("keypoints", keypoints, ("N", "K", 2))
-        n, k = keypoints.shape[:2]
-        if keypoints_visible is None:
-            keypoints_visible = np.ones((n, k), dtype=np.float32)
-        keypoints_visible = as_array("keypoints_visible", keypoints_visible, (n, k))
+        keypoints, keypoints_visible = as_keypoints(keypoints, keypoints_visible)
         if bbox is None:
             bbox = keypoint_boxes(keypoints, keypoints_visible)
         hm_keypoints = keypoints / self.scale_factor

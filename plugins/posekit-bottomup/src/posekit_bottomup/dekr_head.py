@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_heatmaps
-from posekit.nn import ConvModule, PretrainedInit, load_pretrained
+from posekit.nn import ConvModule, PretrainedInit, init_heatmap_layers, load_pretrained
 from posekit.nn.resblocks import BasicBlock
 from posekit.protocols import BaseHead
 from posekit.registry import build
@@ -214,14 +214,7 @@ class DEKRHead(BaseHead):
 
     def init_weights(self) -> None:
         """Convs from N(0, 0.001^2) with zero bias, BatchNorm to 1 / 0 (MMPose's defaults)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_heatmap_layers(self)
 
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         """``feats[-1] (B, C, H, W)`` -> ``heatmaps (B, K + 1, H, W)``, ``displacements (B, 2K, H, W)``."""

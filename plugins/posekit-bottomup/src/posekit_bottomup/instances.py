@@ -64,6 +64,13 @@ def head_example_inputs(decoder: dict[str, Any], num_keypoints: int, margin: flo
     return {"feat_shapes": [(8, 16, 16)], "batch": PoseBatch(torch.zeros(2, 3, 64, 64), targets, samples)}
 
 
+def odd_kernel(name: str, size: int) -> int:
+    """``size``, refused with a ValueError naming ``name`` unless odd and positive (an NMS window)."""
+    if size % 2 != 1 or size < 1:
+        raise ValueError(f"{name}: expected an odd positive integer, got {size}")
+    return size
+
+
 def batch_heatmap_nms(batch_heatmaps: np.ndarray, kernel_size: int = 5) -> np.ndarray:
     """Zero every pixel that is not the maximum of its ``kernel_size`` window (MMPose's ``batch_heatmap_nms``).
 
@@ -76,9 +83,7 @@ def batch_heatmap_nms(batch_heatmaps: np.ndarray, kernel_size: int = 5) -> np.nd
     Returns:
         the heatmaps with non-maxima set to zero, same shape and dtype.
     """
-    if kernel_size % 2 != 1 or kernel_size < 1:
-        raise ValueError(f"kernel_size: expected an odd positive integer, got {kernel_size}")
-    pad = (kernel_size - 1) // 2
+    pad = (odd_kernel("kernel_size", kernel_size) - 1) // 2
     maximum = batch_heatmaps
     for axis in (batch_heatmaps.ndim - 1, batch_heatmaps.ndim - 2):  # the window max is separable
         widths = [(0, 0)] * batch_heatmaps.ndim

@@ -26,8 +26,8 @@ import numpy as np
 
 from posekit.codec_utils import generate_gaussian_heatmaps
 from posekit.protocols import BaseKeypointCodec
-from posekit_bottomup.associative_embedding import as_array
-from posekit_bottomup.instances import batch_heatmap_nms, diagonal_lengths, instance_roots
+from posekit_bottomup.associative_embedding import as_array, as_keypoints
+from posekit_bottomup.instances import batch_heatmap_nms, diagonal_lengths, instance_roots, odd_kernel
 
 
 class SPR(BaseKeypointCodec):
@@ -69,15 +69,13 @@ class SPR(BaseKeypointCodec):
         decode_max_instances: int = 30,
         decode_thr: float = 0.01,
     ) -> None:
-        if decode_nms_kernel % 2 != 1:
-            raise ValueError(f"decode_nms_kernel must be an odd integer, got {decode_nms_kernel}")
         self.input_size = input_size
         self.heatmap_size = heatmap_size
         self.generate_keypoint_heatmaps = generate_keypoint_heatmaps
         self.root_type = root_type
         self.minimal_diagonal_length = minimal_diagonal_length
         self.background_weight = background_weight
-        self.decode_nms_kernel = decode_nms_kernel
+        self.decode_nms_kernel = odd_kernel("decode_nms_kernel", decode_nms_kernel)
         self.decode_max_instances = decode_max_instances
         self.decode_thr = decode_thr
         self.scale_factor = (np.array(input_size) / heatmap_size).astype(np.float32)
@@ -143,11 +141,7 @@ class SPR(BaseKeypointCodec):
         Returns:
             ``heatmaps``, ``heatmap_weights``, ``displacements``, ``displacement_weights`` (see the module docstring).
         """
-        keypoints = as_array("keypoints", keypoints, ("N", "K", 2))
-        n, k = keypoints.shape[:2]
-        if keypoints_visible is None:
-            keypoints_visible = np.ones((n, k), dtype=np.float32)
-        keypoints_visible = as_array("keypoints_visible", keypoints_visible, (n, k))
+        keypoints, keypoints_visible = as_keypoints(keypoints, keypoints_visible)
         hm_keypoints = keypoints / self.scale_factor
         roots, roots_visible = instance_roots(hm_keypoints, keypoints_visible, self.root_type)
         diagonals = diagonal_lengths(hm_keypoints, keypoints_visible)

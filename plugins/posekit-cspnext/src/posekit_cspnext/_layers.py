@@ -29,6 +29,7 @@ from posekit.nn import (
     PretrainedInit,
     init_backbone,
     kaiming_init,
+    run_stages,
 )
 from posekit.protocols import BaseBackbone, BaseNeck
 
@@ -243,12 +244,7 @@ class CSPBackbone(FrozenStagesMixin, BaseBackbone):
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         """``(B, 3, H, W)`` -> tuple of the ``out_indices`` layer outputs (default strides 8, 16, 32)."""
-        outs = []
-        for i, name in enumerate(self.layers):
-            x = getattr(self, name)(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return run_stages(x, (getattr(self, name) for name in self.layers), self.out_indices)
 
 
 class UpsampleConfig(BaseModel):

@@ -1,10 +1,11 @@
-"""What the heatmap codecs share: decoding one sample or a batch, and the round trip."""
+"""What the heatmap codecs share: their geometry, decoding one sample or a batch, and the round trip."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from posekit.codec_utils import check_array, check_keypoints
+from posekit.errors import ConfigError
 from posekit.protocols import BaseKeypointCodec
 
 
@@ -18,6 +19,20 @@ class HeatmapCodecBase(BaseKeypointCodec):
 
     heatmap_size: tuple[int, int]
     _channels: str = "K"  # the channel dimension's name in shape errors
+
+    def _set_geometry(
+        self, input_size: tuple[int, int], heatmap_size: tuple[int, int], kernel: tuple[str, int], udp: bool = False
+    ) -> None:
+        """Set ``input_size``, ``heatmap_size`` and ``scale_factor`` (input pixels per heatmap pixel; UDP: between
+        the corner pixels' centres); ``kernel`` (argument name, size) must be odd, else a ConfigError."""
+        if kernel[1] % 2 != 1:
+            raise ConfigError(f"{type(self).__name__}: {kernel[0]} must be odd, got {kernel[1]}")
+        self.input_size = tuple(input_size)
+        self.heatmap_size = tuple(heatmap_size)
+        if udp:
+            self.scale_factor = ((np.array(input_size) - 1) / (np.array(heatmap_size) - 1)).astype(np.float32)
+        else:
+            self.scale_factor = (np.array(input_size) / heatmap_size).astype(np.float32)
 
     def encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Encode one instance's keypoints into heatmaps.

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
+
+from posekit.nn import WeightedKeypointLoss
 
 
 def _check_weights(target: Tensor, target_weights: Tensor) -> None:
@@ -18,7 +20,7 @@ def _check_weights(target: Tensor, target_weights: Tensor) -> None:
         )
 
 
-class KeypointMSELoss(nn.Module):
+class KeypointMSELoss(WeightedKeypointLoss):
     """Mean squared error between heatmaps, optionally masked.
 
     The loss is ``mean((output - target) ** 2 * mask) * loss_weight`` over all elements, where the
@@ -36,10 +38,8 @@ class KeypointMSELoss(nn.Module):
     def __init__(
         self, use_target_weight: bool = False, skip_empty_channel: bool = False, loss_weight: float = 1.0
     ) -> None:
-        super().__init__()
-        self.use_target_weight = use_target_weight
+        super().__init__(use_target_weight, loss_weight)
         self.skip_empty_channel = skip_empty_channel
-        self.loss_weight = loss_weight
 
     def forward(
         self, output: Tensor, target: Tensor, target_weights: Tensor | None = None, mask: Tensor | None = None
@@ -78,7 +78,7 @@ class KeypointMSELoss(nn.Module):
         return mask
 
 
-class KeypointOHKMMSELoss(nn.Module):
+class KeypointOHKMMSELoss(WeightedKeypointLoss):
     """MSE with online hard keypoint mining: per sample, the mean of the ``topk`` largest keypoint losses.
 
     A keypoint's loss is the mean over its heatmap of ``(output * w - target * w) ** 2`` (``w`` its
@@ -91,12 +91,10 @@ class KeypointOHKMMSELoss(nn.Module):
     """
 
     def __init__(self, use_target_weight: bool = False, topk: int = 8, loss_weight: float = 1.0) -> None:
-        super().__init__()
+        super().__init__(use_target_weight, loss_weight)
         if topk <= 0:
             raise ValueError(f"topk must be positive, got {topk}")
-        self.use_target_weight = use_target_weight
         self.topk = topk
-        self.loss_weight = loss_weight
 
     def forward(self, output: Tensor, target: Tensor, target_weights: Tensor | None = None) -> Tensor:
         """Scalar loss.

@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from posekit.codec_utils import gaussian_blur, get_heatmap_maximum
-from posekit.errors import ConfigError
 from posekit_heatmap._base import HeatmapCodecBase
 
 
@@ -39,12 +38,8 @@ class MegviiHeatmap(HeatmapCodecBase):
     field_mapping_table = {"heatmaps": "heatmaps"}
 
     def __init__(self, input_size: tuple[int, int], heatmap_size: tuple[int, int], kernel_size: int) -> None:
-        if kernel_size % 2 != 1:
-            raise ConfigError(f"MegviiHeatmap: kernel_size must be odd, got {kernel_size}")
-        self.input_size = tuple(input_size)
-        self.heatmap_size = tuple(heatmap_size)
+        self._set_geometry(input_size, heatmap_size, ("kernel_size", kernel_size))
         self.kernel_size = kernel_size
-        self.scale_factor = (np.array(input_size) / heatmap_size).astype(np.float32)
         width, height = self.heatmap_size
         # row p: the cv2-blurred response of a one-hot at p, along x and along y
         self._response_x = cv2.GaussianBlur(np.eye(width, dtype=np.float32), (kernel_size, 1), 0)

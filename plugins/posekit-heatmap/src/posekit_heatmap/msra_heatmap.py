@@ -20,7 +20,6 @@ from posekit.codec_utils import (
     refine_keypoints,
     refine_keypoints_dark,
 )
-from posekit.errors import ConfigError
 from posekit_heatmap._base import HeatmapCodecBase
 
 
@@ -52,14 +51,10 @@ class MSRAHeatmap(HeatmapCodecBase):
         unbiased: bool = False,
         blur_kernel_size: int = 11,
     ) -> None:
-        if blur_kernel_size % 2 != 1:
-            raise ConfigError(f"MSRAHeatmap: blur_kernel_size must be odd, got {blur_kernel_size}")
-        self.input_size = tuple(input_size)
-        self.heatmap_size = tuple(heatmap_size)
+        self._set_geometry(input_size, heatmap_size, ("blur_kernel_size", blur_kernel_size))
         self.sigma = sigma
         self.unbiased = unbiased
         self.blur_kernel_size = blur_kernel_size
-        self.scale_factor = (np.array(input_size) / heatmap_size).astype(np.float32)
 
     def _encode(self, keypoints: np.ndarray, keypoints_visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         generate = generate_unbiased_gaussian_heatmaps if self.unbiased else generate_gaussian_heatmaps

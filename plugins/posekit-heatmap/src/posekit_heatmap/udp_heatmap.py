@@ -67,15 +67,11 @@ class UDPHeatmap(HeatmapCodecBase):
     ) -> None:
         if heatmap_type not in ("gaussian", "combined"):
             raise ConfigError(f"UDPHeatmap: heatmap_type must be 'gaussian' or 'combined', got {heatmap_type!r}")
-        if blur_kernel_size % 2 != 1:
-            raise ConfigError(f"UDPHeatmap: blur_kernel_size must be odd, got {blur_kernel_size}")
-        self.input_size = tuple(input_size)
-        self.heatmap_size = tuple(heatmap_size)
+        self._set_geometry(input_size, heatmap_size, ("blur_kernel_size", blur_kernel_size), udp=True)
         self.heatmap_type = heatmap_type
         self.sigma = sigma
         self.radius_factor = radius_factor
         self.blur_kernel_size = blur_kernel_size
-        self.scale_factor = ((np.array(input_size) - 1) / (np.array(heatmap_size) - 1)).astype(np.float32)
         self._channels_per_keypoint = 3 if heatmap_type == "combined" else 1
 
     def definition_keypoints(self, outputs: int) -> int:

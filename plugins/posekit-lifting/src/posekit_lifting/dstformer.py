@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from posekit.nn import DropPath, PretrainedInit, load_pretrained
+from posekit.nn import DropPath, PretrainedInit, init_linears_and_norms, load_pretrained
 from posekit.protocols import BaseBackbone
 
 
@@ -181,14 +181,7 @@ class DSTFormer(BaseBackbone):
 
     def init_weights(self) -> None:
         """Truncated-normal (std 0.02) linears and embeddings; fusion weights start at an even mix."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_linears_and_norms(self)
         nn.init.trunc_normal_(self.temp_embed, std=0.02)
         nn.init.trunc_normal_(self.spat_embed, std=0.02)
         if self.att_fuse:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from posekit.nn import init_linears_and_norms
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, PoseSample, TestCfg, TrainCfg
@@ -98,10 +99,7 @@ class MotionRegressionHead(BaseHead):
             OrderedDict([("fc", nn.Linear(in_channels, embedding_size)), ("act", nn.Tanh())])
         )
         self.fc = nn.Linear(embedding_size, out_channels) if embedding_size > 0 else nn.Identity()
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        init_linears_and_norms(self)
 
     def forward(self, feats: tuple[Tensor, ...]) -> Tensor:
         """``feats[-1] (B, F, K, E)`` -> coordinates ``(B, F, K, C)``."""

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from posekit.nn import WeightedKeypointLoss
 from posekit_losses._weights import expand_weight
 
 Reduction = Literal["mean", "sum", "none"]
@@ -31,7 +32,7 @@ def _label_weight(name: str, weight: Tensor | None) -> Tensor:
     return weight[:, None] if weight.ndim == 1 else weight
 
 
-class BCELoss(nn.Module):
+class BCELoss(WeightedKeypointLoss):
     """Binary cross entropy (e.g. VisPredictHead's visibility).
 
     Args:
@@ -48,9 +49,7 @@ class BCELoss(nn.Module):
         reduction: Reduction = "mean",
         use_sigmoid: bool = False,
     ) -> None:
-        super().__init__()
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
+        super().__init__(use_target_weight, loss_weight)
         self.reduction = reduction
         self.use_sigmoid = use_sigmoid
 
@@ -120,7 +119,7 @@ class InfoNCELoss(nn.Module):
         return F.cross_entropy(logits, targets, reduction="sum") * self.loss_weight
 
 
-class VariFocalLoss(nn.Module):
+class VariFocalLoss(WeightedKeypointLoss):
     """Varifocal loss (`VarifocalNet <https://arxiv.org/abs/2008.13367>`__) on logits against IoU-like scores.
 
     Args:
@@ -139,9 +138,7 @@ class VariFocalLoss(nn.Module):
         alpha: float = 0.75,
         gamma: float = 2.0,
     ) -> None:
-        super().__init__()
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
+        super().__init__(use_target_weight, loss_weight)
         self.reduction = reduction
         self.alpha = alpha
         self.gamma = gamma

@@ -10,14 +10,15 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from posekit.nn import WeightedKeypointLoss
 from posekit_losses._weights import expand_weight
 
 Reduction = Literal["mean", "sum", "none"]
 
 
-class CombinedTargetMSELoss(nn.Module):
+class CombinedTargetMSELoss(WeightedKeypointLoss):
     """MSE on UDP's combined targets: per keypoint a response map and x/y offset maps (``C = 3K`` channels).
 
     The loss is ``0.5 * (mse(response) + mse(gt_response * offset_x) + mse(gt_response * offset_y))``,
@@ -30,9 +31,7 @@ class CombinedTargetMSELoss(nn.Module):
     """
 
     def __init__(self, use_target_weight: bool = False, loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
+        super().__init__(use_target_weight, loss_weight)
 
     def forward(self, output: Tensor, target: Tensor, target_weights: Tensor | None = None) -> Tensor:
         """Scalar loss of ``output (B, 3K, H, W)`` against ``target (B, 3K, H, W)``; weights ``(B, K)``."""
@@ -53,7 +52,7 @@ class CombinedTargetMSELoss(nn.Module):
         return 0.5 * loss * self.loss_weight
 
 
-class AdaptiveWingLoss(nn.Module):
+class AdaptiveWingLoss(WeightedKeypointLoss):
     """Adaptive Wing loss for heatmap regression (Wang et al., ICCV 2019), averaged over all pixels.
 
     Args:
@@ -74,10 +73,8 @@ class AdaptiveWingLoss(nn.Module):
         use_target_weight: bool = False,
         loss_weight: float = 1.0,
     ) -> None:
-        super().__init__()
+        super().__init__(use_target_weight, loss_weight)
         self.alpha, self.omega, self.epsilon, self.theta = float(alpha), float(omega), float(epsilon), float(theta)
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
 
     def criterion(self, pred: Tensor, target: Tensor) -> Tensor:
         """Mean adaptive-wing loss of ``pred (B, K, H, W)`` against ``target (B, K, H, W)``."""
@@ -97,7 +94,7 @@ class AdaptiveWingLoss(nn.Module):
         return self.criterion(output, target) * self.loss_weight
 
 
-class FocalHeatmapLoss(nn.Module):
+class FocalHeatmapLoss(WeightedKeypointLoss):
     """CornerNet's modified focal loss on heatmaps of probabilities (`CornerNet <https://arxiv.org/abs/1808.01244>`__).
 
     Pixels where the target is 1 are positives; the rest are negatives down-weighted by
@@ -120,11 +117,9 @@ class FocalHeatmapLoss(nn.Module):
         skip_empty_channel: bool = False,
         loss_weight: float = 1.0,
     ) -> None:
-        super().__init__()
+        super().__init__(use_target_weight, loss_weight)
         self.alpha, self.beta = alpha, beta
-        self.use_target_weight = use_target_weight
         self.skip_empty_channel = skip_empty_channel
-        self.loss_weight = loss_weight
 
     def forward(
         self, output: Tensor, target: Tensor, target_weights: Tensor | None = None, mask: Tensor | None = None
@@ -153,7 +148,7 @@ class FocalHeatmapLoss(nn.Module):
         return loss * self.loss_weight
 
 
-class MLECCLoss(nn.Module):
+class MLECCLoss(WeightedKeypointLoss):
     """Maximum-likelihood loss for coordinate classification (RTMW's SimCC heads).
 
     The likelihood of a keypoint is the product over axes of ``sum(output * target)`` along the bins.
@@ -173,11 +168,9 @@ class MLECCLoss(nn.Module):
         use_target_weight: bool = False,
         loss_weight: float = 1.0,
     ) -> None:
-        super().__init__()
+        super().__init__(use_target_weight, loss_weight)
         self.reduction = reduction
         self.mode = mode
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
 
     def forward(
         self,

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from posekit.nn import WeightedKeypointLoss
 from posekit_losses._weights import expand_weight
 
 
@@ -25,7 +26,7 @@ def _weighted(name: str, use: bool, output: Tensor, target: Tensor, weight: Tens
     return output * weight, target * weight
 
 
-class WingLoss(nn.Module):
+class WingLoss(WeightedKeypointLoss):
     """Wing loss (Feng et al., CVPR 2018): ``omega * ln(1 + |x| / epsilon)`` below ``omega``, then ``|x| - C``.
 
     Summed over keypoints and dims, averaged over instances.
@@ -40,10 +41,8 @@ class WingLoss(nn.Module):
     def __init__(
         self, omega: float = 10.0, epsilon: float = 2.0, use_target_weight: bool = False, loss_weight: float = 1.0
     ) -> None:
-        super().__init__()
+        super().__init__(use_target_weight, loss_weight)
         self.omega, self.epsilon = omega, epsilon
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
         self.C = omega * (1.0 - math.log(1.0 + omega / epsilon))  # joins the two pieces continuously
 
     def forward(self, output: Tensor, target: Tensor, target_weight: Tensor | None = None) -> Tensor:
@@ -54,7 +53,7 @@ class WingLoss(nn.Module):
         return losses.sum(dim=(1, 2)).mean(dim=0) * self.loss_weight
 
 
-class SoftWingLoss(nn.Module):
+class SoftWingLoss(WeightedKeypointLoss):
     """Soft Wing loss (Lin et al., TIP 2021): ``|x|`` below ``omega1``, then ``omega2 * ln(1 + |x| / epsilon) + B``.
 
     Summed over keypoints and dims, averaged over instances.
@@ -75,10 +74,8 @@ class SoftWingLoss(nn.Module):
         use_target_weight: bool = False,
         loss_weight: float = 1.0,
     ) -> None:
-        super().__init__()
+        super().__init__(use_target_weight, loss_weight)
         self.omega1, self.omega2, self.epsilon = omega1, omega2, epsilon
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
         self.B = omega1 - omega2 * math.log(1.0 + omega1 / epsilon)  # joins the two pieces continuously
 
     def forward(self, output: Tensor, target: Tensor, target_weight: Tensor | None = None) -> Tensor:
@@ -89,7 +86,7 @@ class SoftWingLoss(nn.Module):
         return losses.sum(dim=(1, 2)).mean(dim=0) * self.loss_weight
 
 
-class MSELoss(nn.Module):
+class MSELoss(WeightedKeypointLoss):
     """Mean squared error of coordinates.
 
     Args:
@@ -98,9 +95,7 @@ class MSELoss(nn.Module):
     """
 
     def __init__(self, use_target_weight: bool = False, loss_weight: float = 1.0) -> None:
-        super().__init__()
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
+        super().__init__(use_target_weight, loss_weight)
 
     def forward(self, output: Tensor, target: Tensor, target_weight: Tensor | None = None) -> Tensor:
         """Scalar loss of ``output (N, K, D)`` against ``target (N, K, D)``."""
@@ -113,7 +108,7 @@ def _mpjpe(output: Tensor, target: Tensor) -> Tensor:
     return torch.linalg.vector_norm(output - target, dim=-1).mean()
 
 
-class MPJPEVelocityJointLoss(nn.Module):
+class MPJPEVelocityJointLoss(WeightedKeypointLoss):
     """MPJPE + ``lambda_scale`` * N-MPJPE (scale-aligned) + ``lambda_3d_velocity`` * velocity MPJPE (MotionBERT).
 
     Inputs are sequences ``(N, T, K, D)``; the velocity is the difference along T.
@@ -132,9 +127,7 @@ class MPJPEVelocityJointLoss(nn.Module):
         lambda_scale: float = 0.5,
         lambda_3d_velocity: float = 20.0,
     ) -> None:
-        super().__init__()
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
+        super().__init__(use_target_weight, loss_weight)
         self.lambda_scale = lambda_scale
         self.lambda_3d_velocity = lambda_3d_velocity
 
@@ -153,7 +146,7 @@ class MPJPEVelocityJointLoss(nn.Module):
         return loss * self.loss_weight
 
 
-class BoneLoss(nn.Module):
+class BoneLoss(WeightedKeypointLoss):
     """Bone-length loss: mean absolute difference of batch-averaged bone lengths.
 
     Args:
@@ -172,10 +165,8 @@ class BoneLoss(nn.Module):
         loss_weight: float = 1.0,
         loss_name: str = "loss_bone",
     ) -> None:
-        super().__init__()
+        super().__init__(use_target_weight, loss_weight)
         self.joint_parents = list(joint_parents)
-        self.use_target_weight = use_target_weight
-        self.loss_weight = loss_weight
         self.non_root_indices = [i for i, p in enumerate(self.joint_parents) if i != p]
         self._loss_name = loss_name
 

@@ -1,4 +1,4 @@
-"""What the mobile backbones share: channel rounding and staged freezing.
+"""What the mobile backbones share: channel rounding, staged freezing and the default init.
 
 Each backbone is a stem ``conv1`` followed by stages; ``frozen_stages`` freezes the stem (0)
 and the first n stages, ``norm_eval`` keeps every BatchNorm's statistics fixed while training.
@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import ActConfig, NormConfig, PretrainedInit, batchnorms_eval, freeze, load_pretrained
+from posekit.nn import (
+    ActConfig,
+    NormConfig,
+    PretrainedInit,
+    batchnorms_eval,
+    freeze,
+    init_backbone,
+    kaiming_init,
+    load_pretrained,
+    run_stages,
+)
 from posekit.protocols import BaseBackbone
 
 BN = NormConfig(type="BN")
@@ -58,8 +68,8 @@ class StagedBackbone(BaseBackbone):
         raise NotImplementedError
 
     def init_layers(self) -> None:
-        """The backbone's own random initialization."""
-        raise NotImplementedError
+        """Kaiming-normal convs and unit norms (MMPose's default; ShuffleNet and ViPNAS override it)."""
+        init_backbone(self, kaiming_init)
 
     def init_weights(self) -> None:
         """:meth:`init_layers`, then the ``init_cfg`` checkpoint if there is one."""
@@ -69,12 +79,7 @@ class StagedBackbone(BaseBackbone):
 
     def forward_stages(self, x: Tensor) -> tuple[Tensor, ...]:
         """Run the stages on the stem's output ``x``; the tuple of the ``out_indices`` stage outputs."""
-        outs = []
-        for i, stage in enumerate(self.stages()):
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return run_stages(x, self.stages(), self.out_indices)
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:

@@ -13,9 +13,6 @@ from posekit.nn import (
     ConvModule,
     NormConfig,
     PretrainedInit,
-    constant_init,
-    is_norm,
-    kaiming_init,
     run_block,
 )
 from posekit_mobilenet._layers import BN, StagedBackbone, make_divisible
@@ -133,14 +130,6 @@ class MobileNetV2(StagedBackbone):
     def stages(self) -> list[nn.Module]:
         """``layer1`` .. ``layer7`` and ``conv2``."""
         return [getattr(self, name) for name in self.layers]
-
-    def init_layers(self) -> None:
-        """Kaiming-normal convs and unit norms (MMPose's ``init_cfg`` default)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                kaiming_init(m)
-            elif is_norm(m):
-                constant_init(m, 1.0)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         """``(B, 3, H, W)`` -> tuple of the ``out_indices`` stage outputs."""

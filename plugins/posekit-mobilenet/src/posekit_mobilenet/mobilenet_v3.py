@@ -18,9 +18,6 @@ from posekit.nn import (
     NormConfig,
     PretrainedInit,
     SELayer,
-    constant_init,
-    is_norm,
-    kaiming_init,
     run_block,
 )
 from posekit_mobilenet._layers import BN, RELU, StagedBackbone
@@ -196,11 +193,3 @@ class MobileNetV3(LayeredBackbone):
         self.feat_dim = in_ch
         self.init_weights()
         self._freeze_stages()
-
-    def init_layers(self) -> None:
-        """Kaiming-normal convs and unit norms (MMPose's ``init_cfg`` default)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                kaiming_init(m)
-            elif is_norm(m):
-                constant_init(m, 1.0)

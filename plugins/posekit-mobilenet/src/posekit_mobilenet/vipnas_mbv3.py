@@ -12,10 +12,8 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from torch import nn
-
 from posekit.errors import ConfigError
-from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit, constant_init, is_norm, normal_init
+from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit, init_backbone, normal_init
 from posekit_mobilenet._layers import BN
 from posekit_mobilenet.mobilenet_v3 import InvertedResidual, LayeredBackbone
 
@@ -102,9 +100,4 @@ class ViPNAS_MobileNetV3(LayeredBackbone):
 
     def init_layers(self) -> None:
         """Convs from N(0, 0.001^2) and unit norms (MMPose's ``init_cfg`` default)."""
-        init = functools.partial(normal_init, std=0.001)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                init(m)
-            elif is_norm(m):
-                constant_init(m, 1.0)
+        init_backbone(self, functools.partial(normal_init, std=0.001))

@@ -27,6 +27,7 @@ from posekit.nn import (
     get_expansion,
     init_backbone,
     kaiming_init,
+    run_stages,
 )
 from posekit.protocols import BaseBackbone
 
@@ -96,8 +97,8 @@ class StemAndStages(FrozenStagesMixin, NamedNorms, BaseBackbone):
     """What ResNet and ViPNAS_ResNet share: a stride-4 stem (``conv1``/``bn1`` + max-pool, or a deep
     ``stem``), then stages ``layer1`` .. ``layerN``; freezing, ``norm_eval`` and the forward.
 
-    A subclass sets ``deep_stem``, ``out_indices``, ``frozen_stages``, ``norm_eval`` and ``res_layers``
-    (the stage names) and calls :meth:`make_stem`.
+    A subclass sets ``deep_stem``, ``out_indices``, ``frozen_stages`` and ``norm_eval`` and calls
+    :meth:`make_stem`, then :meth:`add_stages`.
     """
 
     deep_stem: bool
@@ -142,6 +143,28 @@ class StemAndStages(FrozenStagesMixin, NamedNorms, BaseBackbone):
             self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
+    def add_stages(
+        self,
+        stages: list[tuple[type[BasicBlock] | type[Bottleneck], int, int, int, int, Mapping[str, Any]]],
+        strides: tuple[int, ...],
+        dilations: tuple[int, ...],
+        style: Style,
+        avg_down: bool,
+        with_cp: bool,
+        norm_cfg: NormConfig,
+    ) -> None:
+        """``layer1``, ``layer2``, ... (:func:`make_res_layer`), one per ``(block, num_blocks, in_channels,
+        out_channels, expansion, block_kwargs)``; ``res_layers`` names them, ``feat_dim`` is the last's channels."""
+        self.res_layers = []
+        for i, (block, num_blocks, in_ch, out_ch, expansion, kwargs) in enumerate(stages):
+            layer = make_res_layer(
+                block, num_blocks, in_ch, out_ch, expansion, strides[i], dilations[i], style, avg_down, with_cp,
+                norm_cfg, kwargs,
+            )  # fmt: skip
+            self.add_module(f"layer{i + 1}", layer)
+            self.res_layers.append(f"layer{i + 1}")
+            self.feat_dim = out_ch
+
     def frozen_modules(self) -> list[nn.Module]:
         """The stem (stage 0) and ``layer1`` .. ``layer{frozen_stages}``."""
         if self.frozen_stages < 0:
@@ -155,13 +178,7 @@ class StemAndStages(FrozenStagesMixin, NamedNorms, BaseBackbone):
             x = self.stem(x)
         else:
             x = self.relu(self.norm1(self.conv1(x)))
-        x = self.maxpool(x)
-        outs = []
-        for i, layer_name in enumerate(self.res_layers):
-            x = getattr(self, layer_name)(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
+        return run_stages(self.maxpool(x), (getattr(self, name) for name in self.res_layers), self.out_indices)
 
 
 class ResNet(StemAndStages):
@@ -233,27 +250,12 @@ class ResNet(StemAndStages):
 
         self.make_stem(in_channels, stem_channels, 7, norm_cfg)
 
-        self.res_layers: list[str] = []
-        in_ch, out_ch = stem_channels, base_channels * self.expansion
-        for i, num_blocks in enumerate(self.stage_blocks):
-            layer = make_res_layer(
-                self.block,
-                num_blocks,
-                in_ch,
-                out_ch,
-                self.expansion,
-                strides[i],
-                dilations[i],
-                style,
-                avg_down,
-                with_cp,
-                norm_cfg,
-                self.block_kwargs(),
-            )
-            self.add_module(f"layer{i + 1}", layer)
-            self.res_layers.append(f"layer{i + 1}")
-            in_ch, out_ch = out_ch, out_ch * 2
-        self.feat_dim = in_ch
+        channels = [stem_channels] + [base_channels * self.expansion * 2**i for i in range(len(self.stage_blocks))]
+        stages = [
+            (self.block, n, channels[i], channels[i + 1], self.expansion, self.block_kwargs())
+            for i, n in enumerate(self.stage_blocks)
+        ]
+        self.add_stages(stages, strides, dilations, style, avg_down, with_cp, norm_cfg)
 
         self.init_weights()
         self.freeze_stages()

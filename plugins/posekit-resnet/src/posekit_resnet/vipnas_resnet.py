@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from posekit.errors import ConfigError
 from posekit.nn import Bottleneck, NormConfig, PretrainedInit, add_conv_norm, init_backbone, normal_init
-from posekit_resnet.resnet import BN, StemAndStages, Style, make_res_layer
+from posekit_resnet.resnet import BN, StemAndStages, Style
 
 
 class ContextBlock(nn.Module):
@@ -159,30 +159,13 @@ class ViPNAS_ResNet(StemAndStages):
         self.norm_eval = norm_eval
         self.init_cfg = init_cfg
         self.make_stem(in_channels, wid[0], ks[0], norm_cfg)
-        self.res_layers = []
-        in_ch = wid[0]
-        for i in range(num_stages):
-            expansion = expan[i + 1] or 1
-            out_ch = wid[i + 1] * expansion
-            block_kwargs = {"kernel_size": ks[i + 1], "groups": group[i + 1] or 1, "attention": bool(att[i + 1])}
-            layer = make_res_layer(
-                ViPNASBottleneck,
-                int(dep[i + 1] or 0),
-                in_ch,
-                out_ch,
-                expansion,
-                strides[i],
-                dilations[i],
-                style,
-                avg_down,
-                with_cp,
-                norm_cfg,
-                block_kwargs,
-            )
-            self.add_module(f"layer{i + 1}", layer)
-            self.res_layers.append(f"layer{i + 1}")
-            in_ch = out_ch
-        self.feat_dim = in_ch
+        channels = [wid[0]] + [wid[i] * (expan[i] or 1) for i in range(1, num_stages + 1)]
+        stages = [
+            (ViPNASBottleneck, int(dep[i] or 0), channels[i - 1], channels[i], expan[i] or 1,
+             {"kernel_size": ks[i], "groups": group[i] or 1, "attention": bool(att[i])})
+            for i in range(1, num_stages + 1)
+        ]  # fmt: skip
+        self.add_stages(stages, strides, dilations, style, avg_down, with_cp, norm_cfg)
         self.init_weights()
         self.freeze_stages()
 

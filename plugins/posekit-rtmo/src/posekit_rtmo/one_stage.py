@@ -23,7 +23,7 @@ from posekit.nn import as_config
 from posekit.protocols import BaseHead
 from posekit.registry import build, get
 from posekit.structures import InstanceData, PoseBatch, TestCfg
-from posekit.types import CodecConfig
+from posekit.types import CodecConfig, LossConfig
 from posekit_rtmo._ops import PriorGeneratorConfig, filter_scores_and_topk, grid_priors, nms
 from posekit_rtmo.assigner import SimOTAAssigner, SimOTAConfig
 
@@ -153,6 +153,14 @@ def ground_truth(batch: PoseBatch, i: int, num_keypoints: int, like: Tensor) -> 
     return GroundTruth(bboxes.to(like), labels, keypoints.to(like), visible.to(like), areas.to(like))
 
 
+#: the losses both heads build when their config leaves them out
+DEFAULT_LOSSES: dict[str, dict[str, Any]] = {
+    "loss_bbox": {"type": "IoULoss"},
+    "loss_oks": {"type": "OKSLoss", "reduction": "none"},
+    "loss_vis": {"type": "BCELoss", "use_target_weight": True},
+}
+
+
 class OneStageHead(BaseHead):
     """Base of YOLOX-Pose / RTMO heads: priors, SimOTA targets and filtering (subclasses add the branches).
 
@@ -187,6 +195,13 @@ class OneStageHead(BaseHead):
         self.assigner = SimOTAAssigner(as_config(SimOTAConfig, assigner or {}, "assigner"))
         check_decoder(name, decoder)
         self.decoder = build("codec", decoder, where="decoder") if decoder is not None else None
+
+    def _build_losses(self, **losses: LossConfig | None) -> None:
+        """``self.<name>`` for each loss config, else its :data:`DEFAULT_LOSSES` entry; none without either."""
+        for name, cfg in losses.items():
+            cfg = cfg or DEFAULT_LOSSES.get(name)
+            if cfg is not None:
+                setattr(self, name, build("loss", cfg, where=name))
 
     def priors(self, maps: list[Tensor]) -> tuple[Tensor, Tensor]:
         """``(P, 4)`` priors ``(x, y, stride_w, stride_h)`` of the level maps and their strides ``(P,)``."""
@@ -248,6 +263,18 @@ class OneStageHead(BaseHead):
         }
         out = {k: torch.cat(v) if v else bboxes.new_zeros(empty[k]) for k, v in parts.items()}
         return Targets(**out, num_pos=num_pos)
+
+    def assign(
+        self, cls: Tensor, obj: Tensor, bbox: Tensor, kpt: Tensor, vis: Tensor, priors: Tensor, batch: PoseBatch
+    ) -> tuple[Tensor, Tensor, Targets, float]:
+        """Flattened raw ``bbox (B, P, 4)`` / ``kpt (B, P, 2K)`` decoded to input pixels (``(B, P, 4)``,
+        ``(B, P, K, 2)``), the SimOTA :meth:`targets` of the detached predictions, and the positives' count
+        averaged over processes (at least 1)."""
+        d_bbox = decode_bbox(bbox, priors[:, :2], priors[:, 2])
+        d_kpt = decode_kpt_reg(kpt, priors[:, :2], priors[:, 2], self.num_keypoints)
+        t = self.targets(priors, cls.detach(), obj.detach(), d_bbox.detach(), d_kpt.detach(), vis.detach(), batch)
+        num_total = max(float(reduce_mean(torch.tensor(float(t.num_pos), device=cls.device))), 1.0)
+        return d_bbox, d_kpt, t, num_total
 
     def decode_all(self, outputs: tuple[list[Tensor], ...]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Every prior's person, graph-friendly: ``bboxes (B, P, 4)`` xyxy, ``scores (B, P)``, ``keypoints

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.nn import as_config
-from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import LossConfig
 from posekit_rtmo._ops import PriorGeneratorConfig, bbox_xyxy2cs
@@ -30,10 +29,8 @@ from posekit_rtmo.one_stage import (
     OneStageHead,
     bbox_aux_targets,
     decode_bbox,
-    decode_kpt_reg,
     flatten_levels,
     one_stage_decoder,
-    reduce_mean,
     scalar,
 )
 from posekit_rtmo.transformer import GAUConfig, GAUEncoder, SinePositionalEncoding
@@ -280,14 +277,14 @@ class RTMOHead(OneStageHead):
         self.head_module = RTMOHeadModule(num_keypoints, len(self.featmap_strides), cfg)
         if dcc_cfg is not None:
             self.dcc = DCC(num_keypoints, as_config(DCCConfig, dcc_cfg, "dcc_cfg"))
-        self.loss_cls = build("loss", loss_cls or {"type": "VariFocalLoss", "reduction": "sum"}, where="loss_cls")
-        self.loss_bbox = build("loss", loss_bbox or {"type": "IoULoss"}, where="loss_bbox")
-        self.loss_oks = build("loss", loss_oks or {"type": "OKSLoss", "reduction": "none"}, where="loss_oks")
-        self.loss_vis = build("loss", loss_vis or {"type": "BCELoss", "use_target_weight": True}, where="loss_vis")
-        if loss_mle is not None:
-            self.loss_mle = build("loss", loss_mle, where="loss_mle")
-        if loss_bbox_aux is not None:
-            self.loss_bbox_aux = build("loss", loss_bbox_aux, where="loss_bbox_aux")
+        self._build_losses(
+            loss_cls=loss_cls or {"type": "VariFocalLoss", "reduction": "sum"},
+            loss_bbox=loss_bbox,
+            loss_oks=loss_oks,
+            loss_vis=loss_vis,
+            loss_mle=loss_mle,
+            loss_bbox_aux=loss_bbox_aux,
+        )
 
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[list[Tensor], ...]:
         """Per-level ``cls (B, C, H, W)``, ``bbox (B, 4, H, W)``, ``kpt (B, 2K, H, W)`` (training only, else
@@ -299,14 +296,11 @@ class RTMOHead(OneStageHead):
         ``loss_mle`` (DCC), ``loss_oks`` (regression branch) when a prior is positive. Ground truth as
         :meth:`YOLOXPoseHead.loss`."""
         cls, bbox, kpt, vis, pose_vecs = self.forward(feats)
-        priors, stride = self.priors(cls)
+        priors, _ = self.priors(cls)
         f_cls, f_bbox, f_kpt, f_vis = (flatten_levels(x) for x in (cls, bbox, kpt, vis))
         f_pose = flatten_levels(pose_vecs)
         f_obj = torch.full_like(f_cls[..., :1], 1e4)
-        d_bbox = decode_bbox(f_bbox, priors[:, :2], stride)
-        d_kpt = decode_kpt_reg(f_kpt, priors[:, :2], stride, self.num_keypoints)
-        t = self.targets(priors, f_cls.detach(), f_obj, d_bbox.detach(), d_kpt.detach(), f_vis.detach(), batch)
-        num_total = max(float(reduce_mean(torch.tensor(float(t.num_pos), device=f_cls.device))), 1.0)
+        d_bbox, d_kpt, t, num_total = self.assign(f_cls, f_obj, f_bbox, f_kpt, f_vis, priors, batch)
         losses: dict[str, Tensor] = {}
         obj_targets = t.obj
         if t.num_pos > 0:

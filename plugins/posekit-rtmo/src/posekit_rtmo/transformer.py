@@ -10,22 +10,19 @@ Dimensions: B batch, L tokens, C channels.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.nn import (
     FFN,
     AttnConfig,
-    ChannelScale,
     FFNConfig,
+    GatedAttentionUnit,
     MultiheadAttention,
     NormConfig,
-    ScaleNorm,
     build_norm_layer,
 )
 
@@ -144,36 +141,20 @@ class GAUConfig(_Frozen):
     pos_enc: Literal["none", "add"] = "none"
 
 
-class GAUEncoder(nn.Module):
+class GAUEncoder(GatedAttentionUnit):
     """Gated attention unit over tokens: ``(B, L, in_dims)`` -> ``(B, L, out_dims)`` (keys ``uv``, ``o``, ``gamma``,
     ``beta``, ``ln.g``, ``res_scale.scale``)."""
 
     def __init__(self, in_token_dims: int, out_token_dims: int, cfg: GAUConfig) -> None:
-        super().__init__()
-        self.s = cfg.s
-        self.e = int(in_token_dims * cfg.expansion_factor)
-        self.o = nn.Linear(self.e, out_token_dims, bias=cfg.bias)
-        self.uv = nn.Linear(in_token_dims, 2 * self.e + self.s, bias=cfg.bias)
-        self.gamma = nn.Parameter(torch.rand((2, self.s)))
-        self.beta = nn.Parameter(torch.rand((2, self.s)))
-        self.ln = ScaleNorm(in_token_dims, eps=cfg.eps)
-        nn.init.xavier_uniform_(self.uv.weight)
-        self.act_fn = nn.SiLU(True) if cfg.act_fn == "SiLU" else nn.ReLU(True)
-        self.shortcut = in_token_dims == out_token_dims
-        if self.shortcut:
-            self.res_scale = ChannelScale(in_token_dims)
-        self.sqrt_s = math.sqrt(self.s)
-        self.dropout = nn.Dropout(cfg.dropout_rate) if cfg.dropout_rate > 0 else None
+        super().__init__(
+            in_token_dims, out_token_dims, cfg.expansion_factor, cfg.s, cfg.eps, cfg.dropout_rate, cfg.act_fn, cfg.bias
+        )
 
     def forward(self, x: Tensor, pos_enc: Tensor | None = None) -> Tensor:
         """``x (..., L, C)``; ``pos_enc (L, s)`` added to queries and keys when given."""
-        u, v, base = torch.split(self.act_fn(self.uv(self.ln(x))), [self.e, self.e, self.s], dim=-1)
-        base = base.unsqueeze(-2) * self.gamma + self.beta
+        u, v, base = self.project(x)
         q, k = torch.unbind(base, dim=-2)
         if pos_enc is not None:
             q, k = q + pos_enc, k + pos_enc
-        kernel = torch.square(F.relu(torch.matmul(q, k.transpose(-1, -2)) / self.sqrt_s))
-        if self.dropout is not None:
-            kernel = self.dropout(kernel)
-        out = self.o(u * torch.matmul(kernel, v))
+        out = self.attend(u, v, torch.matmul(q, k.transpose(-1, -2)))
         return self.res_scale(x) + out if self.shortcut else out

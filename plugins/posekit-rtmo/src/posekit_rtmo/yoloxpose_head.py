@@ -12,12 +12,10 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.nn import ActConfig, ConvModule, NormConfig, as_config
-from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import LossConfig
 from posekit_rtmo._ops import PriorGeneratorConfig
@@ -29,7 +27,6 @@ from posekit_rtmo.one_stage import (
     decode_kpt_reg,
     flatten_levels,
     one_stage_decoder,
-    reduce_mean,
     scalar,
 )
 
@@ -191,15 +188,15 @@ class YOLOXPoseHead(OneStageHead):
         cfg = as_config(YOLOXHeadModuleConfig, head_module_cfg, "head_module_cfg")
         self.head_module = YOLOXPoseHeadModule(num_keypoints, len(self.featmap_strides), cfg)
         bce = {"type": "BCELoss", "reduction": "sum"}
-        self.loss_cls = build("loss", loss_cls or bce, where="loss_cls")
-        self.loss_obj = build("loss", loss_obj or bce, where="loss_obj")
-        self.loss_bbox = build("loss", loss_bbox or {"type": "IoULoss"}, where="loss_bbox")
-        self.loss_oks = build("loss", loss_oks or {"type": "OKSLoss", "reduction": "none"}, where="loss_oks")
-        self.loss_vis = build("loss", loss_vis or {"type": "BCELoss", "use_target_weight": True}, where="loss_vis")
-        if loss_bbox_aux is not None:
-            self.loss_bbox_aux = build("loss", loss_bbox_aux, where="loss_bbox_aux")
-        if loss_kpt_aux is not None:
-            self.loss_kpt_aux = build("loss", loss_kpt_aux, where="loss_kpt_aux")
+        self._build_losses(
+            loss_cls=loss_cls or bce,
+            loss_obj=loss_obj or bce,
+            loss_bbox=loss_bbox,
+            loss_oks=loss_oks,
+            loss_vis=loss_vis,
+            loss_bbox_aux=loss_bbox_aux,
+            loss_kpt_aux=loss_kpt_aux,
+        )
 
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[list[Tensor], ...]:
         """Per-level ``cls (B, C, H, W)``, ``obj (B, 1, H, W)``, ``bbox (B, 4, H, W)``, ``kpt (B, 2K, H, W)``,
@@ -214,13 +211,9 @@ class YOLOXPoseHead(OneStageHead):
         ``area`` and the codec's ``bbox_labels`` (and expanded ``bbox``) targets.
         """
         cls, obj, bbox, kpt, vis = self.forward(feats)
-        priors, stride = self.priors(cls)
-        f_cls, f_obj, f_bbox = flatten_levels(cls), flatten_levels(obj), flatten_levels(bbox)
-        f_kpt, f_vis = flatten_levels(kpt), flatten_levels(vis)
-        d_bbox = decode_bbox(f_bbox, priors[:, :2], stride)
-        d_kpt = decode_kpt_reg(f_kpt, priors[:, :2], stride, self.num_keypoints)
-        t = self.targets(priors, f_cls.detach(), f_obj.detach(), d_bbox.detach(), d_kpt.detach(), f_vis.detach(), batch)
-        num_total = max(float(reduce_mean(torch.tensor(float(t.num_pos), device=f_cls.device))), 1.0)
+        priors, _ = self.priors(cls)
+        f_cls, f_obj, f_bbox, f_kpt, f_vis = (flatten_levels(x) for x in (cls, obj, bbox, kpt, vis))
+        d_bbox, d_kpt, t, num_total = self.assign(f_cls, f_obj, f_bbox, f_kpt, f_vis, priors, batch)
         losses = {"loss_obj": self.loss_obj(f_obj.reshape(-1, 1), t.obj, t.obj_weight) / num_total}
         if t.num_pos > 0:
             k = self.num_keypoints

@@ -7,7 +7,6 @@ keys match its checkpoints.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.metrics.functional import keypoint_pck_accuracy
-from posekit.nn import ChannelScale, ScaleNorm
+from posekit.nn import GatedAttentionUnit
 from posekit.nn import drop_path as make_drop_path
 from posekit_simcc.simcc_utils import get_simcc_maximum
 
@@ -60,7 +59,7 @@ def rope(x: Tensor, dim: int) -> Tensor:
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
-class RTMCCBlock(nn.Module):
+class RTMCCBlock(GatedAttentionUnit):
     """Gated attention unit (self-attention over the keypoint tokens) of RTMPose.
 
     ``(B, K, in_token_dims)`` -> ``(B, K, out_token_dims)``; with equal widths the block adds a
@@ -96,29 +95,14 @@ class RTMCCBlock(nn.Module):
         use_rel_bias: bool = True,
         pos_enc: bool = False,
     ) -> None:
-        super().__init__()
-        self.s = s
+        rel_bias_tokens = num_token if use_rel_bias else 0
+        super().__init__(
+            in_token_dims, out_token_dims, expansion_factor, s, eps, dropout_rate, act_fn, bias, rel_bias_tokens
+        )
         self.num_token = num_token
         self.use_rel_bias = use_rel_bias
         self.pos_enc = pos_enc
         self.drop_path: nn.Module = make_drop_path(drop_path)
-        self.e = int(in_token_dims * expansion_factor)
-        if use_rel_bias:
-            self.w = nn.Parameter(torch.rand([2 * num_token - 1], dtype=torch.float))
-        self.o = nn.Linear(self.e, out_token_dims, bias=bias)
-        self.uv = nn.Linear(in_token_dims, 2 * self.e + self.s, bias=bias)
-        self.gamma = nn.Parameter(torch.rand((2, self.s)))
-        self.beta = nn.Parameter(torch.rand((2, self.s)))
-        self.ln = ScaleNorm(in_token_dims, eps=eps)
-        nn.init.xavier_uniform_(self.uv.weight)
-        self.act_fn = nn.SiLU(True) if act_fn == "SiLU" else nn.ReLU(True)
-        self.shortcut = in_token_dims == out_token_dims
-        if self.shortcut:
-            self.res_scale = ChannelScale(in_token_dims)
-        self.sqrt_s = math.sqrt(s)
-        self.dropout_rate = dropout_rate
-        if dropout_rate > 0.0:
-            self.dropout = nn.Dropout(dropout_rate)
 
     def rel_pos_bias(self, seq_len: int) -> Tensor:
         """Relative-position bias ``(1, L, L)``: entry (i, j) is ``w[j - i + L - 1]``."""
@@ -128,20 +112,14 @@ class RTMCCBlock(nn.Module):
         return t[..., r:-r]
 
     def _forward(self, x: Tensor) -> Tensor:
-        x = self.ln(x)
-        uv = self.act_fn(self.uv(x))
-        u, v, base = torch.split(uv, [self.e, self.e, self.s], dim=2)
-        base = base.unsqueeze(2) * self.gamma[None, None, :] + self.beta  # (B, K, 2, s)
+        u, v, base = self.project(x)  # base (B, K, 2, s)
         if self.pos_enc:
             base = rope(base, dim=1)
         q, k = torch.unbind(base, dim=2)
         qk = torch.bmm(q, k.permute(0, 2, 1))  # (B, K, K)
         if self.use_rel_bias:
             qk = qk + self.rel_pos_bias(q.size(1))[:, : q.size(1), : k.size(1)]
-        kernel = torch.square(F.relu(qk / self.sqrt_s))
-        if self.dropout_rate > 0.0:
-            kernel = self.dropout(kernel)
-        return self.o(u * torch.bmm(kernel, v))
+        return self.attend(u, v, qk)
 
     def forward(self, x: Tensor) -> Tensor:
         """``(B, K, in_token_dims)`` -> ``(B, K, out_token_dims)``."""

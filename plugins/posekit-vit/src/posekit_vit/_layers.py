@@ -7,8 +7,7 @@ Dimensions: B samples, N tokens, C embedding channels; images ``(B, C_in, H, W)`
 - :class:`MultiheadAttention` (mmpretrain): ``qkv``, ``proj``, optional ``gamma1``;
 - :class:`PatchMerging` (mmcv): ``norm`` and ``reduction`` over each window's gathered channels;
 - :class:`LayerScale` (``weight``), :func:`resize_pos_embed`, :func:`to_2tuple`,
-  :func:`init_linears_and_norms`, :func:`load_original_weights` (``init_cfg`` weights in an original
-  repository's layout).
+  :func:`load_original_weights` (``init_cfg`` weights in an original repository's layout).
 """
 
 from __future__ import annotations
@@ -23,10 +22,10 @@ from torch import Tensor, nn
 
 from posekit.nn import (
     ActConfig,
+    FFNConfig,
     NormConfig,
     PretrainedInit,
     as_config,
-    build_activation_layer,
     build_norm_layer,
     drop_path,
     extract_state_dict,
@@ -34,6 +33,7 @@ from posekit.nn import (
     load_state_dict,
     read_checkpoint,
 )
+from posekit.nn.transformer import FFN as BaseFFN
 
 GELU = ActConfig(type="GELU")
 
@@ -63,8 +63,9 @@ class LayerScale(nn.Module):
         return x * self.weight
 
 
-class FFN(nn.Module):
-    """Two linear layers with an activation between, plus the identity: ``(B, N, C)`` -> ``(B, N, C)``.
+class FFN(BaseFFN):
+    """:class:`posekit.nn.FFN` (two linear layers, same keys) with stochastic depth, an optional ``gamma2`` and
+    the identity passed in: ``(B, N, C)`` -> ``(B, N, C)``.
 
     Args:
         embed_dims: channels C.
@@ -84,14 +85,10 @@ class FFN(nn.Module):
         drop_path_rate: float = 0.0,
         layer_scale_init_value: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Sequential(
-                nn.Linear(embed_dims, feedforward_channels), build_activation_layer(act_cfg), nn.Dropout(ffn_drop)
-            ),
-            nn.Linear(feedforward_channels, embed_dims),
-            nn.Dropout(ffn_drop),
+        cfg = FFNConfig(
+            embed_dims=embed_dims, feedforward_channels=feedforward_channels, act_cfg=act_cfg, ffn_drop=ffn_drop
         )
+        super().__init__(cfg)
         self.dropout_layer = drop_path(drop_path_rate)
         self.gamma2 = LayerScale(embed_dims, layer_scale_init_value) if layer_scale_init_value > 0 else nn.Identity()
 
@@ -258,18 +255,6 @@ class PatchMerging(nn.Module):
         x = self.sampler(x).transpose(1, 2)
         x = self.norm(x) if self.norm is not None else x
         return self.reduction(x), out
-
-
-def init_linears_and_norms(module: nn.Module) -> None:
-    """Truncated-normal Linear weights (std 0.02) with zero biases, unit LayerNorms (MMPose's Swin / PVT init)."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 def load_original_weights(

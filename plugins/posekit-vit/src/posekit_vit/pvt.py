@@ -28,13 +28,13 @@ from posekit.nn import (
     build_activation_layer,
     build_norm_layer,
     drop_path,
+    init_linears_and_norms,
     kaiming_init,
 )
 from posekit.protocols import BaseBackbone
 from posekit_vit._layers import (
     GELU,
     PatchEmbed,
-    init_linears_and_norms,
     load_original_weights,
     to_2tuple,
 )

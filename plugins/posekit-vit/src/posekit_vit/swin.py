@@ -27,6 +27,7 @@ from posekit.nn import (
     build_norm_layer,
     drop_path,
     freeze,
+    init_linears_and_norms,
     run_block,
 )
 from posekit.protocols import BaseBackbone
@@ -35,7 +36,6 @@ from posekit_vit._layers import (
     GELU,
     PatchEmbed,
     PatchMerging,
-    init_linears_and_norms,
     load_original_weights,
 )
 
