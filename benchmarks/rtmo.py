@@ -3,8 +3,10 @@
 One run builds RTMO-s from MMPose's own config (``body_2d_keypoint/rtmo/coco/rtmo-s_8xb32-600e_coco-640x640.py``)
 with random weights in MMPose 1.3.2's environment (``bash benchmarks/mmpose_env.sh``), saves it as an MMPose
 checkpoint, times ``mmpose.apis.inference_bottomup`` there, then loads the same checkpoint into posekit and
-times ``posekit.inference_bottomup`` on the same image in this process. Both load the image from disk on
-every call. Prints the medians and the ratio (MMPose / posekit: > 1 is faster). Target: >= 1.5x.
+times ``posekit.inference_bottomup`` on the same image in this process, then the same model exported with
+``posekit_onnx.export.export_onnx`` and served by ``posekit.Inferencer`` on onnxruntime. Every path loads the
+image from disk on every call. Prints the medians and the ratios (MMPose / posekit: > 1 is faster). Target:
+>= 1.5x on torch, more on onnxruntime.
 The weights are MMPose's own initialisation (class scores at the 0.01 prior, under the 0.1 threshold), so
 few or no people pass: the figure is the network, the prior decoding and the filtering, not the DCC and NMS
 of many people (with untrained weights every prior passes and MMPose's Python NMS loop dominates).
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sized
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
@@ -68,17 +71,29 @@ def mmpose_latency(python: Path, config: Path, ckpt: Path, image: Path, runs: in
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def posekit_model(config: Path, ckpt: Path) -> object:
-    """RTMO-s from the same MMPose config (its model dict, the codec added for serving) and checkpoint."""
-    from posekit_mmpose.pyconfig import read_config
-
+def posekit_model(config: Path, ckpt: Path, work: Path) -> object:
+    """RTMO-s from the same MMPose config, converted whole (``posekit convert mmpose-config``: its test pipeline
+    too, ``BottomupResize`` to 640x640 as MMPose's), and the same checkpoint."""
     import posekit
+    from posekit.cli import main as posekit_cli
 
-    model = read_config(config)["model"]
-    model["data_preprocessor"].pop("batch_augments", None)  # training-time resizing only
-    model.pop("init_cfg", None)
-    model["head"]["decoder"] = {"type": "YOLOXPoseAnnotationProcessor", "input_size": (640, 640)}
-    return posekit.init_model(model, ckpt)
+    converted = work / "rtmo-s.yaml"
+    if posekit_cli(["convert", "mmpose-config", str(config), "-o", str(converted)]) != 0:
+        raise SystemExit(f"{config}: posekit convert failed")
+    return posekit.init_model(converted, ckpt)
+
+
+def median_seconds(call: Callable[[], Sized], runs: int) -> tuple[float, int]:
+    """Median seconds of ``call`` over ``runs`` calls after one warm-up, and the people its last call found."""
+    import torch
+
+    times = []
+    with torch.inference_mode():
+        for _ in range(runs + 1):
+            t = time.perf_counter()
+            people = call()
+            times.append(time.perf_counter() - t)
+    return statistics.median(times[1:]), len(people)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,26 +101,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--mmpose", type=Path, default=DEFAULT_MMPOSE, help="Python of MMPose's environment")
     args = parser.parse_args(argv)
-    import torch
+    import cv2
+    from posekit_onnx.export import export_onnx
 
     import posekit
 
     config, image = (SHARED / CONFIG).resolve(), (SHARED / IMAGE).resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = Path(tmp) / "rtmo-s.pth"
+        ckpt, onnx_file = Path(tmp) / "rtmo-s.pth", Path(tmp) / "rtmo-s.onnx"
         theirs = mmpose_latency(args.mmpose, config, ckpt, image, args.runs)
-        model = posekit_model(config, ckpt)
-        times = []
-        with torch.inference_mode():
-            for _ in range(args.runs + 1):
-                t = time.perf_counter()
-                people = posekit.inference_bottomup(model, str(image))
-                times.append(time.perf_counter() - t)
-    ours = statistics.median(times[1:])
+        model = posekit_model(config, ckpt, Path(tmp))
+        torch_s, torch_people = median_seconds(lambda: posekit.inference_bottomup(model, str(image)), args.runs)
+        export_onnx(model, onnx_file)
+        served = posekit.Inferencer(None, onnx_file)
+        ort_s, ort_people = median_seconds(lambda: served(cv2.imread(str(image))), args.runs)
     print(f"RTMO-s 640x640, {image.name}, random weights, median of {args.runs} (after one warm-up):")
-    print(f"  MMPose inference_bottomup : {theirs['median'] * 1000:8.1f} ms ({theirs['people']} people)")
-    print(f"  posekit inference_bottomup: {ours * 1000:8.1f} ms ({len(people)} people)")
-    print(f"  ratio MMPose / posekit    : {theirs['median'] / ours:8.2f}x (target >= 1.5)")
+    print(f"  MMPose inference_bottomup   : {theirs['median'] * 1000:8.1f} ms ({theirs['people']} people)")
+    print(f"  posekit inference_bottomup  : {torch_s * 1000:8.1f} ms ({torch_people} people)")
+    print(f"  posekit onnxruntime         : {ort_s * 1000:8.1f} ms ({ort_people} people)")
+    print(f"  ratio MMPose / posekit torch: {theirs['median'] / torch_s:8.2f}x (target >= 1.5)")
+    print(f"  ratio MMPose / onnxruntime  : {theirs['median'] / ort_s:8.2f}x")
     return 0
 
 

@@ -91,3 +91,14 @@ def test_init_model_names_missing_components(shared: Path) -> None:
         posekit.ConfigError, match=r"model\.head: head 'NoSuchHead'(.|\n)*model\.head\.loss: loss 'JointsMSELoss'"
     ):
         posekit.init_model(config)
+
+
+def test_model_dict_names_mmpose_definition_files_by_their_registered_name() -> None:
+    """``metainfo='configs/_base_/datasets/coco.py'`` (MMPose's own file, as RTMO's OKS losses name it) is the
+    registered ``coco``; another path stays as it is, for the loader to refuse or read."""
+    from posekit.interop import clean_model_dict
+
+    loss = {"type": "OKSLoss", "metainfo": "configs/_base_/datasets/coco.py", "_scope_": "mmpose"}
+    mine = {"type": "OKSLoss", "metainfo": "my/coco_variant.yaml"}
+    cleaned = clean_model_dict({"head": {"loss_oks": loss, "loss_mine": mine}})["head"]
+    assert cleaned == {"loss_oks": {"type": "OKSLoss", "metainfo": "coco"}, "loss_mine": mine}

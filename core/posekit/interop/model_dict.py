@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,13 +23,14 @@ SCOPES = ("mmpose.", "mmdet.", "mmpretrain.", "mmcls.")
 
 
 def clean_model_dict(model: Mapping[str, Any], drop_pretrained: bool = False) -> dict[str, Any]:
-    """A plain copy of a model dict: ``_scope_`` keys dropped, :data:`SCOPES` dropped from type names, tuples as
-    lists; ``drop_pretrained``: also ``init_cfg=dict(type='Pretrained', ...)`` (as MMPose's ``init_model``)."""
+    """A plain copy of a model dict: ``_scope_`` keys dropped, :data:`SCOPES` dropped from type names, MMPose's
+    own keypoint definition files (``metainfo='configs/_base_/datasets/coco.py'``) as their registered names,
+    tuples as lists; ``drop_pretrained``: also ``init_cfg=dict(type='Pretrained', ...)`` (as ``init_model``)."""
 
     def clean(value: Any) -> Any:
         if isinstance(value, Mapping):
             return {
-                str(k): _unscoped(v) if k == "type" else clean(v)
+                str(k): _unscoped(v) if k == "type" else _definition(v) if k == "metainfo" else clean(v)
                 for k, v in value.items()
                 if k != "_scope_" and not (drop_pretrained and k == "init_cfg" and _is_pretrained(v))
             }
@@ -44,6 +46,13 @@ def _unscoped(name: Any) -> Any:
     if isinstance(name, str) and name.startswith(SCOPES):
         return name.partition(".")[2]
     return name
+
+
+def _definition(metainfo: Any) -> Any:
+    """``configs/_base_/datasets/coco.py`` (MMPose's own definition) -> ``coco``; anything else as it is."""
+    if isinstance(metainfo, str) and (found := re.search(r"(?:^|/)_base_/datasets/(\w+)\.py$", metainfo)):
+        return found.group(1)
+    return metainfo
 
 
 def _is_pretrained(init_cfg: Any) -> bool:

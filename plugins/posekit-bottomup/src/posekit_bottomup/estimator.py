@@ -19,11 +19,11 @@ class BottomupPoseEstimator(PoseEstimator):
     keypoints) and the instance scores.
     It is served whole images (``"image"`` requests); without an experiment the test pipeline
     is MMPose's ``LoadImage, BottomupResize(input_size, size_factor=32, resize_mode='expand'),
-    PackPoseInputs`` with the codec's ``input_size``.
+    PackPoseInputs`` with ``test_cfg.input_size`` (one-stage heads, RTMO's), else the codec's ``input_size``.
     """
 
     def serving(self) -> Serving:
-        size = codec_input_size(codec_of(self))
+        size = self.test_cfg.input_size or codec_input_size(codec_of(self))
         resize = {"type": "BottomupResize", "input_size": size, "size_factor": 32, "resize_mode": "expand"}
         return ImageServing(self, default_pipeline=[{"type": "LoadImage"}, resize, {"type": "PackPoseInputs"}])
 

@@ -70,9 +70,10 @@ class ExportablePoseModel(nn.Module):
         self.test_cfg = model.test_cfg
         self.codec = self.head.decoder
         head_name = type(self.head).__name__
-        if self.codec is None:
+        size = self.test_cfg.input_size or (self.codec.input_size if self.codec is not None else None)
+        if size is None:
             raise ConfigError(f"{head_name} has no decoder: set model.head.decoder so its outputs can be decoded")
-        self.input_size = tuple(int(v) for v in np.asarray(self.codec.input_size).reshape(-1)[:2])
+        self.input_size = tuple(int(v) for v in np.asarray(size).reshape(-1)[:2])
         keep = self.test_cfg.output_keypoint_indices
         self.keep = list(keep) if keep is not None else None
         self.flip_test = self.test_cfg.flip_test if flip_test is None else flip_test
@@ -92,6 +93,8 @@ class ExportablePoseModel(nn.Module):
             self.candidates = type(self.head).export_select(tensors, self.test_cfg, self.input_size) is not None
             self.decoded = not self.candidates and self.head.export_decode(tensors) is not None
         self.num_outputs = len(tensors)
+        if self.codec is None and not (self.candidates or self.decoded):
+            raise ConfigError(f"{head_name} has no decoder: set model.head.decoder so its outputs can be decoded")
         if self.candidates:
             self.notes.append(f"{head_name} exports candidate people: its export_select runs after the graph")
         elif not self.decoded:
