@@ -45,12 +45,16 @@ def export(cfg: Path, tmp_path: Path, name: str) -> tuple[torch.nn.Module, Path,
 
 @pytest.mark.parametrize("name", ["synthetic_rtmo", "synthetic_yoloxpose"])
 def test_onnx_round_trip(name: str, small_config: Callable[[str, Path], Path], tmp_path: Path) -> None:
-    model, _, onnx_file = export(small_config(name, tmp_path / "work"), tmp_path, name)
+    cfg = small_config(name, tmp_path / "work")
+    data = yaml.safe_load(cfg.read_text())
+    data["model"]["test_cfg"]["score_thr"] = 0.0  # untrained: keep every prior, NMS decides (graph and predict)
+    cfg.write_text(yaml.safe_dump(data))
+    model, _, onnx_file = export(cfg, tmp_path, name)
 
     x = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1, 3, 64, 64)).astype(np.float32))
     outputs = ort.InferenceSession(str(onnx_file)).run(None, {"input": x.numpy()})
     assert [o.shape[:1] for o in outputs] == [(1,)] * 4
-    test_cfg = model.test_cfg.model_copy(update={"score_thr": 0.0})  # untrained: keep every prior, NMS decides
+    test_cfg = model.test_cfg
     (got,) = type(model.head).export_select([torch.from_numpy(o) for o in outputs], test_cfg, (64, 64))
     sample = PoseSample(input_size=(64, 64), img_shape=(64, 64))
     with torch.no_grad():
@@ -80,3 +84,20 @@ def test_inferencer_serves_the_onnx_file_as_torch(
         "keypoint_scores": np.array([p.keypoint_scores for p in ps]),
     } for ps in people)  # fmt: skip
     assert_same_people(got, want)
+
+
+def test_dcc_only_for_priors_above_the_threshold(small_config: Callable[[str, Path], Path], tmp_path: Path) -> None:
+    """The exported decoding runs RTMO's DCC only where a prior scores above ``score_thr``: those priors' keypoints
+    equal the unfiltered decoding's, the others' are zero."""
+    model = posekit.init_model(str(small_config("synthetic_rtmo", tmp_path / "work")), optimize=False)
+    x = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (2, 3, 64, 64)).astype(np.float32))
+    with torch.no_grad():
+        outputs = model.head(model.extract_feat(model.data_preprocessor.normalize(x)))
+        boxes, scores, every, vis = model.head.decode_all(outputs)
+        threshold = float(scores.median())
+        *same, kpts, same_vis = model.head.decode_all(outputs, threshold)
+    above = scores > threshold
+    assert 0 < int(above.sum()) < above.numel()
+    torch.testing.assert_close(kpts[above], every[above])
+    assert not kpts[~above].any()
+    torch.testing.assert_close([*same, same_vis], [boxes, scores, vis])

@@ -26,6 +26,7 @@ from posekit.types import LossConfig
 from posekit_rtmo._ops import PriorGeneratorConfig, bbox_xyxy2cs
 from posekit_rtmo.assigner import SimOTAConfig
 from posekit_rtmo.one_stage import (
+    SCORE_THR,
     OneStageHead,
     bbox_aux_targets,
     decode_bbox,
@@ -358,16 +359,34 @@ class RTMOHead(OneStageHead):
             out.append(self.instances(scores[i].max(1)[0][keep], kept, kpts, vis_p[i][keep], sample.input_size))
         return out
 
-    def decode_all(self, outputs: tuple[list[Tensor], ...]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Every prior's box, best class score, DCC keypoints and visibility (see the base class)."""
+    def decode_all(
+        self, outputs: tuple[list[Tensor], ...], score_thr: float | None = None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Every prior's box, best class score, DCC keypoints and visibility (see the base class); with
+        ``score_thr``, the DCC runs only on priors scoring above it (the others' keypoints are zero)."""
         if not hasattr(self, "dcc"):
             raise RuntimeError("RTMOHead needs the DCC to decode keypoints: set the head's dcc_cfg")
         cls, bbox, _, vis, pose_vecs = outputs
         priors, stride = self.priors(cls)
         boxes = decode_bbox(flatten_levels(bbox), priors[:, :2], stride)
+        scores = flatten_levels(cls).sigmoid().max(-1)[0]
         pose = flatten_levels(pose_vecs)
         b, p = pose.shape[:2]
-        grids = priors[:, :2].expand(b, -1, -1).reshape(b * p, 2)
-        kpts = self.dcc(pose.reshape(b * p, -1), bbox_xyxy2cs(boxes.reshape(b * p, 4), self.bbox_padding), grids)
-        scores = flatten_levels(cls).sigmoid().max(-1)[0]
+        feats, grids = pose.reshape(b * p, -1), priors[:, :2].expand(b, -1, -1).reshape(b * p, 2)
+        centres = bbox_xyxy2cs(boxes.reshape(b * p, 4), self.bbox_padding)
+        if score_thr is None:
+            kpts = self.dcc(feats, centres, grids)
+        else:  # the DCC is most of the head's cost: only for the priors export_select can keep
+            idx = torch.nonzero(scores.reshape(-1) > score_thr).squeeze(1)
+            kpts = pose.new_zeros(b * p, self.num_keypoints, 2)
+            kpts = kpts.index_put((idx,), self.dcc(feats[idx], centres[idx], grids[idx]))
         return boxes, scores, kpts.reshape(b, p, self.num_keypoints, 2), flatten_levels(vis).sigmoid()
+
+    def export_outputs(
+        self, outputs: Any, flip_outputs: Any | None, flip_indices: Any, test_cfg: TestCfg
+    ) -> tuple[Tensor, ...] | None:
+        """ONNX export: :meth:`decode_all` in the graph, the DCC only for priors above ``test_cfg.score_thr``
+        (the threshold :meth:`export_select` applies after it); NMS and box clipping stay outside."""
+        if flip_outputs is not None:
+            return None
+        return self.decode_all(outputs, SCORE_THR if test_cfg.score_thr is None else test_cfg.score_thr)
