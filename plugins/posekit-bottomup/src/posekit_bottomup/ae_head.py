@@ -34,13 +34,21 @@ def _resize(maps: Tensor, size: tuple[int, int] | None, align_corners: bool) -> 
     return F.interpolate(maps, size=(size[1], size[0]), mode="bilinear", align_corners=align_corners)
 
 
-def _stack(batch: PoseBatch, key: str) -> Tensor:
+def stacked_target(batch: PoseBatch, key: str, like: Tensor, codec: str) -> Tensor:
+    """``batch.targets[key]`` as one ``(B, ...)`` tensor on ``like``'s device and dtype; a missing key names the
+    ``codec`` that writes it."""
     value = batch.targets.get(key)
     if value is None:
-        raise KeyError(
-            f"batch.targets has no {key!r} (keys: {sorted(batch.targets)}); encode with AssociativeEmbedding"
-        )
-    return torch.stack([torch.as_tensor(v) for v in value]) if isinstance(value, list) else value
+        raise KeyError(f"batch.targets has no {key!r} (keys: {sorted(batch.targets)}); encode with {codec}")
+    return (torch.stack([torch.as_tensor(v) for v in value]) if isinstance(value, list) else value).to(like)
+
+
+def heatmap_mask(batch: PoseBatch, like: Tensor, codec: str) -> Tensor | None:
+    """The optional ``batch.targets['heatmap_mask']`` as ``(B, 1, H, W)`` (a ``(B, H, W)`` one gains the channel)."""
+    if batch.targets.get("heatmap_mask") is None:
+        return None
+    mask = stacked_target(batch, "heatmap_mask", like, codec)
+    return mask.unsqueeze(1) if mask.ndim == 3 else mask
 
 
 class AssociativeEmbeddingHead(BaseHead):
@@ -125,7 +133,7 @@ class AssociativeEmbeddingHead(BaseHead):
         pred_heatmaps, pred_tags = self.forward(feats)
         if not self.tag_per_keypoint:
             pred_tags = pred_tags.repeat(1, self.num_keypoints, 1, 1)
-        gt_heatmaps = _stack(batch, "heatmaps").to(pred_heatmaps)
+        gt_heatmaps = stacked_target(batch, "heatmaps", pred_heatmaps, "AssociativeEmbedding")
         if gt_heatmaps.shape != pred_heatmaps.shape:
             raise ValueError(
                 f"batch.targets['heatmaps']: expected shape {tuple(pred_heatmaps.shape)} (the head's output), "
@@ -142,10 +150,7 @@ class AssociativeEmbeddingHead(BaseHead):
                     for w in weights
                 ]
             )
-        mask = batch.targets.get("heatmap_mask")
-        if mask is not None:
-            mask = _stack(batch, "heatmap_mask").to(pred_heatmaps)
-            mask = mask.unsqueeze(1) if mask.ndim == 3 else mask
+        mask = heatmap_mask(batch, pred_heatmaps, "AssociativeEmbedding")
         indices = batch.targets.get("keypoint_indices")
         if indices is None:
             raise KeyError(f"batch.targets has no 'keypoint_indices' (keys: {sorted(batch.targets)})")

@@ -31,6 +31,7 @@ from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, PoseSample, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
+from posekit_bottomup.ae_head import heatmap_mask, stacked_target
 from posekit_bottomup.deform_conv import DeformConv2d
 from posekit_bottomup.instances import head_example_inputs
 
@@ -227,16 +228,9 @@ class DEKRHead(BaseHead):
         heatmaps, displacements = self.forward(feats)
 
         def target(key: str) -> Tensor:
-            value = batch.targets.get(key)
-            if value is None:
-                raise KeyError(
-                    f"DEKRHead: batch.targets has no {key!r} (keys: {sorted(batch.targets)}); encode with SPR"
-                )
-            return (torch.stack([torch.as_tensor(v) for v in value]) if isinstance(value, list) else value).to(heatmaps)
+            return stacked_target(batch, key, heatmaps, "SPR")
 
-        mask = target("heatmap_mask") if "heatmap_mask" in batch.targets else None
-        if mask is not None and mask.ndim == 3:
-            mask = mask.unsqueeze(1)
+        mask = heatmap_mask(batch, heatmaps, "SPR")
         return {
             "loss/heatmap": self.loss_module["heatmap"](heatmaps, target("heatmaps"), target("heatmap_weights"), mask),
             "loss/displacement": self.loss_module["displacement"](

@@ -1,4 +1,5 @@
-"""Shared steps of the lifting codecs: input checks, root handling, keypoint packing.
+"""Shared steps of the lifting codecs: input checks, root handling, keypoint packing, and
+:class:`RootRelativeCodec`, the base of ``ImagePoseLifting`` and ``VideoPoseLifting``.
 
 Dimensions: N 2D instances (frames for video lifting), T target frames, K keypoints,
 D 2D coordinate dims, C target dims (3).
@@ -7,11 +8,12 @@ D 2D coordinate dims, C target dims (3).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from posekit.codec_utils import check_array
+from posekit.protocols import BaseKeypointCodec
 
 #: MMPose's mapping of the lifting codecs' outputs to instance fields and labels (shared by every lifting codec)
 INSTANCE_MAPPING: dict[str, str] = {
@@ -151,3 +153,74 @@ def restore_root(
         root = np.broadcast_to(root, (keypoints.shape[0], 1, c)).astype(keypoints.dtype)
         keypoints = np.concatenate((keypoints[:, :r], root, keypoints[:, r:]), axis=1)
     return keypoints
+
+
+class RootRelativeCodec(BaseKeypointCodec):
+    """What ``ImagePoseLifting`` and ``VideoPoseLifting`` share: MMPose's mapping tables, the root and packing
+    settings (their constructors' arguments of the same names), the checked inputs with their weights, and
+    the decoding that restores the root. Subclasses document the arguments and may undo a target
+    normalization in :meth:`_denormalize`.
+    """
+
+    instance_mapping_table: ClassVar[dict[str, str]] = INSTANCE_MAPPING
+    label_mapping_table: ClassVar[dict[str, str]] = LABEL_MAPPING
+
+    def __init__(
+        self,
+        num_keypoints: int,
+        root_index: int | tuple[int, ...],
+        remove_root: bool,
+        save_index: bool,
+        reshape_keypoints: bool,
+        concat_vis: bool,
+    ) -> None:
+        self.num_keypoints = num_keypoints
+        self.root_index = (root_index,) if isinstance(root_index, int) else tuple(root_index)
+        self.remove_root = remove_root
+        self.save_index = save_index
+        self.reshape_keypoints = reshape_keypoints
+        self.concat_vis = concat_vis
+
+    @property
+    def _removes_root(self) -> bool:
+        return self.remove_root and len(self.root_index) == 1
+
+    def definition_keypoints(self, outputs: int) -> int:
+        """The keypoints of the definition a head predicting ``outputs`` joints covers (+1: the removed root)."""
+        return outputs + 1 if self._removes_root else outputs
+
+    def _inputs(
+        self,
+        keypoints: np.ndarray,
+        keypoints_visible: np.ndarray | None,
+        lifting_target: np.ndarray | None,
+        lifting_target_visible: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(keypoints, keypoints_visible, lifting_target, weight, trajectory_weights)``: :func:`check_inputs`,
+        then :func:`target_weights`."""
+        keypoints, keypoints_visible, lifting_target, lifting_target_visible = check_inputs(
+            self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        )
+        return keypoints, keypoints_visible, lifting_target, *target_weights(lifting_target, lifting_target_visible)
+
+    def _denormalize(self, keypoints: np.ndarray) -> np.ndarray:
+        """Undo the target normalization of ``keypoints (N, K', C)``; none here."""
+        return keypoints
+
+    def decode(self, encoded: np.ndarray, target_root: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Undo the target normalization (if any) and add the root back.
+
+        Args:
+            encoded: predicted (root-relative) 3D keypoints ``(N, K', C)``.
+            target_root: the root ``(N, C)`` (or ``(C,)``) to add back; None or empty: stay root-relative.
+
+        Returns:
+            ``keypoints (N, K, C)`` in target space (K' when no root is given) and ``scores (N, K)`` of ones.
+        """
+        keypoints = self._denormalize(check_array("encoded", encoded, ("N", "K'", "C")).copy())
+        keypoints = restore_root(keypoints, target_root, self.root_index, self.remove_root)
+        return keypoints, np.ones(keypoints.shape[:-1], dtype=np.float32)
+
+    def decode_targets(self, encoded: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Decode ``encode``'s ``lifting_target_label`` with its ``target_root`` (when it has one)."""
+        return self.decode(encoded["lifting_target_label"], encoded.get("target_root"))

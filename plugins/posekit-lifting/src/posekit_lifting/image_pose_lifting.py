@@ -24,16 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from posekit.codec_utils import check_array
-from posekit.protocols import BaseKeypointCodec
-from posekit_lifting._lifting import (
-    INSTANCE_MAPPING,
-    LABEL_MAPPING,
-    center_on_root,
-    check_inputs,
-    lifting_labels,
-    restore_root,
-    target_weights,
-)
+from posekit_lifting._lifting import RootRelativeCodec, center_on_root, lifting_labels
 
 
 def _stats(name: str, value: np.ndarray | Sequence[Any] | None, k: int) -> np.ndarray | None:
@@ -45,7 +36,7 @@ def _stats(name: str, value: np.ndarray | Sequence[Any] | None, k: int) -> np.nd
     return arr.reshape(1, k, -1)
 
 
-class ImagePoseLifting(BaseKeypointCodec):
+class ImagePoseLifting(RootRelativeCodec):
     """Encode 2D keypoints and a 3D target for a single-frame pose lifter (MMPose's ``ImagePoseLifting``).
 
     Args:
@@ -65,8 +56,6 @@ class ImagePoseLifting(BaseKeypointCodec):
     example_config = {"num_keypoints": 17}  # a small working instance (posekit plugins --check)
 
     auxiliary_encode_keys: ClassVar[frozenset[str]] = frozenset({"lifting_target", "lifting_target_visible"})
-    instance_mapping_table: ClassVar[dict[str, str]] = INSTANCE_MAPPING
-    label_mapping_table: ClassVar[dict[str, str]] = LABEL_MAPPING
 
     def __init__(
         self,
@@ -82,12 +71,7 @@ class ImagePoseLifting(BaseKeypointCodec):
         target_std: np.ndarray | Sequence[Any] | None = None,
         additional_encode_keys: tuple[str, ...] | None = None,
     ) -> None:
-        self.num_keypoints = num_keypoints
-        self.root_index = (root_index,) if isinstance(root_index, int) else tuple(root_index)
-        self.remove_root = remove_root
-        self.save_index = save_index
-        self.reshape_keypoints = reshape_keypoints
-        self.concat_vis = concat_vis
+        super().__init__(num_keypoints, root_index, remove_root, save_index, reshape_keypoints, concat_vis)
         if (keypoints_mean is None) != (keypoints_std is None):
             raise ValueError("keypoints_mean and keypoints_std must be given together")
         if (target_mean is None) != (target_std is None):
@@ -102,14 +86,6 @@ class ImagePoseLifting(BaseKeypointCodec):
                 raise ValueError(f"mean shape {a.shape} differs from std shape {b.shape}")
         if additional_encode_keys:
             self.auxiliary_encode_keys = self.auxiliary_encode_keys | set(additional_encode_keys)
-
-    @property
-    def _removes_root(self) -> bool:
-        return self.remove_root and len(self.root_index) == 1
-
-    def definition_keypoints(self, outputs: int) -> int:
-        """The keypoints of the definition a head predicting ``outputs`` joints covers (+1: the removed root)."""
-        return outputs + 1 if self._removes_root else outputs
 
     def encode(
         self,
@@ -129,10 +105,9 @@ class ImagePoseLifting(BaseKeypointCodec):
         Returns:
             The dict described in the module docstring.
         """
-        keypoints, keypoints_visible, lifting_target, lifting_target_visible = check_inputs(
-            self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        keypoints, keypoints_visible, lifting_target, weight, trajectory_weights = self._inputs(
+            keypoints, keypoints_visible, lifting_target, lifting_target_visible
         )
-        weight, trajectory_weights = target_weights(lifting_target, lifting_target_visible)
         encoded: dict[str, Any] = {}
         label, weight = center_on_root(
             encoded, lifting_target, weight, self.root_index, self.remove_root, self.save_index, np.float32
@@ -154,23 +129,9 @@ class ImagePoseLifting(BaseKeypointCodec):
         encoded["keypoint_labels_visible"] = keypoints_visible
         return encoded
 
-    def decode(self, encoded: np.ndarray, target_root: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Undo the target normalization and root-centering.
-
-        Args:
-            encoded: predicted (normalized, root-relative) 3D keypoints ``(N, K', C)``.
-            target_root: the root ``(N, C)`` (or ``(C,)``) to add back; None or empty: stay root-relative.
-
-        Returns:
-            ``keypoints (N, K, C)`` in target space (K' when no root is given) and ``scores (N, K)`` of ones.
-        """
-        keypoints = check_array("encoded", encoded, ("N", "K'", "C")).copy()
-        if self.target_mean is not None and self.target_std is not None:
-            check_array("encoded", keypoints, ("N", *self.target_mean.shape[1:]))
-            keypoints = keypoints * self.target_std + self.target_mean
-        keypoints = restore_root(keypoints, target_root, self.root_index, self.remove_root)
-        return keypoints, np.ones(keypoints.shape[:-1], dtype=np.float32)
-
-    def decode_targets(self, encoded: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Decode ``encode``'s ``lifting_target_label`` with its ``target_root``: the target ``(T, K, C)``."""
-        return self.decode(encoded["lifting_target_label"], encoded["target_root"])
+    def _denormalize(self, keypoints: np.ndarray) -> np.ndarray:
+        """Undo the ``target_mean`` / ``target_std`` normalization of ``keypoints (N, K', C)``."""
+        if self.target_mean is None or self.target_std is None:
+            return keypoints
+        check_array("encoded", keypoints, ("N", *self.target_mean.shape[1:]))
+        return keypoints * self.target_std + self.target_mean

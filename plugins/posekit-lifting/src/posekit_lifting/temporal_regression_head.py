@@ -17,18 +17,6 @@ from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 
 
-def flat_target(batch: PoseBatch, key: str, like: Tensor) -> Tensor:
-    """``batch.targets[key]`` with samples and target frames merged: ``(B * T, ...)`` on ``like``'s device/dtype."""
-    if key not in batch.targets:
-        raise KeyError(f"batch.targets has no {key!r} (keys: {sorted(batch.targets)}); encode with a lifting codec")
-    value = batch.targets[key]
-    if isinstance(value, list):
-        merged = torch.cat([torch.as_tensor(v) for v in value])
-    else:
-        merged = value.flatten(0, 1)
-    return merged.to(like)
-
-
 class TemporalRegressionHead(BaseHead):
     """Regress root-relative 3D keypoints from the last temporal feature (MMPose's ``TemporalRegressionHead``).
 
@@ -113,7 +101,7 @@ class TemporalRegressionHead(BaseHead):
 
     def _targets(self, batch: PoseBatch, pred: Tensor) -> tuple[Tensor, Tensor]:
         """``(label (B * T, K, 3), weight (B * T, K))`` from ``batch.targets[label_key]`` and ``[weight_key]``."""
-        return flat_target(batch, self.label_key, pred), flat_target(batch, self.weight_key, pred)
+        return batch.instance_targets(self.label_key, pred), batch.instance_targets(self.weight_key, pred)
 
     def predict(self, feats: Any, batch: PoseBatch, test_cfg: TestCfg) -> list[InstanceData]:
         """Decode each sample's 3D keypoints, adding back its ``sample.target_root`` when known.

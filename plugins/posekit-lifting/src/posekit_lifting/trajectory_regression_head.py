@@ -13,7 +13,7 @@ from typing import ClassVar
 from torch import Tensor
 
 from posekit.structures import PoseBatch
-from posekit_lifting.temporal_regression_head import TemporalRegressionHead, flat_target
+from posekit_lifting.temporal_regression_head import TemporalRegressionHead
 
 
 class TrajectoryRegressionHead(TemporalRegressionHead):
@@ -34,5 +34,5 @@ class TrajectoryRegressionHead(TemporalRegressionHead):
         """A root trajectory (one joint): ``target_root (B * T, 1, 3)`` weighted by ``1 / depth``; else the parent's."""
         if self.num_joints != 1:
             return super()._targets(batch, pred)
-        root = flat_target(batch, "target_root", pred).reshape(-1, 1, 3)
+        root = batch.instance_targets("target_root", pred).reshape(-1, 1, 3)
         return root, 1.0 / root[..., 2].clamp(min=1e-6)

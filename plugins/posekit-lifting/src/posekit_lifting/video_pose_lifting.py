@@ -27,20 +27,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from posekit.codec_utils import check_array
-from posekit.protocols import BaseKeypointCodec
-from posekit_lifting._lifting import (
-    INSTANCE_MAPPING,
-    LABEL_MAPPING,
-    center_on_root,
-    check_inputs,
-    lifting_labels,
-    restore_root,
-    target_weights,
-)
+from posekit_lifting._lifting import RootRelativeCodec, center_on_root, lifting_labels
 
 
-class VideoPoseLifting(BaseKeypointCodec):
+class VideoPoseLifting(RootRelativeCodec):
     """Encode a 2D keypoint sequence and a 3D target for a temporal lifter (MMPose's ``VideoPoseLifting``).
 
     Args:
@@ -59,8 +49,6 @@ class VideoPoseLifting(BaseKeypointCodec):
     auxiliary_encode_keys: ClassVar[frozenset[str]] = frozenset(
         {"lifting_target", "lifting_target_visible", "camera_param"}
     )
-    instance_mapping_table: ClassVar[dict[str, str]] = INSTANCE_MAPPING
-    label_mapping_table: ClassVar[dict[str, str]] = LABEL_MAPPING
 
     def __init__(
         self,
@@ -73,18 +61,13 @@ class VideoPoseLifting(BaseKeypointCodec):
         concat_vis: bool = False,
         normalize_camera: bool = False,
     ) -> None:
-        self.num_keypoints = num_keypoints
+        super().__init__(num_keypoints, root_index, remove_root, save_index, reshape_keypoints, concat_vis)
         self.zero_center = zero_center
-        self.root_index = (root_index,) if isinstance(root_index, int) else tuple(root_index)
-        self.remove_root = remove_root
-        self.save_index = save_index
-        self.reshape_keypoints = reshape_keypoints
-        self.concat_vis = concat_vis
         self.normalize_camera = normalize_camera
 
-    def definition_keypoints(self, outputs: int) -> int:
-        """The keypoints of the definition a head predicting ``outputs`` joints covers (+1: the removed root)."""
-        return outputs + 1 if self.zero_center and self.remove_root and len(self.root_index) == 1 else outputs
+    @property
+    def _removes_root(self) -> bool:
+        return self.zero_center and super()._removes_root
 
     def encode(
         self,
@@ -107,10 +90,9 @@ class VideoPoseLifting(BaseKeypointCodec):
         Returns:
             The dict described in the module docstring.
         """
-        keypoints, keypoints_visible, lifting_target, lifting_target_visible = check_inputs(
-            self.num_keypoints, keypoints, keypoints_visible, lifting_target, lifting_target_visible
+        keypoints, keypoints_visible, lifting_target, weight, trajectory_weights = self._inputs(
+            keypoints, keypoints_visible, lifting_target, lifting_target_visible
         )
-        weight, trajectory_weights = target_weights(lifting_target, lifting_target_visible)
         encoded: dict[str, Any] = {}
         label = lifting_target.copy()
         if self.zero_center:
@@ -138,21 +120,3 @@ class VideoPoseLifting(BaseKeypointCodec):
         encoded.update(lifting_labels(self, keypoint_labels, keypoints_visible, label, weight, trajectory_weights))
         encoded["keypoints_visible"] = keypoints_visible
         return encoded
-
-    def decode(self, encoded: np.ndarray, target_root: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Add the root back to root-relative 3D keypoints.
-
-        Args:
-            encoded: predicted 3D keypoints ``(N, K', C)`` in target space.
-            target_root: the root ``(N, C)`` (or ``(C,)``); None or empty: stay root-relative.
-
-        Returns:
-            ``keypoints (N, K, C)`` (K' when no root is given) and ``scores (N, K)`` of ones.
-        """
-        keypoints = check_array("encoded", encoded, ("N", "K'", "C")).copy()
-        keypoints = restore_root(keypoints, target_root, self.root_index, self.remove_root)
-        return keypoints, np.ones(keypoints.shape[:-1], dtype=np.float32)
-
-    def decode_targets(self, encoded: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Decode ``encode``'s ``lifting_target_label`` (with ``target_root`` when zero-centered)."""
-        return self.decode(encoded["lifting_target_label"], encoded.get("target_root"))
