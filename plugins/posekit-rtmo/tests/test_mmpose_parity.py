@@ -27,9 +27,11 @@ def model_dict(name: str) -> dict:
     )
 
 
-def load(name: str) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
+def load(name: str, optimize: bool = True) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
+    """The case's model from its MMPose checkpoint (served: BatchNorm folded, unless ``optimize`` is False) and
+    MMPose's outputs."""
     cfg = model_dict(name)
-    model = posekit.init_model(cfg, FIXTURES / f"{name}.pth")
+    model = posekit.init_model(cfg, FIXTURES / f"{name}.pth", optimize=optimize)
     return model.eval(), dict(np.load(FIXTURES / f"{name}_outputs.npz"))
 
 
@@ -56,7 +58,7 @@ def batch_of(ref: dict[str, np.ndarray]) -> PoseBatch:
 
 @pytest.mark.parametrize("name", CASES)
 def test_checkpoint_loads_strictly(name: str) -> None:
-    model = posekit.init_model(model_dict(name))
+    model = posekit.init_model(model_dict(name), optimize=False)  # the module as built, by its own keys
     theirs = torch.load(FIXTURES / f"{name}.pth", weights_only=True)["state_dict"]
     assert set(model.state_dict()) == set(theirs)
 
@@ -121,7 +123,7 @@ def test_losses_match(name: str) -> None:
     the model outputs' tolerance (the losses come through the whole network). posekit's side runs in float64:
     float32 rounding alone moves RTMO's loss_mle by 1.3e-4 relative from its float64 value on an AVX-512 CPU
     (MMPose's float32 reference, made on an AVX2 one, is 2.4e-5 from it)."""
-    model, ref = load(name)
+    model, ref = load(name, optimize=False)  # training: the BatchNorm layers as built
     model.double()
     samples, labels = [], []
     for i in range(2):
