@@ -1,7 +1,8 @@
 """Optimizer constructors (``optim.optimizer.constructor``): each parameter's LR and weight decay as MMEngine's.
 
 Reference: ``tests/fixtures/param_groups.json`` from ``tests/fixtures/gen_param_groups.py`` (MMEngine
-0.10.7's ``DefaultOptimWrapperConstructor``, MMPose 1.3.2's ``ForceDefaultOptimWrapperConstructor``).
+0.10.7's ``DefaultOptimWrapperConstructor``, MMPose 1.3.2's ``ForceDefaultOptimWrapperConstructor``, which
+posekit-mmpose registers).
 """
 
 from __future__ import annotations

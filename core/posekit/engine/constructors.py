@@ -1,4 +1,4 @@
-"""MMEngine's param-group constructors (``optim_constructor``): ``Constructor(**cfg)(model, optimizer_cfg)``
+"""MMEngine's default param-group constructor (``optim_constructor``): ``Constructor(**cfg)(model, optimizer_cfg)``
 -> param groups ``{"params", "lr"?, "weight_decay"?}``; parameters whose options agree share one group."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class DefaultOptimWrapperConstructor:
         self.norm_decay_mult = norm_decay_mult
         self.dwconv_decay_mult = dwconv_decay_mult
         self.flat_decay_mult = flat_decay_mult
-        self.force_default_settings = False
+        self.force_default_settings = False  # a subclass's switch: default rules after a custom key's too
 
     def _default_rules(self, module: nn.Module, name: str, param: nn.Parameter) -> tuple[float | None, float | None]:
         """(LR multiplier, weight-decay multiplier) the default rules give a parameter (None: no rule applies)."""
@@ -103,35 +103,3 @@ class DefaultOptimWrapperConstructor:
                     decay_mult = rule_decay if rule_decay is not None else decay_mult
                 groups.setdefault((cfg.lr * lr_mult, cfg.weight_decay * decay_mult), []).append(param)
         return [{"params": params, "lr": lr, "weight_decay": wd} for (lr, wd), params in groups.items()]
-
-
-class ForceDefaultOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """MMPose's constructor: as MMEngine's, and with ``force_default_settings`` the default rules
-    (norm, bias, depth-wise, flat) also apply to parameters a custom key matched (RTMO).
-
-    Args:
-        force_default_settings: apply the default rules after a custom key's.
-        (the rest as :class:`DefaultOptimWrapperConstructor`)
-    """
-
-    example_config: dict[str, Any] = {
-        "custom_keys": {"neck.encoder": {"lr_mult": 0.05}},
-        "norm_decay_mult": 0.0,
-        "force_default_settings": True,
-    }
-
-    def __init__(
-        self,
-        custom_keys: dict[str, CustomKey] | None = None,
-        bias_lr_mult: float | None = None,
-        bias_decay_mult: float | None = None,
-        norm_decay_mult: float | None = None,
-        dwconv_decay_mult: float | None = None,
-        flat_decay_mult: float | None = None,
-        bypass_duplicate: bool = False,
-        force_default_settings: bool = False,
-    ) -> None:
-        super().__init__(
-            custom_keys, bias_lr_mult, bias_decay_mult, norm_decay_mult, dwconv_decay_mult, flat_decay_mult
-        )
-        self.force_default_settings = force_default_settings
