@@ -122,7 +122,7 @@ def as_phase(cfg: Any) -> LRPhase:
     """A phase config ``{"type": Name, ...}`` validated by the phase model registered as ``Name`` (kind
     ``lr_phase``: the core's LinearLR, StepLR, MultiStepLR and CosineAnnealingLR, and plugins')."""
     from posekit.errors import UnknownComponentError
-    from posekit.registry import entries, get
+    from posekit.registry import get
 
     if isinstance(cfg, LRPhase):
         return cfg
@@ -131,7 +131,5 @@ def as_phase(cfg: Any) -> LRPhase:
     try:
         model = get("lr_phase", str(cfg["type"]))
     except UnknownComponentError as e:
-        mmpose = any(entry.dist == "posekit-mmpose" for entry in entries("lr_phase"))
-        hint = "" if mmpose else " MMEngine's other schedulers come with posekit-mmpose: pip install posekit-mmpose."
-        raise ValueError(f"{e}{hint}") from None
+        raise ValueError(str(e)) from None
     return model.model_validate(dict(cfg))
