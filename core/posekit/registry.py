@@ -35,6 +35,7 @@ GROUPS: dict[str, str] = {
     "detector": "posekit.detectors",
     "synthesizer": "posekit.synthesizers",
     "optim_constructor": "posekit.optim_constructors",
+    "lr_phase": "posekit.lr_phases",
     "backend": "posekit.backends",
     "serving": "posekit.servings",
 }
@@ -314,8 +315,10 @@ def _constructor_fields(obj: Any) -> tuple[dict[str, Any], bool]:
     base's parameters (minus its class attribute ``fixed_arguments``), takes any only over an untyped base."""
     from types import MappingProxyType
 
-    from pydantic import Field
+    from pydantic import BaseModel, Field
 
+    if inspect.isclass(obj) and issubclass(obj, BaseModel):  # a pydantic model: its fields are its arguments
+        return {name: (f.annotation, f) for name, f in obj.model_fields.items()}, False
     target = obj.__init__ if inspect.isclass(obj) else obj
     sig = inspect.signature(target)
     try:

@@ -1,4 +1,5 @@
-"""Which shipped distribution provides an entry name the core's commands and API lean on (never a class)."""
+"""Which shipped distribution provides an entry name (or a kind's MMPose names) the core's commands and API
+lean on (never a class)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,23 @@ PROVIDERS: dict[tuple[str, str], str] = {
     ("backend", "onnx"): "posekit-onnx",
     ("synthesizer", "coco"): "posekit-synthetic",
 }
+#: kind -> the shipped distribution that registers MMEngine's and MMPose's names of it beyond the core's
+KIND_PROVIDERS: dict[str, str] = {"lr_phase": "posekit-mmpose", "optim_constructor": "posekit-mmpose"}
 
 
 def install_hint(kind: str, name: str) -> str:
-    """`` It ships with DIST: pip install DIST.`` for a name a shipped plugin provides, else ``""``."""
+    """`` It ships with DIST: pip install DIST.`` for a name a shipped plugin provides (or, for a kind of
+    :data:`KIND_PROVIDERS`, its distribution when not installed), else ``""``."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
     dist = PROVIDERS.get((kind, name))
-    return f" It ships with {dist}: pip install {dist}." if dist else ""
+    if dist:
+        return f" It ships with {dist}: pip install {dist}."
+    dist = KIND_PROVIDERS.get(kind)
+    if dist is None:
+        return ""
+    try:
+        distribution(dist)
+    except PackageNotFoundError:
+        return f" MMEngine's and MMPose's {kind} names ship with {dist}: pip install {dist}."
+    return ""

@@ -115,3 +115,13 @@ def test_dynamic_val_intervals_as_mmengine() -> None:
     validated = [e for e in range(600) if (e + 1) % train.val_interval_at(e) == 0]
     assert validated[:2] == [19, 39] and validated[27:30] == [559, 579, 580] and validated[-1] == 599
     assert len(validated) == 28 + 21
+
+
+def test_an_unknown_phase_names_the_distribution_of_mmposes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A phase name no installed plugin registers: the error lists the installed ones and, when the
+    distribution of MMEngine's and MMPose's phases is not installed, names it."""
+    from posekit import shipped
+
+    monkeypatch.setitem(shipped.KIND_PROVIDERS, "lr_phase", "posekit-not-installed")
+    with pytest.raises(ValueError, match=r"LinearLR.*pip install posekit-not-installed"):
+        SchedulerCfg(phases=[{"type": "NoSuchLR"}])

@@ -1,18 +1,21 @@
-"""The phases of ``optim.scheduler.phases``: MMEngine's LR schedulers MMPose configs name, with their
-arguments and defaults, active on steps ``[begin, end)``; ``chain`` is MMEngine's chainable update."""
+"""The phases of ``optim.scheduler.phases`` (kind ``lr_phase``): MMEngine's LR schedulers with their arguments
+and defaults, active on steps ``[begin, end)``; ``chain`` is MMEngine's chainable update. The core registers
+those its short form uses; posekit-mmpose the rest MMPose configs name."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-class _Phase(BaseModel):
+class LRPhase(BaseModel):
     """A phase's span of steps ``[begin, end)`` (epochs when ``by_epoch``, else iterations; ``end`` None: the
-    run's end); ``convert_to_iter_based``: an epoch phase updated every iteration, as MMEngine's."""
+    run's end); ``convert_to_iter_based``: an epoch phase updated every iteration, as MMEngine's. A subclass
+    declares ``type: Literal[Name] = Name``, its registered name."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
@@ -22,7 +25,7 @@ class _Phase(BaseModel):
     convert_to_iter_based: bool = False
 
     @model_validator(mode="after")
-    def _check_span(self) -> _Phase:
+    def _check_span(self) -> LRPhase:
         if self.end is not None and self.end <= self.begin:
             kind = getattr(self, "type", "phase")
             raise ValueError(f"{kind}: end ({self.end}) must be larger than begin ({self.begin})")
@@ -32,7 +35,7 @@ class _Phase(BaseModel):
         """The phase's own arguments counted in epochs, in iterations (MMEngine's ``build_iter_from_epoch``)."""
         return {}
 
-    def in_iters(self, epoch_length: int, end: int) -> _Phase:
+    def in_iters(self, epoch_length: int, end: int) -> LRPhase:
         """This phase updated every iteration; ``end`` (epochs) replaces a missing one."""
         update = {"begin": self.begin * epoch_length, "end": end * epoch_length, "by_epoch": False}
         return self.model_copy(update={**update, **self._epoch_counts(epoch_length), "convert_to_iter_based": False})
@@ -42,10 +45,10 @@ class _Phase(BaseModel):
         raise NotImplementedError
 
 
-class LinearLR(_Phase):
+class LinearLR(LRPhase):
     """LR times a factor going linearly from ``start_factor`` to ``end_factor``, reached at step ``end - 1``."""
 
-    type: Literal["LinearLR"]
+    type: Literal["LinearLR"] = "LinearLR"
     start_factor: float = Field(1.0 / 3, gt=0, le=1)
     end_factor: float = Field(1.0, ge=0, le=1)
 
@@ -56,32 +59,11 @@ class LinearLR(_Phase):
         return lr * (1.0 + delta / ((span - 1) * self.start_factor + (step - 1) * delta))
 
 
-class QuadraticWarmupLR(_Phase):
-    """LR rising as ``base * ((step + 1) / span) ** 2`` (MMDetection's YOLOX warmup)."""
-
-    type: Literal["QuadraticWarmupLR"]
-
-    def chain(self, step: int, lr: float, base: float, span: int) -> float:
-        rise = base * (2 * step + 1) / span**2
-        return rise if step == 0 else lr + rise
-
-
-class ConstantLR(_Phase):
-    """LR times ``factor`` from the first step; divided back at the span's last step (MMPose's: any factor)."""
-
-    type: Literal["ConstantLR"]
-    factor: float = Field(1.0 / 3, gt=0)
-
-    def chain(self, step: int, lr: float, base: float, span: int) -> float:
-        if step == 0:
-            return lr * self.factor
-        return lr / self.factor if step == span - 1 else lr
-
-
-class StepLR(_Phase):
+class StepLR(LRPhase):
     """LR times ``gamma`` every ``step_size`` steps."""
 
-    type: Literal["StepLR"]
+    type: Literal["StepLR"] = "StepLR"
+    example_config: ClassVar[dict[str, Any]] = {"step_size": 2}
     step_size: int = Field(ge=1)
     gamma: float = Field(0.1, ge=0)
 
@@ -92,10 +74,11 @@ class StepLR(_Phase):
         return lr * self.gamma if step and step % self.step_size == 0 else lr
 
 
-class MultiStepLR(_Phase):
+class MultiStepLR(LRPhase):
     """LR times ``gamma`` at each milestone (steps counted from ``begin``; a repeated one decays twice)."""
 
-    type: Literal["MultiStepLR"]
+    type: Literal["MultiStepLR"] = "MultiStepLR"
+    example_config: ClassVar[dict[str, Any]] = {"milestones": (2, 4)}
     milestones: tuple[int, ...]
     gamma: float = Field(0.1, ge=0)
 
@@ -106,21 +89,11 @@ class MultiStepLR(_Phase):
         return lr * self.gamma ** Counter(self.milestones)[step]
 
 
-class ExponentialLR(_Phase):
-    """LR times ``gamma`` every step."""
-
-    type: Literal["ExponentialLR"]
-    gamma: float = Field(ge=0)
-
-    def chain(self, step: int, lr: float, base: float, span: int) -> float:
-        return lr * self.gamma if step else lr
-
-
-class CosineAnnealingLR(_Phase):
+class CosineAnnealingLR(LRPhase):
     """Cosine from the LR at ``begin`` down to ``eta_min`` (absolute) or ``eta_min_ratio`` (of each group's
     initial LR) over ``T_max`` steps (default: the span)."""
 
-    type: Literal["CosineAnnealingLR"]
+    type: Literal["CosineAnnealingLR"] = "CosineAnnealingLR"
     T_max: int | None = Field(None, ge=1)
     eta_min: float | None = Field(None, ge=0)
     eta_min_ratio: float | None = Field(None, ge=0)
@@ -145,25 +118,18 @@ class CosineAnnealingLR(_Phase):
         return ratio * (lr - eta) + eta
 
 
-class PolyLR(_Phase):
-    """Polynomial decay of power ``power`` to ``eta_min`` (absolute) at the span's last step."""
+def as_phase(cfg: Any) -> LRPhase:
+    """A phase config ``{"type": Name, ...}`` validated by the phase model registered as ``Name`` (kind
+    ``lr_phase``: the core's LinearLR, StepLR, MultiStepLR and CosineAnnealingLR, and plugins')."""
+    from posekit.errors import UnknownComponentError
+    from posekit.registry import get
 
-    type: Literal["PolyLR"]
-    eta_min: float = Field(0.0, ge=0)
-    power: float = Field(1.0, gt=0)
-
-    def chain(self, step: int, lr: float, base: float, span: int) -> float:
-        if step == 0:
-            return lr
-        return (lr - self.eta_min) * (1.0 - 1.0 / (span - step)) ** self.power + self.eta_min
-
-
-_PHASES = (LinearLR, QuadraticWarmupLR, ConstantLR, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, PolyLR)
-LRPhase = Annotated[
-    LinearLR | QuadraticWarmupLR | ConstantLR | StepLR | MultiStepLR | ExponentialLR | CosineAnnealingLR | PolyLR,
-    Field(discriminator="type"),
-]
-#: the phase types by name, with the arguments each takes
-PHASE_TYPES: dict[str, tuple[str, ...]] = {
-    cls.__name__: tuple(f for f in cls.model_fields if f != "type") for cls in _PHASES
-}
+    if isinstance(cfg, LRPhase):
+        return cfg
+    if not isinstance(cfg, Mapping) or "type" not in cfg:
+        raise ValueError(f"a phase is a mapping with a 'type' (an lr_phase; `posekit plugins` lists them), got {cfg!r}")
+    try:
+        model = get("lr_phase", str(cfg["type"]))
+    except UnknownComponentError as e:
+        raise ValueError(str(e)) from None
+    return model.model_validate(dict(cfg))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator, model_validator
 
-from posekit.config.lr_phases import LRPhase
+from posekit.config.lr_phases import LRPhase, as_phase
 from posekit.types import DatasetConfig, DetectorConfig, MetricConfig, OptimConstructorConfig, TransformConfig
 
 
@@ -75,7 +75,7 @@ class SchedulerCfg(_Strict):
     """The LR schedule: MMEngine's schedulers as ``phases`` (MMPose's ``param_scheduler``), or the short form
     (a linear warmup over ``warmup_iters`` iterations times one ``policy``), which stands for :meth:`as_phases`."""
 
-    phases: tuple[LRPhase, ...] = ()
+    phases: tuple[SerializeAsAny[LRPhase], ...] = ()  # each validated by its registered phase (kind lr_phase)
     policy: Literal["constant", "step", "multistep", "cosine"] = "constant"
     warmup_iters: int = Field(0, ge=0)
     warmup_ratio: float = Field(0.001, gt=0, le=1)
@@ -84,6 +84,11 @@ class SchedulerCfg(_Strict):
     gamma: float = Field(0.1, ge=0)
     min_lr_ratio: float = Field(0.0, ge=0, le=1)  # cosine floor as a fraction of lr
     cosine_begin: int = Field(0, ge=0)  # epoch the cosine decay starts (RTMPose: epochs // 2); flat before
+
+    @field_validator("phases", mode="before")
+    @classmethod
+    def _registered(cls, phases: Any) -> Any:
+        return tuple(as_phase(p) for p in phases) if isinstance(phases, (list, tuple)) else phases
 
     @model_validator(mode="after")
     def _one_form(self) -> SchedulerCfg:
@@ -96,7 +101,6 @@ class SchedulerCfg(_Strict):
         """The schedule as phases; the short form's cosine ends with the run (``total_iters``)."""
         if self.phases:
             return self.phases
-        adapter: TypeAdapter[LRPhase] = TypeAdapter(LRPhase)
         out: list[dict[str, Any]] = []
         if self.warmup_iters:  # MMEngine's LinearLR reaches 1 at its end - 1
             out.append({"type": "LinearLR", "start_factor": self.warmup_ratio, "end": self.warmup_iters + 1})
@@ -109,7 +113,7 @@ class SchedulerCfg(_Strict):
             begin = self.cosine_begin * iters_per_epoch
             cosine = {"begin": begin, "end": total_iters, "T_max": total_iters - begin, "by_epoch": False}
             out.append({"type": "CosineAnnealingLR", **cosine, "eta_min_ratio": self.min_lr_ratio})
-        return tuple(adapter.validate_python(p) for p in out)
+        return tuple(as_phase(p) for p in out)
 
 
 class OptimSection(_Strict):

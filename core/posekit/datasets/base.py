@@ -108,18 +108,6 @@ def merge_instances(group: Sequence[PoseSample]) -> PoseSample:
     )
 
 
-def empty_image_sample(img_id: int, img_path: str, ori_shape: tuple[int, int], num_keypoints: int) -> PoseSample:
-    """A bottom-up test sample of an image with no annotated instance (N = 0)."""
-    return PoseSample(
-        img_id=img_id,
-        img_path=img_path,
-        ori_shape=ori_shape,
-        keypoints=np.zeros((0, num_keypoints, 2), np.float32),
-        keypoints_visible=np.zeros((0, num_keypoints), np.float32),
-        extra={"ids": [], "category_ids": []},
-    )
-
-
 def _serialize(samples: Sequence[PoseSample]) -> tuple[np.ndarray, np.ndarray]:
     """Samples pickled into one uint8 buffer and its end offsets (shared by forked loader workers)."""
     blobs = [pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL) for s in samples]

@@ -1,5 +1,5 @@
-"""The optimizer over an ``optim_constructor``'s param groups (default MMEngine's), and the per-iteration
-LR schedule: MMEngine's parameter schedulers replayed as its runner steps them."""
+"""The optimizer over an ``optim_constructor``'s param groups (default: by norm and bias decay multipliers),
+and the per-iteration LR schedule: MMEngine's parameter schedulers replayed as its runner steps them."""
 
 from __future__ import annotations
 
@@ -11,17 +11,31 @@ from torch import nn
 
 from posekit.config.lr_phases import LRPhase
 from posekit.config.schema import OptimizerCfg, SchedulerCfg
-from posekit.engine.constructors import DefaultOptimWrapperConstructor
 from posekit.errors import ConfigError
+
+#: normalisation layers (``norm_decay_mult`` applies to their parameters)
+NORM_LAYERS: tuple[type[nn.Module], ...] = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.LocalResponseNorm,
+)
 
 
 def param_groups(model: nn.Module, cfg: OptimizerCfg) -> list[dict[str, Any]]:
-    """Trainable parameters of ``model`` (unwrapped) grouped by LR and weight decay, module order kept:
-    MMEngine's default constructor with the config's ``norm_decay_mult`` and ``bias_decay_mult``."""
-    constructor = DefaultOptimWrapperConstructor(
-        norm_decay_mult=cfg.norm_decay_mult, bias_decay_mult=cfg.bias_decay_mult
-    )
-    return constructor(model, cfg)
+    """Trainable parameters of ``model`` (unwrapped) grouped by weight decay, module order kept: a norm
+    layer's times ``norm_decay_mult``, another bias times ``bias_decay_mult`` (as MMEngine's default rules)."""
+    groups: dict[float, list[nn.Parameter]] = {}
+    seen: set[int] = set()
+    for module in model.modules():
+        is_norm = isinstance(module, NORM_LAYERS)
+        for name, param in module.named_parameters(recurse=False):
+            if param.requires_grad and id(param) not in seen:
+                seen.add(id(param))
+                mult = cfg.norm_decay_mult if is_norm else cfg.bias_decay_mult if name == "bias" else 1.0
+                groups.setdefault(cfg.weight_decay * mult, []).append(param)
+    return [{"params": params, "lr": cfg.lr, "weight_decay": wd} for wd, params in groups.items()]
 
 
 def build_optimizer(model: nn.Module, cfg: OptimizerCfg) -> torch.optim.Optimizer:

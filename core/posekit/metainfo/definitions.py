@@ -1,11 +1,13 @@
 """The keypoint definitions that ship with posekit (entry-point group ``posekit.metainfo``).
 
-Each returns the YAML file beside this module (MMPose's ``configs/_base_/datasets/<name>.py`` as data).
+Entry ``<name> = "posekit.metainfo.definitions:<name>"`` reads the YAML file ``<name>.yaml`` beside this
+module (MMPose's ``configs/_base_/datasets/<name>.py`` as data), validated and kept on first use.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,50 +20,12 @@ _HERE = Path(__file__).parent
 
 
 @functools.cache
-def _load(file_name: str) -> KeypointInfo:
-    return load_metainfo_file(_HERE / file_name)
+def _load(path: Path) -> KeypointInfo:
+    return load_metainfo_file(path)
 
 
-def coco() -> KeypointInfo:
-    """COCO person keypoints (17)."""
-    return _load("coco.yaml")
-
-
-def coco_wholebody() -> KeypointInfo:
-    """COCO-WholeBody: body 17, feet 6, face 68, left hand 21, right hand 21 (133)."""
-    return _load("coco_wholebody.yaml")
-
-
-def mpii() -> KeypointInfo:
-    """MPII Human Pose (16)."""
-    return _load("mpii.yaml")
-
-
-def crowdpose() -> KeypointInfo:
-    """CrowdPose (14)."""
-    return _load("crowdpose.yaml")
-
-
-def h36m() -> KeypointInfo:
-    """Human3.6M joints (17), with the box statistics the lifting codecs use."""
-    return _load("h36m.yaml")
-
-
-def ap10k() -> KeypointInfo:
-    """AP-10K animal keypoints (17)."""
-    return _load("ap10k.yaml")
-
-
-def onehand10k() -> KeypointInfo:
-    """OneHand10K hand keypoints (21)."""
-    return _load("onehand10k.yaml")
-
-
-def wflw() -> KeypointInfo:
-    """WFLW face landmarks (98)."""
-    return _load("wflw.yaml")
-
-
-def posetrack18() -> KeypointInfo:
-    """PoseTrack18 person keypoints (17; head bottom/top in place of COCO's eyes)."""
-    return _load("posetrack18.yaml")
+def __getattr__(name: str) -> Callable[[], KeypointInfo]:
+    path = _HERE / f"{name}.yaml"
+    if name.startswith("_") or not path.is_file():
+        raise AttributeError(f"module {__name__!r} has no keypoint definition {name!r}")
+    return functools.partial(_load, path)

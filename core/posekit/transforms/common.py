@@ -7,12 +7,12 @@ keypoints are in image pixels here until a paradigm's warp moves them to the mod
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
 
-from posekit.errors import DataError
+from posekit.errors import DataError, PluginLoadError
 from posekit.structures import PoseSample
 from posekit.transforms.base import BaseTransform
 from posekit.transforms.geometry import flip_bbox, flip_keypoints
@@ -96,6 +96,23 @@ def apply_flip(sample: PoseSample, direction: str) -> PoseSample:
     return sample
 
 
+class _AnyCodecExample:
+    """``GenerateTarget.example_config``, read at access: ``{"encoder": ...}`` from the first installed codec
+    (by name) that declares its own ``example_config``, so the core names no codec; ``{}`` when none does."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> dict[str, Any]:
+        from posekit.registry import get, list_components
+
+        for name in list_components("codec")["codec"]:
+            try:
+                example = getattr(get("codec", name), "example_config", None)
+            except PluginLoadError:
+                continue
+            if example is not None:
+                return {"encoder": {"type": name, **example}}
+        return {}
+
+
 class GenerateTarget(BaseTransform):
     """Encode the keypoints with a codec into training targets (``sample.targets``).
 
@@ -109,9 +126,7 @@ class GenerateTarget(BaseTransform):
 
     train_only = True
 
-    example_config = {
-        "encoder": {"type": "MSRAHeatmap", "input_size": (48, 64), "heatmap_size": (12, 16), "sigma": 2.0}
-    }
+    example_config = _AnyCodecExample()
 
     def __init__(
         self,

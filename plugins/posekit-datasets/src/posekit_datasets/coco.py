@@ -21,10 +21,23 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from posekit.datasets._io import PIXEL_STD, check_file, number_array, read_json
-from posekit.datasets.base import BAD_BOX, BaseDataset, empty_image_sample
+from posekit.datasets._io import check_file, read_json
+from posekit.datasets.base import BAD_BOX, BaseDataset
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
+from posekit_datasets.values import PIXEL_STD, number_array
+
+
+def _empty_image_sample(img_id: int, img_path: str, ori_shape: tuple[int, int], num_keypoints: int) -> PoseSample:
+    """A bottom-up test sample of an image with no annotated instance (N = 0)."""
+    return PoseSample(
+        img_id=img_id,
+        img_path=img_path,
+        ori_shape=ori_shape,
+        keypoints=np.zeros((0, num_keypoints, 2), np.float32),
+        keypoints_visible=np.zeros((0, num_keypoints), np.float32),
+        extra={"ids": [], "category_ids": []},
+    )
 
 
 class CocoDataset(BaseDataset):
@@ -208,7 +221,7 @@ class CocoDataset(BaseDataset):
             if int(img_id) % self.sample_interval != 0:
                 continue
             blanks.append(
-                empty_image_sample(
+                _empty_image_sample(
                     int(img_id),
                     self._img_path(img),
                     (int(img["height"]), int(img["width"])),

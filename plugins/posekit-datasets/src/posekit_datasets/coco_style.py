@@ -21,11 +21,12 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from posekit.datasets._io import number_array, read_json
+from posekit.datasets._io import read_json
 from posekit.datasets.base import MetainfoArg
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
 from posekit_datasets.coco import CocoDataset, CocoWholeBodyDataset
+from posekit_datasets.values import number_array
 
 #: MMPose dataset type -> the registered name of its keypoint definition (plain COCO-format readers)
 DEFINITIONS: dict[str, str] = {

@@ -16,10 +16,11 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from posekit.datasets._io import PIXEL_STD, check_file, join_root, number_array, read_json
+from posekit.datasets._io import check_file, join_root, read_json
 from posekit.datasets.base import BaseDataset
 from posekit.errors import ConfigError, DataError
 from posekit.structures import PoseSample
+from posekit_datasets.values import PIXEL_STD, number_array
 
 #: MMPose's head-size factor for PCKh (``SC_BIAS``)
 SC_BIAS = 0.6

@@ -73,21 +73,23 @@ def schedule(schedulers: Any, problems: list[Problem]) -> dict[str, Any]:
     """``optim.scheduler.phases`` from ``param_scheduler`` (a scheduler or a list), one phase each."""
     from pydantic import ValidationError
 
-    from posekit.config.lr_phases import PHASE_TYPES
     from posekit.config.schema import SchedulerCfg
+    from posekit.registry import get, list_components
+
+    phase_types = {n: tuple(get("lr_phase", n).model_fields) for n in list_components("lr_phase")["lr_phase"]}
 
     items = schedulers if isinstance(schedulers, list) else [schedulers]
     phases = []
     for i, cfg in enumerate(items):
         where = f"param_scheduler[{i}]"
         kind = str(cfg.get("type", "")).rpartition(".")[2]
-        if kind not in PHASE_TYPES:
-            known = ", ".join(PHASE_TYPES)
+        if kind not in phase_types:
+            known = ", ".join(phase_types)
             _problem(problems, "optim", f"{where}.type", f"{kind!r}: posekit's LR phases are {known}")
             continue
         phase: dict[str, Any] = {"type": kind}
         for key, value in cfg.items():
-            if key in PHASE_TYPES[kind]:
+            if key != "type" and key in phase_types[kind]:
                 phase[key] = list(value) if isinstance(value, tuple) else value
             elif key == "verbose":
                 _problem(problems, "optim", f"{where}.{key}", "posekit logs the LR every logged iteration", fatal=False)

@@ -1,5 +1,6 @@
-"""MMEngine's param-group constructors (``optim_constructor``): ``Constructor(**cfg)(model, optimizer_cfg)``
--> param groups ``{"params", "lr"?, "weight_decay"?}``; parameters whose options agree share one group."""
+"""MMEngine's and MMPose's param-group constructors (``optim_constructor``): ``Constructor(**cfg)(model,
+optimizer_cfg)`` -> param groups ``{"params", "lr", "weight_decay"}``; parameters whose options agree share one
+group. Without a constructor the core groups by ``norm_decay_mult`` and ``bias_decay_mult`` alone."""
 
 from __future__ import annotations
 
@@ -8,17 +9,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from posekit.engine.optim import NORM_LAYERS
+
 if TYPE_CHECKING:
     from posekit.config.schema import OptimizerCfg
-
-#: normalisation layers (``norm_decay_mult`` applies to their parameters)
-NORM_LAYERS: tuple[type[nn.Module], ...] = (
-    nn.modules.batchnorm._BatchNorm,
-    nn.modules.instancenorm._InstanceNorm,
-    nn.GroupNorm,
-    nn.LayerNorm,
-    nn.LocalResponseNorm,
-)
 
 
 class CustomKey(BaseModel):
@@ -63,7 +57,7 @@ class DefaultOptimWrapperConstructor:
         self.norm_decay_mult = norm_decay_mult
         self.dwconv_decay_mult = dwconv_decay_mult
         self.flat_decay_mult = flat_decay_mult
-        self.force_default_settings = False
+        self.force_default_settings = False  # MMPose's switch: the default rules after a custom key's too
 
     def _default_rules(self, module: nn.Module, name: str, param: nn.Parameter) -> tuple[float | None, float | None]:
         """(LR multiplier, weight-decay multiplier) the default rules give a parameter (None: no rule applies)."""

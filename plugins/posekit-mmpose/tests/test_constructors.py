@@ -1,7 +1,7 @@
 """Optimizer constructors (``optim.optimizer.constructor``): each parameter's LR and weight decay as MMEngine's.
 
-Reference: ``tests/fixtures/param_groups.json`` from ``tests/fixtures/gen_param_groups.py`` (MMEngine
-0.10.7's ``DefaultOptimWrapperConstructor``, MMPose 1.3.2's ``ForceDefaultOptimWrapperConstructor``).
+Reference: ``fixtures/param_groups.json`` from ``fixtures/gen_param_groups.py`` (MMEngine 0.10.7's
+``DefaultOptimWrapperConstructor``, MMPose 1.3.2's ``ForceDefaultOptimWrapperConstructor``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from posekit.config.schema import OptimizerCfg
 from posekit.engine.optim import build_optimizer
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURES = Path(__file__).parent / "fixtures"
 CASES: list[dict[str, Any]] = json.loads((FIXTURES / "param_groups.json").read_text())
 
 
