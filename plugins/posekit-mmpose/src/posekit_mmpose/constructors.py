@@ -114,18 +114,6 @@ class ForceDefaultOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         "force_default_settings": True,
     }
 
-    def __init__(
-        self,
-        custom_keys: dict[str, CustomKey] | None = None,
-        bias_lr_mult: float | None = None,
-        bias_decay_mult: float | None = None,
-        norm_decay_mult: float | None = None,
-        dwconv_decay_mult: float | None = None,
-        flat_decay_mult: float | None = None,
-        bypass_duplicate: bool = False,
-        force_default_settings: bool = False,
-    ) -> None:
-        super().__init__(
-            custom_keys, bias_lr_mult, bias_decay_mult, norm_decay_mult, dwconv_decay_mult, flat_decay_mult
-        )
+    def __init__(self, force_default_settings: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # validated with DefaultOptimWrapperConstructor's typed arguments
         self.force_default_settings = force_default_settings
