@@ -45,6 +45,16 @@ def codec_input_size(codec: Any) -> tuple[int, int]:
     return w, h
 
 
+def model_input_size(model: nn.Module) -> tuple[int, int]:
+    """``(w, h)`` the model is served at: ``test_cfg.input_size`` where set (heads that find people themselves,
+    as RTMO, whose MMPose configs give the head no codec), else its codec's."""
+    size = getattr(getattr(model, "test_cfg", None), "input_size", None)
+    if size is None:
+        return codec_input_size(codec_of(model))
+    w, h = (int(v) for v in tuple(size)[:2])
+    return w, h
+
+
 def is_train_only(step: dict[str, Any]) -> bool:
     """Whether a transform config names a transform that declares ``train_only``."""
     from posekit.registry import get

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from posekit.estimators.base import PoseEstimator, people_to_image, to_result
 from posekit.inference.image import ImageServing
-from posekit.inference.pipeline import codec_input_size, codec_of, dataset_meta
+from posekit.inference.pipeline import dataset_meta, model_input_size
 from posekit.protocols.serving import Serving
 from posekit.structures import PoseBatch, PoseResult
 
@@ -23,7 +23,7 @@ class BottomupPoseEstimator(PoseEstimator):
     """
 
     def serving(self) -> Serving:
-        size = self.test_cfg.input_size or codec_input_size(codec_of(self))
+        size = model_input_size(self)
         resize = {"type": "BottomupResize", "input_size": size, "size_factor": 32, "resize_mode": "expand"}
         return ImageServing(self, default_pipeline=[{"type": "LoadImage"}, resize, {"type": "PackPoseInputs"}])
 

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError, PosekitError
+from posekit.inference.pipeline import model_input_size
 from posekit_onnx.runtime import METADATA_KEY, ort_session
 
 
@@ -70,10 +71,7 @@ class ExportablePoseModel(nn.Module):
         self.test_cfg = model.test_cfg
         self.codec = self.head.decoder
         head_name = type(self.head).__name__
-        size = self.test_cfg.input_size or (self.codec.input_size if self.codec is not None else None)
-        if size is None:
-            raise ConfigError(f"{head_name} has no decoder: set model.head.decoder so its outputs can be decoded")
-        self.input_size = tuple(int(v) for v in np.asarray(size).reshape(-1)[:2])
+        self.input_size = model_input_size(model)
         keep = self.test_cfg.output_keypoint_indices
         self.keep = list(keep) if keep is not None else None
         self.flip_test = self.test_cfg.flip_test if flip_test is None else flip_test
@@ -145,7 +143,7 @@ def _jsonable(value: Any) -> Any:
 def _image_serving(model: nn.Module) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
     """The request kind, keypoint definition and test pipeline of an estimator served from images; error otherwise.
 
-    The exported graph takes images of the codec's input size: estimators served with person
+    The exported graph takes images of the served input size (``model_input_size``): estimators served with person
     boxes (``"image+boxes"``: crops) or whole images (``"image"``) export; keypoint sequences do not.
     """
     from posekit.inference.pipeline import dataset_meta
