@@ -16,7 +16,7 @@ from posekit.registry import build
 from posekit.structures import TrainCfg
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "synthetic_edpose.yaml"
-LOSSES = {"loss_cls", "loss_bbox", "loss_giou", "loss_kpt"}
+LOSSES = {"loss_cls", "loss_bbox", "loss_giou", "loss_kpt", "loss_enc", "loss_d0", "loss_d1"}
 
 
 def test_losses_fall_on_one_batch() -> None:

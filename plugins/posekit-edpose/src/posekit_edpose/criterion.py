@@ -1,14 +1,15 @@
 """Training losses of EDPoseHead: this plugin's, since MMPose 1.3.2's ``EDPoseHead.loss`` returns nothing.
 
-ED-Pose's set-prediction losses (the paper's, without its denoising queries, its per-layer auxiliary losses and
-its OKS term): the last decoder layer's G people are matched one to one with the image's N people (Hungarian
-matching, :func:`scipy.optimize.linear_sum_assignment`) on a cost of class (focal), box L1, box GIoU and
-visible-keypoint L1; then
+ED-Pose's set-prediction losses (the paper's, without its denoising queries and its OKS term), for every stage
+as its auxiliary losses: the encoder's proposals, each box decoder layer (Q people, no keypoints) and each keypoint
+decoder layer (G people). Each stage's people are matched one to one with the image's N people (Hungarian
+matching, :func:`scipy.optimize.linear_sum_assignment`) on a cost of class (focal), box L1, box GIoU and, with
+keypoints, visible-keypoint L1; then
 
 - ``loss_cls``: sigmoid focal loss (alpha 0.25, gamma 2) of every person and class, matched people positive for
   the person class (class 1, COCO's person category id, or the only class), over N;
 - ``loss_bbox`` (L1) and ``loss_giou`` (1 - GIoU) of matched boxes ``(cx, cy, w, h)``, over N;
-- ``loss_kpt``: L1 of matched visible keypoints, over N.
+- ``loss_kpt``: L1 of matched visible keypoints, over N (stages with keypoints).
 
 Weights are ED-Pose's: class 2, box L1 5, GIoU 2, keypoints 10. Targets are EDPoseLabel's (fractions of the
 input): ``bbox (N, 4)``, ``keypoints (N, K, 2)``, ``keypoints_visible (N, K)`` per image.
@@ -63,28 +64,27 @@ def _focal(logits: Tensor, target: Tensor) -> Tensor:
     return ce * (1 - p_t) ** GAMMA * (ALPHA * target + (1 - ALPHA) * (1 - target))
 
 
-def match(logit: Tensor, box: Tensor, xy: Tensor, gt_box: Tensor, gt_xy: Tensor, gt_vis: Tensor, person: int):
-    """Hungarian matching of one image's G predictions to its N people: ``(pred indices, gt indices)``."""
+def match(
+    logit: Tensor, box: Tensor, xy: Tensor | None, gt_box: Tensor, gt_xy: Tensor, gt_vis: Tensor, person: int
+) -> tuple[Tensor, Tensor]:
+    """Hungarian matching of one image's G predictions to its N people (keypoints ``xy (G, K, 2)`` or None):
+    ``(pred indices, gt indices)``."""
     p = logit[:, person].sigmoid()
     cost_cls = ALPHA * (1 - p) ** GAMMA * -(p + 1e-8).log() - (1 - ALPHA) * p**GAMMA * -(1 - p + 1e-8).log()
-    cost_kpt = ((xy[:, None] - gt_xy[None]).abs().sum(-1) * gt_vis[None]).sum(-1)  # (G, N)
-    cost = (
-        W_CLS * cost_cls[:, None]
-        + W_BOX * torch.cdist(box, gt_box, p=1)
-        - W_GIOU * giou(box, gt_box)
-        + W_KPT * cost_kpt / gt_vis.sum(-1).clamp(min=1)[None]
-    )
+    cost = W_CLS * cost_cls[:, None] + W_BOX * torch.cdist(box, gt_box, p=1) - W_GIOU * giou(box, gt_box)
+    if xy is not None:
+        cost_kpt = ((xy[:, None] - gt_xy[None]).abs().sum(-1) * gt_vis[None]).sum(-1)  # (G, N)
+        cost = cost + W_KPT * cost_kpt / gt_vis.sum(-1).clamp(min=1)[None]
     rows, cols = linear_sum_assignment(cost.detach().cpu().numpy())
     return torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)
 
 
-def set_losses(outputs: tuple[Tensor, Tensor, Tensor], batch: PoseBatch) -> dict[str, Tensor]:
-    """The weighted losses of ``outputs`` (``pred_logits (B, G, C)``, ``pred_boxes (B, G, 4)``,
-    ``pred_keypoints (B, G, 3K)``) against ``batch``'s EDPoseLabel targets."""
-    logits, boxes, kpts = outputs
+def set_losses(logits: Tensor, boxes: Tensor, kpts: Tensor | None, batch: PoseBatch) -> dict[str, Tensor]:
+    """The weighted losses of one stage's ``logits (B, G, C)``, ``boxes (B, G, 4)`` and ``kpts (B, G, 3K)`` (or
+    None: no ``loss_kpt``) against ``batch``'s EDPoseLabel targets."""
     b, g, c = logits.shape
-    k = kpts.shape[-1] // 3
-    xy = kpts[..., : 2 * k].reshape(b, g, k, 2)
+    k = _target(batch, "keypoints_visible", 0, boxes).shape[-1] if kpts is None else kpts.shape[-1] // 3
+    xy = None if kpts is None else kpts[..., : 2 * k].reshape(b, g, k, 2)
     person = min(1, c - 1)
     cls_target = torch.zeros_like(logits)
     box_l1 = giou_l = kpt_l1 = logits.new_zeros(())
@@ -96,16 +96,29 @@ def set_losses(outputs: tuple[Tensor, Tensor, Tensor], batch: PoseBatch) -> dict
         if not len(gt_box):
             continue
         with torch.no_grad():
-            rows, cols = match(logits[i], boxes[i], xy[i], gt_box, gt_xy, gt_vis, person)
+            rows, cols = match(logits[i], boxes[i], None if xy is None else xy[i], gt_box, gt_xy, gt_vis, person)
         num += len(cols)
         cls_target[i, rows, person] = 1.0
         box_l1 = box_l1 + (boxes[i, rows] - gt_box[cols]).abs().sum()
         giou_l = giou_l + (1 - giou(boxes[i, rows], gt_box[cols]).diagonal()).sum()
-        kpt_l1 = kpt_l1 + ((xy[i, rows] - gt_xy[cols]).abs().sum(-1) * gt_vis[cols]).sum()
+        if xy is not None:
+            kpt_l1 = kpt_l1 + ((xy[i, rows] - gt_xy[cols]).abs().sum(-1) * gt_vis[cols]).sum()
     norm = float(max(num, 1))
-    return {
+    losses = {
         "loss_cls": W_CLS * _focal(logits, cls_target).sum() / norm,
         "loss_bbox": W_BOX * box_l1 / norm,
         "loss_giou": W_GIOU * giou_l / norm,
-        "loss_kpt": W_KPT * kpt_l1 / norm,
     }
+    if xy is not None:
+        losses["loss_kpt"] = W_KPT * kpt_l1 / norm
+    return losses
+
+
+def stage_losses(outputs: dict[str, tuple[Tensor, Tensor, Tensor | None]], batch: PoseBatch) -> dict[str, Tensor]:
+    """The last stage's losses (``loss_cls``, ``loss_bbox``, ``loss_giou``, ``loss_kpt``) and each earlier
+    stage's sum as ``loss_<stage>`` (``outputs``: stage name -> logits, boxes, keypoints, in order)."""
+    *earlier, last = outputs
+    losses = set_losses(*outputs[last], batch)
+    for name in earlier:
+        losses[f"loss_{name}"] = sum(set_losses(*outputs[name], batch).values())
+    return losses

@@ -91,7 +91,7 @@ def _repeat(module: nn.Module, n: int, share: bool) -> nn.ModuleList:
 
 
 class EDPoseOutHead(nn.Module):
-    """Per-layer class, box, keypoint and keypoint-box layers; ``forward`` turns the last decoder layer's
+    """Per-layer class, box, keypoint and keypoint-box layers; ``forward`` turns a keypoint decoder layer's
     states into people (keys ``class_embed.<i>``, ``bbox_embed.<i>.layers.<j>``, ``pose_embed.<i>...``)."""
 
     def __init__(self, cfg: OutHeadConfig, num_keypoints: int, num_box_layers: int, num_group: int, dims: int):
@@ -124,11 +124,15 @@ class EDPoseOutHead(nn.Module):
         k = self.num_keypoints
         hidden = hidden.view(b, self.num_group, k + 1, c)
         ref = ref.view(b, self.num_group, k + 1, 4)
-        logits = self.class_embed[layer](hidden[:, :, 0])
-        boxes = (self.bbox_embed[layer](hidden[:, :, 0]) + inverse_sigmoid(ref[:, :, 0])).sigmoid()
+        logits, boxes = self.people(hidden[:, :, 0], ref[:, :, 0], layer)
         xy = self.pose_embed[layer - self.num_box_layers](hidden[:, :, 1:]) + inverse_sigmoid(ref[:, :, 1:, :2])
         vis = torch.ones_like(xy[..., 0]).sigmoid()
         return logits, boxes, torch.cat((xy.sigmoid().flatten(2), vis), dim=-1)
+
+    def people(self, hidden: Tensor, ref: Tensor, layer: int) -> tuple[Tensor, Tensor]:
+        """Class logits ``(B, N, num_classes)`` and boxes ``(B, N, 4)`` of N person queries after decoder layer
+        ``layer``: their normed states ``hidden (B, N, C)`` and input references ``ref (B, N, 4)``."""
+        return self.class_embed[layer](hidden), (self.bbox_embed[layer](hidden) + inverse_sigmoid(ref)).sigmoid()
 
 
 class EDPoseDecoder(nn.Module):
@@ -191,20 +195,24 @@ class EDPoseDecoder(nn.Module):
         ref: Tensor,
         shapes: list[tuple[int, int]],
         valid_ratios: Tensor,
-    ) -> tuple[Tensor, Tensor]:
+        last_only: bool = True,
+    ) -> list[tuple[Tensor, Tensor]]:
         """``query (B, Q, C)`` with boxes ``ref (B, Q, 4)`` (cx, cy, w, h fractions) read ``memory (B, S, C)``.
 
         Returns:
-            the last layer's normed states ``(B, G*(K+1), C)`` and its input references ``(B, G*(K+1), 4)``.
+            per layer (only the last with ``last_only``) its normed states and its input references: ``(B, Q, C)``
+            and ``(B, Q, 4)`` for the box layers, ``(B, G*(K+1), C)`` and ``(B, G*(K+1), 4)`` after them.
         """
-        output, attn_mask = query, None
+        output, attn_mask, states = query, None, []
         ratios = torch.cat([valid_ratios, valid_ratios], -1)[:, None]  # (B, 1, L, 4)
         for layer_id, layer in enumerate(self.layers):
             ref_in = ref[:, :, None] * ratios
             query_pos = self.ref_point_head(sine_embed(ref_in[:, :, 0]))
             output = layer(output, query_pos, memory, memory_mask, ref_in, shapes, attn_mask)
+            if not last_only or layer_id == len(self.layers) - 1:
+                states.append((self.norm(output), ref))
             if layer_id == len(self.layers) - 1:
-                return self.norm(output), ref
+                return states
             if layer_id < self.cfg.num_box_decoder_layers:
                 new_ref = (self.bbox_embed[layer_id](output) + inverse_sigmoid(ref)).sigmoid()
                 if layer_id == self.cfg.num_box_decoder_layers - 1:

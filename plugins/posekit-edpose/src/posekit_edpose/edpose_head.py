@@ -228,13 +228,11 @@ class EDPoseHead(BaseHead):
         out = memory.masked_fill(mask[..., None], 0.0).masked_fill(~keep, 0.0)
         return self.memory_trans_norm(self.memory_trans_fc(out)), props
 
-    def forward(self, feats: tuple[Tensor, ...], batch: PoseBatch | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """``feats``: L levels ``(B, C, h, w)``; ``batch`` gives each image's valid region (default: all).
-
-        Returns:
-            ``pred_logits (B, G, num_classes)`` (logits), ``pred_boxes (B, G, 4)`` (cx, cy, w, h) and
-            ``pred_keypoints (B, G, 3K)`` (x, y pairs then visibilities), fractions of each image's region.
-        """
+    def _run(
+        self, feats: tuple[Tensor, ...], batch: PoseBatch | None, last_only: bool
+    ) -> tuple[list[tuple[Tensor, Tensor]], tuple[Tensor, Tensor] | None]:
+        """The decoder's states and input references (:meth:`EDPoseDecoder.forward`) and, two-stage, the encoder's
+        proposals: class logits ``(B, Q, num_classes)`` and boxes ``(B, Q, 4)`` of the Q tokens kept."""
         if len(feats) != self.num_feature_levels:
             raise ValueError(f"EDPoseHead takes {self.num_feature_levels} feature levels, got {len(feats)}")
         masks = self._masks(feats, batch)
@@ -251,18 +249,51 @@ class EDPoseHead(BaseHead):
         ratios = torch.stack([torch.stack([(~m[:, 0]).sum(1), (~m[:, :, 0]).sum(1)], -1) for m in masks], 1)
         ratios = ratios.float() / torch.tensor([[w, h] for h, w in shapes], device=flat.device)
         memory = self.encoder(flat, pos, mask, shapes, ratios)
+        proposals = None
         if self.as_two_stage:
             out_memory, props = self.proposals(memory, mask, shapes)
             coords = self.enc_out_bbox_embed(out_memory) + props
-            top = self.enc_out_class_embed(out_memory).max(-1)[0].topk(self.num_queries, dim=1)[1]
-            ref = coords.gather(1, top[..., None].expand(-1, -1, 4)).detach().sigmoid()
+            logits = self.enc_out_class_embed(out_memory)
+            top = logits.max(-1)[0].topk(self.num_queries, dim=1)[1]
+            coords = coords.gather(1, top[..., None].expand(-1, -1, 4))
+            ref = coords.detach().sigmoid()
             query = out_memory.gather(1, top[..., None].expand(-1, -1, self.embed_dims)).detach()
+            if not last_only:
+                proposals = logits.gather(1, top[..., None].expand(-1, -1, logits.shape[-1])), coords.sigmoid()
         else:
             b = flat.shape[0]
             query = self.query_embedding.weight[None].expand(b, -1, -1)
             ref = self.refpoint_embedding.weight[None].expand(b, -1, -1).sigmoid()
-        hidden, last_ref = self.decoder(query, memory, mask, ref, shapes, ratios)
-        return self.out_head(hidden, last_ref, len(self.decoder.layers) - 1)
+        return self.decoder(query, memory, mask, ref, shapes, ratios, last_only), proposals
+
+    def forward(self, feats: tuple[Tensor, ...], batch: PoseBatch | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """``feats``: L levels ``(B, C, h, w)``; ``batch`` gives each image's valid region (default: all).
+
+        Returns:
+            ``pred_logits (B, G, num_classes)`` (logits), ``pred_boxes (B, G, 4)`` (cx, cy, w, h) and
+            ``pred_keypoints (B, G, 3K)`` (x, y pairs then visibilities), fractions of each image's region.
+        """
+        states, _ = self._run(feats, batch, last_only=True)
+        hidden, ref = states[-1]
+        return self.out_head(hidden, ref, len(self.decoder.layers) - 1)
+
+    def layer_outputs(
+        self, feats: tuple[Tensor, ...], batch: PoseBatch | None = None
+    ) -> dict[str, tuple[Tensor, Tensor, Tensor | None]]:
+        """Every stage's predictions, for training: ``enc`` (the encoder's proposals, two-stage), ``d0``,
+        ``d1``, ... (every decoder layer, the last as :meth:`forward`'s). Each is class logits, boxes and
+        keypoints (None for the encoder and the box layers, whose N = Q people have no keypoints)."""
+        states, proposals = self._run(feats, batch, last_only=False)
+        outputs: dict[str, tuple[Tensor, Tensor, Tensor | None]] = {}
+        if proposals is not None:
+            outputs["enc"] = (*proposals, None)
+        nb = self.decoder.cfg.num_box_decoder_layers
+        for layer, (hidden, ref) in enumerate(states):
+            if layer < nb:
+                outputs[f"d{layer}"] = (*self.out_head.people(hidden, ref, layer), None)
+            else:
+                outputs[f"d{layer}"] = self.out_head(hidden, ref, layer)
+        return outputs
 
     def predict(self, feats: Any, batch: PoseBatch, test_cfg: TestCfg) -> list[InstanceData]:
         """The codec's ``num_select`` best people per image, in input pixels (no flip test: with
@@ -293,8 +324,9 @@ class EDPoseHead(BaseHead):
         return out
 
     def loss(self, feats: tuple[Tensor, ...], batch: PoseBatch, train_cfg: TrainCfg) -> dict[str, Tensor]:
-        """Set-prediction losses of the last decoder layer against the codec's targets (Hungarian matching):
-        ``loss_cls``, ``loss_bbox``, ``loss_giou``, ``loss_kpt`` (see :mod:`posekit_edpose.criterion`)."""
-        from posekit_edpose.criterion import set_losses
+        """Set-prediction losses of every stage against the codec's targets (Hungarian matching, as ED-Pose's
+        auxiliary losses): the last decoder layer's ``loss_cls``, ``loss_bbox``, ``loss_giou``, ``loss_kpt``,
+        and the sum of each earlier stage's as ``loss_enc``, ``loss_d0``, ... (see :mod:`posekit_edpose.criterion`)."""
+        from posekit_edpose.criterion import stage_losses
 
-        return set_losses(self.forward(feats, batch), batch)
+        return stage_losses(self.layer_outputs(feats, batch), batch)
