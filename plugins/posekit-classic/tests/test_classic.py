@@ -5,6 +5,7 @@ naming them convert, check and build, and each trains a step and runs through ``
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +25,15 @@ from posekit.errors import ConfigError
 from posekit.registry import build
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# the generator's seeded weights (numpy and torch only; MMPose is imported only to write cases)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks" / "fixtures"))
+from backbone_cases import seeded_state  # noqa: E402
 
 
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
 def test_vgg_matches_mmpose(optimized: bool) -> None:
     assert_backbone_matches_mmpose(FIXTURES / "vgg11-bn", optimized)  # strict: every backbone key, no other
     assert_head_matches_mmpose(FIXTURES / "vgg11-bn", ("heatmaps",))
-
-
-def _seeded_state(shapes: dict[str, list[int]], seed: int) -> dict[str, torch.Tensor]:
-    """The generator's ``backbone_cases.seeded_state``: N(0, 1 / fan_in) matrices, N(0, 0.1^2) vectors."""
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, shape in shapes.items():
-        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 0
-        state[key] = torch.randn(shape, generator=g) * (fan_in**-0.5 if fan_in else 0.1)
-    return state
 
 
 def test_alexnet_matches_mmpose() -> None:
@@ -49,7 +43,7 @@ def test_alexnet_matches_mmpose() -> None:
     model = build("estimator", json.loads((case / "config.json").read_text()))
     ours = {k: list(v.shape) for k, v in model.state_dict().items()}
     assert ours == spec["shapes"], f"{case / 'weights.json'}: posekit's keys and shapes differ from MMPose's"
-    model.load_state_dict(_seeded_state(spec["shapes"], spec["seed"]), strict=True)
+    model.load_state_dict(seeded_state(spec["shapes"], spec["seed"]), strict=True)
     model.eval()
     with torch.no_grad():
         feats = model.backbone(torch.from_numpy(np.load(case / "input.npy")))

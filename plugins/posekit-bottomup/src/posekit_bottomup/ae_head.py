@@ -24,7 +24,7 @@ from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
-from posekit_bottomup.instances import head_example_inputs
+from posekit_bottomup.instances import BottomupHeadExample
 
 
 def _resize(maps: Tensor, size: tuple[int, int] | None, align_corners: bool) -> Tensor:
@@ -51,7 +51,7 @@ def heatmap_mask(batch: PoseBatch, like: Tensor, codec: str) -> Tensor | None:
     return mask.unsqueeze(1) if mask.ndim == 3 else mask
 
 
-class AssociativeEmbeddingHead(BaseHead):
+class AssociativeEmbeddingHead(BottomupHeadExample, BaseHead):
     """Heatmap head that also predicts associative-embedding tags (MMPose's ``AssociativeEmbeddingHead``).
 
     Args:
@@ -76,11 +76,6 @@ class AssociativeEmbeddingHead(BaseHead):
         "deconv_out_channels": None,
         "decoder": {"type": "AssociativeEmbedding", "input_size": (64, 64), "heatmap_size": (16, 16)},
     }
-
-    @classmethod
-    def example_inputs(cls, num_keypoints: int = 17) -> dict[str, Any]:
-        """Features ``(8, 16, 16)`` and a batch of two images (3 and 2 people) encoded by the example's codec."""
-        return head_example_inputs(cls.example_config["decoder"], num_keypoints, margin=4.0)
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
-from posekit_bottomup.instances import head_example_inputs
+from posekit_bottomup.instances import BottomupHeadExample
 
 
 def smooth_heatmaps(heatmaps: Tensor, kernel: int) -> Tensor:
@@ -131,7 +131,7 @@ def _targets(batch: PoseBatch, key: str) -> list[Tensor]:
     return [torch.as_tensor(v) for v in value]
 
 
-class CIDHead(BaseHead):
+class CIDHead(BottomupHeadExample, BaseHead):
     """Contextual instance decoupling head (MMPose's ``CIDHead``).
 
     Args:
@@ -154,11 +154,6 @@ class CIDHead(BaseHead):
         "num_keypoints": 17,
         "decoder": {"type": "DecoupledHeatmap", "input_size": (64, 64), "heatmap_size": (16, 16)},
     }
-
-    @classmethod
-    def example_inputs(cls, num_keypoints: int = 17) -> dict[str, Any]:
-        """Features ``(8, 16, 16)`` and a batch of two images (3 and 2 people) encoded by the example's codec."""
-        return head_example_inputs(cls.example_config["decoder"], num_keypoints, margin=4.0)
 
     _version = 2
 

@@ -33,7 +33,7 @@ from posekit.structures import InstanceData, PoseBatch, PoseSample, TestCfg, Tra
 from posekit.types import CodecConfig, LossConfig
 from posekit_bottomup.ae_head import heatmap_mask, stacked_target
 from posekit_bottomup.deform_conv import DeformConv2d
-from posekit_bottomup.instances import head_example_inputs
+from posekit_bottomup.instances import BottomupHeadExample
 
 
 class _AdaptiveActivationBlock(nn.Module):
@@ -127,7 +127,7 @@ def nearby_joints_nms(
     return keep
 
 
-class DEKRHead(BaseHead):
+class DEKRHead(BottomupHeadExample, BaseHead):
     """Disentangled keypoint regression head (MMPose's ``DEKRHead``).
 
     Args:
@@ -156,11 +156,7 @@ class DEKRHead(BaseHead):
             "generate_keypoint_heatmaps": True,
         },
     }
-
-    @classmethod
-    def example_inputs(cls, num_keypoints: int = 17) -> dict[str, Any]:
-        """Features ``(8, 16, 16)`` and a batch of two images (3 and 2 people) encoded by the example's codec."""
-        return head_example_inputs(cls.example_config["decoder"], num_keypoints, margin=12.0)
+    example_margin = 12.0
 
     _version = 2
 

@@ -1,12 +1,13 @@
 """Per-person properties from visible keypoints, shared by the bottom-up codecs (SPR, DecoupledHeatmap),
-and the heatmap NMS their decoders (and AssociativeEmbedding's) find peaks with.
+the heatmap NMS their decoders (and AssociativeEmbedding's) find peaks with, and the bottom-up heads' example
+inputs.
 
 Dimensions: N people, K keypoints; coordinates in any one pixel space.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -43,25 +44,33 @@ def keypoint_boxes(keypoints: np.ndarray, visible: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def head_example_inputs(decoder: dict[str, Any], num_keypoints: int, margin: float) -> dict[str, Any]:
-    """A head's conformance inputs: features ``(8, 16, 16)`` and a batch of two 64x64 images (3 and 2 people,
-    keypoints ``margin`` pixels inside) encoded by ``decoder``; targets stacked where both images' agree in shape."""
-    import torch
+class BottomupHeadExample:
+    """A bottom-up head's conformance inputs, :meth:`example_inputs`, from its ``example_config['decoder']``;
+    ``example_margin``: how many pixels inside the image its example people's keypoints lie."""
 
-    from posekit.registry import build
-    from posekit.structures import PoseBatch, PoseSample
+    example_config: ClassVar[dict[str, Any]]
+    example_margin: ClassVar[float] = 4.0
 
-    codec = build("codec", decoder)
-    rng = np.random.default_rng(0)
-    people = (rng.random((3, num_keypoints, 2)) * (64 - 2 * margin) + margin).astype(np.float32)
-    encoded = [codec.encode(people[:n]) for n in (3, 2)]
-    targets: dict[str, Any] = {}
-    for key in encoded[0]:
-        values = [torch.from_numpy(np.asarray(e[key])) for e in encoded]
-        targets[key] = torch.stack(values) if values[0].shape == values[1].shape else values
-    flip = list(range(num_keypoints))
-    samples = [PoseSample(img_shape=(64, 64), input_size=(64, 64), flip_indices=flip) for _ in encoded]
-    return {"feat_shapes": [(8, 16, 16)], "batch": PoseBatch(torch.zeros(2, 3, 64, 64), targets, samples)}
+    @classmethod
+    def example_inputs(cls, num_keypoints: int = 17) -> dict[str, Any]:
+        """Features ``(8, 16, 16)`` and a batch of two 64x64 images (3 and 2 people) encoded by the example's
+        codec; targets stacked where both images' agree in shape."""
+        import torch
+
+        from posekit.registry import build
+        from posekit.structures import PoseBatch, PoseSample
+
+        codec = build("codec", cls.example_config["decoder"])
+        rng, margin = np.random.default_rng(0), cls.example_margin
+        people = (rng.random((3, num_keypoints, 2)) * (64 - 2 * margin) + margin).astype(np.float32)
+        encoded = [codec.encode(people[:n]) for n in (3, 2)]
+        targets: dict[str, Any] = {}
+        for key in encoded[0]:
+            values = [torch.from_numpy(np.asarray(e[key])) for e in encoded]
+            targets[key] = torch.stack(values) if values[0].shape == values[1].shape else values
+        flip = list(range(num_keypoints))
+        samples = [PoseSample(img_shape=(64, 64), input_size=(64, 64), flip_indices=flip) for _ in encoded]
+        return {"feat_shapes": [(8, 16, 16)], "batch": PoseBatch(torch.zeros(2, 3, 64, 64), targets, samples)}
 
 
 def odd_kernel(name: str, size: int) -> int:

@@ -183,6 +183,17 @@ class CSPBackbone(FrozenStagesMixin, BaseBackbone):
 
     Layer ``i`` of ``("stem", "stage1", ...)`` outputs ``(B, C_i, H / 2**(i+1), W / 2**(i+1))``.
     Subclasses build their stem, then call :meth:`build_stages` with their CSP layer.
+
+    Arguments of both subclasses (their own ``Args`` name the others):
+        arch: ``P5`` (4 stages, stride 32) or ``P6`` (5 stages, stride 64). Default P5.
+        deepen_factor: multiplies the CSP blocks per stage (rounded, at least 1). Default 1.0.
+        widen_factor: multiplies every channel count. Default 1.0.
+        out_indices: layers to return, 0 = stem, 1.. = stages. Default (2, 3, 4).
+        frozen_stages: freeze the stem and stages 1..n (eval mode, no grad); -1 freezes nothing. Default -1.
+        arch_ovewrite: replaces the arch table, rows (in, out, blocks, add_identity, use_spp) (mmdet's
+            spelling). Default None.
+        spp_kernal_sizes: max-pool kernels of the SPP bottleneck (mmdet's spelling). Default (5, 9, 13).
+        norm_cfg: norm layer config. Default ``dict(type='BN', momentum=0.03, eps=0.001)``.
     """
 
     def check_layers(

@@ -25,18 +25,11 @@ class CSPNeXt(CSPBackbone):
     """CSPNeXt backbone of RTMDet (`RTMDet <https://arxiv.org/abs/2212.07784>`__), used by RTMPose.
 
     Args:
-        arch: ``P5`` (4 stages, stride 32) or ``P6`` (5 stages, stride 64). Default P5.
-        deepen_factor: multiplies the CSP blocks per stage (rounded, at least 1). Default 1.0.
-        widen_factor: multiplies every channel count. Default 1.0.
-        out_indices: layers to return, 0 = stem, 1.. = stages. Default (2, 3, 4).
-        frozen_stages: freeze the stem and stages 1..n (eval mode, no grad); -1 freezes nothing. Default -1.
+        arch, deepen_factor, widen_factor, out_indices, frozen_stages, arch_ovewrite, spp_kernal_sizes, norm_cfg:
+            as :class:`~posekit_cspnext._layers.CSPBackbone`.
         use_depthwise: depthwise-separable convs for the strided and block 3x3 convs. Default False.
         expand_ratio: CSP hidden channels / out channels. Default 0.5.
-        arch_ovewrite: replaces the arch table, rows (in, out, blocks, add_identity, use_spp) (mmdet's
-            spelling). Default None.
-        spp_kernal_sizes: max-pool kernels of the SPP bottleneck (mmdet's spelling). Default (5, 9, 13).
         channel_attention: a channel-attention gate in every CSP layer. Default True.
-        norm_cfg: norm layer config. Default ``dict(type='BN', momentum=0.03, eps=0.001)``.
         act_cfg: activation config. Default ``dict(type='SiLU')``.
         norm_eval: keep BatchNorm layers in eval mode (frozen statistics) while training. Default False.
         init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=...)`` to load weights; default None

@@ -97,18 +97,13 @@ class _AttentionBlock(nn.Module):
         self.mlp_s = _mlp(dim, int(dim * mlp_ratio), drop)
         self.mlp_t = _mlp(dim, int(dim * mlp_ratio), drop)
 
-    def _spatial(self, x: Tensor, seq_len: int) -> Tensor:
-        x = x + self.drop_path(self.attn_s(self.norm1_s(x), seq_len))
-        return x + self.drop_path(self.mlp_s(self.norm2_s(x)))
-
-    def _temporal(self, x: Tensor, seq_len: int) -> Tensor:
-        x = x + self.drop_path(self.attn_t(self.norm1_t(x), seq_len))
-        return x + self.drop_path(self.mlp_t(self.norm2_t(x)))
-
     def forward(self, x: Tensor, seq_len: int) -> Tensor:
-        if self.st_mode == "st":
-            return self._temporal(self._spatial(x, seq_len), seq_len)
-        return self._spatial(self._temporal(x, seq_len), seq_len)
+        spatial = (self.norm1_s, self.attn_s, self.norm2_s, self.mlp_s)
+        temporal = (self.norm1_t, self.attn_t, self.norm2_t, self.mlp_t)
+        for norm1, attn, norm2, mlp in (spatial, temporal) if self.st_mode == "st" else (temporal, spatial):
+            x = x + self.drop_path(attn(norm1(x), seq_len))
+            x = x + self.drop_path(mlp(norm2(x)))
+        return x
 
 
 class DSTFormer(BaseBackbone):

@@ -101,13 +101,8 @@ class ShuffleNetV1(ShuffleNetBase):
         groups: groups of the 1x1 convs: 1, 2, 3, 4 or 8 (each has its channel table). Default 3.
         widen_factor: channel multiplier (stage channels rounded to multiples of 8). Default 1.0.
         out_indices: stages whose output is returned, in ``[0, 3)``. Default (2,).
-        frozen_stages: freeze the stem (0) and stages 1..n (eval mode, no grad); -1 freezes nothing. Default -1.
-        norm_cfg: norm layer config. Default ``dict(type='BN')``.
-        act_cfg: activation config. Default ``dict(type='ReLU')``.
-        norm_eval: keep BatchNorm layers in eval mode while training. Default False.
-        with_cp: gradient checkpointing in the units (less memory, slower). Default False.
-        init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=...)``; default None (MMPose's:
-            N(0, 1/fan_in-channels) convs after the stem, norms 1 with bias 1e-4).
+        frozen_stages, norm_cfg, act_cfg, norm_eval, with_cp, init_cfg: as
+            :class:`~posekit_mobilenet.shufflenet_v2.ShuffleNetBase`.
     """
 
     example_config = {"widen_factor": 0.5}  # a small working instance (posekit plugins --check)

@@ -34,7 +34,17 @@ STAGE_BLOCKS = (4, 8, 4)
 
 class ShuffleNetBase(StagedBackbone):
     """What ShuffleNetV1 and V2 share: a stem ``conv1`` (stride 2) and a max-pool (stride 2), then the
-    stages in ``layers``, initialized as MMPose does."""
+    stages in ``layers``, initialized as MMPose does.
+
+    Arguments of both (their own ``Args`` name the others):
+        frozen_stages: freeze the stem (0) and stages 1..n (eval mode, no grad); -1 freezes nothing. Default -1.
+        norm_cfg: norm layer config. Default ``dict(type='BN')``.
+        act_cfg: activation config. Default ``dict(type='ReLU')``.
+        norm_eval: keep BatchNorm layers in eval mode while training. Default False.
+        with_cp: gradient checkpointing in the units (less memory, slower). Default False.
+        init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=...)``; default None (MMPose's:
+            N(0, 1/fan_in-channels) convs after the stem, norms 1 with bias 1e-4).
+    """
 
     layers: nn.ModuleList
 
@@ -62,13 +72,7 @@ class ShuffleNetV2(ShuffleNetBase):
     Args:
         widen_factor: 0.5, 1.0, 1.5 or 2.0 (the paper's widths). Default 1.0.
         out_indices: stages whose output is returned, in ``[0, 4)``. Default (3,).
-        frozen_stages: freeze the stem (0) and stages 1..n (eval mode, no grad); -1 freezes nothing. Default -1.
-        norm_cfg: norm layer config. Default ``dict(type='BN')``.
-        act_cfg: activation config. Default ``dict(type='ReLU')``.
-        norm_eval: keep BatchNorm layers in eval mode while training. Default False.
-        with_cp: gradient checkpointing in the units (less memory, slower). Default False.
-        init_cfg: ``dict(type='Pretrained', checkpoint=..., prefix=...)``; default None (MMPose's:
-            N(0, 1/fan_in-channels) convs after the stem, norms 1 with bias 1e-4).
+        frozen_stages, norm_cfg, act_cfg, norm_eval, with_cp, init_cfg: as :class:`ShuffleNetBase`.
     """
 
     example_config = {"widen_factor": 0.5}  # the smallest instance (posekit plugins --check)
