@@ -51,13 +51,14 @@ import torch
 from _examples import HRNET_W32, RTMPOSE_M, example_model, randomize_norms
 from _machine import bf16_supported, interleaved_medians, machine_line, matmul_peak_gflops
 from _mmpose import DEFAULT_MMPOSE, MMPoseWorker
+from posekit_onnx.extractor import freeze_feature_extractor
 from posekit_testing.conformance import shared_dir
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import posekit
 from posekit.inference import Inferencer
-from posekit.nn import freeze_feature_extractor, optimize_for_inference
+from posekit.nn import optimize_for_inference
 
 IMAGE = "data/coco/000000197388.jpg"  # 640 x 392, as BASELINES.md
 MODELS = {"rtmpose-m": ("RTMPose-m", RTMPOSE_M), "hrnet-w32": ("HRNet-w32", HRNET_W32)}

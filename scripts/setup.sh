@@ -25,7 +25,7 @@ _posekit_setup() {
     fi
     local plugins=() d
     for d in "$root"/plugins/*/; do plugins+=(-e "$d"); done
-    pip install -q -e "$root[onnx,dev]" "${plugins[@]}" || { echo "setup.sh: pip install failed" >&2; return 1; }
+    pip install -q -e "$root[dev]" "${plugins[@]}" || { echo "setup.sh: pip install failed" >&2; return 1; }
 }
 
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then  # sourced: keep the caller's shell as it was

@@ -240,15 +240,16 @@ def test_missing_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
-        ("bad.yaml", "dataset_name: [unclosed\n", "is not valid YAML"),
-        ("bad.json", '{"dataset_name": "x",', "is not valid JSON"),
-        ("list.yaml", "- 1\n- 2\n", "expected a mapping with keys dataset_name"),
+        ("bad.yaml", "dataset_name: [unclosed\n", "(?s)cannot parse: .*line 1"),
+        ("bad.json", '{"dataset_name": "x",', "(?s)cannot parse: .*line 1"),
+        ("bad.json", b'{"dataset_name": "\xff"}', "(?s)cannot parse: .*utf-8"),
+        ("list.yaml", "- 1\n- 2\n", "the top level must be a mapping, got list"),
         ("coco.py", "dataset_info = dict()\n", "posekit never executes config code"),
     ],
 )
-def test_unreadable_file(tmp_path: Path, name: str, text: str, expected: str) -> None:
+def test_unreadable_file(tmp_path: Path, name: str, text: str | bytes, expected: str) -> None:
     file = tmp_path / name
-    file.write_text(text)
+    file.write_bytes(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(ConfigError, match=expected) as info:
         load_metainfo(str(file))
     assert str(file) in str(info.value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from posekit.errors import CheckpointError, ConfigError
 from posekit.nn import (
@@ -21,13 +19,11 @@ from posekit.nn import (
     build_norm_layer,
     cat_shuffle,
     channel_shuffle,
-    freeze_feature_extractor,
     fuse_conv_bn,
     load_checkpoint,
     optimize_for_inference,
     read_checkpoint,
 )
-from posekit.nn.ort_graph import OnnxRuntimeGraph
 
 
 @pytest.mark.parametrize(
@@ -146,67 +142,6 @@ def test_fuse_conv_bn_equivalent() -> None:
     assert isinstance(model[0].bn, nn.Identity) and isinstance(model[2], nn.Identity)
     assert isinstance(model[5], nn.BatchNorm2d)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
-
-
-class _TinyEstimator(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.backbone = nn.Sequential(ConvModule(3, 8, 3, padding=1, norm_cfg={"type": "BN"}), nn.Conv2d(8, 4, 1))
-
-    def extract_feat(self, x: torch.Tensor) -> torch.Tensor:  # as PoseEstimator's: backbone (and neck)
-        return self.backbone(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.extract_feat(x)
-
-
-def test_frozen_feature_extractor_per_shape_eager_for_gradients_and_copies() -> None:
-    model = _TinyEstimator()
-    _randomize_bn(model)
-    model.eval()
-    x2, x3, x4 = (torch.randn(n, 3, 16, 12) for n in (2, 3, 4))
-    with torch.no_grad():
-        refs = [model(x) for x in (x2, x3, x4)]
-    optimize_for_inference(model, freeze=True)
-    model.extract_feat.limit = 2
-    with torch.inference_mode(), FlopCounterMode(display=False):
-        model(x2)  # a dispatch mode sees every op: eager, nothing traced under it
-    assert not model.extract_feat.traces
-    with torch.inference_mode():
-        outs = [model(x) for x in (x2, x3, x4, x2)]
-    for out, ref in zip(outs, [*refs, refs[0]], strict=True):
-        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
-    assert len(model.extract_feat.traces) == 2  # batch 2 and 3 traced; 4 ran eager (the limit)
-    assert model(x2).requires_grad  # gradients enabled: the eager modules
-    copied = copy.deepcopy(model)
-    assert copied.extract_feat.eager.__self__ is copied and not copied.extract_feat.traces
-    with pytest.raises(TypeError, match="no extract_feat"):
-        freeze_feature_extractor(nn.Conv2d(3, 3, 1))
-
-
-class _NotExportableEstimator(_TinyEstimator):
-    def extract_feat(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.lgamma(self.backbone(x).abs() + 1)  # aten::lgamma: no ONNX export at opset 17
-
-
-@pytest.mark.parametrize("runtime", ["onnxruntime", "torchscript", "export fails"])
-def test_feature_extractor_graph_runtimes(runtime: str) -> None:
-    """onnxruntime serves where it can (the README's install has it), TorchScript on request or where export fails."""
-    model = _NotExportableEstimator() if runtime == "export fails" else _TinyEstimator()
-    model.head = nn.BatchNorm2d(4)  # outside extract_feat: exporting must leave it (and all) in eval mode
-    _randomize_bn(model)
-    model.eval()
-    x = torch.randn(2, 3, 16, 12)
-    with torch.no_grad():
-        ref = model.head(model(x))
-    optimize_for_inference(model)
-    freeze_feature_extractor(model, onnxruntime=runtime != "torchscript")
-    with torch.inference_mode():
-        out = model.head(model(x))
-    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
-    (graph,) = model.extract_feat.traces.values()
-    assert isinstance(graph, OnnxRuntimeGraph if runtime == "onnxruntime" else torch.jit.ScriptModule)
-    assert not any(m.training for m in model.modules())
 
 
 def test_fuse_skips_mismatched_norm() -> None:

@@ -67,9 +67,9 @@ def init_model(
         config: an experiment (file, mapping, Experiment), a bare model dict (MMPose's included:
             ``_scope_`` ignored, ``SyncBN`` built as BatchNorm), or a ``posekit.config_formats`` file.
         checkpoint: an MMPose or posekit checkpoint (``.pth``, ``.safetensors``, URL); None: initial weights.
-        optimize: :func:`posekit.nn.optimize_for_inference` with ``freeze`` where the serving allows it
-            (the backbone and neck as onnxruntime graphs where installed, else frozen TorchScript
-            traces; outputs equal to float rounding); ``False`` keeps the module as built.
+        optimize: where the serving allows it, :func:`posekit.nn.optimize_for_inference`, then the first
+            ``optimize_model`` hook's rewrite (posekit-onnx's: the backbone and neck as onnxruntime graphs, else
+            frozen TorchScript traces; without one the extractor runs eager); ``False`` keeps the module as built.
     """
     from posekit.interop.model_dict import check_components, clean_model_dict
     from posekit.metainfo.consistency import built_head_keypoints, check_keypoints
@@ -109,8 +109,9 @@ def init_model(
     model = model.to(device).eval()
     if optimize and _serving_optimizable(model):
         from posekit.nn.fuse import optimize_for_inference
+        from posekit.plugins import make_plugin_manager
 
-        optimize_for_inference(model, freeze=True)
+        model = make_plugin_manager().hook.optimize_model(model=optimize_for_inference(model)) or model
     return model
 
 

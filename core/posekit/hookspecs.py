@@ -1,4 +1,5 @@
-"""The trainer's lifecycle as pluggy hookspecs, implemented by ``posekit.hooks`` entry points (the core's too).
+"""The trainer's lifecycle (and the served model's rewrite) as pluggy hookspecs, implemented by ``posekit.hooks``
+entry points (the core's too).
 
 An implementation may accept any subset of the named arguments (``def after_train_iter(trainer, outputs)``);
 ordering uses ``tryfirst``/``trylast``. Unless stated, every implementation is called, results ignored.
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from posekit.engine.trainer import Trainer
     from posekit.structures import PoseBatch
 
@@ -145,4 +148,17 @@ def on_load_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
 
     :param trainer: the trainer.
     :param checkpoint: the loaded dict (mutable).
+    """
+
+
+# --------------------------------------------------------------------------- serving
+
+
+@hookspec(firstresult=True)
+def optimize_model(model: nn.Module) -> nn.Module | None:
+    """Called by ``posekit.init_model`` on a model it serves (eval mode, BatchNorm folded, channels_last): return
+    it rewritten to serve faster, outputs equal to float rounding; the first non-None result wins, and without
+    one the model serves as it is. A replaced ``extract_feat`` keeps the eager method as its ``eager``.
+
+    :param model: the estimator, on its device.
     """

@@ -55,9 +55,9 @@ def read_file(path: str | Path, partial: bool = False) -> dict[str, Any]:
     reader = _format_reader(path.suffix.lower())
     if reader is not None:
         return dict(reader(path, partial=partial))
-    text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     try:
+        text = path.read_text(encoding="utf-8")
         if suffix in (".yaml", ".yml"):
             import yaml
 

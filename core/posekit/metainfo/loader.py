@@ -6,7 +6,6 @@ the path of a YAML/JSON file, a mapping, or a ``KeypointInfo``.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,27 +69,9 @@ def load_metainfo_file(path: str | os.PathLike[str]) -> KeypointInfo:
         raise ConfigError(f"keypoint definition {path}: expected a {'/'.join(_SUFFIXES)} file")
     if not path.is_file():
         raise DefinitionFileNotFoundError(f"keypoint definition file {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"keypoint definition {path} cannot be read: {e}") from e
-    if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"keypoint definition {path} is not valid JSON: {e}") from e
-    else:
-        import yaml
+    from posekit.config.io import read_file  # the configs' parser: its errors, size and alias-bomb bounds
 
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"keypoint definition {path} is not valid YAML: {e}") from e
-    if not isinstance(data, Mapping):
-        raise ConfigError(
-            f"keypoint definition {path}: expected a mapping with keys {_FIELDS}, got {type(data).__name__}"
-        )
-    return validate_metainfo(data, str(path))
+    return validate_metainfo(read_file(path), str(path))
 
 
 def _resolve_object(obj: Any, source: str) -> KeypointInfo:

@@ -25,7 +25,7 @@ from posekit.nn.checkpoint import (
     read_checkpoint,
 )
 from posekit.nn.configs import ActConfig, FinalLayerConfig, NormConfig, PretrainedInit, as_config
-from posekit.nn.fuse import freeze_feature_extractor, fuse_conv_bn, optimize_for_inference
+from posekit.nn.fuse import fuse_conv_bn, optimize_for_inference
 from posekit.nn.init import (
     apply_init_cfg,
     constant_init,
@@ -97,7 +97,6 @@ __all__ = [
     "extract_state_dict",
     "final_conv",
     "freeze",
-    "freeze_feature_extractor",
     "fuse_conv_bn",
     "get_expansion",
     "heatmap_layers",

@@ -1,21 +1,14 @@
-"""Inference-time rewrites: BatchNorm folded into the preceding conv, channels_last, a frozen or compiled
-feature extractor, a bfloat16 feature extractor."""
+"""Inference-time rewrites: BatchNorm folded into the preceding conv, channels_last, a compiled feature
+extractor, a bfloat16 feature extractor."""
 
 from __future__ import annotations
 
-import copy
 import functools
-import logging
-import warnings
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
-
-from posekit.nn.ort_graph import OnnxRuntimeGraph, onnxruntime_usable
-
-log = logging.getLogger(__name__)
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -77,92 +70,14 @@ def use_channels_last(model: nn.Module) -> nn.Module:
     return model
 
 
-def optimize_for_inference(model: nn.Module, freeze: bool = False) -> nn.Module:
+def optimize_for_inference(model: nn.Module) -> nn.Module:
     """Eval mode, BatchNorm folded into convs, weights and 4-D inputs in channels_last; in place.
 
-    With ``freeze``, also :func:`freeze_feature_extractor`. Outputs equal the eager model's to
-    about 1e-6 of the largest magnitude and may be channels_last.
+    Outputs equal the eager model's to about 1e-6 of the largest magnitude and may be channels_last.
     """
     model.eval()
     fuse_conv_bn(model)
-    use_channels_last(model)
-    return freeze_feature_extractor(model) if freeze else model
-
-
-def _tracing_or_intercepted() -> bool:
-    """Whether an exporter traces, a compiler compiles, or a dispatch mode (e.g. a FLOP counter) sees each op."""
-    from torch.utils._python_dispatch import _get_current_dispatch_mode
-
-    return torch.jit.is_tracing() or torch.compiler.is_compiling() or _get_current_dispatch_mode() is not None
-
-
-class _FrozenTraces:
-    """``extract_feat`` run by a graph made for each exact input shape (eager beyond ``limit`` shapes): an
-    onnxruntime session where ``onnxruntime`` allows and the export succeeds, else a frozen TorchScript trace."""
-
-    def __init__(self, eager: Any, limit: int, onnxruntime: bool = True) -> None:
-        self.eager, self.limit, self.onnxruntime = eager, limit, onnxruntime
-        self.traces: dict[tuple[Any, ...], Any] = {}
-
-    def __call__(self, inputs: Tensor) -> Any:
-        if torch.is_grad_enabled() or inputs.requires_grad or self.eager.__self__.training or _tracing_or_intercepted():
-            return self.eager(inputs)  # a graph has no gradients nor train-mode norms; others tracing see the modules
-        nhwc = inputs.is_contiguous(memory_format=torch.channels_last)
-        key = (tuple(inputs.shape), inputs.dtype, inputs.device, nhwc)
-        trace = self.traces.get(key)
-        if trace is None:
-            if len(self.traces) >= self.limit:
-                return self.eager(inputs)
-            trace = self.traces[key] = self._trace(inputs)
-        return trace(inputs)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _FrozenTraces:
-        """A copy bound to the copied model, tracing anew (a copy may be changed, e.g. exported unfolded)."""
-        return _FrozenTraces(copy.deepcopy(self.eager, memo), self.limit, self.onnxruntime)
-
-    def _trace(self, inputs: Tensor) -> Any:
-        extractor = _Extractor(self.eager.__self__, self.eager.__func__)
-        extractor.training = False  # as the estimator's (exporters restore this mode, recursively)
-        if self.onnxruntime and onnxruntime_usable(extractor, inputs):
-            try:
-                return OnnxRuntimeGraph(extractor, inputs)
-            except Exception as e:  # an op the exporter lacks: the TorchScript trace serves instead
-                self.onnxruntime = False
-                log.info(
-                    "extract_feat not exported to onnxruntime (%s: %s); frozen TorchScript traces serve it",
-                    type(e).__name__,
-                    e,
-                )
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's and TorchScript's deprecation warnings
-            traced = torch.jit.trace(extractor, inputs.clone(), check_trace=False, strict=False)
-            return torch.jit.freeze(traced.eval())
-
-
-class _Extractor(nn.Module):
-    """The estimator's own ``extract_feat`` (its class's, overrides included) as a module to trace."""
-
-    def __init__(self, estimator: nn.Module, extract_feat: Any) -> None:
-        super().__init__()
-        self.estimator, self.extract_feat = estimator, extract_feat
-
-    def forward(self, inputs: Tensor) -> Any:
-        return self.extract_feat(self.estimator, inputs)
-
-
-def freeze_feature_extractor(model: nn.Module, limit: int = 8, onnxruntime: bool = True) -> nn.Module:
-    """``model.extract_feat`` (backbone and neck) run as a graph made per input shape; in place.
-
-    Each new input shape (up to ``limit``; eager beyond) gets its graph on first use: with
-    ``onnxruntime`` (installed, a float32 model on CPU) the extractor exported to ONNX in memory
-    and run by onnxruntime (:mod:`posekit.nn.ort_graph`); otherwise, or where the export fails, a
-    frozen TorchScript trace (pre-packed oneDNN weights, fused activations). With gradients
-    enabled the eager modules run.
-    """
-    if not callable(getattr(model, "extract_feat", None)):
-        raise TypeError(f"freeze_feature_extractor: {type(model).__name__} has no extract_feat method")
-    model.extract_feat = _FrozenTraces(model.extract_feat, limit, onnxruntime)
-    return model
+    return use_channels_last(model)
 
 
 def compile_for_inference(model: nn.Module) -> nn.Module:
@@ -176,7 +91,7 @@ def compile_for_inference(model: nn.Module) -> nn.Module:
     import torch._inductor.config as inductor_config
 
     eager = model.extract_feat
-    compiled = torch.compile(eager.eager if isinstance(eager, _FrozenTraces) else eager)  # not the frozen traces
+    compiled = torch.compile(getattr(eager, "eager", eager))  # a graph runtime's wrapper keeps the eager method
 
     @functools.wraps(model.extract_feat)
     def extract_feat(inputs: Tensor) -> Any:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from torch import Tensor
 
 from posekit.estimators.base import PoseEstimator, people_to_image, to_result
-from posekit.inference.image import ImageServing
 from posekit.inference.pipeline import dataset_meta, model_input_size
 from posekit.protocols.serving import Serving
 from posekit.structures import PoseBatch, PoseResult
+from posekit_bottomup.serving import ImageServing
 
 
 class BottomupPoseEstimator(PoseEstimator):

@@ -3,7 +3,9 @@
 Export (:mod:`posekit_onnx.export`, the ``posekit export`` command of :mod:`posekit_onnx.command`)
 and the onnxruntime backend (:mod:`posekit_onnx.runtime`: crops top-down, whole images of heads that
 export candidate people) that runs what export writes, found by
-``posekit.Inferencer`` through the entry-point group ``posekit.backends``.
+``posekit.Inferencer`` through the entry-point group ``posekit.backends``; and the ``optimize_model``
+hook (:mod:`posekit_onnx.extractor`, entry point ``extractor_graph`` of ``posekit.hooks``) that runs
+the backbone and neck of every model ``posekit.init_model`` serves as onnxruntime graphs.
 """
 
 from posekit_onnx.export import ExportablePoseModel, export_onnx, verify_onnx

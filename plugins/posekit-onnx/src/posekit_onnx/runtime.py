@@ -229,7 +229,7 @@ def onnx_serving(
     ``posekit.Inferencer`` calls it for a ``.onnx`` checkpoint (found through the entry-point group
     ``posekit.backends`` by the file's suffix). A file of crops is served top-down (``"image+boxes"``:
     posekit-topdown's ``TopdownServing`` running :class:`OnnxTopdown`), a file of whole images
-    (``"image"``: the core's ``ImageServing`` running :class:`OnnxImage`); both found through the
+    (``"image"``: posekit-bottomup's ``ImageServing`` running :class:`OnnxImage`); both found through the
     registry (``posekit.servings``).
 
     Args:

@@ -1,5 +1,5 @@
-"""Whole-image serving (``"image"`` requests): each image through the test pipeline and a backend (the
-estimator's ``predict``, or e.g. an exported graph), every person out in original image pixels."""
+"""``ImageServing`` (``posekit.servings``): whole images (``"image"`` requests) through the test pipeline and a
+backend (the estimator's ``predict``, or e.g. an exported graph), every person out in original image pixels."""
 
 from __future__ import annotations
 
