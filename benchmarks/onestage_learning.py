@@ -33,7 +33,8 @@ def main() -> None:
     cfg["data"]["train"]["batch_size"] = args.batch
     cfg["optim"]["optimizer"]["lr"] = args.lr
     cfg["optim"]["scheduler"]["warmup_iters"] = args.warmup
-    cfg["train"] = {"epochs": args.epochs, "val_interval": args.val_interval, "progress": False, "seed": 0}
+    schedule = {"epochs": args.epochs, "val_interval": args.val_interval, "progress": False, "seed": 0}
+    cfg["train"] = {**cfg.get("train", {}), **schedule}  # the config's other train settings (channels_last) stay
     train(cfg, work / "run", f"{args.family}: {args.num_train} synthetic images {args.size}x{args.size}", args)
 
 

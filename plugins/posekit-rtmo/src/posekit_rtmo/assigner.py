@@ -20,6 +20,9 @@ from posekit_rtmo._ops import bbox_overlaps
 
 INF = 100000.0
 EPS = 1.0e-7
+#: PoseOKS counts exp of what lies below as 0 (under 2e-35): the CPU's exp takes ~100x longer on arguments
+#: near or past float32's smallest normal (-87.3), as an untrained head's far keypoints give
+EXP_FLOOR = -80.0
 
 
 class _Frozen(BaseModel):
@@ -94,11 +97,17 @@ class PoseOKS:
         if self.sigmas is not None:
             dist = dist / (self.sigmas.to(dist) * 2)
         weights = target_weights / target_weights.sum(dim=-1, keepdim=True).clip(min=eps)
-        return (torch.exp(-dist.pow(2) / 2) * weights).sum(dim=-1)
+        exponent = -dist.pow(2) / 2
+        similarity = torch.exp(exponent.clamp(min=EXP_FLOOR)).masked_fill(exponent < EXP_FLOOR, 0.0)
+        return (similarity * weights).sum(dim=-1)
 
 
 class SimOTAAssigner:
-    """Assign priors to people of one image (see the module docstring)."""
+    """Assign priors to people, every image of a batch at once (see the module docstring).
+
+    People are padded to the batch's most, G; ``gt_mask (B, G)`` marks the real ones. A padded person and a
+    prior outside every person's box and centre region cost ``inf``, so neither is ever matched.
+    """
 
     def __init__(self, cfg: SimOTAConfig) -> None:
         self.cfg = cfg
@@ -117,101 +126,96 @@ class SimOTAAssigner:
         gt_keypoints: Tensor,
         gt_keypoints_visible: Tensor,
         gt_areas: Tensor,
+        gt_mask: Tensor,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Match priors to people.
 
         Args:
             priors: ``(P, 4)`` ``(x, y, stride_w, stride_h)``.
-            bboxes: ``(P, 4)`` predicted xyxy boxes; ``scores (P, C)`` class probabilities;
-                ``keypoints (P, K, 2)``; ``keypoints_visible (P, K)`` probabilities.
-            gt_bboxes: ``(G, 4)``; ``gt_labels (G,)``; ``gt_keypoints (G, K, 2)``;
-                ``gt_keypoints_visible (G, K)``; ``gt_areas (G,)``.
+            bboxes: ``(B, P, 4)`` predicted xyxy boxes; ``scores (B, P, C)`` class probabilities;
+                ``keypoints (B, P, K, 2)``; ``keypoints_visible (B, P, K)`` probabilities.
+            gt_bboxes: ``(B, G, 4)``; ``gt_labels (B, G)``; ``gt_keypoints (B, G, K, 2)``;
+                ``gt_keypoints_visible (B, G, K)``; ``gt_areas (B, G)``; ``gt_mask (B, G)`` real people.
 
         Returns:
-            ``gt_inds (P,)`` (0: background, i: person i-1), ``max_overlaps (P,)`` (matched IoU/OKS,
-            -INF elsewhere) and ``labels (P,)`` (-1 for background).
+            ``gt_inds (B, P)`` (0: background, i: person i-1), ``max_overlaps (B, P)`` (matched IoU/OKS,
+            -INF elsewhere) and ``labels (B, P)`` (-1 for background).
         """
         cfg = self.cfg
-        num_gt, num_priors = gt_bboxes.size(0), bboxes.size(0)
-        gt_inds = bboxes.new_zeros((num_priors,), dtype=torch.long)
-        labels = bboxes.new_full((num_priors,), -1, dtype=torch.long)
-        if num_gt == 0 or num_priors == 0:
-            return gt_inds, bboxes.new_zeros((num_priors,)), labels
-        valid_mask, in_box_and_center = self._candidates(priors, gt_bboxes, gt_keypoints, gt_keypoints_visible)
-        num_valid = int(valid_mask.sum())
-        if num_valid == 0:
-            return gt_inds, bboxes.new_zeros((num_priors,)), labels
+        valid, in_box_and_center = self._candidates(priors, gt_bboxes, gt_keypoints, gt_keypoints_visible, gt_mask)
         cost = (~in_box_and_center) * INF
-        ious = bbox_overlaps(bboxes[valid_mask], gt_bboxes)
+        ious = bbox_overlaps(bboxes.unsqueeze(2), gt_bboxes.unsqueeze(1), is_aligned=True)
         if cfg.iou_weight > 0:
             cost = cost + -torch.log(ious + EPS) * cfg.iou_weight
         oks = None
         if cfg.oks_weight > 0 or cfg.dynamic_k_indicator == "oks":
             oks = self.oks_calculator(
-                keypoints[valid_mask].unsqueeze(1),
-                gt_keypoints.unsqueeze(0),
-                gt_keypoints_visible.unsqueeze(0),
-                gt_areas.unsqueeze(0),
+                keypoints.unsqueeze(2),
+                gt_keypoints.unsqueeze(1),
+                gt_keypoints_visible.unsqueeze(1),
+                gt_areas.unsqueeze(1),
             )
             cost = cost + -torch.log(oks + EPS) * cfg.oks_weight
+        num_gt, num_priors = gt_bboxes.size(1), priors.size(0)
         if cfg.cls_weight > 0:
-            onehot = F.one_hot(gt_labels.long(), scores.shape[-1]).float().unsqueeze(0).expand(num_valid, -1, -1)
-            probs = scores[valid_mask].float().unsqueeze(1).expand(-1, num_gt, -1)
-            cost = cost + F.binary_cross_entropy(probs, onehot, reduction="none").sum(-1).to(cost) * cfg.cls_weight
+            onehot = F.one_hot(gt_labels.long(), scores.shape[-1]).float().unsqueeze(1)
+            probs = scores.float().unsqueeze(2)
+            shape = (-1, num_priors, num_gt, scores.shape[-1])
+            bce = F.binary_cross_entropy(probs.expand(shape), onehot.expand(shape), reduction="none")
+            cost = cost + bce.sum(-1).to(cost) * cfg.cls_weight
         if cfg.vis_weight > 0:
-            vis = keypoints_visible[valid_mask].float().unsqueeze(1).expand(-1, num_gt, -1)
-            gt_vis = gt_keypoints_visible.float().unsqueeze(0).expand(num_valid, -1, -1)
+            shape = (-1, num_priors, num_gt, keypoints_visible.shape[-1])
+            vis = keypoints_visible.float().unsqueeze(2).expand(shape)
+            gt_vis = gt_keypoints_visible.float().unsqueeze(1).expand(shape)
             cost = cost + F.binary_cross_entropy(vis, gt_vis, reduction="none").sum(-1).to(cost) * cfg.vis_weight
+        candidate = valid.unsqueeze(2) & gt_mask.unsqueeze(1)
+        cost = cost.masked_fill(~candidate, float("inf"))
         quality = oks if cfg.dynamic_k_indicator == "oks" else ious
         assert quality is not None
-        matched_quality, matched_gt, fg = self._dynamic_k_matching(cost, quality, num_gt)
-        valid_idx = valid_mask.nonzero().squeeze(1)[fg]
-        gt_inds[valid_idx] = matched_gt + 1
-        labels[valid_idx] = gt_labels[matched_gt].long()
-        max_overlaps = bboxes.new_full((num_priors,), -INF, dtype=torch.float32)
-        max_overlaps[valid_idx] = matched_quality.float()
+        quality = quality.masked_fill(~candidate, 0.0)
+        matched_quality, matched_gt, fg = self._dynamic_k_matching(cost, quality, candidate)
+        gt_inds = torch.where(fg, matched_gt + 1, 0)
+        labels = torch.where(fg, gt_labels.long().gather(1, matched_gt), -1)
+        max_overlaps = torch.where(fg, matched_quality.float(), -INF)
         return gt_inds, max_overlaps, labels
 
     def _candidates(
-        self, priors: Tensor, gt_bboxes: Tensor, gt_keypoints: Tensor, gt_keypoints_visible: Tensor
+        self, priors: Tensor, gt_bboxes: Tensor, gt_keypoints: Tensor, gt_keypoints_visible: Tensor, gt_mask: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """``(P,)`` priors in any person's box or centre region; ``(P_valid, G)`` in both of a person's."""
+        """``(B, P)`` priors in any real person's box or centre region; ``(B, P, G)`` in both of a person's."""
         x, y = priors[:, 0:1], priors[:, 1:2]
         sx, sy = priors[:, 2:3], priors[:, 3:4]
-        deltas = torch.stack(
-            [x - gt_bboxes[:, 0], y - gt_bboxes[:, 1], gt_bboxes[:, 2] - x, gt_bboxes[:, 3] - y], dim=1
-        )
-        in_box = deltas.min(dim=1).values > 0
-        cx = (gt_bboxes[:, 0] + gt_bboxes[:, 2]) / 2.0
-        cy = (gt_bboxes[:, 1] + gt_bboxes[:, 3]) / 2.0
+        x0, y0, x1, y1 = (gt_bboxes[..., i].unsqueeze(1) for i in range(4))
+        in_box = torch.stack([x - x0, y - y0, x1 - x, y1 - y], dim=2).min(dim=2).values > 0
+        cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
         if self.cfg.use_keypoints_for_center:
             vis = gt_keypoints_visible
             centers = ((gt_keypoints * vis.unsqueeze(-1)).sum(dim=-2) / vis.sum(-1, keepdim=True).clip(min=0)).to(
                 gt_bboxes
             )
-            has = vis.sum(-1) > 0
-            cx = torch.where(has, centers[:, 0], cx)
-            cy = torch.where(has, centers[:, 1], cy)
+            has = (vis.sum(-1) > 0).unsqueeze(1)
+            cx = torch.where(has, centers[..., 0].unsqueeze(1), cx)
+            cy = torch.where(has, centers[..., 1].unsqueeze(1), cy)
         r = self.cfg.center_radius
-        ct = torch.stack([x - (cx - r * sx), y - (cy - r * sy), (cx + r * sx) - x, (cy + r * sy) - y], dim=1)
-        in_center = ct.min(dim=1).values > 0
-        valid = in_box.any(dim=1) | in_center.any(dim=1)
-        return valid, in_box[valid] & in_center[valid]
+        ct = torch.stack([x - (cx - r * sx), y - (cy - r * sy), (cx + r * sx) - x, (cy + r * sy) - y], dim=2)
+        in_center = ct.min(dim=2).values > 0
+        real = gt_mask.unsqueeze(1)
+        valid = ((in_box | in_center) & real).any(dim=2)
+        return valid, in_box & in_center
 
-    def _dynamic_k_matching(self, cost: Tensor, quality: Tensor, num_gt: int) -> tuple[Tensor, Tensor, Tensor]:
-        """Each person's k cheapest candidates; returns matched quality, person index and the ``(P_valid,)`` fg mask."""
-        matching = torch.zeros_like(cost, dtype=torch.uint8)
-        topk = min(self.cfg.candidate_topk, quality.size(0))
-        dynamic_ks = torch.clamp(torch.topk(quality, topk, dim=0)[0].sum(0).int(), min=1)
-        for g in range(num_gt):
-            pos = torch.topk(cost[:, g], k=int(dynamic_ks[g]), largest=False)[1]
-            matching[:, g][pos] = 1
-        multiple = matching.sum(1) > 1
-        if multiple.any():
-            cheapest = cost[multiple].argmin(dim=1)
-            matching[multiple] = 0
-            matching[multiple.nonzero().squeeze(1), cheapest] = 1
-        fg = matching.sum(1) > 0
-        matched_gt = matching[fg].argmax(1)
-        matched_quality = (matching * quality).sum(1)[fg]
+    def _dynamic_k_matching(self, cost: Tensor, quality: Tensor, candidate: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Each person's k cheapest candidates among ``cost (B, P, G)``; returns matched quality, person index
+        and the fg mask, each ``(B, P)``."""
+        topk = min(self.cfg.candidate_topk, quality.size(1))
+        dynamic_ks = torch.clamp(torch.topk(quality, topk, dim=1)[0].sum(1).int(), min=1)
+        kmax = int(dynamic_ks.max())
+        cheapest = torch.topk(cost, kmax, dim=1, largest=False)[1]
+        ranks = torch.arange(kmax, device=cost.device).view(1, -1, 1)
+        matching = torch.zeros_like(candidate).scatter_(1, cheapest, ranks < dynamic_ks.unsqueeze(1)) & candidate
+        multiple = matching.sum(2) > 1
+        best = F.one_hot(cost.argmin(dim=2), cost.size(2)).bool()
+        matching = torch.where(multiple.unsqueeze(2), best, matching)
+        fg = matching.any(dim=2)
+        matched_gt = matching.to(torch.uint8).argmax(dim=2)
+        matched_quality = (matching * quality).sum(2)
         return matched_quality, matched_gt, fg

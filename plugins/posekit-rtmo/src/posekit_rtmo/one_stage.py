@@ -100,14 +100,15 @@ def scalar(loss: Tensor) -> Tensor:
 
 @dataclass
 class GroundTruth:
-    """One image's people: ``bboxes (G, 4)``, ``labels (G,)``, ``keypoints (G, K, 2)``, ``visible (G, K)``,
-    ``areas (G,)``."""
+    """A batch's people, padded to the most of one image, G: ``bboxes (B, G, 4)``, ``labels (B, G)``,
+    ``keypoints (B, G, K, 2)``, ``visible (B, G, K)``, ``areas (B, G)`` and ``mask (B, G)`` (real people)."""
 
     bboxes: Tensor
     labels: Tensor
     keypoints: Tensor
     visible: Tensor
     areas: Tensor
+    mask: Tensor
 
 
 @dataclass
@@ -127,9 +128,9 @@ class Targets:
     num_pos: int
 
 
-def ground_truth(batch: PoseBatch, i: int, num_keypoints: int, like: Tensor) -> GroundTruth:
-    """Sample ``i``'s people: boxes from the codec's ``bbox`` target (expand_bbox) or the sample, labels from
-    ``bbox_labels`` (else 0), keypoints / visibility / areas from the sample (all in input pixels)."""
+def _sample_ground_truth(batch: PoseBatch, i: int, num_keypoints: int) -> list[np.ndarray]:
+    """Sample ``i``'s people as numpy: boxes from the codec's ``bbox`` target (expand_bbox) or the sample, labels
+    from ``bbox_labels`` (else 0), keypoints / visibility / areas from the sample (all in input pixels)."""
     sample = batch.samples[i]
     n = sample.num_instances
     if n and sample.keypoints.shape[1] != num_keypoints:
@@ -138,19 +139,38 @@ def ground_truth(batch: PoseBatch, i: int, num_keypoints: int, like: Tensor) -> 
             f"the head predicts {num_keypoints}"
         )
 
-    def target(key: str, default: np.ndarray) -> Tensor:
+    def target(key: str, default: np.ndarray) -> np.ndarray:
         value = batch.targets.get(key)
-        return torch.as_tensor(np.asarray(default) if value is None else value[i]).to(like.device)
+        if value is None:
+            return np.asarray(default)
+        value = value[i]
+        return value.cpu().numpy() if isinstance(value, Tensor) else np.asarray(value)
 
-    bboxes = target("bbox", sample.bbox).float()
-    labels = target("bbox_labels", np.zeros(n, np.int64)).long()
-    keypoints = torch.as_tensor(sample.keypoints[..., :2], dtype=torch.float32, device=like.device)
-    visible = torch.as_tensor(sample.keypoints_visible, dtype=torch.float32, device=like.device)
-    area = sample.area if len(sample.area) == n else np.zeros(n, np.float32)
-    areas = torch.as_tensor(area, dtype=torch.float32, device=like.device)
+    bboxes = target("bbox", sample.bbox).reshape(-1, 4)
     if len(bboxes) != n:
         raise ValueError(f"image {sample.img_id}: {len(bboxes)} boxes for {n} people")
-    return GroundTruth(bboxes.to(like), labels, keypoints.to(like), visible.to(like), areas.to(like))
+    labels = target("bbox_labels", np.zeros(n, np.int64)).reshape(n)
+    keypoints = np.asarray(sample.keypoints[..., :2]).reshape(n, num_keypoints, 2)
+    visible = np.asarray(sample.keypoints_visible).reshape(n, num_keypoints)
+    area = sample.area if len(sample.area) == n else np.zeros(n, np.float32)
+    return [bboxes, labels, keypoints, visible, np.asarray(area).reshape(n), np.ones(n, bool)]
+
+
+def ground_truth(batch: PoseBatch, num_keypoints: int, like: Tensor) -> GroundTruth:
+    """Every sample's people (see :func:`_sample_ground_truth`), padded to the batch's most and moved to
+    ``like``'s device in one transfer per field (float fields as float32, then in ``like``'s dtype)."""
+    per_sample = [_sample_ground_truth(batch, i, num_keypoints) for i in range(len(batch))]
+    most = max((len(fields[0]) for fields in per_sample), default=0)
+    dtypes = (np.float32, np.int64, np.float32, np.float32, np.float32, bool)
+    out = []
+    for j, dtype in enumerate(dtypes):
+        parts = [fields[j] for fields in per_sample]
+        padded = np.zeros((len(parts), most, *parts[0].shape[1:]), dtype)
+        for i, part in enumerate(parts):
+            padded[i, : len(part)] = part
+        value = torch.from_numpy(padded).to(like.device)
+        out.append(value.to(like.dtype) if dtype is np.float32 else value)
+    return GroundTruth(*out)
 
 
 #: the losses both heads build when their config leaves them out
@@ -225,44 +245,34 @@ class OneStageHead(BaseHead):
         cls_p = torch.nan_to_num(cls_scores.clip(-1e4, 1e4).sigmoid(), nan=0.0)
         obj_p = torch.nan_to_num(objectness.clip(-1e4, 1e4).sigmoid(), nan=0.0)
         vis_p = kpt_vis.clip(-1e4, 1e4).sigmoid()
-        parts: dict[str, list[Tensor]] = {k: [] for k in Targets.__dataclass_fields__ if k != "num_pos"}
-        num_pos = 0
-        for i in range(len(batch)):
-            gt = ground_truth(batch, i, self.num_keypoints, bboxes)
-            num_priors = priors.size(0)
-            obj_target = torch.zeros_like(obj_p[i])
-            pos_mask = torch.zeros(num_priors, dtype=torch.bool, device=priors.device)
-            if len(gt.bboxes):
-                gt_inds, overlaps, labels = self.assigner.assign(
-                    priors, bboxes[i], (cls_p[i] * obj_p[i]).sqrt(), keypoints[i], vis_p[i],
-                    gt.bboxes, gt.labels, gt.keypoints, gt.visible, gt.areas,
-                )  # fmt: skip
-                pos = torch.nonzero(gt_inds > 0).squeeze(-1).unique()
-                assigned = gt_inds[pos] - 1
-                parts["cls"].append(F.one_hot(labels[pos], self.num_classes) * overlaps[pos].unsqueeze(-1))
-                parts["bbox"].append(gt.bboxes[assigned])
-                parts["kpt"].append(gt.keypoints[assigned])
-                parts["vis"].append(gt.visible[assigned])
-                parts["vis_weight"].append(torch.ones_like(gt.visible[assigned]))
-                parts["areas"].append(gt.areas[assigned])
-                parts["priors"].append(priors[pos])
-                obj_target[pos] = 1
-                pos_mask[pos] = True
-                num_pos += len(pos)
-            parts["pos_mask"].append(pos_mask)
-            parts["obj"].append(obj_target)
-            parts["obj_weight"].append(torch.ones_like(obj_target))
-        empty = {
-            "cls": (0, self.num_classes),
-            "bbox": (0, 4),
-            "kpt": (0, self.num_keypoints, 2),
-            "vis": (0, self.num_keypoints),
-            "vis_weight": (0, self.num_keypoints),
-            "areas": (0,),
-            "priors": (0, 4),
-        }
-        out = {k: torch.cat(v) if v else bboxes.new_zeros(empty[k]) for k, v in parts.items()}
-        return Targets(**out, num_pos=num_pos)
+        gt = ground_truth(batch, self.num_keypoints, bboxes)
+        num_images, num_priors = bboxes.shape[:2]
+        if gt.mask.any():
+            gt_inds, overlaps, labels = self.assigner.assign(
+                priors, bboxes, (cls_p * obj_p).sqrt(), keypoints, vis_p,
+                gt.bboxes, gt.labels, gt.keypoints, gt.visible, gt.areas, gt.mask,
+            )  # fmt: skip
+        else:
+            gt_inds = torch.zeros((num_images, num_priors), dtype=torch.long, device=bboxes.device)
+            overlaps, labels = bboxes.new_zeros((num_images, num_priors)), torch.full_like(gt_inds, -1)
+        pos_mask = gt_inds.reshape(-1) > 0
+        pos = torch.nonzero(pos_mask).squeeze(-1)
+        image, assigned = pos // num_priors, gt_inds.reshape(-1)[pos] - 1
+        obj = pos_mask.to(obj_p.dtype).unsqueeze(-1)
+        visible = gt.visible[image, assigned]
+        return Targets(
+            pos_mask=pos_mask,
+            cls=F.one_hot(labels.reshape(-1)[pos], self.num_classes) * overlaps.reshape(-1)[pos].unsqueeze(-1),
+            obj=obj,
+            obj_weight=torch.ones_like(obj),
+            bbox=gt.bboxes[image, assigned],
+            kpt=gt.keypoints[image, assigned],
+            vis=visible,
+            vis_weight=torch.ones_like(visible),
+            areas=gt.areas[image, assigned],
+            priors=priors[pos % num_priors],
+            num_pos=len(pos),
+        )
 
     def assign(
         self, cls: Tensor, obj: Tensor, bbox: Tensor, kpt: Tensor, vis: Tensor, priors: Tensor, batch: PoseBatch
