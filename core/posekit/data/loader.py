@@ -7,6 +7,8 @@ Per-sample augmentation seeds reach every worker, even persistent ones, through
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,12 +24,13 @@ from posekit.errors import ConfigError
 from posekit.structures import PoseBatch, PoseSample
 
 
-def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> None:
-    """Seed a loader worker's ``random``, numpy and torch from ``seed + num_workers * rank + worker_id``.
+def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int, parent: int | None = None) -> None:
+    """Seed a loader worker's ``random``, numpy and torch from ``seed + num_workers * rank + worker_id``;
+    the worker dies with ``parent`` (the pid that made the loader; default: its parent now).
 
     mmengine's formula: every worker of every rank draws a different, reproducible stream.
     """
-    die_with_parent()
+    die_with_parent(os.getppid() if parent is None else parent)
     worker_seed = num_workers * rank + worker_id + seed
     np.random.seed(worker_seed % 2**32)
     random.seed(worker_seed)
@@ -94,7 +97,10 @@ def build_dataloader(
         sampler = SequentialSampler(dataset)
     init = None
     if seed is not None and num_workers > 0:
-        init = functools.partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=seed)
+        forked = multiprocessing.get_start_method() == "fork"  # then the worker's parent is this process
+        init = functools.partial(
+            worker_init_fn, num_workers=num_workers, rank=rank, seed=seed, parent=os.getpid() if forked else None
+        )
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -15,11 +15,11 @@ import sys
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def die_with_parent() -> None:
-    """Make this (worker) process receive SIGKILL when its parent exits; exit now if it already has."""
-    parent = os.getppid()
+def die_with_parent(parent: int) -> None:
+    """Make this (worker) process receive SIGKILL when its parent exits; exit now if the parent (pid ``parent``,
+    the process that started the worker) is already gone: it may die before the worker gets here."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died while the request was being made
+    if os.getppid() != parent:
         os._exit(1)
