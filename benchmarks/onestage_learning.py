@@ -1,14 +1,19 @@
 """Does a small RTMO learn? A short training run on posekit's synthetic multi-person images, COCO AP and
 the wall time after each validation (a learning curve, not a test).
 
-    python benchmarks/onestage_learning.py                      # RTMO, 128x128, the issue's 20-minute target
+    python benchmarks/onestage_learning.py                      # RTMO: the issue's 20-minute run on a 2-core CPU
     python benchmarks/onestage_learning.py --family yoloxpose --epochs 30
-    python benchmarks/onestage_learning.py --size 256 --device cuda --set data.train.num_workers=4
+    python benchmarks/onestage_learning.py --device cuda --epochs 30 --val-interval 2 --threads 1
 
 Writes the data (``posekit data synth``; reused when already there) and the run under ``--work`` (default a
 temporary folder) and prints ``epoch  AP  AR  minutes`` after each validation. The model is
 ``plugins/posekit-rtmo/configs/synthetic_<family>.yaml`` at ``--size`` inputs (the synthetic images' size too),
 validated every ``--val-interval`` epochs; ``--set KEY=VALUE`` overrides any config field.
+
+The defaults are the 20-minute run: 2,000 256x256 images, 24 epochs (about 3,000 steps of 16, the cosine
+schedule ending with them) on the machine's threads, validated on 100 images every 4 epochs. Per step, CPU
+and CUDA learn alike (AP 0.009 / 0.026 / 0.098 after 2 / 4 / 6 epochs on this CPU, 0.004 / 0.026 / 0.064 on
+the H200); what a run reaches in its minutes is the steps it takes.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ CONFIGS = Path(__file__).resolve().parents[1] / "plugins" / "posekit-rtmo" / "co
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--family", choices=("rtmo", "yoloxpose"), default="rtmo")
-    add_run_arguments(parser, epochs=40, val_interval=4, batch=16)
+    add_run_arguments(parser, epochs=24, val_interval=4, batch=16)
+    parser.set_defaults(size=256, num_train=2000, num_val=100, threads=0)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=50, help="warmup iterations")
     args = parser.parse_args()
