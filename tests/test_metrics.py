@@ -50,7 +50,6 @@ out = {"gathered": [r for _, r in gather_records(records)]}
 import numpy as np
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit_testing.reference import assert_metric_close, metric_fixture
 from posekit.structures import PoseResult, PoseSample
 
 def result(i):
