@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from posekit_testing.configs import heatmap_model
 
 from posekit.config import apply_overrides, dump_config, load_config
 from posekit.errors import ConfigError
 
-MODEL = heatmap_model({"type": "MSRAHeatmap", "input_size": [192, 256], "heatmap_size": [48, 64], "sigma": 2})
+CODEC = {"type": "MSRAHeatmap", "input_size": [192, 256], "heatmap_size": [48, 64], "sigma": 2}
+
+
+@pytest.fixture
+def model(posekit_configs: Any) -> dict[str, Any]:
+    """The experiments' model: MMPose's SimpleBaseline (ResNet-18) on 256x192 crops."""
+    return posekit_configs.heatmap_model(CODEC)
 
 
 def write(tmp_path: Path, data: dict, suffix: str = ".yaml") -> Path:
@@ -25,8 +31,8 @@ def write(tmp_path: Path, data: dict, suffix: str = ".yaml") -> Path:
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
-def test_load_yaml_and_json(tmp_path: Path, suffix: str) -> None:
-    cfg = load_config(write(tmp_path, {"model": MODEL, "work_dir": "w"}, suffix))
+def test_load_yaml_and_json(model: dict[str, Any], tmp_path: Path, suffix: str) -> None:
+    cfg = load_config(write(tmp_path, {"model": model, "work_dir": "w"}, suffix))
     assert cfg.model["backbone"]["depth"] == 18
     assert cfg.train.epochs == 10  # defaults filled in
 
@@ -41,8 +47,8 @@ def test_load_toml(tmp_path: Path) -> None:
     assert (cfg.model["backbone"]["type"], cfg.train.epochs) == ("ResNet", 3)
 
 
-def test_overrides(tmp_path: Path) -> None:
-    path = write(tmp_path, {"model": MODEL})
+def test_overrides(model: dict[str, Any], tmp_path: Path) -> None:
+    path = write(tmp_path, {"model": model})
     cfg = load_config(
         path, ["train.epochs=4", "optim.optimizer.lr=0.01", "model.head.decoder.sigma=3", "hooks.ema.momentum=0.001"]
     )
@@ -76,8 +82,8 @@ def test_override_list_index() -> None:
         ("hooks.disable=[loger]", ["disable: unknown hook 'loger'", "Did you mean: logger"]),
     ],
 )
-def test_errors_name_file_and_field(tmp_path: Path, override: str, expected: list[str]) -> None:
-    path = write(tmp_path, {"model": MODEL})
+def test_errors_name_file_and_field(model: dict[str, Any], tmp_path: Path, override: str, expected: list[str]) -> None:
+    path = write(tmp_path, {"model": model})
     with pytest.raises(ConfigError) as info:
         load_config(path, [override])
     msg = str(info.value)
@@ -86,9 +92,9 @@ def test_errors_name_file_and_field(tmp_path: Path, override: str, expected: lis
         assert text in msg, f"{text!r} not in:\n{msg}"
 
 
-def test_settings_moved_to_hook_sections_keep_their_meaning(tmp_path: Path) -> None:
+def test_settings_moved_to_hook_sections_keep_their_meaning(model: dict[str, Any], tmp_path: Path) -> None:
     old = {"epochs": 3, "keep_last": 4, "save_best": "coco/AP", "log_interval": 5, "ema": {"enabled": True}}
-    path = write(tmp_path, {"model": MODEL, "train": old, "evaluator": [{"type": "PCKAccuracy"}]})
+    path = write(tmp_path, {"model": model, "train": old, "evaluator": [{"type": "PCKAccuracy"}]})
     with pytest.warns(FutureWarning, match=r"train.keep_last is now hooks.checkpoint.keep_last"):
         cfg = load_config(path)
     checkpoint = cfg.hooks.section("checkpoint")
@@ -111,16 +117,16 @@ def test_unparsable_and_missing_files(tmp_path: Path) -> None:
         load_config(tmp_path / "x.ini")
 
 
-def test_show_round_trips(tmp_path: Path) -> None:
-    cfg = load_config(write(tmp_path, {"model": MODEL}))
+def test_show_round_trips(model: dict[str, Any], tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, {"model": model}))
     again = load_config(yaml.safe_load(dump_config(cfg)))
     assert again == cfg
 
 
-def test_cli_config_check_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_config_check_and_show(model: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from posekit.cli import main
 
-    path = write(tmp_path, {"model": MODEL})
+    path = write(tmp_path, {"model": model})
     assert main(["config", "check", str(path)]) == 0
     assert "ok (TopdownPoseEstimator)" in capsys.readouterr().out
     assert main(["config", "show", str(path), "--set", "train.epochs=7"]) == 0

@@ -5,8 +5,9 @@ conformance check; the other kinds are built and must refuse an unknown argument
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from posekit_testing.conformance import check_component
 
 from posekit.registry import GROUPS, entries
 
@@ -14,5 +15,5 @@ COMPONENTS = [(e.kind, e.qualified) for kind in GROUPS for e in entries(kind)]
 
 
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS, ids=[f"{k}-{n}" for k, n in COMPONENTS])
-def test_installed_component(kind: str, name: str) -> None:
-    check_component(kind, name)
+def test_installed_component(posekit_check: Any, kind: str, name: str) -> None:
+    posekit_check.component(kind, name)

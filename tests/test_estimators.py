@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from posekit_testing.reference import assert_close_to_max, mmpose_estimator
 
 MODELS = (
     "rtmpose-t_coco-256x192",
@@ -52,10 +51,10 @@ def test_every_fixture_model_is_covered(shared: Path) -> None:
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_estimator_matches_mmpose(shared: Path, name: str) -> None:
+def test_estimator_matches_mmpose(posekit_reference: Any, shared: Path, name: str) -> None:
     torch.manual_seed(0)
     folder = _folder(shared, name)
-    model = mmpose_estimator(folder)
+    model = posekit_reference.mmpose_estimator(folder)
     assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules()), "SyncBN must act as BN here"
     captured: dict[str, Any] = {}
     model.backbone.register_forward_hook(lambda _m, _i, out: captured.__setitem__("backbone", out))
@@ -74,7 +73,7 @@ def test_estimator_matches_mmpose(shared: Path, name: str) -> None:
         feats = _as_tuple(captured[part])
         assert len(feats) == len(ref.files), f"{file}: {len(ref.files)} outputs, posekit's {part} gave {len(feats)}"
         for i, feat in enumerate(feats):
-            assert_close_to_max(f"out_{i}", feat.detach().numpy(), ref[f"out_{i}"], str(file))
+            posekit_reference.assert_close_to_max(f"out_{i}", feat.detach().numpy(), ref[f"out_{i}"], str(file))
 
     file = folder / "head_out.npz"
     ref = np.load(file, allow_pickle=False)
@@ -82,4 +81,4 @@ def test_estimator_matches_mmpose(shared: Path, name: str) -> None:
     assert set(keys) == set(ref.files), f"{file}: holds {ref.files}, expected {keys}"
     assert len(out) == len(keys), f"{file}: model(mode='tensor') gave {len(out)} tensors, MMPose's head {len(keys)}"
     for key, tensor in zip(keys, out, strict=True):
-        assert_close_to_max(key, tensor.detach().numpy(), ref[key], str(file))
+        posekit_reference.assert_close_to_max(key, tensor.detach().numpy(), ref[key], str(file))

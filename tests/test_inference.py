@@ -25,17 +25,19 @@ KPT_TOL = 0.05  # pixels
 SCORE_TOL = 1e-4  # times max|reference score|
 
 
-def _cases() -> list[Any]:
-    from posekit_testing.conformance import shared_dir
-
-    root = shared_dir()
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One test per case of each model's ``e2e.json`` (one per model, skipped, without the shared folder)."""
+    if metafunc.definition.name != "test_inference_topdown_matches_mmpose":
+        return
+    root: Path | None = metafunc.config.getoption("posekit_shared")
     if root is None:
-        return [pytest.param(name, 0, id=name) for name in TOPDOWN]
-    out = []
-    for name in TOPDOWN:
-        cases = json.loads((root / f"fixtures/mmpose/models/{name}/e2e.json").read_text())["cases"]
-        out += [pytest.param(name, i, id=f"{name}-case{i}") for i in range(len(cases))]
-    return out
+        params = [pytest.param(name, 0, id=name) for name in TOPDOWN]
+    else:
+        params = []
+        for name in TOPDOWN:
+            cases = json.loads((root / f"fixtures/mmpose/models/{name}/e2e.json").read_text())["cases"]
+            params += [pytest.param(name, i, id=f"{name}-case{i}") for i in range(len(cases))]
+    metafunc.parametrize(("name", "index"), params)
 
 
 def _fixture(shared: Path, name: str) -> tuple[Path, dict[str, Any], dict[str, Any]]:
@@ -55,7 +57,6 @@ def _check(case: dict[str, Any], keypoints: np.ndarray, scores: np.ndarray, wher
     )
 
 
-@pytest.mark.parametrize(("name", "index"), _cases())
 def test_inference_topdown_matches_mmpose(shared: Path, name: str, index: int) -> None:
     folder, config, e2e = _fixture(shared, name)
     case = e2e["cases"][index]

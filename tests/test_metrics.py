@@ -7,10 +7,10 @@ there), the outputs of ``mmpose.evaluation.functional``. Tolerance: 1e-6 (relati
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from posekit_testing.reference import assert_metric_close, metric_fixture
 
 from posekit.metrics.functional import (
     keypoint_auc,
@@ -23,17 +23,17 @@ PCK_FIXTURES = ("pck_mpii-pckh0.5.npz", "pck_onehand10k-pck0.2.npz")
 
 
 @pytest.mark.parametrize("name", PCK_FIXTURES)
-def test_functional_pck_auc_epe_nme(shared: Path, name: str) -> None:
-    z = metric_fixture(shared, name)
+def test_functional_pck_auc_epe_nme(posekit_reference: Any, shared: Path, name: str) -> None:
+    z = posekit_reference.metric_fixture(shared, name)
     pred, gt, mask = z["pred"], z["gt"], z["mask"]
     acc, avg_acc, cnt = keypoint_pck_accuracy(pred, gt, mask, float(z["thr"]), z["normalize"])
-    assert_metric_close(acc, z["pck_acc"], f"{name}: pck_acc")
-    assert_metric_close(avg_acc, z["pck_avg_acc"], f"{name}: pck_avg_acc")
+    posekit_reference.assert_metric_close(acc, z["pck_acc"], f"{name}: pck_acc")
+    posekit_reference.assert_metric_close(avg_acc, z["pck_avg_acc"], f"{name}: pck_avg_acc")
     assert cnt == int(z["pck_cnt"]), name
     auc = keypoint_auc(pred, gt, mask, float(z["auc_norm_factor"]), int(z["auc_num_thrs"]))
-    assert_metric_close(auc, z["auc"], f"{name}: auc")
-    assert_metric_close(keypoint_epe(pred, gt, mask), z["epe"], f"{name}: epe")
-    assert_metric_close(keypoint_nme(pred, gt, mask, z["normalize"]), z["nme"], f"{name}: nme")
+    posekit_reference.assert_metric_close(auc, z["auc"], f"{name}: auc")
+    posekit_reference.assert_metric_close(keypoint_epe(pred, gt, mask), z["epe"], f"{name}: epe")
+    posekit_reference.assert_metric_close(keypoint_nme(pred, gt, mask, z["normalize"]), z["nme"], f"{name}: nme")
 
 
 _WORKER = """
@@ -50,7 +50,6 @@ out = {"gathered": [r for _, r in gather_records(records)]}
 import numpy as np
 from posekit.errors import ConfigError
 from posekit.registry import build
-from posekit_testing.reference import assert_metric_close, metric_fixture
 from posekit.structures import PoseResult, PoseSample
 
 def result(i):

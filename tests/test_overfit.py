@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from posekit_testing.configs import IMAGENET_PREPROCESSOR
 
 from posekit.data import build_dataloader
 from posekit.registry import build
@@ -159,10 +158,12 @@ def _precise_bn(model: torch.nn.Module, inputs: torch.Tensor) -> None:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_topdown_family_overfits_eight_people(shared: Path, family: str) -> None:
+def test_topdown_family_overfits_eight_people(posekit_configs: Any, shared: Path, family: str) -> None:
     cfg, codec, steps, lr = FAMILIES[family]
     torch.manual_seed(SEED)
-    model = build("estimator", {"type": "TopdownPoseEstimator", "data_preprocessor": IMAGENET_PREPROCESSOR, **cfg})
+    model = build(
+        "estimator", {"type": "TopdownPoseEstimator", "data_preprocessor": posekit_configs.IMAGENET_PREPROCESSOR, **cfg}
+    )
     batch = model.data_preprocessor(_batch(shared, codec), training=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 

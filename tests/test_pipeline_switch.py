@@ -5,14 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from posekit_testing.configs import heatmap_model, topdown_pipeline
-
 import posekit
 from posekit.config import load_config
 
 CODEC = {"type": "MSRAHeatmap", "input_size": [64, 64], "heatmap_size": [16, 16], "sigma": 2}
-STAGE1 = topdown_pipeline(codec=CODEC, augment=True)
-STAGE2 = [step for step in STAGE1 if step["type"] not in ("RandomFlip", "RandomBBoxTransform")]
 
 
 class _Recorder:
@@ -28,19 +24,21 @@ class _Recorder:
         self.seen.setdefault(trainer.epoch, (names, pids))
 
 
-def test_pipeline_switches_at_its_epoch(shared: Path, tmp_path: Path) -> None:
+def test_pipeline_switches_at_its_epoch(posekit_configs: Any, shared: Path, tmp_path: Path) -> None:
     from posekit.engine import Trainer
 
+    stage1_steps = posekit_configs.topdown_pipeline(codec=CODEC, augment=True)
+    stage2_steps = [step for step in stage1_steps if step["type"] not in ("RandomFlip", "RandomBBoxTransform")]
     dataset = {
         "type": "CocoDataset",
         "data_root": str(shared / "data" / "coco"),
         "ann_file": "test_coco.json",
-        "pipeline": STAGE1,
+        "pipeline": stage1_steps,
         "indices": 4,
     }
     cfg = load_config(
         {
-            "model": heatmap_model(CODEC, deconv_out_channels=[16, 16, 16]),
+            "model": posekit_configs.heatmap_model(CODEC, deconv_out_channels=[16, 16, 16]),
             "metainfo": "coco",
             "data": {
                 "train": {
@@ -48,7 +46,7 @@ def test_pipeline_switches_at_its_epoch(shared: Path, tmp_path: Path) -> None:
                     "batch_size": 2,
                     "num_workers": 1,
                     "persistent_workers": True,
-                    "pipeline_switch": {"epoch": 1, "pipeline": STAGE2},
+                    "pipeline_switch": {"epoch": 1, "pipeline": stage2_steps},
                 }
             },
             "train": {"epochs": 2, "progress": False},
@@ -56,7 +54,7 @@ def test_pipeline_switches_at_its_epoch(shared: Path, tmp_path: Path) -> None:
     )
     recorder = _Recorder()
     Trainer(cfg, work_dir=tmp_path, plugins=[recorder]).fit()
-    stage1 = [step["type"] for step in STAGE1]
-    stage2 = [step["type"] for step in STAGE2]
+    stage1 = [step["type"] for step in stage1_steps]
+    stage2 = [step["type"] for step in stage2_steps]
     assert recorder.seen[0][0] == stage1 and recorder.seen[1][0] == stage2
     assert set(recorder.seen[0][1]).isdisjoint(recorder.seen[1][1])  # new workers, holding stage 2

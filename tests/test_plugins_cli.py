@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,7 +103,7 @@ def before_run(trainer):
 """
 
 
-def test_plugins_dir_registers_components_and_hooks(tmp_path: Path, monkeypatch) -> None:
+def test_plugins_dir_registers_components_and_hooks(posekit_check: Any, tmp_path: Path, monkeypatch) -> None:
     folder = tmp_path / "research"
     folder.mkdir()
     (folder / "double_neck.py").write_text(HEAD_FILE)
@@ -121,11 +122,9 @@ def test_plugins_dir_registers_components_and_hooks(tmp_path: Path, monkeypatch)
     try:
         neck = posekit.build("neck", {"type": "DoubleNeck", "factor": 3})
         assert neck.factor == 3.0
-        from posekit_testing.conformance import check_component
-
         from posekit.plugins import make_plugin_manager
 
-        assert check_component("neck", "DoubleNeck") == "conformance"
+        assert posekit_check.component("neck", "DoubleNeck") == "conformance"
         assert make_plugin_manager(enabled=["myhook"]).has_plugin("myhook")
     finally:
         monkeypatch.delenv("POSEKIT_PLUGINS_DIR")

@@ -6,17 +6,12 @@ The top-down transforms (boxes, crops) and MMPose's top-down pipeline numbers ar
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from posekit_testing.samples import assert_dots_follow as _dots_follow
-from posekit_testing.samples import assert_seeded
-from posekit_testing.samples import dotted_sample as _sample
-from posekit_testing.samples import isolated_keypoints as _isolated
-from posekit_testing.samples import paint_dots as _with_dots
-from posekit_testing.samples import seeded_sample as _rng_sample
 
 from posekit.errors import DataError
 from posekit.structures import PoseSample
@@ -70,8 +65,8 @@ def test_load_image_reads_bgr_uint8(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("direction", ["horizontal", "vertical", "diagonal"])
-def test_flip_twice_is_identity(direction: str) -> None:
-    sample = _boxed(_sample(n=2))
+def test_flip_twice_is_identity(posekit_samples: Any, direction: str) -> None:
+    sample = _boxed(posekit_samples.dotted_sample(n=2))
     before = PoseSample(**{k: getattr(sample, k) for k in ("img", "bbox", "bbox_center", "keypoints")})
     vis = sample.keypoints_visible.copy()
     vis[0, 3] = 0
@@ -85,31 +80,31 @@ def test_flip_twice_is_identity(direction: str) -> None:
     assert not twice.flip
 
 
-def test_flip_keeps_keypoints_on_their_pixels() -> None:
-    sample = _with_dots(_sample(seed=3))
-    isolated = _isolated(sample.keypoints[0])
+def test_flip_keeps_keypoints_on_their_pixels(posekit_samples: Any) -> None:
+    sample = posekit_samples.paint_dots(posekit_samples.dotted_sample(seed=3))
+    isolated = posekit_samples.isolated_keypoints(sample.keypoints[0])
     flipped = RandomFlip(prob=1.0)(sample)
     assert flipped.flip and flipped.flip_direction == "horizontal"
     # flipped keypoint k is the mirror image of keypoint flip_indices[k]
-    _dots_follow(flipped, flipped.keypoints[0], isolated, COCO_FLIP)
+    posekit_samples.assert_dots_follow(flipped, flipped.keypoints[0], isolated, COCO_FLIP)
     # a flipped box still encloses its keypoints
     b = flipped.bbox[0]
     assert (flipped.keypoints[0] >= b[:2]).all() and (flipped.keypoints[0] <= b[2:]).all()
 
 
-def test_random_flip_probabilities_and_seed() -> None:
-    assert not RandomFlip(prob=0.0)(_sample()).flip
-    seeds = [RandomFlip(prob=0.5)(_rng_sample(s)).flip for s in range(64)]
+def test_random_flip_probabilities_and_seed(posekit_samples: Any) -> None:
+    assert not RandomFlip(prob=0.0)(posekit_samples.dotted_sample()).flip
+    seeds = [RandomFlip(prob=0.5)(posekit_samples.seeded_sample(s)).flip for s in range(64)]
     assert 10 < sum(seeds) < 54
-    assert seeds == [RandomFlip(prob=0.5)(_rng_sample(s)).flip for s in range(64)]
-    out = RandomFlip(prob=(0.0, 1.0), direction=("horizontal", "vertical"))(_sample())
+    assert seeds == [RandomFlip(prob=0.5)(posekit_samples.seeded_sample(s)).flip for s in range(64)]
+    out = RandomFlip(prob=(0.0, 1.0), direction=("horizontal", "vertical"))(posekit_samples.dotted_sample())
     assert out.flip_direction == "vertical"
     with pytest.raises(ValueError, match="directions"):
         RandomFlip(prob=(0.5,), direction=("horizontal", "vertical"))
 
 
-def test_flip_needs_flip_indices() -> None:
-    sample = _sample()
+def test_flip_needs_flip_indices(posekit_samples: Any) -> None:
+    sample = posekit_samples.dotted_sample()
     sample.flip_indices = []
     with pytest.raises(DataError, match="flip_indices"):
         RandomFlip(prob=1.0)(sample)
@@ -118,8 +113,8 @@ def test_flip_needs_flip_indices() -> None:
 # ---------------------------------------------------------------- seeded random transforms
 
 
-def test_random_flip_same_seed_same_output() -> None:
-    assert_seeded(RandomFlip(prob=0.5))
+def test_random_flip_same_seed_same_output(posekit_samples: Any) -> None:
+    posekit_samples.assert_seeded(RandomFlip(prob=0.5))
 
 
 # ---------------------------------------------------------------- warps
@@ -150,8 +145,8 @@ class _Codec:
         }
 
 
-def test_generate_target_uses_transformed_keypoints_and_aux_keys() -> None:
-    sample = _transformed(_sample(seed=2))
+def test_generate_target_uses_transformed_keypoints_and_aux_keys(posekit_samples: Any) -> None:
+    sample = _transformed(posekit_samples.dotted_sample(seed=2))
     sample.lifting_target = np.ones((1, 17, 3), np.float32)
     sample.dataset_keypoint_weights = np.linspace(1, 2, 17).astype(np.float32)
     out = GenerateTarget(encoder=_Codec(), use_dataset_keypoint_weights=True)(sample)
@@ -162,17 +157,17 @@ def test_generate_target_uses_transformed_keypoints_and_aux_keys() -> None:
     assert [x.shape for x in multi.targets["keypoint_labels"]] == [(1, 17, 2)] * 2
     with pytest.raises(ValueError, match="overlap"):
         GenerateTarget(encoder=(_Codec(), _Codec()))(sample)
-    missing = _sample()
+    missing = posekit_samples.dotted_sample()
     with pytest.raises(DataError, match="lifting_target"):
         GenerateTarget(encoder=_Codec())(missing)
 
 
-def test_generate_target_with_registered_codec() -> None:
+def test_generate_target_with_registered_codec(posekit_samples: Any) -> None:
     pytest.importorskip("posekit_heatmap")
     from posekit.registry import build
 
     cfg = {"type": "MSRAHeatmap", "input_size": (48, 64), "heatmap_size": (12, 16), "sigma": 2.0}
-    sample = _transformed(_sample(seed=4))
+    sample = _transformed(posekit_samples.dotted_sample(seed=4))
     out = GenerateTarget(encoder=cfg)(sample)
     ref = build("codec", cfg).encode(sample.transformed_keypoints, sample.keypoints_visible)
     assert out.targets.keys() == ref.keys()

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import torch
-from posekit_testing.configs import IMAGENET_PREPROCESSOR, bottomup_pipeline, heatmap_model, topdown_pipeline
 
 from posekit.cli import main
 
@@ -22,11 +21,11 @@ def _coco(shared: Path, pipeline: list[dict[str, Any]], **kw: Any) -> dict[str, 
     return {"type": "CocoDataset", "data_root": str(root), "ann_file": "test_coco.json", "pipeline": pipeline, **kw}
 
 
-def topdown(shared: Path) -> dict[str, Any]:
+def topdown(configs: Any, shared: Path) -> dict[str, Any]:
     codec = {"type": "MSRAHeatmap", "input_size": [64, 64], "heatmap_size": [16, 16], "sigma": 2}
-    train, val = topdown_pipeline(codec=codec, augment=True), topdown_pipeline()
+    train, val = configs.topdown_pipeline(codec=codec, augment=True), configs.topdown_pipeline()
     return {
-        "model": heatmap_model(codec, deconv_out_channels=[16, 16, 16]),
+        "model": configs.heatmap_model(codec, deconv_out_channels=[16, 16, 16]),
         "data": {
             "train": {"dataset": _coco(shared, train, indices=8), "batch_size": 4, "num_workers": 0},
             "val": {"dataset": _coco(shared, val, test_mode=True, indices=4), "batch_size": 4, "num_workers": 0},
@@ -37,14 +36,14 @@ def topdown(shared: Path) -> dict[str, Any]:
     }
 
 
-def bottomup(shared: Path) -> dict[str, Any]:
+def bottomup(configs: Any, shared: Path) -> dict[str, Any]:
     codec = {"type": "AssociativeEmbedding", "input_size": [64, 64], "heatmap_size": [16, 16], "sigma": 2}
     order = [0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16]
-    train, val = bottomup_pipeline(codec=codec), bottomup_pipeline()
+    train, val = configs.bottomup_pipeline(codec=codec), configs.bottomup_pipeline()
     return {
         "model": {
             "type": "BottomupPoseEstimator",
-            "data_preprocessor": IMAGENET_PREPROCESSOR,
+            "data_preprocessor": configs.IMAGENET_PREPROCESSOR,
             "backbone": {"type": "ResNet", "depth": 18},
             "head": {
                 "type": "AssociativeEmbeddingHead",
@@ -76,7 +75,7 @@ def bottomup(shared: Path) -> dict[str, Any]:
     }
 
 
-def lifting(shared: Path) -> dict[str, Any]:
+def lifting(configs: Any, shared: Path) -> dict[str, Any]:
     codec = {"type": "VideoPoseLifting", "num_keypoints": 17, "zero_center": True, "root_index": 0}
     pipeline = [{"type": "GenerateTarget", "encoder": codec}, {"type": "PackPoseInputs"}]
 
@@ -116,8 +115,10 @@ def lifting(shared: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("paradigm", [topdown, bottomup, lifting], ids=lambda f: f.__name__)
-def test_train_then_test(paradigm: Any, shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cfg = paradigm(shared)
+def test_train_then_test(
+    paradigm: Any, posekit_configs: Any, shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = paradigm(posekit_configs, shared)
     cfg["train"] = {**cfg.get("train", {}), "epochs": 1, "progress": False}
     cfg["work_dir"] = str(tmp_path / "run")
     path = tmp_path / "cfg.json"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from posekit_testing.reference import assert_encode_matches, assert_same, codec_cases
 
 from posekit.registry import build
 
@@ -14,16 +14,21 @@ from posekit.registry import build
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def test_associative_embedding_matches_mmpose(shared: Path) -> None:
-    for path in [*codec_cases(shared, "AssociativeEmbedding"), *sorted(FIXTURES.glob("AssociativeEmbedding-*.npz"))]:
-        codec, z, _ = assert_encode_matches(path)
+def test_associative_embedding_matches_mmpose(posekit_reference: Any, shared: Path) -> None:
+    for path in [
+        *posekit_reference.codec_cases(shared, "AssociativeEmbedding"),
+        *sorted(FIXTURES.glob("AssociativeEmbedding-*.npz")),
+    ]:
+        codec, z, _ = posekit_reference.assert_encode_matches(path)
         keypoints, scores, instance_scores = codec.batch_decode(
             z["decode_in_batch_heatmaps"], z["decode_in_batch_tags"]
         )
         assert len(keypoints) == len(scores) == len(instance_scores) == 1
-        assert_same("decode keypoints", keypoints[0], z["decode_out_keypoints"], path.name)
-        assert_same("decode scores", scores[0], z["decode_out_scores"], path.name)
-        assert_same("decode instance_scores", instance_scores[0], z["decode_out_instance_scores"], path.name)
+        posekit_reference.assert_same("decode keypoints", keypoints[0], z["decode_out_keypoints"], path.name)
+        posekit_reference.assert_same("decode scores", scores[0], z["decode_out_scores"], path.name)
+        posekit_reference.assert_same(
+            "decode instance_scores", instance_scores[0], z["decode_out_instance_scores"], path.name
+        )
 
 
 def test_associative_embedding_accepts_tensors_and_checks_shapes() -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 from posekit_bottomup.crop_resize import BottomupRandomChoiceResize, BottomupRandomCrop
-from posekit_testing.samples import assert_dots_follow, assert_seeded, coco_dataset, coco_sample, isolated_keypoints
 
 from posekit.estimators.base import input_to_image
 from posekit.registry import build
@@ -23,13 +23,13 @@ def _meets(bbox: np.ndarray, left: float, top: float, w: int, h: int) -> np.ndar
     return (bbox[:, 0] < left + w) & (bbox[:, 1] < top + h) & (bbox[:, 2] > left) & (bbox[:, 3] > top)
 
 
-def test_crop_keeps_the_instances_it_meets(shared: Path) -> None:
+def test_crop_keeps_the_instances_it_meets(posekit_samples: Any, shared: Path) -> None:
     outcomes = set()
     for seed in range(16):
-        sample = coco_sample(shared, 196141, seed)  # 640 x 429, five people
+        sample = posekit_samples.coco_sample(shared, 196141, seed)  # 640 x 429, five people
         before = sample.keypoints.copy(), sample.keypoints_visible.copy(), sample.bbox.copy()
         crop = {"type": "BottomupRandomCrop", "crop_size": (60, 120), "crop_type": "absolute_range"}
-        strict = build("transform", crop)(coco_sample(shared, 196141, seed))
+        strict = build("transform", crop)(posekit_samples.coco_sample(shared, 196141, seed))
         out = build("transform", {**crop, "allow_negative_crop": True})(sample)
         h, w = out.img.shape[:2]
         assert 60 <= w <= 120 and 60 <= h <= 120 and out.img_shape == (h, w)
@@ -44,14 +44,16 @@ def test_crop_keeps_the_instances_it_meets(shared: Path) -> None:
         np.testing.assert_array_equal(out.keypoints_visible, np.where(outside, 0, before[1][kept]))
         np.testing.assert_allclose(out.bbox, np.clip(before[2][kept] - (left, top) * 2, 0, [w, h] * 2))
         if kept[0]:  # instance 0's dots are where its keypoints went
-            isolated = isolated_keypoints(before[0][0]) & ~outside[0]
-            assert_dots_follow(out, out.keypoints[0], isolated, list(range(17)))
+            isolated = posekit_samples.isolated_keypoints(before[0][0]) & ~outside[0]
+            posekit_samples.assert_dots_follow(out, out.keypoints[0], isolated, list(range(17)))
     assert outcomes == {True, False}, "16 seeds cover windows with and without people"
 
 
-def test_crop_sizes_follow_the_crop_type(shared: Path) -> None:
+def test_crop_sizes_follow_the_crop_type(posekit_samples: Any, shared: Path) -> None:
     def size(**cfg: object) -> tuple[int, int]:
-        return BottomupRandomCrop(**cfg, allow_negative_crop=True)(coco_sample(shared, 40083)).img.shape[:2]
+        return BottomupRandomCrop(**cfg, allow_negative_crop=True)(
+            posekit_samples.coco_sample(shared, 40083)
+        ).img.shape[:2]
 
     assert size(crop_size=(200, 100)) == (100, 200)  # absolute (w, h)
     assert size(crop_size=(900, 900)) == (333, 500)  # larger than the image: kept whole
@@ -62,20 +64,20 @@ def test_crop_sizes_follow_the_crop_type(shared: Path) -> None:
         BottomupRandomCrop(crop_size=(50, 20), crop_type="absolute_range")
     with pytest.raises(ValueError, match="fractions"):
         BottomupRandomCrop(crop_size=(2.0, 0.5), crop_type="relative")
-    assert_seeded(BottomupRandomCrop(crop_size=(60, 60), allow_negative_crop=True))
+    posekit_samples.assert_seeded(BottomupRandomCrop(crop_size=(60, 60), allow_negative_crop=True))
 
 
-def test_choice_resize_input_maps_back_to_the_image(shared: Path) -> None:
-    sample = coco_sample(shared, 40083)
+def test_choice_resize_input_maps_back_to_the_image(posekit_samples: Any, shared: Path) -> None:
+    sample = posekit_samples.coco_sample(shared, 40083)
     original = sample.keypoints.copy()
-    isolated = isolated_keypoints(original[0]) & (sample.keypoints_visible[0] > 0)
+    isolated = posekit_samples.isolated_keypoints(original[0]) & (sample.keypoints_visible[0] > 0)
     out = BottomupRandomChoiceResize(scales=[(800, 1333)], keep_ratio=True, backend="pillow")(sample)
     assert out.img.shape == (800, 1201, 3) and out.input_size == (1201, 800)  # 500 x 333 * 800 / 333
-    assert_dots_follow(out, out.keypoints[0], isolated, list(range(17)))
+    posekit_samples.assert_dots_follow(out, out.keypoints[0], isolated, list(range(17)))
     np.testing.assert_allclose(input_to_image(out.keypoints, out), original, atol=1e-3)
 
     # after a crop the input shows the crop's window, and still maps back
-    sample = coco_sample(shared, 196141, seed=3)
+    sample = posekit_samples.coco_sample(shared, 196141, seed=3)
     original, boxes = sample.keypoints.copy(), sample.bbox.copy()
     crop = BottomupRandomCrop(crop_size=(300, 400), crop_type="absolute_range", allow_negative_crop=True)
     out = BottomupRandomChoiceResize(scales=[(480, 1333), (512, 1333)], keep_ratio=True)(crop(sample))
@@ -87,7 +89,7 @@ def test_choice_resize_input_maps_back_to_the_image(shared: Path) -> None:
     np.testing.assert_allclose(input_to_image(out.keypoints, out)[inside], window[inside], atol=1e-2)
 
 
-def test_training_only_and_the_ed_pose_pipeline(shared: Path) -> None:
+def test_training_only_and_the_ed_pose_pipeline(posekit_samples: Any, shared: Path) -> None:
     assert BottomupRandomCrop.train_only and not BottomupRandomChoiceResize.train_only
     scales = [(480, 1333), (512, 1333), (544, 1333)]
     pipeline = [
@@ -111,7 +113,7 @@ def test_training_only_and_the_ed_pose_pipeline(shared: Path) -> None:
         },
         {"type": "PackPoseInputs"},
     ]
-    dataset = coco_dataset(shared, pipeline, seed=0)
+    dataset = posekit_samples.coco_dataset(shared, pipeline, seed=0)
     for i in range(len(dataset)):
         sample = dataset[i]
         h, w = sample.img_shape

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from posekit_testing.reference import assert_head_matches_mmpose
 
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample
@@ -17,8 +17,8 @@ from posekit.structures import TestCfg as HeadTestCfg
 MODEL = "ae-hrnet-w18-small_coco-256x256"
 
 
-def test_ae_head_matches_mmpose(shared: Path) -> None:
-    assert_head_matches_mmpose(shared / "fixtures/mmpose/models" / MODEL, ("heatmaps", "tags"))
+def test_ae_head_matches_mmpose(posekit_reference: Any, shared: Path) -> None:
+    posekit_reference.assert_head_matches_mmpose(shared / "fixtures/mmpose/models" / MODEL, ("heatmaps", "tags"))
 
 
 def _people(num_people: int = 3, num_keypoints: int = 5) -> np.ndarray:

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from posekit_testing.configs import IMAGENET_PREPROCESSOR, bottomup_pipeline
 
 from posekit.cli import main
 
@@ -34,7 +33,9 @@ DEKR = (
 )
 
 
-def _config(shared: Path, tmp_path: Path, codec: dict[str, Any], head: dict[str, Any], cfgs: dict[str, Any]) -> Path:
+def _config(
+    configs: Any, shared: Path, tmp_path: Path, codec: dict[str, Any], head: dict[str, Any], cfgs: dict[str, Any]
+) -> Path:
     """A tiny ResNet-18 (stride 4: 16x16 maps of a 64x64 input) + ``head`` on the shared COCO images."""
     coco = {
         "type": "CocoDataset",
@@ -42,13 +43,13 @@ def _config(shared: Path, tmp_path: Path, codec: dict[str, Any], head: dict[str,
         "data_root": str(shared / "data" / "coco"),
         "ann_file": "test_coco.json",
     }
-    train, val = bottomup_pipeline(codec=codec), bottomup_pipeline()
+    train, val = configs.bottomup_pipeline(codec=codec), configs.bottomup_pipeline()
     resnet = {"type": "ResNet", "depth": 18, "stem_channels": 8, "base_channels": 8, "strides": [1, 1, 1, 1]}
     cfg = {
         "work_dir": str(tmp_path / "run"),
         "model": {
             "type": "BottomupPoseEstimator",
-            "data_preprocessor": IMAGENET_PREPROCESSOR,
+            "data_preprocessor": configs.IMAGENET_PREPROCESSOR,
             "backbone": resnet,
             "head": {**head, "in_channels": 64, "num_keypoints": 17, "decoder": codec},
             **cfgs,
@@ -73,10 +74,11 @@ def test_trains_and_serves(
     cfgs: dict[str, Any],
     losses: set[str],
     shared: Path,
+    posekit_configs: Any,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = _config(shared, tmp_path, codec, head, cfgs)
+    config = _config(posekit_configs, shared, tmp_path, codec, head, cfgs)
     assert main(["train", str(config)]) == 0, capsys.readouterr().err
     rows = [json.loads(line) for line in (tmp_path / "run" / "scalars.jsonl").read_text().splitlines()]
     train = [r for r in rows if r["mode"] == "train"]

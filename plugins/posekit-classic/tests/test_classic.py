@@ -12,13 +12,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from posekit_testing.configs import convert_and_check, mmpose_configs
-from posekit_testing.reference import (
-    assert_backbone_matches_mmpose,
-    assert_close_to_max,
-    assert_head_matches_mmpose,
-    assert_outputs_match,
-)
 
 import posekit
 from posekit.errors import ConfigError
@@ -31,12 +24,14 @@ from backbone_cases import seeded_state  # noqa: E402
 
 
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
-def test_vgg_matches_mmpose(optimized: bool) -> None:
-    assert_backbone_matches_mmpose(FIXTURES / "vgg11-bn", optimized)  # strict: every backbone key, no other
-    assert_head_matches_mmpose(FIXTURES / "vgg11-bn", ("heatmaps",))
+def test_vgg_matches_mmpose(posekit_reference: Any, optimized: bool) -> None:
+    posekit_reference.assert_backbone_matches_mmpose(
+        FIXTURES / "vgg11-bn", optimized
+    )  # strict: every backbone key, no other
+    posekit_reference.assert_head_matches_mmpose(FIXTURES / "vgg11-bn", ("heatmaps",))
 
 
-def test_alexnet_matches_mmpose() -> None:
+def test_alexnet_matches_mmpose(posekit_reference: Any) -> None:
     """AlexNet's 2.5M weights are drawn from the seed in ``weights.json`` over MMPose's keys and shapes."""
     case = FIXTURES / "alexnet"
     spec = json.loads((case / "weights.json").read_text())
@@ -48,21 +43,22 @@ def test_alexnet_matches_mmpose() -> None:
     with torch.no_grad():
         feats = model.backbone(torch.from_numpy(np.load(case / "input.npy")))
         heatmaps = model.head(feats)
-    assert_outputs_match(feats, case / "backbone_out.npz")
+    posekit_reference.assert_outputs_match(feats, case / "backbone_out.npz")
     ref = np.load(case / "head_out.npz")["heatmaps"]
-    assert_close_to_max("heatmaps", heatmaps.numpy(), ref, str(case / "head_out.npz"))
+    posekit_reference.assert_close_to_max("heatmaps", heatmaps.numpy(), ref, str(case / "head_out.npz"))
 
 
-CONFIGS = mmpose_configs("type='AlexNet'", "type='VGG'")
+MMPOSE_CONFIGS = pytest.mark.mmpose_configs("type='AlexNet'", "type='VGG'")
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_mmpose_config_converts_checks_and_builds(path: Path, tmp_path: Path) -> None:
-    assert len(CONFIGS) == 2, f"expected MMPose's AlexNet and VGG configs, found {CONFIGS}"
-    out = convert_and_check(path, tmp_path)
+@MMPOSE_CONFIGS
+def test_mmpose_config_converts_checks_and_builds(posekit_configs: Any, mmpose_config: Path, tmp_path: Path) -> None:
+    configs = posekit_configs.mmpose_configs(*MMPOSE_CONFIGS.args)
+    assert len(configs) == 2, f"expected MMPose's AlexNet and VGG configs, found {configs}"
+    out = posekit_configs.convert_and_check(mmpose_config, tmp_path)
     with torch.device("meta"):
         model = posekit.init_model(out, device="meta")
-    assert f"type='{type(model.backbone).__name__}'" in path.read_text()
+    assert f"type='{type(model.backbone).__name__}'" in mmpose_config.read_text()
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import torch
-from posekit_testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 from torch import nn
 
 from posekit.errors import CheckpointError, ConfigError
@@ -23,16 +22,16 @@ DARKNET = {"type": "CSPDarknet", "deepen_factor": 0.33, "widen_factor": 0.125}
 BACKBONES = pytest.mark.parametrize("tiny", [TINY, DARKNET], ids=["cspnext", "darknet"])
 
 
-def _fixture(shared: Path) -> tuple[dict[str, Any], Path]:
+def _fixture(reference: Any, shared: Path) -> tuple[dict[str, Any], Path]:
     d = shared / FIXTURE
-    return mmpose_backbone_config(d), d
+    return reference.mmpose_backbone_config(d), d
 
 
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
-def test_matches_mmpose(shared: Path, optimized: bool) -> None:
-    cfg = mmpose_backbone_config(shared / FIXTURE)
+def test_matches_mmpose(posekit_reference: Any, shared: Path, optimized: bool) -> None:
+    cfg = posekit_reference.mmpose_backbone_config(shared / FIXTURE)
     assert cfg["_scope_"] == "mmdet" and cfg["norm_cfg"] == {"type": "SyncBN"}  # built as written
-    assert_backbone_matches_mmpose(shared / FIXTURE, optimized)
+    posekit_reference.assert_backbone_matches_mmpose(shared / FIXTURE, optimized)
 
 
 @pytest.mark.parametrize(
@@ -43,8 +42,10 @@ def test_matches_mmpose(shared: Path, optimized: bool) -> None:
         ({"channel_attention": False}, "unexpected keys: stage1.1.attention.fc.weight"),
     ],
 )
-def test_wrong_architecture_checkpoint(shared: Path, change: dict[str, Any], expected: str) -> None:
-    cfg, d = _fixture(shared)
+def test_wrong_architecture_checkpoint(
+    posekit_reference: Any, shared: Path, change: dict[str, Any], expected: str
+) -> None:
+    cfg, d = _fixture(posekit_reference, shared)
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(build("backbone", {**cfg, **change}), d / "checkpoint.pth", prefix="backbone.")
     assert expected in str(info.value)

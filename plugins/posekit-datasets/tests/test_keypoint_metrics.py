@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pytest
 from posekit_datasets.keypoint_metrics import AUC, EPE, NME, PCKAccuracy
-from posekit_testing.reference import assert_metric_close, metric_fixture
 
 from posekit.errors import ConfigError, DataError
 from posekit.metrics.functional import keypoint_epe, keypoint_nme, keypoint_pck_accuracy
@@ -47,16 +46,20 @@ def results_2d(z: dict[str, Any], **extra: Any) -> list[PoseResult]:
 
 
 @pytest.mark.parametrize("name", PCK_FIXTURES)
-def test_metric_classes_match_mmpose(shared: Path, name: str) -> None:
-    z = metric_fixture(shared, name)
+def test_metric_classes_match_mmpose(posekit_reference: Any, shared: Path, name: str) -> None:
+    z = posekit_reference.metric_fixture(shared, name)
     size = z["normalize"][:, 0]
     results = results_2d(z, head_size=size, norm=size)
 
     pck = PCKAccuracy(thr=float(z["thr"]), norm_item=("bbox", "head"))
     pck.process(results)
     out = pck.evaluate()
-    assert_metric_close(out["PCK"], z["pck_avg_acc"], f"{name}: PCK (normalised by the box's longer side)")
-    assert_metric_close(out["PCKh"], z["pck_avg_acc"], f"{name}: PCKh (normalised by extra['head_size'])")
+    posekit_reference.assert_metric_close(
+        out["PCK"], z["pck_avg_acc"], f"{name}: PCK (normalised by the box's longer side)"
+    )
+    posekit_reference.assert_metric_close(
+        out["PCKh"], z["pck_avg_acc"], f"{name}: PCKh (normalised by extra['head_size'])"
+    )
 
     for metric, key, expected in [
         (AUC(norm_factor=float(z["auc_norm_factor"]), num_thrs=int(z["auc_num_thrs"])), "AUC", z["auc"]),
@@ -65,7 +68,9 @@ def test_metric_classes_match_mmpose(shared: Path, name: str) -> None:
         (NME(norm_mode="use_norm_item", norm_item="bbox_size"), "NME", z["nme"]),
     ]:
         metric.process(results)
-        assert_metric_close(metric.evaluate()[key], expected, f"{name}: {type(metric).__name__} {key}")
+        posekit_reference.assert_metric_close(
+            metric.evaluate()[key], expected, f"{name}: {type(metric).__name__} {key}"
+        )
 
 
 @pytest.mark.parametrize(
@@ -74,9 +79,9 @@ def test_metric_classes_match_mmpose(shared: Path, name: str) -> None:
     ids=["given-pair", "dataset-default-pair"],
 )
 def test_nme_keypoint_distance(
-    shared: Path, kwargs: dict[str, Any], dataset: str | None, pair: tuple[int, int]
+    posekit_reference: Any, shared: Path, kwargs: dict[str, Any], dataset: str | None, pair: tuple[int, int]
 ) -> None:
-    z = metric_fixture(shared, "pck_onehand10k-pck0.2.npz")
+    z = posekit_reference.metric_fixture(shared, "pck_onehand10k-pck0.2.npz")
     metric = NME(norm_mode="keypoint_distance", **kwargs)
     if dataset is not None:
         metric.set_dataset_meta({"dataset_name": dataset})
@@ -86,8 +91,8 @@ def test_nme_keypoint_distance(
     assert metric.evaluate() == {"NME": expected}
 
 
-def test_nme_keypoint_distance_names_a_dataset_without_default_pair(shared: Path) -> None:
-    z = metric_fixture(shared, "pck_onehand10k-pck0.2.npz")
+def test_nme_keypoint_distance_names_a_dataset_without_default_pair(posekit_reference: Any, shared: Path) -> None:
+    z = posekit_reference.metric_fixture(shared, "pck_onehand10k-pck0.2.npz")
     unknown = NME(norm_mode="keypoint_distance")
     unknown.set_dataset_meta({"dataset_name": "onehand10k"})
     unknown.process(results_2d(z))
@@ -95,8 +100,8 @@ def test_nme_keypoint_distance_names_a_dataset_without_default_pair(shared: Path
         unknown.evaluate()
 
 
-def test_bad_input_is_named(shared: Path) -> None:
-    z = metric_fixture(shared, "pck_mpii-pckh0.5.npz")
+def test_bad_input_is_named(posekit_reference: Any, shared: Path) -> None:
+    z = posekit_reference.metric_fixture(shared, "pck_mpii-pckh0.5.npz")
     results = results_2d(z)
     results[1].keypoints = results[1].keypoints[:, :15]
     message = (
@@ -124,8 +129,8 @@ def test_bad_input_is_named(shared: Path) -> None:
         keypoint_pck_accuracy(z["pred"], z["gt"], z["mask"], 0.5, z["normalize"][:, 0])
 
 
-def test_evaluate_resets_and_prefixes(shared: Path) -> None:
-    z = metric_fixture(shared, "pck_mpii-pckh0.5.npz")
+def test_evaluate_resets_and_prefixes(posekit_reference: Any, shared: Path) -> None:
+    z = posekit_reference.metric_fixture(shared, "pck_mpii-pckh0.5.npz")
     metric = EPE(prefix="val")
     metric.process(results_2d(z))
     metric.process(results_2d(z)[:2])  # duplicates (a padded sampler) are counted once

@@ -15,9 +15,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from posekit_testing.configs import IMAGENET_PREPROCESSOR, convert_and_check, mmpose_configs
-from posekit_testing.conformance import check_estimator, random_topdown_batch
-from posekit_testing.reference import assert_close_to_max
 
 import posekit
 from posekit.errors import ConfigError
@@ -25,7 +22,7 @@ from posekit.registry import build
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REGENERATE = "~/.cache/posekit/mmpose-env/bin/python plugins/posekit-dwpose/tests/fixtures/generate_losses.py"
-CONFIGS = mmpose_configs(under="wholebody_2d_keypoint/dwpose")
+MMPOSE_CONFIGS = pytest.mark.mmpose_configs(under="wholebody_2d_keypoint/dwpose")
 INPUT = (64, 64)
 CODEC = {"type": "SimCCLabel", "input_size": INPUT, "sigma": (4.9, 5.66), "normalize": False}
 
@@ -41,7 +38,7 @@ def test_losses_match_mmpose(index: int) -> None:
     )
 
 
-def test_mmpose_distiller_checkpoint_matches() -> None:
+def test_mmpose_distiller_checkpoint_matches(posekit_reference: Any) -> None:
     """MMPose's DWPoseDistiller built from MMPose configs (fixtures/teacher.py, student.py): its checkpoint
     loads strictly, and the student's outputs and the three losses at epoch 1 of 4 equal MMPose's."""
     from posekit.nn import load_model_checkpoint
@@ -66,7 +63,7 @@ def test_mmpose_distiller_checkpoint_matches() -> None:
         simcc_x, simcc_y = model(ref["input"], mode="tensor")
         losses = model.loss(ref["input"], PoseBatch(ref["input"], targets, []))
     for name, got, want in (("simcc_x", simcc_x, ref["simcc_x"]), ("simcc_y", simcc_y, ref["simcc_y"])):
-        assert_close_to_max(name, got.numpy(), want.numpy(), where)
+        posekit_reference.assert_close_to_max(name, got.numpy(), want.numpy(), where)
     assert set(losses) == set(ref["losses"])
     for key, want in ref["losses"].items():
         torch.testing.assert_close(losses[key], want, rtol=1e-5, atol=1e-7, msg=lambda m, k=key: f"{where}: {k}: {m}")
@@ -83,30 +80,31 @@ def test_fea_loss_names_mismatched_features() -> None:
         loss(torch.randn(2, 8, 4, 4), torch.randn(2, 16, 2, 2))
 
 
-def test_configs_found() -> None:
-    assert len(CONFIGS) == 14, f"expected MMPose's 14 DWPose configs, found {len(CONFIGS)}"
+def test_configs_found(posekit_configs: Any) -> None:
+    configs = posekit_configs.mmpose_configs(*MMPOSE_CONFIGS.args, **MMPOSE_CONFIGS.kwargs)
+    assert len(configs) == 14, f"expected MMPose's 14 DWPose configs, found {len(configs)}"
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path) -> None:
+@MMPOSE_CONFIGS
+def test_mmpose_config_converts_checks_builds(posekit_configs: Any, mmpose_config: Path, tmp_path: Path) -> None:
     from posekit.interop import clean_model_dict
 
-    out = convert_and_check(path, tmp_path, estimator="DWPoseDistiller")
+    out = posekit_configs.convert_and_check(mmpose_config, tmp_path, estimator="DWPoseDistiller")
     model_cfg = yaml.safe_load(out.read_text())["model"]
     assert Path(model_cfg["teacher_cfg"]).is_file() and Path(model_cfg["student_cfg"]).is_file()
     with torch.device("meta"):
         model = build("estimator", clean_model_dict(model_cfg, drop_pretrained=True))
     assert model.student.head.out_channels == model.teacher.head.out_channels == 133
-    assert model.two_dis == ("s2_dis" in path.parts)
+    assert model.two_dis == ("s2_dis" in mmpose_config.parts)
     assert set(model.distill_losses) == ({"loss_logit"} if model.two_dis else {"loss_fea", "loss_logit"})
 
 
-def _rtmpose(widen: float) -> dict[str, Any]:
+def _rtmpose(posekit_configs: Any, widen: float) -> dict[str, Any]:
     channels = int(1024 * widen)
     return {
         "type": "TopdownPoseEstimator",
         "metainfo": "coco",
-        "data_preprocessor": IMAGENET_PREPROCESSOR,
+        "data_preprocessor": posekit_configs.IMAGENET_PREPROCESSOR,
         "backbone": {"type": "CSPNeXt", "deepen_factor": 0.167, "widen_factor": widen, "out_indices": (4,)},
         "head": {
             "type": "RTMCCHead",
@@ -135,15 +133,15 @@ def _distiller(teacher: Any, student: Any, two_dis: bool, **extra: Any) -> dict[
     }
 
 
-def test_stage1_losses_decay_and_only_the_student_learns() -> None:
-    cfg = _distiller(_rtmpose(0.0625), _rtmpose(0.03125), two_dis=False)
-    model = check_estimator(cfg, random_topdown_batch(build("codec", CODEC), batch_size=2))
+def test_stage1_losses_decay_and_only_the_student_learns(posekit_configs: Any, posekit_check: Any) -> None:
+    cfg = _distiller(_rtmpose(posekit_configs, 0.0625), _rtmpose(posekit_configs, 0.03125), two_dis=False)
+    model = posekit_check.estimator(cfg, posekit_check.random_topdown_batch(build("codec", CODEC), batch_size=2))
     assert all(p.grad is None for p in model.teacher.parameters())
     assert all(p.grad is not None for p in model.student.parameters())
     assert model.distill_losses["loss_fea"].align.weight.grad is not None
     model.train()
     assert not model.teacher.training and model.student.training
-    batch = random_topdown_batch(build("codec", CODEC), batch_size=2)
+    batch = posekit_check.random_topdown_batch(build("codec", CODEC), batch_size=2)
     torch.manual_seed(0)
     x = torch.randn(2, 3, INPUT[1], INPUT[0])
     model.eval()  # fixed BN statistics: only the epoch changes between the two calls
@@ -155,9 +153,9 @@ def test_stage1_losses_decay_and_only_the_student_learns() -> None:
     torch.testing.assert_close(later["loss_kpt"], first["loss_kpt"])
 
 
-def test_stage2_keeps_the_losses_and_refuses_feature_loss() -> None:
-    cfg = _distiller(_rtmpose(0.03125), _rtmpose(0.03125), two_dis=True)
-    model = check_estimator(cfg, random_topdown_batch(build("codec", CODEC), batch_size=2))
+def test_stage2_keeps_the_losses_and_refuses_feature_loss(posekit_configs: Any, posekit_check: Any) -> None:
+    cfg = _distiller(_rtmpose(posekit_configs, 0.03125), _rtmpose(posekit_configs, 0.03125), two_dis=True)
+    model = posekit_check.estimator(cfg, posekit_check.random_topdown_batch(build("codec", CODEC), batch_size=2))
     assert all(p.grad is None for n, p in model.student.named_parameters() if not n.startswith("head."))
     assert all(p.grad is not None for p in model.student.head.parameters())
     with pytest.raises(ConfigError, match="loss_fea needs the student's features"):
@@ -165,16 +163,16 @@ def test_stage2_keeps_the_losses_and_refuses_feature_loss() -> None:
         build("estimator", {**cfg, "distill_cfg": [fea]})
 
 
-def test_keypoint_counts_must_agree() -> None:
-    teacher = _rtmpose(0.0625)
+def test_keypoint_counts_must_agree(posekit_configs: Any) -> None:
+    teacher = _rtmpose(posekit_configs, 0.0625)
     teacher["head"] = {**teacher["head"], "out_channels": 133}
     with pytest.raises(ConfigError, match="the teacher predicts 133 keypoints but the student 17"):
-        build("estimator", _distiller(teacher, _rtmpose(0.03125), two_dis=False))
+        build("estimator", _distiller(teacher, _rtmpose(posekit_configs, 0.03125), two_dis=False))
 
 
-def test_missing_teacher_config_is_named(tmp_path: Path) -> None:
+def test_missing_teacher_config_is_named(posekit_configs: Any, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"teacher config '.*nowhere.py' not found"):
-        build("estimator", _distiller(str(tmp_path / "nowhere.py"), _rtmpose(0.03125), two_dis=False))
+        build("estimator", _distiller(str(tmp_path / "nowhere.py"), _rtmpose(posekit_configs, 0.03125), two_dis=False))
 
 
 def _experiment(model: dict[str, Any], data: Path) -> dict[str, Any]:
@@ -260,16 +258,18 @@ def _serve(config: Path, checkpoint: Path, image: Path, out: Path, export: bool 
     np.testing.assert_allclose(served, _infer(config, student, image, out / "infer-bn"), atol=1e-3)
 
 
-def test_two_stages_train_and_the_student_serves_alone(shared: Path, tmp_path: Path) -> None:
+def test_two_stages_train_and_the_student_serves_alone(posekit_configs: Any, shared: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(shared / "data" / "coco", data)
     image = next(data.glob("*.jpg"))
     teacher_cfg = tmp_path / "teacher.json"
-    teacher_cfg.write_text(json.dumps(_rtmpose(0.0625)))
+    teacher_cfg.write_text(json.dumps(_rtmpose(posekit_configs, 0.0625)))
     teacher_ckpt = tmp_path / "teacher.pth"
-    torch.save({"state_dict": build("estimator", _rtmpose(0.0625)).state_dict()}, teacher_ckpt)
+    torch.save({"state_dict": build("estimator", _rtmpose(posekit_configs, 0.0625)).state_dict()}, teacher_ckpt)
 
-    stage1 = _distiller(str(teacher_cfg), _rtmpose(0.03125), two_dis=False, teacher_pretrained=str(teacher_ckpt))
+    stage1 = _distiller(
+        str(teacher_cfg), _rtmpose(posekit_configs, 0.03125), two_dis=False, teacher_pretrained=str(teacher_ckpt)
+    )
     s1_yaml, s1_pth = _train(_experiment(stage1, data), tmp_path / "s1")
     s1 = yaml.safe_load(s1_yaml.read_text())
     assert s1["model"]["type"] == "TopdownPoseEstimator" and s1["model"]["backbone"]["widen_factor"] == 0.03125
@@ -295,10 +295,10 @@ def test_two_stages_train_and_the_student_serves_alone(shared: Path, tmp_path: P
     _serve(s2_config, s2_last, image, tmp_path / "s2" / "distiller", export=False)
 
 
-def test_stage2_predicts_with_the_teachers_trunk() -> None:
-    cfg = _distiller(_rtmpose(0.03125), _rtmpose(0.03125), two_dis=True)
+def test_stage2_predicts_with_the_teachers_trunk(posekit_configs: Any) -> None:
+    cfg = _distiller(_rtmpose(posekit_configs, 0.03125), _rtmpose(posekit_configs, 0.03125), two_dis=True)
     model = build("estimator", cfg).eval()
-    plain = build("estimator", copy.deepcopy(_rtmpose(0.03125))).eval()
+    plain = build("estimator", copy.deepcopy(_rtmpose(posekit_configs, 0.03125))).eval()
     plain.load_state_dict(model.student_state_dict())
     x = torch.randn(1, 3, INPUT[1], INPUT[0])
     with torch.no_grad():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from posekit_testing.conformance import check_component
 
 COMPONENTS = [("head", "EDPoseHead"), ("codec", "EDPoseLabel")]
 
 
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS, ids=[n for _, n in COMPONENTS])
-def test_conformance(kind: str, name: str) -> None:
-    assert check_component(kind, name) == "conformance"
+def test_conformance(posekit_check: Any, kind: str, name: str) -> None:
+    assert posekit_check.component(kind, name) == "conformance"

@@ -4,11 +4,13 @@ and the tiny InterNet config: trained two iterations, validated, served by ``pos
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from posekit.cli import main
 from posekit.errors import ConfigError
@@ -55,12 +57,25 @@ def test_2d_double_dataset(interhand_root: Path) -> None:
         dataset(interhand_root, use_gt_root_depth=False)
 
 
-def test_rtmw_cocktail_interhand_section(interhand_root: Path, shared: Path) -> None:
-    """RTMW's InterHand2DDoubleDataset section, its KeypointConverter to COCO-WholeBody included, on the tiny set."""
-    from posekit_mmpose.pyconfig import read_config
+def _sections(node: Any, type_name: str) -> Iterator[dict[str, Any]]:
+    """Every mapping of ``type: type_name`` in a (converted) experiment, depth first."""
+    if isinstance(node, dict):
+        if node.get("type") == type_name:
+            yield node
+        for value in node.values():
+            yield from _sections(value, type_name)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _sections(value, type_name)
 
+
+def test_rtmw_cocktail_interhand_section(
+    posekit_configs: Any, interhand_root: Path, shared: Path, tmp_path: Path
+) -> None:
+    """RTMW's InterHand2DDoubleDataset section, its KeypointConverter to COCO-WholeBody included, on the tiny set."""
     path = shared / "mmpose-configs/wholebody_2d_keypoint/rtmpose/cocktail14/rtmw-m_8xb1024-270e_cocktail14-256x192.py"
-    section = read_config(path)["dataset_interhand2d"]
+    experiment = yaml.safe_load(posekit_configs.convert_and_check(path, tmp_path).read_text())
+    (section,) = _sections(experiment["data"]["train"], "InterHand2DDoubleDataset")
     ds = dataset(
         interhand_root, section["type"], sample_interval=section["sample_interval"], pipeline=section["pipeline"]
     )

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from posekit_testing.conformance import check_component
-from posekit_testing.reference import assert_close_to_max
+import yaml
 
 import posekit
 from posekit import structures
@@ -45,19 +44,19 @@ def numpy(value: Any) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS, ids=[n for _, n in COMPONENTS])
-def test_conformance(kind: str, name: str) -> None:
+def test_conformance(posekit_check: Any, kind: str, name: str) -> None:
     """Each component passes its kind's check from its declared example (as ``posekit plugins --check``)."""
-    assert check_component(kind, name) in ("conformance", "built", "imported")
+    assert posekit_check.component(kind, name) in ("conformance", "built", "imported")
 
 
-def test_model_matches_mmpose(reference: dict[str, Any]) -> None:
+def test_model_matches_mmpose(posekit_reference: Any, reference: dict[str, Any]) -> None:
     model = posekit.init_model(copy.deepcopy(reference["model"]), FIXTURES / "internet.pth")
     x = reference["input"]
     with torch.no_grad():
         feats = model.extract_feat(x)
         outputs = model.head.forward(feats)
     for name, got, ref in zip(("heatmaps", "root_depth", "hand_type"), outputs, reference["forward"], strict=True):
-        assert_close_to_max(name, got, numpy(ref), "InternetHead.forward")
+        posekit_reference.assert_close_to_max(name, got, numpy(ref), "InternetHead.forward")
     samples = [PoseSample(img_id=i, inputs=x[i]) for i in range(len(x))]
     for sample, targets in zip(samples, reference["targets"], strict=True):
         sample.targets = {k: numpy(v) for k, v in targets.items()}
@@ -126,13 +125,10 @@ def test_flip_test_swaps_hands() -> None:
     assert float(pred.extra["rel_root_depth"][0]) == pytest.approx((0 - 0.5) * 400.0, abs=1e-3)
 
 
-def test_mmpose_config_converts_checks_builds(shared: Path) -> None:
-    from posekit_mmpose.convert import to_experiment
-    from posekit_mmpose.pyconfig import read_config
-
-    path = shared / "mmpose-configs" / CONFIG
-    experiment, problems = to_experiment(read_config(path), str(path), partial=False)
-    assert not [p for p in problems if p.fatal]
+def test_mmpose_config_converts_checks_builds(posekit_configs: Any, shared: Path, tmp_path: Path) -> None:
+    # whole: ``posekit convert`` without --partial fails on anything it cannot convert
+    out = posekit_configs.convert_and_check(shared / "mmpose-configs" / CONFIG, tmp_path)
+    experiment = yaml.safe_load(out.read_text())
     assert experiment["model"]["head"]["type"] == "InternetHead"
     assert experiment["metainfo"] == "interhand3d"
     with torch.device("meta"):

@@ -7,11 +7,11 @@ Reference cases: shared/fixtures/mmpose/codecs/<Codec>-<tag>.npz, written by MMP
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-from posekit_testing.reference import assert_encode_matches, assert_same, codec_cases
 
 from posekit.codec_utils import get_heatmap_maximum, refine_keypoints_dark, refine_keypoints_dark_udp
 from posekit.registry import build
@@ -21,18 +21,20 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.mark.parametrize("name", ["MSRAHeatmap", "UDPHeatmap"])
-def test_matches_mmpose(shared: Path, name: str) -> None:
-    for path in [*codec_cases(shared, name), *sorted(FIXTURES.glob(f"{name}-*.npz"))]:
-        codec, z, encoded = assert_encode_matches(path)
+def test_matches_mmpose(posekit_reference: Any, shared: Path, name: str) -> None:
+    for path in [*posekit_reference.codec_cases(shared, name), *sorted(FIXTURES.glob(f"{name}-*.npz"))]:
+        codec, z, encoded = posekit_reference.assert_encode_matches(path)
         keypoints, scores = codec.decode(z["decode_in_encoded"])
-        assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
-        assert_same("decode scores", scores, z["decode_out_scores"], path.name)
+        posekit_reference.assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
+        posekit_reference.assert_same("decode scores", scores, z["decode_out_scores"], path.name)
         # the batched path gives every sample the same numbers
         batch = codec.batch_decode(np.stack([z["decode_in_encoded"], encoded["heatmaps"], z["decode_in_encoded"]]))
         assert len(batch) == 3
-        assert_same("batch_decode keypoints", batch[2][0], z["decode_out_keypoints"], path.name)
-        assert_same("batch_decode scores", batch[2][1], z["decode_out_scores"], path.name)
-        assert_same("batch_decode keypoints", batch[1][0], codec.decode(encoded["heatmaps"])[0], path.name)
+        posekit_reference.assert_same("batch_decode keypoints", batch[2][0], z["decode_out_keypoints"], path.name)
+        posekit_reference.assert_same("batch_decode scores", batch[2][1], z["decode_out_scores"], path.name)
+        posekit_reference.assert_same(
+            "batch_decode keypoints", batch[1][0], codec.decode(encoded["heatmaps"])[0], path.name
+        )
 
 
 def _mmpose_blur(heatmaps: np.ndarray, kernel: int) -> np.ndarray:

@@ -7,11 +7,11 @@ backbone_out.npz, head_out.npz), written by MMPose 1.3.2 on CPU.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from posekit_testing.reference import assert_head_matches_mmpose
 
 from posekit import structures
 from posekit.codec_utils import flip_heatmaps
@@ -20,8 +20,8 @@ from posekit.structures import PoseBatch, PoseSample, TrainCfg
 
 
 @pytest.mark.parametrize("model", ["hrnet-w18_coco-256x192", "simplebaseline-res18-narrow_coco-256x192"])
-def test_matches_mmpose(shared: Path, model: str) -> None:
-    assert_head_matches_mmpose(shared / "fixtures/mmpose/models" / model, ("heatmaps",))
+def test_matches_mmpose(posekit_reference: Any, shared: Path, model: str) -> None:
+    posekit_reference.assert_head_matches_mmpose(shared / "fixtures/mmpose/models" / model, ("heatmaps",))
 
 
 def test_renames_mmpose_0x_final_layer_keys() -> None:

@@ -5,12 +5,11 @@ MMPose's own Python) loads strictly and gives MMPose's heatmaps, loss and flip-t
 from __future__ import annotations
 
 from pathlib import Path
-
-from posekit_testing.reference import assert_head_fixture_matches
+from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REGENERATE = "~/.cache/posekit/mmpose-env/bin/python plugins/posekit-visibility/tests/fixtures/generate.py"
 
 
-def test_vipnas_head_matches_mmpose() -> None:
-    assert_head_fixture_matches(FIXTURES, "vipnas_head", REGENERATE, ("heatmaps",))
+def test_vipnas_head_matches_mmpose(posekit_reference: Any) -> None:
+    posekit_reference.assert_head_fixture_matches(FIXTURES, "vipnas_head", REGENERATE, ("heatmaps",))

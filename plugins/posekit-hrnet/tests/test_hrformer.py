@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import torch
 from posekit_hrnet.hrformer import HRFormer
-from posekit_testing.configs import heatmap_model
 
 from posekit.errors import ConfigError
 from posekit.registry import build
@@ -24,9 +23,9 @@ def _extra(stage: str, **changes: Any) -> dict[str, Any]:
     return extra
 
 
-def test_one_training_step_then_posekit_infer(posekit_check: Any, tmp_path: Path) -> None:
+def test_one_training_step_then_posekit_infer(posekit_configs: Any, posekit_check: Any, tmp_path: Path) -> None:
     codec = {"type": "MSRAHeatmap", "input_size": (64, 64), "heatmap_size": (16, 16), "sigma": 2.0}
-    cfg = heatmap_model(codec, in_channels=8, deconv_out_channels=None)
+    cfg = posekit_configs.heatmap_model(codec, in_channels=8, deconv_out_channels=None)
     posekit_check.train_then_infer({**cfg, "backbone": {"type": "HRFormer", "extra": TINY_EXTRA}}, tmp_path)
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import torch
-from posekit_testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 from torch import nn
 
 from posekit.errors import CheckpointError, ConfigError
@@ -33,28 +32,28 @@ TINY_EXTRA = {"stage1": _stage(1, "BOTTLENECK"), "stage2": _stage(2), "stage3": 
 TINY = {"type": "HRNet", "extra": TINY_EXTRA}
 
 
-def _fixture(shared: Path, name: str) -> tuple[dict[str, Any], Path]:
+def _fixture(reference: Any, shared: Path, name: str) -> tuple[dict[str, Any], Path]:
     d = shared / name
-    return mmpose_backbone_config(d), d
+    return reference.mmpose_backbone_config(d), d
 
 
 @pytest.mark.parametrize("name", [TOPDOWN, BOTTOMUP], ids=["hrnet-w18", "ae-hrnet-w18-small"])
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
-def test_matches_mmpose(shared: Path, name: str, optimized: bool) -> None:
-    assert_backbone_matches_mmpose(shared / name, optimized)
+def test_matches_mmpose(posekit_reference: Any, shared: Path, name: str, optimized: bool) -> None:
+    posekit_reference.assert_backbone_matches_mmpose(shared / name, optimized)
 
 
-def test_wrong_architecture_checkpoint(shared: Path) -> None:
+def test_wrong_architecture_checkpoint(posekit_reference: Any, shared: Path) -> None:
     # the w18 top-down checkpoint (4 blocks per branch, 4+3 modules) into the small bottom-up config
-    small, _ = _fixture(shared, BOTTOMUP)
-    _, d = _fixture(shared, TOPDOWN)
+    small, _ = _fixture(posekit_reference, shared, BOTTOMUP)
+    _, d = _fixture(posekit_reference, shared, TOPDOWN)
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(build("backbone", small), d / "checkpoint.pth", prefix="backbone.")
     msg = str(info.value)
     assert "unexpected keys: stage2.0.branches.0.2.conv1.weight" in msg
     assert "does not fit HRNet" in msg and str(d / "checkpoint.pth") in msg
     # and into w32 widths: mis-shaped
-    cfg, _ = _fixture(shared, TOPDOWN)
+    cfg, _ = _fixture(posekit_reference, shared, TOPDOWN)
     extra = json.loads(json.dumps(cfg["extra"]))
     for k, n in (("stage2", 2), ("stage3", 3), ("stage4", 4)):
         extra[k]["num_channels"] = [32 * 2**i for i in range(n)]

@@ -11,7 +11,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from posekit_hrnet.litehrnet import LiteHRNet, _add_upsampled_, _mul_nearest
-from posekit_testing.configs import heatmap_model
 
 from posekit.errors import ConfigError
 from posekit.registry import build
@@ -27,9 +26,9 @@ def _extra(**stages: Any) -> dict[str, Any]:
     return extra
 
 
-def test_one_training_step_then_posekit_infer(posekit_check: Any, tmp_path: Path) -> None:
+def test_one_training_step_then_posekit_infer(posekit_configs: Any, posekit_check: Any, tmp_path: Path) -> None:
     codec = {"type": "MSRAHeatmap", "input_size": (64, 64), "heatmap_size": (16, 16), "sigma": 2.0}
-    cfg = heatmap_model(codec, in_channels=8, deconv_out_channels=None)
+    cfg = posekit_configs.heatmap_model(codec, in_channels=8, deconv_out_channels=None)
     posekit_check.train_then_infer({**cfg, "backbone": {"type": "LiteHRNet", "extra": TINY_EXTRA}}, tmp_path)
 
 

@@ -6,11 +6,10 @@ builds."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from posekit_testing.configs import convert_and_check, mmpose_configs
-from posekit_testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 import posekit
 
@@ -26,25 +25,22 @@ def test_cases_found() -> None:
 
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
 @pytest.mark.parametrize("case", CASES)
-def test_matches_mmpose(case: str, optimized: bool) -> None:
-    assert_backbone_matches_mmpose(FIXTURES / case, optimized)  # strict: every backbone key, no other
-    assert_head_matches_mmpose(FIXTURES / case, ("heatmaps",))
+def test_matches_mmpose(posekit_reference: Any, case: str, optimized: bool) -> None:
+    posekit_reference.assert_backbone_matches_mmpose(FIXTURES / case, optimized)  # strict: every backbone key, no other
+    posekit_reference.assert_head_matches_mmpose(FIXTURES / case, ("heatmaps",))
 
 
-def _configs() -> dict[str, list[Path]]:
-    return {family: mmpose_configs(f"type='{family}'") for family in FAMILIES}
+MMPOSE_CONFIGS = pytest.mark.mmpose_configs(*(f"type='{family}'" for family in FAMILIES))
 
 
-CONFIGS = _configs()
+def test_configs_found(posekit_configs: Any) -> None:
+    found = {family: len(posekit_configs.mmpose_configs(f"type='{family}'")) for family in FAMILIES}
+    assert found == FAMILIES
 
 
-def test_configs_found() -> None:
-    assert {family: len(paths) for family, paths in CONFIGS.items()} == FAMILIES
-
-
-@pytest.mark.parametrize("path", [p for paths in CONFIGS.values() for p in paths], ids=lambda p: p.stem)
-def test_mmpose_config_converts_checks_and_builds(path: Path, tmp_path: Path) -> None:
-    model = posekit.init_model(convert_and_check(path, tmp_path), optimize=False)
+@MMPOSE_CONFIGS
+def test_mmpose_config_converts_checks_and_builds(posekit_configs: Any, mmpose_config: Path, tmp_path: Path) -> None:
+    model = posekit.init_model(posekit_configs.convert_and_check(mmpose_config, tmp_path), optimize=False)
     with torch.no_grad():
         (feat,) = model.backbone(torch.zeros(1, 3, 32, 32))
     assert feat.shape == (1, model.head.in_channels, 8, 8)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from posekit_testing.reference import assert_same
 
 from posekit.registry import build
 
@@ -27,7 +27,7 @@ def _camera(raw: str) -> dict:
     return {k: np.asarray(v) if isinstance(v, list) else v for k, v in cam.items()}
 
 
-def test_lifting_codecs_match_mmpose(shared: Path) -> None:
+def test_lifting_codecs_match_mmpose(posekit_reference: Any, shared: Path) -> None:
     for path in _cases(shared):
         z = np.load(path, allow_pickle=False)
         codec = build("codec", {"type": path.name.split("-")[0], **json.loads(str(z["kwargs"]))})
@@ -43,12 +43,12 @@ def test_lifting_codecs_match_mmpose(shared: Path) -> None:
             ref = z[f"encode_out_{key}"]
             if key == "camera_param":
                 for ck, cv in json.loads(str(ref)).items():
-                    assert_same(f"camera_param[{ck}]", encoded[key][ck], np.asarray(cv), path.name)
+                    posekit_reference.assert_same(f"camera_param[{ck}]", encoded[key][ck], np.asarray(cv), path.name)
             else:
-                assert_same(key, encoded[key], ref, path.name)
+                posekit_reference.assert_same(key, encoded[key], ref, path.name)
         keypoints, scores = codec.decode(z["decode_in_encoded"], z["decode_in_target_root"])
-        assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
-        assert_same("decode scores", scores, z["decode_out_scores"], path.name)
+        posekit_reference.assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
+        posekit_reference.assert_same("decode scores", scores, z["decode_out_scores"], path.name)
 
 
 def test_image_lifting_round_trip_with_normalization() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from posekit_testing.reference import assert_backbone_matches_mmpose, assert_head_matches_mmpose
 
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample
@@ -17,9 +17,9 @@ from posekit.structures import TestCfg as HeadTestCfg
 MODEL = "videopose3d-27frm-c256_h36m"
 
 
-def test_videopose3d_matches_mmpose(shared: Path) -> None:
-    assert_backbone_matches_mmpose(shared / "fixtures/mmpose/models" / MODEL)
-    assert_head_matches_mmpose(shared / "fixtures/mmpose/models" / MODEL, ("coords",))
+def test_videopose3d_matches_mmpose(posekit_reference: Any, shared: Path) -> None:
+    posekit_reference.assert_backbone_matches_mmpose(shared / "fixtures/mmpose/models" / MODEL)
+    posekit_reference.assert_head_matches_mmpose(shared / "fixtures/mmpose/models" / MODEL, ("coords",))
 
 
 def test_tcn_dilated_and_strided_forms_agree() -> None:

@@ -11,11 +11,6 @@ from typing import Any
 
 import pytest
 import torch
-from posekit_testing.reference import (
-    assert_backbone_matches_mmpose,
-    assert_head_matches_mmpose,
-    mmpose_backbone_config,
-)
 
 import posekit
 from posekit.errors import ConfigError
@@ -27,17 +22,17 @@ CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "checkpoint.pth").is_f
 BACKBONES = ("MobileNetV2", "MobileNetV3", "ShuffleNetV1", "ShuffleNetV2", "ViPNAS_MobileNetV3")
 
 
-def test_every_backbone_has_a_case() -> None:
-    kinds = {mmpose_backbone_config(FIXTURES / c)["type"] for c in CASES}
+def test_every_backbone_has_a_case(posekit_reference: Any) -> None:
+    kinds = {posekit_reference.mmpose_backbone_config(FIXTURES / c)["type"] for c in CASES}
     assert kinds == set(BACKBONES), f"{FIXTURES}: cases of {sorted(kinds)}, expected {BACKBONES}"
 
 
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
 @pytest.mark.parametrize("case", CASES)
-def test_matches_mmpose(case: str, optimized: bool) -> None:
+def test_matches_mmpose(posekit_reference: Any, case: str, optimized: bool) -> None:
     """Every stage's output (the cases return them all) and the heatmaps, after a strict load."""
-    assert_backbone_matches_mmpose(FIXTURES / case, optimized)
-    assert_head_matches_mmpose(FIXTURES / case, ("heatmaps",))
+    posekit_reference.assert_backbone_matches_mmpose(FIXTURES / case, optimized)
+    posekit_reference.assert_head_matches_mmpose(FIXTURES / case, ("heatmaps",))
 
 
 def _configs() -> list[Path]:

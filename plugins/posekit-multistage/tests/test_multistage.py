@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from posekit_testing.conformance import check_estimator
 
 import posekit
 from posekit.cli import main
@@ -192,7 +191,7 @@ def _tiny(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("name", (*NAMES, "ViPNASHead", "DSNTHead", "VisPredictHead"))
-def test_one_training_step_then_posekit_infer(name: str, tmp_path: Path) -> None:
+def test_one_training_step_then_posekit_infer(posekit_check: Any, name: str, tmp_path: Path) -> None:
     """A tiny model of the family (or head) trains one step on targets of its codecs (multilevel for
     MSPN/RSN), is saved, and runs through `posekit infer`."""
     cfg, codecs = _tiny(name)
@@ -200,7 +199,7 @@ def test_one_training_step_then_posekit_infer(name: str, tmp_path: Path) -> None
     keypoints = torch.from_numpy(rng.uniform(2, 30, (2, 1, 17, 2)).astype(np.float32))
     inputs = torch.from_numpy(rng.integers(0, 256, (2, 3, 32, 32), dtype=np.uint8))
     batch = _batch(_samples(keypoints, torch.ones(2, 1, 17), (32, 32)), codecs, inputs)
-    model = check_estimator(cfg, batch)
+    model = posekit_check.estimator(cfg, batch)
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 

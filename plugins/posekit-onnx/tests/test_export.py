@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from posekit_testing.configs import IMAGENET_PREPROCESSOR
 from torch import Tensor, nn
 
 import posekit
@@ -103,11 +102,13 @@ HEADS: dict[str, tuple[dict[str, Any], bool, bool]] = {  # name: (head config, p
 }
 
 
-def tiny_config(head: dict[str, Any] | None, pooled: bool = False, **test_cfg: Any) -> dict[str, Any]:
+def tiny_config(
+    posekit_configs: Any, head: dict[str, Any] | None, pooled: bool = False, **test_cfg: Any
+) -> dict[str, Any]:
     """A top-down model dict on 64x64 crops: a narrow ResNet-18 (pooled: and GlobalAveragePooling) and ``head``."""
     config = {
         "type": "TopdownPoseEstimator",
-        "data_preprocessor": IMAGENET_PREPROCESSOR,
+        "data_preprocessor": posekit_configs.IMAGENET_PREPROCESSOR,
         "backbone": {"type": "ResNet", "depth": 18, "base_channels": 16, "stem_channels": 16},
         "head": head or HEATMAP,
         "test_cfg": test_cfg,
@@ -117,10 +118,10 @@ def tiny_config(head: dict[str, Any] | None, pooled: bool = False, **test_cfg: A
     return config
 
 
-def tiny_topdown(head: dict[str, Any] | None, pooled: bool = False, **test_cfg: Any) -> nn.Module:
+def tiny_topdown(posekit_configs: Any, head: dict[str, Any] | None, pooled: bool = False, **test_cfg: Any) -> nn.Module:
     """:func:`tiny_config`'s estimator with seeded random weights, its head's scaled up."""
     torch.manual_seed(0)
-    model = posekit.init_model(tiny_config(head, pooled, **test_cfg))
+    model = posekit.init_model(tiny_config(posekit_configs, head, pooled, **test_cfg))
     with torch.no_grad():  # spread the head's outputs so that no two maxima nearly tie
         for p in model.head.parameters():
             p.mul_(20.0)
@@ -147,7 +148,7 @@ def assert_exports_like_torch(
 
 @pytest.mark.parametrize("flip", [True, False])
 @pytest.mark.parametrize("name", list(HEADS))
-def test_every_shipped_head_exports(tmp_path: Path, name: str, flip: bool) -> None:
+def test_every_shipped_head_exports(posekit_configs: Any, tmp_path: Path, name: str, flip: bool) -> None:
     """Graph outputs equal torch's for every head; decoded results too where decoding is an argmax or linear.
 
     DARK / UDP refinement (the codec-decoded rows) is ill-conditioned on random weights: those
@@ -156,7 +157,7 @@ def test_every_shipped_head_exports(tmp_path: Path, name: str, flip: bool) -> No
     from posekit_onnx import export_onnx, file_metadata
 
     head, pooled, decoded = HEADS[name]
-    model = tiny_topdown(head, pooled, flip_test=flip, shift_heatmap=flip and "UDP" not in name)
+    model = tiny_topdown(posekit_configs, head, pooled, flip_test=flip, shift_heatmap=flip and "UDP" not in name)
     path = tmp_path / "model.onnx"
     info = assert_exports_like_torch(model, path, dynamic_batch=True) if decoded else None
     if not decoded:
@@ -263,9 +264,11 @@ class FlipBackSoftArgmaxHead(SoftArgmaxHead):
 
 @pytest.mark.parametrize("head_cls", [SoftArgmaxHead, FlipBackSoftArgmaxHead])
 @pytest.mark.parametrize("flip", [True, False])
-def test_head_without_export_decoding_exports_raw_outputs(tmp_path: Path, head_cls: type, flip: bool) -> None:
+def test_head_without_export_decoding_exports_raw_outputs(
+    posekit_configs: Any, tmp_path: Path, head_cls: type, flip: bool
+) -> None:
     """Raw outputs in the file, decoded by the recorded RegressionLabel at run time, equal torch's predict."""
-    model = tiny_topdown(None, flip_test=flip)
+    model = tiny_topdown(posekit_configs, None, flip_test=flip)
     model.head = head_cls(128, 17, SIZE)
     info = assert_exports_like_torch(model, tmp_path / "raw.onnx", dynamic_batch=True)
     assert info["decoded"] is False and info["outputs"] == ["output_0"]
@@ -398,12 +401,14 @@ def test_cli_export(shared: Path, tmp_path: Path) -> None:
     assert [o.name for o in graph.output] == ["keypoints", "scores"]
 
 
-def test_cli_export_says_when_the_codec_decodes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_export_says_when_the_codec_decodes(
+    posekit_configs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from posekit.cli import main
 
     head, _, _ = HEADS["HeatmapHead+UDPHeatmap"]
     config = tmp_path / "udp.json"
-    config.write_text(json.dumps(tiny_config(head)))
+    config.write_text(json.dumps(tiny_config(posekit_configs, head)))
     assert main(["export", str(config), "-o", str(tmp_path / "udp.onnx")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "HeatmapHead has no export decoding: exporting raw outputs, decoded by UDPHeatmap at run time"

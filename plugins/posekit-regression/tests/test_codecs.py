@@ -7,25 +7,25 @@ Reference cases: shared/fixtures/mmpose/codecs/<Codec>-<tag>.npz, written by MMP
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from posekit_testing.reference import assert_encode_matches, assert_same, codec_cases
 
 from posekit.registry import build
 
 
 @pytest.mark.parametrize("name", ["RegressionLabel", "IntegralRegressionLabel"])
-def test_matches_mmpose(shared: Path, name: str) -> None:
-    for path in codec_cases(shared, name):
-        codec, z, _ = assert_encode_matches(path)
+def test_matches_mmpose(posekit_reference: Any, shared: Path, name: str) -> None:
+    for path in posekit_reference.codec_cases(shared, name):
+        codec, z, _ = posekit_reference.assert_encode_matches(path)
         keypoints, scores = codec.decode(z["decode_in_encoded"])
-        assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
-        assert_same("decode scores", scores, z["decode_out_scores"], path.name)
+        posekit_reference.assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
+        posekit_reference.assert_same("decode scores", scores, z["decode_out_scores"], path.name)
         batch = codec.batch_decode(z["decode_in_encoded"][None].repeat(2, axis=0))
         assert len(batch) == 2
-        assert_same("batch_decode keypoints", batch[1][0], z["decode_out_keypoints"], path.name)
-        assert_same("batch_decode scores", batch[1][1], z["decode_out_scores"], path.name)
+        posekit_reference.assert_same("batch_decode keypoints", batch[1][0], z["decode_out_keypoints"], path.name)
+        posekit_reference.assert_same("batch_decode scores", batch[1][1], z["decode_out_scores"], path.name)
 
 
 def test_regression_label_by_hand() -> None:

@@ -6,10 +6,10 @@ and flip-test keypoints (1e-4); ``lambda_t`` with the ``dsnt_epoch`` hook."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from posekit_testing.reference import assert_head_fixture_matches, head_fixture
 
 from posekit.structures import TrainCfg
 
@@ -17,16 +17,16 @@ FIXTURES = Path(__file__).parent / "fixtures"
 REGENERATE = "~/.cache/posekit/mmpose-env/bin/python plugins/posekit-visibility/tests/fixtures/generate.py"
 
 
-def test_dsnt_head_matches_mmpose() -> None:
-    assert_head_fixture_matches(FIXTURES, "dsnt_head", REGENERATE, ("coordinates", "softmax maps"))
+def test_dsnt_head_matches_mmpose(posekit_reference: Any) -> None:
+    posekit_reference.assert_head_fixture_matches(FIXTURES, "dsnt_head", REGENERATE, ("coordinates", "softmax maps"))
 
 
-def test_lambda_t_drops_the_heatmap_loss_from_its_epoch() -> None:
+def test_lambda_t_drops_the_heatmap_loss_from_its_epoch(posekit_reference: Any) -> None:
     """With lambda_t=2 the loss is coordinates + heatmaps before epoch 2 and coordinates only from it on;
     the ``dsnt_epoch`` hook sets the epoch on every DSNTHead of the trained model."""
     from posekit_regression import dsnt_epoch
 
-    head, batch, ref = head_fixture(FIXTURES, "dsnt_head", lambda_t=2)
+    head, batch, ref = posekit_reference.head_fixture(FIXTURES, "dsnt_head", lambda_t=2)
 
     class Trainer:
         model = torch.nn.Sequential(head)

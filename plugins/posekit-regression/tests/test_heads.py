@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from posekit_testing.conformance import random_topdown_batch
 
 from posekit import structures
 from posekit.codec_utils import flip_coordinates
@@ -18,13 +18,13 @@ CODEC = {"type": "RegressionLabel", "input_size": (64, 48)}
 FLIP = [0, 2, 1, 4, 3, *range(5, 17)]
 
 
-def _batch(codec_cfg: dict) -> PoseBatch:
-    return random_topdown_batch(build("codec", codec_cfg), flip_indices=FLIP)
+def _batch(posekit_check: Any, codec_cfg: dict) -> PoseBatch:
+    return posekit_check.random_topdown_batch(build("codec", codec_cfg), flip_indices=FLIP)
 
 
-def test_regression_head_flip_test_by_hand() -> None:
+def test_regression_head_flip_test_by_hand(posekit_check: Any) -> None:
     head = build("head", {"type": "RegressionHead", "in_channels": 8, "num_joints": 17, "decoder": CODEC}).eval()
-    batch = _batch(CODEC)
+    batch = _batch(posekit_check, CODEC)
     feats, feats_flip = (torch.randn(2, 8),), (torch.randn(2, 8),)
     with torch.no_grad():
         preds = head.predict((feats, feats_flip), batch, structures.TestCfg(flip_test=True))
@@ -39,13 +39,13 @@ def test_regression_head_flip_test_by_hand() -> None:
     assert preds[0].keypoint_scores.shape == (1, 17) and (preds[0].keypoint_scores == 1).all()
 
 
-def test_rle_head_keys_sigmas_and_old_checkpoints() -> None:
+def test_rle_head_keys_sigmas_and_old_checkpoints(posekit_check: Any) -> None:
     head = build("head", {"type": "RLEHead", "in_channels": 8, "num_joints": 17, "decoder": CODEC}).eval()
     keys = set(head.state_dict())
     assert {"fc.weight", "fc.bias", "loss_module.flow_model.s.0.0.weight", "loss_module.flow_model.mask"} <= keys
     with torch.no_grad():
         out = head((torch.randn(2, 8),))
-        preds = head.predict((torch.randn(2, 8),), _batch(CODEC), structures.TestCfg())
+        preds = head.predict((torch.randn(2, 8),), _batch(posekit_check, CODEC), structures.TestCfg())
     assert out.shape == (2, 17, 4)
     assert ((preds[0].keypoint_scores > 0) & (preds[0].keypoint_scores < 1)).all()  # 1 - sigmoid(sigma) averaged
     old = {k.replace("loss_module.", "loss.", 1): v + 1 for k, v in head.state_dict().items()}
@@ -149,8 +149,8 @@ def test_loss_conformance(posekit_check, cfg: dict) -> None:
     posekit_check.loss(cfg, torch.rand(2, 3, 2), torch.rand(2, 3, 2), torch.ones(2, 3, 1))
 
 
-def test_heads_train() -> None:
-    batch = _batch(CODEC)
+def test_heads_train(posekit_check: Any) -> None:
+    batch = _batch(posekit_check, CODEC)
     for cfg in (
         {"type": "RegressionHead", "in_channels": 8, "num_joints": 17},
         {"type": "RLEHead", "in_channels": 8, "num_joints": 17},

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import torch
-from posekit_testing.reference import assert_backbone_matches_mmpose, mmpose_backbone_config
 from torch import nn
 
 from posekit.errors import CheckpointError, ConfigError
@@ -18,14 +17,14 @@ FIXTURE = "fixtures/mmpose/models/simplebaseline-res18-narrow_coco-256x192"
 TINY = {"type": "ResNet", "depth": 18, "base_channels": 8, "stem_channels": 8}
 
 
-def _fixture(shared: Path) -> tuple[dict[str, Any], Path]:
+def _fixture(reference: Any, shared: Path) -> tuple[dict[str, Any], Path]:
     d = shared / FIXTURE
-    return mmpose_backbone_config(d), d
+    return reference.mmpose_backbone_config(d), d
 
 
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
-def test_matches_mmpose(shared: Path, optimized: bool) -> None:
-    assert_backbone_matches_mmpose(shared / FIXTURE, optimized)  # config as MMPose wrote it
+def test_matches_mmpose(posekit_reference: Any, shared: Path, optimized: bool) -> None:
+    posekit_reference.assert_backbone_matches_mmpose(shared / FIXTURE, optimized)  # config as MMPose wrote it
 
 
 @pytest.mark.parametrize(
@@ -48,8 +47,10 @@ def test_matches_mmpose(shared: Path, optimized: bool) -> None:
         ),
     ],
 )
-def test_wrong_architecture_checkpoint(shared: Path, cfg: dict[str, Any], expected: list[str]) -> None:
-    _, d = _fixture(shared)
+def test_wrong_architecture_checkpoint(
+    posekit_reference: Any, shared: Path, cfg: dict[str, Any], expected: list[str]
+) -> None:
+    _, d = _fixture(posekit_reference, shared)
     model = build("backbone", cfg)
     with pytest.raises(CheckpointError) as info:
         load_checkpoint(model, d / "checkpoint.pth", prefix="backbone.", strict=True)
@@ -57,8 +58,8 @@ def test_wrong_architecture_checkpoint(shared: Path, cfg: dict[str, Any], expect
         assert text in str(info.value)
 
 
-def test_wrong_prefix(shared: Path) -> None:
-    cfg, d = _fixture(shared)
+def test_wrong_prefix(posekit_reference: Any, shared: Path) -> None:
+    cfg, d = _fixture(posekit_reference, shared)
     with pytest.raises(CheckpointError, match=r"no keys under prefix 'neck\.'"):
         load_checkpoint(build("backbone", cfg), d / "checkpoint.pth", prefix="neck.")
 

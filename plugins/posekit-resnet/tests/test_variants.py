@@ -10,11 +10,6 @@ from typing import Any
 
 import pytest
 import torch
-from posekit_testing.reference import (
-    assert_backbone_matches_mmpose,
-    assert_head_matches_mmpose,
-    mmpose_backbone_config,
-)
 
 import posekit
 from posekit.cli import main
@@ -27,16 +22,16 @@ FAMILIES = ("SEResNet", "ResNeXt", "ResNeSt", "SCNet", "ViPNAS_ResNet")
 HEADS = set(posekit.list_components("head")["head"])
 
 
-def test_every_family_has_a_case() -> None:
-    kinds = {mmpose_backbone_config(FIXTURES / c)["type"] for c in CASES}
+def test_every_family_has_a_case(posekit_reference: Any) -> None:
+    kinds = {posekit_reference.mmpose_backbone_config(FIXTURES / c)["type"] for c in CASES}
     assert kinds == set(FAMILIES), f"{FIXTURES}: cases of {sorted(kinds)}, expected {FAMILIES}"
 
 
 @pytest.mark.parametrize("optimized", [False, True], ids=["eager", "fused-channels_last"])
 @pytest.mark.parametrize("case", CASES)
-def test_matches_mmpose(case: str, optimized: bool) -> None:
-    assert_backbone_matches_mmpose(FIXTURES / case, optimized)  # strict: every backbone key, no other
-    assert_head_matches_mmpose(FIXTURES / case, ("heatmaps",))
+def test_matches_mmpose(posekit_reference: Any, case: str, optimized: bool) -> None:
+    posekit_reference.assert_backbone_matches_mmpose(FIXTURES / case, optimized)  # strict: every backbone key, no other
+    posekit_reference.assert_head_matches_mmpose(FIXTURES / case, ("heatmaps",))
 
 
 def _configs() -> list[Path]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from posekit_testing.conformance import check_component
 
 COMPONENTS = [
     ("neck", "ChannelMapper"),
@@ -16,5 +17,5 @@ COMPONENTS = [
 
 
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS, ids=[n for _, n in COMPONENTS])
-def test_conformance(kind: str, name: str) -> None:
-    assert check_component(kind, name) in ("conformance", "built")
+def test_conformance(posekit_check: Any, kind: str, name: str) -> None:
+    assert posekit_check.component(kind, name) in ("conformance", "built")

@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from posekit_testing.conformance import check_estimator, random_topdown_batch
-from posekit_testing.reference import assert_close_to_max
 
 import posekit
 from posekit.errors import ConfigError
@@ -29,11 +27,13 @@ CONFIG_DIR = (
 CONFIGS = sorted(CONFIG_DIR.glob("rtmw-*.py"))
 
 
-def _close(name: str, got: torch.Tensor, ref: torch.Tensor) -> None:
-    assert_close_to_max(name, got.detach().numpy(), ref.numpy(), f"rtmw_outputs.pt (regenerate: {REGENERATE})")
+def _close(posekit_reference: Any, name: str, got: torch.Tensor, ref: torch.Tensor) -> None:
+    posekit_reference.assert_close_to_max(
+        name, got.detach().numpy(), ref.numpy(), f"rtmw_outputs.pt (regenerate: {REGENERATE})"
+    )
 
 
-def test_mmpose_checkpoint_matches() -> None:
+def test_mmpose_checkpoint_matches(posekit_reference: Any) -> None:
     ref = torch.load(FIXTURES / "rtmw_outputs.pt", weights_only=True)
     model = posekit.init_model({**ref["model"], "metainfo": "coco_wholebody"}, FIXTURES / "rtmw.pth")  # strict
     assert type(model.head).__name__ == "RTMWHead" and type(model.neck).__name__ == "CSPNeXtPAFPN"
@@ -42,12 +42,12 @@ def test_mmpose_checkpoint_matches() -> None:
         neck = model.neck(feats)
         simcc_x, simcc_y = model.head(neck)
     for i, (got, want) in enumerate(zip(feats, ref["feats"], strict=True)):
-        _close(f"backbone output {i}", got, want)
+        _close(posekit_reference, f"backbone output {i}", got, want)
     assert len(neck) == len(ref["neck"]) == 2
     for i, (got, want) in enumerate(zip(neck, ref["neck"], strict=True)):
-        _close(f"neck output {i}", got, want)
-    _close("simcc_x", simcc_x, ref["simcc_x"])
-    _close("simcc_y", simcc_y, ref["simcc_y"])
+        _close(posekit_reference, f"neck output {i}", got, want)
+    _close(posekit_reference, "simcc_x", simcc_x, ref["simcc_x"])
+    _close(posekit_reference, "simcc_y", simcc_y, ref["simcc_y"])
 
 
 def test_configs_found() -> None:
@@ -111,10 +111,12 @@ def _head_example() -> dict[str, Any]:
     return dict(get("head", "RTMWHead").example_config)
 
 
-def test_one_training_step_then_posekit_infer(tmp_path: Path) -> None:
+def test_one_training_step_then_posekit_infer(posekit_check: Any, tmp_path: Path) -> None:
     """A tiny 133-keypoint RTMW trains one step (loss, backward), is saved, and runs through `posekit infer`."""
     cfg, codec = _tiny_model()
-    model = check_estimator(cfg, random_topdown_batch(build("codec", codec), batch_size=2, num_keypoints=133))
+    model = posekit_check.estimator(
+        cfg, posekit_check.random_topdown_batch(build("codec", codec), batch_size=2, num_keypoints=133)
+    )
     for part in ("backbone", "neck", "head"):
         grads = [p.grad for p in getattr(model, part).parameters()]
         assert all(g is not None and torch.isfinite(g).all() for g in grads), part

@@ -7,31 +7,35 @@ Reference cases: shared/fixtures/mmpose/codecs/SimCCLabel-<tag>.npz, written by 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from posekit_testing.reference import assert_encode_matches, assert_same, codec_cases
 
 from posekit.errors import ConfigError
 from posekit.registry import build
 
 
-def test_matches_mmpose(shared: Path) -> None:
-    for path in codec_cases(shared, "SimCCLabel"):
-        codec, z, _ = assert_encode_matches(path)
+def test_matches_mmpose(posekit_reference: Any, shared: Path) -> None:
+    for path in posekit_reference.codec_cases(shared, "SimCCLabel"):
+        codec, z, _ = posekit_reference.assert_encode_matches(path)
         keypoints, scores = codec.decode(z["decode_in_simcc_x"], z["decode_in_simcc_y"])
         if "decode_out_visibility" in z.files:
             scores, visibility = scores
-            assert_same("decode visibility", visibility, z["decode_out_visibility"], path.name)
-        assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
-        assert_same("decode scores", scores, z["decode_out_scores"], path.name)
+            posekit_reference.assert_same("decode visibility", visibility, z["decode_out_visibility"], path.name)
+        posekit_reference.assert_same("decode keypoints", keypoints, z["decode_out_keypoints"], path.name)
+        posekit_reference.assert_same("decode scores", scores, z["decode_out_scores"], path.name)
         # batch_decode: each instance as a sample of its own gives the same numbers
         batch = codec.batch_decode(z["decode_in_simcc_x"], z["decode_in_simcc_y"])
         assert len(batch) == len(keypoints)
         for i, (kpts, score) in enumerate(batch):
-            assert_same("batch_decode keypoints", kpts, z["decode_out_keypoints"][i : i + 1], path.name)
+            posekit_reference.assert_same(
+                "batch_decode keypoints", kpts, z["decode_out_keypoints"][i : i + 1], path.name
+            )
             if "decode_out_visibility" not in z.files:
-                assert_same("batch_decode scores", score, z["decode_out_scores"][i : i + 1], path.name)
+                posekit_reference.assert_same(
+                    "batch_decode scores", score, z["decode_out_scores"][i : i + 1], path.name
+                )
 
 
 def test_gaussian_labels_by_hand() -> None:

@@ -9,21 +9,22 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from posekit_simcc.simcc_utils import flip_vectors
-from posekit_testing.conformance import random_topdown_batch
-from posekit_testing.reference import assert_head_matches_mmpose
 
 from posekit import structures
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseSample, TrainCfg
 
 
-def test_rtmcc_head_matches_mmpose(shared: Path) -> None:
-    assert_head_matches_mmpose(shared / "fixtures/mmpose/models/rtmpose-t_coco-256x192", ("simcc_x", "simcc_y"))
+def test_rtmcc_head_matches_mmpose(posekit_reference: Any, shared: Path) -> None:
+    posekit_reference.assert_head_matches_mmpose(
+        shared / "fixtures/mmpose/models/rtmpose-t_coco-256x192", ("simcc_x", "simcc_y")
+    )
 
 
 CODEC = {"type": "SimCCLabel", "input_size": (64, 48), "sigma": (4.9, 5.66), "normalize": False}
@@ -45,14 +46,14 @@ SIMCC = {
 }
 
 
-def _batch() -> PoseBatch:
-    return random_topdown_batch(build("codec", CODEC), flip_indices=[0, 2, 1, 4, 3, *range(5, 17)])
+def _batch(posekit_check: Any) -> PoseBatch:
+    return posekit_check.random_topdown_batch(build("codec", CODEC), flip_indices=[0, 2, 1, 4, 3, *range(5, 17)])
 
 
 @pytest.mark.parametrize("cfg", [RTMCC, SIMCC])
-def test_predict_flip_test_and_heatmaps(cfg: dict) -> None:
+def test_predict_flip_test_and_heatmaps(posekit_check: Any, cfg: dict) -> None:
     head = build("head", cfg).eval()
-    batch = _batch()
+    batch = _batch(posekit_check)
     torch.manual_seed(0)
     feats, feats_flip = (torch.randn(2, 8, 2, 2),), (torch.randn(2, 8, 2, 2),)
     test_cfg = structures.TestCfg(flip_test=True, output_heatmaps=True)
@@ -67,9 +68,9 @@ def test_predict_flip_test_and_heatmaps(cfg: dict) -> None:
     assert preds[0].heatmaps.min() >= 0 and preds[0].heatmaps.max() <= 1
 
 
-def test_loss_and_accuracy() -> None:
+def test_loss_and_accuracy(posekit_check: Any) -> None:
     head = build("head", RTMCC)
-    batch = _batch()
+    batch = _batch(posekit_check)
     torch.manual_seed(0)
     losses = head.loss((torch.randn(2, 8, 2, 2),), batch, TrainCfg())
     assert set(losses) == {"loss_kpt", "acc_pose"} and losses["loss_kpt"] > 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from posekit_synthetic.coco import OCCLUDER, render_scene, scene_rng, write_coco_dataset
 from posekit_synthetic.figures import L_HIP, L_SHO, R_HIP, R_SHO, sample_figure
-from posekit_testing.configs import topdown_pipeline
 
 from posekit.cli import main
 
@@ -138,10 +138,10 @@ def test_ground_truth_scores_ap_1_with_pycocotools(coco_dir: Path) -> None:
     assert ev.stats[0] == pytest.approx(1.0)
 
 
-def test_loads_through_coco_dataset_and_pipeline(coco_dir: Path) -> None:
+def test_loads_through_coco_dataset_and_pipeline(posekit_configs: Any, coco_dir: Path) -> None:
     from posekit.registry import build
 
-    pipeline = topdown_pipeline((192, 256), augment=True, half_body=True)
+    pipeline = posekit_configs.topdown_pipeline((192, 256), augment=True, half_body=True)
     ds = build(
         "dataset",
         {

@@ -1,7 +1,7 @@
 """The top-down predict path on the real pipeline, against MMPose's outputs.
 
 Reference: ``shared/fixtures/mmpose/models/<name>/`` (MMPose 1.3.2, CPU, random weights; the
-fixture estimators built and loaded by :func:`posekit_testing.reference.mmpose_estimator`). The
+fixture estimators built and loaded by the kit fixture ``posekit_reference.mmpose_estimator``). The
 real test pipeline (``CocoDataset`` on ``data/coco/test_coco.json`` with LoadImage,
 GetBBoxCenterScale, TopdownAffine, PackPoseInputs; ``pose_collate``; the model's data
 preprocessor) runs the two people of the top-down fixtures' ``input.npy`` (COCO annotations 460541
@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from posekit_testing.reference import assert_close_to_max, mmpose_estimator
 
 from posekit.data import pose_collate
 from posekit.registry import build
@@ -34,8 +33,8 @@ def _folder(shared: Path, name: str) -> Path:
     return shared / "fixtures/mmpose/models" / name
 
 
-def _model(shared: Path, name: str, test_cfg: dict[str, Any] | None = None) -> torch.nn.Module:
-    return mmpose_estimator(_folder(shared, name), test_cfg)
+def _model(posekit_reference: Any, shared: Path, name: str, test_cfg: dict[str, Any] | None = None) -> torch.nn.Module:
+    return posekit_reference.mmpose_estimator(_folder(shared, name), test_cfg)
 
 
 def _as_tuple(value: Any) -> tuple[torch.Tensor, ...]:
@@ -77,17 +76,21 @@ def _to_input(keypoints: np.ndarray, warp_mat: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ("rtmpose-t_coco-256x192", "simplebaseline-res18-narrow_coco-256x192"))
-def test_topdown_predict_on_the_real_pipeline(shared: Path, name: str) -> None:
+def test_topdown_predict_on_the_real_pipeline(posekit_reference: Any, shared: Path, name: str) -> None:
     folder = _folder(shared, name)
-    model = _model(shared, name, {"flip_test": False})
+    model = _model(posekit_reference, shared, name, {"flip_test": False})
     batch = _topdown_batch(shared, model)
-    assert_close_to_max("pipeline", batch.inputs.numpy(), np.load(folder / "input.npy"), str(folder / "input.npy"))
+    posekit_reference.assert_close_to_max(
+        "pipeline", batch.inputs.numpy(), np.load(folder / "input.npy"), str(folder / "input.npy")
+    )
     with torch.no_grad():
         raw = _as_tuple(model(batch.inputs, mode="tensor"))
         in_input_space = model.head.predict(model.extract_feat(batch.inputs), batch, model.test_cfg)
     ref = np.load(folder / "head_out.npz", allow_pickle=False)
     for key, tensor in zip(HEAD_OUTPUTS[type(model.head).__name__], raw, strict=True):
-        assert_close_to_max(f"{key} (pipeline + preprocessor)", tensor.numpy(), ref[key], str(folder / "head_out.npz"))
+        posekit_reference.assert_close_to_max(
+            f"{key} (pipeline + preprocessor)", tensor.numpy(), ref[key], str(folder / "head_out.npz")
+        )
 
     results = _predict(model, batch)
     assert len(results) == len(FIXTURE_ANN_IDS)
@@ -115,7 +118,7 @@ def test_topdown_predict_on_the_real_pipeline(shared: Path, name: str) -> None:
     ),
 )
 def test_topdown_flip_test_is_mirror_equivariant(
-    shared: Path, name: str, test_cfg: dict[str, Any], stride: float
+    posekit_reference: Any, shared: Path, name: str, test_cfg: dict[str, Any], stride: float
 ) -> None:
     """With flip test, the mirrored crop gives the mirrored pose, left and right keypoints swapped.
 
@@ -123,9 +126,9 @@ def test_topdown_flip_test_is_mirror_equivariant(
     maps mirrored, so keypoint ``k`` of the mirrored crop is keypoint ``flip_indices[k]`` of the crop,
     mirrored: ``x' = W - stride - x`` in input pixels (``stride``: input pixels per decoder bin).
     """
-    model = _model(shared, name, test_cfg)
+    model = _model(posekit_reference, shared, name, test_cfg)
     batch = _topdown_batch(shared, model)
-    plain = _predict(_model(shared, name, {"flip_test": False}), batch)
+    plain = _predict(_model(posekit_reference, shared, name, {"flip_test": False}), batch)
     results = _predict(model, batch)
     mirrored = _predict(model, PoseBatch(batch.inputs.flip(-1), batch.targets, batch.samples))
     flip_indices = batch.samples[0].flip_indices
@@ -139,13 +142,13 @@ def test_topdown_flip_test_is_mirror_equivariant(
         np.testing.assert_allclose(mir.keypoint_scores[0], res.keypoint_scores[0][flip_indices], rtol=1e-6)
 
 
-def test_topdown_output_keypoint_indices(shared: Path) -> None:
+def test_topdown_output_keypoint_indices(posekit_reference: Any, shared: Path) -> None:
     name = "rtmpose-t_coco-256x192"
     indices = (0, 5, 6, 15, 16)
-    full_model = _model(shared, name)
+    full_model = _model(posekit_reference, shared, name)
     batch = _topdown_batch(shared, full_model)
     full = _predict(full_model, batch)
-    some = _predict(_model(shared, name, {"output_keypoint_indices": indices}), batch)
+    some = _predict(_model(posekit_reference, shared, name, {"output_keypoint_indices": indices}), batch)
     for a, b in zip(full, some, strict=True):
         assert b.keypoints.shape == (1, len(indices), 2) and b.keypoint_scores.shape == (1, len(indices))
         np.testing.assert_array_equal(b.keypoints, a.keypoints[:, list(indices)])

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from posekit_testing.samples import assert_dots_follow as _dots_follow
-from posekit_testing.samples import assert_seeded
-from posekit_testing.samples import dotted_sample as _sample
-from posekit_testing.samples import isolated_keypoints as _isolated
-from posekit_testing.samples import paint_dots as _with_dots
-from posekit_testing.samples import sample_state as _state
-from posekit_testing.samples import seeded_sample as _rng_sample
 from posekit_topdown.transforms import GetBBoxCenterScale, RandomBBoxTransform, RandomHalfBody, TopdownAffine
 
 from posekit.errors import DataError
@@ -94,21 +88,23 @@ RANDOM = {
 
 
 @pytest.mark.parametrize("name", sorted(RANDOM))
-def test_same_seed_same_output(name: str) -> None:
-    assert_seeded(RANDOM[name]())
+def test_same_seed_same_output(posekit_samples: Any, name: str) -> None:
+    posekit_samples.assert_seeded(RANDOM[name]())
 
 
-def test_unseeded_sample_follows_numpy_global_seed() -> None:
+def test_unseeded_sample_follows_numpy_global_seed(posekit_samples: Any) -> None:
     def run() -> list[np.ndarray]:
         np.random.seed(5)
-        return _state(RandomBBoxTransform()(GetBBoxCenterScale()(_sample(n=2))))
+        return posekit_samples.sample_state(
+            RandomBBoxTransform()(GetBBoxCenterScale()(posekit_samples.dotted_sample(n=2)))
+        )
 
     for a, b in zip(run(), run(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
-def test_random_bbox_transform_ranges() -> None:
-    sample = GetBBoxCenterScale(padding=1.0)(_rng_sample(0, n=1))
+def test_random_bbox_transform_ranges(posekit_samples: Any) -> None:
+    sample = GetBBoxCenterScale(padding=1.0)(posekit_samples.seeded_sample(0, n=1))
     base_c, base_s = sample.bbox_center.copy(), sample.bbox_scale.copy()
     sample.bbox_center = np.repeat(base_c, 500, 0)
     sample.bbox_scale = np.repeat(base_s, 500, 0)
@@ -122,16 +118,18 @@ def test_random_bbox_transform_ranges() -> None:
     assert out.bbox_scale.dtype == out.bbox_center.dtype == np.float32
 
 
-def test_half_body_box_is_the_half_extent() -> None:
-    sample = GetBBoxCenterScale()(_sample(seed=1))
+def test_half_body_box_is_the_half_extent(posekit_samples: Any) -> None:
+    sample = GetBBoxCenterScale()(posekit_samples.dotted_sample(seed=1))
     out = RandomHalfBody(prob=1.0, upper_prioritized_prob=1.0, padding=1.5)(sample)
     upper = sample.keypoints[0, COCO_UPPER]
     np.testing.assert_allclose(out.bbox_center[0], upper.mean(0), rtol=1e-5)
     np.testing.assert_allclose(out.bbox_scale[0], (upper.max(0) - upper.min(0)) * 1.5, rtol=1e-5)
-    low = RandomHalfBody(prob=1.0, upper_prioritized_prob=0.0)(GetBBoxCenterScale()(_sample(seed=1)))
+    low = RandomHalfBody(prob=1.0, upper_prioritized_prob=0.0)(
+        GetBBoxCenterScale()(posekit_samples.dotted_sample(seed=1))
+    )
     np.testing.assert_allclose(low.bbox_center[0], sample.keypoints[0, COCO_LOWER].mean(0), rtol=1e-5)
     # too few visible keypoints: unchanged
-    few = GetBBoxCenterScale()(_sample(seed=1))
+    few = GetBBoxCenterScale()(posekit_samples.dotted_sample(seed=1))
     few.keypoints_visible[:, :10] = 0
     kept = few.bbox_center.copy()
     np.testing.assert_array_equal(RandomHalfBody(prob=1.0)(few).bbox_center, kept)
@@ -141,9 +139,9 @@ def test_half_body_box_is_the_half_extent() -> None:
 
 
 @pytest.mark.parametrize("udp", [False, True], ids=["plain", "udp"])
-def test_topdown_affine_moves_keypoints_with_pixels(udp: bool) -> None:
+def test_topdown_affine_moves_keypoints_with_pixels(posekit_samples: Any, udp: bool) -> None:
     for seed in range(4):
-        sample = _with_dots(_sample(seed=seed, size=(200, 160)))
+        sample = posekit_samples.paint_dots(posekit_samples.dotted_sample(seed=seed, size=(200, 160)))
         sample.rng = sample_rng(seed, 0, 0)
         sample = GetBBoxCenterScale()(sample)
         sample = RandomBBoxTransform(rotate_prob=1.0, scale_factor=(1.2, 1.5), shift_prob=0.0)(sample)
@@ -153,11 +151,13 @@ def test_topdown_affine_moves_keypoints_with_pixels(udp: bool) -> None:
         inv = cv2.invertAffineTransform(out.warp_mat.astype(np.float64))
         back = out.transformed_keypoints[0] @ inv[:, :2].T + inv[:, 2]
         np.testing.assert_allclose(back, out.keypoints[0], atol=1e-3)
-        _dots_follow(out, out.transformed_keypoints[0], _isolated(out.keypoints[0]), list(range(17)))
+        posekit_samples.assert_dots_follow(
+            out, out.transformed_keypoints[0], posekit_samples.isolated_keypoints(out.keypoints[0]), list(range(17))
+        )
 
 
-def test_topdown_affine_wants_one_instance() -> None:
-    sample = GetBBoxCenterScale()(_sample(n=2))
+def test_topdown_affine_wants_one_instance(posekit_samples: Any) -> None:
+    sample = GetBBoxCenterScale()(posekit_samples.dotted_sample(n=2))
     with pytest.raises(DataError, match="one instance"):
         TopdownAffine(input_size=(48, 64))(sample)
 
@@ -175,13 +175,13 @@ TOPDOWN_TRAIN = [
 ]
 
 
-def test_topdown_train_pipeline_is_seeded() -> None:
+def test_topdown_train_pipeline_is_seeded(posekit_samples: Any) -> None:
     pipeline = Compose(TOPDOWN_TRAIN)
 
     def batch(seed: int) -> torch.Tensor:
         samples = []
         for i in range(4):
-            s = _sample(seed=i)
+            s = posekit_samples.dotted_sample(seed=i)
             s.bbox = s.bbox[:1]
             s.rng = sample_rng(seed, 0, i)
             samples.append(pipeline(s))

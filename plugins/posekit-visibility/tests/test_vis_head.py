@@ -5,13 +5,14 @@ and gives MMPose's heatmaps, visibilities, losses and flip-test keypoints and vi
 from __future__ import annotations
 
 from pathlib import Path
-
-from posekit_testing.reference import assert_head_fixture_matches
+from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REGENERATE = "~/.cache/posekit/mmpose-env/bin/python plugins/posekit-visibility/tests/fixtures/generate.py"
 
 
-def test_vis_head_matches_mmpose() -> None:
+def test_vis_head_matches_mmpose(posekit_reference: Any) -> None:
     outputs = ("heatmaps", "visibilities")
-    assert_head_fixture_matches(FIXTURES, "vis_head", REGENERATE, outputs, encoder=("pose_cfg", "decoder"))
+    posekit_reference.assert_head_fixture_matches(
+        FIXTURES, "vis_head", REGENERATE, outputs, encoder=("pose_cfg", "decoder")
+    )

@@ -4,11 +4,10 @@ one training step each; the original PVT repository's keys convert (the fixture 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from posekit_testing.configs import convert_and_check, mmpose_configs
-from posekit_testing.conformance import check_estimator, random_topdown_batch
 
 import posekit
 from posekit.errors import ConfigError
@@ -16,26 +15,27 @@ from posekit.registry import build
 
 TINY = {"embed_dims": 8, "num_layers": (1, 1, 1, 1), "num_heads": (1, 1, 2, 2), "mlp_ratios": (2, 2, 2, 2),
         "sr_ratios": (2, 2, 1, 1), "out_indices": (3,)}  # fmt: skip
-CONFIGS = mmpose_configs("type='PyramidVisionTransformer'", "type='PyramidVisionTransformerV2'")
+MMPOSE_CONFIGS = pytest.mark.mmpose_configs("type='PyramidVisionTransformer'", "type='PyramidVisionTransformerV2'")
 
 
-def test_configs_found() -> None:
-    assert len(CONFIGS) == 2, f"expected MMPose's 2 PVT configs, found {len(CONFIGS)}"
+def test_configs_found(posekit_configs: Any) -> None:
+    configs = posekit_configs.mmpose_configs(*MMPOSE_CONFIGS.args, **MMPOSE_CONFIGS.kwargs)
+    assert len(configs) == 2, f"expected MMPose's 2 PVT configs, found {len(configs)}"
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path) -> None:
-    model_cfg = posekit.load_config(convert_and_check(path, tmp_path)).model
+@MMPOSE_CONFIGS
+def test_mmpose_config_converts_checks_builds(posekit_configs: Any, mmpose_config: Path, tmp_path: Path) -> None:
+    model_cfg = posekit.load_config(posekit_configs.convert_and_check(mmpose_config, tmp_path)).model
     model_cfg["backbone"].pop("init_cfg")  # the PVT repository's ImageNet weights: not downloaded here
     with torch.device("meta"):
         model = build("estimator", model_cfg)
     embed_dims = model.backbone.layers[-1][0].projection.out_channels
     assert model.head.in_channels == embed_dims == 512
-    assert [len(blocks) for _, blocks, _ in model.backbone.layers][-1] == 3 + ("V2" not in path.read_text())
+    assert [len(blocks) for _, blocks, _ in model.backbone.layers][-1] == 3 + ("V2" not in mmpose_config.read_text())
 
 
 @pytest.mark.parametrize("name", ["PyramidVisionTransformer", "PyramidVisionTransformerV2"])
-def test_one_training_step(name: str) -> None:
+def test_one_training_step(posekit_check: Any, name: str) -> None:
     codec = {"type": "MSRAHeatmap", "input_size": (64, 64), "heatmap_size": (16, 16), "sigma": 2.0}
     cfg = {
         "type": "TopdownPoseEstimator",
@@ -43,7 +43,7 @@ def test_one_training_step(name: str) -> None:
         "head": {"type": "HeatmapHead", "in_channels": 16, "out_channels": 17, "deconv_out_channels": (16, 16, 16),
                  "deconv_kernel_sizes": (4, 4, 4), "decoder": codec},
     }  # fmt: skip
-    model = check_estimator(cfg, random_topdown_batch(build("codec", codec), batch_size=2))
+    model = posekit_check.estimator(cfg, posekit_check.random_topdown_batch(build("codec", codec), batch_size=2))
     grads = {n: p.grad for n, p in model.backbone.named_parameters()}
     assert all(g is not None and torch.isfinite(g).all() for g in grads.values()), sorted(grads)
     assert float(grads["layers.0.1.0.pos_embed" if name.endswith("Transformer") else "layers.0.2.weight"].abs().sum())

@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 import torch
-from posekit_testing.configs import convert_and_check, mmpose_configs
-from posekit_testing.conformance import check_estimator, random_topdown_batch
 
 import posekit
 from posekit.errors import ConfigError
@@ -17,17 +15,20 @@ from posekit.registry import build
 
 TINY = {"type": "SwinTransformer", "embed_dims": 8, "depths": (2, 2), "num_heads": (1, 2), "strides": (4, 2)}
 
-CONFIGS = mmpose_configs("type='SwinTransformer'")
+MMPOSE_CONFIGS = pytest.mark.mmpose_configs("type='SwinTransformer'")
 
 
-def test_configs_found() -> None:
-    assert len(CONFIGS) == 5, f"expected MMPose's 5 Swin configs, found {len(CONFIGS)}"
+def test_configs_found(posekit_configs: Any) -> None:
+    configs = posekit_configs.mmpose_configs(*MMPOSE_CONFIGS.args, **MMPOSE_CONFIGS.kwargs)
+    assert len(configs) == 5, f"expected MMPose's 5 Swin configs, found {len(configs)}"
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@MMPOSE_CONFIGS
+def test_mmpose_config_converts_checks_builds(
+    posekit_configs: Any, mmpose_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # --partial: Swin-L's per-key weight decay (paramwise_cfg.custom_keys) has no posekit equivalent yet
-    out = convert_and_check(path, tmp_path, "--partial")
+    out = posekit_configs.convert_and_check(mmpose_config, tmp_path, "--partial")
     dropped = {line.split(":")[0].strip() for line in capsys.readouterr().err.splitlines() if line.startswith("  [")}
     assert dropped <= {"[optim] optim_wrapper.paramwise_cfg.custom_keys"}, dropped
     model_cfg = posekit.load_config(out).model
@@ -39,7 +40,7 @@ def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path, capsys
     assert [len(s.blocks) for s in backbone.stages] == list(model_cfg["backbone"]["depths"])
 
 
-def test_one_training_step() -> None:
+def test_one_training_step(posekit_check: Any) -> None:
     codec = {"type": "MSRAHeatmap", "input_size": (48, 64), "heatmap_size": (12, 16), "sigma": 2.0}
     cfg = {
         "type": "TopdownPoseEstimator",
@@ -48,7 +49,7 @@ def test_one_training_step() -> None:
         "head": {"type": "HeatmapHead", "in_channels": 16, "out_channels": 17, "deconv_out_channels": (16,),
                  "deconv_kernel_sizes": (4,), "decoder": codec},
     }  # fmt: skip
-    model = check_estimator(cfg, random_topdown_batch(build("codec", codec), batch_size=2))
+    model = posekit_check.estimator(cfg, posekit_check.random_topdown_batch(build("codec", codec), batch_size=2))
     grads = {n: p.grad for n, p in model.backbone.named_parameters()}
     assert all(g is not None and torch.isfinite(g).all() for g in grads.values()), sorted(grads)
     assert float(grads["stages.0.blocks.1.attn.w_msa.relative_position_bias_table"].abs().sum()) > 0

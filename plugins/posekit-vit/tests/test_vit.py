@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 import torch
-from posekit_testing.configs import convert_and_check, mmpose_configs
-from posekit_testing.conformance import check_estimator, random_topdown_batch
 
 import posekit
 from posekit.errors import ConfigError
@@ -54,17 +52,18 @@ def test_mmpose_checkpoint_matches(name: str, tmp_path: Path) -> None:
     _close(heatmaps, ref["heatmaps"], f"{name}.pth heatmaps")
 
 
-CONFIGS = mmpose_configs(".VisionTransformer'")
+MMPOSE_CONFIGS = pytest.mark.mmpose_configs(".VisionTransformer'")
 
 
-def test_configs_found() -> None:
-    assert len(CONFIGS) == 12, f"expected MMPose's 12 ViTPose configs, found {len(CONFIGS)}"
+def test_configs_found(posekit_configs: Any) -> None:
+    configs = posekit_configs.mmpose_configs(*MMPOSE_CONFIGS.args, **MMPOSE_CONFIGS.kwargs)
+    assert len(configs) == 12, f"expected MMPose's 12 ViTPose configs, found {len(configs)}"
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path) -> None:
+@MMPOSE_CONFIGS
+def test_mmpose_config_converts_checks_builds(posekit_configs: Any, mmpose_config: Path, tmp_path: Path) -> None:
     # whole: the layer-decay constructor converts to optim.optimizer.constructor, custom_imports is a note
-    out = convert_and_check(path, tmp_path)
+    out = posekit_configs.convert_and_check(mmpose_config, tmp_path)
     constructor = posekit.load_config(out).optim.optimizer.constructor
     assert constructor is not None and constructor["type"] == "LayerDecayOptimWrapperConstructor"
     model_cfg = posekit.load_config(out).model
@@ -89,7 +88,7 @@ def test_mmpose_config_converts_checks_builds(path: Path, tmp_path: Path) -> Non
     ],
     ids=["simple", "classic"],
 )  # fmt: skip
-def test_one_training_step(head: dict[str, Any], neck: dict[str, Any] | None) -> None:
+def test_one_training_step(posekit_check: Any, head: dict[str, Any], neck: dict[str, Any] | None) -> None:
     """A tiny ViTPose (both decoders) trains one step; every backbone parameter gets a finite gradient."""
     codec = {"type": "UDPHeatmap", "input_size": (48, 64), "heatmap_size": (12, 16), "sigma": 2.0}
     backbone = {
@@ -109,19 +108,20 @@ def test_one_training_step(head: dict[str, Any], neck: dict[str, Any] | None) ->
         **({"neck": neck} if neck else {}),
     }
     cfg["backbone"]["type"] = "VisionTransformer"
-    model = check_estimator(cfg, random_topdown_batch(build("codec", codec), batch_size=2))
+    model = posekit_check.estimator(cfg, posekit_check.random_topdown_batch(build("codec", codec), batch_size=2))
     grads = {n: p.grad for n, p in model.backbone.named_parameters()}
     assert all(g is not None and torch.isfinite(g).all() for g in grads.values()), sorted(grads)
     assert float(grads["pos_embed"].abs().sum()) > 0
 
 
 def test_size_that_does_not_fit_the_patches_is_refused_at_config_check(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    posekit_configs: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from posekit.cli import main
 
     out = tmp_path / "vitpose.yaml"
-    path = next(p for p in CONFIGS if p.stem.startswith("td-hm_ViTPose-base-simple"))
+    configs = posekit_configs.mmpose_configs(*MMPOSE_CONFIGS.args)
+    path = next(p for p in configs if p.stem.startswith("td-hm_ViTPose-base-simple"))
     assert main(["convert", "mmpose-config", str(path), "-o", str(out), "--partial"]) == 0
     assert main(["config", "check", str(out), "--set", "model.backbone.img_size=[250,192]"]) != 0
     err = capsys.readouterr().err

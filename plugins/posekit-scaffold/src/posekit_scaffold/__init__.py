@@ -56,11 +56,9 @@ def test_codec(posekit_check) -> None:
     "estimator": """
 
 def test_estimator(posekit_check) -> None:
-    from posekit_testing import example_config, random_topdown_batch
-
-    cfg = {**example_config("estimator", "$estimator"), "test_cfg": {"flip_test": True}}
+    cfg = {**posekit_check.example_config("estimator", "$estimator"), "test_cfg": {"flip_test": True}}
     codec = posekit.build("codec", cfg["head"]["decoder"])
-    posekit_check.estimator(cfg, random_topdown_batch(codec, batch_size=2))
+    posekit_check.estimator(cfg, posekit_check.random_topdown_batch(codec, batch_size=2))
 """,
 }
 

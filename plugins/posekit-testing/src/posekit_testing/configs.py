@@ -11,6 +11,15 @@ from typing import Any
 
 from posekit_testing.conformance import shared_dir
 
+__all__ = [
+    "IMAGENET_PREPROCESSOR",
+    "bottomup_pipeline",
+    "convert_and_check",
+    "heatmap_model",
+    "mmpose_configs",
+    "topdown_pipeline",
+]
+
 #: the data preprocessor of MMPose's configs: ImageNet mean / std (0-255), BGR images to RGB
 IMAGENET_PREPROCESSOR: dict[str, Any] = {
     "type": "PoseDataPreprocessor",

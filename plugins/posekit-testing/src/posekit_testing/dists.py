@@ -12,6 +12,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+__all__ = [
+    "on_path",
+    "write_dist",
+]
+
 
 def write_dist(
     root: Path,

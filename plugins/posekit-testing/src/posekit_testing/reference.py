@@ -8,6 +8,23 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "assert_backbone_matches_mmpose",
+    "assert_close",
+    "assert_close_to_max",
+    "assert_encode_matches",
+    "assert_head_fixture_matches",
+    "assert_head_matches_mmpose",
+    "assert_metric_close",
+    "assert_outputs_match",
+    "assert_same",
+    "codec_cases",
+    "head_fixture",
+    "metric_fixture",
+    "mmpose_backbone_config",
+    "mmpose_estimator",
+]
+
 
 def assert_same(name: str, got: object, ref: np.ndarray, where: str) -> None:
     """``got`` equals the reference ``ref``: exactly for integers and booleans, else rel 1e-5 / abs 1e-6.

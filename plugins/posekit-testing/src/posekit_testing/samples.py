@@ -19,6 +19,19 @@ from posekit.transforms.base import BaseTransform
 from posekit.transforms.geometry import bbox_xyxy2cs
 from posekit.transforms.rng import sample_rng
 
+__all__ = [
+    "COCO_FLIP_INDICES",
+    "assert_dots_follow",
+    "assert_seeded",
+    "coco_dataset",
+    "coco_sample",
+    "dotted_sample",
+    "isolated_keypoints",
+    "paint_dots",
+    "sample_state",
+    "seeded_sample",
+]
+
 #: COCO-17 left/right swap
 COCO_FLIP_INDICES = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
 
