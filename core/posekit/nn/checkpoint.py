@@ -239,15 +239,13 @@ def load_model_checkpoint(
 
     ``meta`` is ``{}`` when absent; ``strict`` as :func:`load_state_dict`.
     """
-    if isinstance(checkpoint, Mapping):
-        ckpt = checkpoint
-    else:
-        source, ckpt = source or f"checkpoint {os.fspath(checkpoint)!r}", read_checkpoint(checkpoint)
+    if not isinstance(checkpoint, Mapping):
+        source, checkpoint = source or f"checkpoint {os.fspath(checkpoint)!r}", read_checkpoint(checkpoint)
     source = source or "checkpoint"
-    state = extract_state_dict(ckpt, None, source)
+    state = extract_state_dict(checkpoint, None, source)
     check_finite_weights(state, source)
     load_state_dict(model, state, strict=strict, source=source)
-    meta = ckpt.get("meta")
+    meta = checkpoint.get("meta")
     return dict(meta) if isinstance(meta, Mapping) else {}
 
 
