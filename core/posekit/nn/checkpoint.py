@@ -254,16 +254,12 @@ def load_model_checkpoint(
 
 def _component_names(node: Any) -> set[str]:
     """Every ``type`` string in a nested config (mappings and lists)."""
-    names: set[str] = set()
     if isinstance(node, Mapping):
-        if isinstance(node.get("type"), str):
-            names.add(node["type"].rpartition(":")[2])
-        for value in node.values():
-            names |= _component_names(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            names |= _component_names(value)
-    return names
+        own = {node["type"].rpartition(":")[2]} if isinstance(node.get("type"), str) else set()
+        return own.union(*map(_component_names, node.values()))
+    if isinstance(node, (list, tuple)):
+        return set().union(*map(_component_names, node))
+    return set()
 
 
 def component_distributions(config: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
