@@ -124,10 +124,7 @@ class BaseMetric:
                 f"{type(self).__name__}.evaluate(): no result was processed (on any rank); "
                 "call process(results) for each batch of the evaluation pass first"
             )
-        if not _is_distributed():
-            metrics = self.compute_metrics(records)
-        else:
-            metrics = self._compute_on_rank0(records)
+        metrics = self._compute_on_rank0(records) if _is_distributed() else self.compute_metrics(records)
         if self.prefix:
             return {f"{self.prefix}/{k}": v for k, v in metrics.items()}
         return dict(metrics)
