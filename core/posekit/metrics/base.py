@@ -163,8 +163,6 @@ def check_finite(name: str, value: np.ndarray, where: str) -> None:
 
 def check_shape(name: str, value: np.ndarray, expected: tuple[int | None, ...], where: str, hint: str = "") -> None:
     """Raise a :class:`DataError` when ``value.shape`` differs from ``expected`` (None matches any size)."""
-    if value.shape == expected:
-        return
     ok = value.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, value.shape, strict=True))
     if not ok:
         want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"
