@@ -46,11 +46,6 @@ class ShardSampler(Sampler[tuple[int, int]]):
         return len(self.indices)
 
 
-def iters_per_epoch(num_samples: int, batch_size: int, drop_last: bool) -> int:
-    """Batches a rank draws per epoch from its ``num_samples`` samples."""
-    return num_samples // batch_size if drop_last else math.ceil(num_samples / batch_size)
-
-
 def build_train_loader(
     dataset: Dataset, split: Any, seed: int, rank: int, world_size: int, device: torch.device, where: str
 ) -> tuple[TrainSampler, DataLoader, int]:
@@ -74,7 +69,8 @@ def build_train_loader(
         seed=seed,
         rank=rank,
     )
-    iters = iters_per_epoch(sampler.num_samples, split.batch_size, split.drop_last)
+    n, size = sampler.num_samples, split.batch_size
+    iters = n // size if split.drop_last else math.ceil(n / size)
     if iters == 0:
         raise ConfigError(
             f"data.train: {sampler.num_samples} samples per process is less than one batch "
