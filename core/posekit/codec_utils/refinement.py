@@ -67,6 +67,8 @@ def _blurred_windows(
     Computes only those pixels (from a window of the unblurred map), not the whole map: ``(P, 2h+1, 2h+1)``
     float32 for ``P`` points; equal to the :func:`_blur_raw` values up to float32 summation order.
     """
+    if kernel % 2 != 1:
+        raise ValueError(f"blur kernel size must be odd, got {kernel}")
     height, width = maps.shape[-2:]
     reach = half + kernel // 2
     offsets = np.arange(-reach, reach + 1)
@@ -88,8 +90,6 @@ def refine_keypoints_dark(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kern
     unless a neighbour falls below MMPose's floor of 1e-10; those keypoints take the whole-map path.
     Arguments and result as :func:`refine_keypoints`; ``blur_kernel_size`` is odd.
     """
-    if blur_kernel_size % 2 != 1:
-        raise ValueError(f"blur kernel size must be odd, got {blur_kernel_size}")
     height, width = heatmaps.shape[-2:]
     maps, ch, x, y = _pixels(keypoints, heatmaps)
     inside = (x > 1) & (x < width - 2) & (y > 1) & (y < height - 2)
@@ -136,8 +136,6 @@ def refine_keypoints_dark_udp(keypoints: np.ndarray, heatmaps: np.ndarray, blur_
     keypoints, the ``-1`` ones among them, take MMPose's whole-map path. Arguments and result as
     :func:`refine_keypoints_dark`.
     """
-    if blur_kernel_size % 2 != 1:
-        raise ValueError(f"blur kernel size must be odd, got {blur_kernel_size}")
     height, width = heatmaps.shape[-2:]
     n_kpt = heatmaps.shape[-3]
     maps, ch, x, y = _pixels(keypoints, heatmaps)
