@@ -51,7 +51,7 @@ def build_train_loader(
 ) -> tuple[TrainSampler, DataLoader, int]:
     """The trainer's sampler and loader of ``dataset`` (config path ``where``) for the ``data.train``
     section ``split``, and the batches a rank draws per epoch."""
-    from posekit.data import build_dataloader, pose_collate
+    from posekit.data import build_dataloader
 
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise ConfigError(f"{where} ({type(dataset).__name__}) has no samples")
@@ -64,7 +64,6 @@ def build_train_loader(
         num_workers=split.num_workers,
         drop_last=split.drop_last,
         persistent_workers=split.persistent_workers,
-        collate_fn=pose_collate,
         pin_memory=split.pins_memory(device.type),
         seed=seed,
         rank=rank,
@@ -83,7 +82,7 @@ def build_eval_loader(
     dataset: Dataset, split: Any, seed: int, rank: int, world_size: int, device: torch.device, persistent: bool
 ) -> DataLoader:
     """An evaluation loader of ``dataset``: this rank's :class:`ShardSampler` share, in order."""
-    from posekit.data import build_dataloader, pose_collate
+    from posekit.data import build_dataloader
 
     return build_dataloader(
         dataset,
@@ -92,7 +91,6 @@ def build_eval_loader(
         num_workers=split.num_workers,
         drop_last=False,
         persistent_workers=persistent,
-        collate_fn=pose_collate,
         pin_memory=split.pins_memory(device.type),
         seed=seed,
         rank=rank,
