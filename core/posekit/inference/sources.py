@@ -168,10 +168,7 @@ class BoxFile:
             candidates = [key.name, key.stem]
             if key.stem.isdigit():
                 candidates.append(str(int(key.stem)))
-        for c in candidates:
-            if c in self.by_key:
-                return self.by_key[c]
-        return None
+        return next((self.by_key[c] for c in candidates if c in self.by_key), None)
 
 
 def read_keypoint_json(
