@@ -261,8 +261,7 @@ def resolve(kind: str, name: str) -> Entry:
     close = difflib.get_close_matches(short, names, n=3, cutoff=0.6)
     msg = f"unknown {kind} {name!r}.{hint}"
     left_out = [(e, why) for e, why in skipped() if e.kind == kind and e.name == short]
-    if left_out:
-        msg += "".join(f" {e.dist} {e.version} registers it but was {why}." for e, why in left_out)
+    msg += "".join(f" {e.dist} {e.version} registers it but was {why}." for e, why in left_out)
     if close:
         msg += f" Did you mean: {', '.join(close)}?"
     msg += f" Installed {kind} names: {', '.join(names) if names else '(none)'}."
