@@ -39,7 +39,7 @@ def hook_entry(name: str) -> Entry:
     """The single ``posekit.hooks`` entry named ``name``; two distributions is an error naming both."""
     found = [e for e in entries("hook") if e.name == name]
     if not found:
-        known = ", ".join(sorted({e.name for e in entries("hook")})) or "(none)"
+        known = ", ".join(hook_names()) or "(none)"
         raise PluginLoadError(f"no hook named {name!r} is installed; installed hooks: {known}")
     if len(found) > 1:
         found.sort(key=lambda e: (e.dist != CORE_DIST, e.dist))
