@@ -84,9 +84,7 @@ def init_model(
     model_cfg = clean_model_dict(model_cfg, drop_pretrained=True)
     check_components(model_cfg, "model config")
     model = _revert_sync_batchnorm(build("estimator", model_cfg, where="model"))
-    meta: dict[str, Any] = {}
-    if ckpt is not None:
-        meta = load_model_checkpoint(model, ckpt, source=source)
+    meta = load_model_checkpoint(model, ckpt, source=source) if ckpt is not None else {}
     dataset_meta = meta.get("dataset_meta")
     found = built_head_keypoints(model)
     if isinstance(dataset_meta, Mapping):

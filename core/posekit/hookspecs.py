@@ -34,10 +34,7 @@ def before_run(trainer: Trainer) -> None:
 
 @hookspec
 def after_run(trainer: Trainer) -> None:
-    """Called once after the last epoch, also when the run stops early (e.g. a NaN loss).
-
-    :param trainer: the trainer.
-    """
+    """Called once after the last epoch, also when the run stops early (e.g. a NaN loss)."""
 
 
 # --------------------------------------------------------------------------- epoch
@@ -47,7 +44,6 @@ def after_run(trainer: Trainer) -> None:
 def before_train_epoch(trainer: Trainer, epoch: int) -> None:
     """Called at the start of each training epoch.
 
-    :param trainer: the trainer.
     :param epoch: the epoch about to run (0-based).
     """
 
@@ -56,7 +52,6 @@ def before_train_epoch(trainer: Trainer, epoch: int) -> None:
 def after_train_epoch(trainer: Trainer, epoch: int) -> None:
     """Called at the end of each training epoch, before validation and checkpointing.
 
-    :param trainer: the trainer.
     :param epoch: the epoch that finished (0-based).
     """
 
@@ -68,7 +63,6 @@ def after_train_epoch(trainer: Trainer, epoch: int) -> None:
 def before_train_iter(trainer: Trainer, batch_idx: int, batch: PoseBatch) -> None:
     """Called before each optimisation step.
 
-    :param trainer: the trainer.
     :param batch_idx: index of the batch in the epoch.
     :param batch: the batch (may be inspected, not replaced).
     """
@@ -80,7 +74,6 @@ def after_train_iter(trainer: Trainer, batch_idx: int, batch: PoseBatch, outputs
 
     :param trainer: the trainer (``trainer.iteration`` already counts this step).
     :param batch_idx: index of the batch in the epoch.
-    :param batch: the batch.
     :param outputs: the step's scalars (``loss``, each ``loss_*``, ``acc_*``, ``lr``, ``grad_norm``).
     """
 
@@ -92,7 +85,6 @@ def after_train_iter(trainer: Trainer, batch_idx: int, batch: PoseBatch, outputs
 def before_val(trainer: Trainer, epoch: int) -> None:
     """Called before a validation pass (EMA swaps its averaged weights in here).
 
-    :param trainer: the trainer.
     :param epoch: the epoch just trained.
     """
 
@@ -101,7 +93,6 @@ def before_val(trainer: Trainer, epoch: int) -> None:
 def after_val(trainer: Trainer, epoch: int, metrics: dict[str, float]) -> None:
     """Called after a validation pass with its metrics (EMA swaps weights back here).
 
-    :param trainer: the trainer.
     :param epoch: the epoch just trained.
     :param metrics: metric name -> value, e.g. ``{"coco/AP": 0.71}``.
     """
@@ -111,7 +102,6 @@ def after_val(trainer: Trainer, epoch: int, metrics: dict[str, float]) -> None:
 def run_validation(trainer: Trainer, epoch: int) -> dict[str, float] | None:
     """Run the validation pass and return its metrics; the first non-None result wins.
 
-    :param trainer: the trainer.
     :param epoch: the epoch just trained.
     """
 
@@ -123,7 +113,6 @@ def run_validation(trainer: Trainer, epoch: int) -> dict[str, float] | None:
 def log_scalars(trainer: Trainer, row: dict[str, Any]) -> None:
     """Called on rank 0 with each row the ``logger`` hook writes to ``scalars.jsonl`` (for other log writers).
 
-    :param trainer: the trainer.
     :param row: ``{"mode": "train" | "val", "epoch": int (1-based), "iter": int, <scalar>: float, ...}``
         (read only).
     """
@@ -136,7 +125,6 @@ def log_scalars(trainer: Trainer, row: dict[str, Any]) -> None:
 def on_save_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
     """Called before a checkpoint dict is written; hooks may add their own state to it.
 
-    :param trainer: the trainer.
     :param checkpoint: the dict about to be saved (mutable).
     """
 
@@ -146,7 +134,6 @@ def on_load_checkpoint(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
     """Called after a checkpoint is read for a resume, before the trainer applies it: hooks restore their
     state and may rewrite entries (EMA swaps the averaged and the raw weights back here).
 
-    :param trainer: the trainer.
     :param checkpoint: the loaded dict (mutable).
     """
 

@@ -35,16 +35,11 @@ class NoHookConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def spec_names() -> list[str]:
-    """The names of the trainer's hookspecs."""
-    return sorted(n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), f"{PROJECT}_spec"))
-
-
 def hook_entry(name: str) -> Entry:
     """The single ``posekit.hooks`` entry named ``name``; two distributions is an error naming both."""
     found = [e for e in entries("hook") if e.name == name]
     if not found:
-        known = ", ".join(sorted({e.name for e in entries("hook")})) or "(none)"
+        known = ", ".join(hook_names()) or "(none)"
         raise PluginLoadError(f"no hook named {name!r} is installed; installed hooks: {known}")
     if len(found) > 1:
         found.sort(key=lambda e: (e.dist != CORE_DIST, e.dist))
@@ -80,7 +75,7 @@ def config_model(name: str) -> Any:
 
 def validate_hook(pm: pluggy.PluginManager, plugin: Any, entry: Entry) -> None:
     """Refuse misspelt hook names and hook-like functions without ``@hookimpl`` in ``plugin``."""
-    specs = spec_names()
+    specs = sorted(n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), f"{PROJECT}_spec"))
     where = f"{entry.name} = {entry.value} from {entry.dist} {entry.version}"
     for attr in dir(plugin):
         if attr.startswith("_"):

@@ -29,10 +29,6 @@ def _import(path: Path, module_name: str) -> Any:
     return module
 
 
-def _is_hook_module(module: Any) -> bool:
-    return any(hasattr(getattr(module, n, None), "posekit_impl") for n in dir(module) if not n.startswith("_"))
-
-
 def scan_folder(folder: str | Path) -> tuple[list[Entry], list[Problem]]:
     """Import ``folder/*.py`` and return the entries they register and the files that failed."""
     root = Path(folder).expanduser().resolve()
@@ -59,6 +55,6 @@ def scan_folder(folder: str | Path) -> tuple[list[Entry], list[Problem]]:
             for obj in objs:
                 name = getattr(obj, "__name__", repr(obj))
                 found.append(Entry(kind, name, f"{module_name}:{obj.__qualname__}", DIST, version))
-        if _is_hook_module(module):
+        if any(hasattr(getattr(module, n, None), "posekit_impl") for n in dir(module) if not n.startswith("_")):
             found.append(Entry("hook", path.stem, module_name, DIST, version))
     return found, problems

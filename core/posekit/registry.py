@@ -238,11 +238,7 @@ _failures: dict[tuple[str, str, str], Problem] = {}
 
 def list_components(kind: str | None = None) -> dict[str, list[str]]:
     """``{kind: [name, ...]}`` of every registered component (reads metadata only)."""
-    kinds = [kind] if kind is not None else list(GROUPS)
-    out: dict[str, list[str]] = {}
-    for k in kinds:
-        out[k] = sorted({e.name for e in entries(k)})
-    return out
+    return {k: sorted({e.name for e in entries(k)}) for k in ([kind] if kind is not None else GROUPS)}
 
 
 def resolve(kind: str, name: str) -> Entry:
@@ -260,16 +256,12 @@ def resolve(kind: str, name: str) -> Entry:
             f"{kind} {short!r} is registered by more than one distribution: {dists}. "
             f"Pick one explicitly with type: {' or '.join(repr(e.qualified) for e in matches)}, or uninstall one."
         )
-    if "." in name and not sep:
-        hint = " Components are built by registered name only, never by import path."
-    else:
-        hint = ""
+    hint = " Components are built by registered name only, never by import path." if "." in name and not sep else ""
     names = sorted({e.name for e in pool})
     close = difflib.get_close_matches(short, names, n=3, cutoff=0.6)
     msg = f"unknown {kind} {name!r}.{hint}"
     left_out = [(e, why) for e, why in skipped() if e.kind == kind and e.name == short]
-    if left_out:
-        msg += "".join(f" {e.dist} {e.version} registers it but was {why}." for e, why in left_out)
+    msg += "".join(f" {e.dist} {e.version} registers it but was {why}." for e, why in left_out)
     if close:
         msg += f" Did you mean: {', '.join(close)}?"
     msg += f" Installed {kind} names: {', '.join(names) if names else '(none)'}."
@@ -436,7 +428,8 @@ def build(kind: str, cfg: Mapping[str, Any] | str | Any, where: str = "") -> Any
     if not isinstance(cfg, (Mapping, str)):
         return cfg
     args = validate(kind, cfg, where)
-    obj = get(kind, cfg if isinstance(cfg, str) else cfg["type"])
+    name = cfg if isinstance(cfg, str) else cfg["type"]
+    obj = get(kind, name)
     if not callable(obj):
         return obj
     try:
@@ -444,7 +437,6 @@ def build(kind: str, cfg: Mapping[str, Any] | str | Any, where: str = "") -> Any
     except (ValueError, TypeError, RuntimeError) as e:  # torch's refusal of e.g. a negative kernel size
         if isinstance(e, PosekitError):
             raise
-        name = cfg if isinstance(cfg, str) else cfg["type"]
         raise ConfigError(
             f"{kind} {name}{f' at {where}' if where else ''} cannot be built from its arguments: "
             f"{type(e).__name__}: {str(e)[:300]}"

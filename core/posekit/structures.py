@@ -7,6 +7,7 @@ model input's pixels (after ``TopdownAffine`` / ``BottomupResize``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -135,27 +136,21 @@ class PoseBatch:
         out = torch.cat([torch.as_tensor(v) for v in value]) if isinstance(value, list) else value.flatten(0, 1)
         return out.to(like) if like is not None else out
 
+    def _map(self, fn: Callable[[Tensor], Tensor]) -> PoseBatch:
+        """The batch with ``fn`` applied to ``inputs`` and to every target tensor (each of a list too)."""
+
+        def each(t: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
+            return [fn(x) for x in t] if isinstance(t, list) else fn(t)
+
+        return PoseBatch(fn(self.inputs), {k: each(v) for k, v in self.targets.items()}, self.samples)
+
     def pin_memory(self) -> PoseBatch:
         """Page-locked copies of inputs and targets (called by DataLoader(pin_memory=True))."""
-
-        def pin(t: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
-            return [x.pin_memory() for x in t] if isinstance(t, list) else t.pin_memory()
-
-        return PoseBatch(self.inputs.pin_memory(), {k: pin(v) for k, v in self.targets.items()}, self.samples)
+        return self._map(Tensor.pin_memory)
 
     def to(self, device: torch.device | str) -> PoseBatch:
         """Move inputs and targets to ``device`` (non-blocking where possible)."""
-
-        def move(t: Tensor | list[Tensor]) -> Tensor | list[Tensor]:
-            if isinstance(t, list):
-                return [x.to(device, non_blocking=True) for x in t]
-            return t.to(device, non_blocking=True)
-
-        return PoseBatch(
-            inputs=self.inputs.to(device, non_blocking=True),
-            targets={k: move(v) for k, v in self.targets.items()},
-            samples=self.samples,
-        )
+        return self._map(lambda t: t.to(device, non_blocking=True))
 
 
 @dataclass

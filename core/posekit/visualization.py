@@ -24,11 +24,6 @@ def palette(meta: Mapping[str, Any], key: str, count: int, default: tuple[int, i
     return colors[:count, ::-1].astype(np.uint8)
 
 
-def line_scale(image_shape: tuple[int, ...]) -> float:
-    """Drawing scale of an image ``(H, W, ...)``: 1.0 for a 640-pixel long side."""
-    return max(image_shape[0], image_shape[1]) / 640.0
-
-
 def draw_poses(
     img: np.ndarray,
     keypoints: np.ndarray,
@@ -50,7 +45,7 @@ def draw_poses(
     keypoints = np.asarray(keypoints, dtype=np.float32).reshape(-1, *np.shape(keypoints)[-2:])[..., :2]
     keypoint_scores = np.asarray(keypoint_scores, dtype=np.float32).reshape(keypoints.shape[:2])
     out = img.copy()
-    s = line_scale(img.shape)
+    s = max(img.shape[:2]) / 640.0  # drawing scale: 1.0 for a 640-pixel long side
     radius = radius if radius is not None else max(1, round(3 * s))
     thickness = thickness if thickness is not None else max(1, round(2 * s))
     n, k = keypoints.shape[:2]

@@ -10,20 +10,22 @@ import numpy as np
 from posekit.codec_utils.blur import _blur_raw
 
 
-def _channels(keypoints: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
-    """Index of each keypoint's map in ``heatmaps.reshape(-1, H, W)``, shape ``keypoints.shape[:-1]``.
+def _pixels(keypoints: np.ndarray, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``maps (M, H, W)`` (``heatmaps`` flattened), each keypoint's map index into them, and its integer
+    ``x`` and ``y``; the last three of shape ``keypoints.shape[:-1]``.
 
     ``heatmaps (..., K, H, W)`` broadcasts against ``keypoints (..., K, 2)``: MMPose's one-sample
     form ``(N, K, 2)`` with ``(K, H, W)`` shares the maps between instances, a batch
     ``(B, K, 2)`` with ``(B, K, H, W)`` pairs them.
     """
-    maps = np.arange(int(np.prod(heatmaps.shape[:-2]))).reshape(heatmaps.shape[:-2])
+    maps = heatmaps.reshape(-1, *heatmaps.shape[-2:])
     try:
-        return np.broadcast_to(maps, keypoints.shape[:-1])
+        ch = np.broadcast_to(np.arange(len(maps)).reshape(heatmaps.shape[:-2]), keypoints.shape[:-1])
     except ValueError:
         raise ValueError(
             f"heatmaps: leading shape {heatmaps.shape[:-2]} does not match keypoints {keypoints.shape}"
         ) from None
+    return maps, ch, keypoints[..., 0].astype(int), keypoints[..., 1].astype(int)
 
 
 def refine_keypoints(keypoints: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
@@ -33,10 +35,7 @@ def refine_keypoints(keypoints: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
     broadcast against them; returns a new array of the keypoints' dtype.
     """
     height, width = heatmaps.shape[-2:]
-    maps = heatmaps.reshape(-1, height, width)
-    ch = _channels(keypoints, heatmaps)
-    x = keypoints[..., 0].astype(int)
-    y = keypoints[..., 1].astype(int)
+    maps, ch, x, y = _pixels(keypoints, heatmaps)
     xc, yc = np.clip(x, 1, width - 2), np.clip(y, 1, height - 2)
     ok_x = (x > 1) & (x < width - 1) & (y > 0) & (y < height)
     ok_y = (y > 1) & (y < height - 1) & (x > 0) & (x < width)
@@ -68,6 +67,8 @@ def _blurred_windows(
     Computes only those pixels (from a window of the unblurred map), not the whole map: ``(P, 2h+1, 2h+1)``
     float32 for ``P`` points; equal to the :func:`_blur_raw` values up to float32 summation order.
     """
+    if kernel % 2 != 1:
+        raise ValueError(f"blur kernel size must be odd, got {kernel}")
     height, width = maps.shape[-2:]
     reach = half + kernel // 2
     offsets = np.arange(-reach, reach + 1)
@@ -89,13 +90,8 @@ def refine_keypoints_dark(keypoints: np.ndarray, heatmaps: np.ndarray, blur_kern
     unless a neighbour falls below MMPose's floor of 1e-10; those keypoints take the whole-map path.
     Arguments and result as :func:`refine_keypoints`; ``blur_kernel_size`` is odd.
     """
-    if blur_kernel_size % 2 != 1:
-        raise ValueError(f"blur kernel size must be odd, got {blur_kernel_size}")
     height, width = heatmaps.shape[-2:]
-    maps = heatmaps.reshape(-1, height, width)
-    ch = _channels(keypoints, heatmaps)
-    x = keypoints[..., 0].astype(int)
-    y = keypoints[..., 1].astype(int)
+    maps, ch, x, y = _pixels(keypoints, heatmaps)
     inside = (x > 1) & (x < width - 2) & (y > 1) & (y < height - 2)
     ch, x, y = ch[inside], x[inside], y[inside]
     window = _blurred_windows(maps, ch, y, x, 2, blur_kernel_size)  # (P, 5, 5), centre at [2, 2]
@@ -140,14 +136,10 @@ def refine_keypoints_dark_udp(keypoints: np.ndarray, heatmaps: np.ndarray, blur_
     keypoints, the ``-1`` ones among them, take MMPose's whole-map path. Arguments and result as
     :func:`refine_keypoints_dark`.
     """
-    if blur_kernel_size % 2 != 1:
-        raise ValueError(f"blur kernel size must be odd, got {blur_kernel_size}")
     height, width = heatmaps.shape[-2:]
     n_kpt = heatmaps.shape[-3]
-    maps = heatmaps.reshape(-1, height, width)
-    ch = _channels(keypoints, heatmaps).reshape(-1)
-    x = keypoints[..., 0].reshape(-1).astype(int)
-    y = keypoints[..., 1].reshape(-1).astype(int)
+    maps, ch, x, y = _pixels(keypoints, heatmaps)
+    ch, x, y = ch.reshape(-1), x.reshape(-1), y.reshape(-1)
     # the 7 neighbours MMPose reads: centre, x+-1, y+-1, (x+1, y+1), (x-1, y-1), edge-padded
     ndy = np.array([0, 0, 0, 1, -1, 1, -1])
     ndx = np.array([0, 1, -1, 0, 0, 1, -1])

@@ -52,10 +52,10 @@ def read_file(path: str | Path, partial: bool = False) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found")
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path}: {path.stat().st_size} bytes; a config file is refused above {MAX_CONFIG_BYTES}")
-    reader = _format_reader(path.suffix.lower())
+    suffix = path.suffix.lower()
+    reader = _format_reader(suffix)
     if reader is not None:
         return dict(reader(path, partial=partial))
-    suffix = path.suffix.lower()
     try:
         text = path.read_text(encoding="utf-8")
         if suffix in (".yaml", ".yml"):
@@ -153,9 +153,7 @@ def validate_experiment(data: Mapping[str, Any], source: str = "<config>") -> Ex
         lines = []
         for err in e.errors():
             loc = ".".join(str(x) for x in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field"
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
             lines.append(f"  {loc}: {msg}")
         raise ConfigError(f"{source}: invalid config:\n" + "\n".join(lines)) from e
     except ConfigError as e:

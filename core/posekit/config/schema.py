@@ -351,9 +351,7 @@ class Experiment(_Strict):
             if dataset.get("metainfo") is not None:
                 named.append((dataset["metainfo"], f"data.{split}.dataset.metainfo", split))
                 continue
-            default = dataset_default_metainfo(dataset)
-            if default is None:
-                continue
+            default = dataset_default_metainfo(dataset)  # None: left out below, as every name that is no string
             named.append((default, f"the default of {dataset['type']} at data.{split}.dataset", split))
         return [(name, origin, split) for name, origin, split in named if isinstance(name, str)]
 

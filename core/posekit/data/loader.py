@@ -83,10 +83,7 @@ def build_dataloader(
         distributed = dist.is_available() and dist.is_initialized()
     if rank is None:
         rank = dist.get_rank() if distributed else 0
-    generator = None
-    if seed is not None:
-        generator = torch.Generator()
-        generator.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
     if sampler is not None:
         dataset = EpochDataset(dataset)
     elif distributed:

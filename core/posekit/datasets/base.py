@@ -190,11 +190,10 @@ class BaseDataset(Dataset[PoseSample]):
         if self._loaded:
             return
         samples = self.filter_data(self.load_data_list())
-        if self.indices is not None:
-            if isinstance(self.indices, int):
-                samples = samples[: self.indices]
-            else:
-                samples = [samples[i] for i in self.indices]
+        if isinstance(self.indices, int):
+            samples = samples[: self.indices]
+        elif self.indices is not None:
+            samples = [samples[i] for i in self.indices]
         if self.serialize_data:
             self._blob, self._ends = _serialize(samples)
         else:

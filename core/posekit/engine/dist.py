@@ -21,11 +21,6 @@ class DistributedTimeoutError(PosekitError, RuntimeError):
     """A collective did not complete within ``train.dist_timeout``: a rank stopped or died."""
 
 
-def env_world_size() -> int:
-    """``WORLD_SIZE`` as set by ``torchrun`` (1 when run directly)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def is_initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
 
@@ -44,7 +39,7 @@ def init_from_env(device: torch.device, timeout: float | None = None) -> bool:
     Args:
         timeout: seconds a collective may wait for the other ranks (None: torch's default).
     """
-    if env_world_size() <= 1 or is_initialized():
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or is_initialized():  # torchrun's; 1 when run directly
         return False
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
@@ -54,16 +49,12 @@ def init_from_env(device: torch.device, timeout: float | None = None) -> bool:
     return True
 
 
-def local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", "0"))
-
-
 def resolve_device(name: str, where: str = "train.device") -> torch.device:
     """The device ``name`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``; option ``where``) names; ``cuda``: this rank's."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
-        name = f"cuda:{local_rank()}"
+        name = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     try:
         device = torch.device(name)
     except RuntimeError as e:

@@ -58,10 +58,7 @@ def evaluate(
                 m.process(results)
     finally:
         model.train(was_training)
-    out: dict[str, float] = {}
-    for m in metrics:
-        out.update({k: float(v) for k, v in m.evaluate().items()})
-    return out
+    return {k: float(v) for m in metrics for k, v in m.evaluate().items()}
 
 
 def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, float] | None:

@@ -46,17 +46,12 @@ class ShardSampler(Sampler[tuple[int, int]]):
         return len(self.indices)
 
 
-def iters_per_epoch(num_samples: int, batch_size: int, drop_last: bool) -> int:
-    """Batches a rank draws per epoch from its ``num_samples`` samples."""
-    return num_samples // batch_size if drop_last else math.ceil(num_samples / batch_size)
-
-
 def build_train_loader(
     dataset: Dataset, split: Any, seed: int, rank: int, world_size: int, device: torch.device, where: str
 ) -> tuple[TrainSampler, DataLoader, int]:
     """The trainer's sampler and loader of ``dataset`` (config path ``where``) for the ``data.train``
     section ``split``, and the batches a rank draws per epoch."""
-    from posekit.data import build_dataloader, pose_collate
+    from posekit.data import build_dataloader
 
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise ConfigError(f"{where} ({type(dataset).__name__}) has no samples")
@@ -69,12 +64,12 @@ def build_train_loader(
         num_workers=split.num_workers,
         drop_last=split.drop_last,
         persistent_workers=split.persistent_workers,
-        collate_fn=pose_collate,
         pin_memory=split.pins_memory(device.type),
         seed=seed,
         rank=rank,
     )
-    iters = iters_per_epoch(sampler.num_samples, split.batch_size, split.drop_last)
+    n, size = sampler.num_samples, split.batch_size
+    iters = n // size if split.drop_last else math.ceil(n / size)
     if iters == 0:
         raise ConfigError(
             f"data.train: {sampler.num_samples} samples per process is less than one batch "
@@ -87,7 +82,7 @@ def build_eval_loader(
     dataset: Dataset, split: Any, seed: int, rank: int, world_size: int, device: torch.device, persistent: bool
 ) -> DataLoader:
     """An evaluation loader of ``dataset``: this rank's :class:`ShardSampler` share, in order."""
-    from posekit.data import build_dataloader, pose_collate
+    from posekit.data import build_dataloader
 
     return build_dataloader(
         dataset,
@@ -96,7 +91,6 @@ def build_eval_loader(
         num_workers=split.num_workers,
         drop_last=False,
         persistent_workers=persistent,
-        collate_fn=pose_collate,
         pin_memory=split.pins_memory(device.type),
         seed=seed,
         rank=rank,

@@ -53,14 +53,10 @@ def build_optimizer(model: nn.Module, cfg: OptimizerCfg) -> torch.optim.Optimize
     if fused is None:  # torch's fused kernels take floating-point parameters on CPU and CUDA
         params = [p for group in groups for p in group["params"]]  # type: ignore[attr-defined]
         fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params) or None
-    wd = cfg.weight_decay  # of groups that name none
+    common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "fused": fused}  # weight decay: of groups naming none
     if cfg.type == "SGD":
-        return torch.optim.SGD(
-            groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=wd, fused=fused
-        )
-    if cfg.type == "Adam":
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=wd, fused=fused)
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, weight_decay=wd, fused=fused)
+        return torch.optim.SGD(groups, momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
+    return {"Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW}[cfg.type](groups, betas=cfg.betas, **common)
 
 
 class LRSchedule:

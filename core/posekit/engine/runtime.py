@@ -53,12 +53,10 @@ def autocast(device_type: str, enabled: bool) -> AbstractContextManager[Any]:
 def parse_losses(losses: Mapping[str, Tensor | list[Tensor]]) -> tuple[Tensor, dict[str, float]]:
     """The objective (sum of the ``loss*`` entries) and every entry as a float (one device sync) of an
     estimator's ``mode="loss"`` output (tensors averaged, lists summed)."""
-    values: dict[str, Tensor] = {}
-    for key, value in losses.items():
-        if isinstance(value, Tensor):
-            values[key] = value.mean()
-        else:
-            values[key] = torch.stack([v.mean() for v in value]).sum()
+    values = {
+        key: value.mean() if isinstance(value, Tensor) else torch.stack([v.mean() for v in value]).sum()
+        for key, value in losses.items()
+    }
     keys = [k for k in values if k.startswith("loss")]
     if not keys:
         raise ValueError(f"the model's loss dict has no key starting with 'loss' (got {sorted(values)})")

@@ -371,28 +371,22 @@ class Trainer:
         bad = 0.0 if math.isfinite(value) else 1.0
         return dist.all_reduce_max(bad, self.device) > 0 if self.world_size > 1 else bad > 0
 
-    def _fault(self, what: str, batch_idx: int) -> bool:
-        """Handle a non-finite loss or gradient; return True when the run stops."""
+    def _skip(self, what: str, batch_idx: int, lr: float) -> dict[str, float] | None:
+        """A non-finite loss or gradient: None when the run stops, else the skipped step's scalars."""
         self.optimizer.zero_grad(set_to_none=True)
         self.accumulating = False
         where = f"iteration {self.iteration + 1} (epoch {self.epoch + 1}, batch {batch_idx + 1}/{self.iters_per_epoch})"
         if self.cfg.train.nan_policy == "skip":
             self.skipped_iters += 1
             log.warning("%s at %s: step skipped (train.nan_policy=skip)", what, where)
-            return False
+            self.scheduler.step()
+            return {"lr": lr, "skipped": 1.0}
         self.stop_reason = (
             f"{what} at {where}; training stopped and no checkpoint was written after the last good one "
             "(train.nan_policy=skip skips such steps instead)"
         )
         log.error(self.stop_reason)
-        return True
-
-    def _skip(self, what: str, batch_idx: int, lr: float) -> dict[str, float] | None:
-        """A non-finite step: None when the run stops, else the skipped step's scalars."""
-        if self._fault(what, batch_idx):
-            return None
-        self.scheduler.step()
-        return {"lr": lr, "skipped": 1.0}
+        return None
 
     def _train_iter(self, batch_idx: int, batch: Any) -> dict[str, float] | None:
         """One batch: forward, backward, and the optimizer step ending a group; the scalars, or None to stop."""

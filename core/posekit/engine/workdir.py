@@ -17,13 +17,6 @@ RUN_FILES = re.compile(r"^((epoch|iter)_\d+|best_.+)\.pth$|^(last_checkpoint|sca
 _TEMPORARY = re.compile(r"^\.(((epoch|iter)_\d+|best_.+)\.pth|last_checkpoint)\..+\.tmp$")
 
 
-def foreign_files(work_dir: Path) -> list[str]:
-    """Names of another run's files in ``work_dir`` (checkpoints, pointer, scalar log), sorted."""
-    if not work_dir.is_dir():
-        return []
-    return sorted(p.name for p in work_dir.iterdir() if RUN_FILES.match(p.name))
-
-
 def check_work_dir(work_dir: Path, resume: bool) -> None:
     """Refuse a work dir (it may not exist yet) that is not a folder, or holds another run's files unless
     ``resume`` (the run continues the run found there)."""
@@ -31,7 +24,7 @@ def check_work_dir(work_dir: Path, resume: bool) -> None:
         raise ConfigError(f"work_dir {work_dir} is a file, not a folder; pass --work-dir with a folder")
     if resume:
         return
-    found = foreign_files(work_dir)
+    found = sorted(p.name for p in work_dir.iterdir() if RUN_FILES.match(p.name)) if work_dir.is_dir() else []
     if found:
         shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
         raise ConfigError(

@@ -55,19 +55,14 @@ def model_input_size(model: nn.Module) -> tuple[int, int]:
     return w, h
 
 
-def is_train_only(step: dict[str, Any]) -> bool:
-    """Whether a transform config names a transform that declares ``train_only``."""
-    from posekit.registry import get
-
-    return bool(getattr(get("transform", step["type"]), "train_only", False))
-
-
 def experiment_pipeline(model: nn.Module) -> list[dict[str, Any]] | None:
     """The experiment's test (else val) pipeline without train-only transforms; None without an experiment."""
+    from posekit.registry import get
+
     cfg = getattr(model, "cfg", None)
     data = getattr(cfg, "data", None)
     for split in (getattr(data, "test", None), getattr(data, "val", None)):
         pipeline = (split.dataset or {}).get("pipeline") if split is not None else None
         if pipeline:
-            return [dict(t) for t in pipeline if not is_train_only(t)]
+            return [dict(t) for t in pipeline if not getattr(get("transform", t["type"]), "train_only", False)]
     return None

@@ -55,18 +55,16 @@ class PoseInstance:
 
 def instances_from_results(results: Sequence[PoseResult]) -> list[PoseInstance]:
     """Split estimator results (each ``(N, K, D)``) into one :class:`PoseInstance` per person."""
-    out = []
-    for result in results:
-        for i in range(len(result)):
-            out.append(
-                PoseInstance(
-                    keypoints=np.asarray(result.keypoints[i], dtype=np.float32),
-                    keypoint_scores=np.asarray(result.keypoint_scores[i], dtype=np.float32),
-                    bbox=np.asarray(result.bboxes[i], dtype=np.float32).reshape(4),
-                    bbox_score=float(result.bbox_scores[i]),
-                )
-            )
-    return out
+    return [
+        PoseInstance(
+            keypoints=np.asarray(result.keypoints[i], dtype=np.float32),
+            keypoint_scores=np.asarray(result.keypoint_scores[i], dtype=np.float32),
+            bbox=np.asarray(result.bboxes[i], dtype=np.float32).reshape(4),
+            bbox_score=float(result.bbox_scores[i]),
+        )
+        for result in results
+        for i in range(len(result))
+    ]
 
 
 def stack_instances(instances: Sequence[PoseInstance], num_keypoints: int) -> tuple[np.ndarray, np.ndarray]:

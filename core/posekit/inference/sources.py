@@ -88,20 +88,14 @@ class VideoReader:
             self.capture.release()
 
 
-class VideoWriter:
-    """Write ``(H, W, 3)`` uint8 BGR frames of ``size`` (w, h) to an ``.mp4`` (``mp4v``) or ``.avi`` (``MJPG``)."""
-
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
-        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
-        self.writer = cv2.VideoWriter(str(path), fourcc, fps, size)
-        if not self.writer.isOpened():
-            raise DataError(f"cannot write video {path} with OpenCV")
-
-    def write(self, frame: np.ndarray) -> None:
-        self.writer.write(frame)
-
-    def close(self) -> None:
-        self.writer.release()
+def open_video_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+    """An OpenCV writer of ``(H, W, 3)`` uint8 BGR frames of ``size`` (w, h) to an ``.mp4`` (``mp4v``) or ``.avi``
+    (``MJPG``)."""
+    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
+    writer = cv2.VideoWriter(str(path), fourcc, fps, size)
+    if not writer.isOpened():
+        raise DataError(f"cannot write video {path} with OpenCV")
+    return writer
 
 
 def _as_boxes(value: Any, where: str) -> np.ndarray:
@@ -174,10 +168,7 @@ class BoxFile:
             candidates = [key.name, key.stem]
             if key.stem.isdigit():
                 candidates.append(str(int(key.stem)))
-        for c in candidates:
-            if c in self.by_key:
-                return self.by_key[c]
-        return None
+        return next((self.by_key[c] for c in candidates if c in self.by_key), None)
 
 
 def read_keypoint_json(

@@ -24,12 +24,10 @@ def check_boxes(boxes: np.ndarray, image_shape: tuple[int, int], where: str) -> 
             raise DataError(f"{box} is inverted or empty: x2 must exceed x1 and y2 exceed y1")
         if x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h:
             raise DataError(f"{box} lies outside the {w}x{h} image")
-    clipped = np.stack(
-        [boxes[:, 0].clip(0, w), boxes[:, 1].clip(0, h), boxes[:, 2].clip(0, w), boxes[:, 3].clip(0, h)], 1
-    )
+    clipped = np.clip(boxes, 0, np.array([w, h, w, h], np.float32))
     if len(boxes) and not np.array_equal(clipped, boxes):
         warnings.warn(f"{where}: boxes reaching outside the {w}x{h} image were clipped to it", stacklevel=3)
-    return clipped.astype(np.float32)
+    return clipped
 
 
 def as_bboxes(

@@ -14,7 +14,7 @@ import numpy as np
 from posekit.errors import DataError
 from posekit.inference.pipeline import keypoint_names
 from posekit.inference.results import PoseInstance
-from posekit.inference.sources import VideoWriter
+from posekit.inference.sources import open_video_writer
 from posekit.jsonsafe import to_json
 from posekit.protocols.serving import Serving
 
@@ -92,7 +92,7 @@ class VideoRecord:
         self.writer, self.path, self.fps, self.size = writer, path, fps, size
         self.frames: list[dict[str, Any]] = []
         self.drawn = writer.out / "vis" / f"{path.stem}.mp4"
-        self.video = VideoWriter(self.drawn, fps, size) if writer.draw else None
+        self.video = open_video_writer(self.drawn, fps, size) if writer.draw else None
 
     def __enter__(self) -> VideoRecord:
         return self
@@ -105,7 +105,7 @@ class VideoRecord:
 
     def __exit__(self, *exc: object) -> None:
         if self.video is not None:
-            self.video.close()
+            self.video.release()
 
     def finish(self) -> list[Path]:
         """Write the JSON record; returns the files written."""

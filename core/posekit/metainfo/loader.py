@@ -91,10 +91,6 @@ def _resolve_object(obj: Any, source: str) -> KeypointInfo:
     )
 
 
-def _looks_like_path(text: str) -> bool:
-    return Path(text).suffix.lower() in (*_SUFFIXES, ".py") or "/" in text or os.sep in text
-
-
 def load_metainfo(name_or_path: str | os.PathLike[str] | Mapping[str, Any] | KeypointInfo) -> KeypointInfo:
     """The keypoint definition for a registered name, a YAML/JSON file, a mapping, or a model.
 
@@ -115,7 +111,7 @@ def load_metainfo(name_or_path: str | os.PathLike[str] | Mapping[str, Any] | Key
     try:
         entry = registry.resolve("metainfo", name_or_path)
     except UnknownComponentError as e:
-        if _looks_like_path(name_or_path):
+        if Path(name_or_path).suffix.lower() in (*_SUFFIXES, ".py") or "/" in name_or_path or os.sep in name_or_path:
             return load_metainfo_file(name_or_path)
         raise UnknownComponentError(f"{e} Or give the path of a YAML/JSON keypoint definition file.") from None
     source = f"{entry.name!r} (entry point {entry.value} of {entry.dist} {entry.version})"

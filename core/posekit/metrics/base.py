@@ -124,10 +124,7 @@ class BaseMetric:
                 f"{type(self).__name__}.evaluate(): no result was processed (on any rank); "
                 "call process(results) for each batch of the evaluation pass first"
             )
-        if not _is_distributed():
-            metrics = self.compute_metrics(records)
-        else:
-            metrics = self._compute_on_rank0(records)
+        metrics = self._compute_on_rank0(records) if _is_distributed() else self.compute_metrics(records)
         if self.prefix:
             return {f"{self.prefix}/{k}": v for k, v in metrics.items()}
         return dict(metrics)
@@ -166,8 +163,6 @@ def check_finite(name: str, value: np.ndarray, where: str) -> None:
 
 def check_shape(name: str, value: np.ndarray, expected: tuple[int | None, ...], where: str, hint: str = "") -> None:
     """Raise a :class:`DataError` when ``value.shape`` differs from ``expected`` (None matches any size)."""
-    if value.shape == expected:
-        return
     ok = value.ndim == len(expected) and all(e is None or e == s for e, s in zip(expected, value.shape, strict=True))
     if not ok:
         want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ")"

@@ -150,6 +150,7 @@ class ConvModule(nn.Module):
         if norm_cfg is not None:
             self.norm_name, norm = build_norm_layer(norm_cfg, out_channels)
             self.add_module(self.norm_name, norm)
+            constant_init(norm, 1.0)
         self.activate: nn.Module | None = None
         if act_cfg is not None:
             act = as_config(ActConfig, act_cfg, "act_cfg")
@@ -161,8 +162,6 @@ class ConvModule(nn.Module):
             kaiming_init(self.conv, a=slope if is_leaky else 0.0, nonlinearity="leaky_relu" if is_leaky else "relu")
         else:
             kaiming_init(self.conv)
-        if self.norm is not None:
-            constant_init(self.norm, 1.0)
 
     @property
     def norm(self) -> nn.Module | None:

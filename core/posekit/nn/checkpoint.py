@@ -239,15 +239,13 @@ def load_model_checkpoint(
 
     ``meta`` is ``{}`` when absent; ``strict`` as :func:`load_state_dict`.
     """
-    if isinstance(checkpoint, Mapping):
-        ckpt = checkpoint
-    else:
-        source, ckpt = source or f"checkpoint {os.fspath(checkpoint)!r}", read_checkpoint(checkpoint)
+    if not isinstance(checkpoint, Mapping):
+        source, checkpoint = source or f"checkpoint {os.fspath(checkpoint)!r}", read_checkpoint(checkpoint)
     source = source or "checkpoint"
-    state = extract_state_dict(ckpt, None, source)
+    state = extract_state_dict(checkpoint, None, source)
     check_finite_weights(state, source)
     load_state_dict(model, state, strict=strict, source=source)
-    meta = ckpt.get("meta")
+    meta = checkpoint.get("meta")
     return dict(meta) if isinstance(meta, Mapping) else {}
 
 
@@ -256,16 +254,12 @@ def load_model_checkpoint(
 
 def _component_names(node: Any) -> set[str]:
     """Every ``type`` string in a nested config (mappings and lists)."""
-    names: set[str] = set()
     if isinstance(node, Mapping):
-        if isinstance(node.get("type"), str):
-            names.add(node["type"].rpartition(":")[2])
-        for value in node.values():
-            names |= _component_names(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            names |= _component_names(value)
-    return names
+        own = {node["type"].rpartition(":")[2]} if isinstance(node.get("type"), str) else set()
+        return own.union(*map(_component_names, node.values()))
+    if isinstance(node, (list, tuple)):
+        return set().union(*map(_component_names, node))
+    return set()
 
 
 def component_distributions(config: Mapping[str, Any]) -> dict[str, tuple[str, str]]:

@@ -102,13 +102,11 @@ def compile_for_inference(model: nn.Module) -> nn.Module:
     return model
 
 
-class _FloatOutputs:
+def _to_float(module: nn.Module, args: Any, output: Any) -> Any:
     """Forward hook casting a module's tensor outputs back to float32 (the end of the bf16 region)."""
-
-    def __call__(self, module: nn.Module, args: Any, output: Any) -> Any:
-        if isinstance(output, Tensor):
-            return output.float()
-        return type(output)(o.float() if isinstance(o, Tensor) else o for o in output)
+    if isinstance(output, Tensor):
+        return output.float()
+    return type(output)(o.float() if isinstance(o, Tensor) else o for o in output)
 
 
 def _to_bf16(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -125,4 +123,4 @@ def enable_bf16(model: nn.Module) -> None:
         if module is not None:
             module.to(torch.bfloat16)
             module.register_forward_pre_hook(_to_bf16)
-            module.register_forward_hook(_FloatOutputs())
+            module.register_forward_hook(_to_float)

@@ -8,15 +8,18 @@ a missing or ``None`` parameter is skipped.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from torch import nn
+from torch import Tensor, nn
 
 from posekit.errors import ConfigError
 
 
-def _fill_bias(module: nn.Module, bias: float) -> None:
+def _fill(module: nn.Module, init: Callable[[Tensor], object], bias: float) -> None:
+    """``init(module.weight)`` and ``module.bias`` set to ``bias``, each where the module has it."""
+    if getattr(module, "weight", None) is not None:
+        init(module.weight)
     if getattr(module, "bias", None) is not None:
         nn.init.constant_(module.bias, bias)
 
@@ -30,24 +33,18 @@ def kaiming_init(
     distribution: Literal["normal", "uniform"] = "normal",
 ) -> None:
     """He initialisation of ``module.weight`` (mmcv's default: normal, fan_out, relu); bias constant."""
-    if getattr(module, "weight", None) is not None:
-        init = nn.init.kaiming_normal_ if distribution == "normal" else nn.init.kaiming_uniform_
-        init(module.weight, a=a, mode=mode, nonlinearity=nonlinearity)
-    _fill_bias(module, bias)
+    init = nn.init.kaiming_normal_ if distribution == "normal" else nn.init.kaiming_uniform_
+    _fill(module, lambda w: init(w, a=a, mode=mode, nonlinearity=nonlinearity), bias)
 
 
 def constant_init(module: nn.Module, val: float, bias: float = 0.0) -> None:
     """Fill ``module.weight`` with ``val`` and its bias with ``bias`` (norm layers: 1 and 0)."""
-    if getattr(module, "weight", None) is not None:
-        nn.init.constant_(module.weight, val)
-    _fill_bias(module, bias)
+    _fill(module, lambda w: nn.init.constant_(w, val), bias)
 
 
 def normal_init(module: nn.Module, mean: float = 0.0, std: float = 1.0, bias: float = 0.0) -> None:
     """Fill ``module.weight`` from N(mean, std^2) and its bias with ``bias`` (HRNet: std 0.001)."""
-    if getattr(module, "weight", None) is not None:
-        nn.init.normal_(module.weight, mean, std)
-    _fill_bias(module, bias)
+    _fill(module, lambda w: nn.init.normal_(w, mean, std), bias)
 
 
 def init_linears_and_norms(module: nn.Module) -> None:
@@ -70,16 +67,12 @@ def is_norm(module: nn.Module) -> bool:
 
 
 def _xavier_init(module: nn.Module, gain: float = 1.0, bias: float = 0.0, distribution: str = "normal") -> None:
-    if getattr(module, "weight", None) is not None:
-        init = nn.init.xavier_normal_ if distribution == "normal" else nn.init.xavier_uniform_
-        init(module.weight, gain=gain)
-    _fill_bias(module, bias)
+    init = nn.init.xavier_normal_ if distribution == "normal" else nn.init.xavier_uniform_
+    _fill(module, lambda w: init(w, gain=gain), bias)
 
 
 def _uniform_init(module: nn.Module, a: float = 0.0, b: float = 1.0, bias: float = 0.0) -> None:
-    if getattr(module, "weight", None) is not None:
-        nn.init.uniform_(module.weight, a, b)
-    _fill_bias(module, bias)
+    _fill(module, lambda w: nn.init.uniform_(w, a, b), bias)
 
 
 #: mmengine's weight-init ``type`` names -> the initialiser (its keyword arguments as mmengine's)

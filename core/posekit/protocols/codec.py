@@ -59,7 +59,3 @@ class BaseKeypointCodec:
     def batch_decode(self, batch_encoded: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         """Decode each sample of a batch; codecs with a vectorised path override this."""
         return [self.decode(x) for x in batch_encoded]
-
-    @property
-    def support_batch_decoding(self) -> bool:
-        return type(self).batch_decode is not BaseKeypointCodec.batch_decode

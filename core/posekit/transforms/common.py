@@ -147,13 +147,10 @@ class GenerateTarget(BaseTransform):
         self.target_type = target_type
         self.multilevel = multilevel
         self.use_dataset_keypoint_weights = use_dataset_keypoint_weights
-        if isinstance(encoder, (list, tuple)):
-            self._codecs = [build("codec", c) for c in encoder]
-        else:
-            if multilevel:
-                raise ValueError("GenerateTarget: multilevel=True needs a tuple of encoders")
-            self._codecs = [build("codec", encoder)]
         self._single = not isinstance(encoder, (list, tuple))
+        if self._single and multilevel:
+            raise ValueError("GenerateTarget: multilevel=True needs a tuple of encoders")
+        self._codecs = [build("codec", c) for c in ((encoder,) if self._single else encoder)]
 
     def _encode(self, codec: object, sample: PoseSample, keypoints: np.ndarray) -> dict[str, np.ndarray]:
         aux = {}

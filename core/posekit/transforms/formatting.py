@@ -35,11 +35,6 @@ def image_to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.stack(cv2.split(img)))  # cv2.split: one SIMD pass per channel
 
 
-def keypoints_to_tensor(keypoints: np.ndarray) -> torch.Tensor:
-    """Keypoints or encoded keypoint labels as a contiguous tensor of the same shape and dtype."""
-    return torch.from_numpy(np.ascontiguousarray(keypoints))
-
-
 class PackPoseInputs(BaseTransform):
     """Set ``sample.inputs`` and drop the image and the per-sample generator.
 
@@ -65,7 +60,7 @@ class PackPoseInputs(BaseTransform):
             sample.inputs = image_to_tensor(sample.img)
         elif sample.lifting_target is not None and sample.keypoints.size:
             labels = sample.targets.get("keypoint_labels")
-            sample.inputs = keypoints_to_tensor(labels if labels is not None else sample.keypoints)
+            sample.inputs = torch.from_numpy(np.ascontiguousarray(labels if labels is not None else sample.keypoints))
         else:
             raise DataError(
                 f"PackPoseInputs: the sample has no image and no 2D keypoint sequence to pack "

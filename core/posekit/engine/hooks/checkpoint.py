@@ -49,22 +49,16 @@ def _epoch_due(trainer: Any, epoch: int) -> bool:
     return (epoch + 1) % _cfg(trainer).interval == 0 or epoch + 1 == trainer.max_epochs
 
 
-def _finite(state_dict: dict[str, torch.Tensor]) -> bool:
-    return all(bool(torch.isfinite(v).all()) for v in state_dict.values() if v.is_floating_point())
-
-
 def save(trainer: Any, name: str, resume_point: bool = True) -> Path | None:
     """Write the trainer's checkpoint as ``work_dir/name`` (rank 0 only); a ``resume_point`` (not a best file)
     is named by ``last_checkpoint`` and prunes older ones."""
+    st = _state(trainer)
     if resume_point:
-        st = _state(trainer)
-        st["last_saved"] = trainer.iteration
-        st["due"] = False
+        st["last_saved"], st["due"] = trainer.iteration, False
     if not trainer.is_main:
         return None
-    st = _state(trainer)
     ckpt = trainer.checkpoint()
-    if not _finite(ckpt["state_dict"]):
+    if not all(bool(torch.isfinite(v).all()) for v in ckpt["state_dict"].values() if v.is_floating_point()):
         st["refused"] += 1
         log.error("not writing %s: the model weights contain NaN or inf (the previous checkpoints are kept)", name)
         return None
