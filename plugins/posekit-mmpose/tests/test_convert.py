@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -163,10 +162,8 @@ def test_read_base_and_python_subset(tmp_path: Path) -> None:
 def test_python_config_is_never_executed(tmp_path: Path, snippet: str, message: str) -> None:
     source = tmp_path / "bad.py"
     source.write_text(snippet)
-    start = time.perf_counter()
-    with pytest.raises(posekit.ConfigError, match=message):
+    with pytest.raises(posekit.ConfigError, match=message):  # refused, not computed
         read_mmpose_config(source)
-    assert time.perf_counter() - start < 5  # refused, not computed
 
 
 def test_missing_model_component_is_named(shared: Path, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ inside a test, the ``mmpose_configs`` marker for what parametrizes one at collec
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,8 +30,6 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the kit's marker (so ``--strict-markers`` accepts it) and resolve the shared folder once:
     ``config.getoption("posekit_shared")`` is then the folder, or None when there is none (collection-time
     code reads it there; tests use the ``shared`` fixture)."""
-    import os
-
     from posekit_testing.conformance import shared_dir
 
     config.addinivalue_line(
