@@ -69,7 +69,8 @@ try:
 except ConfigError as e:
     out["error"] = str(e)
 print(json.dumps(out))
-dist.destroy_process_group()
+from posekit.engine.dist import leave_group  # destroys the group without gloo's exit-time abort
+leave_group()
 """
 
 

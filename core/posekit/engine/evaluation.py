@@ -84,7 +84,7 @@ def evaluate_checkpoint(cfg: Experiment, checkpoint: str | Path) -> dict[str, fl
         return out if rank == 0 else None
     finally:
         if owns_group:
-            torch.distributed.destroy_process_group()
+            dist.leave_group()
 
 
 def evaluate_results(cfg: Experiment, results_file: str | Path) -> dict[str, float]:

@@ -333,7 +333,7 @@ class Trainer:
     def teardown(self) -> None:
         """Leave the process group this trainer joined; put torch's algorithm switches back."""
         if self._owns_group and dist.is_initialized():
-            torch.distributed.destroy_process_group()
+            dist.leave_group()
             self._owns_group = False
         if self._restore_algorithms is not None:
             self._restore_algorithms()
