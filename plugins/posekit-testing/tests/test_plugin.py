@@ -51,13 +51,21 @@ def test_mmpose_configs_marker(tmp_path: Path) -> None:
             """
         )
     )
-    args = ["-v", "--strict-markers", "-p", "no:cacheprovider", f"--posekit-shared={shared}", str(test_file)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
+    proc = _pytest(tmp_path, f"--posekit-shared={shared}", test_file)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "test_config[td-hm_mine] PASSED" in proc.stdout and "test_config[td-hm_yours] PASSED" in proc.stdout
     assert "2 passed" in proc.stdout
+
+    # a needle no config holds is an error naming the test and the needle, not an empty suite
+    test_file.write_text(
+        "import pytest\n\n@pytest.mark.mmpose_configs(\"type='Nobody'\")\ndef test_none(mmpose_config):\n    pass\n"
+    )
+    proc = _pytest(tmp_path, f"--posekit-shared={shared}", test_file)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "test_configs.py::test_none: no config under" in out and "Nobody" in out, out
+
+
+def _pytest(cwd: Path, *args: object) -> subprocess.CompletedProcess[str]:
+    """``pytest -v --strict-markers ARGS`` in a child process, in ``cwd``."""
+    argv = [sys.executable, "-m", "pytest", "-v", "--strict-markers", "-p", "no:cacheprovider", *map(str, args)]
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True)

@@ -44,15 +44,25 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """``@pytest.mark.mmpose_configs(...)``: one test per config path, in the argument ``mmpose_config``
-    (none, so pytest skips the test, when ``shared/`` is absent)."""
+    """``@pytest.mark.mmpose_configs(...)``: one test per config path, in the argument ``mmpose_config``;
+    one skipped test saying why when ``shared/`` is absent; a collection error when it is present and no
+    config matches (a misspelt needle must not pass as an empty suite)."""
     marker = metafunc.definition.get_closest_marker("mmpose_configs")
     if marker is None:
         return
     from posekit_testing.configs import mmpose_configs
 
     paths = mmpose_configs(*marker.args, **marker.kwargs)
-    metafunc.parametrize("mmpose_config", paths, ids=[p.stem for p in paths])
+    if paths:
+        metafunc.parametrize("mmpose_config", paths, ids=[p.stem for p in paths])
+        return
+    shared = metafunc.config.getoption("posekit_shared")
+    if shared is not None:
+        folder = shared / "mmpose-configs" / marker.kwargs.get("under", "")
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: no config under {folder} holds any of {marker.args}")
+    reason = "MMPose's configs are in shared/mmpose-configs and there is no shared/ here (--posekit-shared DIR)"
+    skipped = pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-shared")
+    metafunc.parametrize("mmpose_config", [skipped])
 
 
 @pytest.fixture(scope="session")
