@@ -129,7 +129,8 @@ class Targets:
 
 
 def _sample_ground_truth(batch: PoseBatch, i: int, num_keypoints: int) -> list[np.ndarray]:
-    """Sample ``i``'s people as numpy: boxes from the codec's ``bbox`` target (expand_bbox) or the sample, labels
+    """Sample ``i``'s people as numpy in :class:`GroundTruth`'s order and dtypes (float32; labels int64, mask
+    bool): boxes from the codec's ``bbox`` target (expand_bbox) or the sample, labels
     from ``bbox_labels`` (else 0), keypoints / visibility / areas from the sample (all in input pixels)."""
     sample = batch.samples[i]
     n = sample.num_instances
@@ -152,8 +153,9 @@ def _sample_ground_truth(batch: PoseBatch, i: int, num_keypoints: int) -> list[n
     labels = target("bbox_labels", np.zeros(n, np.int64)).reshape(n)
     keypoints = np.asarray(sample.keypoints[..., :2]).reshape(n, num_keypoints, 2)
     visible = np.asarray(sample.keypoints_visible).reshape(n, num_keypoints)
-    area = sample.area if len(sample.area) == n else np.zeros(n, np.float32)
-    return [bboxes, labels, keypoints, visible, np.asarray(area).reshape(n), np.ones(n, bool)]
+    area = sample.area if len(sample.area) == n else np.zeros(n)
+    fields = (bboxes, labels, keypoints, visible, np.asarray(area).reshape(n))
+    return [*(f.astype(np.int64 if f is labels else np.float32) for f in fields), np.ones(n, bool)]
 
 
 def ground_truth(batch: PoseBatch, num_keypoints: int, like: Tensor) -> GroundTruth:
@@ -161,15 +163,13 @@ def ground_truth(batch: PoseBatch, num_keypoints: int, like: Tensor) -> GroundTr
     ``like``'s device in one transfer per field (float fields as float32, then in ``like``'s dtype)."""
     per_sample = [_sample_ground_truth(batch, i, num_keypoints) for i in range(len(batch))]
     most = max((len(fields[0]) for fields in per_sample), default=0)
-    dtypes = (np.float32, np.int64, np.float32, np.float32, np.float32, bool)
     out = []
-    for j, dtype in enumerate(dtypes):
-        parts = [fields[j] for fields in per_sample]
-        padded = np.zeros((len(parts), most, *parts[0].shape[1:]), dtype)
+    for parts in zip(*per_sample, strict=True):
+        padded = np.zeros((len(parts), most, *parts[0].shape[1:]), parts[0].dtype)
         for i, part in enumerate(parts):
             padded[i, : len(part)] = part
         value = torch.from_numpy(padded).to(like.device)
-        out.append(value.to(like.dtype) if dtype is np.float32 else value)
+        out.append(value.to(like.dtype) if value.is_floating_point() else value)
     return GroundTruth(*out)
 
 
