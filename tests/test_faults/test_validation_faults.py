@@ -31,7 +31,9 @@ def test_a_missing_annotation_file_fails_before_the_first_step(
 ) -> None:
     missing = tmp_path / "annotations" / "person_keypoints_val2017.json"
     cfg = tiny.config(
-        tmp_path / "run", evaluator=[{"type": "CocoMetric", "ann_file": str(missing)}], train__save_best=None
+        tmp_path / "run",
+        evaluator=[{"type": "CocoMetric", "ann_file": str(missing)}],
+        hooks__checkpoint__save_best=None,
     )
     assert main(["train", str(tiny.write(tmp_path / "cfg.json", cfg))]) == 2
     err = capsys.readouterr().err
@@ -45,7 +47,9 @@ def test_a_failing_validation_keeps_the_epochs_checkpoint(
 ) -> None:
     throwaway("posekit-broken-metric", {"posekit.metrics": {"BrokenMetric": "broken_metric:BrokenMetric"}},
               modules={"broken_metric": BROKEN_METRIC})  # fmt: skip
-    cfg = tiny.config(tmp_path / "run", evaluator=[{"type": "BrokenMetric"}], train__save_best=None, train__epochs=1)
+    cfg = tiny.config(
+        tmp_path / "run", evaluator=[{"type": "BrokenMetric"}], hooks__checkpoint__save_best=None, train__epochs=1
+    )
     with pytest.raises(RuntimeError, match="evaluation server is down"):
         tiny.train(cfg)
     ckpt = tiny.load(tmp_path / "run" / "epoch_1.pth")

@@ -36,7 +36,7 @@ def test_a_fresh_run_refuses_a_folder_holding_another_runs_files(
     tiny: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     work = tmp_path / "run"
-    cfg = tiny.config(work, train__epochs=1, train__keep_last=1)
+    cfg = tiny.config(work, train__epochs=1, hooks__checkpoint__keep_last=1)
     tiny.train(cfg)
     before = _snapshot(work)
     path = tiny.write(tmp_path / "cfg.json", cfg)

@@ -213,7 +213,8 @@ class TinyKit:
             },
             "evaluator": [{"type": "TinyMetric"}],
             "optim": {"optimizer": {"type": "AdamW", "lr": 0.01, "weight_decay": 0.01}},
-            "train": {"epochs": 2, "progress": False, "log_interval": 2, "save_best": "tiny/score"},
+            "train": {"epochs": 2, "progress": False},
+            "hooks": {"checkpoint": {"save_best": "tiny/score"}, "logger": {"interval": 2}},
             "work_dir": str(work_dir),
         }
         for key, value in sections.items():

@@ -122,9 +122,10 @@ def test_kill_mid_epoch_then_resume_gives_the_same_weights(tiny: Any, tmp_path: 
         train={
             "epochs": 2,
             "progress": False,
-            "checkpoint_every_iters": 4,
-            "log_interval": 2,
-            "save_best": "tiny/score",
+        },
+        hooks={
+            "checkpoint": {"save_best": "tiny/score", "every_iters": 4},
+            "logger": {"interval": 2},
             "ema": {"enabled": True, "momentum": 0.1, "gamma": 10},
         },
     )

@@ -21,7 +21,8 @@ def test_two_process_run_matches_one_process(tiny: Any, tmp_path: Path) -> None:
     cfg = tiny.config(
         tmp_path / "unused",
         optim={"optimizer": {"type": "AdamW", "lr": 0.01, "weight_decay": 0.01}, "clip_grad": 1.0},
-        train={"epochs": 2, "progress": False, "log_interval": 1, "save_best": "tiny/score"},
+        train={"epochs": 2, "progress": False},
+        hooks={"checkpoint": {"save_best": "tiny/score"}, "logger": {"interval": 1}},
     )
     cfg["data"]["train"]["dataset"]["num_samples"] = 32
     cfg["data"]["val"]["dataset"]["num_samples"] = 7  # uneven shards: 4 + 3 samples

@@ -15,7 +15,7 @@ def test_train_writes_checkpoints_and_logs(tiny: Any, tmp_path: Path) -> None:
 
     posekit_tiny_hooks.ROWS.clear()
     work = tmp_path / "run"
-    trainer = tiny.train(tiny.config(work, train__keep_last=1))
+    trainer = tiny.train(tiny.config(work, hooks__checkpoint__keep_last=1))
     assert trainer.finished and trainer.stop_reason is None
     assert trainer.iteration == 12  # 2 epochs of 24 / 4
     files = sorted(p.name for p in work.iterdir())

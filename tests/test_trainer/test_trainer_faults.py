@@ -51,7 +51,9 @@ def test_broken_config_fails_before_data_loads(
 
 
 def _nan_config(tiny: Any, work: Path, policy: str) -> dict[str, Any]:
-    cfg = tiny.config(work, train={"epochs": 2, "progress": False, "checkpoint_every_iters": 2, "nan_policy": policy})
+    cfg = tiny.config(
+        work, train={"epochs": 2, "progress": False, "nan_policy": policy}, hooks__checkpoint__every_iters=2
+    )
     cfg["data"]["train"]["shuffle"] = False
     cfg["data"]["train"]["dataset"]["nan_index"] = 13  # batch 4 of each epoch (samples 12..15)
     return cfg
@@ -115,7 +117,7 @@ def test_failed_save_during_training_keeps_the_latest_loadable(
 
     monkeypatch.setattr(ckpt_mod.torch, "save", flaky_save)
     work = tmp_path / "run"
-    cfg = tiny.config(work, train={"epochs": 1, "progress": False, "checkpoint_every_iters": 2})
+    cfg = tiny.config(work, train={"epochs": 1, "progress": False}, hooks__checkpoint__every_iters=2)
     with pytest.raises(OSError, match="No space left"):
         tiny.train(cfg)
     monkeypatch.setattr(ckpt_mod.torch, "save", real_save)

@@ -13,9 +13,7 @@ def test_hooks_are_called_in_order(tiny: Any, tmp_path: Path) -> None:
 
     calls = posekit_tiny_hooks.CALLS
     calls.clear()
-    cfg = tiny.config(
-        tmp_path / "run", train={"epochs": 2, "progress": False, "val_interval": 2, "save_best": "tiny/score"}
-    )
+    cfg = tiny.config(tmp_path / "run", train={"epochs": 2, "progress": False, "val_interval": 2})
     cfg["data"]["train"]["dataset"]["num_samples"] = 8  # 2 iterations per epoch
     tiny.train(cfg)
     names = [c[0] for c in calls]
@@ -75,7 +73,7 @@ def test_ema_swaps_before_validation_and_into_the_checkpoint(tiny: Any, tmp_path
 
     work = tmp_path / "run"
     ema = {"enabled": True, "momentum": 0.2, "gamma": 5}
-    trainer = tiny.train(tiny.config(work, train={"epochs": 1, "progress": False, "ema": ema}), plugins=[Probe()])
+    trainer = tiny.train(tiny.config(work, train={"epochs": 1, "progress": False}, hooks__ema=ema), plugins=[Probe()])
     averaged = trainer.hook_state["ema"].module.net[0].weight
     raw = trainer.model.net[0].weight
     assert not torch.equal(averaged, raw)

@@ -31,7 +31,7 @@ def topdown(configs: Any, shared: Path) -> dict[str, Any]:
             "val": {"dataset": _coco(shared, val, test_mode=True, indices=4), "batch_size": 4, "num_workers": 0},
         },
         "evaluator": [{"type": "CocoMetric", "ann_file": str(shared / "data" / "coco" / "test_coco.json")}],
-        "train": {"ema": {"enabled": True}, "save_best": "coco/AP"},
+        "hooks": {"ema": {"enabled": True}, "checkpoint": {"save_best": "coco/AP"}},
         "optim": {"optimizer": {"type": "AdamW", "lr": 5e-4, "weight_decay": 0.05}},
     }
 
@@ -109,7 +109,7 @@ def lifting(configs: Any, shared: Path) -> dict[str, Any]:
             "val": {"dataset": h36m(test_mode=True), "batch_size": 2, "num_workers": 0},
         },
         "evaluator": [{"type": "MPJPE", "mode": "mpjpe"}, {"type": "MPJPE", "mode": "p-mpjpe"}],
-        "train": {"save_best": "MPJPE", "save_best_rule": "less"},
+        "hooks": {"checkpoint": {"save_best": "MPJPE", "save_best_rule": "less"}},
         "optim": {"optimizer": {"type": "Adam", "lr": 1e-3}, "scheduler": {"policy": "step", "step": 1}},
     }
 

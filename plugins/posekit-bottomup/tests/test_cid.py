@@ -14,8 +14,9 @@ import pytest
 import torch
 
 import posekit
+from posekit import structures
 from posekit.registry import build
-from posekit.structures import PoseBatch, PoseSample, TestCfg
+from posekit.structures import PoseBatch, PoseSample
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GENERATOR = "plugins/posekit-bottomup/tests/fixtures/generate_cid.py"
@@ -53,7 +54,7 @@ def test_cid_matches_mmpose() -> None:
             ("predict", False, feats),
             ("predict_flip", True, (feats, model.extract_feat(x.flip(-1)))),
         ):
-            pred = model.head.predict(head_feats, batch, TestCfg(flip_test=flip))[0]
+            pred = model.head.predict(head_feats, batch, structures.TestCfg(flip_test=flip))[0]
             assert len(ref[name]["keypoints"]) > 0, "the reference case finds no person"
             _close(f"CID {name} keypoints", pred.keypoints, ref[name]["keypoints"])
             _close(f"CID {name} scores", pred.keypoint_scores, ref[name]["keypoint_scores"])

@@ -17,7 +17,8 @@ import torch
 from posekit_bottomup.deform_conv import deform_conv2d
 
 import posekit
-from posekit.structures import PoseBatch, PoseSample, TestCfg
+from posekit import structures
+from posekit.structures import PoseBatch, PoseSample
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GENERATOR = "plugins/posekit-bottomup/tests/fixtures/generate_dekr.py"
@@ -100,7 +101,7 @@ def test_dekr_matches_mmpose() -> None:
             assert err <= 1e-4, f"DEKR {name} differ from MMPose by {err:.2e} of the scale; regenerate: {GENERATOR}"
         sample = PoseSample(flip_indices=FLIP_INDICES, input_size=(64, 64))
         sample.extra["skeleton_links"] = [tuple(link) for link in ref["skeleton_links"]]
-        test_cfg = TestCfg.model_validate(ref["model"]["test_cfg"])
+        test_cfg = structures.TestCfg.model_validate(ref["model"]["test_cfg"])
         pred = model.head.predict((feats, model.extract_feat(x.flip(-1))), PoseBatch(x, {}, [sample]), test_cfg)[0]
     assert len(ref["keypoints"]) > 0, "the reference case finds no person"
     np.testing.assert_allclose(pred.keypoints, ref["keypoints"].numpy(), rtol=1e-4, atol=1e-4, err_msg=GENERATOR)
