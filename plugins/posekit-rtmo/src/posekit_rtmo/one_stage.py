@@ -130,8 +130,8 @@ class Targets:
 
 def _sample_ground_truth(batch: PoseBatch, i: int, num_keypoints: int) -> list[np.ndarray]:
     """Sample ``i``'s people as numpy in :class:`GroundTruth`'s order and dtypes (float32; labels int64, mask
-    bool): boxes from the codec's ``bbox`` target (expand_bbox) or the sample, labels
-    from ``bbox_labels`` (else 0), keypoints / visibility / areas from the sample (all in input pixels)."""
+    bool): boxes from the codec's ``bbox`` target (expand_bbox) or the sample, labels from ``bbox_labels``
+    (else 0), keypoints / visibility / areas from the sample (all in input pixels)."""
     sample = batch.samples[i]
     n = sample.num_instances
     if n and sample.keypoints.shape[1] != num_keypoints:
@@ -153,9 +153,15 @@ def _sample_ground_truth(batch: PoseBatch, i: int, num_keypoints: int) -> list[n
     labels = target("bbox_labels", np.zeros(n, np.int64)).reshape(n)
     keypoints = np.asarray(sample.keypoints[..., :2]).reshape(n, num_keypoints, 2)
     visible = np.asarray(sample.keypoints_visible).reshape(n, num_keypoints)
-    area = sample.area if len(sample.area) == n else np.zeros(n)
-    fields = (bboxes, labels, keypoints, visible, np.asarray(area).reshape(n))
-    return [*(f.astype(np.int64 if f is labels else np.float32) for f in fields), np.ones(n, bool)]
+    area = np.asarray(sample.area if len(sample.area) == n else np.zeros(n), np.float32).reshape(n)
+    return [
+        bboxes.astype(np.float32),
+        labels.astype(np.int64),
+        keypoints.astype(np.float32),
+        visible.astype(np.float32),
+        area,
+        np.ones(n, bool),
+    ]
 
 
 def ground_truth(batch: PoseBatch, num_keypoints: int, like: Tensor) -> GroundTruth:

@@ -50,19 +50,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("mmpose_configs")
     if marker is None:
         return
+    if metafunc.config.getoption("posekit_shared") is None:
+        reason = "MMPose's configs are in shared/mmpose-configs and there is no shared/ here (--posekit-shared DIR)"
+        metafunc.parametrize(
+            "mmpose_config", [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-shared")]
+        )
+        return
     from posekit_testing.configs import mmpose_configs
 
     paths = mmpose_configs(*marker.args, **marker.kwargs)
-    if paths:
-        metafunc.parametrize("mmpose_config", paths, ids=[p.stem for p in paths])
-        return
-    shared = metafunc.config.getoption("posekit_shared")
-    if shared is not None:
-        folder = shared / "mmpose-configs" / marker.kwargs.get("under", "")
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: no config under {folder} holds any of {marker.args}")
-    reason = "MMPose's configs are in shared/mmpose-configs and there is no shared/ here (--posekit-shared DIR)"
-    skipped = pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-shared")
-    metafunc.parametrize("mmpose_config", [skipped])
+    if not paths:
+        under = marker.kwargs.get("under", "")
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: no config under shared/mmpose-configs/{under} holds any of {marker.args}"
+        )
+    metafunc.parametrize("mmpose_config", paths, ids=[p.stem for p in paths])
 
 
 @pytest.fixture(scope="session")
