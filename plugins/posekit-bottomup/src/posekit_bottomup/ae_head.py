@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from posekit_layers import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 from torch import Tensor
 
 from posekit.codec_utils import flip_heatmaps
-from posekit.nn import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg

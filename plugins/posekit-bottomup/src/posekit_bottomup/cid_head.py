@@ -21,9 +21,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
+from posekit_layers import apply_init_cfg
 from torch import Tensor, nn
 
-from posekit.nn import apply_init_cfg
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg

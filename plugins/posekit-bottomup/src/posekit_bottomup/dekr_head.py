@@ -21,12 +21,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from posekit_layers import ConvModule, PretrainedInit, init_heatmap_layers, load_pretrained
+from posekit_layers.resblocks import BasicBlock
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_heatmaps
-from posekit.nn import ConvModule, PretrainedInit, init_heatmap_layers, load_pretrained
-from posekit.nn.resblocks import BasicBlock
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, PoseSample, TestCfg, TrainCfg

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.nn import (
+from posekit_layers import (
     ActConfig,
     ConvModule,
     FrozenStagesMixin,
@@ -26,6 +23,9 @@ from posekit.nn import (
     load_pretrained,
     normal_init,
 )
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
 
 #: depth -> convs per stage

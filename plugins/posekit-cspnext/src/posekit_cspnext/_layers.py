@@ -16,11 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.nn import (
+from posekit_layers import (
     ActConfig,
     ConvModule,
     DepthwiseSeparableConvModule,
@@ -31,6 +27,10 @@ from posekit.nn import (
     kaiming_init,
     run_stages,
 )
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone, BaseNeck
 
 #: per stage: in_channels, out_channels, num_blocks, add_identity, use_spp (before widen/deepen)

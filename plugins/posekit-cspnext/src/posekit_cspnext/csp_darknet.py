@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit
 from torch import Tensor, nn
 
-from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit
 from posekit_cspnext._layers import CSP_BN, CSPBackbone, StageSetting, arch_settings
 
 ARCH_SETTINGS = arch_settings(9)

@@ -10,10 +10,10 @@ Returns the maps at ``out_indices``. State_dict keys equal MMPose's (``reduce_la
 
 from __future__ import annotations
 
+from posekit_layers import ActConfig, NormConfig
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import ActConfig, NormConfig
 from posekit_cspnext._layers import CSP_BN, PAFPN, UpsampleConfig, conv_type
 
 

@@ -8,9 +8,9 @@ level to ``out_channels``. Output: a tuple of ``(B, out_channels, H_i, W_i)``. K
 
 from __future__ import annotations
 
+from posekit_layers import ActConfig, ConvModule, NormConfig
 from torch import Tensor, nn
 
-from posekit.nn import ActConfig, ConvModule, NormConfig
 from posekit_cspnext._layers import CSP_BN, PAFPN, UpsampleConfig
 
 

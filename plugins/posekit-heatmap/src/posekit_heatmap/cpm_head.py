@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from posekit_layers import FinalLayerConfig, deconv_layers, final_conv, init_heatmap_layers
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import FinalLayerConfig, deconv_layers, final_conv, init_heatmap_layers
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import PoseBatch, TestCfg, TrainCfg

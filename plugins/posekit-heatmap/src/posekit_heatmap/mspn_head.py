@@ -15,10 +15,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch.nn.functional as F
+from posekit_layers import (
+    ConvModule,
+    DepthwiseSeparableConvModule,
+    NormConfig,
+    constant_init,
+    kaiming_init,
+    normal_init,
+)
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import ConvModule, DepthwiseSeparableConvModule, NormConfig, constant_init, kaiming_init, normal_init
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import PoseBatch, TrainCfg

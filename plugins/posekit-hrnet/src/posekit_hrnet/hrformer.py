@@ -18,10 +18,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import model_validator
-from torch import Tensor, nn
-
-from posekit.nn import (
+from posekit_layers import (
     ActConfig,
     NormConfig,
     PretrainedInit,
@@ -31,6 +28,9 @@ from posekit.nn import (
     build_norm_layer,
     drop_path,
 )
+from pydantic import model_validator
+from torch import Tensor, nn
+
 from posekit_hrnet.hrnet import HRModule, HRNet, HRNetExtra, HRNetStage, HRNetUpsample
 
 GELU = ActConfig(type="GELU")

@@ -13,11 +13,7 @@ from __future__ import annotations
 import functools
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.nn import (
+from posekit_layers import (
     BasicBlock,
     Bottleneck,
     FrozenStagesMixin,
@@ -30,6 +26,10 @@ from posekit.nn import (
     init_backbone,
     normal_init,
 )
+from pydantic import BaseModel, ConfigDict, model_validator
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
 
 BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck]] = {"BASIC": BasicBlock, "BOTTLENECK": Bottleneck}

@@ -17,11 +17,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, model_validator
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.nn import (
+from posekit_layers import (
     ConvModule,
     DepthwiseSeparableConvModule,
     FrozenStagesMixin,
@@ -36,6 +32,10 @@ from posekit.nn import (
     normal_init,
     run_block,
 )
+from pydantic import BaseModel, ConfigDict, model_validator
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
 
 BN = NormConfig(type="BN")

@@ -19,9 +19,9 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import torch
+from posekit_layers import DropPath, PretrainedInit, init_linears_and_norms, load_pretrained
 from torch import Tensor, nn
 
-from posekit.nn import DropPath, PretrainedInit, init_linears_and_norms, load_pretrained
 from posekit.protocols import BaseBackbone
 
 

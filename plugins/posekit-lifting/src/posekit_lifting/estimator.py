@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from posekit_layers import PretrainedInit, load_pretrained
 from torch import Tensor
 
 from posekit.errors import ConfigError, DataError
 from posekit.estimators.base import PoseEstimator, to_result
-from posekit.nn import PretrainedInit, load_pretrained
 from posekit.protocols.serving import Serving
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseResult, PoseSample, TestCfg, TrainCfg

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from posekit_layers.losses import WeightedKeypointLoss
 from torch import Tensor
-
-from posekit.nn.losses import WeightedKeypointLoss
 
 
 class MPJPELoss(WeightedKeypointLoss):

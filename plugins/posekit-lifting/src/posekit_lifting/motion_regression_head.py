@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from posekit_layers import init_linears_and_norms
 from torch import Tensor, nn
 
-from posekit.nn import init_linears_and_norms
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, PoseSample, TestCfg, TrainCfg

@@ -17,10 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.nn import (
+from posekit_layers import (
     NormConfig,
     PretrainedInit,
     build_norm_layer,
@@ -29,6 +26,9 @@ from posekit.nn import (
     kaiming_init,
     load_pretrained,
 )
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
 
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.nn import (
+from posekit_layers import (
     ActConfig,
     NormConfig,
     PretrainedInit,
@@ -22,6 +19,9 @@ from posekit.nn import (
     load_pretrained,
     run_stages,
 )
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
 
 BN = NormConfig(type="BN")

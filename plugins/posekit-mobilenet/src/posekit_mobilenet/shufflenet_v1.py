@@ -9,9 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
-
-from posekit.nn import (
+from posekit_layers import (
     ActConfig,
     ConvModule,
     NormConfig,
@@ -20,6 +18,8 @@ from posekit.nn import (
     channel_shuffle,
     run_block,
 )
+from torch import Tensor, nn
+
 from posekit_mobilenet._layers import BN, RELU, make_divisible
 from posekit_mobilenet.shufflenet_v2 import STAGE_BLOCKS, ShuffleNetBase
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from torch import Tensor, nn
-
-from posekit.nn import (
+from posekit_layers import (
     ActConfig,
     ConvModule,
     NormConfig,
@@ -20,6 +18,8 @@ from posekit.nn import (
     is_norm,
     normal_init,
 )
+from torch import Tensor, nn
+
 from posekit_mobilenet._layers import BN, RELU, StagedBackbone
 
 #: output channels of the three stages and the last conv, per widen factor

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch.nn.functional as F
+from posekit_layers import ConvModule, NormConfig, init_backbone, kaiming_init, normal_init
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import ConvModule, NormConfig, init_backbone, kaiming_init, normal_init
 
 #: ``(in_channels, out_channels, stride, downsample, first)`` -> one block of a down-sampling unit
 BlockFactory = Callable[[int, int, int, nn.Module | None, bool], nn.Module]

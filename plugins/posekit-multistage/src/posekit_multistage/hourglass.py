@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from posekit_layers import BasicBlock, ConvModule, NormConfig, conv_norm, init_backbone, normal_init
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import BasicBlock, ConvModule, NormConfig, conv_norm, init_backbone, normal_init
 from posekit.protocols import BaseBackbone
 
 _BN = NormConfig(type="BN", requires_grad=True)

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from posekit_layers import normal_init
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_coordinates
 from posekit.metrics.functional import keypoint_pck_accuracy
-from posekit.nn import normal_init
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg

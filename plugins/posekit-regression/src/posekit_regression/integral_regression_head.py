@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from posekit_layers import FinalLayerConfig, HeatmapTrunk, final_conv
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_coordinates, flip_heatmaps
-from posekit.nn import FinalLayerConfig, HeatmapTrunk, final_conv
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig

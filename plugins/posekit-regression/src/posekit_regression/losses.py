@@ -11,9 +11,8 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from posekit_layers.losses import WeightedKeypointLoss, expand_target_weight
 from torch import Tensor, distributions, nn
-
-from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 
 
 class SmoothL1Loss(WeightedKeypointLoss):

@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.nn import (
+from posekit_layers import (
     BasicBlock,
     Bottleneck,
     ConvModule,
@@ -29,6 +26,9 @@ from posekit.nn import (
     kaiming_init,
     run_stages,
 )
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
 
 Depth = Literal[18, 34, 50, 101, 152]

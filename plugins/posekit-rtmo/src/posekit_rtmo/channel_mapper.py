@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from posekit_layers import ActConfig, ConvModule, NormConfig
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import ActConfig, ConvModule, NormConfig
 from posekit.protocols import BaseNeck
 
 

@@ -15,11 +15,11 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from posekit_layers import as_config
 from pydantic import AfterValidator
 from torch import Tensor
 
 from posekit.errors import ConfigError
-from posekit.nn import as_config
 from posekit.protocols import BaseHead
 from posekit.registry import build, get
 from posekit.structures import InstanceData, PoseBatch, TestCfg

@@ -17,10 +17,10 @@ import math
 from typing import Any
 
 import torch
+from posekit_layers import as_config
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit.nn import as_config
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import LossConfig
 from posekit_rtmo._ops import PriorGeneratorConfig, bbox_xyxy2cs

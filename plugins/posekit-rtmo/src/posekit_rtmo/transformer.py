@@ -13,10 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
-from torch import Tensor, nn
-
-from posekit.nn import (
+from posekit_layers import (
     FFN,
     AttnConfig,
     FFNConfig,
@@ -25,6 +22,8 @@ from posekit.nn import (
     NormConfig,
     build_norm_layer,
 )
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor, nn
 
 
 class _Frozen(BaseModel):

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+from posekit_layers import ActConfig, ConvModule, NormConfig, as_config
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit.nn import ActConfig, ConvModule, NormConfig, as_config
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import LossConfig
 from posekit_rtmo._ops import PriorGeneratorConfig

@@ -19,10 +19,10 @@ import typing
 from typing import Any
 
 import torch
+from posekit_layers import ActConfig, ConvModule, NormConfig, ScaleNorm
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import ActConfig, ConvModule, NormConfig, ScaleNorm
 from posekit.registry import get
 
 #: RTMPose's SimCC head and its gated-attention-unit config, as registered by posekit-simcc

@@ -11,9 +11,9 @@ state_dict keys are MMPose's: ``final_layer`` (Conv2d), ``mlp`` (ScaleNorm ``mlp
 from __future__ import annotations
 
 import torch
+from posekit_layers import ScaleNorm, normal_init
 from torch import Tensor, nn
 
-from posekit.nn import ScaleNorm, normal_init
 from posekit.registry import build
 from posekit.types import CodecConfig, LossConfig
 from posekit_simcc._base import SimCCHeadBase

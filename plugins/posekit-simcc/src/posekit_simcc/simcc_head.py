@@ -5,7 +5,7 @@ maps ``(B, K, H, W)`` with ``(W, H) = (w, h) * 2 ** len(deconv_out_channels)``; 
 ``simcc_x (B, K, Wx)`` and ``simcc_y (B, K, Wy)``.
 
 state_dict keys are MMPose's: ``deconv_head`` (the layers of a ``HeatmapHead``,
-:class:`posekit.nn.HeatmapTrunk`) or ``final_layer``; ``mlp_head_x`` / ``mlp_head_y``; ``loss_module``.
+:class:`posekit_layers.HeatmapTrunk`) or ``final_layer``; ``mlp_head_x`` / ``mlp_head_y``; ``loss_module``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+from posekit_layers import FinalLayerConfig, HeatmapTrunk, constant_init, final_conv, normal_init
 from torch import Tensor, nn
 
-from posekit.nn import FinalLayerConfig, HeatmapTrunk, constant_init, final_conv, normal_init
 from posekit.registry import build
 from posekit.types import CodecConfig, LossConfig
 from posekit_simcc._base import SimCCHeadBase

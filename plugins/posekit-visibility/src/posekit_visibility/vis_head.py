@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from posekit_layers import normal_init
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.nn import normal_init
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg

@@ -18,9 +18,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
-from posekit.nn import (
+from posekit_layers import (
     ActConfig,
     FFNConfig,
     NormConfig,
@@ -28,12 +26,12 @@ from posekit.nn import (
     as_config,
     build_norm_layer,
     drop_path,
-    extract_state_dict,
     load_pretrained,
-    load_state_dict,
-    read_checkpoint,
 )
-from posekit.nn.transformer import FFN as BaseFFN
+from posekit_layers.transformer import FFN as BaseFFN
+from torch import Tensor, nn
+
+from posekit.nn import extract_state_dict, load_state_dict, read_checkpoint
 
 GELU = ActConfig(type="GELU")
 

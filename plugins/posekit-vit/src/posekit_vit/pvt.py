@@ -18,10 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.nn import (
+from posekit_layers import (
     ActConfig,
     NormConfig,
     PretrainedInit,
@@ -31,6 +28,9 @@ from posekit.nn import (
     init_linears_and_norms,
     kaiming_init,
 )
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
 from posekit_vit._layers import (
     GELU,

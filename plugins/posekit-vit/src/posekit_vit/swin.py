@@ -15,10 +15,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.nn import (
+from posekit_layers import (
     ActConfig,
     FrozenStagesMixin,
     NormConfig,
@@ -30,6 +27,9 @@ from posekit.nn import (
     init_linears_and_norms,
     run_block,
 )
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
 from posekit_vit._layers import (
     FFN,
