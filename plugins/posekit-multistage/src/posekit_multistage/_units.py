@@ -17,8 +17,11 @@ from torch import Tensor, nn
 
 from posekit.errors import ConfigError
 
-#: ``(in_channels, out_channels, stride, downsample, first)`` -> one block of a down-sampling unit
-BlockFactory = Callable[[int, int, int, nn.Module | None, bool], nn.Module]
+#: ``(in_channels, out_channels, stride, downsample, norm_cfg)`` -> one block of a down-sampling unit
+BlockFactory = Callable[[int, int, int, nn.Module | None, NormConfig], nn.Module]
+
+#: MMPose's default norm: the backbones' default, and the norm of every block after a layer's first
+BN = NormConfig(type="BN")
 
 #: the ResNet top's channels and the cross-stage conv's output channels (fixed in MMPose)
 TOP_CHANNELS = 64
@@ -53,7 +56,8 @@ class DownsampleModule(nn.Module):
         expansion: a block's output channels over its ``out_channels`` argument.
         num_blocks: blocks per layer.
         has_skip: add the previous stage's skips.
-        norm_cfg: norm config of the shortcut convs.
+        norm_cfg: norm config of the shortcut convs and of each layer's first block (MMPose builds the
+            later blocks with the default :data:`BN`).
         in_channels: channels of the input (the top's).
     """
 
@@ -75,9 +79,9 @@ class DownsampleModule(nn.Module):
             downsample = None
             if stride != 1 or channels != out * expansion:
                 downsample = _conv1x1(channels, out * expansion, norm_cfg, relu=False, stride=stride)
-            layer = [make_block(channels, out, stride, downsample, True)]
+            layer = [make_block(channels, out, stride, downsample, norm_cfg)]
             channels = out * expansion
-            layer += [make_block(channels, out, 1, None, False) for _ in range(1, blocks)]
+            layer += [make_block(channels, out, 1, None, BN) for _ in range(1, blocks)]
             self.add_module(f"layer{i + 1}", nn.Sequential(*layer))
 
     def forward(self, x: Tensor, skip1: Sequence[Tensor] | None, skip2: Sequence[Tensor] | None) -> list[Tensor]:

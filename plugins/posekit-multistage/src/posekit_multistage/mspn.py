@@ -19,6 +19,7 @@ from posekit.nn import load_state_dict
 from posekit.nn.checkpoint import extract_state_dict, read_checkpoint
 from posekit.protocols import BaseBackbone
 from posekit_multistage._units import (
+    BN,
     TOP_CHANNELS,
     ResNetTop,
     build_stages,
@@ -26,8 +27,6 @@ from posekit_multistage._units import (
     init_multistage,
     multistage_forward,
 )
-
-_BN = NormConfig(type="BN")
 
 
 def resnet_keys(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
@@ -64,7 +63,7 @@ class MSPN(BaseBackbone):
         num_stages: int = 4,
         num_units: int = 4,
         num_blocks: tuple[int, ...] = (2, 2, 2, 2),
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         res_top_channels: int = TOP_CHANNELS,
         init_cfg: PretrainedInit | None = None,
     ) -> None:
@@ -75,9 +74,8 @@ class MSPN(BaseBackbone):
         self.init_cfg = init_cfg
         self.top = ResNetTop(norm_cfg)
 
-        def block(cin: int, cout: int, stride: int, downsample: nn.Module | None, first: bool) -> nn.Module:
-            # MMPose builds a layer's later blocks with the default BN
-            return Bottleneck(cin, cout * 4, stride=stride, downsample=downsample, norm_cfg=norm_cfg if first else _BN)
+        def block(cin: int, cout: int, stride: int, downsample: nn.Module | None, norm: NormConfig) -> nn.Module:
+            return Bottleneck(cin, cout * 4, stride=stride, downsample=downsample, norm_cfg=norm)
 
         self.multi_stage_mspn = build_stages(
             num_stages, block, 4, num_blocks, unit_channels, norm_cfg, res_top_channels

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
 from posekit_multistage._units import (
+    BN,
     TOP_CHANNELS,
     ResNetTop,
     build_stages,
@@ -25,8 +26,6 @@ from posekit_multistage._units import (
     init_multistage,
     multistage_forward,
 )
-
-_BN = NormConfig(type="BN")
 
 
 class RSB(nn.Module):
@@ -53,7 +52,7 @@ class RSB(nn.Module):
         num_steps: int = 4,
         stride: int = 1,
         downsample: nn.Module | None = None,
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         expand_times: int = 26,
         res_top_channels: int = TOP_CHANNELS,
     ) -> None:
@@ -120,7 +119,7 @@ class RSN(BaseBackbone):
         num_units: int = 4,
         num_blocks: tuple[int, ...] = (2, 2, 2, 2),
         num_steps: int = 4,
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         res_top_channels: int = TOP_CHANNELS,
         expand_times: int = 26,
     ) -> None:
@@ -132,9 +131,7 @@ class RSN(BaseBackbone):
         self.num_units = num_units
         self.top = ResNetTop(norm_cfg)
 
-        def block(cin: int, cout: int, stride: int, downsample: nn.Module | None, first: bool) -> nn.Module:
-            # MMPose builds a layer's later blocks with the default BN
-            norm = norm_cfg if first else _BN
+        def block(cin: int, cout: int, stride: int, downsample: nn.Module | None, norm: NormConfig) -> nn.Module:
             return RSB(cin, cout, num_steps, stride, downsample, norm, expand_times, res_top_channels)
 
         self.multi_stage_rsn = build_stages(num_stages, block, 1, num_blocks, unit_channels, norm_cfg, res_top_channels)
