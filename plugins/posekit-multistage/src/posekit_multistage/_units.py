@@ -1,6 +1,6 @@
 """What MSPN and RSN share: the ResNet top, the down-sampling module built from a block, the
-up-sampling module with its skips and cross-stage conv, and :class:`MultiStageBackbone` (their frame:
-the top, the stages, the init and the multi-stage forward).
+up-sampling module with its skips and cross-stage conv, the init, and :class:`MultiStageBackbone` (their
+frame: the top, the stages under MMPose's name and the multi-stage forward).
 
 Dimensions: input ``(B, 3, H, W)``; the top gives ``(B, 64, H/4, W/4)``; down-sampling unit ``i``
 runs at ``H/4/2**i``; up-sampling unit ``j`` (coarsest first) outputs ``(B, unit_channels, h_j, w_j)``.
