@@ -46,6 +46,8 @@ from posekit_layers.trunks import (
     final_conv,
     heatmap_layers,
     init_heatmap_layers,
+    trunk_map_size,
+    trunk_maps,
 )
 from posekit_layers.units import SELayer, ShuffleUnit, cat_shuffle, channel_shuffle, run_block
 
@@ -101,5 +103,7 @@ __all__ = [
     "normal_init",
     "run_block",
     "run_stages",
+    "trunk_map_size",
+    "trunk_maps",
     "zero_init_last_norms",
 ]

@@ -3,7 +3,8 @@
 Dimensions: feature ``(B, C, h, w)``; maps ``(B, K, H, W)`` with ``H = h * 2 ** len(deconv_out_channels)``.
 
 Keys are MMPose's ``HeatmapHead``'s (``deconv_layers``, ``conv_layers``, ``final_layer``), held as
-the head's own attributes (:func:`heatmap_layers`) or nested in a :class:`HeatmapTrunk`.
+the head's own attributes (:func:`heatmap_layers`) or nested in a :class:`HeatmapTrunk` (a head that
+reads maps from a nested trunk or a lone final conv: :func:`trunk_map_size`, :func:`trunk_maps`).
 """
 
 from __future__ import annotations
@@ -131,3 +132,16 @@ class HeatmapTrunk(nn.Module):
     def forward(self, feats: tuple[Tensor, ...]) -> Tensor:
         """``feats[-1] (B, C, h, w)`` -> maps ``(B, K, H, W)``."""
         return self.final_layer(self.conv_layers(self.deconv_layers(feats[-1])))
+
+
+def trunk_map_size(in_featuremap_size: Sequence[int], deconv_out_channels: Sequence[int] | None) -> tuple[int, ...]:
+    """Size ``(w, h)`` of the maps after the stride-2 deconvs (each doubles ``in_featuremap_size``; None: none)."""
+    return tuple(s * 2 ** len(deconv_out_channels or ()) for s in in_featuremap_size)
+
+
+def trunk_maps(trunk: nn.Module | None, final_layer: nn.Module | None, feats: tuple[Tensor, ...]) -> Tensor:
+    """Maps ``(B, K, H, W)`` of a head holding a nested ``trunk`` (given ``feats``) or else a ``final_layer`` conv
+    on ``feats[-1] (B, C, h, w)`` (``feats[-1]`` itself when both are None)."""
+    if trunk is not None:
+        return trunk(feats)
+    return feats[-1] if final_layer is None else final_layer(feats[-1])

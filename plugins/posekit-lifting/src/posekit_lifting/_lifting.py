@@ -7,7 +7,8 @@ D 2D coordinate dims, C target dims (3).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,6 +52,14 @@ def check_inputs(
     if lifting_target_visible is not None:
         lifting_target_visible = check_array("lifting_target_visible", lifting_target_visible, lifting_target.shape[:2])
     return keypoints, keypoints_visible, lifting_target, lifting_target_visible
+
+
+def image_camera(codec: str, camera_param: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``camera_param`` (the encode may rewrite it), checked to hold the image size ``w``, ``h``."""
+    camera = copy.deepcopy(dict(camera_param))
+    if "w" not in camera or "h" not in camera:
+        raise ValueError(f"{codec}: camera_param needs the image size 'w' and 'h', got keys {sorted(camera)}")
+    return camera
 
 
 def target_weights(

@@ -19,7 +19,6 @@ Encoded (``encode``):
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
@@ -27,7 +26,7 @@ import numpy as np
 
 from posekit.codec_utils import check_array
 from posekit.protocols import BaseKeypointCodec
-from posekit_lifting._lifting import INSTANCE_MAPPING, LABEL_MAPPING, check_inputs
+from posekit_lifting._lifting import INSTANCE_MAPPING, LABEL_MAPPING, check_inputs, image_camera
 
 
 def camera_to_image(root_index: int, points: np.ndarray, camera: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -139,12 +138,8 @@ class MotionBERTLabel(BaseKeypointCodec):
 
         label = lifting_target.copy()
         labels_2d = keypoints.copy()
-        camera = copy.deepcopy(dict(camera_param)) if camera_param is not None else {}
+        camera = image_camera("MotionBERTLabel", camera_param) if camera_param is not None else {}
         if camera_param is not None:
-            if "w" not in camera or "h" not in camera:
-                raise ValueError(
-                    f"MotionBERTLabel: camera_param needs the image size 'w' and 'h', got {sorted(camera)}"
-                )
             w, h = camera["w"], camera["h"]
             labels_2d[..., :2] = labels_2d[..., :2] / w * 2 - [1, h / w]
         own_factor = np.array([4] * t, dtype=np.float32).reshape(t)

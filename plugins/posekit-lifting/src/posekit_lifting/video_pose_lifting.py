@@ -21,13 +21,12 @@ Encoded (``encode``):
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
-from posekit_lifting._lifting import RootRelativeCodec, center_on_root, lifting_labels
+from posekit_lifting._lifting import RootRelativeCodec, center_on_root, image_camera, lifting_labels
 
 
 class VideoPoseLifting(RootRelativeCodec):
@@ -102,9 +101,7 @@ class VideoPoseLifting(RootRelativeCodec):
 
         keypoint_labels = keypoints
         if camera_param is not None:
-            camera = copy.deepcopy(dict(camera_param))
-            if "w" not in camera or "h" not in camera:
-                raise ValueError(f"camera_param needs the image size 'w' and 'h', got keys {sorted(camera)}")
+            camera = image_camera("VideoPoseLifting", camera_param)
             center = np.array([0.5 * camera["w"], 0.5 * camera["h"]], dtype=np.float32)
             scale = np.array(0.5 * camera["w"], dtype=np.float32)
             keypoint_labels = (keypoints - center) / scale

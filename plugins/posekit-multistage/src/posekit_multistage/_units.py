@@ -1,5 +1,6 @@
 """What MSPN and RSN share: the ResNet top, the down-sampling module built from a block, the
-up-sampling module with its skips and cross-stage conv, and the multi-stage forward.
+up-sampling module with its skips and cross-stage conv, the init, and :class:`MultiStageBackbone` (their
+frame: the top, the stages under MMPose's name and the multi-stage forward).
 
 Dimensions: input ``(B, 3, H, W)``; the top gives ``(B, 64, H/4, W/4)``; down-sampling unit ``i``
 runs at ``H/4/2**i``; up-sampling unit ``j`` (coarsest first) outputs ``(B, unit_channels, h_j, w_j)``.
@@ -10,15 +11,20 @@ Keys are MMPose's: ``top.top.0.{conv,bn}``, ``<stages>.S.downsample.layerN.M.*``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import torch.nn.functional as F
 from posekit_layers import ConvModule, NormConfig, init_backbone, kaiming_init, normal_init
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.protocols import BaseBackbone
 
-#: ``(in_channels, out_channels, stride, downsample, first)`` -> one block of a down-sampling unit
-BlockFactory = Callable[[int, int, int, nn.Module | None, bool], nn.Module]
+#: ``(in_channels, out_channels, stride, downsample, norm_cfg)`` -> one block of a down-sampling unit
+BlockFactory = Callable[[int, int, int, nn.Module | None, NormConfig], nn.Module]
+
+#: MMPose's default norm: the backbones' default, and the norm of every block after a layer's first
+BN = NormConfig(type="BN")
 
 #: the ResNet top's channels and the cross-stage conv's output channels (fixed in MMPose)
 TOP_CHANNELS = 64
@@ -53,7 +59,8 @@ class DownsampleModule(nn.Module):
         expansion: a block's output channels over its ``out_channels`` argument.
         num_blocks: blocks per layer.
         has_skip: add the previous stage's skips.
-        norm_cfg: norm config of the shortcut convs.
+        norm_cfg: norm config of the shortcut convs and of each layer's first block (MMPose builds the
+            later blocks with the default :data:`BN`).
         in_channels: channels of the input (the top's).
     """
 
@@ -75,9 +82,9 @@ class DownsampleModule(nn.Module):
             downsample = None
             if stride != 1 or channels != out * expansion:
                 downsample = _conv1x1(channels, out * expansion, norm_cfg, relu=False, stride=stride)
-            layer = [make_block(channels, out, stride, downsample, True)]
+            layer = [make_block(channels, out, stride, downsample, norm_cfg)]
             channels = out * expansion
-            layer += [make_block(channels, out, 1, None, False) for _ in range(1, blocks)]
+            layer += [make_block(channels, out, 1, None, BN) for _ in range(1, blocks)]
             self.add_module(f"layer{i + 1}", nn.Sequential(*layer))
 
     def forward(self, x: Tensor, skip1: Sequence[Tensor] | None, skip2: Sequence[Tensor] | None) -> list[Tensor]:
@@ -211,27 +218,6 @@ def check_units(name: str, num_stages: int, num_units: int, num_blocks: Sequence
         )
 
 
-def build_stages(
-    num_stages: int,
-    make_block: BlockFactory,
-    expansion: int,
-    num_blocks: Sequence[int],
-    unit_channels: int,
-    norm_cfg: NormConfig,
-    in_channels: int,
-) -> nn.ModuleList:
-    """``num_stages`` :class:`SingleStage` of ``make_block`` blocks: each after the first takes skips, each
-    but the last makes them and the next stage's input. Arguments as :class:`DownsampleModule` /
-    :class:`UpsampleModule`."""
-    stages = []
-    for i in range(num_stages):
-        down = DownsampleModule(make_block, expansion, num_blocks, i > 0, norm_cfg, in_channels)
-        gen = i < num_stages - 1
-        up = UpsampleModule(unit_channels, len(num_blocks), gen, gen, norm_cfg, in_channels, expansion)
-        stages.append(SingleStage(down, up))
-    return nn.ModuleList(stages)
-
-
 def init_multistage(module: nn.Module) -> None:
     """Kaiming-normal convs, unit norms, N(0, 0.01^2) linears (MMPose's ``init_cfg`` of MSPN/RSN)."""
     init_backbone(module, kaiming_init)
@@ -240,13 +226,46 @@ def init_multistage(module: nn.Module) -> None:
             normal_init(m, std=0.01)
 
 
-def multistage_forward(top: nn.Module, stages: nn.ModuleList, x: Tensor) -> tuple[Tensor, ...]:
-    """Run the top then every stage; the stages' unit outputs flattened stage-major (S * U maps, coarsest
-    unit first within a stage), as ``MSPNHead`` (posekit-heatmap) reads them."""
-    feats: list[Tensor] = []
-    skip1 = skip2 = None
-    x = top(x)
-    for stage in stages:
-        outs, skip1, skip2, x = stage(x, skip1, skip2)
-        feats.extend(outs)
-    return tuple(feats)
+class MultiStageBackbone(BaseBackbone):
+    """MSPN and RSN's frame: ``top`` (:class:`ResNetTop`) then ``num_stages`` :class:`SingleStage`, held under
+    the subclass's MMPose name :attr:`stages_name`; ``forward`` returns the stages' unit outputs flattened
+    stage-major (S * U maps, coarsest unit first within a stage), as ``MSPNHead`` (posekit-heatmap) reads them."""
+
+    #: the attribute (and state_dict prefix) of the stages, MMPose's (``multi_stage_mspn``, ``multi_stage_rsn``)
+    stages_name: ClassVar[str]
+
+    def build_stages(
+        self,
+        num_stages: int,
+        num_units: int,
+        make_block: BlockFactory,
+        expansion: int,
+        num_blocks: Sequence[int],
+        unit_channels: int,
+        norm_cfg: NormConfig,
+        in_channels: int,
+    ) -> None:
+        """Set ``num_stages``, ``num_units``, ``top`` and the stages of ``make_block`` blocks: each stage after the
+        first takes skips, each but the last makes them and the next stage's input. Arguments as
+        :class:`DownsampleModule` / :class:`UpsampleModule` (sizes checked by :func:`check_units` first)."""
+        check_units(type(self).__name__, num_stages, num_units, num_blocks)
+        self.num_stages = num_stages
+        self.num_units = num_units
+        self.top = ResNetTop(norm_cfg)
+        stages = []
+        for i in range(num_stages):
+            down = DownsampleModule(make_block, expansion, num_blocks, i > 0, norm_cfg, in_channels)
+            gen = i < num_stages - 1
+            up = UpsampleModule(unit_channels, len(num_blocks), gen, gen, norm_cfg, in_channels, expansion)
+            stages.append(SingleStage(down, up))
+        self.add_module(self.stages_name, nn.ModuleList(stages))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        """``(B, 3, H, W)`` -> ``num_stages * num_units`` maps ``(B, unit_channels, h, w)``, stage-major."""
+        feats: list[Tensor] = []
+        skip1 = skip2 = None
+        x = self.top(x)
+        for stage in getattr(self, self.stages_name):
+            outs, skip1, skip2, x = stage(x, skip1, skip2)
+            feats.extend(outs)
+        return tuple(feats)

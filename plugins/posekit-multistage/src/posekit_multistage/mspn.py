@@ -17,17 +17,7 @@ from torch import Tensor, nn
 
 from posekit.nn import load_state_dict
 from posekit.nn.checkpoint import extract_state_dict, read_checkpoint
-from posekit.protocols import BaseBackbone
-from posekit_multistage._units import (
-    TOP_CHANNELS,
-    ResNetTop,
-    build_stages,
-    check_units,
-    init_multistage,
-    multistage_forward,
-)
-
-_BN = NormConfig(type="BN")
+from posekit_multistage._units import BN, TOP_CHANNELS, MultiStageBackbone, init_multistage
 
 
 def resnet_keys(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
@@ -42,7 +32,7 @@ def resnet_keys(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, 
     return top, blocks
 
 
-class MSPN(BaseBackbone):
+class MSPN(MultiStageBackbone):
     """MSPN backbone (`Rethinking on Multi-Stage Networks <https://arxiv.org/abs/1901.00148>`__).
 
     Args:
@@ -57,6 +47,7 @@ class MSPN(BaseBackbone):
     """
 
     example_config = {"unit_channels": 8, "num_stages": 2, "num_units": 2, "num_blocks": (1, 1)}
+    stages_name = "multi_stage_mspn"
 
     def __init__(
         self,
@@ -64,24 +55,17 @@ class MSPN(BaseBackbone):
         num_stages: int = 4,
         num_units: int = 4,
         num_blocks: tuple[int, ...] = (2, 2, 2, 2),
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         res_top_channels: int = TOP_CHANNELS,
         init_cfg: PretrainedInit | None = None,
     ) -> None:
         super().__init__()
-        check_units("MSPN", num_stages, num_units, num_blocks)
-        self.num_stages = num_stages
-        self.num_units = num_units
         self.init_cfg = init_cfg
-        self.top = ResNetTop(norm_cfg)
 
-        def block(cin: int, cout: int, stride: int, downsample: nn.Module | None, first: bool) -> nn.Module:
-            # MMPose builds a layer's later blocks with the default BN
-            return Bottleneck(cin, cout * 4, stride=stride, downsample=downsample, norm_cfg=norm_cfg if first else _BN)
+        def block(cin: int, cout: int, stride: int, downsample: nn.Module | None, norm: NormConfig) -> nn.Module:
+            return Bottleneck(cin, cout * 4, stride=stride, downsample=downsample, norm_cfg=norm)
 
-        self.multi_stage_mspn = build_stages(
-            num_stages, block, 4, num_blocks, unit_channels, norm_cfg, res_top_channels
-        )
+        self.build_stages(num_stages, num_units, block, 4, num_blocks, unit_channels, norm_cfg, res_top_channels)
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -98,7 +82,3 @@ class MSPN(BaseBackbone):
         load_state_dict(self.top, top, strict=False, source=source)
         for stage in self.multi_stage_mspn:
             load_state_dict(stage.downsample, blocks, strict=False, source=source)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        """``(B, 3, H, W)`` -> ``num_stages * num_units`` maps ``(B, unit_channels, h, w)``, stage-major."""
-        return multistage_forward(self.top, self.multi_stage_mspn, x)

@@ -16,17 +16,7 @@ from posekit_layers import ConvModule, NormConfig
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
-from posekit_multistage._units import (
-    TOP_CHANNELS,
-    ResNetTop,
-    build_stages,
-    check_units,
-    init_multistage,
-    multistage_forward,
-)
-
-_BN = NormConfig(type="BN")
+from posekit_multistage._units import BN, TOP_CHANNELS, MultiStageBackbone, init_multistage
 
 
 class RSB(nn.Module):
@@ -53,7 +43,7 @@ class RSB(nn.Module):
         num_steps: int = 4,
         stride: int = 1,
         downsample: nn.Module | None = None,
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         expand_times: int = 26,
         res_top_channels: int = TOP_CHANNELS,
     ) -> None:
@@ -90,7 +80,7 @@ class RSB(nn.Module):
         return self.relu(out + identity)
 
 
-class RSN(BaseBackbone):
+class RSN(MultiStageBackbone):
     """RSN backbone (`Learning Delicate Local Representations <https://arxiv.org/abs/2003.04030>`__).
 
     Args:
@@ -112,6 +102,7 @@ class RSN(BaseBackbone):
         "num_steps": 2,
         "expand_times": 4,
     }
+    stages_name = "multi_stage_rsn"
 
     def __init__(
         self,
@@ -120,30 +111,20 @@ class RSN(BaseBackbone):
         num_units: int = 4,
         num_blocks: tuple[int, ...] = (2, 2, 2, 2),
         num_steps: int = 4,
-        norm_cfg: NormConfig = _BN,
+        norm_cfg: NormConfig = BN,
         res_top_channels: int = TOP_CHANNELS,
         expand_times: int = 26,
     ) -> None:
         super().__init__()
-        check_units("RSN", num_stages, num_units, num_blocks)
         if num_steps < 2:
             raise ConfigError(f"RSN: num_steps must be at least 2, got {num_steps}")
-        self.num_stages = num_stages
-        self.num_units = num_units
-        self.top = ResNetTop(norm_cfg)
 
-        def block(cin: int, cout: int, stride: int, downsample: nn.Module | None, first: bool) -> nn.Module:
-            # MMPose builds a layer's later blocks with the default BN
-            norm = norm_cfg if first else _BN
+        def block(cin: int, cout: int, stride: int, downsample: nn.Module | None, norm: NormConfig) -> nn.Module:
             return RSB(cin, cout, num_steps, stride, downsample, norm, expand_times, res_top_channels)
 
-        self.multi_stage_rsn = build_stages(num_stages, block, 1, num_blocks, unit_channels, norm_cfg, res_top_channels)
+        self.build_stages(num_stages, num_units, block, 1, num_blocks, unit_channels, norm_cfg, res_top_channels)
         self.init_weights()
 
     def init_weights(self) -> None:
         """Kaiming-normal convs, unit norms, N(0, 0.01^2) linears (MMPose's ``init_cfg``)."""
         init_multistage(self)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        """``(B, 3, H, W)`` -> ``num_stages * num_units`` maps ``(B, unit_channels, h, w)``, stage-major."""
-        return multistage_forward(self.top, self.multi_stage_rsn, x)

@@ -5,7 +5,7 @@ heatmaps ``(B, K, H, W)`` with ``(W, H) = (w, h) * 2 ** len(deconv_out_channels)
 coordinates ``(B, K, 2)`` normalized to [0, 1) (``x = sum_p softmax(beta * map)_p * p_x / W``).
 
 state_dict keys are MMPose's: ``simplebaseline_head`` (the layers of a ``HeatmapHead``,
-:class:`posekit.nn.HeatmapTrunk`) or ``final_layer``; ``linspace_x`` / ``linspace_y`` (frozen
+:class:`posekit_layers.HeatmapTrunk`) or ``final_layer``; ``linspace_x`` / ``linspace_y`` (frozen
 parameters); ``loss_module``. A plain HeatmapHead checkpoint (``conv_layers.*``, ``final_layer.*``)
 is mapped into ``simplebaseline_head`` on load, as MMPose does.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from posekit_layers import FinalLayerConfig, HeatmapTrunk, final_conv
+from posekit_layers import FinalLayerConfig, HeatmapTrunk, final_conv, trunk_map_size, trunk_maps
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_coordinates, flip_heatmaps
@@ -80,12 +80,11 @@ class IntegralRegressionHead(RegressionHeadBase):
         self.beta = beta
         self.simplebaseline_head: nn.Module | None = None
         self.final_layer: nn.Module | None = None
+        self.heatmap_size = trunk_map_size(in_featuremap_size, deconv_out_channels)
         if deconv_out_channels:
-            self.heatmap_size = tuple(s * 2 ** len(deconv_out_channels) for s in in_featuremap_size)
             deconv, conv = (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes)
             self.simplebaseline_head = HeatmapTrunk(in_channels, num_joints, deconv, conv, final_layer)
         else:
-            self.heatmap_size = tuple(in_featuremap_size)
             self.final_layer = final_conv(in_channels, num_joints, final_layer)
         width, height = self.heatmap_size
         self.linspace_x = nn.Parameter(torch.arange(0.0, 1.0 * width, 1).reshape(1, 1, 1, width) / width, False)
@@ -97,10 +96,7 @@ class IntegralRegressionHead(RegressionHeadBase):
 
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         """``feats[-1] (B, C, h, w)`` -> coordinates ``(B, K, 2)`` in [0, 1) and softmax maps ``(B, K, H, W)``."""
-        if self.simplebaseline_head is not None:
-            maps = self.simplebaseline_head(feats)
-        else:
-            maps = feats[-1] if self.final_layer is None else self.final_layer(feats[-1])
+        maps = trunk_maps(self.simplebaseline_head, self.final_layer, feats)
         b, k, h, w = maps.shape
         heatmaps = F.softmax((maps * self.beta).reshape(b, k, h * w), dim=2).reshape(b, k, h, w)
         pred_x = (heatmaps * self.linspace_x).reshape(b, k, -1).sum(dim=2, keepdim=True)

@@ -13,7 +13,15 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from posekit_layers import FinalLayerConfig, HeatmapTrunk, constant_init, final_conv, normal_init
+from posekit_layers import (
+    FinalLayerConfig,
+    HeatmapTrunk,
+    constant_init,
+    final_conv,
+    normal_init,
+    trunk_map_size,
+    trunk_maps,
+)
 from torch import Tensor, nn
 
 from posekit.registry import build
@@ -81,8 +89,8 @@ class SimCCHead(SimCCHeadBase):
         self.simcc_split_ratio = simcc_split_ratio
         self.deconv_head: nn.Module | None = None
         self.final_layer: nn.Module | None = None
+        self.heatmap_size = trunk_map_size(in_featuremap_size, deconv_out_channels)
         if deconv_out_channels:
-            self.heatmap_size = tuple(s * 2 ** len(deconv_out_channels) for s in in_featuremap_size)
             if deconv_type == "heatmap":
                 deconv, conv = (deconv_out_channels, deconv_kernel_sizes), (conv_out_channels, conv_kernel_sizes)
                 self.deconv_head = HeatmapTrunk(in_channels, out_channels, deconv, conv, final_layer)
@@ -100,7 +108,6 @@ class SimCCHead(SimCCHeadBase):
                 }
                 self.deconv_head = build("head", cfg, "deconv_head")
         else:
-            self.heatmap_size = tuple(in_featuremap_size)
             self.final_layer = final_conv(in_channels, out_channels, final_layer)
         flatten_dims = self.heatmap_size[0] * self.heatmap_size[1]
         self.mlp_head_x = nn.Linear(flatten_dims, int(input_size[0] * simcc_split_ratio))
@@ -123,9 +130,5 @@ class SimCCHead(SimCCHeadBase):
 
     def forward(self, feats: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         """``feats[-1] (B, C, h, w)`` -> ``(simcc_x (B, K, Wx), simcc_y (B, K, Wy))``."""
-        if self.deconv_head is not None:
-            maps = self.deconv_head(feats)
-        else:
-            maps = feats[-1] if self.final_layer is None else self.final_layer(feats[-1])
-        x = torch.flatten(maps, 2)
+        x = torch.flatten(trunk_maps(self.deconv_head, self.final_layer, feats), 2)
         return self.mlp_head_x(x), self.mlp_head_y(x)
