@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 import torch
+from torch import nn
+
+from posekit.errors import ConfigError
 from posekit_layers import (
     ConvModule,
     DepthwiseSeparableConvModule,
@@ -15,9 +18,6 @@ from posekit_layers import (
     cat_shuffle,
     channel_shuffle,
 )
-from torch import nn
-
-from posekit.errors import ConfigError
 
 
 @pytest.mark.parametrize(

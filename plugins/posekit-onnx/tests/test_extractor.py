@@ -7,13 +7,13 @@ import copy
 
 import pytest
 import torch
-from posekit_layers import ConvModule
 from posekit_onnx.extractor import OnnxRuntimeGraph, freeze_feature_extractor
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import posekit
 from posekit.nn import optimize_for_inference
+from posekit_layers import ConvModule
 
 
 class _TinyEstimator(nn.Module):

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from posekit_layers import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 from torch import Tensor
 
 from posekit.codec_utils import flip_heatmaps
@@ -25,6 +24,7 @@ from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_bottomup.instances import BottomupHeadExample
+from posekit_layers import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 
 
 def _resize(maps: Tensor, size: tuple[int, int] | None, align_corners: bool) -> Tensor:

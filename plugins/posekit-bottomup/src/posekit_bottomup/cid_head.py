@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from posekit_layers import apply_init_cfg
 from torch import Tensor, nn
 
 from posekit.protocols import BaseHead
@@ -29,6 +28,7 @@ from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_bottomup.instances import BottomupHeadExample
+from posekit_layers import apply_init_cfg
 
 
 def smooth_heatmaps(heatmaps: Tensor, kernel: int) -> Tensor:

@@ -21,8 +21,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from posekit_layers import ConvModule, PretrainedInit, init_heatmap_layers, load_pretrained
-from posekit_layers.resblocks import BasicBlock
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
@@ -34,6 +32,8 @@ from posekit.types import CodecConfig, LossConfig
 from posekit_bottomup.ae_head import heatmap_mask, stacked_target
 from posekit_bottomup.deform_conv import DeformConv2d
 from posekit_bottomup.instances import BottomupHeadExample
+from posekit_layers import ConvModule, PretrainedInit, init_heatmap_layers, load_pretrained
+from posekit_layers.resblocks import BasicBlock
 
 
 class _AdaptiveActivationBlock(nn.Module):

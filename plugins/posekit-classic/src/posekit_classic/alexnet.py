@@ -9,10 +9,10 @@ MMPose's: ``features.{0,3,6,8,10}`` and ``classifier.{1,4,6}``.
 
 from __future__ import annotations
 
-from posekit_layers import PretrainedInit, load_pretrained
 from torch import Tensor, nn
 
 from posekit.protocols import BaseBackbone
+from posekit_layers import PretrainedInit, load_pretrained
 
 
 class AlexNet(BaseBackbone):

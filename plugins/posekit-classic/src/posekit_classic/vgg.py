@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.protocols import BaseBackbone
 from posekit_layers import (
     ActConfig,
     ConvModule,
@@ -23,10 +27,6 @@ from posekit_layers import (
     load_pretrained,
     normal_init,
 )
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
 
 #: depth -> convs per stage
 ARCH_SETTINGS: dict[int, tuple[int, ...]] = {

@@ -16,6 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.protocols import BaseBackbone, BaseNeck
 from posekit_layers import (
     ActConfig,
     ConvModule,
@@ -27,11 +32,6 @@ from posekit_layers import (
     kaiming_init,
     run_stages,
 )
-from pydantic import BaseModel, ConfigDict
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone, BaseNeck
 
 #: per stage: in_channels, out_channels, num_blocks, add_identity, use_spp (before widen/deepen)
 StageSetting = tuple[int, int, int, bool, bool]

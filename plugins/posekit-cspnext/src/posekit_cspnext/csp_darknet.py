@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit
 from torch import Tensor, nn
 
 from posekit_cspnext._layers import CSP_BN, CSPBackbone, StageSetting, arch_settings
+from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit
 
 ARCH_SETTINGS = arch_settings(9)
 

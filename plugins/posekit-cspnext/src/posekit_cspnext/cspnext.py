@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit
 from torch import nn
 
 from posekit_cspnext._layers import CSP_BN, CSPBackbone, StageSetting, arch_settings
+from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit
 
 ARCH_SETTINGS = arch_settings(6)
 

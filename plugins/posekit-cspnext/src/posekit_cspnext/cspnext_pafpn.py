@@ -10,11 +10,11 @@ Returns the maps at ``out_indices``. State_dict keys equal MMPose's (``reduce_la
 
 from __future__ import annotations
 
-from posekit_layers import ActConfig, NormConfig
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
 from posekit_cspnext._layers import CSP_BN, PAFPN, UpsampleConfig, conv_type
+from posekit_layers import ActConfig, NormConfig
 
 
 class CSPNeXtPAFPN(PAFPN):

@@ -8,10 +8,10 @@ level to ``out_channels``. Output: a tuple of ``(B, out_channels, H_i, W_i)``. K
 
 from __future__ import annotations
 
-from posekit_layers import ActConfig, ConvModule, NormConfig
 from torch import Tensor, nn
 
 from posekit_cspnext._layers import CSP_BN, PAFPN, UpsampleConfig
+from posekit_layers import ActConfig, ConvModule, NormConfig
 
 
 class YOLOXPAFPN(PAFPN):

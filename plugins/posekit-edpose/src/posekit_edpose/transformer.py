@@ -18,9 +18,10 @@ import math
 
 import torch
 import torch.nn.functional as F
-from posekit_layers import FFN, AttnConfig, FFNConfig, MultiheadAttention, NormConfig, build_norm_layer
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
+
+from posekit_layers import FFN, AttnConfig, FFNConfig, MultiheadAttention, NormConfig, build_norm_layer
 
 
 class _Frozen(BaseModel):

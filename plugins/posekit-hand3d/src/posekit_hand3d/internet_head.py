@@ -12,8 +12,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from posekit_layers import FinalLayerConfig, HeatmapTrunk
-from posekit_layers.init import normal_init
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
@@ -22,6 +20,8 @@ from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
+from posekit_layers import FinalLayerConfig, HeatmapTrunk
+from posekit_layers.init import normal_init
 
 
 class Heatmap3DCfg(BaseModel):

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from posekit_layers import FinalLayerConfig, deconv_layers, final_conv, init_heatmap_layers
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
@@ -22,6 +21,7 @@ from posekit.registry import build
 from posekit.structures import PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_heatmap.heatmap_head import HeatmapHead, _stacked_target, heatmap_accuracy
+from posekit_layers import FinalLayerConfig, deconv_layers, final_conv, init_heatmap_layers
 
 _MSE = {"type": "KeypointMSELoss", "use_target_weight": True}
 

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from posekit_layers import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_heatmaps, get_heatmap_maximum
@@ -27,6 +26,7 @@ from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_heatmap.msra_heatmap import MSRAHeatmap
+from posekit_layers import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 
 
 def _stacked_target(batch: PoseBatch, key: str, like: Tensor) -> Tensor:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from posekit_layers import WeightedKeypointLoss
 from torch import Tensor
+
+from posekit_layers import WeightedKeypointLoss
 
 
 def _check_weights(target: Tensor, target_weights: Tensor) -> None:

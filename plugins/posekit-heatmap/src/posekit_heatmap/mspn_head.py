@@ -15,14 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch.nn.functional as F
-from posekit_layers import (
-    ConvModule,
-    DepthwiseSeparableConvModule,
-    NormConfig,
-    constant_init,
-    kaiming_init,
-    normal_init,
-)
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
@@ -32,6 +24,14 @@ from posekit.structures import PoseBatch, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_heatmap.cpm_head import MultiStageHeatmapHead, stage_losses
 from posekit_heatmap.heatmap_head import _stacked_target, heatmap_accuracy
+from posekit_layers import (
+    ConvModule,
+    DepthwiseSeparableConvModule,
+    NormConfig,
+    constant_init,
+    kaiming_init,
+    normal_init,
+)
 
 _BN = NormConfig(type="BN")
 

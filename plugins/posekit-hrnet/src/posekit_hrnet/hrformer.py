@@ -18,6 +18,10 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import model_validator
+from torch import Tensor, nn
+
+from posekit_hrnet.hrnet import HRModule, HRNet, HRNetExtra, HRNetStage, HRNetUpsample
 from posekit_layers import (
     ActConfig,
     NormConfig,
@@ -28,10 +32,6 @@ from posekit_layers import (
     build_norm_layer,
     drop_path,
 )
-from pydantic import model_validator
-from torch import Tensor, nn
-
-from posekit_hrnet.hrnet import HRModule, HRNet, HRNetExtra, HRNetStage, HRNetUpsample
 
 GELU = ActConfig(type="GELU")
 LN6 = NormConfig(type="LN", eps=1e-6)

@@ -13,6 +13,11 @@ from __future__ import annotations
 import functools
 from typing import ClassVar, Literal
 
+from pydantic import BaseModel, ConfigDict, model_validator
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.protocols import BaseBackbone
 from posekit_layers import (
     BasicBlock,
     Bottleneck,
@@ -26,11 +31,6 @@ from posekit_layers import (
     init_backbone,
     normal_init,
 )
-from pydantic import BaseModel, ConfigDict, model_validator
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
 
 BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck]] = {"BASIC": BasicBlock, "BOTTLENECK": Bottleneck}
 

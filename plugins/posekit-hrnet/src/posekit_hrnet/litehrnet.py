@@ -17,6 +17,11 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, model_validator
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.protocols import BaseBackbone
 from posekit_layers import (
     ConvModule,
     DepthwiseSeparableConvModule,
@@ -32,11 +37,6 @@ from posekit_layers import (
     normal_init,
     run_block,
 )
-from pydantic import BaseModel, ConfigDict, model_validator
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
 
 BN = NormConfig(type="BN")
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import torch
-from posekit_layers import DropPath, PretrainedInit, init_linears_and_norms, load_pretrained
 from torch import Tensor, nn
 
 from posekit.protocols import BaseBackbone
+from posekit_layers import DropPath, PretrainedInit, init_linears_and_norms, load_pretrained
 
 
 class _Attention(nn.Module):

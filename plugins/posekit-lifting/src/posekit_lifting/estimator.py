@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from posekit_layers import PretrainedInit, load_pretrained
 from torch import Tensor
 
 from posekit.errors import ConfigError, DataError
@@ -19,6 +18,7 @@ from posekit.protocols.serving import Serving
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseResult, PoseSample, TestCfg, TrainCfg
 from posekit.types import BackboneConfig, DataPreprocessorConfig, HeadConfig, LossConfig, NeckConfig
+from posekit_layers import PretrainedInit, load_pretrained
 
 
 def _intrinsics(sample: PoseSample, where: str) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from posekit_layers.losses import WeightedKeypointLoss
 from torch import Tensor
+
+from posekit_layers.losses import WeightedKeypointLoss
 
 
 class MPJPELoss(WeightedKeypointLoss):

@@ -17,6 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.protocols import BaseBackbone
 from posekit_layers import (
     NormConfig,
     PretrainedInit,
@@ -26,10 +30,6 @@ from posekit_layers import (
     kaiming_init,
     load_pretrained,
 )
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
 
 
 def _check_conv_cfg(conv_cfg: Mapping[str, str] | None) -> None:

@@ -10,9 +10,9 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from posekit_layers import WeightedKeypointLoss
 from torch import Tensor
 
+from posekit_layers import WeightedKeypointLoss
 from posekit_losses._weights import expand_weight
 
 Reduction = Literal["mean", "sum", "none"]

@@ -12,9 +12,9 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from posekit_layers import WeightedKeypointLoss
 from torch import Tensor, nn
 
+from posekit_layers import WeightedKeypointLoss
 from posekit_losses._weights import expand_weight
 
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.protocols import BaseBackbone
 from posekit_layers import (
     ActConfig,
     NormConfig,
@@ -19,10 +23,6 @@ from posekit_layers import (
     load_pretrained,
     run_stages,
 )
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
 
 BN = NormConfig(type="BN")
 RELU = ActConfig(type="ReLU")

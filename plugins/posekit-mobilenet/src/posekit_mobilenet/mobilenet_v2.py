@@ -6,9 +6,9 @@ Input ``(B, 3, H, W)``; stage i (0-6: the inverted-residual layers ``layer1``-``
 
 from __future__ import annotations
 
-from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit, run_block
 from torch import Tensor, nn
 
+from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit, run_block
 from posekit_mobilenet._layers import BN, StagedBackbone, make_divisible
 
 _RELU6 = ActConfig(type="ReLU6")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit, SELayer, run_block
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit, SELayer, run_block
 from posekit_mobilenet._layers import BN, RELU, StagedBackbone
 
 #: the SE gate of MobileNetV3 and ViPNAS units: mmcv's HSigmoid(bias=1, divisor=2) = clamp((x + 1) / 2, 0, 1)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+from torch import Tensor, nn
+
 from posekit_layers import (
     ActConfig,
     ConvModule,
@@ -18,8 +20,6 @@ from posekit_layers import (
     channel_shuffle,
     run_block,
 )
-from torch import Tensor, nn
-
 from posekit_mobilenet._layers import BN, RELU, make_divisible
 from posekit_mobilenet.shufflenet_v2 import STAGE_BLOCKS, ShuffleNetBase
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from torch import Tensor, nn
+
 from posekit_layers import (
     ActConfig,
     ConvModule,
@@ -18,8 +20,6 @@ from posekit_layers import (
     is_norm,
     normal_init,
 )
-from torch import Tensor, nn
-
 from posekit_mobilenet._layers import BN, RELU, StagedBackbone
 
 #: output channels of the three stages and the last conv, per widen factor

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import torch.nn.functional as F
-from posekit_layers import ConvModule, NormConfig, init_backbone, kaiming_init, normal_init
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
+from posekit_layers import ConvModule, NormConfig, init_backbone, kaiming_init, normal_init
 
 #: ``(in_channels, out_channels, stride, downsample, norm_cfg)`` -> one block of a down-sampling unit
 BlockFactory = Callable[[int, int, int, nn.Module | None, NormConfig], nn.Module]

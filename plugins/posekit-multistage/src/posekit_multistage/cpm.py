@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from posekit_layers import ConvModule, NormConfig, init_backbone, normal_init
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
+from posekit_layers import ConvModule, NormConfig, init_backbone, normal_init
 
 _BN = NormConfig(type="BN", requires_grad=True)
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from posekit_layers import BasicBlock, ConvModule, NormConfig, conv_norm, init_backbone, normal_init
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
+from posekit_layers import BasicBlock, ConvModule, NormConfig, conv_norm, init_backbone, normal_init
 
 _BN = NormConfig(type="BN", requires_grad=True)
 

@@ -11,12 +11,12 @@ State_dict keys equal MMPose's: ``top.top.0.*``, ``multi_stage_mspn.S.downsample
 
 from __future__ import annotations
 
-from posekit_layers import Bottleneck, NormConfig, PretrainedInit, as_config, load_pretrained
-from posekit_layers.init import ZOO_SCHEMES
 from torch import Tensor, nn
 
 from posekit.nn import load_state_dict
 from posekit.nn.checkpoint import extract_state_dict, read_checkpoint
+from posekit_layers import Bottleneck, NormConfig, PretrainedInit, as_config, load_pretrained
+from posekit_layers.init import ZOO_SCHEMES
 from posekit_multistage._units import BN, TOP_CHANNELS, MultiStageBackbone, init_multistage
 
 

@@ -12,10 +12,10 @@ State_dict keys equal MMPose's: ``top.top.0.*``, ``multi_stage_rsn.S.downsample.
 from __future__ import annotations
 
 import torch
-from posekit_layers import ConvModule, NormConfig
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit_layers import ConvModule, NormConfig
 from posekit_multistage._units import BN, TOP_CHANNELS, MultiStageBackbone, init_multistage
 
 

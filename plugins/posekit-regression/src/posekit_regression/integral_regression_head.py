@@ -16,13 +16,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from posekit_layers import FinalLayerConfig, HeatmapTrunk, final_conv, trunk_map_size, trunk_maps
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_coordinates, flip_heatmaps
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
+from posekit_layers import FinalLayerConfig, HeatmapTrunk, final_conv, trunk_map_size, trunk_maps
 from posekit_regression._base import RegressionHeadBase, coordinate_accuracy
 
 

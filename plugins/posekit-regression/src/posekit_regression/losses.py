@@ -11,8 +11,9 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from posekit_layers.losses import WeightedKeypointLoss, expand_target_weight
 from torch import Tensor, distributions, nn
+
+from posekit_layers.losses import WeightedKeypointLoss, expand_target_weight
 
 
 class SmoothL1Loss(WeightedKeypointLoss):

@@ -13,10 +13,10 @@ from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
-from posekit_layers import NamedNorms, NormConfig, add_conv_norm, build_norm_layer
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit_layers import NamedNorms, NormConfig, add_conv_norm, build_norm_layer
 from posekit_resnet.resnet import BN, ArchSettings, ResNetV1d, Style
 from posekit_resnet.resnext import ResNeXtBottleneck
 

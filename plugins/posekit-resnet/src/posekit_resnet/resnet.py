@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.protocols import BaseBackbone
 from posekit_layers import (
     BasicBlock,
     Bottleneck,
@@ -26,10 +30,6 @@ from posekit_layers import (
     kaiming_init,
     run_stages,
 )
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
 
 Depth = Literal[18, 34, 50, 101, 152]
 Style = Literal["pytorch", "caffe"]

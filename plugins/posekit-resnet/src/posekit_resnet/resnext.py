@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from posekit_layers import Bottleneck, NormConfig, add_conv_norm
 from torch import nn
 
 from posekit.errors import ConfigError
+from posekit_layers import Bottleneck, NormConfig, add_conv_norm
 from posekit_resnet.resnet import ArchSettings, ResNet, Style
 
 

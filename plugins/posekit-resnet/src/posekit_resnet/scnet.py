@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from posekit_layers import Bottleneck, NormConfig, add_conv_norm, conv_norm
 from torch import Tensor, nn
 
+from posekit_layers import Bottleneck, NormConfig, add_conv_norm, conv_norm
 from posekit_resnet.resnet import ArchSettings, ResNet, Style
 
 

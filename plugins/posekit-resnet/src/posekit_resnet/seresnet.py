@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from posekit_layers import Bottleneck, SELayer
 from torch import Tensor
 
+from posekit_layers import Bottleneck, SELayer
 from posekit_resnet.resnet import ArchSettings, ResNet
 
 

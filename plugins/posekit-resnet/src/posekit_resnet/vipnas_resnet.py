@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
-from posekit_layers import Bottleneck, NormConfig, PretrainedInit, add_conv_norm, init_backbone, normal_init
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit_layers import Bottleneck, NormConfig, PretrainedInit, add_conv_norm, init_backbone, normal_init
 from posekit_resnet.resnet import BN, StemAndStages, Style
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from posekit_layers import ActConfig, ConvModule, NormConfig
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
 from posekit.protocols import BaseNeck
+from posekit_layers import ActConfig, ConvModule, NormConfig
 
 
 class ChannelMapper(BaseNeck):

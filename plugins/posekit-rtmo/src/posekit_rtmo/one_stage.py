@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from posekit_layers import as_config
 from pydantic import AfterValidator
 from torch import Tensor
 
@@ -24,6 +23,7 @@ from posekit.protocols import BaseHead
 from posekit.registry import build, get
 from posekit.structures import InstanceData, PoseBatch, TestCfg
 from posekit.types import CodecConfig, LossConfig
+from posekit_layers import as_config
 from posekit_rtmo._ops import PriorGeneratorConfig, filter_scores_and_topk, grid_priors, nms
 from posekit_rtmo.assigner import SimOTAAssigner, SimOTAConfig
 

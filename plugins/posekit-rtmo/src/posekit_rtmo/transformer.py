@@ -13,6 +13,9 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor, nn
+
 from posekit_layers import (
     FFN,
     AttnConfig,
@@ -22,8 +25,6 @@ from posekit_layers import (
     NormConfig,
     build_norm_layer,
 )
-from pydantic import BaseModel, ConfigDict
-from torch import Tensor, nn
 
 
 class _Frozen(BaseModel):

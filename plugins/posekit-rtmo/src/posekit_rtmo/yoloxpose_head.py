@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from posekit_layers import ActConfig, ConvModule, NormConfig, as_config
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import LossConfig
+from posekit_layers import ActConfig, ConvModule, NormConfig, as_config
 from posekit_rtmo._ops import PriorGeneratorConfig
 from posekit_rtmo.assigner import SimOTAConfig
 from posekit_rtmo.one_stage import (

@@ -19,11 +19,11 @@ import typing
 from typing import Any
 
 import torch
-from posekit_layers import ActConfig, ConvModule, NormConfig, ScaleNorm
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
 from posekit.registry import get
+from posekit_layers import ActConfig, ConvModule, NormConfig, ScaleNorm
 
 #: RTMPose's SimCC head and its gated-attention-unit config, as registered by posekit-simcc
 RTMCCHead = get("head", "RTMCCHead")

@@ -11,11 +11,11 @@ state_dict keys are MMPose's: ``final_layer`` (Conv2d), ``mlp`` (ScaleNorm ``mlp
 from __future__ import annotations
 
 import torch
-from posekit_layers import ScaleNorm, normal_init
 from torch import Tensor, nn
 
 from posekit.registry import build
 from posekit.types import CodecConfig, LossConfig
+from posekit_layers import ScaleNorm, normal_init
 from posekit_simcc._base import SimCCHeadBase
 from posekit_simcc._layers import GAUConfig, RTMCCBlock
 

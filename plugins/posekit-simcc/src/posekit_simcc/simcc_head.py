@@ -13,6 +13,10 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+from torch import Tensor, nn
+
+from posekit.registry import build
+from posekit.types import CodecConfig, LossConfig
 from posekit_layers import (
     FinalLayerConfig,
     HeatmapTrunk,
@@ -22,10 +26,6 @@ from posekit_layers import (
     trunk_map_size,
     trunk_maps,
 )
-from torch import Tensor, nn
-
-from posekit.registry import build
-from posekit.types import CodecConfig, LossConfig
 from posekit_simcc._base import SimCCHeadBase
 
 

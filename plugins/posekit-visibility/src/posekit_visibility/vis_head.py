@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from posekit_layers import normal_init
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
@@ -20,6 +19,7 @@ from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import HeadConfig, LossConfig
+from posekit_layers import normal_init
 
 _BCE = {"type": "BCELoss", "use_target_weight": False, "use_sigmoid": True}
 

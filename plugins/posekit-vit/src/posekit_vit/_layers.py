@@ -18,6 +18,9 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
+from posekit.nn import extract_state_dict, load_state_dict, read_checkpoint
 from posekit_layers import (
     ActConfig,
     FFNConfig,
@@ -29,9 +32,6 @@ from posekit_layers import (
     load_pretrained,
 )
 from posekit_layers.transformer import FFN as BaseFFN
-from torch import Tensor, nn
-
-from posekit.nn import extract_state_dict, load_state_dict, read_checkpoint
 
 GELU = ActConfig(type="GELU")
 

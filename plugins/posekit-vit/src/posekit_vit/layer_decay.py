@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from posekit_layers import as_config
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
+
+from posekit_layers import as_config
 
 #: parameter names at depth 0 (with the patch embedding)
 _EMBEDDINGS = ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed")

@@ -18,6 +18,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.protocols import BaseBackbone
 from posekit_layers import (
     ActConfig,
     NormConfig,
@@ -28,10 +32,6 @@ from posekit_layers import (
     init_linears_and_norms,
     kaiming_init,
 )
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
 from posekit_vit._layers import (
     GELU,
     PatchEmbed,

@@ -15,6 +15,10 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor, nn
+
+from posekit.errors import ConfigError
+from posekit.protocols import BaseBackbone
 from posekit_layers import (
     ActConfig,
     FrozenStagesMixin,
@@ -27,10 +31,6 @@ from posekit_layers import (
     init_linears_and_norms,
     run_block,
 )
-from torch import Tensor, nn
-
-from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
 from posekit_vit._layers import (
     FFN,
     GELU,

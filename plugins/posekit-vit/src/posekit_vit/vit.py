@@ -16,12 +16,12 @@ from typing import Annotated, Literal
 
 import numpy as np
 import torch
-from posekit_layers import FrozenStagesMixin, NormConfig, PretrainedInit, build_norm_layer, freeze, load_pretrained
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
 from posekit.protocols import BaseBackbone
+from posekit_layers import FrozenStagesMixin, NormConfig, PretrainedInit, build_norm_layer, freeze, load_pretrained
 from posekit_vit._layers import FFN, MultiheadAttention, PatchEmbed, resize_pos_embed, to_2tuple
 
 
