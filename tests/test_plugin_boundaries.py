@@ -1,8 +1,6 @@
 """Plugins meet only through the registry: no plugin's code or tests import another plugin's package. A
 plugin's tests reach the conformance kit ``posekit-testing`` only through its pytest plugin (entry point
 ``pytest11`` ``posekit``: fixtures and markers), and then declare it in ``dependencies`` or the ``test`` extra.
-A library (a distribution here that registers nothing under a ``posekit.*`` group, as ``posekit-layers``) is
-imported like the core, by the plugins that declare it.
 """
 
 from __future__ import annotations
@@ -10,7 +8,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 import tomllib
@@ -18,19 +15,6 @@ from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGINS = sorted(p.parent for p in REPO.glob("plugins/*/pyproject.toml"))
-
-
-def project(plugin: Path) -> dict[str, Any]:
-    """The ``[project]`` table of a distribution folder's pyproject.toml."""
-    return tomllib.loads((plugin / "pyproject.toml").read_text())["project"]
-
-
-#: the packages of the libraries: distributions that register nothing under a ``posekit.*`` group
-LIBRARIES = {
-    project(p)["name"].replace("-", "_")
-    for p in PLUGINS
-    if not any(group.startswith("posekit.") for group in project(p).get("entry-points", {}))
-}
 
 
 def imported_packages(folder: Path) -> dict[str, list[str]]:
@@ -53,32 +37,16 @@ def imported_packages(folder: Path) -> dict[str, list[str]]:
 
 def declared(plugin: Path) -> tuple[str, set[str]]:
     """(its own package, the packages of the distributions it declares for its code and tests)."""
-    table = project(plugin)
-    specs = table.get("dependencies", []) + table.get("optional-dependencies", {}).get("test", [])
-    return table["name"].replace("-", "_"), {Requirement(spec).name.replace("-", "_") for spec in specs}
-
-
-def foreign_imports(plugin: Path, folder: str) -> dict[str, list[str]]:
-    """The ``posekit_*`` packages imported under ``plugin/folder`` (``src`` or ``tests``) that are neither its own
-    nor a library it declares (in ``dependencies``; for ``tests``, in the ``test`` extra too)."""
-    table = project(plugin)
-    extras = table.get("optional-dependencies", {}).get("test", []) if folder == "tests" else []
-    specs = table.get("dependencies", []) + extras
-    allowed = {table["name"].replace("-", "_")} | (LIBRARIES & {Requirement(s).name.replace("-", "_") for s in specs})
-    return {pkg: where for pkg, where in imported_packages(plugin / folder).items() if pkg not in allowed}
-
-
-def test_the_only_library_is_posekit_layers() -> None:
-    """A distribution that registers nothing by mistake would otherwise pass for a library."""
-    assert LIBRARIES == {"posekit_layers"}
+    project = tomllib.loads((plugin / "pyproject.toml").read_text())["project"]
+    specs = project.get("dependencies", []) + project.get("optional-dependencies", {}).get("test", [])
+    return project["name"].replace("-", "_"), {Requirement(spec).name.replace("-", "_") for spec in specs}
 
 
 @pytest.mark.parametrize("plugin", PLUGINS, ids=lambda p: p.name)
 def test_plugin_code_imports_no_other_plugin(plugin: Path) -> None:
-    foreign = foreign_imports(plugin, "src")
-    assert not foreign, (
-        f"{plugin.name} imports other plugins (they meet through the registry) or an undeclared library: {foreign}"
-    )
+    own, _ = declared(plugin)
+    foreign = {pkg: where for pkg, where in imported_packages(plugin / "src").items() if pkg != own}
+    assert not foreign, f"{plugin.name} imports other plugins (they meet through the registry): {foreign}"
 
 
 def kit_names(kit_plugin: ModuleType) -> tuple[set[str], set[str]]:
@@ -133,7 +101,8 @@ def kit_uses(folder: Path, fixtures: set[str], markers: set[str]) -> list[str]:
 
 @pytest.mark.parametrize("plugin", [p for p in PLUGINS if (p / "tests").is_dir()], ids=lambda p: p.name)
 def test_plugin_tests_import_no_other_plugin(plugin: Path) -> None:
-    foreign = foreign_imports(plugin, "tests")
+    own, _ = declared(plugin)
+    foreign = {pkg: where for pkg, where in imported_packages(plugin / "tests").items() if pkg != own}
     assert not foreign, (
         f"{plugin.name}'s tests import other plugins; they reach the conformance kit through its pytest fixtures "
         f"and markers, and other plugins through the registry (posekit.registry.build, the posekit CLI): {foreign}"

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from posekit.errors import CheckpointError
+from posekit.nn.configs import PretrainedInit, as_config
 
 #: how many keys of each kind an error message lists
 _SHOW = 5
@@ -195,6 +196,37 @@ def load_checkpoint(
     source = f"checkpoint {str(path)!r}" + (f" (prefix {prefix!r})" if prefix else "")
     state = extract_state_dict(read_checkpoint(path), prefix, source)
     return load_state_dict(module, state, strict=strict, source=source)
+
+
+#: MMPose's model-zoo checkpoint schemes (resolved by mmengine from torchvision's and OpenMMLab's tables)
+ZOO_SCHEMES = frozenset({"torchvision", "open-mmlab", "openmmlab", "mmcls", "mmpretrain"})
+
+
+def load_pretrained(module: nn.Module, init_cfg: PretrainedInit | Mapping[str, Any]) -> LoadResult:
+    """Apply MMPose's ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``.
+
+    Non-strict like mmengine's ``PretrainedInit`` (an ImageNet checkpoint carries a classifier the
+    backbone lacks), with the skipped keys warned about and mis-shaped keys refused.
+    """
+    cfg = as_config(PretrainedInit, init_cfg, "init_cfg")
+    scheme = cfg.checkpoint.split("://", 1)[0] if "://" in cfg.checkpoint else ""
+    if scheme in ZOO_SCHEMES:
+        # MMPose resolves model-zoo names only in init_weights(); posekit's components initialise while
+        # they are built, so the first call (the build) defers it and a later init_weights() resolves it
+        if not getattr(module, "_posekit_zoo_deferred", False):
+            module._posekit_zoo_deferred = True
+            warnings.warn(
+                f"{type(module).__name__}: init_cfg checkpoint {cfg.checkpoint!r} is a model-zoo name, left "
+                "unloaded at build; calling init_weights() resolves it (as MMPose), which needs the file",
+                UserWarning,
+                stacklevel=2,
+            )
+            return LoadResult([], [])
+        raise CheckpointError(
+            f"{type(module).__name__}: init_cfg checkpoint {cfg.checkpoint!r}: {scheme}:// names point into "
+            "model zoos posekit does not download; give a local .pth/.safetensors path or an http(s) URL"
+        )
+    return load_checkpoint(module, cfg.checkpoint, prefix=cfg.prefix, strict=False)
 
 
 def load_model_checkpoint(

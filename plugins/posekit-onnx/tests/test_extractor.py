@@ -12,8 +12,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import posekit
-from posekit.nn import optimize_for_inference
-from posekit_layers import ConvModule
+from posekit.nn import ConvModule, optimize_for_inference
 
 
 class _TinyEstimator(nn.Module):

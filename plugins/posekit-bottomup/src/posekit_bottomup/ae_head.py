@@ -19,12 +19,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from posekit.codec_utils import flip_heatmaps
+from posekit.nn import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_bottomup.instances import BottomupHeadExample
-from posekit_layers import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 
 
 def _resize(maps: Tensor, size: tuple[int, int] | None, align_corners: bool) -> Tensor:

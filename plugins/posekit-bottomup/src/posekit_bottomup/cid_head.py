@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from posekit.nn import apply_init_cfg
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_bottomup.instances import BottomupHeadExample
-from posekit_layers import apply_init_cfg
 
 
 def smooth_heatmaps(heatmaps: Tensor, kernel: int) -> Tensor:

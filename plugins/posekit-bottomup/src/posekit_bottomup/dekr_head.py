@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_heatmaps
+from posekit.nn import ConvModule, PretrainedInit, init_heatmap_layers, load_pretrained
+from posekit.nn.resblocks import BasicBlock
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, PoseSample, TestCfg, TrainCfg
@@ -32,8 +34,6 @@ from posekit.types import CodecConfig, LossConfig
 from posekit_bottomup.ae_head import heatmap_mask, stacked_target
 from posekit_bottomup.deform_conv import DeformConv2d
 from posekit_bottomup.instances import BottomupHeadExample
-from posekit_layers import ConvModule, PretrainedInit, init_heatmap_layers, load_pretrained
-from posekit_layers.resblocks import BasicBlock
 
 
 class _AdaptiveActivationBlock(nn.Module):

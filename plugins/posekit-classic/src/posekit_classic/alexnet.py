@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from posekit.nn import PretrainedInit, load_pretrained
 from posekit.protocols import BaseBackbone
-from posekit_layers import PretrainedInit, load_pretrained
 
 
 class AlexNet(BaseBackbone):

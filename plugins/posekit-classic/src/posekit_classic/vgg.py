@@ -14,8 +14,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
-from posekit_layers import (
+from posekit.nn import (
     ActConfig,
     ConvModule,
     FrozenStagesMixin,
@@ -27,6 +26,7 @@ from posekit_layers import (
     load_pretrained,
     normal_init,
 )
+from posekit.protocols import BaseBackbone
 
 #: depth -> convs per stage
 ARCH_SETTINGS: dict[int, tuple[int, ...]] = {

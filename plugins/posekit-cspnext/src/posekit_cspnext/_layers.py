@@ -20,8 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone, BaseNeck
-from posekit_layers import (
+from posekit.nn import (
     ActConfig,
     ConvModule,
     DepthwiseSeparableConvModule,
@@ -32,6 +31,7 @@ from posekit_layers import (
     kaiming_init,
     run_stages,
 )
+from posekit.protocols import BaseBackbone, BaseNeck
 
 #: per stage: in_channels, out_channels, num_blocks, add_identity, use_spp (before widen/deepen)
 StageSetting = tuple[int, int, int, bool, bool]

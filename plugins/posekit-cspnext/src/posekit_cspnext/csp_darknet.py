@@ -15,8 +15,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit
 from posekit_cspnext._layers import CSP_BN, CSPBackbone, StageSetting, arch_settings
-from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit
 
 ARCH_SETTINGS = arch_settings(9)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import ActConfig, NormConfig
 from posekit_cspnext._layers import CSP_BN, PAFPN, UpsampleConfig, conv_type
-from posekit_layers import ActConfig, NormConfig
 
 
 class CSPNeXtPAFPN(PAFPN):

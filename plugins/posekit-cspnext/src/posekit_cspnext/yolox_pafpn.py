@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from posekit.nn import ActConfig, ConvModule, NormConfig
 from posekit_cspnext._layers import CSP_BN, PAFPN, UpsampleConfig
-from posekit_layers import ActConfig, ConvModule, NormConfig
 
 
 class YOLOXPAFPN(PAFPN):

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit_layers import FFN, AttnConfig, FFNConfig, MultiheadAttention, NormConfig, build_norm_layer
+from posekit.nn import FFN, AttnConfig, FFNConfig, MultiheadAttention, NormConfig, build_norm_layer
 
 
 class _Frozen(BaseModel):

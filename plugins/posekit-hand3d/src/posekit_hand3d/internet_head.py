@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_heatmaps
+from posekit.nn import FinalLayerConfig, HeatmapTrunk
+from posekit.nn.init import normal_init
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
-from posekit_layers import FinalLayerConfig, HeatmapTrunk
-from posekit_layers.init import normal_init
 
 
 class Heatmap3DCfg(BaseModel):

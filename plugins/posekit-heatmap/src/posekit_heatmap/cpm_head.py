@@ -16,12 +16,12 @@ from typing import Any
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import FinalLayerConfig, deconv_layers, final_conv, init_heatmap_layers
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_heatmap.heatmap_head import HeatmapHead, _stacked_target, heatmap_accuracy
-from posekit_layers import FinalLayerConfig, deconv_layers, final_conv, init_heatmap_layers
 
 _MSE = {"type": "KeypointMSELoss", "use_target_weight": True}
 

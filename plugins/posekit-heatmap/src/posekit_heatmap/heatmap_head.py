@@ -21,12 +21,12 @@ from torch import Tensor, nn
 
 from posekit.codec_utils import flip_heatmaps, get_heatmap_maximum
 from posekit.metrics.functional import keypoint_pck_accuracy
+from posekit.nn import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_heatmap.msra_heatmap import MSRAHeatmap
-from posekit_layers import FinalLayerConfig, heatmap_layers, init_heatmap_layers
 
 
 def _stacked_target(batch: PoseBatch, key: str, like: Tensor) -> Tensor:

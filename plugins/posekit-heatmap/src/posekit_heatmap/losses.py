@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from posekit_layers import WeightedKeypointLoss
+from posekit.nn import WeightedKeypointLoss
 
 
 def _check_weights(target: Tensor, target_weights: Tensor) -> None:

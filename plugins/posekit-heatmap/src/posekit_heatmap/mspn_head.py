@@ -18,20 +18,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import ConvModule, DepthwiseSeparableConvModule, NormConfig, constant_init, kaiming_init, normal_init
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import PoseBatch, TrainCfg
 from posekit.types import CodecConfig, LossConfig
 from posekit_heatmap.cpm_head import MultiStageHeatmapHead, stage_losses
 from posekit_heatmap.heatmap_head import _stacked_target, heatmap_accuracy
-from posekit_layers import (
-    ConvModule,
-    DepthwiseSeparableConvModule,
-    NormConfig,
-    constant_init,
-    kaiming_init,
-    normal_init,
-)
 
 _BN = NormConfig(type="BN")
 

@@ -8,9 +8,9 @@ heatmaps ``(B, K, h * 2**D, w * 2**D)`` for D deconv layers. State_dict keys are
 from __future__ import annotations
 
 from posekit.errors import ConfigError
+from posekit.nn import FinalLayerConfig, deconv_layers
 from posekit.types import CodecConfig, LossConfig
 from posekit_heatmap.heatmap_head import HeatmapHead
-from posekit_layers import FinalLayerConfig, deconv_layers
 
 
 class ViPNASHead(HeatmapHead):

@@ -21,8 +21,7 @@ import torch.nn.functional as F
 from pydantic import model_validator
 from torch import Tensor, nn
 
-from posekit_hrnet.hrnet import HRModule, HRNet, HRNetExtra, HRNetStage, HRNetUpsample
-from posekit_layers import (
+from posekit.nn import (
     ActConfig,
     NormConfig,
     PretrainedInit,
@@ -32,6 +31,7 @@ from posekit_layers import (
     build_norm_layer,
     drop_path,
 )
+from posekit_hrnet.hrnet import HRModule, HRNet, HRNetExtra, HRNetStage, HRNetUpsample
 
 GELU = ActConfig(type="GELU")
 LN6 = NormConfig(type="LN", eps=1e-6)

@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
-from posekit_layers import (
+from posekit.nn import (
     BasicBlock,
     Bottleneck,
     FrozenStagesMixin,
@@ -31,6 +30,7 @@ from posekit_layers import (
     init_backbone,
     normal_init,
 )
+from posekit.protocols import BaseBackbone
 
 BLOCKS: dict[str, type[BasicBlock] | type[Bottleneck]] = {"BASIC": BasicBlock, "BOTTLENECK": Bottleneck}
 

@@ -21,8 +21,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
-from posekit_layers import (
+from posekit.nn import (
     ConvModule,
     DepthwiseSeparableConvModule,
     FrozenStagesMixin,
@@ -37,6 +36,7 @@ from posekit_layers import (
     normal_init,
     run_block,
 )
+from posekit.protocols import BaseBackbone
 
 BN = NormConfig(type="BN")
 

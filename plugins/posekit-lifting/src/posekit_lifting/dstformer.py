@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from posekit.nn import DropPath, PretrainedInit, init_linears_and_norms, load_pretrained
 from posekit.protocols import BaseBackbone
-from posekit_layers import DropPath, PretrainedInit, init_linears_and_norms, load_pretrained
 
 
 class _Attention(nn.Module):

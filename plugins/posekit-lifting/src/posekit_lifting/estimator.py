@@ -14,11 +14,11 @@ from torch import Tensor
 
 from posekit.errors import ConfigError, DataError
 from posekit.estimators.base import PoseEstimator, to_result
+from posekit.nn import PretrainedInit, load_pretrained
 from posekit.protocols.serving import Serving
 from posekit.registry import build
 from posekit.structures import PoseBatch, PoseResult, PoseSample, TestCfg, TrainCfg
 from posekit.types import BackboneConfig, DataPreprocessorConfig, HeadConfig, LossConfig, NeckConfig
-from posekit_layers import PretrainedInit, load_pretrained
 
 
 def _intrinsics(sample: PoseSample, where: str) -> np.ndarray:

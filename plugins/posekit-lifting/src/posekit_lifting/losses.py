@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from posekit_layers.losses import WeightedKeypointLoss
+from posekit.nn.losses import WeightedKeypointLoss
 
 
 class MPJPELoss(WeightedKeypointLoss):

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from posekit.nn import init_linears_and_norms
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, PoseSample, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
-from posekit_layers import init_linears_and_norms
 
 
 def flip_coordinates(coords: Tensor, flip_indices: list[int], shift_coords: bool) -> Tensor:

@@ -20,8 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
-from posekit_layers import (
+from posekit.nn import (
     NormConfig,
     PretrainedInit,
     build_norm_layer,
@@ -30,6 +29,7 @@ from posekit_layers import (
     kaiming_init,
     load_pretrained,
 )
+from posekit.protocols import BaseBackbone
 
 
 def _check_conv_cfg(conv_cfg: Mapping[str, str] | None) -> None:

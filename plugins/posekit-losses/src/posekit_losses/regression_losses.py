@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from posekit_layers import WeightedKeypointLoss
+from posekit.nn import WeightedKeypointLoss
 from posekit_losses._weights import expand_weight
 
 

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
-from posekit_layers import (
+from posekit.nn import (
     ActConfig,
     NormConfig,
     PretrainedInit,
@@ -23,6 +22,7 @@ from posekit_layers import (
     load_pretrained,
     run_stages,
 )
+from posekit.protocols import BaseBackbone
 
 BN = NormConfig(type="BN")
 RELU = ActConfig(type="ReLU")

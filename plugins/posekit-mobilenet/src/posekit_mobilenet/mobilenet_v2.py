@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit, run_block
+from posekit.nn import (
+    ActConfig,
+    ConvModule,
+    NormConfig,
+    PretrainedInit,
+    run_block,
+)
 from posekit_mobilenet._layers import BN, StagedBackbone, make_divisible
 
 _RELU6 = ActConfig(type="ReLU6")

@@ -12,7 +12,14 @@ from typing import Literal
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit, SELayer, run_block
+from posekit.nn import (
+    ActConfig,
+    ConvModule,
+    NormConfig,
+    PretrainedInit,
+    SELayer,
+    run_block,
+)
 from posekit_mobilenet._layers import BN, RELU, StagedBackbone
 
 #: the SE gate of MobileNetV3 and ViPNAS units: mmcv's HSigmoid(bias=1, divisor=2) = clamp((x + 1) / 2, 0, 1)

@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from posekit_layers import (
+from posekit.nn import (
     ActConfig,
     ConvModule,
     NormConfig,

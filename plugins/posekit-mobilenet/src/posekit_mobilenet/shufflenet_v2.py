@@ -10,7 +10,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
-from posekit_layers import (
+from posekit.nn import (
     ActConfig,
     ConvModule,
     NormConfig,

@@ -13,7 +13,7 @@ import functools
 from typing import Literal
 
 from posekit.errors import ConfigError
-from posekit_layers import ActConfig, ConvModule, NormConfig, PretrainedInit, init_backbone, normal_init
+from posekit.nn import ActConfig, ConvModule, NormConfig, PretrainedInit, init_backbone, normal_init
 from posekit_mobilenet._layers import BN
 from posekit_mobilenet.mobilenet_v3 import InvertedResidual, LayeredBackbone
 

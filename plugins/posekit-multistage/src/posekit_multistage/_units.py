@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import ConvModule, NormConfig, init_backbone, kaiming_init, normal_init
 from posekit.protocols import BaseBackbone
-from posekit_layers import ConvModule, NormConfig, init_backbone, kaiming_init, normal_init
 
 #: ``(in_channels, out_channels, stride, downsample, norm_cfg)`` -> one block of a down-sampling unit
 BlockFactory = Callable[[int, int, int, nn.Module | None, NormConfig], nn.Module]

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import ConvModule, NormConfig, init_backbone, normal_init
 from posekit.protocols import BaseBackbone
-from posekit_layers import ConvModule, NormConfig, init_backbone, normal_init
 
 _BN = NormConfig(type="BN", requires_grad=True)
 

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import BasicBlock, ConvModule, NormConfig, conv_norm, init_backbone, normal_init
 from posekit.protocols import BaseBackbone
-from posekit_layers import BasicBlock, ConvModule, NormConfig, conv_norm, init_backbone, normal_init
 
 _BN = NormConfig(type="BN", requires_grad=True)
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from posekit.nn import load_state_dict
-from posekit.nn.checkpoint import extract_state_dict, read_checkpoint
-from posekit_layers import Bottleneck, NormConfig, PretrainedInit, as_config, load_pretrained
-from posekit_layers.init import ZOO_SCHEMES
+from posekit.nn import Bottleneck, NormConfig, PretrainedInit, as_config, load_pretrained, load_state_dict
+from posekit.nn.checkpoint import ZOO_SCHEMES, extract_state_dict, read_checkpoint
 from posekit_multistage._units import BN, TOP_CHANNELS, MultiStageBackbone, init_multistage
 
 

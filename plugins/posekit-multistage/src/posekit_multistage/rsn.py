@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit_layers import ConvModule, NormConfig
+from posekit.nn import ConvModule, NormConfig
 from posekit_multistage._units import BN, TOP_CHANNELS, MultiStageBackbone, init_multistage
 
 

@@ -15,10 +15,10 @@ from torch import Tensor, nn
 
 from posekit.codec_utils import flip_coordinates
 from posekit.metrics.functional import keypoint_pck_accuracy
+from posekit.nn import normal_init
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg
-from posekit_layers import normal_init
 from posekit_regression.integral_regression_label import IntegralRegressionLabel
 from posekit_regression.regression_label import RegressionLabel
 

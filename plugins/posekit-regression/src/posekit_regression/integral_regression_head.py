@@ -5,7 +5,7 @@ heatmaps ``(B, K, H, W)`` with ``(W, H) = (w, h) * 2 ** len(deconv_out_channels)
 coordinates ``(B, K, 2)`` normalized to [0, 1) (``x = sum_p softmax(beta * map)_p * p_x / W``).
 
 state_dict keys are MMPose's: ``simplebaseline_head`` (the layers of a ``HeatmapHead``,
-:class:`posekit_layers.HeatmapTrunk`) or ``final_layer``; ``linspace_x`` / ``linspace_y`` (frozen
+:class:`posekit.nn.HeatmapTrunk`) or ``final_layer``; ``linspace_x`` / ``linspace_y`` (frozen
 parameters); ``loss_module``. A plain HeatmapHead checkpoint (``conv_layers.*``, ``final_layer.*``)
 is mapped into ``simplebaseline_head`` on load, as MMPose does.
 """
@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.codec_utils import flip_coordinates, flip_heatmaps
+from posekit.nn import FinalLayerConfig, HeatmapTrunk, final_conv, trunk_map_size, trunk_maps
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import CodecConfig, LossConfig
-from posekit_layers import FinalLayerConfig, HeatmapTrunk, final_conv, trunk_map_size, trunk_maps
 from posekit_regression._base import RegressionHeadBase, coordinate_accuracy
 
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, distributions, nn
 
-from posekit_layers.losses import WeightedKeypointLoss, expand_target_weight
+from posekit.nn.losses import WeightedKeypointLoss, expand_target_weight
 
 
 class SmoothL1Loss(WeightedKeypointLoss):

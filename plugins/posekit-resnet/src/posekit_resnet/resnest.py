@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit_layers import NamedNorms, NormConfig, add_conv_norm, build_norm_layer
+from posekit.nn import NamedNorms, NormConfig, add_conv_norm, build_norm_layer
 from posekit_resnet.resnet import BN, ArchSettings, ResNetV1d, Style
 from posekit_resnet.resnext import ResNeXtBottleneck
 

@@ -14,8 +14,7 @@ from typing import Any, ClassVar, Literal
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
-from posekit_layers import (
+from posekit.nn import (
     BasicBlock,
     Bottleneck,
     ConvModule,
@@ -30,6 +29,7 @@ from posekit_layers import (
     kaiming_init,
     run_stages,
 )
+from posekit.protocols import BaseBackbone
 
 Depth = Literal[18, 34, 50, 101, 152]
 Style = Literal["pytorch", "caffe"]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from torch import nn
 
 from posekit.errors import ConfigError
-from posekit_layers import Bottleneck, NormConfig, add_conv_norm
+from posekit.nn import Bottleneck, NormConfig, add_conv_norm
 from posekit_resnet.resnet import ArchSettings, ResNet, Style
 
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from posekit_layers import Bottleneck, NormConfig, add_conv_norm, conv_norm
+from posekit.nn import Bottleneck, NormConfig, add_conv_norm, conv_norm
 from posekit_resnet.resnet import ArchSettings, ResNet, Style
 
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from torch import Tensor
 
-from posekit_layers import Bottleneck, SELayer
+from posekit.nn import Bottleneck, SELayer
 from posekit_resnet.resnet import ArchSettings, ResNet
 
 

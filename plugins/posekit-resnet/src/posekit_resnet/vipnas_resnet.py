@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit_layers import Bottleneck, NormConfig, PretrainedInit, add_conv_norm, init_backbone, normal_init
+from posekit.nn import Bottleneck, NormConfig, PretrainedInit, add_conv_norm, init_backbone, normal_init
 from posekit_resnet.resnet import BN, StemAndStages, Style
 
 

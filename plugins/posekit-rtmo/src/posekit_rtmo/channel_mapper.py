@@ -12,8 +12,8 @@ from typing import Literal
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import ActConfig, ConvModule, NormConfig
 from posekit.protocols import BaseNeck
-from posekit_layers import ActConfig, ConvModule, NormConfig
 
 
 class ChannelMapper(BaseNeck):

@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import ActConfig, ConvModule, NormConfig, as_config, build_activation_layer
 from posekit.protocols import BaseNeck
 from posekit.registry import build
 from posekit.types import NeckConfig
-from posekit_layers import ActConfig, ConvModule, NormConfig, as_config, build_activation_layer
 from posekit_rtmo.transformer import DetrTransformerEncoder, EncoderLayerConfig, SinePositionalEncoding
 
 SILU = ActConfig(type="SiLU", inplace=True)

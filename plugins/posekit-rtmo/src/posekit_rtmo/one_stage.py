@@ -19,11 +19,11 @@ from pydantic import AfterValidator
 from torch import Tensor
 
 from posekit.errors import ConfigError
+from posekit.nn import as_config
 from posekit.protocols import BaseHead
 from posekit.registry import build, get
 from posekit.structures import InstanceData, PoseBatch, TestCfg
 from posekit.types import CodecConfig, LossConfig
-from posekit_layers import as_config
 from posekit_rtmo._ops import PriorGeneratorConfig, filter_scores_and_topk, grid_priors, nms
 from posekit_rtmo.assigner import SimOTAAssigner, SimOTAConfig
 

@@ -20,9 +20,9 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
+from posekit.nn import as_config
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import LossConfig
-from posekit_layers import as_config
 from posekit_rtmo._ops import PriorGeneratorConfig, bbox_xyxy2cs
 from posekit_rtmo.assigner import SimOTAConfig
 from posekit_rtmo.one_stage import (

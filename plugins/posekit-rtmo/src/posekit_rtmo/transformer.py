@@ -16,7 +16,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit_layers import (
+from posekit.nn import (
     FFN,
     AttnConfig,
     FFNConfig,

@@ -15,9 +15,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
+from posekit.nn import ActConfig, ConvModule, NormConfig, as_config
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import LossConfig
-from posekit_layers import ActConfig, ConvModule, NormConfig, as_config
 from posekit_rtmo._ops import PriorGeneratorConfig
 from posekit_rtmo.assigner import SimOTAConfig
 from posekit_rtmo.one_stage import (

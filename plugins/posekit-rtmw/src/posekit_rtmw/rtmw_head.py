@@ -22,8 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import ActConfig, ConvModule, NormConfig, ScaleNorm
 from posekit.registry import get
-from posekit_layers import ActConfig, ConvModule, NormConfig, ScaleNorm
 
 #: RTMPose's SimCC head and its gated-attention-unit config, as registered by posekit-simcc
 RTMCCHead = get("head", "RTMCCHead")

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
 from posekit.metrics.functional import keypoint_pck_accuracy
-from posekit_layers import GatedAttentionUnit
-from posekit_layers import drop_path as make_drop_path
+from posekit.nn import GatedAttentionUnit
+from posekit.nn import drop_path as make_drop_path
 from posekit_simcc.simcc_utils import get_simcc_maximum
 
 

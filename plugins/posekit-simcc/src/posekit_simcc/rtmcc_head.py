@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from posekit.nn import ScaleNorm, normal_init
 from posekit.registry import build
 from posekit.types import CodecConfig, LossConfig
-from posekit_layers import ScaleNorm, normal_init
 from posekit_simcc._base import SimCCHeadBase
 from posekit_simcc._layers import GAUConfig, RTMCCBlock
 

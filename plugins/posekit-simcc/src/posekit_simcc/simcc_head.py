@@ -5,7 +5,7 @@ maps ``(B, K, H, W)`` with ``(W, H) = (w, h) * 2 ** len(deconv_out_channels)``; 
 ``simcc_x (B, K, Wx)`` and ``simcc_y (B, K, Wy)``.
 
 state_dict keys are MMPose's: ``deconv_head`` (the layers of a ``HeatmapHead``,
-:class:`posekit_layers.HeatmapTrunk`) or ``final_layer``; ``mlp_head_x`` / ``mlp_head_y``; ``loss_module``.
+:class:`posekit.nn.HeatmapTrunk`) or ``final_layer``; ``mlp_head_x`` / ``mlp_head_y``; ``loss_module``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from posekit.registry import build
-from posekit.types import CodecConfig, LossConfig
-from posekit_layers import (
+from posekit.nn import (
     FinalLayerConfig,
     HeatmapTrunk,
     constant_init,
@@ -26,6 +24,8 @@ from posekit_layers import (
     trunk_map_size,
     trunk_maps,
 )
+from posekit.registry import build
+from posekit.types import CodecConfig, LossConfig
 from posekit_simcc._base import SimCCHeadBase
 
 

@@ -15,11 +15,11 @@ import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import normal_init
 from posekit.protocols import BaseHead
 from posekit.registry import build
 from posekit.structures import InstanceData, PoseBatch, TestCfg, TrainCfg
 from posekit.types import HeadConfig, LossConfig
-from posekit_layers import normal_init
 
 _BCE = {"type": "BCELoss", "use_target_weight": False, "use_sigmoid": True}
 

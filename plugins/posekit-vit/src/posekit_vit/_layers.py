@@ -20,8 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from posekit.nn import extract_state_dict, load_state_dict, read_checkpoint
-from posekit_layers import (
+from posekit.nn import (
     ActConfig,
     FFNConfig,
     NormConfig,
@@ -29,9 +28,12 @@ from posekit_layers import (
     as_config,
     build_norm_layer,
     drop_path,
+    extract_state_dict,
     load_pretrained,
+    load_state_dict,
+    read_checkpoint,
 )
-from posekit_layers.transformer import FFN as BaseFFN
+from posekit.nn.transformer import FFN as BaseFFN
 
 GELU = ActConfig(type="GELU")
 

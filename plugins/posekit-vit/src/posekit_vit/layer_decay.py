@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from posekit_layers import as_config
+from posekit.nn import as_config
 
 #: parameter names at depth 0 (with the patch embedding)
 _EMBEDDINGS = ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed")

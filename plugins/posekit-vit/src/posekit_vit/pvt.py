@@ -21,8 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
-from posekit_layers import (
+from posekit.nn import (
     ActConfig,
     NormConfig,
     PretrainedInit,
@@ -32,6 +31,7 @@ from posekit_layers import (
     init_linears_and_norms,
     kaiming_init,
 )
+from posekit.protocols import BaseBackbone
 from posekit_vit._layers import (
     GELU,
     PatchEmbed,

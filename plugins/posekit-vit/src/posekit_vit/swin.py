@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit.protocols import BaseBackbone
-from posekit_layers import (
+from posekit.nn import (
     ActConfig,
     FrozenStagesMixin,
     NormConfig,
@@ -31,6 +30,7 @@ from posekit_layers import (
     init_linears_and_norms,
     run_block,
 )
+from posekit.protocols import BaseBackbone
 from posekit_vit._layers import (
     FFN,
     GELU,

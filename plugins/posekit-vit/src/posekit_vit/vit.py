@@ -20,8 +20,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
+from posekit.nn import FrozenStagesMixin, NormConfig, PretrainedInit, build_norm_layer, freeze, load_pretrained
 from posekit.protocols import BaseBackbone
-from posekit_layers import FrozenStagesMixin, NormConfig, PretrainedInit, build_norm_layer, freeze, load_pretrained
 from posekit_vit._layers import FFN, MultiheadAttention, PatchEmbed, resize_pos_embed, to_2tuple
 
 

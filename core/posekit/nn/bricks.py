@@ -9,8 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from posekit.errors import ConfigError
-from posekit_layers.configs import ActConfig, NormConfig, as_config
-from posekit_layers.init import constant_init, kaiming_init
+from posekit.nn.configs import ActConfig, NormConfig, as_config
+from posekit.nn.init import constant_init, kaiming_init
 
 NormCfg = NormConfig | Mapping[str, Any]
 ActCfg = ActConfig | Mapping[str, Any]

@@ -14,8 +14,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from posekit_layers.configs import FinalLayerConfig
-from posekit_layers.init import constant_init, normal_init
+from posekit.nn.configs import FinalLayerConfig
+from posekit.nn.init import constant_init, normal_init
 
 #: deconv kernel -> (padding, output_padding) of a stride-2 ConvTranspose2d that exactly doubles the size
 _DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}

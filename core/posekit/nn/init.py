@@ -1,5 +1,5 @@
-"""Weight initialisers with mmcv/mmengine's defaults (``kaiming_init``, ``constant_init``, ``normal_init``),
-mmengine's ``init_cfg`` dicts (:func:`apply_init_cfg`) and its ``Pretrained`` init (:func:`load_pretrained`).
+"""Weight initialisers with mmcv/mmengine's defaults (``kaiming_init``, ``constant_init``, ``normal_init``) and
+mmengine's ``init_cfg`` dicts (:func:`apply_init_cfg`).
 
 Each takes a module with ``weight`` (and optionally ``bias``) and fills them in place;
 a missing or ``None`` parameter is skipped.
@@ -8,15 +8,12 @@ a missing or ``None`` parameter is skipped.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from torch import Tensor, nn
 
-from posekit.errors import CheckpointError, ConfigError
-from posekit.nn.checkpoint import LoadResult, load_checkpoint
-from posekit_layers.configs import PretrainedInit, as_config
+from posekit.errors import ConfigError
 
 
 def _fill(module: nn.Module, init: Callable[[Tensor], object], bias: float) -> None:
@@ -106,34 +103,3 @@ def apply_init_cfg(module: nn.Module, init_cfg: Mapping[str, Any] | Sequence[Map
         for m in module.modules():
             if names & {c.__name__ for c in type(m).__mro__}:
                 _INITIALISERS[kind](m, **kwargs)
-
-
-#: MMPose's model-zoo checkpoint schemes (resolved by mmengine from torchvision's and OpenMMLab's tables)
-ZOO_SCHEMES = frozenset({"torchvision", "open-mmlab", "openmmlab", "mmcls", "mmpretrain"})
-
-
-def load_pretrained(module: nn.Module, init_cfg: PretrainedInit | Mapping[str, Any]) -> LoadResult:
-    """Apply MMPose's ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``.
-
-    Non-strict like mmengine's ``PretrainedInit`` (an ImageNet checkpoint carries a classifier the
-    backbone lacks), with the skipped keys warned about and mis-shaped keys refused.
-    """
-    cfg = as_config(PretrainedInit, init_cfg, "init_cfg")
-    scheme = cfg.checkpoint.split("://", 1)[0] if "://" in cfg.checkpoint else ""
-    if scheme in ZOO_SCHEMES:
-        # MMPose resolves model-zoo names only in init_weights(); posekit's components initialise while
-        # they are built, so the first call (the build) defers it and a later init_weights() resolves it
-        if not getattr(module, "_posekit_zoo_deferred", False):
-            module._posekit_zoo_deferred = True
-            warnings.warn(
-                f"{type(module).__name__}: init_cfg checkpoint {cfg.checkpoint!r} is a model-zoo name, left "
-                "unloaded at build; calling init_weights() resolves it (as MMPose), which needs the file",
-                UserWarning,
-                stacklevel=2,
-            )
-            return LoadResult([], [])
-        raise CheckpointError(
-            f"{type(module).__name__}: init_cfg checkpoint {cfg.checkpoint!r}: {scheme}:// names point into "
-            "model zoos posekit does not download; give a local .pth/.safetensors path or an http(s) URL"
-        )
-    return load_checkpoint(module, cfg.checkpoint, prefix=cfg.prefix, strict=False)

@@ -8,9 +8,10 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from posekit_layers.configs import PretrainedInit
-from posekit_layers.init import constant_init, is_norm, load_pretrained
-from posekit_layers.resblocks import zero_init_last_norms
+from posekit.nn.checkpoint import load_pretrained
+from posekit.nn.configs import PretrainedInit
+from posekit.nn.init import constant_init, is_norm
+from posekit.nn.resblocks import zero_init_last_norms
 
 
 def freeze(*modules: nn.Module | None) -> None:

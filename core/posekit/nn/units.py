@@ -12,8 +12,8 @@ import torch
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-from posekit_layers.bricks import ConvModule
-from posekit_layers.configs import ActConfig, NormConfig
+from posekit.nn.bricks import ConvModule
+from posekit.nn.configs import ActConfig, NormConfig
 
 _BN = NormConfig(type="BN")
 _RELU = ActConfig(type="ReLU")

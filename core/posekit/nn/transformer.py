@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from posekit_layers.bricks import build_activation_layer
-from posekit_layers.configs import ActConfig
+from posekit.nn.bricks import build_activation_layer
+from posekit.nn.configs import ActConfig
 
 
 class AttnConfig(BaseModel):

@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from torch import Tensor, nn
 
-from posekit_layers.bricks import NamedNorms, add_conv_norm, build_norm_layer
-from posekit_layers.configs import NormConfig
-from posekit_layers.init import constant_init
-from posekit_layers.units import run_block
+from posekit.nn.bricks import NamedNorms, add_conv_norm, build_norm_layer
+from posekit.nn.configs import NormConfig
+from posekit.nn.init import constant_init
+from posekit.nn.units import run_block
 
 Style = Literal["pytorch", "caffe"]
 _BN = NormConfig(type="BN")
@@ -25,7 +25,7 @@ class _ResidualBlock(NamedNorms, nn.Module):
     """What :class:`BasicBlock` and :class:`Bottleneck` share: mmcv's keys, the shortcut, checkpointing.
 
     ``(B, in_channels, H, W) -> (B, out_channels, H/s, W/s)``; a subclass builds its branch in
-    :meth:`_build` (``conv{i}`` and ``norm{i}`` by :func:`~posekit_layers.bricks.add_conv_norm`) and
+    :meth:`_build` (``conv{i}`` and ``norm{i}`` by :func:`~posekit.nn.bricks.add_conv_norm`) and
     runs it in :meth:`_branch`. ``expansion`` is out / inner channels (None: the class's 1 or 4);
     ``style`` puts a Bottleneck's stride on the 3x3 conv (``pytorch``) or the first 1x1 (``caffe``).
     """
