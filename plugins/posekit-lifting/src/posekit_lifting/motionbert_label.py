@@ -138,8 +138,9 @@ class MotionBERTLabel(BaseKeypointCodec):
 
         label = lifting_target.copy()
         labels_2d = keypoints.copy()
-        camera = image_camera("MotionBERTLabel", camera_param) if camera_param is not None else {}
+        camera: dict[str, Any] = {}
         if camera_param is not None:
+            camera = image_camera("MotionBERTLabel", camera_param)
             w, h = camera["w"], camera["h"]
             labels_2d[..., :2] = labels_2d[..., :2] / w * 2 - [1, h / w]
         own_factor = np.array([4] * t, dtype=np.float32).reshape(t)
